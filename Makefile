@@ -1,0 +1,89 @@
+# Trailkeep: `make run` serves the console with demo data, `make test` runs every test.
+# Both install what is missing first (see ../shared/TOOLCHAIN.md for why each pin exists).
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+export PATH := $(HOME)/.cargo/bin:$(ROOT)/end2end/node_modules/.bin:$(PATH)
+# The Leptos output name is compiled into the server; keep it equal for cargo-leptos and cargo test.
+export LEPTOS_OUTPUT_NAME := trailkeep
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# The wasm-bindgen CLI must be exactly the crate version in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+
+RUN_ADDR ?= 127.0.0.1:3000
+RUN_DB_PORT ?= 55432
+TEST_DB_PORT ?= 55433
+E2E_ADDR ?= 127.0.0.1:3107
+
+SERVER := target/release/trailkeep
+LOCALDB := server/scripts/localdb.sh
+
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench
+
+## Installation (idempotent: each step is skipped when already done)
+
+tools: rust-tools npm-tools
+
+rust-tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q ' $(CARGO_LEPTOS_VERSION)$$' \
+	  || cargo install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked --features no_downloads
+	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' \
+	  || cargo install wasm-bindgen-cli@$(WASM_BINDGEN_VERSION)
+
+# wasm-opt comes from npm's binaryen (Debian's is too old and breaks hydration), with Playwright.
+npm-tools: end2end/node_modules/.installed
+
+end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
+	cd end2end && npm ci --no-audit --no-fund
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; }
+
+## Build
+
+build: tools
+	cargo leptos build --release
+
+## The two commands
+
+run: build
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/run $(RUN_DB_PORT))}; \
+	export DATABASE_URL=$$url; \
+	$(SERVER) migrate; \
+	$(SERVER) seed --demo --if-empty; \
+	echo; \
+	echo "Trailkeep console: http://$(RUN_ADDR)"; \
+	echo "Demo login:        admin@company.com / $${TRAILKEEP_DEMO_PASSWORD:-trailkeep-demo}"; \
+	echo "                   (also compliance@company.com and member@company.com)"; \
+	echo; \
+	LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_ADDR=$(RUN_ADDR) LEPTOS_ENV=PROD exec $(SERVER) serve
+
+test: build chromium
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	DATABASE_URL=$$url $(MAKE) --no-print-directory unit; \
+	DATABASE_URL=$$url $(MAKE) --no-print-directory e2e
+
+## Parts of `make test` (they expect DATABASE_URL)
+
+unit:
+	cargo test --release -p app -p server --features app/ssr
+
+e2e:
+	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --release -p app -p server --features app/ssr --all-targets -- -D warnings
+
+# Benchmarks: figures go to BENCHMARKS.md. Uses a scratch database in the test cluster.
+bench: build
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench) $(SERVER) bench ingest --events $${EVENTS:-100000}

@@ -1,0 +1,32 @@
+//! The frame of every console page: header with the signed-in user, left navigation.
+
+use leptos::prelude::*;
+
+use crate::api::whoami;
+
+#[component]
+pub fn ConsoleLayout(children: Children) -> impl IntoView {
+    let user = Resource::new(|| (), |_| whoami());
+    view! {
+        <div class="console">
+            <header class="topbar">
+                <a class="brand" href="/audit">"Trailkeep"</a>
+                <div class="topbar-user">
+                    <Transition fallback=|| ()>
+                        {move || user.get().and_then(Result::ok).map(|u| view! {
+                            <span class="user-name" title=u.email.clone()>{u.name.clone()}</span>
+                            <span class="role-badge">{u.role.as_str()}</span>
+                        })}
+                    </Transition>
+                    <form method="post" action="/logout">
+                        <button type="submit" class="link-button">"Sign out"</button>
+                    </form>
+                </div>
+            </header>
+            <nav class="sidenav" aria-label="Main">
+                <a href="/audit" aria-current="page">"Audit Log"</a>
+            </nav>
+            <main class="content">{children()}</main>
+        </div>
+    }
+}

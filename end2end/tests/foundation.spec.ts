@@ -1,0 +1,75 @@
+import { expect, test, type Page } from '@playwright/test';
+
+const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
+const ingestKey = process.env.TRAILKEEP_E2E_KEY ?? '';
+
+async function signIn(page: Page, email: string, pass = password) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(pass);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('a signed-out visitor is sent to the login page and comes back after signing in', async ({ page }) => {
+  await page.goto('/audit');
+  await expect(page).toHaveURL(/\/login\?next=%2Faudit/);
+  await signIn(page, 'admin@company.com');
+  await expect(page).toHaveURL(/\/audit$/);
+  await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
+  // The newest 100 entries, rendered on the server.
+  await expect(page.locator('table.entry-table tbody tr')).toHaveCount(100);
+  await expect(page.getByText('Avery Admin')).toBeVisible();
+  await page.screenshot({ path: 'test-results/audit-page.png', fullPage: false });
+});
+
+test('the page hydrates: Refresh fetches an entry ingested after load', async ({ page, request }) => {
+  await page.goto('/login');
+  await signIn(page, 'admin@company.com');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const marker = `e2e_${Date.now()}`;
+  const response = await request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${ingestKey}` },
+    data: {
+      action: 'config.deployed',
+      actor: { id: 'e2e-bot', name: marker, type: 'system' },
+      resource: { type: 'config', id: 'cfg_e2e' },
+      ip: '2001:db8::7',
+      status: 'success',
+    },
+  });
+  expect(response.status()).toBe(201);
+  await expect(page.getByText(marker)).toHaveCount(0);
+  await page.getByTestId('refresh').click();
+  const first = page.locator('table.entry-table tbody tr').first();
+  await expect(first).toContainText(marker);
+  await expect(first).toContainText('config.deployed');
+  await expect(first).toContainText('2001:db8::7');
+});
+
+test('a wrong password shows an error and is recorded as user.login_failed', async ({ page }) => {
+  await page.goto('/login');
+  await signIn(page, 'compliance@company.com', 'not-the-password');
+  await expect(page.getByRole('alert')).toContainText('Wrong email or password');
+  await signIn(page, 'compliance@company.com');
+  await expect(page).toHaveURL(/\/audit$/);
+  const rows = page.locator('table.entry-table tbody tr');
+  // Newest first: this sign-in, then the failed attempt before it.
+  await expect(rows.nth(0)).toContainText('user.login');
+  await expect(rows.nth(1)).toContainText('user.login_failed');
+  await expect(rows.nth(1)).toContainText('failure');
+});
+
+test('a member gets a clear no-access page', async ({ page }) => {
+  await page.goto('/login');
+  await signIn(page, 'member@company.com');
+  await expect(page.getByRole('heading', { name: 'No access' })).toBeVisible();
+  await expect(page.locator('table.entry-table')).toHaveCount(0);
+});
+
+test('signing out ends the session', async ({ page }) => {
+  await page.goto('/login');
+  await signIn(page, 'admin@company.com');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto('/audit');
+  await expect(page).toHaveURL(/\/login\?next=/);
+});

@@ -1,0 +1,488 @@
+//! An event as a client sends it, and the rules it must meet before it is appended.
+
+use std::net::IpAddr;
+
+use app::model::{ActorType, Status};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{
+    canonical,
+    chain::{to_micros, EntryRecord},
+};
+
+pub const MAX_BATCH: usize = 1000;
+pub const MAX_ACTION_LEN: usize = 128;
+pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
+pub const MAX_TEXT_LEN: usize = 512;
+pub const MAX_USER_AGENT_LEN: usize = 2048;
+
+/// A validated event, ready to be appended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub id: Option<Uuid>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub actor_type: ActorType,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub resource: Option<(String, String)>,
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub status: Status,
+    pub details: Value,
+}
+
+impl NewEvent {
+    /// A minimal event: everything optional left out.
+    pub fn new(action: &str, actor_type: ActorType, actor_id: &str) -> Self {
+        NewEvent {
+            id: None,
+            occurred_at: None,
+            actor_type,
+            actor_id: actor_id.to_string(),
+            actor_name: None,
+            actor_email: None,
+            action: action.to_string(),
+            resource: None,
+            ip: None,
+            user_agent: None,
+            status: Status::Success,
+            details: Value::Object(Map::new()),
+        }
+    }
+
+    /// The stored form at position `seq`, recorded at `recorded_at`.
+    pub fn into_record(self, seq: i64, id: Uuid, recorded_at: DateTime<Utc>) -> EntryRecord {
+        let (resource_type, resource_id) = self.resource.unzip();
+        EntryRecord {
+            seq,
+            id,
+            occurred_at: to_micros(self.occurred_at.unwrap_or(recorded_at)),
+            recorded_at: to_micros(recorded_at),
+            actor_type: self.actor_type,
+            actor_id: self.actor_id,
+            actor_name: self.actor_name,
+            actor_email: self.actor_email,
+            action: self.action,
+            resource_type,
+            resource_id,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            status: self.status,
+            details: self.details,
+        }
+    }
+
+    /// Whether a retry of this event matches what is stored. An omitted `occurred_at`
+    /// defaulted to the first receive time, so it matches any stored time.
+    pub fn matches_stored(&self, stored: &EntryRecord) -> bool {
+        self.occurred_at
+            .is_none_or(|t| to_micros(t) == stored.occurred_at)
+            && self.actor_type == stored.actor_type
+            && self.actor_id == stored.actor_id
+            && self.actor_name == stored.actor_name
+            && self.actor_email == stored.actor_email
+            && self.action == stored.action
+            && self.resource.as_ref().map(|r| &r.0) == stored.resource_type.as_ref()
+            && self.resource.as_ref().map(|r| &r.1) == stored.resource_id.as_ref()
+            && self.ip == stored.ip
+            && self.user_agent == stored.user_agent
+            && self.status == stored.status
+            && self.details == stored.details
+    }
+}
+
+/// One reason an event of a batch was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub index: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BatchError {
+    /// The body is neither an event object nor an array of them.
+    Shape(String),
+    Invalid(Vec<FieldError>),
+}
+
+/// Parses a request body: one event object, or an array of 1..=1000 of them.
+pub fn parse_batch(body: &Value) -> Result<Vec<NewEvent>, BatchError> {
+    let items: Vec<&Value> = match body {
+        Value::Object(_) => vec![body],
+        Value::Array(items) if items.is_empty() => {
+            return Err(BatchError::Shape("the batch is empty".into()))
+        }
+        Value::Array(items) if items.len() > MAX_BATCH => {
+            return Err(BatchError::Shape(format!(
+                "a batch holds at most {MAX_BATCH} events, this one has {}",
+                items.len()
+            )))
+        }
+        Value::Array(items) => items.iter().collect(),
+        _ => {
+            return Err(BatchError::Shape(
+                "the body must be an event object or an array of events".into(),
+            ))
+        }
+    };
+    let mut errors = Vec::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let mut ctx = Ctx {
+            index,
+            errors: &mut errors,
+        };
+        if let Some(event) = parse_event(item, &mut ctx) {
+            events.push(event);
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(BatchError::Invalid(errors))
+    }
+}
+
+struct Ctx<'a> {
+    index: usize,
+    errors: &'a mut Vec<FieldError>,
+}
+
+impl Ctx<'_> {
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            index: self.index,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// An optional string field: absent or null is None.
+    fn text(&mut self, obj: &Map<String, Value>, key: &str, field: &str, max: usize) -> Option<String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                if s.chars().count() > max {
+                    self.fail(field, format!("must be at most {max} characters"));
+                    None
+                } else if s.contains('\0') {
+                    self.fail(field, "must not contain NUL characters");
+                    None
+                } else {
+                    Some(s.clone())
+                }
+            }
+            Some(_) => {
+                self.fail(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn unknown_keys(&mut self, obj: &Map<String, Value>, allowed: &[&str], prefix: &str) {
+        for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            self.fail(&format!("{prefix}{key}"), "is not a known field");
+        }
+    }
+}
+
+const EVENT_FIELDS: &[&str] = &[
+    "id",
+    "action",
+    "actor",
+    "resource",
+    "ip",
+    "user_agent",
+    "status",
+    "occurred_at",
+    "details",
+];
+
+fn parse_event(value: &Value, ctx: &mut Ctx) -> Option<NewEvent> {
+    let Some(obj) = value.as_object() else {
+        ctx.fail("", "must be an event object");
+        return None;
+    };
+    let before = ctx.errors.len();
+    ctx.unknown_keys(obj, EVENT_FIELDS, "");
+
+    let id = match obj.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match Uuid::parse_str(s) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                ctx.fail("id", "must be a UUID");
+                None
+            }
+        },
+        Some(_) => {
+            ctx.fail("id", "must be a UUID string");
+            None
+        }
+    };
+
+    let action = match obj.get("action") {
+        Some(Value::String(a)) => {
+            if let Err(msg) = validate_action(a) {
+                ctx.fail("action", msg);
+            }
+            a.clone()
+        }
+        None | Some(Value::Null) => {
+            ctx.fail("action", "is required");
+            String::new()
+        }
+        Some(_) => {
+            ctx.fail("action", "must be a string");
+            String::new()
+        }
+    };
+
+    let (actor_type, actor_id, actor_name, actor_email) = match obj.get("actor") {
+        Some(Value::Object(actor)) => {
+            ctx.unknown_keys(actor, &["id", "name", "email", "type"], "actor.");
+            let actor_id = match actor.get("id") {
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    ctx.fail("actor.id", "must not be empty");
+                    String::new()
+                }
+                Some(Value::String(_)) => ctx
+                    .text(actor, "id", "actor.id", MAX_TEXT_LEN)
+                    .unwrap_or_default(),
+                None | Some(Value::Null) => {
+                    ctx.fail("actor.id", "is required");
+                    String::new()
+                }
+                Some(_) => {
+                    ctx.fail("actor.id", "must be a string");
+                    String::new()
+                }
+            };
+            let kind = match actor.get("type") {
+                None | Some(Value::Null) => ActorType::User,
+                Some(Value::String(s)) => ActorType::parse(s).unwrap_or_else(|| {
+                    ctx.fail("actor.type", "must be one of user, api_key, system");
+                    ActorType::User
+                }),
+                Some(_) => {
+                    ctx.fail("actor.type", "must be one of user, api_key, system");
+                    ActorType::User
+                }
+            };
+            let name = ctx.text(actor, "name", "actor.name", MAX_TEXT_LEN);
+            let email = ctx.text(actor, "email", "actor.email", MAX_TEXT_LEN);
+            (kind, actor_id, name, email)
+        }
+        None | Some(Value::Null) => {
+            ctx.fail("actor", "is required (an object with at least an id)");
+            (ActorType::User, String::new(), None, None)
+        }
+        Some(_) => {
+            ctx.fail("actor", "must be an object");
+            (ActorType::User, String::new(), None, None)
+        }
+    };
+
+    let resource = match obj.get("resource") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(r)) => {
+            ctx.unknown_keys(r, &["type", "id"], "resource.");
+            let kind = ctx.text(r, "type", "resource.type", MAX_TEXT_LEN);
+            let rid = ctx.text(r, "id", "resource.id", MAX_TEXT_LEN);
+            match (kind, rid) {
+                (Some(k), Some(i)) if !k.is_empty() && !i.is_empty() => Some((k, i)),
+                _ => {
+                    ctx.fail("resource", "needs a non-empty type and id");
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            ctx.fail("resource", "must be an object {\"type\", \"id\"} or null");
+            None
+        }
+    };
+
+    let ip = match ctx.text(obj, "ip", "ip", 64) {
+        None => None,
+        Some(s) => match s.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                ctx.fail("ip", "must be an IPv4 or IPv6 address");
+                None
+            }
+        },
+    };
+
+    let user_agent = ctx.text(obj, "user_agent", "user_agent", MAX_USER_AGENT_LEN);
+
+    let status = match obj.get("status") {
+        None | Some(Value::Null) => Status::Success,
+        Some(Value::String(s)) => Status::parse(s).unwrap_or_else(|| {
+            ctx.fail("status", "must be success or failure");
+            Status::Success
+        }),
+        Some(_) => {
+            ctx.fail("status", "must be success or failure");
+            Status::Success
+        }
+    };
+
+    let occurred_at = match ctx.text(obj, "occurred_at", "occurred_at", 64) {
+        None => None,
+        Some(s) => match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                ctx.fail("occurred_at", "must be an RFC 3339 timestamp, e.g. 2026-11-25T10:00:00Z");
+                None
+            }
+        },
+    };
+
+    let details = match obj.get("details") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(d @ Value::Object(_)) => {
+            let size = serde_json::to_vec(d).map(|v| v.len()).unwrap_or(usize::MAX);
+            if size > MAX_DETAILS_BYTES {
+                ctx.fail("details", format!("must be at most {MAX_DETAILS_BYTES} bytes of JSON, is {size}"));
+            } else if !canonical::numbers_are_exact(d) {
+                ctx.fail("details", "integers must lie within ±(2^53−1); send larger ones as strings");
+            } else if contains_nul(d) {
+                ctx.fail("details", "must not contain NUL characters");
+            }
+            d.clone()
+        }
+        Some(_) => {
+            ctx.fail("details", "must be a JSON object");
+            Value::Null
+        }
+    };
+
+    (ctx.errors.len() == before).then_some(NewEvent {
+        id,
+        occurred_at,
+        actor_type,
+        actor_id,
+        actor_name,
+        actor_email,
+        action,
+        resource,
+        ip,
+        user_agent,
+        status,
+        details,
+    })
+}
+
+fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
+
+/// `action`: two or more lower-case segments of `[a-z0-9_]` joined by `.`, at most 128 chars.
+pub fn validate_action(action: &str) -> Result<(), String> {
+    if action.len() > MAX_ACTION_LEN {
+        return Err(format!("must be at most {MAX_ACTION_LEN} characters"));
+    }
+    let segments: Vec<&str> = action.split('.').collect();
+    let valid = segments.len() >= 2
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err("must be two or more segments of [a-z0-9_] joined by '.', e.g. config.updated".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn action_rule() {
+        assert!(validate_action("config.updated").is_ok());
+        assert!(validate_action("2fa.enrolled").is_ok());
+        assert!(validate_action("a.b.c_d").is_ok());
+        for bad in ["config", "Config.updated", "config..x", ".x", "x.", "config.up-dated", "ç.a"] {
+            assert!(validate_action(bad).is_err(), "{bad}");
+        }
+        assert!(validate_action(&format!("a.{}", "b".repeat(126))).is_ok());
+        assert!(validate_action(&format!("a.{}", "b".repeat(127))).is_err());
+    }
+
+    #[test]
+    fn minimal_event_gets_defaults() {
+        let events = parse_batch(&json!({"action": "user.login", "actor": {"id": "u1"}})).unwrap();
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!(e.actor_type, ActorType::User);
+        assert_eq!(e.status, Status::Success);
+        assert_eq!(e.details, json!({}));
+        assert!(e.occurred_at.is_none() && e.id.is_none());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_with_its_index() {
+        let body = json!([
+            {"action": "user.login", "actor": {"id": "u1"}},
+            {"action": "nope", "actor": {"id": ""}, "ip": "999.1.1.1", "status": "ok",
+             "occurred_at": "yesterday", "details": [1], "extra": 1, "id": "x"},
+        ]);
+        let Err(BatchError::Invalid(errors)) = parse_batch(&body) else {
+            panic!("expected errors")
+        };
+        let fields: Vec<(usize, &str)> = errors.iter().map(|e| (e.index, e.field.as_str())).collect();
+        for want in ["action", "actor.id", "ip", "status", "occurred_at", "details", "extra", "id"] {
+            assert!(fields.contains(&(1, want)), "missing {want} in {fields:?}");
+        }
+        assert!(fields.iter().all(|(i, _)| *i == 1));
+    }
+
+    #[test]
+    fn batch_shape_rules() {
+        assert!(matches!(parse_batch(&json!([])), Err(BatchError::Shape(_))));
+        assert!(matches!(parse_batch(&json!("x")), Err(BatchError::Shape(_))));
+        let many: Vec<Value> = (0..1001)
+            .map(|_| json!({"action": "a.b", "actor": {"id": "x"}}))
+            .collect();
+        assert!(matches!(parse_batch(&Value::Array(many)), Err(BatchError::Shape(_))));
+    }
+
+    #[test]
+    fn details_limits() {
+        let big = "x".repeat(MAX_DETAILS_BYTES);
+        let body = json!({"action": "a.b", "actor": {"id": "x"}, "details": {"k": big}});
+        assert!(parse_batch(&body).is_err());
+        let body = json!({"action": "a.b", "actor": {"id": "x"}, "details": {"n": 9007199254740993u64}});
+        assert!(parse_batch(&body).is_err());
+        let body = json!({"action": "a.b", "actor": {"id": "x\u{0}"}});
+        assert!(parse_batch(&body).is_err());
+    }
+
+    #[test]
+    fn retry_matches_unless_content_differs() {
+        let e = parse_batch(&json!({"action": "a.b", "actor": {"id": "x"}, "details": {"k": 1}}))
+            .unwrap()
+            .remove(0);
+        let stored = e.clone().into_record(5, Uuid::nil(), Utc::now());
+        assert!(e.matches_stored(&stored));
+        let mut changed = e.clone();
+        changed.details = json!({"k": 2});
+        assert!(!changed.matches_stored(&stored));
+    }
+}

@@ -1,0 +1,8 @@
+//! What Trailkeep is, independent of HTTP and the CLI.
+
+pub mod accounts;
+pub mod auth;
+pub mod canonical;
+pub mod chain;
+pub mod demo;
+pub mod event;

@@ -1,0 +1,273 @@
+//! The `trailkeep` command line.
+
+use std::{io::Write, net::SocketAddr, sync::Arc, time::Instant};
+
+use app::model::Role;
+use chrono::{Timelike, Utc};
+use leptos::prelude::get_configuration;
+use sqlx::PgPool;
+
+use super::{config, http};
+use crate::{
+    domain::{
+        accounts::{self, Acting},
+        auth, demo,
+    },
+    storage::{self, entries},
+};
+
+const USAGE: &str = "\
+trailkeep — a tamper-evident audit log
+
+USAGE:
+  trailkeep serve                       serve the console and API (LEPTOS_SITE_ADDR, DATABASE_URL)
+  trailkeep migrate                     apply database migrations (connect as the schema owner)
+  trailkeep user create --email E --name N --role admin|compliance|member
+                                        (the password is read as one line from stdin)
+  trailkeep user set-role --email E --role R
+  trailkeep key create --name N --scope ingest,read   (prints the key once)
+  trailkeep key revoke <key id or prefix>
+  trailkeep seed --demo [--count N] [--if-empty]      demo accounts and a 90-day history
+  trailkeep verify                      recompute every hash; exit 1 on the first bad entry
+  trailkeep bench ingest [--events N]   ingest rate against a raw COPY (scratch database!)
+";
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(args: Vec<String>) -> i32 {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match words.as_slice() {
+        ["serve"] => serve().await,
+        ["migrate"] => migrate().await,
+        ["user", "create", rest @ ..] => user_create(rest).await,
+        ["user", "set-role", rest @ ..] => user_set_role(rest).await,
+        ["key", "create", rest @ ..] => key_create(rest).await,
+        ["key", "revoke", id] => key_revoke(id).await,
+        ["seed", rest @ ..] => seed(rest).await,
+        ["verify"] => return verify().await,
+        ["bench", "ingest", rest @ ..] => crate::infra::bench::ingest(rest).await,
+        ["help"] | ["--help"] | ["-h"] => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// `--name value` pairs and bare `--flag`s.
+pub struct Options<'a>(&'a [&'a str]);
+
+impl<'a> Options<'a> {
+    pub fn new(words: &'a [&'a str], known: &[&str]) -> Result<Self, String> {
+        for w in words.iter().filter(|w| w.starts_with("--")) {
+            if !known.contains(w) {
+                return Err(format!("unknown option {w}\n\n{USAGE}"));
+            }
+        }
+        Ok(Options(words))
+    }
+    pub fn value(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .position(|w| *w == name)
+            .and_then(|i| self.0.get(i + 1).copied())
+    }
+    pub fn required(&self, name: &str) -> Result<&'a str, String> {
+        self.value(name).ok_or_else(|| format!("{name} is required\n\n{USAGE}"))
+    }
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.contains(&name)
+    }
+    pub fn number(&self, name: &str, default: u64) -> Result<u64, String> {
+        self.value(name)
+            .map(|v| v.replace('_', "").parse().map_err(|_| format!("{name} must be a number")))
+            .unwrap_or(Ok(default))
+    }
+}
+
+pub async fn pool() -> Result<PgPool, String> {
+    storage::connect(&config::database_url()?, 8).await
+}
+
+async fn serve() -> Result<(), String> {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() {
+        std::env::set_var("LEPTOS_OUTPUT_NAME", "trailkeep");
+    }
+    let conf = get_configuration(None).map_err(|e| format!("Leptos configuration: {e}"))?;
+    let leptos_options = conf.leptos_options;
+    let addr = leptos_options.site_addr;
+    let pool = storage::connect(&config::database_url()?, 16).await?;
+    let state = http::AppState {
+        pool,
+        leptos_options,
+        config: Arc::new(config::Config::from_env()),
+    };
+    let app = http::router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    eprintln!("trailkeep serving on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn migrate() -> Result<(), String> {
+    let pool = storage::connect_owner(&config::database_url()?).await?;
+    storage::migrate(&pool).await?;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?} (admin, compliance, member)"))
+}
+
+async fn user_create(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--email", "--name", "--role"])?;
+    let (email, name, role) = (o.required("--email")?, o.required("--name")?, parse_role(o.required("--role")?)?);
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    let pool = pool().await?;
+    let id = accounts::create_user(&pool, email, name, role, password, &Acting::cli())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("created user {email} ({}) id {id}", role.as_str());
+    Ok(())
+}
+
+async fn user_set_role(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--email", "--role"])?;
+    let role = parse_role(o.required("--role")?)?;
+    let pool = pool().await?;
+    accounts::set_role(&pool, o.required("--email")?, role, &Acting::cli())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("role set to {}", role.as_str());
+    Ok(())
+}
+
+async fn key_create(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--name", "--scope"])?;
+    let scopes = auth::parse_scopes(o.required("--scope")?)?;
+    let pool = pool().await?;
+    let (id, key) = accounts::create_key(&pool, o.required("--name")?, &scopes, &Acting::cli())
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("created key {id}; it is shown once, store it now:");
+    println!("{key}");
+    Ok(())
+}
+
+async fn key_revoke(id: &str) -> Result<(), String> {
+    let pool = pool().await?;
+    let key = accounts::revoke_key(&pool, id, &Acting::cli())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("revoked key {} ({})", key.prefix, key.name);
+    Ok(())
+}
+
+pub const DEMO_PASSWORD_DEFAULT: &str = "trailkeep-demo";
+
+async fn seed(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--demo", "--count", "--if-empty"])?;
+    if !o.flag("--demo") {
+        return Err("only demo data can be seeded: trailkeep seed --demo".into());
+    }
+    let count = o.number("--count", 50_000)?;
+    let pool = pool().await?;
+    let password = std::env::var("TRAILKEEP_DEMO_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD_DEFAULT.into());
+    for (email, name, role) in [
+        ("admin@company.com", "Avery Admin", Role::Admin),
+        ("compliance@company.com", "Casey Compliance", Role::Compliance),
+        ("member@company.com", "Morgan Member", Role::Member),
+    ] {
+        if !storage::users::exists(&pool, email).await.map_err(|e| e.to_string())? {
+            accounts::create_user(&pool, email, name, role, &password, &Acting::cli())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let existing = entries::count_all(&pool).await.map_err(|e| e.to_string())?;
+    if o.flag("--if-empty") && existing > 10 {
+        eprintln!("the log already holds {existing} entries; no demo history added");
+        return Ok(());
+    }
+    let until = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
+    let seeded = seed_events(&pool, count, until).await?;
+    eprintln!("seeded {seeded} demo entries");
+    Ok(())
+}
+
+/// Appends the demo history in batches through the ordinary append path, with progress.
+pub async fn seed_events(pool: &PgPool, count: u64, until: chrono::DateTime<Utc>) -> Result<u64, String> {
+    const BATCH: usize = 5000;
+    let started = Instant::now();
+    let mut done = 0u64;
+    let mut events = demo::events(count, until).peekable();
+    while events.peek().is_some() {
+        let batch: Vec<_> = events.by_ref().take(BATCH).collect();
+        let n = batch.len() as u64;
+        entries::append(pool, batch)
+            .await
+            .map_err(|e| format!("append failed: {e:?}"))?;
+        done += n;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        eprint!("\rseeding {done}/{count} entries ({rate:.0}/s)   ");
+        let _ = std::io::stderr().flush();
+    }
+    if count > 0 {
+        eprintln!();
+    }
+    Ok(done)
+}
+
+async fn verify() -> i32 {
+    let pool = match pool().await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match entries::verify(&pool).await {
+        Ok(entries::Verdict::Ok { entries }) => {
+            println!("ok {entries} entries");
+            0
+        }
+        Ok(entries::Verdict::Bad { seq, reason }) => {
+            println!("bad seq {seq}: {reason}");
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Facts about the calling client: its address, user agent, credentials.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::ConnectInfo,
+    http::{header, HeaderMap, StatusCode},
+};
+
+use super::{error::ApiError, AppState};
+use crate::{
+    domain::auth::{self, Scope},
+    storage::api_keys::{self, ApiKeyRow},
+};
+
+/// The peer address. Behind a reverse proxy, set `TRAILKEEP_TRUST_PROXY=1` to take the last
+/// address of `X-Forwarded-For` instead (never trusted otherwise: clients can forge it).
+pub fn ip(state: &AppState, headers: &HeaderMap, extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    if state.config.trust_proxy {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(2048).collect())
+}
+
+/// The API key of `Authorization: Bearer …`, which must be active and hold `scope`.
+pub async fn require_key(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<ApiKeyRow, ApiError> {
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a valid API key is required: Authorization: Bearer tk_…",
+        )
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with(auth::API_KEY_PREFIX))
+        .ok_or_else(unauthorized)?;
+    let key = api_keys::find_active(&state.pool, &auth::sha256(token.as_bytes()))
+        .await
+        .map_err(ApiError::database)?
+        .ok_or_else(unauthorized)?;
+    if !key.has_scope(scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("this API key lacks the {} scope", scope.as_str()),
+        ));
+    }
+    Ok(key)
+}

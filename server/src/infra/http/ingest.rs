@@ -1,0 +1,74 @@
+//! `POST /api/v1/events`: append one event or a batch of up to 1000.
+
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+use super::{client, error::ApiError, AppState};
+use crate::{
+    domain::{
+        auth::Scope,
+        event::{parse_batch, BatchError},
+    },
+    storage::entries::{self, AppendError},
+};
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub async fn post_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    client::require_key(&state, &headers, Scope::Ingest).await?;
+
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON: Content-Type: application/json",
+        ));
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body exceeds {MAX_BODY_BYTES} bytes; send smaller batches"),
+            )
+        } else {
+            ApiError::bad_request(format!("the body could not be read: {rejection}"))
+        }
+    })?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let events = parse_batch(&value).map_err(|e| match e {
+        BatchError::Shape(message) => ApiError::bad_request(message),
+        BatchError::Invalid(errors) => {
+            let n = errors.len();
+            ApiError::bad_request(format!(
+                "{n} problem{} in the batch; nothing was stored",
+                if n == 1 { "" } else { "s" }
+            ))
+            .with_details(json!(errors))
+        }
+    })?;
+
+    match entries::append(&state.pool, events).await {
+        Ok(acks) => Ok((StatusCode::CREATED, Json(json!({"entries": acks}))).into_response()),
+        Err(AppendError::Conflict { index, id }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("event {index}: id {id} is already stored with different content; nothing was stored"),
+        )
+        .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content"}]))),
+        Err(AppendError::Db(e)) => Err(ApiError::database(e)),
+    }
+}

@@ -1,0 +1,73 @@
+//! HTTP: adapts requests to the domain and storage functions. No SQL and no rules here.
+
+mod client;
+mod error;
+mod ingest;
+mod session;
+
+use std::sync::Arc;
+
+use app::backend::{BoxFuture, ConsoleBackend, SharedBackend};
+use app::model::AuditEntry;
+use axum::{
+    extract::{DefaultBodyLimit, FromRef},
+    middleware,
+    routing::{get, post},
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+
+use crate::infra::config::Config;
+use crate::storage::entries;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The console's view of the store, handed to the Leptos server functions.
+struct PgConsole(PgPool);
+
+impl ConsoleBackend for PgConsole {
+    fn recent_entries(&self, limit: i64) -> BoxFuture<'_, Result<Vec<AuditEntry>, String>> {
+        Box::pin(async move {
+            entries::recent(&self.0, limit).await.map_err(|e| {
+                eprintln!("database error: {e}");
+                "the database is unavailable".to_string()
+            })
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let backend: SharedBackend = Arc::new(PgConsole(state.pool.clone()));
+    let routes = generate_route_list(app::App);
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route(
+            "/api/v1/events",
+            post(ingest::post_events).layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
+        )
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(backend.clone()),
+            move || app::shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), session::guard))
+        .with_state(state)
+}

@@ -1,0 +1,6 @@
+//! The edges: HTTP, the command line, configuration, benchmarks.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod http;
