@@ -4,8 +4,6 @@
 SHELL := /bin/bash
 ROOT := $(CURDIR)
 export PATH := $(HOME)/.cargo/bin:$(ROOT)/end2end/node_modules/.bin:$(PATH)
-# The Leptos output name is compiled into the server; keep it equal for cargo-leptos and cargo test.
-export LEPTOS_OUTPUT_NAME := trailkeep
 
 CARGO_LEPTOS_VERSION := 0.3.10
 # The wasm-bindgen CLI must be exactly the crate version in Cargo.lock.

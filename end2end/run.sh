@@ -16,14 +16,14 @@ export TRAILKEEP_E2E_KEY
 export TRAILKEEP_E2E_URL="http://$addr"
 export TRAILKEEP_DEMO_PASSWORD=${TRAILKEEP_DEMO_PASSWORD:-trailkeep-demo}
 
-mkdir -p test-results
+log="$root/target/e2e-server.log"
 LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="$addr" LEPTOS_ENV=PROD \
-  "$server" serve >test-results/server.log 2>&1 &
+  "$server" serve >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do
   curl -fsS "$TRAILKEEP_E2E_URL/healthz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat test-results/server.log; exit 1; }
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
   sleep 0.2
 done
 

@@ -20,7 +20,12 @@ async fn user(pool: &PgPool, email: &str, role: Role) {
 }
 
 fn login(email: &str, password: &str, origin: Option<&str>) -> Request<Body> {
-    let body = serde_urlencoded::to_string([("email", email), ("password", password), ("next", "/audit?x=1")]).unwrap();
+    let body = serde_urlencoded::to_string([
+        ("email", email),
+        ("password", password),
+        ("next", "/audit?x=1"),
+    ])
+    .unwrap();
     let mut b = Request::post("/login")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("host", "trailkeep.test")
@@ -52,11 +57,20 @@ fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
 async fn sign_in_sets_a_strict_cookie_and_records_it(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
     let app = router(&pool);
-    let r = send(&app, login("ADA@example.com", PASSWORD, Some("http://trailkeep.test"))).await;
+    let r = send(
+        &app,
+        login("ADA@example.com", PASSWORD, Some("http://trailkeep.test")),
+    )
+    .await;
     assert_eq!(r.status, 303);
     assert_eq!(location(&r), "/audit?x=1");
     let cookie = r.headers["set-cookie"].to_str().unwrap();
-    for part in ["trailkeep_session=", "HttpOnly", "SameSite=Strict", "Path=/"] {
+    for part in [
+        "trailkeep_session=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
         assert!(cookie.contains(part), "{cookie}");
     }
     let last = entries::recent(&pool, 1).await.unwrap().remove(0);
@@ -106,7 +120,11 @@ async fn five_failures_lock_the_account(pool: PgPool) {
 async fn cross_site_posts_are_refused(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
     let app = router(&pool);
-    let r = send(&app, login("ada@example.com", PASSWORD, Some("https://evil.test"))).await;
+    let r = send(
+        &app,
+        login("ada@example.com", PASSWORD, Some("https://evil.test")),
+    )
+    .await;
     assert_eq!(r.status, 403);
     assert!(r.body["error"].is_string());
 }
@@ -142,12 +160,21 @@ async fn logout_ends_the_session_and_is_recorded(pool: PgPool) {
     let cookie = session_cookie(&r);
     let out = send(
         &app,
-        Request::post("/logout").header("cookie", &cookie).body(Body::empty()).unwrap(),
+        Request::post("/logout")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(out.status, 303);
-    assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(entries::recent(&pool, 1).await.unwrap().remove(0).action, "user.logout");
+    assert!(out.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(
+        entries::recent(&pool, 1).await.unwrap().remove(0).action,
+        "user.logout"
+    );
     let page = send(&app, get("/audit", Some(&cookie))).await;
     assert_eq!(page.status, 303, "the old cookie no longer works");
 }
@@ -155,12 +182,32 @@ async fn logout_ends_the_session_and_is_recorded(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn account_changes_are_audited(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Member).await;
-    accounts::set_role(&pool, "ada@example.com", Role::Compliance, &Acting::cli()).await.unwrap();
+    accounts::set_role(&pool, "ada@example.com", Role::Compliance, &Acting::cli())
+        .await
+        .unwrap();
     let recent = entries::recent(&pool, 2).await.unwrap();
     assert_eq!(recent[0].action, "user.role_changed");
     assert_eq!(recent[0].details["changes"]["role"]["before"], "member");
     assert_eq!(recent[0].details["changes"]["role"]["after"], "compliance");
     assert_eq!(recent[1].action, "user.invited");
-    assert!(accounts::create_user(&pool, "ada@example.com", "Dup", Role::Admin, PASSWORD, &Acting::cli()).await.is_err());
-    assert!(accounts::create_user(&pool, "x@example.com", "Short", Role::Admin, "short", &Acting::cli()).await.is_err());
+    assert!(accounts::create_user(
+        &pool,
+        "ada@example.com",
+        "Dup",
+        Role::Admin,
+        PASSWORD,
+        &Acting::cli()
+    )
+    .await
+    .is_err());
+    assert!(accounts::create_user(
+        &pool,
+        "x@example.com",
+        "Short",
+        Role::Admin,
+        "short",
+        &Acting::cli()
+    )
+    .await
+    .is_err());
 }

@@ -35,7 +35,12 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
     assert_eq!(rows.len(), acks.len());
     for (row, ack) in rows.iter().zip(&acks) {
         let record: EntryRecord = row.record().expect("stored values are Trailkeep's");
-        assert_eq!(record.leaf_hash().to_vec(), row.leaf_hash, "seq {}", row.seq);
+        assert_eq!(
+            record.leaf_hash().to_vec(),
+            row.leaf_hash,
+            "seq {}",
+            row.seq
+        );
         assert_eq!(ack.leaf_hash, row.leaf_hash);
     }
     // What was stored is what was sent.
@@ -44,9 +49,15 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
     assert_eq!(rows[1].details["big"], 9007199254740991i64);
     assert_eq!(rows[1].details["dec"], 0.1);
     assert_eq!(rows[2].ip.as_deref(), Some("::ffff:192.0.2.1"));
-    assert_eq!(rows[2].occurred_at.to_rfc3339(), "2026-03-31T21:59:59.123456+00:00");
+    assert_eq!(
+        rows[2].occurred_at.to_rfc3339(),
+        "2026-03-31T21:59:59.123456+00:00"
+    );
     assert_eq!(rows[3].ip.as_deref(), Some("2001:db8::1"));
-    assert_eq!(entries::verify(&pool).await.unwrap(), Verdict::Ok { entries: 4 });
+    assert_eq!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Ok { entries: 4 }
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -62,8 +73,15 @@ async fn update_delete_truncate_are_refused_by_the_database(pool: PgPool) {
         "UPDATE chain_head SET next_seq = 0",
         "DELETE FROM chain_head",
     ] {
-        let err = sqlx::query(sql).execute(&pool).await.expect_err(sql).to_string();
-        assert!(err.contains("append-only") || err.contains("only moves forward"), "{sql}: {err}");
+        let err = sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .expect_err(sql)
+            .to_string();
+        assert!(
+            err.contains("append-only") || err.contains("only moves forward"),
+            "{sql}: {err}"
+        );
     }
     // The server's role has no such privilege in the first place.
     let writer = writer_pool(&pool).await;
@@ -74,13 +92,22 @@ async fn update_delete_truncate_are_refused_by_the_database(pool: PgPool) {
         "DELETE FROM chain_head",
         "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_update",
     ] {
-        let err = sqlx::query(sql).execute(&writer).await.expect_err(sql).to_string();
+        let err = sqlx::query(sql)
+            .execute(&writer)
+            .await
+            .expect_err(sql)
+            .to_string();
         assert!(
-            err.contains("permission denied") || err.contains("must be owner") || err.contains("append-only"),
+            err.contains("permission denied")
+                || err.contains("must be owner")
+                || err.contains("append-only"),
             "{sql}: {err}"
         );
     }
-    assert_eq!(entries::verify(&pool).await.unwrap(), Verdict::Ok { entries: 2 });
+    assert_eq!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Ok { entries: 2 }
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -111,18 +138,34 @@ async fn concurrent_writers_from_separate_pools_build_one_chain(pool: PgPool) {
     all.sort();
     let n = all.len() as i64;
     assert_eq!(all, (0..n).collect::<Vec<_>>(), "gapless, no duplicates");
-    assert_eq!(entries::verify(&pool).await.unwrap(), Verdict::Ok { entries: n });
+    assert_eq!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Ok { entries: n }
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
-    let batch: Vec<_> = (0..10).map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}})).collect();
-    entries::append(&pool, events(serde_json::Value::Array(batch))).await.unwrap();
-    assert_eq!(entries::verify(&pool).await.unwrap(), Verdict::Ok { entries: 10 });
+    let batch: Vec<_> = (0..10)
+        .map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}}))
+        .collect();
+    entries::append(&pool, events(serde_json::Value::Array(batch)))
+        .await
+        .unwrap();
+    assert_eq!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Ok { entries: 10 }
+    );
 
     // Someone with the table owner's rights switches the guard off and edits an entry.
-    sqlx::query("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_update").execute(&pool).await.unwrap();
-    sqlx::query("UPDATE audit_entries SET actor_id = 'someone-else' WHERE seq = 6").execute(&pool).await.unwrap();
+    sqlx::query("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_entries SET actor_id = 'someone-else' WHERE seq = 6")
+        .execute(&pool)
+        .await
+        .unwrap();
     match entries::verify(&pool).await.unwrap() {
         Verdict::Bad { seq, .. } => assert_eq!(seq, 6),
         ok => panic!("tampering not detected: {ok:?}"),
@@ -130,7 +173,11 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
     // Recomputing the leaf hash too is caught by the chain.
     let row = entries::rows_by_seq(&pool, 6, 7).await.unwrap().remove(0);
     let forged = row.record().unwrap().leaf_hash();
-    sqlx::query("UPDATE audit_entries SET leaf_hash = $1 WHERE seq = 6").bind(&forged[..]).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE audit_entries SET leaf_hash = $1 WHERE seq = 6")
+        .bind(&forged[..])
+        .execute(&pool)
+        .await
+        .unwrap();
     match entries::verify(&pool).await.unwrap() {
         Verdict::Bad { seq, reason } => assert_eq!((seq, reason.contains("chain")), (6, true)),
         ok => panic!("tampering not detected: {ok:?}"),
@@ -139,11 +186,30 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn verify_notices_removed_entries(pool: PgPool) {
-    let batch: Vec<_> = (0..5).map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}})).collect();
-    entries::append(&pool, events(serde_json::Value::Array(batch))).await.unwrap();
-    sqlx::query("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_delete").execute(&pool).await.unwrap();
-    sqlx::query("DELETE FROM audit_entries WHERE seq = 4").execute(&pool).await.unwrap();
-    assert!(matches!(entries::verify(&pool).await.unwrap(), Verdict::Bad { seq: 4, .. }));
-    sqlx::query("DELETE FROM audit_entries WHERE seq = 2").execute(&pool).await.unwrap();
-    assert!(matches!(entries::verify(&pool).await.unwrap(), Verdict::Bad { seq: 2, .. }));
+    let batch: Vec<_> = (0..5)
+        .map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}}))
+        .collect();
+    entries::append(&pool, events(serde_json::Value::Array(batch)))
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_delete")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_entries WHERE seq = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Bad { seq: 4, .. }
+    ));
+    sqlx::query("DELETE FROM audit_entries WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Bad { seq: 2, .. }
+    ));
 }

@@ -20,13 +20,19 @@ async fn single_event_is_committed_and_acknowledged(pool: PgPool) {
     let app = router(&pool);
     let k = key(&pool, &[Scope::Ingest]).await;
     let before = entries::count_all(&pool).await.unwrap();
-    let r = send(&app, post_json(Some(&k), event("config.updated").to_string())).await;
+    let r = send(
+        &app,
+        post_json(Some(&k), event("config.updated").to_string()),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let acks = r.body["entries"].as_array().unwrap();
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0]["seq"], before);
     assert_eq!(acks[0]["leaf_hash"].as_str().unwrap().len(), 64);
-    let stored = entries::rows_by_seq(&pool, before, before + 1).await.unwrap();
+    let stored = entries::rows_by_seq(&pool, before, before + 1)
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     let e = stored.into_iter().next().unwrap().into_entry();
     assert_eq!(e.id.to_string(), acks[0]["id"]);
@@ -42,13 +48,23 @@ async fn single_event_is_committed_and_acknowledged(pool: PgPool) {
 async fn minimal_event_defaults(pool: PgPool) {
     let app = router(&pool);
     let k = key(&pool, &[Scope::Ingest]).await;
-    let r = send(&app, post_json(Some(&k), r#"{"action":"user.login","actor":{"id":"u1"}}"#)).await;
+    let r = send(
+        &app,
+        post_json(Some(&k), r#"{"action":"user.login","actor":{"id":"u1"}}"#),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let seq = r.body["entries"][0]["seq"].as_i64().unwrap();
-    let row = entries::rows_by_seq(&pool, seq, seq + 1).await.unwrap().remove(0);
+    let row = entries::rows_by_seq(&pool, seq, seq + 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(row.status, "success");
     assert_eq!(row.actor_type, "user");
-    assert_eq!(row.occurred_at, row.recorded_at, "occurred_at defaults to the receive time");
+    assert_eq!(
+        row.occurred_at, row.recorded_at,
+        "occurred_at defaults to the receive time"
+    );
     assert_eq!(row.details, json!({}));
 }
 
@@ -61,7 +77,10 @@ async fn batch_is_atomic_and_reports_every_bad_event(pool: PgPool) {
                       {"action": "a.b", "actor": {}, "ip": "nope"}]);
     let r = send(&app, post_json(Some(&k), body.to_string())).await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert!(r.body["error"].as_str().unwrap().contains("nothing was stored"));
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was stored"));
     let details = r.body["details"].as_array().unwrap();
     let got: Vec<(i64, &str)> = details
         .iter()
@@ -70,12 +89,29 @@ async fn batch_is_atomic_and_reports_every_bad_event(pool: PgPool) {
     assert!(got.contains(&(1, "action")), "{got:?}");
     assert!(got.contains(&(3, "actor.id")), "{got:?}");
     assert!(got.contains(&(3, "ip")), "{got:?}");
-    assert_eq!(entries::count_all(&pool).await.unwrap(), before, "nothing stored");
+    assert_eq!(
+        entries::count_all(&pool).await.unwrap(),
+        before,
+        "nothing stored"
+    );
 
-    let batch: Vec<Value> = (0..500).map(|i| event(if i % 2 == 0 { "config.updated" } else { "user.login" })).collect();
+    let batch: Vec<Value> = (0..500)
+        .map(|i| {
+            event(if i % 2 == 0 {
+                "config.updated"
+            } else {
+                "user.login"
+            })
+        })
+        .collect();
     let r = send(&app, post_json(Some(&k), Value::Array(batch).to_string())).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let seqs: Vec<i64> = r.body["entries"].as_array().unwrap().iter().map(|a| a["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, (before..before + 500).collect::<Vec<_>>());
 }
 
@@ -92,20 +128,39 @@ async fn idempotent_retry_and_conflict(pool: PgPool) {
     let retry = send(&app, post_json(Some(&k), e.to_string())).await;
     assert_eq!(retry.status, 201, "{}", retry.text);
     assert_eq!(retry.body, first.body, "a retry returns the stored entry");
-    assert_eq!(entries::count_all(&pool).await.unwrap(), count, "and stores nothing");
+    assert_eq!(
+        entries::count_all(&pool).await.unwrap(),
+        count,
+        "and stores nothing"
+    );
 
     // A batch mixing the retry with a new event stores only the new one.
-    let mixed = send(&app, post_json(Some(&k), json!([e.clone(), event("key.created")]).to_string())).await;
+    let mixed = send(
+        &app,
+        post_json(
+            Some(&k),
+            json!([e.clone(), event("key.created")]).to_string(),
+        ),
+    )
+    .await;
     assert_eq!(mixed.status, 201);
     assert_eq!(mixed.body["entries"][0], first.body["entries"][0]);
     assert_eq!(mixed.body["entries"][1]["seq"], count);
 
     let mut changed = e.clone();
     changed["status"] = json!("failure");
-    let conflict = send(&app, post_json(Some(&k), json!([event("kb.bound"), changed]).to_string())).await;
+    let conflict = send(
+        &app,
+        post_json(Some(&k), json!([event("kb.bound"), changed]).to_string()),
+    )
+    .await;
     assert_eq!(conflict.status, 409, "{}", conflict.text);
     assert_eq!(conflict.body["details"][0]["index"], 1);
-    assert_eq!(entries::count_all(&pool).await.unwrap(), count + 1, "the 409 batch stored nothing");
+    assert_eq!(
+        entries::count_all(&pool).await.unwrap(),
+        count + 1,
+        "the 409 batch stored nothing"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -136,12 +191,18 @@ async fn authentication_and_transport_errors_are_json(pool: PgPool) {
     assert_eq!(r.status, 415);
     assert!(r.body["error"].is_string());
 
-    let huge = json!({"action": "a.b", "actor": {"id": "x"}, "details": {"pad": "x".repeat(1_100_000)}});
+    let huge =
+        json!({"action": "a.b", "actor": {"id": "x"}, "details": {"pad": "x".repeat(1_100_000)}});
     let r = send(&app, post_json(Some(&ingest), huge.to_string())).await;
     assert_eq!(r.status, 413, "{}", r.text);
     assert!(r.body["error"].is_string());
 
-    for bad in ["{", "[]", "42", r#"{"action":"a.b","actor":{"id":"x"},"details":{"n":18446744073709551615}}"#] {
+    for bad in [
+        "{",
+        "[]",
+        "42",
+        r#"{"action":"a.b","actor":{"id":"x"},"details":{"n":18446744073709551615}}"#,
+    ] {
         let r = send(&app, post_json(Some(&ingest), bad)).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
         assert!(r.body["error"].is_string(), "{bad}");
@@ -153,9 +214,13 @@ async fn revoked_key_is_refused(pool: PgPool) {
     let app = router(&pool);
     let k = key(&pool, &[Scope::Ingest]).await;
     let prefix = &k[..11];
-    trailkeep::domain::accounts::revoke_key(&pool, prefix, &trailkeep::domain::accounts::Acting::cli())
-        .await
-        .unwrap();
+    trailkeep::domain::accounts::revoke_key(
+        &pool,
+        prefix,
+        &trailkeep::domain::accounts::Acting::cli(),
+    )
+    .await
+    .unwrap();
     let r = send(&app, post_json(Some(&k), event("a.b").to_string())).await;
     assert_eq!(r.status, 401);
     let last = entries::recent(&pool, 1).await.unwrap().remove(0);

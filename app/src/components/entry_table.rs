@@ -19,6 +19,7 @@ pub fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
         .map(|e| view! { <EntryRow entry=e/> })
         .collect_view();
     view! {
+        <div class="table-scroll">
         <table class="entry-table">
             <thead>
                 <tr>
@@ -33,6 +34,7 @@ pub fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
             </thead>
             <tbody>{rows}</tbody>
         </table>
+        </div>
     }
     .into_any()
 }

@@ -84,7 +84,9 @@ impl From<entries::AppendError> for AccountError {
     fn from(e: entries::AppendError) -> Self {
         match e {
             entries::AppendError::Db(e) => AccountError::Db(e),
-            entries::AppendError::Conflict { id, .. } => AccountError::Invalid(format!("id {id} conflicts")),
+            entries::AppendError::Conflict { id, .. } => {
+                AccountError::Invalid(format!("id {id} conflicts"))
+            }
         }
     }
 }
@@ -109,10 +111,14 @@ pub async fn create_user(
     let email = email.trim();
     let name = name.trim();
     if !valid_email(email) {
-        return Err(AccountError::Invalid(format!("{email:?} is not an email address")));
+        return Err(AccountError::Invalid(format!(
+            "{email:?} is not an email address"
+        )));
     }
     if name.is_empty() || name.len() > 200 {
-        return Err(AccountError::Invalid("the name must have 1 to 200 characters".into()));
+        return Err(AccountError::Invalid(
+            "the name must have 1 to 200 characters".into(),
+        ));
     }
     if password.chars().count() < auth::MIN_PASSWORD_LEN {
         return Err(AccountError::Invalid(format!(
@@ -121,7 +127,9 @@ pub async fn create_user(
         )));
     }
     if users::exists(pool, email).await? {
-        return Err(AccountError::Invalid(format!("a user with email {email} already exists")));
+        return Err(AccountError::Invalid(format!(
+            "a user with email {email} already exists"
+        )));
     }
     let hash = auth::hash_password(password);
     let mut tx = pool.begin().await?;
@@ -134,24 +142,37 @@ pub async fn create_user(
     Ok(id)
 }
 
-pub async fn set_role(pool: &PgPool, email: &str, role: Role, by: &Acting) -> Result<(), AccountError> {
+pub async fn set_role(
+    pool: &PgPool,
+    email: &str,
+    role: Role,
+    by: &Acting,
+) -> Result<(), AccountError> {
     let mut tx = pool.begin().await?;
     let Some((id, before)) = users::set_role(&mut tx, email, role).await? else {
         return Err(AccountError::Invalid(format!("no user with email {email}")));
     };
     let mut event = by.event("user.role_changed");
     event.resource = Some(("user".into(), id.to_string()));
-    event.details = json!({"email": email, "changes": {"role": {"before": before, "after": role.as_str()}}});
+    event.details =
+        json!({"email": email, "changes": {"role": {"before": before, "after": role.as_str()}}});
     entries::append_in(&mut tx, vec![event]).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Creates an API key; the plaintext is returned once and never stored.
-pub async fn create_key(pool: &PgPool, name: &str, scopes: &[Scope], by: &Acting) -> Result<(Uuid, String), AccountError> {
+pub async fn create_key(
+    pool: &PgPool,
+    name: &str,
+    scopes: &[Scope],
+    by: &Acting,
+) -> Result<(Uuid, String), AccountError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(AccountError::Invalid("the key name must have 1 to 200 characters".into()));
+        return Err(AccountError::Invalid(
+            "the key name must have 1 to 200 characters".into(),
+        ));
     }
     let key = auth::new_api_key();
     let mut tx = pool.begin().await?;
@@ -168,10 +189,16 @@ pub async fn create_key(pool: &PgPool, name: &str, scopes: &[Scope], by: &Acting
     Ok((id, key.plaintext))
 }
 
-pub async fn revoke_key(pool: &PgPool, id_or_prefix: &str, by: &Acting) -> Result<api_keys::ApiKeyRow, AccountError> {
+pub async fn revoke_key(
+    pool: &PgPool,
+    id_or_prefix: &str,
+    by: &Acting,
+) -> Result<api_keys::ApiKeyRow, AccountError> {
     let mut tx = pool.begin().await?;
     let Some(key) = api_keys::revoke(&mut tx, id_or_prefix).await? else {
-        return Err(AccountError::Invalid(format!("no active key {id_or_prefix:?}")));
+        return Err(AccountError::Invalid(format!(
+            "no active key {id_or_prefix:?}"
+        )));
     };
     let mut event = by.event("key.revoked");
     event.resource = Some(("api_key".into(), key.id.to_string()));
@@ -186,7 +213,10 @@ pub const LOCKOUT_MINUTES: i32 = 15;
 
 pub enum SignIn {
     /// Signed in: the session token for the cookie.
-    Ok { user: SessionUser, token: String },
+    Ok {
+        user: SessionUser,
+        token: String,
+    },
     BadCredentials,
     LockedOut,
 }
@@ -204,7 +234,9 @@ pub async fn sign_in(
         let mut e = NewEvent::new(
             "user.login_failed",
             ActorType::User,
-            &user.map(|u| u.id.to_string()).unwrap_or_else(|| email.to_lowercase()),
+            &user
+                .map(|u| u.id.to_string())
+                .unwrap_or_else(|| email.to_lowercase()),
         );
         e.actor_email = Some(email.to_string());
         e.actor_name = user.map(|u| u.name.clone());

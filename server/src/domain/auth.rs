@@ -93,7 +93,8 @@ impl Scope {
 pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let scope = Scope::parse(part).ok_or_else(|| format!("unknown scope {part:?} (ingest, read)"))?;
+        let scope =
+            Scope::parse(part).ok_or_else(|| format!("unknown scope {part:?} (ingest, read)"))?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
@@ -137,7 +138,10 @@ mod tests {
 
     #[test]
     fn scopes_parse() {
-        assert_eq!(parse_scopes("ingest, read").unwrap(), vec![Scope::Ingest, Scope::Read]);
+        assert_eq!(
+            parse_scopes("ingest, read").unwrap(),
+            vec![Scope::Ingest, Scope::Read]
+        );
         assert!(parse_scopes("write").is_err());
         assert!(parse_scopes("").is_err());
     }
@@ -145,7 +149,13 @@ mod tests {
     #[test]
     fn only_local_redirects() {
         assert!(is_local_path("/audit?action=config.*"));
-        for bad in ["https://evil.test", "//evil.test", "/\\evil.test", "audit", "/a\nb"] {
+        for bad in [
+            "https://evil.test",
+            "//evil.test",
+            "/\\evil.test",
+            "audit",
+            "/a\nb",
+        ] {
             assert!(!is_local_path(bad), "{bad}");
         }
     }

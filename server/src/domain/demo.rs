@@ -72,7 +72,11 @@ const USER_AGENTS: &[&str] = &[
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0",
 ];
-const TOOL_AGENTS: &[&str] = &["terraform-provider-keeptrail/2.4.1", "curl/8.11.0", "python-requests/2.32.3"];
+const TOOL_AGENTS: &[&str] = &[
+    "terraform-provider-keeptrail/2.4.1",
+    "curl/8.11.0",
+    "python-requests/2.32.3",
+];
 
 /// (action, weight in thousandths)
 const ACTIONS: &[(&str, u64)] = &[
@@ -117,9 +121,13 @@ fn user_ip(user: usize, rng: &mut Rng) -> IpAddr {
             .unwrap()
     } else {
         let nets = ["203.0.113", "198.51.100", "192.0.2"];
-        format!("{}.{}", nets[user % 3], 10 + user * 7 % 200 + rng.below(3) as usize)
-            .parse()
-            .unwrap()
+        format!(
+            "{}.{}",
+            nets[user % 3],
+            10 + user * 7 % 200 + rng.below(3) as usize
+        )
+        .parse()
+        .unwrap()
     }
 }
 
@@ -129,14 +137,22 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
     let start = until - Duration::days(90);
     let mut rng = Rng(0x7EA1_4EE9_2026_1125);
     let mut burst: Option<(u32, IpAddr, String)> = None;
+    let mut burst_at = start;
     let total_weight: u64 = ACTIONS.iter().map(|(_, w)| w).sum();
     (0..count).map(move |i| {
-        let base_ms = if count <= 1 { span_ms } else { span_ms * i / (count - 1) };
+        let base_ms = if count <= 1 {
+            span_ms
+        } else {
+            span_ms * i / (count - 1)
+        };
         let at = start + Duration::milliseconds(base_ms as i64);
         if let Some((left, ip, email)) = burst.take() {
             if left > 1 {
                 burst = Some((left - 1, ip, email.clone()));
             }
+            // A burst is seconds apart, whatever the spacing of the rest of the history.
+            burst_at += Duration::milliseconds(1500 + rng.below(6000) as i64);
+            let at = burst_at.min(until);
             let mut e = NewEvent::new("user.login_failed", ActorType::User, &email);
             e.actor_email = Some(email);
             e.occurred_at = Some(at);
@@ -161,8 +177,10 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
             .unwrap_or("user.login");
         let user = rng.below(DEMO_USERS.len() as u64) as usize;
         let (name, email) = DEMO_USERS[user];
-        let automated = matches!(action, "config.deployed" | "kb.uploaded" | "export.downloaded")
-            && rng.chance(400);
+        let automated = matches!(
+            action,
+            "config.deployed" | "kb.uploaded" | "export.downloaded"
+        ) && rng.chance(400);
         let mut e = if automated {
             let (kid, kname) = *rng.pick(API_KEYS);
             let mut e = NewEvent::new(action, ActorType::ApiKey, kid);
@@ -173,7 +191,8 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
             let mut e = NewEvent::new(action, ActorType::User, &format!("u_{:02}", user + 1));
             e.actor_name = Some(name.to_string());
             e.actor_email = Some(email.to_string());
-            e.user_agent = Some(USER_AGENTS[(user + i as usize / 5000) % USER_AGENTS.len()].to_string());
+            e.user_agent =
+                Some(USER_AGENTS[(user + i as usize / 5000) % USER_AGENTS.len()].to_string());
             e
         };
         e.occurred_at = Some(at);
@@ -186,15 +205,24 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
             e.status = Status::Failure;
             // Now and then an attacker hammers an account from one address.
             if rng.chance(150) {
-                let ip: IpAddr = format!("45.{}.{}.{}", 60 + rng.below(40), rng.below(255), 1 + rng.below(250))
-                    .parse()
-                    .unwrap();
+                let ip: IpAddr = format!(
+                    "45.{}.{}.{}",
+                    60 + rng.below(40),
+                    rng.below(255),
+                    1 + rng.below(250)
+                )
+                .parse()
+                .unwrap();
                 burst = Some((4 + rng.below(12) as u32, ip, email.to_string()));
+                burst_at = at;
             }
         } else if rng.chance(12) {
             e.status = Status::Failure;
             if let Value::Object(map) = &mut e.details {
-                map.insert("error".into(), json!(*rng.pick(&["permission_denied", "validation_failed", "timeout"])));
+                map.insert(
+                    "error".into(),
+                    json!(*rng.pick(&["permission_denied", "validation_failed", "timeout"])),
+                );
             }
         }
         e
@@ -206,10 +234,20 @@ fn details_for(action: &str, rng: &mut Rng, request_id: &str) -> (Option<(String
     let res = |t: &str, id: String| Some((t.to_string(), id));
     match action {
         "user.login" | "user.logout" | "2fa.enrolled" => {
-            let method = if action == "2fa.enrolled" { "totp" } else { *rng.pick(&["password", "sso", "password+totp"]) };
-            (None, json!({"method": method, "request": request("POST", "/api/session".into())}))
+            let method = if action == "2fa.enrolled" {
+                "totp"
+            } else {
+                *rng.pick(&["password", "sso", "password+totp"])
+            };
+            (
+                None,
+                json!({"method": method, "request": request("POST", "/api/session".into())}),
+            )
         }
-        "user.login_failed" => (None, json!({"reason": *rng.pick(&["bad_password", "unknown_user", "totp_mismatch"])})),
+        "user.login_failed" => (
+            None,
+            json!({"reason": *rng.pick(&["bad_password", "unknown_user", "totp_mismatch"])}),
+        ),
         a if a.starts_with("config.") => {
             let id = format!("cfg_{}", 1 + rng.below(40));
             let path = format!("/api/configs/{id}");
@@ -220,15 +258,22 @@ fn details_for(action: &str, rng: &mut Rng, request_id: &str) -> (Option<(String
                     let after = values.iter().find(|v| *v != before).unwrap_or(before);
                     json!({"changes": {*field: {"before": before, "after": after}}, "request": request("PATCH", path)})
                 }
-                "config.deployed" => json!({"environment": *rng.pick(&["production", "staging"]), "version": 1 + rng.below(300), "request": request("POST", path + "/deploy")}),
-                "config.created" => json!({"name": format!("policy-{}", rng.below(1000)), "request": request("POST", "/api/configs".into())}),
+                "config.deployed" => {
+                    json!({"environment": *rng.pick(&["production", "staging"]), "version": 1 + rng.below(300), "request": request("POST", path + "/deploy")})
+                }
+                "config.created" => {
+                    json!({"name": format!("policy-{}", rng.below(1000)), "request": request("POST", "/api/configs".into())})
+                }
                 _ => json!({"request": request("DELETE", path)}),
             };
             (res("config", id), details)
         }
         a if a.starts_with("key.") => {
             let id = format!("key_{:06x}", rng.below(0xFFFFFF));
-            (res("api_key", id.clone()), json!({"scopes": ["ingest"], "request": request("POST", format!("/api/keys/{id}"))}))
+            (
+                res("api_key", id.clone()),
+                json!({"scopes": ["ingest"], "request": request("POST", format!("/api/keys/{id}"))}),
+            )
         }
         "user.invited" | "user.role_changed" | "user.deactivated" => {
             let target = rng.below(DEMO_USERS.len() as u64) as usize;
@@ -248,10 +293,17 @@ fn details_for(action: &str, rng: &mut Rng, request_id: &str) -> (Option<(String
         a if a.starts_with("escalation.") => {
             let details = match a {
                 "escalation.assigned" => json!({"assignee": DEMO_USERS[rng.below(25) as usize].1}),
-                "escalation.resolved" => json!({"resolution": *rng.pick(&["fixed", "false_positive", "accepted_risk"])}),
-                _ => json!({"severity": *rng.pick(&["low", "medium", "high", "critical"]), "title": "Policy violation detected"}),
+                "escalation.resolved" => {
+                    json!({"resolution": *rng.pick(&["fixed", "false_positive", "accepted_risk"])})
+                }
+                _ => {
+                    json!({"severity": *rng.pick(&["low", "medium", "high", "critical"]), "title": "Policy violation detected"})
+                }
             };
-            (res("escalation", format!("esc_{}", 1000 + rng.below(4000))), details)
+            (
+                res("escalation", format!("esc_{}", 1000 + rng.below(4000))),
+                details,
+            )
         }
         _ => (
             res("kb_document", format!("kb_{}", rng.below(500))),
@@ -267,7 +319,9 @@ mod tests {
 
     #[test]
     fn deterministic_and_complete() {
-        let until = DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z").unwrap().to_utc();
+        let until = DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let a: Vec<NewEvent> = events(20_000, until).collect();
         let b: Vec<NewEvent> = events(20_000, until).collect();
         assert_eq!(a, b);

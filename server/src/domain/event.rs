@@ -164,7 +164,13 @@ impl Ctx<'_> {
     }
 
     /// An optional string field: absent or null is None.
-    fn text(&mut self, obj: &Map<String, Value>, key: &str, field: &str, max: usize) -> Option<String> {
+    fn text(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        field: &str,
+        max: usize,
+    ) -> Option<String> {
         match obj.get(key) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
@@ -339,7 +345,10 @@ fn parse_event(value: &Value, ctx: &mut Ctx) -> Option<NewEvent> {
         Some(s) => match DateTime::parse_from_rfc3339(&s) {
             Ok(t) => Some(t.with_timezone(&Utc)),
             Err(_) => {
-                ctx.fail("occurred_at", "must be an RFC 3339 timestamp, e.g. 2026-11-25T10:00:00Z");
+                ctx.fail(
+                    "occurred_at",
+                    "must be an RFC 3339 timestamp, e.g. 2026-11-25T10:00:00Z",
+                );
                 None
             }
         },
@@ -350,9 +359,15 @@ fn parse_event(value: &Value, ctx: &mut Ctx) -> Option<NewEvent> {
         Some(d @ Value::Object(_)) => {
             let size = serde_json::to_vec(d).map(|v| v.len()).unwrap_or(usize::MAX);
             if size > MAX_DETAILS_BYTES {
-                ctx.fail("details", format!("must be at most {MAX_DETAILS_BYTES} bytes of JSON, is {size}"));
+                ctx.fail(
+                    "details",
+                    format!("must be at most {MAX_DETAILS_BYTES} bytes of JSON, is {size}"),
+                );
             } else if !canonical::numbers_are_exact(d) {
-                ctx.fail("details", "integers must lie within ±(2^53−1); send larger ones as strings");
+                ctx.fail(
+                    "details",
+                    "integers must lie within ±(2^53−1); send larger ones as strings",
+                );
             } else if contains_nul(d) {
                 ctx.fail("details", "must not contain NUL characters");
             }
@@ -418,7 +433,15 @@ mod tests {
         assert!(validate_action("config.updated").is_ok());
         assert!(validate_action("2fa.enrolled").is_ok());
         assert!(validate_action("a.b.c_d").is_ok());
-        for bad in ["config", "Config.updated", "config..x", ".x", "x.", "config.up-dated", "ç.a"] {
+        for bad in [
+            "config",
+            "Config.updated",
+            "config..x",
+            ".x",
+            "x.",
+            "config.up-dated",
+            "ç.a",
+        ] {
             assert!(validate_action(bad).is_err(), "{bad}");
         }
         assert!(validate_action(&format!("a.{}", "b".repeat(126))).is_ok());
@@ -446,8 +469,18 @@ mod tests {
         let Err(BatchError::Invalid(errors)) = parse_batch(&body) else {
             panic!("expected errors")
         };
-        let fields: Vec<(usize, &str)> = errors.iter().map(|e| (e.index, e.field.as_str())).collect();
-        for want in ["action", "actor.id", "ip", "status", "occurred_at", "details", "extra", "id"] {
+        let fields: Vec<(usize, &str)> =
+            errors.iter().map(|e| (e.index, e.field.as_str())).collect();
+        for want in [
+            "action",
+            "actor.id",
+            "ip",
+            "status",
+            "occurred_at",
+            "details",
+            "extra",
+            "id",
+        ] {
             assert!(fields.contains(&(1, want)), "missing {want} in {fields:?}");
         }
         assert!(fields.iter().all(|(i, _)| *i == 1));
@@ -456,11 +489,17 @@ mod tests {
     #[test]
     fn batch_shape_rules() {
         assert!(matches!(parse_batch(&json!([])), Err(BatchError::Shape(_))));
-        assert!(matches!(parse_batch(&json!("x")), Err(BatchError::Shape(_))));
+        assert!(matches!(
+            parse_batch(&json!("x")),
+            Err(BatchError::Shape(_))
+        ));
         let many: Vec<Value> = (0..1001)
             .map(|_| json!({"action": "a.b", "actor": {"id": "x"}}))
             .collect();
-        assert!(matches!(parse_batch(&Value::Array(many)), Err(BatchError::Shape(_))));
+        assert!(matches!(
+            parse_batch(&Value::Array(many)),
+            Err(BatchError::Shape(_))
+        ));
     }
 
     #[test]
@@ -468,7 +507,8 @@ mod tests {
         let big = "x".repeat(MAX_DETAILS_BYTES);
         let body = json!({"action": "a.b", "actor": {"id": "x"}, "details": {"k": big}});
         assert!(parse_batch(&body).is_err());
-        let body = json!({"action": "a.b", "actor": {"id": "x"}, "details": {"n": 9007199254740993u64}});
+        let body =
+            json!({"action": "a.b", "actor": {"id": "x"}, "details": {"n": 9007199254740993u64}});
         assert!(parse_batch(&body).is_err());
         let body = json!({"action": "a.b", "actor": {"id": "x\u{0}"}});
         assert!(parse_batch(&body).is_err());

@@ -27,7 +27,11 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
     let url = config::database_url()?;
     let owner = storage::connect_owner(&url).await?;
     storage::migrate(&owner).await?;
-    if entries::count_all(&owner).await.map_err(|e| e.to_string())? > 0 {
+    if entries::count_all(&owner)
+        .await
+        .map_err(|e| e.to_string())?
+        > 0
+    {
         return Err("the benchmark needs an empty scratch database".into());
     }
     let writer = storage::connect(&url, 16).await?;
@@ -52,9 +56,20 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
     println!("rows per path: {n}; API clients: {clients}");
     println!("| path | seconds | rows/s | ratio to COPY |");
     println!("| --- | ---: | ---: | ---: |");
-    println!("| raw COPY (baseline) | {copy_secs:.2} | {:.0} | 1.00 |", rate(copy_secs));
-    println!("| API, batches of 500 | {api_secs:.2} | {:.0} | {:.2} |", rate(api_secs), copy_secs / api_secs);
-    println!("| seed, batches of 5000 | {seed_secs:.2} | {:.0} | {:.2} |", rate(seed_secs), copy_secs / seed_secs);
+    println!(
+        "| raw COPY (baseline) | {copy_secs:.2} | {:.0} | 1.00 |",
+        rate(copy_secs)
+    );
+    println!(
+        "| API, batches of 500 | {api_secs:.2} | {:.0} | {:.2} |",
+        rate(api_secs),
+        copy_secs / api_secs
+    );
+    println!(
+        "| seed, batches of 5000 | {seed_secs:.2} | {:.0} | {:.2} |",
+        rate(seed_secs),
+        copy_secs / seed_secs
+    );
     println!("verify after the run: {verdict:?}");
     Ok(())
 }
@@ -113,8 +128,16 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
     Ok(started.elapsed().as_secs_f64())
 }
 
-async fn through_api(pool: &PgPool, key: &str, n: u64, until: DateTime<Utc>, clients: usize) -> Result<f64, String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+async fn through_api(
+    pool: &PgPool,
+    key: &str,
+    n: u64,
+    until: DateTime<Utc>,
+    clients: usize,
+) -> Result<f64, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = http::router(http::AppState {
         pool: pool.clone(),
@@ -122,7 +145,11 @@ async fn through_api(pool: &PgPool, key: &str, n: u64, until: DateTime<Utc>, cli
         config: Arc::new(config::Config::default()),
     });
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     // Bodies are prepared up front: the clock measures the server, not the client's JSON.
     let bodies: Vec<String> = demo::events(n, until)
@@ -149,7 +176,9 @@ async fn through_api(pool: &PgPool, key: &str, n: u64, until: DateTime<Utc>, cli
         let bodies = bodies.clone();
         let key = key.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+            let mut stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| e.to_string())?;
             for body in bodies.iter().skip(c).step_by(clients) {
                 let status = post(&mut stream, &addr, &key, body).await?;
                 if status != 201 {
@@ -166,14 +195,25 @@ async fn through_api(pool: &PgPool, key: &str, n: u64, until: DateTime<Utc>, cli
 }
 
 /// A minimal HTTP/1.1 keep-alive POST; returns the status code.
-async fn post(stream: &mut tokio::net::TcpStream, addr: &SocketAddr, key: &str, body: &str) -> Result<u16, String> {
+async fn post(
+    stream: &mut tokio::net::TcpStream,
+    addr: &SocketAddr,
+    key: &str,
+    body: &str,
+) -> Result<u16, String> {
     let head = format!(
         "POST /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
-    stream.write_all(body.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(body.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut chunk = [0u8; 16 * 1024];
     loop {

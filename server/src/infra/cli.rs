@@ -79,14 +79,19 @@ impl<'a> Options<'a> {
             .and_then(|i| self.0.get(i + 1).copied())
     }
     pub fn required(&self, name: &str) -> Result<&'a str, String> {
-        self.value(name).ok_or_else(|| format!("{name} is required\n\n{USAGE}"))
+        self.value(name)
+            .ok_or_else(|| format!("{name} is required\n\n{USAGE}"))
     }
     pub fn flag(&self, name: &str) -> bool {
         self.0.contains(&name)
     }
     pub fn number(&self, name: &str, default: u64) -> Result<u64, String> {
         self.value(name)
-            .map(|v| v.replace('_', "").parse().map_err(|_| format!("{name} must be a number")))
+            .map(|v| {
+                v.replace('_', "")
+                    .parse()
+                    .map_err(|_| format!("{name} must be a number"))
+            })
             .unwrap_or(Ok(default))
     }
 }
@@ -113,10 +118,13 @@ async fn serve() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     eprintln!("trailkeep serving on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())
 }
 
 async fn shutdown_signal() {
@@ -125,7 +133,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -147,7 +156,11 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 async fn user_create(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--email", "--name", "--role"])?;
-    let (email, name, role) = (o.required("--email")?, o.required("--name")?, parse_role(o.required("--role")?)?);
+    let (email, name, role) = (
+        o.required("--email")?,
+        o.required("--name")?,
+        parse_role(o.required("--role")?)?,
+    );
     let mut password = String::new();
     std::io::stdin()
         .read_line(&mut password)
@@ -202,13 +215,21 @@ async fn seed(words: &[&str]) -> Result<(), String> {
     }
     let count = o.number("--count", 50_000)?;
     let pool = pool().await?;
-    let password = std::env::var("TRAILKEEP_DEMO_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD_DEFAULT.into());
+    let password =
+        std::env::var("TRAILKEEP_DEMO_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD_DEFAULT.into());
     for (email, name, role) in [
         ("admin@company.com", "Avery Admin", Role::Admin),
-        ("compliance@company.com", "Casey Compliance", Role::Compliance),
+        (
+            "compliance@company.com",
+            "Casey Compliance",
+            Role::Compliance,
+        ),
         ("member@company.com", "Morgan Member", Role::Member),
     ] {
-        if !storage::users::exists(&pool, email).await.map_err(|e| e.to_string())? {
+        if !storage::users::exists(&pool, email)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             accounts::create_user(&pool, email, name, role, &password, &Acting::cli())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -226,7 +247,11 @@ async fn seed(words: &[&str]) -> Result<(), String> {
 }
 
 /// Appends the demo history in batches through the ordinary append path, with progress.
-pub async fn seed_events(pool: &PgPool, count: u64, until: chrono::DateTime<Utc>) -> Result<u64, String> {
+pub async fn seed_events(
+    pool: &PgPool,
+    count: u64,
+    until: chrono::DateTime<Utc>,
+) -> Result<u64, String> {
     const BATCH: usize = 5000;
     let started = Instant::now();
     let mut done = 0u64;

@@ -24,6 +24,7 @@ impl Config {
 
 /// `DATABASE_URL`, required by every command that touches the database.
 pub fn database_url() -> Result<String, String> {
-    std::env::var("DATABASE_URL")
-        .map_err(|_| "DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/trailkeep)".to_string())
+    std::env::var("DATABASE_URL").map_err(|_| {
+        "DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/trailkeep)".to_string()
+    })
 }

@@ -28,27 +28,34 @@ pub async fn insert(
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
     let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-    sqlx::query("INSERT INTO api_keys (id, name, prefix, key_hash, scopes) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(name)
-        .bind(prefix)
-        .bind(key_hash)
-        .bind(scopes)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, scopes) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(prefix)
+    .bind(key_hash)
+    .bind(scopes)
+    .execute(conn)
+    .await?;
     Ok(id)
 }
 
 /// The unrevoked key with this hash.
 pub async fn find_active(pool: &PgPool, key_hash: &[u8]) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, prefix, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-        .bind(key_hash)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, name, prefix, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(key_hash)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Revokes a key by id or by its printed prefix; returns it if it was active.
-pub async fn revoke(conn: &mut PgConnection, id_or_prefix: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+pub async fn revoke(
+    conn: &mut PgConnection,
+    id_or_prefix: &str,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
     let id = Uuid::parse_str(id_or_prefix).ok();
     sqlx::query_as(
         "UPDATE api_keys SET revoked_at = now() \

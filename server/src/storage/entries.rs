@@ -29,7 +29,10 @@ fn hex_hash<S: serde::Serializer>(h: &[u8], s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug)]
 pub enum AppendError {
     /// A client-supplied id is already stored with other content (or repeated so in the batch).
-    Conflict { index: usize, id: Uuid },
+    Conflict {
+        index: usize,
+        id: Uuid,
+    },
     Db(sqlx::Error),
 }
 
@@ -130,7 +133,10 @@ pub async fn append(pool: &PgPool, events: Vec<NewEvent>) -> Result<Vec<Appended
 ///
 /// Locking the single `chain_head` row serialises every writer of every server process:
 /// `seq` stays gapless and each chain hash builds on the committed one before it.
-pub async fn append_in(conn: &mut PgConnection, events: Vec<NewEvent>) -> Result<Vec<Appended>, AppendError> {
+pub async fn append_in(
+    conn: &mut PgConnection,
+    events: Vec<NewEvent>,
+) -> Result<Vec<Appended>, AppendError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
@@ -140,7 +146,9 @@ pub async fn append_in(conn: &mut PgConnection, events: Vec<NewEvent>) -> Result
     .fetch_one(&mut *conn)
     .await?;
     let mut head: Hash = head.try_into().map_err(|_| {
-        AppendError::Db(sqlx::Error::Protocol("chain_head.head_hash is not 32 bytes".into()))
+        AppendError::Db(sqlx::Error::Protocol(
+            "chain_head.head_hash is not 32 bytes".into(),
+        ))
     })?;
 
     // Idempotent retries: ids the client chose that are already stored.
@@ -320,7 +328,11 @@ pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::
 }
 
 /// Rows by position, for tests and tools that inspect what is stored.
-pub async fn rows_by_seq(pool: &PgPool, from: i64, to_exclusive: i64) -> Result<Vec<EntryRow>, sqlx::Error> {
+pub async fn rows_by_seq(
+    pool: &PgPool,
+    from: i64,
+    to_exclusive: i64,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq"
     ))
@@ -338,7 +350,11 @@ pub async fn count_all(pool: &PgPool) -> Result<i64, sqlx::Error> {
 
 /// Recent failed sign-ins for an email (for the lockout), counted from the log itself so
 /// every server process sees the same number.
-pub async fn recent_login_failures(pool: &PgPool, email: &str, window_minutes: i32) -> Result<i64, sqlx::Error> {
+pub async fn recent_login_failures(
+    pool: &PgPool,
+    email: &str,
+    window_minutes: i32,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT count(*) FROM audit_entries \
          WHERE lower(actor_email) = lower($1) AND action = 'user.login_failed' \
@@ -364,10 +380,8 @@ pub async fn verify(pool: &PgPool) -> Result<Verdict, sqlx::Error> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let mut rows = sqlx::query_as::<_, EntryRow>(&format!(
-        "SELECT {ROW_COLUMNS} FROM audit_entries ORDER BY seq"
-    ))
-    .fetch(&mut *tx);
+    let sql = format!("SELECT {ROW_COLUMNS} FROM audit_entries ORDER BY seq");
+    let mut rows = sqlx::query_as::<_, EntryRow>(&sql).fetch(&mut *tx);
     let mut expected_seq = 0i64;
     let mut head = GENESIS;
     while let Some(row) = rows.try_next().await? {
@@ -376,7 +390,10 @@ pub async fn verify(pool: &PgPool) -> Result<Verdict, sqlx::Error> {
             reason: reason.to_string(),
         };
         if row.seq != expected_seq {
-            return Ok(bad(&format!("entry {expected_seq} is missing (next stored seq is {})", row.seq)));
+            return Ok(bad(&format!(
+                "entry {expected_seq} is missing (next stored seq is {})",
+                row.seq
+            )));
         }
         let Some(record) = row.record() else {
             return Ok(bad("a column holds a value Trailkeep never writes"));

@@ -28,7 +28,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, String> 
     connect_with(options, max_connections).await
 }
 
-pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, String> {
+pub async fn connect_with(
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> Result<PgPool, String> {
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))

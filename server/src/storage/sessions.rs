@@ -22,7 +22,10 @@ pub async fn create(pool: &PgPool, user_id: Uuid, token_hash: &[u8]) -> Result<(
 }
 
 /// The user behind a live session of an active account.
-pub async fn find_user(pool: &PgPool, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
+pub async fn find_user(
+    pool: &PgPool,
+    token_hash: &[u8],
+) -> Result<Option<SessionUser>, sqlx::Error> {
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.name, u.role, u.password_hash FROM sessions s \
          JOIN users u ON u.id = s.user_id \

@@ -43,19 +43,25 @@ pub async fn insert(
     password_hash: &str,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(email)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(password_hash)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .execute(conn)
+    .await?;
     Ok(id)
 }
 
 /// Sets the role; returns the previous one, or None if there is no such user.
-pub async fn set_role(conn: &mut PgConnection, email: &str, role: Role) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+pub async fn set_role(
+    conn: &mut PgConnection,
+    email: &str,
+    role: Role,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE users u SET role = $2 FROM (SELECT id, role FROM users WHERE lower(email) = lower($1) FOR UPDATE) old \
          WHERE u.id = old.id RETURNING u.id, old.role",

@@ -15,7 +15,11 @@ use crate::{
 
 /// The peer address. Behind a reverse proxy, set `TRAILKEEP_TRUST_PROXY=1` to take the last
 /// address of `X-Forwarded-For` instead (never trusted otherwise: clients can forge it).
-pub fn ip(state: &AppState, headers: &HeaderMap, extensions: &axum::http::Extensions) -> Option<IpAddr> {
+pub fn ip(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<IpAddr> {
     if state.config.trust_proxy {
         if let Some(ip) = headers
             .get("x-forwarded-for")
@@ -39,7 +43,11 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The API key of `Authorization: Bearer …`, which must be active and hold `scope`.
-pub async fn require_key(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<ApiKeyRow, ApiError> {
+pub async fn require_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<ApiKeyRow, ApiError> {
     let unauthorized = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -41,7 +41,10 @@ impl ApiError {
         );
         eprintln!("database error: {e}");
         if unavailable {
-            Self::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; retry later")
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; retry later",
+            )
         } else {
             Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }

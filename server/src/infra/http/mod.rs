@@ -67,7 +67,12 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(backend.clone()),
             move || app::shell(shell_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(middleware::from_fn_with_state(state.clone(), session::guard))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::guard,
+        ))
         .with_state(state)
 }

@@ -84,16 +84,29 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     if !same_origin(&headers) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "cross-site sign-in refused"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-site sign-in refused",
+        ));
     }
-    let next = if auth::is_local_path(&form.next) { form.next.as_str() } else { "/audit" };
+    let next = if auth::is_local_path(&form.next) {
+        form.next.as_str()
+    } else {
+        "/audit"
+    };
     let ip = client::ip(&state, &headers, &request_extensions);
-    let outcome = accounts::sign_in(&state.pool, &form.email, &form.password, ip, client::user_agent(&headers))
-        .await
-        .map_err(|e| match e {
-            accounts::AccountError::Db(e) => ApiError::database(e),
-            other => ApiError::bad_request(other.to_string()),
-        })?;
+    let outcome = accounts::sign_in(
+        &state.pool,
+        &form.email,
+        &form.password,
+        ip,
+        client::user_agent(&headers),
+    )
+    .await
+    .map_err(|e| match e {
+        accounts::AccountError::Db(e) => ApiError::database(e),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
     Ok(match outcome {
         SignIn::Ok { token, .. } => {
             let mut response = Redirect::to(next).into_response();
@@ -103,9 +116,12 @@ pub async fn login(
             );
             response
         }
-        SignIn::BadCredentials => {
-            Redirect::to(&login_url(next, Some("Wrong email or password."), Some(&form.email))).into_response()
-        }
+        SignIn::BadCredentials => Redirect::to(&login_url(
+            next,
+            Some("Wrong email or password."),
+            Some(&form.email),
+        ))
+        .into_response(),
         SignIn::LockedOut => Redirect::to(&login_url(
             next,
             Some("Too many failed sign-ins for this account. Try again in 15 minutes."),
@@ -122,7 +138,10 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     let user = request_extensions.get::<app::model::SessionUser>().cloned();
     if !same_origin(&headers) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "cross-site sign-out refused"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-site sign-out refused",
+        ));
     }
     if let (Some(token), Some(user)) = (session_token(&headers), user) {
         let by = Acting::user(
@@ -167,7 +186,10 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             Err(e) => return ApiError::database(e).into_response(),
         }
     }
-    let signed_in = request.extensions().get::<app::model::SessionUser>().is_some();
+    let signed_in = request
+        .extensions()
+        .get::<app::model::SessionUser>()
+        .is_some();
     if signed_in || is_public(&path) || path == "/logout" {
         return next.run(request).await;
     }
@@ -179,6 +201,10 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         .path_and_query()
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| "/".into());
-    let target = if target == "/" { "/audit".to_string() } else { target };
+    let target = if target == "/" {
+        "/audit".to_string()
+    } else {
+        target
+    };
     Redirect::to(&login_url(&target, None, None)).into_response()
 }
