@@ -21,6 +21,15 @@ pub fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
         <div class="table-scroll">
         <table class="entry-table">
+            <colgroup>
+                <col class="col-ts"/>
+                <col class="col-user"/>
+                <col class="col-action"/>
+                <col class="col-resource"/>
+                <col class="col-ip"/>
+                <col class="col-status"/>
+                <col class="col-details"/>
+            </colgroup>
             <thead>
                 <tr>
                     <th scope="col">"Timestamp"</th>
