@@ -56,7 +56,7 @@ fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
 #[sqlx::test(migrations = "../migrations")]
 async fn sign_in_sets_a_strict_cookie_and_records_it(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
-    let app = router(&pool);
+    let app = router(&pool).await;
     let r = send(
         &app,
         login("ADA@example.com", PASSWORD, Some("http://trailkeep.test")),
@@ -88,7 +88,7 @@ async fn sign_in_sets_a_strict_cookie_and_records_it(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn wrong_password_is_refused_and_recorded_without_the_password(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
-    let app = router(&pool);
+    let app = router(&pool).await;
     let r = send(&app, login("ada@example.com", "hunter2-wrong", None)).await;
     assert_eq!(r.status, 303);
     assert!(location(&r).starts_with("/login?"), "{}", location(&r));
@@ -103,7 +103,7 @@ async fn wrong_password_is_refused_and_recorded_without_the_password(pool: PgPoo
 #[sqlx::test(migrations = "../migrations")]
 async fn five_failures_lock_the_account(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
-    let app = router(&pool);
+    let app = router(&pool).await;
     for _ in 0..5 {
         send(&app, login("ada@example.com", "wrong-password", None)).await;
     }
@@ -119,7 +119,7 @@ async fn five_failures_lock_the_account(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn cross_site_posts_are_refused(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
-    let app = router(&pool);
+    let app = router(&pool).await;
     let r = send(
         &app,
         login("ada@example.com", PASSWORD, Some("https://evil.test")),
@@ -131,7 +131,7 @@ async fn cross_site_posts_are_refused(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn signed_out_visitors_are_sent_to_login_with_next(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let r = send(&app, get("/audit?action=config.*", None)).await;
     assert_eq!(r.status, 303);
     assert_eq!(location(&r), "/login?next=%2Faudit%3Faction%3Dconfig.*");
@@ -145,7 +145,7 @@ async fn signed_out_visitors_are_sent_to_login_with_next(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn members_see_no_audit_entries(pool: PgPool) {
     user(&pool, "mo@example.com", Role::Member).await;
-    let app = router(&pool);
+    let app = router(&pool).await;
     let r = send(&app, login("mo@example.com", PASSWORD, None)).await;
     let page = send(&app, get("/audit", Some(&session_cookie(&r)))).await;
     assert!(page.text.contains("No access"), "{}", page.text);
@@ -155,7 +155,7 @@ async fn members_see_no_audit_entries(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn logout_ends_the_session_and_is_recorded(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Compliance).await;
-    let app = router(&pool);
+    let app = router(&pool).await;
     let r = send(&app, login("ada@example.com", PASSWORD, None)).await;
     let cookie = session_cookie(&r);
     let out = send(

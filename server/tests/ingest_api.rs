@@ -17,7 +17,7 @@ fn event(action: &str) -> Value {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn single_event_is_committed_and_acknowledged(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let k = key(&pool, &[Scope::Ingest]).await;
     let before = entries::count_all(&pool).await.unwrap();
     let r = send(
@@ -46,7 +46,7 @@ async fn single_event_is_committed_and_acknowledged(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn minimal_event_defaults(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let k = key(&pool, &[Scope::Ingest]).await;
     let r = send(
         &app,
@@ -70,7 +70,7 @@ async fn minimal_event_defaults(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn batch_is_atomic_and_reports_every_bad_event(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let k = key(&pool, &[Scope::Ingest]).await;
     let before = entries::count_all(&pool).await.unwrap();
     let body = json!([event("config.updated"), {"action": "Bad", "actor": {"id": "x"}}, event("key.created"),
@@ -117,7 +117,7 @@ async fn batch_is_atomic_and_reports_every_bad_event(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn idempotent_retry_and_conflict(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let k = key(&pool, &[Scope::Ingest]).await;
     let mut e = event("config.updated");
     e["id"] = json!("6f1d8a52-8a8e-4f7a-9d3e-2f0c1b9a7e11");
@@ -165,7 +165,7 @@ async fn idempotent_retry_and_conflict(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn authentication_and_transport_errors_are_json(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let ingest = key(&pool, &[Scope::Ingest]).await;
     let read_only = key(&pool, &[Scope::Read]).await;
     let body = event("config.updated").to_string();
@@ -211,7 +211,7 @@ async fn authentication_and_transport_errors_are_json(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn revoked_key_is_refused(pool: PgPool) {
-    let app = router(&pool);
+    let app = router(&pool).await;
     let k = key(&pool, &[Scope::Ingest]).await;
     let prefix = &k[..11];
     trailkeep::domain::accounts::revoke_key(

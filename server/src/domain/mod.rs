@@ -4,5 +4,6 @@ pub mod accounts;
 pub mod auth;
 pub mod canonical;
 pub mod chain;
+pub mod cursor;
 pub mod demo;
 pub mod event;

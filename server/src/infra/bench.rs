@@ -139,11 +139,13 @@ async fn through_api(
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = http::router(http::AppState {
-        pool: pool.clone(),
-        leptos_options: LeptosOptions::builder().output_name("trailkeep").build(),
-        config: Arc::new(config::Config::default()),
-    });
+    let state = http::AppState::new(
+        pool.clone(),
+        LeptosOptions::builder().output_name("trailkeep").build(),
+        config::Config::default(),
+    )
+    .await?;
+    let app = http::router(state);
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,

@@ -1,6 +1,6 @@
 //! The `trailkeep` command line.
 
-use std::{io::Write, net::SocketAddr, sync::Arc, time::Instant};
+use std::{io::Write, net::SocketAddr, time::Instant};
 
 use app::model::Role;
 use chrono::{Timelike, Utc};
@@ -108,11 +108,7 @@ async fn serve() -> Result<(), String> {
     let leptos_options = conf.leptos_options;
     let addr = leptos_options.site_addr;
     let pool = storage::connect(&config::database_url()?, 16).await?;
-    let state = http::AppState {
-        pool,
-        leptos_options,
-        config: Arc::new(config::Config::from_env()),
-    };
+    let state = http::AppState::new(pool, leptos_options, config::Config::from_env()).await?;
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

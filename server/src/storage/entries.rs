@@ -65,7 +65,8 @@ pub struct EntryRow {
 }
 
 /// The columns of [`EntryRow`], in one place.
-const ROW_COLUMNS: &str = "seq, id, occurred_at, recorded_at, actor_type, actor_id, actor_name, \
+pub const ROW_COLUMNS: &str =
+    "seq, id, occurred_at, recorded_at, actor_type, actor_id, actor_name, \
     actor_email, action, resource_type, resource_id, host(ip) AS ip, user_agent, status, details, \
     leaf_hash, chain_hash";
 

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod entries;
+pub mod query;
 pub mod sessions;
 pub mod users;
 
@@ -66,4 +67,11 @@ pub async fn migrate(pool: &PgPool) -> Result<(), String> {
         .run(pool)
         .await
         .map_err(|e| format!("migration failed: {e}"))
+}
+
+/// The key that signs pagination cursors (created by the migrations).
+pub async fn cursor_key(pool: &PgPool) -> Result<Vec<u8>, sqlx::Error> {
+    sqlx::query_scalar("SELECT cursor_key FROM server_secret WHERE singleton")
+        .fetch_one(pool)
+        .await
 }

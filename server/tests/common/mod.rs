@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use axum::{body::Body, http::Request, Router};
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
@@ -18,16 +16,16 @@ use trailkeep::{
     infra::{config::Config, http},
 };
 
-pub fn router(pool: &PgPool) -> Router {
+pub async fn router(pool: &PgPool) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("trailkeep")
         .site_root("target/site")
         .build();
-    http::router(http::AppState {
-        pool: pool.clone(),
-        leptos_options,
-        config: Arc::new(Config::default()),
-    })
+    http::router(
+        http::AppState::new(pool.clone(), leptos_options, Config::default())
+            .await
+            .unwrap(),
+    )
 }
 
 pub async fn key(pool: &PgPool, scopes: &[Scope]) -> String {

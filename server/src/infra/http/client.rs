@@ -42,6 +42,36 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.chars().take(2048).collect())
 }
 
+/// Who reads the log: a signed-in admin or compliance officer, or a key with scope `read`.
+#[allow(dead_code)] // who asked: exports record it (issue 6)
+pub enum Reader {
+    User(app::model::SessionUser),
+    Key(ApiKeyRow),
+}
+
+pub async fn require_reader(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<Reader, ApiError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return require_key(state, headers, Scope::Read)
+            .await
+            .map(Reader::Key);
+    }
+    match extensions.get::<app::model::SessionUser>() {
+        Some(user) if user.role.can_read_log() => Ok(Reader::User(user.clone())),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only admins and compliance officers can read the audit log",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in, or send an API key with scope read: Authorization: Bearer tk_…",
+        )),
+    }
+}
+
 /// The API key of `Authorization: Bearer …`, which must be active and hold `scope`.
 pub async fn require_key(
     state: &AppState,

@@ -12,6 +12,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub details: Option<Value>,
+    pub param: Option<String>,
 }
 
 impl ApiError {
@@ -20,11 +21,18 @@ impl ApiError {
             status,
             message: message.into(),
             details: None,
+            param: None,
         }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
+        self
+    }
+
+    /// Names the offending request parameter in the body (`"param": …`).
+    pub fn with_param(mut self, param: &str) -> Self {
+        self.param = Some(param.to_string());
         self
     }
 
@@ -54,6 +62,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": self.message});
+        if let Some(param) = self.param {
+            body["param"] = json!(param);
+        }
         if let Some(details) = self.details {
             body["details"] = details;
         }

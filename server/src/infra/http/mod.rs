@@ -3,6 +3,7 @@
 mod client;
 mod error;
 mod ingest;
+mod query;
 mod session;
 
 use std::sync::Arc;
@@ -27,6 +28,26 @@ pub struct AppState {
     pub pool: PgPool,
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
+    /// Signs pagination cursors (shared by all processes through the database).
+    pub cursor_key: Arc<Vec<u8>>,
+}
+
+impl AppState {
+    pub async fn new(
+        pool: PgPool,
+        leptos_options: LeptosOptions,
+        config: Config,
+    ) -> Result<Self, String> {
+        let cursor_key = crate::storage::cursor_key(&pool)
+            .await
+            .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
+        Ok(AppState {
+            pool,
+            leptos_options,
+            config: Arc::new(config),
+            cursor_key: Arc::new(cursor_key),
+        })
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,8 +77,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/events",
-            post(ingest::post_events).layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
+            get(query::list)
+                .post(ingest::post_events)
+                .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
         )
+        .route("/api/v1/events/count", get(query::count))
+        .route("/api/v1/events/{id}", get(query::one))
+        .route("/api/v1/facets/users", get(query::facet_users))
+        .route("/api/v1/facets/actions", get(query::facet_actions))
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/healthz", get(|| async { "ok" }))

@@ -1,0 +1,738 @@
+//! The one `Filter`: the console URL, the API query, the export request and the live
+//! subscription are all this type in its canonical query-string form.
+//!
+//! Repeatable parameters (`user`, `action`) combine with OR inside the parameter; different
+//! parameters combine with AND. `Filter::parse(&f.to_query_string()) == Ok(f)` for every filter,
+//! and equal filters have equal strings (values sorted and normalised).
+
+use std::{fmt, net::IpAddr};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Status;
+
+/// More values than this in one parameter is refused.
+pub const MAX_VALUES: usize = 50;
+pub const MAX_VALUE_LEN: usize = 256;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Matches actor id, actor email (case-insensitively) or actor name, exactly.
+    pub users: Vec<String>,
+    pub actions: Vec<ActionPattern>,
+    pub time: TimeWindow,
+    /// IANA time zone for dates; `None` is UTC.
+    pub tz: Option<String>,
+    /// Free text, case-insensitive substring.
+    pub q: Option<String>,
+    pub resource: Option<ResourcePattern>,
+    pub status: Option<Status>,
+    pub ip: Option<IpBlock>,
+    pub order: Order,
+}
+
+/// `user.login` exactly, or `config.*`: every action under `config.`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ActionPattern {
+    Exact(String),
+    /// The segments before `.*`, e.g. `config` for `config.*`.
+    Under(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RelativeRange {
+    Minutes15,
+    Hour1,
+    Hours24,
+    Days7,
+    Days30,
+    Days90,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeBound {
+    /// An instant (from: inclusive, to: exclusive).
+    Instant(DateTime<Utc>),
+    /// A calendar day in the filter's `tz` (from: its start, to: its end, inclusive).
+    Date(NaiveDate),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeWindow {
+    #[default]
+    All,
+    Last(RelativeRange),
+    Between {
+        from: Option<TimeBound>,
+        to: Option<TimeBound>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ResourcePattern {
+    /// `type:id`
+    Exact { kind: String, id: String },
+    /// `type:*`
+    AnyOfType(String),
+    /// a bare id, any type
+    AnyType(String),
+}
+
+/// An address, or a CIDR block (stored with its host bits cleared).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IpBlock {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Order {
+    /// Newest first.
+    #[default]
+    Desc,
+    /// Chronological, for incident timelines.
+    Asc,
+}
+
+/// A refused filter: which parameter, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterError {
+    pub param: String,
+    pub message: String,
+}
+
+impl FilterError {
+    pub fn new(param: &str, message: impl Into<String>) -> Self {
+        FilterError {
+            param: param.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.param, self.message)
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+impl ActionPattern {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (body, wildcard) = match s.strip_suffix(".*") {
+            Some(prefix) => (prefix, true),
+            None => (s, false),
+        };
+        let segments: Vec<&str> = body.split('.').collect();
+        let segment_ok = |seg: &&str| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if s.len() > 128 || !segments.iter().all(segment_ok) {
+            return Err(if s.contains('*') {
+                format!("{s:?}: a wildcard covers whole segments only, as in config.*")
+            } else {
+                format!("{s:?} is not an action (segments of a-z, 0-9, _ joined by '.')")
+            });
+        }
+        if wildcard {
+            Ok(ActionPattern::Under(body.to_string()))
+        } else if segments.len() < 2 {
+            Err(format!(
+                "{s:?} is not an action; for every action under it write {s}.*"
+            ))
+        } else {
+            Ok(ActionPattern::Exact(body.to_string()))
+        }
+    }
+
+    /// Whether `action` is matched.
+    pub fn matches(&self, action: &str) -> bool {
+        match self {
+            ActionPattern::Exact(a) => a == action,
+            ActionPattern::Under(p) => action
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.starts_with('.')),
+        }
+    }
+}
+
+impl fmt::Display for ActionPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActionPattern::Exact(a) => f.write_str(a),
+            ActionPattern::Under(p) => write!(f, "{p}.*"),
+        }
+    }
+}
+
+impl RelativeRange {
+    pub const ALL: [RelativeRange; 6] = [
+        RelativeRange::Minutes15,
+        RelativeRange::Hour1,
+        RelativeRange::Hours24,
+        RelativeRange::Days7,
+        RelativeRange::Days30,
+        RelativeRange::Days90,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelativeRange::Minutes15 => "15m",
+            RelativeRange::Hour1 => "1h",
+            RelativeRange::Hours24 => "24h",
+            RelativeRange::Days7 => "7d",
+            RelativeRange::Days30 => "30d",
+            RelativeRange::Days90 => "90d",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RelativeRange::Minutes15 => "Last 15 minutes",
+            RelativeRange::Hour1 => "Last hour",
+            RelativeRange::Hours24 => "Last 24 hours",
+            RelativeRange::Days7 => "Last 7 days",
+            RelativeRange::Days30 => "Last 30 days",
+            RelativeRange::Days90 => "Last 90 days",
+        }
+    }
+
+    pub fn duration(self) -> chrono::Duration {
+        match self {
+            RelativeRange::Minutes15 => chrono::Duration::minutes(15),
+            RelativeRange::Hour1 => chrono::Duration::hours(1),
+            RelativeRange::Hours24 => chrono::Duration::hours(24),
+            RelativeRange::Days7 => chrono::Duration::days(7),
+            RelativeRange::Days30 => chrono::Duration::days(30),
+            RelativeRange::Days90 => chrono::Duration::days(90),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl TimeBound {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.len() == 10 {
+            return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(TimeBound::Date)
+                .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"));
+        }
+        let t = DateTime::parse_from_rfc3339(s)
+            .map_err(|_| {
+                format!("{s:?} is not an RFC 3339 instant (2026-11-25T10:00:00Z) or a date (2026-11-25)")
+            })?
+            .with_timezone(&Utc);
+        if t.nanosecond() % 1_000 != 0 {
+            return Err(format!("{s:?}: at most microsecond precision"));
+        }
+        Ok(TimeBound::Instant(t))
+    }
+}
+
+impl fmt::Display for TimeBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeBound::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            TimeBound::Instant(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        }
+    }
+}
+
+impl ResourcePattern {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None => Ok(ResourcePattern::AnyType(s.to_string())),
+            Some(("", _)) => Err(format!(
+                "{s:?}: give the type before ':' (type:id, type:* or a bare id)"
+            )),
+            Some((kind, "*")) => Ok(ResourcePattern::AnyOfType(kind.to_string())),
+            Some((_, "")) => Err(format!("{s:?}: give the id after ':' (or * for any)")),
+            Some((kind, id)) => Ok(ResourcePattern::Exact {
+                kind: kind.to_string(),
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    pub fn matches(&self, kind: Option<&str>, id: Option<&str>) -> bool {
+        match self {
+            ResourcePattern::Exact { kind: k, id: i } => kind == Some(k) && id == Some(i),
+            ResourcePattern::AnyOfType(k) => kind == Some(k),
+            ResourcePattern::AnyType(i) => id == Some(i),
+        }
+    }
+}
+
+impl fmt::Display for ResourcePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResourcePattern::Exact { kind, id } => write!(f, "{kind}:{id}"),
+            ResourcePattern::AnyOfType(kind) => write!(f, "{kind}:*"),
+            ResourcePattern::AnyType(id) => f.write_str(id),
+        }
+    }
+}
+
+impl IpBlock {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an IP address or CIDR block");
+        let (addr, prefix) = match s.split_once('/') {
+            None => {
+                let addr: IpAddr = s.parse().map_err(|_| bad())?;
+                (addr, if addr.is_ipv4() { 32 } else { 128 })
+            }
+            Some((a, p)) => {
+                let addr: IpAddr = a.parse().map_err(|_| bad())?;
+                let prefix: u8 = p
+                    .parse()
+                    .ok()
+                    .filter(|p: &u8| *p <= if addr.is_ipv4() { 32 } else { 128 })
+                    .ok_or_else(bad)?;
+                (addr, prefix)
+            }
+        };
+        Ok(IpBlock {
+            addr: mask(addr, prefix),
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
+    }
+
+    fn full(&self) -> bool {
+        self.prefix == if self.addr.is_ipv4() { 32 } else { 128 }
+    }
+}
+
+fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}
+
+impl fmt::Display for IpBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.full() {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Desc => "desc",
+            Order::Asc => "asc",
+        }
+    }
+}
+
+/// The parameters of the filter, in canonical (alphabetical) order.
+pub const FILTER_PARAMS: [&str; 11] = [
+    "action", "from", "ip", "order", "q", "range", "resource", "status", "to", "tz", "user",
+];
+
+fn valid_tz(tz: &str) -> bool {
+    !tz.is_empty()
+        && tz.len() <= 64
+        && tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'+' | b'-'))
+}
+
+impl Filter {
+    /// Parses a query string (without `?`). Parameters in `extra` are returned, not refused.
+    pub fn parse_with_extra(
+        query: &str,
+        extra: &[&str],
+    ) -> Result<(Filter, Vec<(String, String)>), FilterError> {
+        let mut f = Filter::default();
+        let mut others = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        let mut from = None;
+        let mut to = None;
+        let mut range = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent_decode(raw_key)
+                .ok_or_else(|| FilterError::new(raw_key, "is not valid percent-encoded UTF-8"))?;
+            let value = percent_decode(raw_value)
+                .ok_or_else(|| FilterError::new(&key, "is not valid percent-encoded UTF-8"))?;
+            if extra.contains(&key.as_str()) {
+                others.push((key, value));
+                continue;
+            }
+            let repeatable = matches!(key.as_str(), "user" | "action");
+            if !FILTER_PARAMS.contains(&key.as_str()) {
+                let mut known: Vec<&str> = FILTER_PARAMS.to_vec();
+                known.extend_from_slice(extra);
+                return Err(FilterError::new(
+                    &key,
+                    format!("unknown parameter (known: {})", known.join(", ")),
+                ));
+            }
+            if !repeatable && seen.contains(&key) {
+                return Err(FilterError::new(&key, "may be given only once"));
+            }
+            seen.push(key.clone());
+            let value_trimmed = value.trim();
+            if value_trimmed.chars().count() > MAX_VALUE_LEN {
+                return Err(FilterError::new(
+                    &key,
+                    format!("a value has at most {MAX_VALUE_LEN} characters"),
+                ));
+            }
+            if value_trimmed.contains(|c: char| c.is_control()) {
+                return Err(FilterError::new(
+                    &key,
+                    "must not contain control characters",
+                ));
+            }
+            if value_trimmed.is_empty() && key != "q" {
+                return Err(FilterError::new(&key, "must not be empty"));
+            }
+            let err = |m: String| FilterError::new(&key, m);
+            match key.as_str() {
+                "user" => f.users.push(value_trimmed.to_string()),
+                "action" => f
+                    .actions
+                    .push(ActionPattern::parse(value_trimmed).map_err(err)?),
+                "from" => from = Some(TimeBound::parse(value_trimmed).map_err(err)?),
+                "to" => to = Some(TimeBound::parse(value_trimmed).map_err(err)?),
+                "range" => {
+                    range = Some(RelativeRange::parse(value_trimmed).ok_or_else(|| {
+                        err("must be one of 15m, 1h, 24h, 7d, 30d, 90d".to_string())
+                    })?)
+                }
+                "tz" => {
+                    if !valid_tz(value_trimmed) {
+                        return Err(err(format!(
+                            "{value_trimmed:?} is not a time zone name such as Europe/Berlin"
+                        )));
+                    }
+                    if value_trimmed != "UTC" {
+                        f.tz = Some(value_trimmed.to_string());
+                    }
+                }
+                "q" => {
+                    if !value_trimmed.is_empty() {
+                        f.q = Some(value_trimmed.to_string());
+                    }
+                }
+                "resource" => {
+                    f.resource = Some(ResourcePattern::parse(value_trimmed).map_err(err)?)
+                }
+                "status" => {
+                    f.status = Some(
+                        Status::parse(value_trimmed)
+                            .ok_or_else(|| err("must be success or failure".to_string()))?,
+                    )
+                }
+                "ip" => f.ip = Some(IpBlock::parse(value_trimmed).map_err(err)?),
+                "order" => {
+                    f.order = match value_trimmed {
+                        "desc" => Order::Desc,
+                        "asc" => Order::Asc,
+                        _ => return Err(err("must be desc or asc".to_string())),
+                    }
+                }
+                _ => unreachable!("checked against FILTER_PARAMS"),
+            }
+        }
+        for (param, n) in [("user", f.users.len()), ("action", f.actions.len())] {
+            if n > MAX_VALUES {
+                return Err(FilterError::new(
+                    param,
+                    format!("at most {MAX_VALUES} values, got {n}"),
+                ));
+            }
+        }
+        f.users.sort();
+        f.users.dedup();
+        f.actions.sort();
+        f.actions.dedup();
+        f.time = match (range, from, to) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(FilterError::new(
+                    "range",
+                    "cannot be combined with from/to: choose a preset or a custom range",
+                ))
+            }
+            (Some(r), None, None) => TimeWindow::Last(r),
+            (None, None, None) => TimeWindow::All,
+            (None, from, to) => TimeWindow::Between { from, to },
+        };
+        f.check_order_of_bounds()?;
+        Ok((f, others))
+    }
+
+    /// Parses a query string that holds only filter parameters.
+    pub fn parse(query: &str) -> Result<Filter, FilterError> {
+        Self::parse_with_extra(query, &[]).map(|(f, _)| f)
+    }
+
+    fn check_order_of_bounds(&self) -> Result<(), FilterError> {
+        if let TimeWindow::Between {
+            from: Some(from),
+            to: Some(to),
+        } = self.time
+        {
+            let inverted = match (from, to) {
+                (TimeBound::Instant(a), TimeBound::Instant(b)) => a > b,
+                (TimeBound::Date(a), TimeBound::Date(b)) => a > b,
+                // A date's start lies within ±14 h of its UTC midnight, whatever the zone.
+                (TimeBound::Date(a), TimeBound::Instant(b)) => {
+                    a.and_hms_opt(0, 0, 0).unwrap().and_utc() - chrono::Duration::hours(14) > b
+                }
+                (TimeBound::Instant(a), TimeBound::Date(b)) => {
+                    a > (b + chrono::Days::new(1))
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap()
+                        .and_utc()
+                        + chrono::Duration::hours(14)
+                }
+            };
+            if inverted {
+                return Err(FilterError::new("to", "the range ends before it starts"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The canonical query string: parameters in alphabetical order, values sorted.
+    pub fn to_query_string(&self) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        for a in &self.actions {
+            pairs.push(("action", a.to_string()));
+        }
+        if let TimeWindow::Between { from: Some(b), .. } = self.time {
+            pairs.push(("from", b.to_string()));
+        }
+        if let Some(ip) = &self.ip {
+            pairs.push(("ip", ip.to_string()));
+        }
+        if self.order == Order::Asc {
+            pairs.push(("order", "asc".into()));
+        }
+        if let Some(q) = &self.q {
+            pairs.push(("q", q.clone()));
+        }
+        if let TimeWindow::Last(r) = self.time {
+            pairs.push(("range", r.as_str().into()));
+        }
+        if let Some(r) = &self.resource {
+            pairs.push(("resource", r.to_string()));
+        }
+        if let Some(s) = self.status {
+            pairs.push(("status", s.as_str().into()));
+        }
+        if let TimeWindow::Between { to: Some(b), .. } = self.time {
+            pairs.push(("to", b.to_string()));
+        }
+        if let Some(tz) = &self.tz {
+            pairs.push(("tz", tz.clone()));
+        }
+        for u in &self.users {
+            pairs.push(("user", u.clone()));
+        }
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(&v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Whether nothing narrows the log (every entry matches).
+    pub fn is_everything(&self) -> bool {
+        Filter {
+            order: Order::Desc,
+            tz: None,
+            ..self.clone()
+        } == Filter::default()
+    }
+}
+
+/// Percent-encodes a query value; keeps what reads well in a URL (`*`, `:`, `@`, `/`).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'*'
+            | b':'
+            | b'@'
+            | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` and `+` (as a space). `None` for bad escapes or invalid UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tutorial_examples_parse() {
+        let f = Filter::parse("action=config.*&user=admin@company.com&range=7d").unwrap();
+        assert_eq!(f.actions, vec![ActionPattern::Under("config".into())]);
+        assert_eq!(f.users, vec!["admin@company.com".to_string()]);
+        assert_eq!(f.time, TimeWindow::Last(RelativeRange::Days7));
+        assert_eq!(
+            f.to_query_string(),
+            "action=config.*&range=7d&user=admin@company.com"
+        );
+        let f = Filter::parse("action=key.*&from=2026-01-01&to=2026-03-31").unwrap();
+        assert_eq!(
+            f.time,
+            TimeWindow::Between {
+                from: Some(TimeBound::Date(
+                    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+                )),
+                to: Some(TimeBound::Date(
+                    NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()
+                )),
+            }
+        );
+    }
+
+    #[test]
+    fn canonical_form_is_sorted_and_normalised() {
+        let a = Filter::parse("user=b&user=a&user=b&action=user.login&tz=UTC&q=+x+&ip=10.1.2.3/8")
+            .unwrap();
+        let b = Filter::parse("ip=10.0.0.0/8&q=x&action=user.login&user=a&user=b").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            a.to_query_string(),
+            "action=user.login&ip=10.0.0.0/8&q=x&user=a&user=b"
+        );
+        let t = Filter::parse("from=2026-11-25T12:00:00%2B02:00").unwrap();
+        assert_eq!(t.to_query_string(), "from=2026-11-25T10:00:00Z");
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        for (query, param) in [
+            ("nope=1", "nope"),
+            ("action=escalation.res*", "action"),
+            ("action=config", "action"),
+            ("action=Config.x", "action"),
+            ("from=yesterday", "from"),
+            ("to=2026-13-01", "to"),
+            ("range=2d", "range"),
+            ("range=7d&from=2026-01-01", "range"),
+            ("from=2026-03-02&to=2026-03-01", "to"),
+            ("from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", "to"),
+            ("status=ok", "status"),
+            ("ip=10.0.0.0/33", "ip"),
+            ("ip=host", "ip"),
+            ("order=up", "order"),
+            ("resource=:x", "resource"),
+            ("resource=config:", "resource"),
+            ("tz=Europe/Ber%20lin", "tz"),
+            ("status=success&status=failure", "status"),
+            ("user=", "user"),
+            ("q=%ZZ", "q"),
+            ("from=2026-11-25T10:00:00.0000001Z", "from"),
+        ] {
+            let err = Filter::parse(query).expect_err(query);
+            assert_eq!(err.param, param, "{query}: {err}");
+        }
+        let many = (0..51)
+            .map(|i| format!("user=u{i}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        assert_eq!(Filter::parse(&many).unwrap_err().param, "user");
+    }
+
+    #[test]
+    fn extra_parameters_are_returned() {
+        let (f, extra) =
+            Filter::parse_with_extra("limit=5&status=failure&cursor=abc", &["limit", "cursor"])
+                .unwrap();
+        assert_eq!(f.status, Some(Status::Failure));
+        assert_eq!(
+            extra,
+            vec![
+                ("limit".into(), "5".into()),
+                ("cursor".into(), "abc".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn patterns_match() {
+        let p = ActionPattern::parse("config.*").unwrap();
+        assert!(p.matches("config.updated") && p.matches("config.a.b"));
+        assert!(!p.matches("configs.updated") && !p.matches("config"));
+        let block = IpBlock::parse("2001:db8::/32").unwrap();
+        assert!(block.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!block.contains("2001:db9::1".parse().unwrap()));
+        assert!(!IpBlock::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
+        let r = ResourcePattern::parse("config:cfg:7").unwrap();
+        assert!(r.matches(Some("config"), Some("cfg:7")));
+    }
+}

@@ -1,0 +1,194 @@
+//! The read API: `GET /api/v1/events` (keyset pages), `/events/count`, `/events/{id}` and the
+//! facets for the pickers. Session users need role admin or compliance; keys need scope `read`.
+
+use app::filter::{percent_decode, Filter};
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{Extensions, HeaderMap, StatusCode},
+    Json,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{client, error::ApiError, AppState};
+use crate::{
+    domain::cursor::Cursor,
+    storage::query::{self, QueryError},
+};
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Filter(f) => ApiError::from(f),
+            QueryError::Db(e) => ApiError::database(e),
+        }
+    }
+}
+
+impl From<app::filter::FilterError> for ApiError {
+    fn from(f: app::filter::FilterError) -> Self {
+        ApiError::bad_request(f.to_string()).with_param(&f.param)
+    }
+}
+
+fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{param}: must be a whole number from {min} to {max}"
+            ))
+            .with_param(param)
+        })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    client::require_reader(&state, &headers, &extensions).await?;
+    let (filter, extra) =
+        Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["limit", "cursor"])?;
+    let mut limit = DEFAULT_LIMIT;
+    let mut cursor = None;
+    let canonical = filter.to_query_string();
+    let mut seen: Vec<String> = Vec::new();
+    for (key, value) in extra {
+        if seen.contains(&key) {
+            return Err(
+                ApiError::bad_request(format!("{key}: may be given only once")).with_param(&key),
+            );
+        }
+        match key.as_str() {
+            "limit" => limit = number("limit", &value, 1, MAX_LIMIT)?,
+            _ => {
+                cursor = Some(
+                    Cursor::decode(&value, &state.cursor_key, &canonical).map_err(|m| {
+                        ApiError::bad_request(format!("cursor: {m}")).with_param("cursor")
+                    })?,
+                )
+            }
+        }
+        seen.push(key);
+    }
+    let page = query::page(&state.pool, &filter, limit, cursor).await?;
+    Ok(Json(json!({
+        "entries": page.entries,
+        "next_cursor": page.next.map(|c| c.encode(&state.cursor_key, &canonical)),
+    })))
+}
+
+pub async fn count(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    client::require_reader(&state, &headers, &extensions).await?;
+    let filter = Filter::parse(raw.as_deref().unwrap_or(""))?;
+    let n = query::count(&state.pool, &filter).await?;
+    Ok(Json(
+        json!({"count": n, "filter": filter.to_query_string()}),
+    ))
+}
+
+pub async fn one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    client::require_reader(&state, &headers, &extensions).await?;
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::bad_request("id: must be a UUID").with_param("id"))?;
+    match query::by_id(&state.pool, id)
+        .await
+        .map_err(ApiError::database)?
+    {
+        Some(entry) => Ok(Json(json!(entry))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no entry with id {id}"),
+        )),
+    }
+}
+
+/// Parses `key=value` pairs where only `allowed` keys may appear, each at most once.
+fn simple_params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(k)
+            .ok_or_else(|| ApiError::bad_request("the query string is not valid UTF-8"))?;
+        let v = percent_decode(v)
+            .ok_or_else(|| ApiError::bad_request(format!("{k}: not valid UTF-8")).with_param(&k))?;
+        if !allowed.contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "{k}: unknown parameter (known: {})",
+                allowed.join(", ")
+            ))
+            .with_param(&k));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(
+                ApiError::bad_request(format!("{k}: may be given only once")).with_param(&k),
+            );
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+pub async fn facet_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    client::require_reader(&state, &headers, &extensions).await?;
+    let mut q = String::new();
+    let mut limit = 20;
+    for (k, v) in simple_params(raw.as_deref(), &["q", "limit"])? {
+        match k.as_str() {
+            "q" if v.chars().count() <= 256 => q = v.trim().to_string(),
+            "q" => return Err(ApiError::bad_request("q: at most 256 characters").with_param("q")),
+            _ => limit = number("limit", &v, 1, 100)?,
+        }
+    }
+    let users = query::actor_facets(&state.pool, &q, limit)
+        .await
+        .map_err(ApiError::database)?;
+    Ok(Json(json!({"users": users})))
+}
+
+pub async fn facet_actions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    client::require_reader(&state, &headers, &extensions).await?;
+    simple_params(raw.as_deref(), &[])?;
+    let counts = query::action_counts(&state.pool)
+        .await
+        .map_err(ApiError::database)?;
+    let mut categories: Vec<Value> = Vec::new();
+    for (action, count) in counts {
+        let category = app::model::action_category(&action).to_string();
+        match categories.last_mut() {
+            Some(last) if last["category"] == category.as_str() => {
+                last["count"] = json!(last["count"].as_i64().unwrap_or(0) + count);
+                last["actions"].as_array_mut().expect("built as an array").push(json!({"action": action, "count": count}));
+            }
+            _ => categories.push(json!({"category": category, "count": count, "actions": [{"action": action, "count": count}]})),
+        }
+    }
+    Ok(Json(json!({"categories": categories})))
+}

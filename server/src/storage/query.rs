@@ -1,0 +1,339 @@
+//! The one place a `Filter` becomes SQL. Values are always bound parameters; the SQL text
+//! depends only on which filter parts are present.
+
+use app::filter::{
+    ActionPattern, Filter, FilterError, Order, ResourcePattern, TimeBound, TimeWindow,
+};
+use app::model::AuditEntry;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::entries::{EntryRow, ROW_COLUMNS};
+use crate::domain::cursor::Cursor;
+
+/// The expression the free-text index is built on (migrations/0002_query.sql).
+const SEARCH_TEXT: &str = "audit_search_text(actor_id, actor_name, actor_email, action, \
+    resource_type, resource_id, ip, user_agent, details)";
+
+#[derive(Debug)]
+pub enum QueryError {
+    /// The request is wrong (400): names the parameter.
+    Filter(FilterError),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for QueryError {
+    fn from(e: sqlx::Error) -> Self {
+        QueryError::Db(e)
+    }
+}
+
+impl From<FilterError> for QueryError {
+    fn from(e: FilterError) -> Self {
+        QueryError::Filter(e)
+    }
+}
+
+/// The time window as instants: `from` inclusive, `to` exclusive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bounds {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Turns the window into instants. Dates are read in the filter's time zone, which PostgreSQL
+/// resolves from its own time zone database (an unknown zone is a 400).
+pub async fn resolve_bounds(
+    pool: &PgPool,
+    f: &Filter,
+    now: DateTime<Utc>,
+) -> Result<Bounds, QueryError> {
+    let tz = f.tz.as_deref().unwrap_or("UTC");
+    if f.tz.is_some() {
+        // pg_timezone_names reads the zone files: load it once per process.
+        static NAMES: tokio::sync::OnceCell<std::collections::HashSet<String>> =
+            tokio::sync::OnceCell::const_new();
+        let names = NAMES
+            .get_or_try_init(|| async {
+                let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pg_timezone_names")
+                    .fetch_all(pool)
+                    .await?;
+                Ok::<_, sqlx::Error>(names.into_iter().collect())
+            })
+            .await?;
+        if !names.contains(tz) {
+            return Err(
+                FilterError::new("tz", format!("{tz:?} is not a known IANA time zone")).into(),
+            );
+        }
+    }
+    let day_start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let local: Vec<NaiveDateTime> = match f.time {
+        TimeWindow::Between { from, to } => [
+            from.and_then(|b| match b {
+                TimeBound::Date(d) => Some(day_start(d)),
+                TimeBound::Instant(_) => None,
+            }),
+            to.and_then(|b| match b {
+                TimeBound::Date(d) => Some(day_start(d + chrono::Days::new(1))),
+                TimeBound::Instant(_) => None,
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        _ => Vec::new(),
+    };
+    let mut resolved: Vec<DateTime<Utc>> = Vec::new();
+    if !local.is_empty() {
+        resolved = sqlx::query_scalar("SELECT t AT TIME ZONE $2 FROM unnest($1::timestamp[]) WITH ORDINALITY AS u(t, n) ORDER BY n")
+            .bind(&local)
+            .bind(tz)
+            .fetch_all(pool)
+            .await?;
+    }
+    let mut resolved = resolved.into_iter();
+    let bounds = match f.time {
+        TimeWindow::All => Bounds::default(),
+        TimeWindow::Last(r) => Bounds {
+            from: Some(now - r.duration()),
+            to: None,
+        },
+        TimeWindow::Between { from, to } => {
+            let mut pick = |b: Option<TimeBound>| match b {
+                None => None,
+                Some(TimeBound::Instant(t)) => Some(t),
+                Some(TimeBound::Date(_)) => resolved.next(),
+            };
+            let from = pick(from);
+            let to = pick(to);
+            Bounds { from, to }
+        }
+    };
+    if let (Some(a), Some(b)) = (bounds.from, bounds.to) {
+        if a > b {
+            return Err(FilterError::new("to", "the range ends before it starts").into());
+        }
+    }
+    Ok(bounds)
+}
+
+/// Appends ` AND <condition>` for every part of the filter.
+fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) {
+    if !f.users.is_empty() {
+        let lower: Vec<String> = f.users.iter().map(|u| u.to_lowercase()).collect();
+        qb.push(" AND (actor_id = ANY(")
+            .push_bind(f.users.clone())
+            .push(") OR lower(actor_email) = ANY(")
+            .push_bind(lower)
+            .push(") OR actor_name = ANY(")
+            .push_bind(f.users.clone())
+            .push("))");
+    }
+    if !f.actions.is_empty() {
+        let mut exact = Vec::new();
+        let mut categories = Vec::new();
+        let mut prefixes = Vec::new();
+        for a in &f.actions {
+            match a {
+                ActionPattern::Exact(a) => exact.push(a.clone()),
+                // `config.*` is the category column, which has its own time-ordered index.
+                ActionPattern::Under(p) if !p.contains('.') => categories.push(p.clone()),
+                // Segments are [a-z0-9_]: escape `_` for LIKE.
+                ActionPattern::Under(p) => prefixes.push(format!("{}.%", p.replace('_', "\\_"))),
+            }
+        }
+        let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
+        if !exact.is_empty() {
+            parts.push(("action = ANY(", exact));
+        }
+        if !categories.is_empty() {
+            parts.push(("category = ANY(", categories));
+        }
+        if !prefixes.is_empty() {
+            parts.push(("action LIKE ANY(", prefixes));
+        }
+        qb.push(" AND (");
+        for (i, (sql, values)) in parts.into_iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            qb.push(sql).push_bind(values).push(")");
+        }
+        qb.push(")");
+    }
+    if let Some(from) = b.from {
+        qb.push(" AND occurred_at >= ").push_bind(from);
+    }
+    if let Some(to) = b.to {
+        qb.push(" AND occurred_at < ").push_bind(to);
+    }
+    if let Some(q) = &f.q {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        qb.push(" AND ")
+            .push(SEARCH_TEXT)
+            .push(" LIKE ('%' || lower(")
+            .push_bind(escaped)
+            .push(") || '%')");
+    }
+    match &f.resource {
+        None => {}
+        Some(ResourcePattern::Exact { kind, id }) => {
+            qb.push(" AND resource_id = ")
+                .push_bind(id.clone())
+                .push(" AND resource_type = ")
+                .push_bind(kind.clone());
+        }
+        Some(ResourcePattern::AnyOfType(kind)) => {
+            qb.push(" AND resource_type = ").push_bind(kind.clone());
+        }
+        Some(ResourcePattern::AnyType(id)) => {
+            qb.push(" AND resource_id = ").push_bind(id.clone());
+        }
+    }
+    if let Some(status) = f.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(ip) = &f.ip {
+        qb.push(" AND ip <<= ")
+            .push_bind(ip.to_string())
+            .push("::inet");
+    }
+}
+
+fn order_by(order: Order) -> &'static str {
+    match order {
+        Order::Desc => " ORDER BY occurred_at DESC, seq DESC",
+        Order::Asc => " ORDER BY occurred_at ASC, seq ASC",
+    }
+}
+
+/// One page of results and the cursor for the next, if there is more.
+pub struct Page {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<Cursor>,
+}
+
+/// The first page pins a snapshot: the chain position and the database clock.
+pub async fn snapshot(pool: &PgPool) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
+    sqlx::query_as("SELECT next_seq, now() FROM chain_head WHERE singleton")
+        .fetch_one(pool)
+        .await
+}
+
+/// A page of `limit` entries matching `f` after `cursor` (keyset on occurred_at, seq).
+pub async fn page(
+    pool: &PgPool,
+    f: &Filter,
+    limit: i64,
+    cursor: Option<Cursor>,
+) -> Result<Page, QueryError> {
+    let (seq_limit, now) = match cursor {
+        Some(c) => (c.seq_limit, c.now),
+        None => snapshot(pool).await?,
+    };
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq < "
+    ));
+    qb.push_bind(seq_limit);
+    push_conditions(&mut qb, f, &bounds);
+    if let Some(c) = cursor {
+        let cmp = if f.order == Order::Desc { "<" } else { ">" };
+        qb.push(format!(" AND (occurred_at, seq) {cmp} ("))
+            .push_bind(c.occurred_at)
+            .push(", ")
+            .push_bind(c.seq)
+            .push(")");
+    }
+    qb.push(order_by(f.order))
+        .push(" LIMIT ")
+        .push_bind(limit + 1);
+    let mut rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => Some(Cursor {
+            occurred_at: last.occurred_at,
+            seq: last.seq,
+            seq_limit,
+            now,
+        }),
+        _ => None,
+    };
+    Ok(Page {
+        entries: rows.into_iter().map(EntryRow::into_entry).collect(),
+        next,
+    })
+}
+
+/// The exact number of entries matching `f` now.
+pub async fn count(pool: &PgPool, f: &Filter) -> Result<i64, QueryError> {
+    let (seq_limit, now) = snapshot(pool).await?;
+    if f.is_everything() {
+        return Ok(seq_limit); // seq is gapless: the chain head is the exact count
+    }
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM audit_entries WHERE seq < ");
+    qb.push_bind(seq_limit);
+    push_conditions(&mut qb, f, &bounds);
+    Ok(qb.build_query_scalar().fetch_one(pool).await?)
+}
+
+pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::Error> {
+    let row: Option<EntryRow> = sqlx::query_as(&format!(
+        "SELECT {ROW_COLUMNS} FROM audit_entries WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(EntryRow::into_entry))
+}
+
+/// An actor for the user picker, with how many entries it has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct ActorFacet {
+    #[serde(rename = "type")]
+    pub actor_type: String,
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub count: i64,
+}
+
+/// Actors whose id, name or email contains `q` (prefix matches first), most active first.
+pub async fn actor_facets(
+    pool: &PgPool,
+    q: &str,
+    limit: i64,
+) -> Result<Vec<ActorFacet>, sqlx::Error> {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sqlx::query_as(
+        "SELECT actor_type, actor_id AS id, actor_name AS name, actor_email AS email, entry_count AS count \
+         FROM actor_stats \
+         WHERE $1 = '' OR lower(actor_id) LIKE '%' || $1 || '%' OR lower(actor_name) LIKE '%' || $1 || '%' \
+            OR lower(actor_email) LIKE '%' || $1 || '%' \
+         ORDER BY (lower(actor_id) LIKE $1 || '%' OR lower(actor_name) LIKE $1 || '%' \
+                   OR lower(actor_email) LIKE $1 || '%') DESC, entry_count DESC, actor_id \
+         LIMIT $2",
+    )
+    .bind(escaped)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every action with its count, by action name.
+pub async fn action_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT action, entry_count FROM action_stats ORDER BY action")
+        .fetch_all(pool)
+        .await
+}
