@@ -130,6 +130,9 @@ fn reference(
     hits.into_iter().map(|e| e.id.to_string()).collect()
 }
 
+/// A filter and the instants its window resolves to: from (inclusive), to (exclusive).
+type Case<'a> = (&'a str, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 fn get(path: &str, key: &str) -> Request<Body> {
     Request::get(path)
         .header("authorization", format!("Bearer {key}"))
@@ -173,7 +176,7 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
     let now = Utc::now();
     let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
     // (query, from, to) with the window's instants worked out by hand.
-    let cases: Vec<(&str, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = vec![
+    let cases: Vec<Case> = vec![
         ("", None, None),
         ("user=admin@company.com", None, None),
         ("user=ADMIN@COMPANY.COM", None, None),
