@@ -17,7 +17,7 @@ E2E_ADDR ?= 127.0.0.1:3107
 SERVER := target/release/trailkeep
 LOCALDB := server/scripts/localdb.sh
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -85,3 +85,12 @@ bench: build
 	@set -e; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench) $(SERVER) bench ingest --events $${EVENTS:-100000}
+
+# Query latencies on ENTRIES demo entries; the database trailkeep_bench_q_<ENTRIES> is seeded
+# once and kept, so later runs only measure.
+ENTRIES ?= 100000
+bench-query: build
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; \
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(SERVER) bench query --entries $(ENTRIES)

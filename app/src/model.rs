@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// Who performed an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActorType {
     User,
@@ -31,6 +32,7 @@ impl ActorType {
 
 /// Whether the recorded action succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Success,
@@ -55,6 +57,7 @@ impl Status {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Actor {
     #[serde(rename = "type")]
     pub kind: ActorType,
@@ -64,6 +67,7 @@ pub struct Actor {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Resource {
     #[serde(rename = "type")]
     pub kind: String,
@@ -72,6 +76,7 @@ pub struct Resource {
 
 /// One committed entry of the log, in the form the API and the console use.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: Uuid,
     pub seq: i64,
@@ -83,6 +88,9 @@ pub struct AuditEntry {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub status: Status,
+    /// Free-form JSON object; by convention `changes` = `{field: {before, after}}` and
+    /// `request` = request metadata.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub details: serde_json::Value,
     /// SHA-256 leaf hash, lower-case hex.
     pub leaf_hash: String,

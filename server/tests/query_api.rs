@@ -488,6 +488,20 @@ async fn single_entries_facets_and_access(pool: PgPool) {
         all.iter().filter(|e| e.action == "config.updated").count()
     );
 
+    // The OpenAPI document, for anyone known.
+    let r = send(&app, get("/api/v1/openapi.json", &ingest_only)).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(r.body["paths"]["/api/v1/events"]["get"].is_object());
+    let r = send(
+        &app,
+        Request::get("/api/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
     // Access: a key needs `read`; a member's session is refused; nobody signed in is 401.
     assert_eq!(
         send(&app, get("/api/v1/events", &ingest_only)).await.status,

@@ -239,3 +239,158 @@ async fn post(
         }
     }
 }
+
+/// `trailkeep bench query --entries N`: p50/p95 of the first page of 50 for the issue's list
+/// of questions, on a database holding N demo entries (seeded on first use, kept after).
+pub async fn query(words: &[&str]) -> Result<(), String> {
+    use crate::storage::query as q;
+    use app::filter::Filter;
+
+    let o = Options::new(words, &["--entries", "--runs"])?;
+    let n = o.number("--entries", 100_000)? as i64;
+    let runs = o.number("--runs", 60)?.max(5) as usize;
+    let url = config::database_url()?;
+    let owner = storage::connect_owner(&url).await?;
+    storage::migrate(&owner).await?;
+    let have = entries::count_all(&owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    if have == 0 {
+        super::cli::seed_events(&owner, n as u64, Utc::now()).await?;
+        sqlx::query("VACUUM ANALYZE audit_entries")
+            .execute(&owner)
+            .await
+            .map_err(|e| e.to_string())?;
+    } else if have != n {
+        return Err(format!(
+            "the database holds {have} entries, not {n}: use a fresh one"
+        ));
+    }
+    let pool = storage::connect(&url, 4).await?;
+    let until: DateTime<Utc> = sqlx::query_scalar("SELECT max(occurred_at) FROM audit_entries")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rare: String = sqlx::query_scalar(
+        "SELECT details->'request'->>'request_id' FROM audit_entries WHERE seq >= $1 AND details ? 'request' ORDER BY seq LIMIT 1",
+    )
+    .bind(n / 2)
+    .fetch_one(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+    let window_start = until - chrono::Duration::days(30);
+    let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let cases: Vec<(&str, String)> = vec![
+        ("no filter", String::new()),
+        ("one user", "user=admin@company.com".into()),
+        ("action=config.* + 7d", "action=config.*&range=7d".into()),
+        (
+            "failed logins",
+            "action=user.login_failed&status=failure".into(),
+        ),
+        ("resource id", "resource=cfg_7".into()),
+        (
+            "a date range a year back",
+            format!(
+                "from={}&to={}",
+                day(until - chrono::Duration::days(395)),
+                day(until - chrono::Duration::days(365))
+            ),
+        ),
+        ("q, rare term", format!("q={rare}")),
+        ("q, common term", "q=production".into()),
+        (
+            "order=asc over 1 hour",
+            format!(
+                "from={}&order=asc&to={}",
+                iso(window_start),
+                iso(window_start + chrono::Duration::hours(1))
+            ),
+        ),
+    ];
+    println!("entries: {n}; first page of 50; {runs} timed runs after 5 warm-up runs (hot cache)");
+    println!("| query | rows on page | p50 ms | p95 ms |");
+    println!("| --- | ---: | ---: | ---: |");
+    let mut slowest: Option<(f64, String, Option<crate::domain::cursor::Cursor>)> = None;
+    let mut time_case = |name: &str, query: &str, timings: &mut Vec<f64>, rows: usize, cursor| {
+        timings.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let p50 = timings[timings.len() / 2];
+        let p95 = timings[(timings.len() * 95 / 100).min(timings.len() - 1)];
+        println!("| {name} (`{query}`) | {rows} | {p50:.2} | {p95:.2} |");
+        if slowest.as_ref().is_none_or(|(p, _, _)| p95 > *p) {
+            slowest = Some((p95, query.to_string(), cursor));
+        }
+    };
+    for (name, query) in &cases {
+        let filter = Filter::parse(query).map_err(|e| e.to_string())?;
+        let mut timings = Vec::with_capacity(runs);
+        let mut rows = 0;
+        for i in 0..runs + 5 {
+            let started = Instant::now();
+            let page = q::page(&pool, &filter, 50, None)
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            if i >= 5 {
+                timings.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            rows = page.entries.len();
+        }
+        time_case(name, query, &mut timings, rows, None);
+    }
+    // The last page of a 10,000-entry result, reached by cursor.
+    let query = "action=config.updated";
+    let filter = Filter::parse(query).map_err(|e| e.to_string())?;
+    let mut cursor = None;
+    for _ in 0..199 {
+        cursor = q::page(&pool, &filter, 50, cursor)
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .next;
+    }
+    let mut timings = Vec::with_capacity(runs);
+    let mut rows = 0;
+    for i in 0..runs + 5 {
+        let started = Instant::now();
+        let page = q::page(&pool, &filter, 50, cursor)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        if i >= 5 {
+            timings.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        rows = page.entries.len();
+    }
+    time_case(
+        "page 200 of 50 by cursor",
+        query,
+        &mut timings,
+        rows,
+        cursor,
+    );
+
+    let (table, indexes): (i64, i64) =
+        sqlx::query_as("SELECT pg_table_size('audit_entries'), pg_indexes_size('audit_entries')")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    let per_million = |bytes: i64| bytes as f64 / (n as f64 / 1e6) / 1024.0 / 1024.0;
+    println!(
+        "\ntable {:.0} MiB, indexes {:.0} MiB; per million entries: table {:.0} MiB, indexes {:.0} MiB",
+        table as f64 / 1048576.0,
+        indexes as f64 / 1048576.0,
+        per_million(table),
+        per_million(indexes)
+    );
+    if let Some((p95, query, cursor)) = slowest {
+        let filter = Filter::parse(&query).map_err(|e| e.to_string())?;
+        println!("\nslowest (p95 {p95:.2} ms): `{query}`\n```");
+        for line in q::explain_page(&pool, &filter, 50, cursor)
+            .await
+            .map_err(|e| format!("{e:?}"))?
+        {
+            println!("{line}");
+        }
+        println!("```");
+    }
+    Ok(())
+}

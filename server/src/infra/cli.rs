@@ -30,6 +30,7 @@ USAGE:
   trailkeep seed --demo [--count N] [--if-empty]      demo accounts and a 90-day history
   trailkeep verify                      recompute every hash; exit 1 on the first bad entry
   trailkeep bench ingest [--events N]   ingest rate against a raw COPY (scratch database!)
+  trailkeep bench query [--entries N]   query latencies on N demo entries (dedicated database)
 ";
 
 /// Runs the command line; returns the process exit code.
@@ -45,6 +46,7 @@ pub async fn run(args: Vec<String>) -> i32 {
         ["seed", rest @ ..] => seed(rest).await,
         ["verify"] => return verify().await,
         ["bench", "ingest", rest @ ..] => crate::infra::bench::ingest(rest).await,
+        ["bench", "query", rest @ ..] => crate::infra::bench::query(rest).await,
         ["help"] | ["--help"] | ["-h"] => {
             print!("{USAGE}");
             Ok(())

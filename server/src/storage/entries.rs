@@ -14,11 +14,13 @@ use crate::domain::{
 };
 
 /// What the ingest API acknowledges for each event.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Appended {
     pub id: Uuid,
     pub seq: i64,
+    /// SHA-256 leaf hash, lower-case hex.
     #[serde(serialize_with = "hex_hash")]
+    #[schema(value_type = String)]
     pub leaf_hash: Vec<u8>,
 }
 

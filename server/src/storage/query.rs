@@ -225,6 +225,32 @@ pub async fn snapshot(pool: &PgPool) -> Result<(i64, DateTime<Utc>), sqlx::Error
         .await
 }
 
+/// The SQL of one page (`prefix` lets the benchmark put `EXPLAIN …` in front).
+fn page_query<'a>(
+    prefix: &str,
+    f: &Filter,
+    bounds: &Bounds,
+    seq_limit: i64,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::new(format!(
+        "{prefix}SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq < "
+    ));
+    qb.push_bind(seq_limit);
+    push_conditions(&mut qb, f, bounds);
+    if let Some(c) = cursor {
+        let cmp = if f.order == Order::Desc { "<" } else { ">" };
+        qb.push(format!(" AND (occurred_at, seq) {cmp} ("))
+            .push_bind(c.occurred_at)
+            .push(", ")
+            .push_bind(c.seq)
+            .push(")");
+    }
+    qb.push(order_by(f.order)).push(" LIMIT ").push_bind(limit);
+    qb
+}
+
 /// A page of `limit` entries matching `f` after `cursor` (keyset on occurred_at, seq).
 pub async fn page(
     pool: &PgPool,
@@ -237,22 +263,8 @@ pub async fn page(
         None => snapshot(pool).await?,
     };
     let bounds = resolve_bounds(pool, f, now).await?;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq < "
-    ));
-    qb.push_bind(seq_limit);
-    push_conditions(&mut qb, f, &bounds);
-    if let Some(c) = cursor {
-        let cmp = if f.order == Order::Desc { "<" } else { ">" };
-        qb.push(format!(" AND (occurred_at, seq) {cmp} ("))
-            .push_bind(c.occurred_at)
-            .push(", ")
-            .push_bind(c.seq)
-            .push(")");
-    }
-    qb.push(order_by(f.order))
-        .push(" LIMIT ")
-        .push_bind(limit + 1);
+    // One row more than asked tells whether there is a next page.
+    let mut qb = page_query("", f, &bounds, seq_limit, cursor, limit + 1);
     let mut rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -269,6 +281,29 @@ pub async fn page(
         entries: rows.into_iter().map(EntryRow::into_entry).collect(),
         next,
     })
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the page query, for the benchmark report.
+pub async fn explain_page(
+    pool: &PgPool,
+    f: &Filter,
+    limit: i64,
+    cursor: Option<Cursor>,
+) -> Result<Vec<String>, QueryError> {
+    let (seq_limit, now) = match cursor {
+        Some(c) => (c.seq_limit, c.now),
+        None => snapshot(pool).await?,
+    };
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let mut qb = page_query(
+        "EXPLAIN (ANALYZE, BUFFERS) ",
+        f,
+        &bounds,
+        seq_limit,
+        cursor,
+        limit + 1,
+    );
+    Ok(qb.build_query_scalar().fetch_all(pool).await?)
 }
 
 /// The exact number of entries matching `f` now.
@@ -295,7 +330,7 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::
 }
 
 /// An actor for the user picker, with how many entries it has.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ActorFacet {
     #[serde(rename = "type")]
     pub actor_type: String,

@@ -72,6 +72,33 @@ pub async fn require_reader(
     }
 }
 
+/// Anyone Trailkeep knows: a signed-in user of any role, or any active API key.
+pub async fn require_known(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<(), ApiError> {
+    if extensions.get::<app::model::SessionUser>().is_some() {
+        return Ok(());
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    match api_keys::find_active(&state.pool, &auth::sha256(token.as_bytes()))
+        .await
+        .map_err(ApiError::database)?
+    {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in, or send an API key",
+        )),
+    }
+}
+
 /// The API key of `Authorization: Bearer …`, which must be active and hold `scope`.
 pub async fn require_key(
     state: &AppState,

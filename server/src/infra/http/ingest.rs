@@ -20,6 +20,23 @@ use crate::{
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Append one event or an atomic batch of up to 1000.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "ingest",
+    request_body(content = super::openapi::IngestBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Committed in PostgreSQL", body = super::openapi::Acks),
+        (status = 400, description = "Invalid event(s); nothing stored", body = super::openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Key without the ingest scope", body = super::openapi::ErrorBody),
+        (status = 409, description = "A client id is stored with other content", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn post_events(
     State(state): State<AppState>,
     headers: HeaderMap,

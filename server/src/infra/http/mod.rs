@@ -3,6 +3,7 @@
 mod client;
 mod error;
 mod ingest;
+pub mod openapi;
 mod query;
 mod session;
 
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/events/{id}", get(query::one))
         .route("/api/v1/facets/users", get(query::facet_users))
         .route("/api/v1/facets/actions", get(query::facet_actions))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/healthz", get(|| async { "ok" }))

@@ -47,6 +47,20 @@ fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError>
         })
 }
 
+/// Entries matching the filter, one keyset page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "query",
+    params(super::openapi::FilterParams, super::openapi::PageParams),
+    responses(
+        (status = 200, description = "A page and the cursor of the next", body = super::openapi::EventsPage),
+        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
+        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -85,6 +99,20 @@ pub async fn list(
     })))
 }
 
+/// The exact number of entries matching the filter.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/count",
+    tag = "query",
+    params(super::openapi::FilterParams),
+    responses(
+        (status = 200, description = "The count and the canonical filter", body = super::openapi::Count),
+        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
+        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn count(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -99,6 +127,21 @@ pub async fn count(
     ))
 }
 
+/// One entry by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    tag = "query",
+    params(("id" = String, Path, description = "The entry's UUID")),
+    responses(
+        (status = 200, description = "The entry", body = app::model::AuditEntry),
+        (status = 404, description = "No such entry", body = super::openapi::ErrorBody),
+        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
+        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -146,6 +189,23 @@ fn simple_params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Str
     Ok(out)
 }
 
+/// Actors whose id, name or email contains `q`, with entry counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/facets/users",
+    tag = "query",
+    params(
+        ("q" = Option<String>, Query, description = "Substring of id, name or email (prefix matches first)"),
+        ("limit" = Option<i64>, Query, description = "1..100, default 20"),
+    ),
+    responses(
+        (status = 200, description = "Matching actors", body = super::openapi::UserFacets),
+        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
+        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn facet_users(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -168,6 +228,19 @@ pub async fn facet_users(
     Ok(Json(json!({"users": users})))
 }
 
+/// Categories and actions with their entry counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/facets/actions",
+    tag = "query",
+    responses(
+        (status = 200, description = "Action counts by category", body = super::openapi::ActionFacets),
+        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
+        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
+        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn facet_actions(
     State(state): State<AppState>,
     headers: HeaderMap,
