@@ -123,7 +123,7 @@ pub struct EventInput {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum IngestBody {
-    One(EventInput),
+    One(Box<EventInput>),
     Batch(Vec<EventInput>),
 }
 
