@@ -488,6 +488,21 @@ async fn single_entries_facets_and_access(pool: PgPool) {
         all.iter().filter(|e| e.action == "config.updated").count()
     );
 
+    // Unknown API paths and methods still answer JSON.
+    let r = send(&app, get("/api/v1/nothing-here", &reader)).await;
+    assert_eq!(r.status, 404);
+    assert!(r.body["error"].is_string());
+    let r = send(
+        &app,
+        Request::delete(format!("/api/v1/events/{}", e.id))
+            .header("authorization", format!("Bearer {reader}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 405);
+    assert!(r.body["error"].is_string());
+
     // The OpenAPI document, for anyone known.
     let r = send(&app, get("/api/v1/openapi.json", &ingest_only)).await;
     assert_eq!(r.status, 200);

@@ -13,6 +13,7 @@ use app::backend::{BoxFuture, ConsoleBackend, SharedBackend};
 use app::model::AuditEntry;
 use axum::{
     extract::{DefaultBodyLimit, FromRef},
+    http::StatusCode,
     middleware,
     routing::{get, post},
     Router,
@@ -71,22 +72,40 @@ impl ConsoleBackend for PgConsole {
     }
 }
 
+/// The machine API under `/api/v1`: JSON in, JSON out, JSON errors even for unknown paths.
+fn api_v1() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/events",
+            get(query::list)
+                .post(ingest::post_events)
+                .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
+        )
+        .route("/events/count", get(query::count))
+        .route("/events/{id}", get(query::one))
+        .route("/facets/users", get(query::facet_users))
+        .route("/facets/actions", get(query::facet_actions))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async {
+            error::ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such API endpoint (see /api/v1/openapi.json)",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method",
+            )
+        })
+}
+
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(PgConsole(state.pool.clone()));
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
     Router::new()
-        .route(
-            "/api/v1/events",
-            get(query::list)
-                .post(ingest::post_events)
-                .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
-        )
-        .route("/api/v1/events/count", get(query::count))
-        .route("/api/v1/events/{id}", get(query::one))
-        .route("/api/v1/facets/users", get(query::facet_users))
-        .route("/api/v1/facets/actions", get(query::facet_actions))
-        .route("/api/v1/openapi.json", get(openapi::document))
+        .nest("/api/v1", api_v1())
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/healthz", get(|| async { "ok" }))
