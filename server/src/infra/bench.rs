@@ -324,18 +324,7 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     };
     for (name, query) in &cases {
         let filter = Filter::parse(query).map_err(|e| e.to_string())?;
-        let mut timings = Vec::with_capacity(runs);
-        let mut rows = 0;
-        for i in 0..runs + 5 {
-            let started = Instant::now();
-            let page = q::page(&pool, &filter, 50, None)
-                .await
-                .map_err(|e| format!("{e:?}"))?;
-            if i >= 5 {
-                timings.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-            rows = page.entries.len();
-        }
+        let (mut timings, rows) = first_pages(&pool, &filter, None, runs).await?;
         time_case(name, query, &mut timings, rows, None);
     }
     // The last page of a 10,000-entry result, reached by cursor.
@@ -348,18 +337,7 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
             .map_err(|e| format!("{e:?}"))?
             .next;
     }
-    let mut timings = Vec::with_capacity(runs);
-    let mut rows = 0;
-    for i in 0..runs + 5 {
-        let started = Instant::now();
-        let page = q::page(&pool, &filter, 50, cursor)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        if i >= 5 {
-            timings.push(started.elapsed().as_secs_f64() * 1000.0);
-        }
-        rows = page.entries.len();
-    }
+    let (mut timings, rows) = first_pages(&pool, &filter, cursor, runs).await?;
     time_case(
         "page 200 of 50 by cursor",
         query,
@@ -393,4 +371,27 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
         println!("```");
     }
     Ok(())
+}
+
+/// Times `runs` fetches of one page of 50 (after 5 warm-up fetches): milliseconds, and how many
+/// rows the page held.
+async fn first_pages(
+    pool: &PgPool,
+    filter: &app::filter::Filter,
+    cursor: Option<crate::domain::cursor::Cursor>,
+    runs: usize,
+) -> Result<(Vec<f64>, usize), String> {
+    let mut timings = Vec::with_capacity(runs);
+    let mut rows = 0;
+    for i in 0..runs + 5 {
+        let started = Instant::now();
+        let page = crate::storage::query::page(pool, filter, 50, cursor)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        if i >= 5 {
+            timings.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        rows = page.entries.len();
+    }
+    Ok((timings, rows))
 }
