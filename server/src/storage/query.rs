@@ -119,6 +119,13 @@ pub async fn resolve_bounds(
     Ok(bounds)
 }
 
+/// `s` as a literal inside a LIKE pattern (`\` is LIKE's escape character).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Appends ` AND <condition>` for every part of the filter.
 fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) {
     if !f.users.is_empty() {
@@ -170,14 +177,10 @@ fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) 
         qb.push(" AND occurred_at < ").push_bind(to);
     }
     if let Some(q) = &f.q {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         qb.push(" AND ")
             .push(SEARCH_TEXT)
             .push(" LIKE ('%' || lower(")
-            .push_bind(escaped)
+            .push_bind(like_escape(q))
             .push(") || '%')");
     }
     match &f.resource {
@@ -251,6 +254,19 @@ fn page_query<'a>(
     qb
 }
 
+/// The snapshot a page reads (the cursor's, or a new one for a first page) and its time bounds.
+async fn pin(
+    pool: &PgPool,
+    f: &Filter,
+    cursor: Option<Cursor>,
+) -> Result<(i64, DateTime<Utc>, Bounds), QueryError> {
+    let (seq_limit, now) = match cursor {
+        Some(c) => (c.seq_limit, c.now),
+        None => snapshot(pool).await?,
+    };
+    Ok((seq_limit, now, resolve_bounds(pool, f, now).await?))
+}
+
 /// A page of `limit` entries matching `f` after `cursor` (keyset on occurred_at, seq).
 pub async fn page(
     pool: &PgPool,
@@ -258,11 +274,7 @@ pub async fn page(
     limit: i64,
     cursor: Option<Cursor>,
 ) -> Result<Page, QueryError> {
-    let (seq_limit, now) = match cursor {
-        Some(c) => (c.seq_limit, c.now),
-        None => snapshot(pool).await?,
-    };
-    let bounds = resolve_bounds(pool, f, now).await?;
+    let (seq_limit, now, bounds) = pin(pool, f, cursor).await?;
     // One row more than asked tells whether there is a next page.
     let mut qb = page_query("", f, &bounds, seq_limit, cursor, limit + 1);
     let mut rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
@@ -290,11 +302,7 @@ pub async fn explain_page(
     limit: i64,
     cursor: Option<Cursor>,
 ) -> Result<Vec<String>, QueryError> {
-    let (seq_limit, now) = match cursor {
-        Some(c) => (c.seq_limit, c.now),
-        None => snapshot(pool).await?,
-    };
-    let bounds = resolve_bounds(pool, f, now).await?;
+    let (seq_limit, _, bounds) = pin(pool, f, cursor).await?;
     let mut qb = page_query(
         "EXPLAIN (ANALYZE, BUFFERS) ",
         f,
@@ -346,11 +354,7 @@ pub async fn actor_facets(
     q: &str,
     limit: i64,
 ) -> Result<Vec<ActorFacet>, sqlx::Error> {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = like_escape(&q.to_lowercase());
     sqlx::query_as(
         "SELECT actor_type, actor_id AS id, actor_name AS name, actor_email AS email, entry_count AS count \
          FROM actor_stats \

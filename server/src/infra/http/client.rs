@@ -72,6 +72,22 @@ pub async fn require_reader(
     }
 }
 
+/// The unrevoked key sent as `Authorization: Bearer tk_…`, if any.
+async fn active_key(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKeyRow>, ApiError> {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with(auth::API_KEY_PREFIX))
+    else {
+        return Ok(None);
+    };
+    api_keys::find_active(&state.pool, &auth::sha256(token.as_bytes()))
+        .await
+        .map_err(ApiError::database)
+}
+
 /// Anyone Trailkeep knows: a signed-in user of any role, or any active API key.
 pub async fn require_known(
     state: &AppState,
@@ -81,16 +97,7 @@ pub async fn require_known(
     if extensions.get::<app::model::SessionUser>().is_some() {
         return Ok(());
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    match api_keys::find_active(&state.pool, &auth::sha256(token.as_bytes()))
-        .await
-        .map_err(ApiError::database)?
-    {
+    match active_key(state, headers).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -111,17 +118,7 @@ pub async fn require_key(
             "a valid API key is required: Authorization: Bearer tk_…",
         )
     };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| t.starts_with(auth::API_KEY_PREFIX))
-        .ok_or_else(unauthorized)?;
-    let key = api_keys::find_active(&state.pool, &auth::sha256(token.as_bytes()))
-        .await
-        .map_err(ApiError::database)?
-        .ok_or_else(unauthorized)?;
+    let key = active_key(state, headers).await?.ok_or_else(unauthorized)?;
     if !key.has_scope(scope) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
