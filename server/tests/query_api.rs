@@ -456,14 +456,6 @@ async fn single_entries_facets_and_access(pool: PgPool) {
             .count();
         assert_eq!(u["count"], expected, "{u}");
     }
-    // Prefix matches come first: "Ada Lovelace" / "admin@…" before names merely containing "ad".
-    let first = format!(
-        "{} {} {}",
-        users[0]["id"], users[0]["name"], users[0]["email"]
-    )
-    .to_lowercase();
-    assert!(first.contains("\"ad"), "{first}");
-
     let r = send(&app, get("/api/v1/facets/actions", &reader)).await;
     let categories = r.body["categories"].as_array().unwrap();
     let total: i64 = categories
@@ -486,6 +478,29 @@ async fn single_entries_facets_and_access(pool: PgPool) {
     assert_eq!(
         updated["count"],
         all.iter().filter(|e| e.action == "config.updated").count()
+    );
+
+    // Prefix matches come first, also ahead of actors without a name (NULL must not sort first).
+    let nameless = json!({"action": "user.login_failed", "actor": {"id": "radia-ad@example.com"}});
+    entries::append(&pool, parse_batch(&nameless).unwrap())
+        .await
+        .unwrap();
+    let r = send(&app, get("/api/v1/facets/users?q=ad&limit=100", &reader)).await;
+    let prefix: Vec<bool> = r.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!("{} {} {}", u["id"], u["name"], u["email"])
+                .to_lowercase()
+                .contains("\"ad")
+        })
+        .collect();
+    assert!(prefix[0] && prefix.contains(&false), "{}", r.text);
+    assert!(
+        prefix.windows(2).all(|w| w[0] || !w[1]),
+        "prefix matches first: {}",
+        r.text
     );
 
     // Unknown API paths and methods still answer JSON.

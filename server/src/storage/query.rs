@@ -360,8 +360,8 @@ pub async fn actor_facets(
          FROM actor_stats \
          WHERE $1 = '' OR lower(actor_id) LIKE '%' || $1 || '%' OR lower(actor_name) LIKE '%' || $1 || '%' \
             OR lower(actor_email) LIKE '%' || $1 || '%' \
-         ORDER BY (lower(actor_id) LIKE $1 || '%' OR lower(actor_name) LIKE $1 || '%' \
-                   OR lower(actor_email) LIKE $1 || '%') DESC, entry_count DESC, actor_id \
+         ORDER BY coalesce(lower(actor_id) LIKE $1 || '%' OR lower(actor_name) LIKE $1 || '%' \
+                   OR lower(actor_email) LIKE $1 || '%', false) DESC, entry_count DESC, actor_id \
          LIMIT $2",
     )
     .bind(escaped)
