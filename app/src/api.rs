@@ -1,14 +1,31 @@
 //! Server functions the console calls. Each checks the signed-in user itself: the guard in
-//! front of them only establishes who that is.
+//! front of them only establishes who that is. Filters travel in their canonical query-string
+//! form and are parsed by the same `Filter` the REST API uses.
 
 use leptos::prelude::*;
+use uuid::Uuid;
 
-use crate::model::{AuditEntry, SessionUser};
+use crate::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount, SessionUser};
 
 /// The error text a server function returns when the user's role may not read the log.
 pub const NO_ACCESS: &str = "no_access";
 /// The error text when nobody is signed in (the session expired while the page was open).
 pub const SIGNED_OUT: &str = "signed_out";
+/// Entries per page of the table.
+pub const PAGE_SIZE: i64 = 100;
+/// Above this many matches the console says "10,000+" instead of counting on.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// The text to show for a failed server function call.
+pub fn error_text(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(m) if m == SIGNED_OUT => {
+            "Your session has ended. Sign in again.".to_string()
+        }
+        ServerFnError::ServerError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
 
 #[cfg(feature = "ssr")]
 async fn session_user() -> Result<SessionUser, ServerFnError> {
@@ -18,23 +35,71 @@ async fn session_user() -> Result<SessionUser, ServerFnError> {
         .map_err(|_| ServerFnError::new(SIGNED_OUT))
 }
 
+/// The console backend, once the user is known to be allowed to read the log.
+#[cfg(feature = "ssr")]
+async fn reader_backend() -> Result<crate::backend::SharedBackend, ServerFnError> {
+    let user = session_user().await?;
+    if !user.role.can_read_log() {
+        return Err(ServerFnError::new(NO_ACCESS));
+    }
+    use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("console backend missing"))
+}
+
+#[cfg(feature = "ssr")]
+fn parse_filter(filter: &str) -> Result<crate::filter::Filter, ServerFnError> {
+    crate::filter::Filter::parse(filter).map_err(|e| ServerFnError::new(e.to_string()))
+}
+
 /// Who is signed in, for the header.
 #[server]
 pub async fn whoami() -> Result<SessionUser, ServerFnError> {
     session_user().await
 }
 
-/// The newest entries of the log, newest first (at most 100).
+/// A page of entries matching `filter` (canonical query string), after `cursor`.
 #[server]
-pub async fn recent_entries() -> Result<Vec<AuditEntry>, ServerFnError> {
-    let user = session_user().await?;
-    if !user.role.can_read_log() {
-        return Err(ServerFnError::new(NO_ACCESS));
-    }
-    let backend = use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("console backend missing"))?;
+pub async fn search_entries(
+    filter: String,
+    cursor: Option<String>,
+) -> Result<EntryPage, ServerFnError> {
+    let backend = reader_backend().await?;
+    let filter = parse_filter(&filter)?;
     backend
-        .recent_entries(100)
+        .page(filter, cursor, PAGE_SIZE)
         .await
         .map_err(ServerFnError::new)
+}
+
+/// How many entries match `filter`, counted up to [`COUNT_CAP`].
+#[server]
+pub async fn count_entries(filter: String) -> Result<MatchCount, ServerFnError> {
+    let backend = reader_backend().await?;
+    let filter = parse_filter(&filter)?;
+    backend
+        .count(filter, COUNT_CAP)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// One entry, for the detail panel.
+#[server]
+pub async fn get_entry(id: Uuid) -> Result<Option<AuditEntry>, ServerFnError> {
+    let backend = reader_backend().await?;
+    backend.entry(id).await.map_err(ServerFnError::new)
+}
+
+/// Actors matching `q`, for the user picker.
+#[server]
+pub async fn user_facets(q: String) -> Result<Vec<ActorFacet>, ServerFnError> {
+    let backend = reader_backend().await?;
+    let q: String = q.trim().chars().take(256).collect();
+    backend.user_facets(q, 20).await.map_err(ServerFnError::new)
+}
+
+/// Categories and actions with counts, for the action picker.
+#[server]
+pub async fn action_facets() -> Result<Vec<ActionCategory>, ServerFnError> {
+    let backend = reader_backend().await?;
+    backend.action_facets().await.map_err(ServerFnError::new)
 }

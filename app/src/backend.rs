@@ -3,13 +3,29 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use crate::model::AuditEntry;
+use uuid::Uuid;
+
+use crate::filter::Filter;
+use crate::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Errors are the text shown to the user (a refused filter names its parameter).
+pub type BackendResult<T> = Result<T, String>;
+
 pub trait ConsoleBackend: Send + Sync + 'static {
-    /// The newest `limit` entries, newest first.
-    fn recent_entries(&self, limit: i64) -> BoxFuture<'_, Result<Vec<AuditEntry>, String>>;
+    /// A page of entries matching `filter` after `cursor` (as issued by the previous page).
+    fn page(
+        &self,
+        filter: Filter,
+        cursor: Option<String>,
+        limit: i64,
+    ) -> BoxFuture<'_, BackendResult<EntryPage>>;
+    /// How many entries match, counted up to `cap`.
+    fn count(&self, filter: Filter, cap: i64) -> BoxFuture<'_, BackendResult<MatchCount>>;
+    fn entry(&self, id: Uuid) -> BoxFuture<'_, BackendResult<Option<AuditEntry>>>;
+    fn user_facets(&self, q: String, limit: i64) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
+    fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
 }
 
 pub type SharedBackend = Arc<dyn ConsoleBackend>;

@@ -1,19 +1,30 @@
 //! Trailkeep's shared crate: the typed model used by server and browser, and the console's
 //! Leptos components. `ssr` builds the server half, `hydrate` the browser half.
 
+// The console page's view types nest deeply.
+#![recursion_limit = "512"]
+
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
+pub mod console_state;
 pub mod filter;
 pub mod model;
 pub mod pages;
+pub mod time_zone;
+
+/// True once the page is interactive in the browser (always false on the server): what only
+/// the browser can compute (times in another zone) waits for it, so hydration sees the
+/// server's HTML unchanged.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub RwSignal<bool>);
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -41,7 +52,10 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Effects run only in the browser: this marks the moment the page became interactive
     // (tests wait for it before clicking).
-    Effect::new(|_| {
+    let hydrated = RwSignal::new(false);
+    provide_context(Hydrated(hydrated));
+    Effect::new(move |_| {
+        hydrated.set(true);
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
@@ -53,7 +67,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 <Route path=path!("/") view=|| view! { <Redirect path="/audit"/> }/>
                 <Route path=path!("/login") view=pages::LoginPage/>
-                <Route path=path!("/audit") view=pages::AuditPage/>
+                // Rendered whole before sending: a shared link shows its rows even without script.
+                <Route path=path!("/audit") view=pages::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

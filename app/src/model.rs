@@ -123,9 +123,16 @@ impl AuditEntry {
     }
 }
 
-/// The category of an action name: the part before the first `.`.
+/// The category of an action name: the part before the first `.`, except that sign-in events
+/// (`user.login`, `user.logout`, `user.login_failed`, `2fa.*`) form `auth`, apart from user
+/// management, as users of audit consoles expect.
 pub fn action_category(action: &str) -> &str {
-    action.split('.').next().unwrap_or(action)
+    let first = action.split('.').next().unwrap_or(action);
+    match (first, action) {
+        ("2fa" | "auth" | "session", _) => "auth",
+        (_, "user.login" | "user.logout" | "user.login_failed") => "auth",
+        _ => first,
+    }
 }
 
 /// A console user's role.
@@ -170,6 +177,161 @@ pub struct SessionUser {
     pub role: Role,
 }
 
+/// One page of a filtered listing and the opaque cursor of the next (`None`: that was all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EntryPage {
+    pub entries: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// How many entries match, for the line above the table. `at_least` means counting stopped
+/// there because an exact count would be slow ("10,000+").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchCount {
+    pub count: i64,
+    pub at_least: bool,
+}
+
+impl MatchCount {
+    /// `1 entry`, `1,204 entries`, `10,000+ entries`.
+    pub fn label(self) -> String {
+        let plus = if self.at_least { "+" } else { "" };
+        let noun = if self.count == 1 && !self.at_least {
+            "entry"
+        } else {
+            "entries"
+        };
+        format!("{}{plus} {noun}", thousands(self.count))
+    }
+}
+
+/// `1204` → `1,204`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// An actor for the user picker, with how many entries it has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ActorFacet {
+    #[serde(rename = "type")]
+    pub actor_type: String,
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub count: i64,
+}
+
+impl ActorFacet {
+    /// The value a `user=` filter takes for this actor: the email when there is one.
+    pub fn filter_value(&self) -> String {
+        self.email.clone().unwrap_or_else(|| self.id.clone())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ActionCount {
+    pub action: String,
+    pub count: i64,
+}
+
+/// The actions of one category (`config`) and their counts, for the action picker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ActionCategory {
+    pub category: String,
+    pub count: i64,
+    pub actions: Vec<ActionCount>,
+}
+
+impl ActionCategory {
+    /// Groups `(action, count)` pairs, sorted by action, into categories sorted by name.
+    pub fn group(counts: Vec<(String, i64)>) -> Vec<ActionCategory> {
+        let mut categories: Vec<ActionCategory> = Vec::new();
+        for (action, count) in counts {
+            let category = action_category(&action).to_string();
+            match categories.iter_mut().find(|c| c.category == category) {
+                Some(c) => {
+                    c.count += count;
+                    c.actions.push(ActionCount { action, count });
+                }
+                None => categories.push(ActionCategory {
+                    category,
+                    count,
+                    actions: vec![ActionCount { action, count }],
+                }),
+            }
+        }
+        categories.sort_by(|a, b| a.category.cmp(&b.category));
+        categories
+    }
+
+    /// The filter values that select the whole category: `config.*` where the category owns
+    /// every action under that segment, the actions one by one where it shares the segment
+    /// (`user.login` is Authentication, `user.invited` is Users).
+    pub fn patterns(&self, all: &[ActionCategory]) -> Vec<crate::filter::ActionPattern> {
+        use crate::filter::ActionPattern;
+        let mut out: Vec<ActionPattern> = Vec::new();
+        for a in &self.actions {
+            let segment = a.action.split('.').next().unwrap_or(&a.action);
+            let shared = all.iter().any(|c| {
+                c.category != self.category
+                    && c.actions
+                        .iter()
+                        .any(|o| o.action.split('.').next() == Some(segment))
+            });
+            let pattern = if shared || !a.action.contains('.') {
+                ActionPattern::Exact(a.action.clone())
+            } else {
+                ActionPattern::Under(segment.to_string())
+            };
+            if !out.contains(&pattern) {
+                out.push(pattern);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The name users know the category by.
+    pub fn label(&self) -> String {
+        category_label(&self.category)
+    }
+}
+
+/// `auth` → `Authentication`; unknown categories are shown capitalised.
+pub fn category_label(category: &str) -> String {
+    match category {
+        "auth" => "Authentication".into(),
+        "config" => "Configuration".into(),
+        "key" => "Keys".into(),
+        "user" => "Users".into(),
+        "export" => "Exports".into(),
+        "escalation" => "Escalations".into(),
+        "kb" => "Knowledge Base".into(),
+        other => {
+            let mut c = other.chars();
+            match c.next() {
+                Some(first) => first.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,7 +339,63 @@ mod tests {
     #[test]
     fn category_is_first_segment() {
         assert_eq!(action_category("config.updated"), "config");
-        assert_eq!(action_category("2fa.enrolled"), "2fa");
+        assert_eq!(action_category("user.invited"), "user");
+        assert_eq!(action_category("user.login_failed"), "auth");
+        assert_eq!(action_category("2fa.enrolled"), "auth");
+    }
+
+    #[test]
+    fn categories_group_and_select_whole() {
+        let counts = [
+            ("2fa.enrolled", 1),
+            ("config.created", 2),
+            ("config.updated", 3),
+            ("user.invited", 4),
+            ("user.login", 5),
+            ("user.login_failed", 6),
+        ];
+        let mut sorted: Vec<(String, i64)> =
+            counts.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+        sorted.sort();
+        let cats = ActionCategory::group(sorted);
+        let names: Vec<&str> = cats.iter().map(|c| c.category.as_str()).collect();
+        assert_eq!(names, ["auth", "config", "user"]);
+        assert_eq!(cats[0].count, 12);
+        let show = |c: &ActionCategory| {
+            c.patterns(&cats)
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(show(&cats[0]), ["user.login", "user.login_failed", "2fa.*"]);
+        assert_eq!(show(&cats[1]), ["config.*"]);
+        assert_eq!(show(&cats[2]), ["user.invited"]);
+        assert_eq!(cats[0].label(), "Authentication");
+        assert_eq!(category_label("billing"), "Billing");
+        assert_eq!(
+            MatchCount {
+                count: 1204,
+                at_least: false
+            }
+            .label(),
+            "1,204 entries"
+        );
+        assert_eq!(
+            MatchCount {
+                count: 10000,
+                at_least: true
+            }
+            .label(),
+            "10,000+ entries"
+        );
+        assert_eq!(
+            MatchCount {
+                count: 1,
+                at_least: false
+            }
+            .label(),
+            "1 entry"
+        );
     }
 
     #[test]

@@ -15,8 +15,10 @@ test('a signed-out visitor is sent to the login page and comes back after signin
   await signIn(page, 'admin@company.com');
   await expect(page).toHaveURL(/\/audit$/);
   await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
-  // The newest 100 entries, rendered on the server.
-  await expect(page.locator('table.entry-table tbody tr')).toHaveCount(100);
+  // The newest entries, rendered on the server: as many as fill the view, not the whole page.
+  const rendered = await page.locator('table.entry-table tbody tr[data-seq]').count();
+  expect(rendered).toBeGreaterThan(10);
+  expect(rendered).toBeLessThanOrEqual(60);
   await expect(page.locator('header .user-name')).toHaveText('Avery Admin');
   await page.screenshot({ path: 'test-results/audit-page.png', fullPage: false });
 });
@@ -39,7 +41,7 @@ test('the page hydrates: Refresh fetches an entry ingested after load', async ({
   expect(response.status()).toBe(201);
   await expect(page.getByText(marker)).toHaveCount(0);
   await page.getByTestId('refresh').click();
-  const first = page.locator('table.entry-table tbody tr').first();
+  const first = page.locator('table.entry-table tbody tr[data-seq]').first();
   await expect(first).toContainText(marker);
   await expect(first).toContainText('config.deployed');
   await expect(first).toContainText('2001:db8::7');
@@ -51,7 +53,7 @@ test('a wrong password shows an error and is recorded as user.login_failed', asy
   await expect(page.getByRole('alert')).toContainText('Wrong email or password');
   await signIn(page, 'compliance@company.com');
   await expect(page).toHaveURL(/\/audit$/);
-  const rows = page.locator('table.entry-table tbody tr');
+  const rows = page.locator('table.entry-table tbody tr[data-seq]');
   // Newest first: this sign-in, then the failed attempt before it.
   await expect(rows.nth(0).locator('code')).toHaveText('user.login');
   await expect(rows.nth(1).locator('code')).toHaveText('user.login_failed');

@@ -175,8 +175,20 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
     let app = router(&pool).await;
     let now = Utc::now();
     let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+    // A request id: one entry, found through the identifier probe of `q`.
+    let request_id = all
+        .iter()
+        .find_map(|e| e.details["request"]["request_id"].as_str())
+        .expect("demo entries carry request ids")
+        .to_string();
+    let by_request_id = format!("q={request_id}");
+    let by_upper_request_id = format!("q={}", request_id.to_uppercase());
+    let by_request_id_part = format!("q={}", &request_id[3..16]);
     // (query, from, to) with the window's instants worked out by hand.
     let cases: Vec<Case> = vec![
+        (&by_request_id, None, None),
+        (&by_upper_request_id, None, None),
+        (&by_request_id_part, None, None),
         ("", None, None),
         ("user=admin@company.com", None, None),
         ("user=ADMIN@COMPANY.COM", None, None),

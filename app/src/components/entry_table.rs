@@ -1,56 +1,249 @@
-//! The table of audit entries.
+//! The table of entries, virtualized: only the rows in view (plus a margin) are in the DOM,
+//! however many are loaded; scrolling near the end loads the next page by cursor.
 
-use leptos::prelude::*;
+use leptos::{ev, html, prelude::*};
 
-use crate::model::{ActorType, AuditEntry, Status};
+use crate::api::{error_text, search_entries};
+use crate::console_state::ConsoleNav;
+use crate::model::{thousands, ActorType, AuditEntry, EntryPage, Status};
+use crate::time_zone::{format_in, format_utc};
+use crate::Hydrated;
 
-/// `2026-11-25 14:03:07 UTC`
-pub fn format_utc(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+/// Every row is this tall (CSS keeps it so): the scroll offset says which rows are in view.
+pub const ROW_HEIGHT: f64 = 36.0;
+/// Rows rendered above and below the viewport.
+const OVERSCAN: usize = 20;
+/// The viewport assumed before the browser measures it (the server render).
+const FIRST_VIEWPORT: f64 = 720.0;
+
+/// Which rows `[first, last)` to render for a scroll offset.
+pub fn rows_in_view(scroll_top: f64, viewport: f64, loaded: usize) -> (usize, usize) {
+    let top = (scroll_top.max(0.0) / ROW_HEIGHT) as usize;
+    let first = top.saturating_sub(OVERSCAN).min(loaded);
+    let visible = (viewport.max(0.0) / ROW_HEIGHT).ceil() as usize;
+    let last = (top + visible + OVERSCAN).min(loaded);
+    (first, last.max(first))
 }
 
 #[component]
-pub fn EntryTable(entries: Vec<AuditEntry>) -> impl IntoView {
-    if entries.is_empty() {
-        return view! { <p class="state-message">"No entries recorded yet."</p> }.into_any();
-    }
-    let rows = entries
-        .into_iter()
-        .map(|e| view! { <EntryRow entry=e/> })
-        .collect_view();
+pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let Hydrated(hydrated) = expect_context::<Hydrated>();
+    let filter = StoredValue::new(filter);
+    let rows = RwSignal::new(first_page.entries);
+    let next = RwSignal::new(first_page.next_cursor);
+    let loading = RwSignal::new(false);
+    let load_error = RwSignal::new(None::<String>);
+    let scroll_top = RwSignal::new(0.0);
+    let viewport = RwSignal::new(FIRST_VIEWPORT);
+    let selected = RwSignal::new(None::<i64>);
+    let scroller = NodeRef::<html::Div>::new();
+    let tz = Memo::new(move |_| nav.filter().tz);
+    let open_id = Memo::new(move |_| nav.query.with(|q| q.entry));
+
+    let window =
+        Memo::new(move |_| rows_in_view(scroll_top.get(), viewport.get(), rows.with(Vec::len)));
+
+    let load_more = move || {
+        let Some(cursor) = next.get_untracked() else {
+            return;
+        };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        load_error.set(None);
+        leptos::task::spawn_local(async move {
+            match search_entries(filter.get_value(), Some(cursor)).await {
+                Ok(page) => {
+                    rows.update(|r| r.extend(page.entries));
+                    next.set(page.next_cursor);
+                }
+                Err(e) => load_error.set(Some(error_text(&e))),
+            }
+            loading.set(false);
+        });
+    };
+    // Near the end of what is loaded, and more exists: fetch it (again once it arrives, if the
+    // viewport still reaches the end).
+    Effect::new(move |_| {
+        let (_, last) = window.get();
+        let near_end = last + OVERSCAN >= rows.with(Vec::len);
+        if near_end
+            && next.with(Option::is_some)
+            && !loading.get()
+            && load_error.with(Option::is_none)
+        {
+            load_more();
+        }
+    });
+    let measure = move || {
+        if let Some(el) = scroller.get_untracked() {
+            viewport.set(el.client_height() as f64);
+        }
+    };
+    Effect::new(move |_| {
+        if scroller.get().is_some() {
+            measure();
+        }
+    });
+    let resize = window_event_listener(ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+
+    // Keyboard: arrows move the selection (keeping it in view), Enter opens it.
+    let on_key = move |ev: ev::KeyboardEvent| {
+        let step: isize = match ev.key().as_str() {
+            "ArrowDown" => 1,
+            "ArrowUp" => -1,
+            "Enter" => {
+                let id = selected.get_untracked().and_then(|seq| {
+                    rows.with_untracked(|r| r.iter().find(|e| e.seq == seq).map(|e| e.id))
+                });
+                if let Some(id) = id {
+                    ev.prevent_default();
+                    nav.open_entry(id);
+                }
+                return;
+            }
+            _ => return,
+        };
+        ev.prevent_default();
+        let n = rows.with_untracked(Vec::len);
+        if n == 0 {
+            return;
+        }
+        let current = selected
+            .get_untracked()
+            .and_then(|seq| rows.with_untracked(|r| r.iter().position(|e| e.seq == seq)));
+        let index = match current {
+            None => 0,
+            Some(i) => (i as isize + step).clamp(0, n as isize - 1) as usize,
+        };
+        selected.set(rows.with_untracked(|r| r.get(index).map(|e| e.seq)));
+        if let Some(el) = scroller.get_untracked() {
+            let top = index as f64 * ROW_HEIGHT;
+            let header = ROW_HEIGHT;
+            let view_h = el.client_height() as f64 - header;
+            let scrolled = el.scroll_top() as f64;
+            if top < scrolled {
+                el.set_scroll_top(top as i32);
+            } else if top + ROW_HEIGHT > scrolled + view_h {
+                el.set_scroll_top((top + ROW_HEIGHT - view_h) as i32);
+            }
+        }
+    };
+
+    let zone_heading = move || match tz.get() {
+        Some(z) => format!("Timestamp ({z})"),
+        None => "Timestamp (UTC)".to_string(),
+    };
     view! {
-        <div class="table-scroll">
-        <table class="entry-table">
-            <colgroup>
-                <col class="col-ts"/>
-                <col class="col-user"/>
-                <col class="col-action"/>
-                <col class="col-resource"/>
-                <col class="col-ip"/>
-                <col class="col-status"/>
-                <col class="col-details"/>
-            </colgroup>
-            <thead>
-                <tr>
-                    <th scope="col">"Timestamp"</th>
-                    <th scope="col">"User"</th>
-                    <th scope="col">"Action"</th>
-                    <th scope="col">"Resource"</th>
-                    <th scope="col">"IP Address"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Details"</th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
+        <div
+            class="table-scroll"
+            node_ref=scroller
+            tabindex="0"
+            role="region"
+            aria-label="Audit entries: arrow keys move, Enter opens"
+            data-testid="entry-scroll"
+            on:scroll=move |ev| {
+                let el: web_sys::Element = event_target(&ev);
+                scroll_top.set(el.scroll_top() as f64);
+            }
+            on:keydown=on_key
+        >
+            <table class="entry-table" class:zoned=move || tz.with(Option::is_some) aria-rowcount=move || rows.with(Vec::len) + 1>
+                <colgroup>
+                    <col class="col-ts"/>
+                    <col class="col-user"/>
+                    <col class="col-action"/>
+                    <col class="col-resource"/>
+                    <col class="col-ip"/>
+                    <col class="col-status"/>
+                    <col class="col-details"/>
+                </colgroup>
+                <thead>
+                    <tr>
+                        <th scope="col">{zone_heading}</th>
+                        <th scope="col">"User"</th>
+                        <th scope="col">"Action"</th>
+                        <th scope="col">"Resource"</th>
+                        <th scope="col">"IP Address"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Details"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <tr class="spacer" aria-hidden="true">
+                        <td colspan="7" style:height=move || format!("{}px", window.get().0 as f64 * ROW_HEIGHT)></td>
+                    </tr>
+                    <For
+                        each=move || {
+                            let (first, last) = window.get();
+                            rows.with(|r| {
+                                r[first..last]
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, e)| (first + i, e.clone()))
+                                    .collect::<Vec<_>>()
+                            })
+                        }
+                        key=|(i, e)| (*i, e.seq)
+                        let:item
+                    >
+                        <EntryRow
+                            entry=item.1
+                            index=item.0
+                            selected=selected
+                            open_id=open_id
+                            tz=tz
+                            hydrated=hydrated
+                        />
+                    </For>
+                    <tr class="spacer" aria-hidden="true">
+                        <td colspan="7" style:height=move || {
+                            let (_, last) = window.get();
+                            format!("{}px", rows.with(Vec::len).saturating_sub(last) as f64 * ROW_HEIGHT)
+                        }></td>
+                    </tr>
+                    <tr class="table-status">
+                        <td colspan="7">
+                            {move || {
+                                if let Some(m) = load_error.get() {
+                                    view! {
+                                        <span class="field-error" role="alert">"More entries could not be loaded: " {m}</span>
+                                        " "
+                                        <button type="button" class="secondary" on:click=move |_| {
+                                            load_error.set(None);
+                                        }>"Retry"</button>
+                                    }.into_any()
+                                } else if loading.get() || next.with(Option::is_some) {
+                                    view! { <span class="loading-row" data-testid="loading-more">"Loading more entries…"</span> }.into_any()
+                                } else {
+                                    let n = rows.with(Vec::len);
+                                    view! { <span class="muted">{format!("End of results · {} loaded", thousands(n as i64))}</span> }.into_any()
+                                }
+                            }}
+                        </td>
+                    </tr>
+                </tbody>
+            </table>
         </div>
     }
-    .into_any()
 }
 
 #[component]
-fn EntryRow(entry: AuditEntry) -> impl IntoView {
+fn EntryRow(
+    entry: AuditEntry,
+    index: usize,
+    selected: RwSignal<Option<i64>>,
+    open_id: Memo<Option<uuid::Uuid>>,
+    tz: Memo<Option<String>>,
+    hydrated: RwSignal<bool>,
+) -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
     let failed = entry.status == Status::Failure;
+    let seq = entry.seq;
+    let id = entry.id;
     let actor_label = entry
         .actor
         .name
@@ -63,28 +256,64 @@ fn EntryRow(entry: AuditEntry) -> impl IntoView {
         .unwrap_or_else(|| entry.actor.id.clone());
     let is_key = entry.actor.kind == ActorType::ApiKey;
     let category_class = format!("action-badge cat-{}", entry.category());
-    let resource = entry
-        .resource
-        .as_ref()
-        .map(|r| format!("{} {}", r.kind, r.id))
-        .unwrap_or_default();
+    let resource = entry.resource.as_ref().map(|r| {
+        view! { <span class="resource-type">{r.kind.clone()}</span> " " <span class="mono">{r.id.clone()}</span> }
+    });
     let summary = entry.details_summary();
+    let at = entry.occurred_at;
+    // The server renders UTC; the browser switches to the URL's zone once interactive.
+    let timestamp = move || {
+        if hydrated.get() {
+            format_in(&at, tz.get().as_deref())
+        } else {
+            format_utc(&at)
+        }
+    };
     view! {
-        <tr class:failure=failed data-seq=entry.seq.to_string()>
-            <td class="ts">{format_utc(&entry.occurred_at)}</td>
+        <tr
+            class:failure=failed
+            class:selected=move || selected.get() == Some(seq)
+            class:open=move || open_id.get() == Some(id)
+            aria-rowindex=index + 2
+            data-seq=seq.to_string()
+            on:click=move |_| {
+                selected.set(Some(seq));
+                nav.open_entry(id);
+            }
+        >
+            <td class="ts"><time datetime=at.to_rfc3339()>{timestamp}</time></td>
             <td title=actor_title>
                 {is_key.then(|| view! { <span class="key-marker">"API key"</span> " " })}
                 {actor_label}
             </td>
             <td><code class=category_class>{entry.action.clone()}</code></td>
-            <td class="mono">{resource}</td>
+            <td>{resource}</td>
             <td class="mono">{entry.ip.clone().unwrap_or_default()}</td>
             <td>
                 <span class={if failed { "status status-failure" } else { "status status-success" }}>
-                    {entry.status.as_str()}
+                    {if failed { "✕ failure" } else { "success" }}
                 </span>
             </td>
             <td class="details">{summary}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_the_viewport_plus_margins() {
+        assert_eq!(rows_in_view(0.0, 720.0, 0), (0, 0));
+        assert_eq!(rows_in_view(0.0, 720.0, 5), (0, 5));
+        assert_eq!(rows_in_view(0.0, 720.0, 100_000), (0, 40));
+        // Deep in 100,000 rows: still about 60 rows.
+        let (first, last) = rows_in_view(36.0 * 50_000.0, 720.0, 100_000);
+        assert_eq!((first, last), (49_980, 50_040));
+        assert_eq!(
+            rows_in_view(36.0 * 99_999.0, 720.0, 100_000),
+            (99_979, 100_000)
+        );
     }
 }

@@ -1,41 +1,188 @@
-//! `/audit`: the audit log, newest first.
+//! `/audit`: the audit log. Everything on it follows the URL (see `console_state`).
 
-use leptos::prelude::*;
+use leptos::{ev, prelude::*};
 
 use crate::{
-    api::{recent_entries, NO_ACCESS},
-    components::{ConsoleLayout, EntryTable},
+    api::{error_text, search_entries, whoami, NO_ACCESS},
+    components::{
+        cleared, ActionPicker, ConsoleLayout, CopyButton, EntryDetail, EntryTable, FilterChips,
+        OrderToggle, ResourceFilter, ResultCount, SearchBar, StatusPicker, TimeRangePicker,
+        TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
+    },
+    console_state::ConsoleNav,
 };
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let entries = Resource::new(|| (), |_| recent_entries());
+    let me = Resource::new(|| (), |_| whoami());
     view! {
         <ConsoleLayout>
-            <div class="page-header">
-                <h1>"Audit Log"</h1>
-                <button class="secondary" data-testid="refresh" on:click=move |_| entries.refetch()>
-                    "Refresh"
-                </button>
-            </div>
-            <Transition fallback=|| view! { <p class="state-message">"Loading entries…"</p> }>
-                {move || entries.get().map(|result| match result {
-                    Ok(list) => view! { <EntryTable entries=list/> }.into_any(),
-                    Err(e) if e.to_string().contains(NO_ACCESS) => view! {
-                        <div class="state-message" role="alert">
-                            <h2>"No access"</h2>
-                            <p>"Only admins and compliance officers can view the audit log. Ask an admin if you need access."</p>
+            <Suspense fallback=|| view! { <p class="state-message">"Loading…"</p> }>
+                {move || me.get().map(|r| match r {
+                    Ok(user) if user.role.can_read_log() => view! { <AuditLog/> }.into_any(),
+                    Ok(_) => view! { <NoAccess/> }.into_any(),
+                    Err(e) => view! {
+                        <div class="state-message error" role="alert">
+                            <h2>"Not signed in"</h2>
+                            <p>{error_text(&e)}</p>
+                            <a href="/login">"Sign in"</a>
                         </div>
                     }.into_any(),
+                })}
+            </Suspense>
+        </ConsoleLayout>
+    }
+}
+
+#[component]
+fn NoAccess() -> impl IntoView {
+    view! {
+        <div class="state-message" role="alert">
+            <h2>"No access"</h2>
+            <p>"Only admins and compliance officers can view the audit log. Ask an admin if you need access."</p>
+        </div>
+    }
+}
+
+/// Whether a key press happened while typing into a field (then `/` is just a character).
+fn typing(ev: &ev::KeyboardEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                || el.has_attribute("contenteditable")
+        })
+}
+
+#[component]
+fn AuditLog() -> impl IntoView {
+    let nav = ConsoleNav::new();
+    provide_context(nav);
+    let refresh = RwSignal::new(0u32);
+    let updating = RwSignal::new(false);
+    // The canonical filter, or `None` when the URL's filter is refused.
+    let canonical = Memo::new(move |_| {
+        nav.query
+            .with(|q| q.filter.as_ref().ok().map(|f| f.to_query_string()))
+    });
+    let first_page = Resource::new(
+        move || (canonical.get(), refresh.get()),
+        |(filter, _)| async move {
+            match filter {
+                Some(f) => search_entries(f.clone(), None).await.map(|p| Some((f, p))),
+                None => Ok(None),
+            }
+        },
+    );
+    // `/` focuses the search, Escape closes the detail panel.
+    let keys = window_event_listener(ev::keydown, move |ev| match ev.key().as_str() {
+        "/" if !typing(&ev) => {
+            ev.prevent_default();
+            if let Some(input) = document().get_element_by_id(SEARCH_INPUT_ID) {
+                use wasm_bindgen::JsCast;
+                if let Ok(input) = input.dyn_into::<web_sys::HtmlElement>() {
+                    let _ = input.focus();
+                }
+            }
+        }
+        "Escape" if nav.query.with_untracked(|q| q.entry.is_some()) => nav.close_entry(),
+        _ => {}
+    });
+    on_cleanup(move || keys.remove());
+
+    view! {
+        <div class="page-header">
+            <h1>"Audit Log"</h1>
+            <div class="header-actions">
+                <CopyButton
+                    text=|| window().location().href().unwrap_or_default()
+                    label="Copy link"
+                    testid="copy-link"
+                />
+                <button type="button" class="secondary" data-testid="refresh"
+                    on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+            </div>
+        </div>
+        <SearchBar/>
+        <FilterBar/>
+        <FilterChips/>
+        {move || canonical.get().map(|f| view! { <ResultCount filter=f/> })}
+        <div class="results" class:updating=move || updating.get()>
+            <Transition
+                fallback=|| view! { <p class="state-message" data-testid="loading">"Loading entries…"</p> }
+                set_pending=updating.write_only()
+            >
+                {move || first_page.get().map(|r| match r {
+                    Ok(Some((_, page))) if page.entries.is_empty() => view! { <EmptyState/> }.into_any(),
+                    Ok(Some((filter, page))) => view! { <EntryTable first_page=page filter/> }.into_any(),
+                    Ok(None) => view! { <RefusedFilter/> }.into_any(),
+                    Err(e) if e.to_string().contains(NO_ACCESS) => view! { <NoAccess/> }.into_any(),
                     Err(e) => view! {
                         <div class="state-message error" role="alert">
                             <h2>"The entries could not be loaded"</h2>
-                            <p>{e.to_string()}</p>
-                            <button class="secondary" on:click=move |_| entries.refetch()>"Retry"</button>
+                            <p>{error_text(&e)}</p>
+                            <button type="button" class="secondary" on:click=move |_| refresh.update(|n| *n += 1)>"Retry"</button>
                         </div>
                     }.into_any(),
                 })}
             </Transition>
-        </ConsoleLayout>
+            {move || nav.query.with(|q| q.entry).map(|id| view! { <EntryDetail id/> })}
+        </div>
+    }
+    .into_any()
+}
+
+/// The pickers and toggles above the table.
+#[component]
+fn FilterBar() -> impl IntoView {
+    view! {
+        <div class="filter-bar" role="toolbar" aria-label="Filters">
+            <UserPicker/>
+            <ActionPicker/>
+            <TimeRangePicker/>
+            <StatusPicker/>
+            <ResourceFilter/>
+            <span class="filter-bar-gap"></span>
+            <OrderToggle/>
+            <TimeZoneToggle/>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn EmptyState() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let narrowed = move || !nav.filter().is_everything();
+    view! {
+        <div class="state-message" data-testid="empty-state">
+            <Show
+                when=narrowed
+                fallback=|| view! { <h2>"No entries recorded yet"</h2> <p>"Entries appear here as soon as they are ingested."</p> }
+            >
+                <h2>"No entries match these filters"</h2>
+                <p>"Nothing in the log matches every filter above. Remove a filter or clear them all."</p>
+                <button type="button" class="primary"
+                    on:click=move |_| nav.set_filter(cleared(&nav.filter_untracked()), false)>"Clear all filters"</button>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn RefusedFilter() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let message = move || {
+        nav.query
+            .with(|q| q.filter.as_ref().err().map(|e| e.to_string()))
+            .unwrap_or_default()
+    };
+    view! {
+        <div class="state-message error" role="alert" data-testid="filter-error">
+            <h2>"This link's filter cannot be used"</h2>
+            <p>{message}</p>
+            <a class="button primary" href="/audit">"Show all entries"</a>
+        </div>
     }
 }

@@ -15,10 +15,10 @@ pub fn LoginPage() -> impl IntoView {
                 <h1 class="brand">"Trailkeep"</h1>
                 <p class="login-subtitle">"Sign in to the audit log"</p>
                 {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required
-                    prop:value=email/>
+                    value=email/>
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password"
                     autocomplete="current-password" required/>

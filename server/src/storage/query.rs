@@ -4,7 +4,7 @@
 use app::filter::{
     ActionPattern, Filter, FilterError, Order, ResourcePattern, TimeBound, TimeWindow,
 };
-use app::model::AuditEntry;
+use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -126,6 +126,22 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// The identifier inside a search term that has more around it (`req_208900c5b4524753` →
+/// `208900c5b4524753`), or `None` when the term is best searched whole.
+///
+/// Why: pg_trgm splits a term into words at non-alphanumerics and requires every trigram of
+/// every word. Short words (`req`, `com`) and word edges are in millions of rows, and a GIN scan
+/// that must confirm each candidate in those posting trees reads them almost entirely. The
+/// longest word that looks like an identifier (eight or more characters, with a digit) is rare
+/// on its own, so its trigrams alone find the few candidates fast.
+fn identifier_probe(q: &str) -> Option<&str> {
+    let probe = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 8 && w.chars().any(|c| c.is_ascii_digit()))
+        .max_by_key(|w| w.chars().count())?;
+    (probe.len() < q.len()).then_some(probe)
+}
+
 /// Appends ` AND <condition>` for every part of the filter.
 fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) {
     if !f.users.is_empty() {
@@ -177,11 +193,28 @@ fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) 
         qb.push(" AND occurred_at < ").push_bind(to);
     }
     if let Some(q) = &f.q {
-        qb.push(" AND ")
-            .push(SEARCH_TEXT)
-            .push(" LIKE ('%' || lower(")
-            .push_bind(like_escape(q))
-            .push(") || '%')");
+        match identifier_probe(q) {
+            // The index is asked only for the identifier's trigrams; the whole term is then
+            // checked in a form the index cannot take (strpos), so the answer stays exact.
+            Some(probe) => {
+                qb.push(" AND ")
+                    .push(SEARCH_TEXT)
+                    .push(" LIKE ('%' || lower(")
+                    .push_bind(probe.to_string())
+                    .push(") || '%') AND strpos(")
+                    .push(SEARCH_TEXT)
+                    .push(", lower(")
+                    .push_bind(q.clone())
+                    .push(")) > 0");
+            }
+            None => {
+                qb.push(" AND ")
+                    .push(SEARCH_TEXT)
+                    .push(" LIKE ('%' || lower(")
+                    .push_bind(like_escape(q))
+                    .push(") || '%')");
+            }
+        }
     }
     match &f.resource {
         None => {}
@@ -295,6 +328,27 @@ pub async fn page(
     })
 }
 
+/// A page for a client: the cursor it sent is checked against `key` and the filter, and the
+/// next one is signed. The API and the console both page through here.
+pub async fn signed_page(
+    pool: &PgPool,
+    key: &[u8],
+    f: &Filter,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<EntryPage, QueryError> {
+    let canonical = f.to_query_string();
+    let cursor = cursor
+        .map(|c| Cursor::decode(c, key, &canonical))
+        .transpose()
+        .map_err(|m| QueryError::Filter(FilterError::new("cursor", m)))?;
+    let page = page(pool, f, limit, cursor).await?;
+    Ok(EntryPage {
+        entries: page.entries,
+        next_cursor: page.next.map(|c| c.encode(key, &canonical)),
+    })
+}
+
 /// `EXPLAIN (ANALYZE, BUFFERS)` of the page query, for the benchmark report.
 pub async fn explain_page(
     pool: &PgPool,
@@ -327,6 +381,29 @@ pub async fn count(pool: &PgPool, f: &Filter) -> Result<i64, QueryError> {
     Ok(qb.build_query_scalar().fetch_one(pool).await?)
 }
 
+/// The number of matching entries, counted up to `cap` (then `at_least`): bounded work for
+/// the line above the table. The whole log is counted exactly from the chain head.
+pub async fn count_up_to(pool: &PgPool, f: &Filter, cap: i64) -> Result<MatchCount, QueryError> {
+    let (seq_limit, now) = snapshot(pool).await?;
+    if f.is_everything() {
+        return Ok(MatchCount {
+            count: seq_limit,
+            at_least: false,
+        });
+    }
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let mut qb =
+        QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries WHERE seq < ");
+    qb.push_bind(seq_limit);
+    push_conditions(&mut qb, f, &bounds);
+    qb.push(" LIMIT ").push_bind(cap + 1).push(") AS capped");
+    let n: i64 = qb.build_query_scalar().fetch_one(pool).await?;
+    Ok(MatchCount {
+        count: n.min(cap),
+        at_least: n > cap,
+    })
+}
+
 pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::Error> {
     let row: Option<EntryRow> = sqlx::query_as(&format!(
         "SELECT {ROW_COLUMNS} FROM audit_entries WHERE id = $1"
@@ -337,17 +414,6 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::
     Ok(row.map(EntryRow::into_entry))
 }
 
-/// An actor for the user picker, with how many entries it has.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ActorFacet {
-    #[serde(rename = "type")]
-    pub actor_type: String,
-    pub id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub count: i64,
-}
-
 /// Actors whose id, name or email contains `q` (prefix matches first), most active first.
 pub async fn actor_facets(
     pool: &PgPool,
@@ -355,7 +421,7 @@ pub async fn actor_facets(
     limit: i64,
 ) -> Result<Vec<ActorFacet>, sqlx::Error> {
     let escaped = like_escape(&q.to_lowercase());
-    sqlx::query_as(
+    let rows: Vec<(String, String, Option<String>, Option<String>, i64)> = sqlx::query_as(
         "SELECT actor_type, actor_id AS id, actor_name AS name, actor_email AS email, entry_count AS count \
          FROM actor_stats \
          WHERE $1 = '' OR lower(actor_id) LIKE '%' || $1 || '%' OR lower(actor_name) LIKE '%' || $1 || '%' \
@@ -367,12 +433,46 @@ pub async fn actor_facets(
     .bind(escaped)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(actor_type, id, name, email, count)| ActorFacet {
+            actor_type,
+            id,
+            name,
+            email,
+            count,
+        })
+        .collect())
 }
 
-/// Every action with its count, by action name.
-pub async fn action_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT action, entry_count FROM action_stats ORDER BY action")
-        .fetch_all(pool)
-        .await
+/// Every action with its count, grouped into categories.
+pub async fn action_facets(pool: &PgPool) -> Result<Vec<ActionCategory>, sqlx::Error> {
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT action, entry_count FROM action_stats ORDER BY action")
+            .fetch_all(pool)
+            .await?;
+    Ok(ActionCategory::group(counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identifier_probe;
+
+    #[test]
+    fn identifier_probe_takes_the_longest_identifier_inside_a_longer_term() {
+        assert_eq!(
+            identifier_probe("req_208900c5b4524753"),
+            Some("208900c5b4524753")
+        );
+        assert_eq!(
+            identifier_probe("6f1c2a4e-1b2c-4d3e-8f90-a1b2c3d4e5f6"),
+            Some("a1b2c3d4e5f6")
+        );
+        // Whole words, words without digits and short identifiers are searched whole.
+        assert_eq!(identifier_probe("208900c5b4524753"), None);
+        assert_eq!(identifier_probe("admin@company.com"), None);
+        assert_eq!(identifier_probe("cfg_7"), None);
+        assert_eq!(identifier_probe("10.0.3.7"), None);
+    }
 }

@@ -9,8 +9,9 @@ mod session;
 
 use std::sync::Arc;
 
-use app::backend::{BoxFuture, ConsoleBackend, SharedBackend};
-use app::model::AuditEntry;
+use app::backend::{BackendResult, BoxFuture, ConsoleBackend, SharedBackend};
+use app::filter::Filter;
+use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
 use axum::{
     extract::{DefaultBodyLimit, FromRef},
     http::StatusCode,
@@ -23,7 +24,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
 
 use crate::infra::config::Config;
-use crate::storage::entries;
+use crate::storage::{self, query::QueryError};
+use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -59,15 +61,72 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// The console's view of the store, handed to the Leptos server functions.
-struct PgConsole(PgPool);
+struct PgConsole {
+    pool: PgPool,
+    cursor_key: Arc<Vec<u8>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> String {
+    eprintln!("database error: {e}");
+    "the database is unavailable; try again".to_string()
+}
+
+fn query_failed(e: QueryError) -> String {
+    match e {
+        QueryError::Filter(f) => f.to_string(),
+        QueryError::Db(e) => unavailable(e),
+    }
+}
 
 impl ConsoleBackend for PgConsole {
-    fn recent_entries(&self, limit: i64) -> BoxFuture<'_, Result<Vec<AuditEntry>, String>> {
+    fn page(
+        &self,
+        filter: Filter,
+        cursor: Option<String>,
+        limit: i64,
+    ) -> BoxFuture<'_, BackendResult<EntryPage>> {
         Box::pin(async move {
-            entries::recent(&self.0, limit).await.map_err(|e| {
-                eprintln!("database error: {e}");
-                "the database is unavailable".to_string()
-            })
+            storage::query::signed_page(
+                &self.pool,
+                &self.cursor_key,
+                &filter,
+                limit,
+                cursor.as_deref(),
+            )
+            .await
+            .map_err(query_failed)
+        })
+    }
+
+    fn count(&self, filter: Filter, cap: i64) -> BoxFuture<'_, BackendResult<MatchCount>> {
+        Box::pin(async move {
+            storage::query::count_up_to(&self.pool, &filter, cap)
+                .await
+                .map_err(query_failed)
+        })
+    }
+
+    fn entry(&self, id: Uuid) -> BoxFuture<'_, BackendResult<Option<AuditEntry>>> {
+        Box::pin(async move {
+            storage::query::by_id(&self.pool, id)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn user_facets(&self, q: String, limit: i64) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>> {
+        Box::pin(async move {
+            storage::query::actor_facets(&self.pool, &q, limit)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>> {
+        Box::pin(async move {
+            storage::query::action_facets(&self.pool)
+                .await
+                .map_err(unavailable)
         })
     }
 }
@@ -101,7 +160,10 @@ fn api_v1() -> Router<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    let backend: SharedBackend = Arc::new(PgConsole(state.pool.clone()));
+    let backend: SharedBackend = Arc::new(PgConsole {
+        pool: state.pool.clone(),
+        cursor_key: state.cursor_key.clone(),
+    });
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
     Router::new()

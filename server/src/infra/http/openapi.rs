@@ -8,9 +8,12 @@ use utoipa::{
     IntoParams, Modify, OpenApi, ToSchema,
 };
 
-use app::model::{Actor, ActorType, AuditEntry, Resource, Status};
+use app::model::{
+    ActionCategory, ActionCount, Actor, ActorFacet, ActorType, AuditEntry, EntryPage, Resource,
+    Status,
+};
 
-use crate::storage::{entries::Appended, query::ActorFacet};
+use crate::storage::entries::Appended;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,7 +29,10 @@ use crate::storage::{entries::Appended, query::ActorFacet};
         super::query::facet_users,
         super::query::facet_actions,
     ),
-    components(schemas(AuditEntry, Actor, ActorType, Resource, Status, Appended, ActorFacet)),
+    components(schemas(
+        AuditEntry, Actor, ActorType, Resource, Status, Appended, ActorFacet, EntryPage,
+        ActionCategory, ActionCount
+    )),
     modifiers(&Security),
     tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"))
 )]
@@ -143,12 +149,6 @@ pub struct ErrorBody {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct EventsPage {
-    entries: Vec<AuditEntry>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct Count {
     count: i64,
     /// The canonical form of the filter counted.
@@ -161,21 +161,8 @@ pub struct UserFacets {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ActionCount {
-    action: String,
-    count: i64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CategoryCount {
-    category: String,
-    count: i64,
-    actions: Vec<ActionCount>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct ActionFacets {
-    categories: Vec<CategoryCount>,
+    categories: Vec<ActionCategory>,
 }
 
 #[cfg(test)]

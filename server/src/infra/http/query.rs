@@ -11,10 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{client, error::ApiError, AppState};
-use crate::{
-    domain::cursor::Cursor,
-    storage::query::{self, QueryError},
-};
+use crate::storage::query::{self, QueryError};
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -54,7 +51,7 @@ fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError>
     tag = "query",
     params(super::openapi::FilterParams, super::openapi::PageParams),
     responses(
-        (status = 200, description = "A page and the cursor of the next", body = super::openapi::EventsPage),
+        (status = 200, description = "A page and the cursor of the next", body = app::model::EntryPage),
         (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
         (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
         (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
@@ -72,7 +69,6 @@ pub async fn list(
         Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["limit", "cursor"])?;
     let mut limit = DEFAULT_LIMIT;
     let mut cursor = None;
-    let canonical = filter.to_query_string();
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in extra {
         if seen.contains(&key) {
@@ -82,21 +78,19 @@ pub async fn list(
         }
         match key.as_str() {
             "limit" => limit = number("limit", &value, 1, MAX_LIMIT)?,
-            _ => {
-                cursor = Some(
-                    Cursor::decode(&value, &state.cursor_key, &canonical).map_err(|m| {
-                        ApiError::bad_request(format!("cursor: {m}")).with_param("cursor")
-                    })?,
-                )
-            }
+            _ => cursor = Some(value),
         }
         seen.push(key);
     }
-    let page = query::page(&state.pool, &filter, limit, cursor).await?;
-    Ok(Json(json!({
-        "entries": page.entries,
-        "next_cursor": page.next.map(|c| c.encode(&state.cursor_key, &canonical)),
-    })))
+    let page = query::signed_page(
+        &state.pool,
+        &state.cursor_key,
+        &filter,
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(json!(page)))
 }
 
 /// The exact number of entries matching the filter.
@@ -249,19 +243,8 @@ pub async fn facet_actions(
 ) -> Result<Json<Value>, ApiError> {
     client::require_reader(&state, &headers, &extensions).await?;
     simple_params(raw.as_deref(), &[])?;
-    let counts = query::action_counts(&state.pool)
+    let categories = query::action_facets(&state.pool)
         .await
         .map_err(ApiError::database)?;
-    let mut categories: Vec<Value> = Vec::new();
-    for (action, count) in counts {
-        let category = app::model::action_category(&action).to_string();
-        match categories.last_mut() {
-            Some(last) if last["category"] == category.as_str() => {
-                last["count"] = json!(last["count"].as_i64().unwrap_or(0) + count);
-                last["actions"].as_array_mut().expect("built as an array").push(json!({"action": action, "count": count}));
-            }
-            _ => categories.push(json!({"category": category, "count": count, "actions": [{"action": action, "count": count}]})),
-        }
-    }
     Ok(Json(json!({"categories": categories})))
 }

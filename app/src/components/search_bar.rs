@@ -1,0 +1,64 @@
+//! Free-text search over every field, server-side across all pages. Runs on Enter and after a
+//! pause in typing; `/` anywhere on the page focuses it.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::console_state::ConsoleNav;
+
+pub const SEARCH_INPUT_ID: &str = "audit-search";
+const TYPING_PAUSE: Duration = Duration::from_millis(450);
+
+#[component]
+pub fn SearchBar() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let text = RwSignal::new(nav.filter_untracked().q.unwrap_or_default());
+    // The URL changes (a chip removed, back/forward): show its search.
+    Effect::new(move |_| {
+        let q = nav.filter().q.unwrap_or_default();
+        if text.get_untracked().trim() != q {
+            text.set(q);
+        }
+    });
+    let typed = StoredValue::new(0u64);
+    let apply = move |replace: bool| {
+        let q = text.get_untracked().trim().to_string();
+        let mut f = nav.filter_untracked();
+        let q = (!q.is_empty()).then_some(q);
+        if f.q != q {
+            f.q = q;
+            nav.set_filter(f, replace);
+        }
+    };
+    view! {
+        <form class="search-bar" role="search" on:submit=move |ev| {
+            ev.prevent_default();
+            apply(false);
+        }>
+            <label class="visually-hidden" for=SEARCH_INPUT_ID>"Search the audit log"</label>
+            <input
+                id=SEARCH_INPUT_ID
+                type="search"
+                name="q"
+                autocomplete="off"
+                placeholder="Search users, actions, resources, IPs, details…   ( / )"
+                prop:value=move || text.get()
+                on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    typed.update_value(|n| *n += 1);
+                    let mine = typed.get_value();
+                    set_timeout(
+                        move || {
+                            if typed.get_value() == mine {
+                                apply(true);
+                            }
+                        },
+                        TYPING_PAUSE,
+                    );
+                }
+            />
+            <button type="submit" class="primary">"Search"</button>
+        </form>
+    }
+}

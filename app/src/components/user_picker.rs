@@ -1,0 +1,124 @@
+//! The user filter: search-as-you-type over the actors in the log, several may be chosen.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::api::{error_text, user_facets};
+use crate::console_state::ConsoleNav;
+use crate::model::{thousands, ActorFacet};
+
+#[component]
+pub fn UserPicker() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let open = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let search = RwSignal::new(String::new());
+    let keystrokes = StoredValue::new(0u64);
+    // Asked only in the browser (effects do not run on the server), while the picker is open;
+    // an answer to an older search is dropped.
+    let found = RwSignal::new(None::<Result<Vec<ActorFacet>, String>>);
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let (open, q) = (open.get(), search.get());
+        if !open {
+            return;
+        }
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
+        leptos::task::spawn_local(async move {
+            let answer = user_facets(q).await.map_err(|e| error_text(&e));
+            if asked.get_value() == mine {
+                found.set(Some(answer));
+            }
+        });
+    });
+    let chosen = move || nav.filter().users;
+    let toggle = move |value: String| {
+        nav.update_filter(|f| {
+            if f.users.contains(&value) {
+                f.users.retain(|u| *u != value);
+            } else {
+                f.users.push(value);
+                f.users.sort();
+            }
+        })
+    };
+    view! {
+        <details class="picker" on:toggle=move |ev| {
+            let el: web_sys::HtmlDetailsElement = event_target(&ev);
+            open.set(el.open());
+        }>
+            <summary data-testid="user-picker">
+                "User"
+                {move || {
+                    let n = chosen().len();
+                    (n > 0).then(|| view! { <span class="picker-badge">{n}</span> })
+                }}
+            </summary>
+            <div class="picker-panel">
+                <input
+                    type="search"
+                    aria-label="Search users by name, email or id"
+                    placeholder="Name, email or id…"
+                    prop:value=move || typed.get()
+                    on:input=move |ev| {
+                        typed.set(event_target_value(&ev));
+                        keystrokes.update_value(|n| *n += 1);
+                        let mine = keystrokes.get_value();
+                        set_timeout(
+                            move || {
+                                if keystrokes.get_value() == mine {
+                                    search.set(typed.get_untracked().trim().to_string());
+                                }
+                            },
+                            Duration::from_millis(200),
+                        );
+                    }
+                />
+                <ul class="picker-options" aria-label="Users">
+                    {move || chosen().into_iter().map(|u| {
+                        let value = u.clone();
+                        view! {
+                            <li>
+                                <label>
+                                    <input type="checkbox" checked=true on:change=move |_| toggle(value.clone())/>
+                                    <span class="option-main">{u}</span>
+                                </label>
+                            </li>
+                        }
+                    }).collect_view()}
+                        {move || match found.get() {
+                            None => view! { <li class="muted">"Searching…"</li> }.into_any(),
+                            Some(r) => match r {
+                            Err(m) => view! { <li class="field-error">{m}</li> }.into_any(),
+                            Ok(list) if list.is_empty() && open.get() => view! {
+                                <li class="muted">"No users match."</li>
+                            }.into_any(),
+                            Ok(list) => list.into_iter()
+                                .filter(|a| !chosen().contains(&a.filter_value()))
+                                .map(|a| {
+                                    let value = a.filter_value();
+                                    let main = a.name.clone().unwrap_or_else(|| a.id.clone());
+                                    let sub = a.email.clone().unwrap_or_else(|| {
+                                        if a.actor_type == "api_key" { "API key".into() } else { a.actor_type.clone() }
+                                    });
+                                    view! {
+                                        <li>
+                                            <label>
+                                                <input type="checkbox" checked=false on:change=move |_| toggle(value.clone())/>
+                                                <span class="option-main">{main}</span>
+                                                <span class="option-sub">{sub}</span>
+                                                <span class="option-count">{thousands(a.count)}</span>
+                                            </label>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                                .into_any(),
+                        }}}
+                </ul>
+            </div>
+        </details>
+    }
+}

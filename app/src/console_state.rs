@@ -1,0 +1,173 @@
+//! The console URL is the source of truth: `/audit?<canonical filter>&entry=<id>`. Pages read
+//! it through [`ConsoleQuery`] and change it through [`ConsoleNav`], never keep a second copy.
+
+use leptos::prelude::*;
+use leptos_router::{
+    hooks::{use_location, use_navigate},
+    NavigateOptions,
+};
+use uuid::Uuid;
+
+use crate::filter::{Filter, FilterError};
+
+/// Console-only parameters next to the filter.
+pub const CONSOLE_PARAMS: [&str; 1] = ["entry"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsoleQuery {
+    /// The filter, or why the URL's filter was refused.
+    pub filter: Result<Filter, FilterError>,
+    /// The entry open in the detail panel.
+    pub entry: Option<Uuid>,
+}
+
+impl ConsoleQuery {
+    pub fn parse(search: &str) -> Self {
+        let search = search.strip_prefix('?').unwrap_or(search);
+        match Filter::parse_with_extra(search, &CONSOLE_PARAMS) {
+            Ok((filter, extra)) => {
+                let mut entry = None;
+                for (key, value) in extra {
+                    match Uuid::parse_str(&value) {
+                        Ok(id) if key == "entry" && entry.is_none() => entry = Some(id),
+                        _ => {
+                            return ConsoleQuery {
+                                filter: Err(FilterError::new(
+                                    &key,
+                                    "must be one entry id (a UUID)",
+                                )),
+                                entry: None,
+                            }
+                        }
+                    }
+                }
+                ConsoleQuery {
+                    filter: Ok(filter),
+                    entry,
+                }
+            }
+            Err(e) => ConsoleQuery {
+                filter: Err(e),
+                entry: None,
+            },
+        }
+    }
+
+    /// The filter to show controls for: the URL's, or none when it was refused.
+    pub fn filter_or_default(&self) -> Filter {
+        self.filter.clone().unwrap_or_default()
+    }
+}
+
+/// `/audit?action=config.*&entry=…`
+pub fn console_url(filter: &Filter, entry: Option<Uuid>) -> String {
+    let mut query = filter.to_query_string();
+    if let Some(id) = entry {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&format!("entry={id}"));
+    }
+    if query.is_empty() {
+        "/audit".to_string()
+    } else {
+        format!("/audit?{query}")
+    }
+}
+
+/// Reads and changes the console URL. Provided by the audit page as context.
+#[derive(Clone, Copy)]
+pub struct ConsoleNav {
+    pub query: Memo<ConsoleQuery>,
+    navigate: StoredValue<Box<dyn Fn(&str, bool) + Send + Sync>>,
+}
+
+impl ConsoleNav {
+    pub fn new() -> Self {
+        let location = use_location();
+        let query = Memo::new(move |_| ConsoleQuery::parse(&location.search.get()));
+        let navigate = use_navigate();
+        let go = move |url: &str, replace: bool| {
+            navigate(
+                url,
+                NavigateOptions {
+                    replace,
+                    scroll: false,
+                    ..Default::default()
+                },
+            )
+        };
+        ConsoleNav {
+            query,
+            navigate: StoredValue::new(Box::new(go)),
+        }
+    }
+
+    /// The filter the page shows (untracked reads are for event handlers).
+    pub fn filter(&self) -> Filter {
+        self.query.with(ConsoleQuery::filter_or_default)
+    }
+
+    pub fn filter_untracked(&self) -> Filter {
+        self.query.with_untracked(ConsoleQuery::filter_or_default)
+    }
+
+    /// Shows `filter`'s results (the detail panel closes). `replace` for keystroke-driven
+    /// changes, so typing a search does not fill the history.
+    pub fn set_filter(&self, filter: Filter, replace: bool) {
+        self.go(&console_url(&filter, None), replace);
+    }
+
+    /// Changes the filter with `change`, starting from the one on screen.
+    pub fn update_filter(&self, change: impl FnOnce(&mut Filter)) {
+        let mut f = self.filter_untracked();
+        change(&mut f);
+        self.set_filter(f, false);
+    }
+
+    pub fn open_entry(&self, id: Uuid) {
+        let f = self.filter_untracked();
+        self.go(&console_url(&f, Some(id)), false);
+    }
+
+    pub fn close_entry(&self) {
+        let f = self.filter_untracked();
+        self.go(&console_url(&f, None), false);
+    }
+
+    fn go(&self, url: &str, replace: bool) {
+        self.navigate.with_value(|n| n(url, replace));
+    }
+}
+
+impl Default for ConsoleNav {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_urls_round_trip() {
+        let id = Uuid::from_u128(7);
+        let q = ConsoleQuery::parse(&format!("?user=a@b.c&action=config.*&entry={id}"));
+        let f = q.filter.clone().unwrap();
+        assert_eq!(q.entry, Some(id));
+        assert_eq!(
+            console_url(&f, q.entry),
+            format!("/audit?action=config.*&user=a@b.c&entry={id}")
+        );
+        assert_eq!(console_url(&Filter::default(), None), "/audit");
+        assert_eq!(
+            ConsoleQuery::parse("entry=nope").filter.unwrap_err().param,
+            "entry"
+        );
+        assert_eq!(
+            ConsoleQuery::parse("range=2w").filter.unwrap_err().param,
+            "range"
+        );
+    }
+}

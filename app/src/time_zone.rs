@@ -1,0 +1,176 @@
+//! Showing instants in UTC or in a named time zone. The browser knows every IANA zone
+//! (`Intl.DateTimeFormat`), so zone arithmetic happens there; the server renders UTC, which
+//! the page replaces with the chosen zone once it is interactive.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+
+/// `2026-11-25 14:03:07 UTC`
+pub fn format_utc(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `2026-11-25 15:03:07 UTC+01:00` in `tz`, or UTC when there is none or it is unknown here.
+pub fn format_in(t: &DateTime<Utc>, tz: Option<&str>) -> String {
+    match tz.and_then(|tz| offset_seconds(t, tz)) {
+        Some(0) | None => format_utc(t),
+        Some(seconds) => {
+            let offset = FixedOffset::east_opt(seconds).expect("offsets are within a day");
+            format!(
+                "{} UTC{}",
+                t.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S"),
+                offset
+            )
+        }
+    }
+}
+
+/// The instant a wall-clock time in `tz` names (UTC when `tz` is `None`).
+pub fn from_wall_clock(wall: NaiveDateTime, tz: Option<&str>) -> Option<DateTime<Utc>> {
+    let Some(tz) = tz else {
+        return Some(wall.and_utc());
+    };
+    // The offset at the guess decides; a second pass settles the hours around DST changes.
+    let guess = wall.and_utc();
+    let first = offset_seconds(&guess, tz)?;
+    let t = guess - chrono::Duration::seconds(first as i64);
+    let second = offset_seconds(&t, tz)?;
+    Some(guess - chrono::Duration::seconds(second as i64))
+}
+
+/// The wall-clock time of `t` in `tz`, for date inputs.
+pub fn to_wall_clock(t: &DateTime<Utc>, tz: Option<&str>) -> NaiveDateTime {
+    let seconds = tz.and_then(|tz| offset_seconds(t, tz)).unwrap_or(0);
+    t.naive_utc() + chrono::Duration::seconds(seconds as i64)
+}
+
+/// The browser's own zone (`Europe/Berlin`), if it says.
+pub fn browser_zone() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::zone()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        None
+    }
+}
+
+fn offset_seconds(t: &DateTime<Utc>, tz: &str) -> Option<i32> {
+    if tz == "UTC" {
+        return Some(0);
+    }
+    #[cfg(feature = "hydrate")]
+    {
+        browser::offset_seconds(t, tz)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = t;
+        None
+    }
+}
+
+/// `GMT+01:00` / `GMT-03:30` / `GMT` → seconds east of UTC.
+pub fn parse_gmt_offset(s: &str) -> Option<i32> {
+    let rest = s.strip_prefix("GMT").or_else(|| s.strip_prefix("UTC"))?;
+    if rest.is_empty() {
+        return Some(0);
+    }
+    let (sign, rest) = match rest.as_bytes().first()? {
+        b'+' => (1, &rest[1..]),
+        b'-' | 0xE2 => (-1, rest.trim_start_matches(['-', '\u{2212}'])),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    Some(sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60))
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::{cell::RefCell, collections::HashMap};
+
+    use chrono::{DateTime, Utc};
+    use js_sys::{Array, Date, Function, Object, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+
+    thread_local! {
+        static FORMATTERS: RefCell<HashMap<String, Option<JsValue>>> = RefCell::new(HashMap::new());
+    }
+
+    fn date_time_format() -> Option<Function> {
+        let intl = Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+        Reflect::get(&intl, &"DateTimeFormat".into())
+            .ok()?
+            .dyn_into()
+            .ok()
+    }
+
+    /// An `Intl.DateTimeFormat` that names the offset; `None` for a zone the browser rejects.
+    fn formatter(tz: &str) -> Option<JsValue> {
+        FORMATTERS.with(|cache| {
+            cache
+                .borrow_mut()
+                .entry(tz.to_string())
+                .or_insert_with(|| {
+                    let options = Object::new();
+                    Reflect::set(&options, &"timeZone".into(), &tz.into()).ok()?;
+                    Reflect::set(&options, &"timeZoneName".into(), &"longOffset".into()).ok()?;
+                    let args = Array::of2(&"en-US".into(), &options);
+                    Reflect::construct(&date_time_format()?, &args).ok()
+                })
+                .clone()
+        })
+    }
+
+    pub fn offset_seconds(t: &DateTime<Utc>, tz: &str) -> Option<i32> {
+        let fmt = formatter(tz)?;
+        let format_to_parts: Function = Reflect::get(&fmt, &"formatToParts".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let date = Date::new(&JsValue::from_f64(t.timestamp_millis() as f64));
+        let parts: Array = format_to_parts.call1(&fmt, &date).ok()?.dyn_into().ok()?;
+        parts.iter().find_map(|part| {
+            let kind = Reflect::get(&part, &"type".into()).ok()?.as_string()?;
+            if kind != "timeZoneName" {
+                return None;
+            }
+            super::parse_gmt_offset(&Reflect::get(&part, &"value".into()).ok()?.as_string()?)
+        })
+    }
+
+    pub fn zone() -> Option<String> {
+        let fmt = Reflect::construct(&date_time_format()?, &Array::new()).ok()?;
+        let resolved: Function = Reflect::get(&fmt, &"resolvedOptions".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let options = resolved.call0(&fmt).ok()?;
+        Reflect::get(&options, &"timeZone".into()).ok()?.as_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_gmt_offset("GMT"), Some(0));
+        assert_eq!(parse_gmt_offset("GMT+01:00"), Some(3600));
+        assert_eq!(parse_gmt_offset("GMT-03:30"), Some(-12600));
+        assert_eq!(parse_gmt_offset("GMT\u{2212}05:00"), Some(-18000));
+        assert_eq!(parse_gmt_offset("CET"), None);
+    }
+
+    #[test]
+    fn utc_formats_without_a_zone() {
+        let t = DateTime::parse_from_rfc3339("2026-11-25T14:03:07Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(format_utc(&t), "2026-11-25 14:03:07 UTC");
+        assert_eq!(format_in(&t, None), "2026-11-25 14:03:07 UTC");
+        assert_eq!(format_in(&t, Some("UTC")), "2026-11-25 14:03:07 UTC");
+        assert_eq!(from_wall_clock(t.naive_utc(), None), Some(t));
+    }
+}

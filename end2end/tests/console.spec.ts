@@ -1,0 +1,284 @@
+import { expect, test, type Browser, type Page } from '@playwright/test';
+
+// The audit log console: filters, chips, search, shareable URLs, detail panel, keyboard,
+// virtualization and time zones, against the seeded demo log (3,000 entries + the suite's own).
+
+const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
+
+const rows = (page: Page) => page.locator('table.entry-table tbody tr[data-seq]');
+
+async function signIn(page: Page, path = '/audit') {
+  await page.goto(path);
+  await page.getByLabel('Email').fill('admin@company.com');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
+}
+
+async function ready(page: Page, path = '/audit') {
+  await signIn(page, path);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** The text of one column for the rows in the DOM. */
+async function column(page: Page, index: number): Promise<string[]> {
+  return rows(page).locator(`td:nth-child(${index})`).allInnerTexts();
+}
+
+function query(page: Page): URLSearchParams {
+  return new URL(page.url()).searchParams;
+}
+
+test('the action picker filters by a whole category and by single actions, as chips', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('action-picker').click();
+  await page.getByTestId('category-config').check();
+  await expect(page).toHaveURL(/action=config\.\*/);
+  await expect(page.getByText('Action: config.*')).toBeVisible();
+  await expect(rows(page).first()).toBeVisible();
+  for (const action of await column(page, 3)) expect(action).toMatch(/^config\./);
+  // Unticking one action keeps its siblings one by one.
+  await page.locator('.action-panel label', { hasText: 'config.deployed' }).locator('input').uncheck();
+  await expect(page).not.toHaveURL(/config\.\*/);
+  await expect(page).toHaveURL(/action=config\.created/);
+  await expect(rows(page).first()).toBeVisible();
+  for (const action of await column(page, 3)) expect(['config.created', 'config.updated', 'config.deleted']).toContain(action);
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Clear all' }).click();
+  await expect(page).toHaveURL(/\/audit$/);
+});
+
+test('the user picker searches as you type and allows several users', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('user-picker').click();
+  await page.getByLabel('Search users by name, email or id').fill('grace');
+  const grace = page.locator('.picker-options label', { hasText: 'Grace Hopper' });
+  await expect(grace).toBeVisible();
+  await grace.locator('input').click();
+  await expect(page).toHaveURL(/user=grace@company\.com/);
+  await page.getByLabel('Search users by name, email or id').fill('ada');
+  await page.locator('.picker-options label', { hasText: 'Ada Lovelace' }).locator('input').click();
+  await expect(page).toHaveURL(/user=ada@company\.com.*user=grace@company\.com/);
+  await expect(page.getByText('User: ada@company.com')).toBeVisible();
+  await expect(rows(page).first()).toBeVisible();
+  // Failed sign-ins name the actor by email only.
+  const chosen = ['Ada Lovelace', 'Grace Hopper', 'ada@company.com', 'grace@company.com'];
+  for (const user of await column(page, 2)) expect(chosen).toContain(user.trim());
+  // Removing a chip updates the results at once.
+  await page.getByRole('button', { name: 'Remove filter User: ada@company.com' }).click();
+  await expect(page).not.toHaveURL(/ada@/);
+  await expect(rows(page).first()).toBeVisible();
+  for (const user of await column(page, 2)) expect(['Grace Hopper', 'grace@company.com']).toContain(user.trim());
+});
+
+test('date presets, a custom range, status and resource filters', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('time-picker').click();
+  await page.getByRole('button', { name: 'Last 24 hours' }).click();
+  await expect(page).toHaveURL(/range=24h/);
+  await expect(page.locator('.chip', { hasText: 'Last 24 hours' })).toBeVisible();
+
+  await page.getByTestId('range-start').fill('2026-01-01T00:00');
+  await page.getByTestId('range-end').fill('2099-01-01T00:00');
+  await page.getByTestId('range-apply').click();
+  await expect(page).toHaveURL(/from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z/);
+  await expect(page.locator('.chip', { hasText: '2026-01-01 00:00 UTC → 2099-01-01 00:00 UTC' })).toBeVisible();
+
+  await page.getByTestId('status-picker').selectOption('failure');
+  await expect(page).toHaveURL(/status=failure/);
+  await expect(rows(page).first()).toBeVisible();
+  expect(await rows(page).locator('.status-success').count()).toBe(0);
+  expect(await rows(page).locator('.status-failure').count()).toBe(await rows(page).count());
+
+  await page.getByTestId('resource-filter').fill('config:*');
+  await page.getByTestId('resource-filter').press('Enter');
+  await expect(page).toHaveURL(/resource=config:\*/);
+  await expect(rows(page).first()).toBeVisible();
+  for (const resource of await column(page, 4)) expect(resource).toMatch(/^config /);
+  await page.getByTestId('resource-filter').fill('bad:');
+  await page.getByTestId('resource-filter').press('Enter');
+  await expect(page.locator('.resource-filter .field-error')).toBeVisible();
+});
+
+test('search runs on Enter and while typing; no match shows the empty state', async ({ page }) => {
+  await ready(page);
+  await page.keyboard.press('/');
+  await expect(page.getByLabel('Search the audit log')).toBeFocused();
+  await page.keyboard.type('production');
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/q=production/);
+  await expect(page.getByTestId('result-count')).toHaveText(/^[\d,]+\+? entr/);
+  await expect(rows(page).first()).toBeVisible();
+  // Typing alone also searches, after a pause.
+  await page.getByLabel('Search the audit log').fill('zzz-no-such-text');
+  await expect(page).toHaveURL(/q=zzz-no-such-text/);
+  await expect(page.getByTestId('empty-state')).toContainText('No entries match these filters');
+  await expect(page.getByTestId('result-count')).toHaveText('0 entries');
+  await page.getByRole('button', { name: 'Clear all filters' }).click();
+  await expect(page).toHaveURL(/\/audit$/);
+  await expect(rows(page).first()).toBeVisible();
+});
+
+async function seqs(page: Page): Promise<string[]> {
+  await expect(rows(page).first()).toBeVisible();
+  return rows(page).evaluateAll((trs) => trs.slice(0, 15).map((tr) => tr.getAttribute('data-seq') ?? ''));
+}
+
+test('a copied URL opens the same filters and rows in a fresh browser, rendered by the server', async ({ page, browser }) => {
+  await ready(page, '/audit?action=config.*&status=success&order=asc');
+  await expect(page.getByTestId('oldest-first')).toHaveAttribute('aria-pressed', 'true');
+  await page.getByTestId('user-picker').click();
+  await page.getByLabel('Search users by name, email or id').fill('linus');
+  await page.locator('.picker-options label', { hasText: 'Linus Berg' }).locator('input').click();
+  await expect(page).toHaveURL(/user=linus@company\.com/);
+  const shared = page.url();
+  const expected = await seqs(page);
+  expect(expected.length).toBeGreaterThan(0);
+
+  // A fresh context: sign in is required, then the link itself opens (next=).
+  const fresh = await browser.newContext();
+  const other = await fresh.newPage();
+  await signIn(other, shared);
+  expect(other.url()).toBe(shared);
+  expect(await seqs(other)).toEqual(expected);
+  await expect(other.locator('.chip', { hasText: 'User: linus@company.com' })).toBeVisible();
+  await fresh.close();
+
+  // Without JavaScript at all: the server renders the same rows.
+  const noScript = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await noScript.newPage();
+  await signIn(plain, shared);
+  expect(await seqs(plain)).toEqual(expected);
+  await noScript.close();
+});
+
+test('back and forward move through filter changes', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('status-picker').selectOption('failure');
+  await expect(page).toHaveURL(/status=failure/);
+  await page.getByTestId('oldest-first').click();
+  await expect(page).toHaveURL(/order=asc&status=failure/);
+  await page.goBack();
+  await expect(page).toHaveURL(/\?status=failure$/);
+  await expect(page.getByTestId('status-picker')).toHaveValue('failure');
+  await page.goBack();
+  await expect(page).toHaveURL(/\/audit$/);
+  await page.goForward();
+  await expect(page).toHaveURL(/\?status=failure$/);
+  await expect(rows(page).first()).toBeVisible();
+  expect(await rows(page).locator('.status-success').count()).toBe(0);
+});
+
+test('oldest first orders the table chronologically', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('oldest-first').click();
+  await expect(page).toHaveURL(/order=asc/);
+  await expect(page.locator('.chip', { hasText: 'Oldest first' })).toBeVisible();
+  const times = await rows(page).locator('time').evaluateAll((ts) => ts.slice(0, 20).map((t) => t.getAttribute('datetime') ?? ''));
+  const sorted = [...times].sort((a, b) => Date.parse(a) - Date.parse(b));
+  expect(times).toEqual(sorted);
+});
+
+test('the detail panel shows every field and the diff; keyboard opens and closes it', async ({ page }) => {
+  await ready(page, '/audit?action=config.updated');
+  await expect(rows(page).first()).toBeVisible();
+  await page.getByTestId('entry-scroll').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  const third = rows(page).nth(2);
+  await expect(third).toHaveClass(/selected/);
+  const seq = await third.getAttribute('data-seq');
+  await page.keyboard.press('Enter');
+  const panel = page.getByTestId('entry-detail');
+  await expect(panel).toBeVisible();
+  await expect(page).toHaveURL(/action=config\.updated&entry=[0-9a-f-]{36}/);
+  await expect(panel.getByTestId('detail-seq')).toHaveText(seq ?? '');
+  await expect(panel.getByText('Leaf hash')).toBeVisible();
+  await expect(panel.locator('dd', { hasText: /^[0-9a-f]{64}$/ })).toHaveCount(1);
+  const diff = panel.getByTestId('changes-diff');
+  await expect(diff).toBeVisible();
+  await expect(diff.locator('tbody tr')).toHaveCount(1);
+  await expect(diff.locator('.diff-before')).not.toBeEmpty();
+  await expect(diff.locator('.diff-after')).not.toBeEmpty();
+  await expect(panel.locator('pre.raw-json')).toContainText('"leaf_hash"');
+  await expect(panel.getByText('User agent')).toBeVisible();
+  await page.screenshot({ path: 'test-results/detail-view.png' });
+
+  // The link to the open entry is shareable.
+  const shared = page.url();
+  await page.keyboard.press('Escape');
+  await expect(panel).toHaveCount(0);
+  await expect(page).not.toHaveURL(/entry=/);
+  await page.goto(shared);
+  await expect(page.getByTestId('entry-detail').getByTestId('detail-seq')).toHaveText(seq ?? '');
+  await page.getByTestId('close-detail').click();
+  await expect(page.getByTestId('entry-detail')).toHaveCount(0);
+});
+
+test('the table is virtualized: scrolling loads every page while the DOM stays small', async ({ page }) => {
+  await ready(page);
+  const count = await page.getByTestId('result-count').innerText();
+  const total = Number(count.replace(/[^\d]/g, ''));
+  expect(total).toBeGreaterThan(3000);
+  const scroller = page.getByTestId('entry-scroll');
+  let maxRows = 0;
+  for (let i = 0; i < 400; i++) {
+    await scroller.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await page.waitForTimeout(40);
+    maxRows = Math.max(maxRows, await page.locator('table.entry-table tr').count());
+    if ((await page.locator('.table-status').innerText()).startsWith('End of results')) break;
+  }
+  await expect(page.locator('.table-status')).toHaveText(/End of results · [\d,]+ loaded/);
+  const loaded = Number((await page.locator('.table-status').innerText()).replace(/[^\d]/g, ''));
+  expect(loaded).toBeGreaterThanOrEqual(total);
+  expect(maxRows).toBeLessThanOrEqual(200);
+  // The oldest entry (seq 0 is the genesis of the demo log) is at the very end.
+  await expect(rows(page).last()).toBeVisible();
+  // Back to the top: the newest rows are there again.
+  await scroller.evaluate((el) => el.scrollTo(0, 0));
+  await expect(rows(page).first()).toHaveAttribute('aria-rowindex', '2');
+  expect(await page.locator('table.entry-table tr').count()).toBeLessThanOrEqual(200);
+});
+
+test('UTC and local time: the toggle writes tz= and the times follow it', async ({ browser }) => {
+  const context = await browser.newContext({ timezoneId: 'Asia/Tokyo' });
+  const page = await context.newPage();
+  await ready(page);
+  const utc = await rows(page).first().locator('time').innerText();
+  expect(utc).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  await page.getByTestId('tz-local').click();
+  await expect(page).toHaveURL(/tz=Asia\/Tokyo/);
+  await expect(page.locator('thead')).toContainText('Timestamp (Asia/Tokyo)');
+  const iso = await rows(page).first().locator('time').getAttribute('datetime');
+  const local = await rows(page).first().locator('time').innerText();
+  expect(local).toMatch(/UTC\+09:00$/);
+  // Same instant, 9 h later on the wall clock.
+  const wall = Date.parse(local.replace(' UTC+09:00', 'Z').replace(' ', 'T'));
+  const second = Math.floor(Date.parse(iso ?? '') / 1000) * 1000;
+  expect(wall - second).toBe(9 * 3600 * 1000);
+  // The custom range reads its inputs in the same zone.
+  await page.getByTestId('time-picker').click();
+  await page.getByTestId('range-start').fill('2026-03-01T09:00');
+  await page.getByTestId('range-apply').click();
+  await expect(page).toHaveURL(/from=2026-03-01T00:00:00Z/);
+  await page.getByTestId('tz-utc').click();
+  await expect(page).not.toHaveURL(/tz=/);
+  await expect(rows(page).first().locator('time')).toHaveText(/ UTC$/);
+  await context.close();
+});
+
+test('a refused filter in the URL is explained, not a blank page', async ({ page }) => {
+  await ready(page, '/audit?range=2w');
+  await expect(page.getByTestId('filter-error')).toContainText('range');
+  await page.getByRole('link', { name: 'Show all entries' }).click();
+  await expect(rows(page).first()).toBeVisible();
+});
+
+test('screenshot of the console at 1280 and 768 pixels', async ({ page }) => {
+  await ready(page, '/audit?range=90d');
+  await expect(rows(page).first()).toBeVisible();
+  await page.screenshot({ path: 'test-results/console-1280.png' });
+  await page.setViewportSize({ width: 768, height: 900 });
+  await page.screenshot({ path: 'test-results/console-768.png' });
+});
