@@ -145,6 +145,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
             role="region"
             aria-label="Audit entries: arrow keys move, Enter opens"
             data-testid="entry-scroll"
+            data-shown-filter=filter.get_value()
             on:scroll=move |ev| {
                 let el: web_sys::Element = event_target(&ev);
                 scroll_top.set(el.scroll_top() as f64);

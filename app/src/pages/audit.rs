@@ -114,7 +114,7 @@ fn AuditLog() -> impl IntoView {
                 set_pending=updating.write_only()
             >
                 {move || first_page.get().map(|r| match r {
-                    Ok(Some((_, page))) if page.entries.is_empty() => view! { <EmptyState/> }.into_any(),
+                    Ok(Some((filter, page))) if page.entries.is_empty() => view! { <EmptyState filter/> }.into_any(),
                     Ok(Some((filter, page))) => view! { <EntryTable first_page=page filter/> }.into_any(),
                     Ok(None) => view! { <RefusedFilter/> }.into_any(),
                     Err(e) if e.to_string().contains(NO_ACCESS) => view! { <NoAccess/> }.into_any(),
@@ -133,9 +133,41 @@ fn AuditLog() -> impl IntoView {
     .into_any()
 }
 
-/// The pickers and toggles above the table.
+/// Closes the open pickers that do not hold `target` (`None`: all of them).
+fn close_pickers(target: Option<web_sys::Node>) {
+    let Ok(open) = document().query_selector_all("details.picker[open]") else {
+        return;
+    };
+    for i in 0..open.length() {
+        if let Some(node) = open.item(i) {
+            if target.as_ref().is_some_and(|t| node.contains(Some(t))) {
+                continue;
+            }
+            if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node) {
+                let _ = el.remove_attribute("open");
+            }
+        }
+    }
+}
+
+/// The pickers and toggles above the table. A picker closes on a click elsewhere or Escape.
 #[component]
 fn FilterBar() -> impl IntoView {
+    let clicks = window_event_listener(ev::click, |ev| {
+        let target = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Node>(t).ok());
+        close_pickers(target);
+    });
+    let keys = window_event_listener(ev::keydown, |ev| {
+        if ev.key() == "Escape" {
+            close_pickers(None);
+        }
+    });
+    on_cleanup(move || {
+        clicks.remove();
+        keys.remove();
+    });
     view! {
         <div class="filter-bar" role="toolbar" aria-label="Filters">
             <UserPicker/>
@@ -151,12 +183,13 @@ fn FilterBar() -> impl IntoView {
     .into_any()
 }
 
+/// No rows for `filter` (its canonical form, recorded for tests as what is shown).
 #[component]
-fn EmptyState() -> impl IntoView {
+fn EmptyState(filter: String) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let narrowed = move || !nav.filter().is_everything();
     view! {
-        <div class="state-message" data-testid="empty-state">
+        <div class="state-message" data-testid="empty-state" data-shown-filter=filter>
             <Show
                 when=narrowed
                 fallback=|| view! { <h2>"No entries recorded yet"</h2> <p>"Entries appear here as soon as they are ingested."</p> }
