@@ -75,11 +75,14 @@ pub fn console_url(filter: &Filter, entry: Option<Uuid>) -> String {
     }
 }
 
+/// Goes to a console URL; `true` replaces the current history entry.
+type Navigate = Box<dyn Fn(&str, bool) + Send + Sync>;
+
 /// Reads and changes the console URL. Provided by the audit page as context.
 #[derive(Clone, Copy)]
 pub struct ConsoleNav {
     pub query: Memo<ConsoleQuery>,
-    navigate: StoredValue<Box<dyn Fn(&str, bool) + Send + Sync>>,
+    navigate: StoredValue<Navigate>,
 }
 
 impl ConsoleNav {

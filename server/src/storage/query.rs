@@ -414,6 +414,15 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::
     Ok(row.map(EntryRow::into_entry))
 }
 
+#[derive(sqlx::FromRow)]
+struct ActorFacetRow {
+    actor_type: String,
+    id: String,
+    name: Option<String>,
+    email: Option<String>,
+    count: i64,
+}
+
 /// Actors whose id, name or email contains `q` (prefix matches first), most active first.
 pub async fn actor_facets(
     pool: &PgPool,
@@ -421,7 +430,7 @@ pub async fn actor_facets(
     limit: i64,
 ) -> Result<Vec<ActorFacet>, sqlx::Error> {
     let escaped = like_escape(&q.to_lowercase());
-    let rows: Vec<(String, String, Option<String>, Option<String>, i64)> = sqlx::query_as(
+    let rows: Vec<ActorFacetRow> = sqlx::query_as(
         "SELECT actor_type, actor_id AS id, actor_name AS name, actor_email AS email, entry_count AS count \
          FROM actor_stats \
          WHERE $1 = '' OR lower(actor_id) LIKE '%' || $1 || '%' OR lower(actor_name) LIKE '%' || $1 || '%' \
@@ -436,12 +445,12 @@ pub async fn actor_facets(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(actor_type, id, name, email, count)| ActorFacet {
-            actor_type,
-            id,
-            name,
-            email,
-            count,
+        .map(|r| ActorFacet {
+            actor_type: r.actor_type,
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            count: r.count,
         })
         .collect())
 }
