@@ -221,9 +221,9 @@ impl RelativeRange {
 impl TimeBound {
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.len() == 10 {
-            return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            return crate::time_zone::parse_date(s)
                 .map(TimeBound::Date)
-                .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"));
+                .ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"));
         }
         let t = DateTime::parse_from_rfc3339(s)
             .map_err(|_| {
@@ -240,7 +240,7 @@ impl TimeBound {
 impl fmt::Display for TimeBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeBound::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            TimeBound::Date(d) => f.write_str(&crate::time_zone::date_string(*d)),
             TimeBound::Instant(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         }
     }

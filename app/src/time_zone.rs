@@ -2,11 +2,53 @@
 //! (`Intl.DateTimeFormat`), so zone arithmetic happens there; the server renders UTC, which
 //! the page replaces with the chosen zone once it is interactive.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
+
+// Dates are written and read by hand, not with chrono's strftime machinery: the browser bundle
+// stays smaller, and these are the only shapes the console uses.
+
+/// `2026-11-25`
+pub fn date_string(d: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+/// `2026-11-25 14:03` (`sep` between date and time; `T` for date inputs).
+pub fn minutes_string(t: NaiveDateTime, sep: char) -> String {
+    format!("{}{sep}{:02}:{:02}", date_string(t.date()), t.hour(), t.minute())
+}
+
+/// `2026-11-25 14:03:07`
+pub fn seconds_string(t: NaiveDateTime) -> String {
+    format!("{}:{:02}", minutes_string(t, ' '), t.second())
+}
+
+/// `2026-11-25` → the date.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = s.get(r)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
+/// `2026-11-25T14:03` (a `datetime-local` input's value) → the wall-clock time.
+pub fn parse_minutes(s: &str) -> Option<NaiveDateTime> {
+    let (date, time) = s.split_once('T')?;
+    let (h, m) = time.split_once(':')?;
+    let digits = |x: &str| x.len() == 2 && x.bytes().all(|c| c.is_ascii_digit());
+    if !digits(h) || !digits(m) {
+        return None;
+    }
+    parse_date(date)?.and_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+}
 
 /// `2026-11-25 14:03:07 UTC`
 pub fn format_utc(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    format!("{} UTC", seconds_string(t.naive_utc()))
 }
 
 /// `2026-11-25 15:03:07 UTC+01:00` in `tz`, or UTC when there is none or it is unknown here.
@@ -17,7 +59,7 @@ pub fn format_in(t: &DateTime<Utc>, tz: Option<&str>) -> String {
             let offset = FixedOffset::east_opt(seconds).expect("offsets are within a day");
             format!(
                 "{} UTC{}",
-                t.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S"),
+                seconds_string(t.with_timezone(&offset).naive_local()),
                 offset
             )
         }
@@ -153,6 +195,20 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_parse_and_print() {
+        let d = parse_date("2026-03-01").unwrap();
+        assert_eq!(date_string(d), "2026-03-01");
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("2026-3-01x"), None);
+        assert_eq!(parse_date("+026-03-01"), None);
+        let t = parse_minutes("2026-03-01T09:05").unwrap();
+        assert_eq!(minutes_string(t, 'T'), "2026-03-01T09:05");
+        assert_eq!(seconds_string(t), "2026-03-01 09:05:00");
+        assert_eq!(parse_minutes("2026-03-01T9:05"), None);
+        assert_eq!(parse_minutes("2026-03-01"), None);
+    }
 
     #[test]
     fn offsets_parse() {

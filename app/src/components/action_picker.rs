@@ -1,6 +1,7 @@
 //! The action filter: categories and their actions with counts; a whole category (`config.*`)
 //! or single actions.
 
+use leptos::either::{EitherOf3};
 use leptos::prelude::*;
 
 use crate::api::{action_facets, error_text};
@@ -81,10 +82,10 @@ pub fn ActionPicker() -> impl IntoView {
             </summary>
             <div class="picker-panel action-panel">
                 {move || match facets.get() {
-                    None => view! { <p class="muted">"Loading actions…"</p> }.into_any(),
+                    None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),
                     Some(r) => match r {
-                        Err(m) => view! { <p class="field-error">{m}</p> }.into_any(),
-                        Ok(all) => {
+                        Err(m) => EitherOf3::B(view! { <p class="field-error">{m}</p> }),
+                        Ok(all) => EitherOf3::C({
                             let all = StoredValue::new(all);
                             all.get_value().into_iter().map(|category| {
                                 let cat = StoredValue::new(category.clone());
@@ -126,8 +127,8 @@ pub fn ActionPicker() -> impl IntoView {
                                         </ul>
                                     </fieldset>
                                 }
-                            }).collect_view().into_any()
-                        }
+                            }).collect_view()
+                        }),
                     },
                 }}
             </div>

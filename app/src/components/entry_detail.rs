@@ -1,6 +1,7 @@
 //! The side panel for one entry (`entry=<id>` in the URL): every field, the request metadata,
 //! the integrity fields, `details.changes` as a before/after diff, and the raw JSON.
 
+use leptos::either::{EitherOf3};
 use leptos::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
@@ -47,16 +48,16 @@ pub fn EntryDetail(id: Uuid) -> impl IntoView {
             </header>
             <Transition fallback=|| view! { <p class="state-message">"Loading entry…"</p> }>
                 {move || entry.get().map(|r| match r {
-                    Ok(Some(e)) => view! { <EntryFields entry=e/> }.into_any(),
-                    Ok(None) => view! {
+                    Ok(Some(e)) => EitherOf3::A(view! { <EntryFields entry=e/> }),
+                    Ok(None) => EitherOf3::B(view! {
                         <p class="state-message" role="alert">"No entry with this id."</p>
-                    }.into_any(),
-                    Err(e) => view! {
+                    }),
+                    Err(e) => EitherOf3::C(view! {
                         <div class="state-message error" role="alert">
                             <p>{error_text(&e)}</p>
                             <button type="button" class="secondary" on:click=move |_| entry.refetch()>"Retry"</button>
                         </div>
-                    }.into_any(),
+                    }),
                 })}
             </Transition>
         </aside>

@@ -1,6 +1,7 @@
 //! The table of entries, virtualized: only the rows in view (plus a margin) are in the DOM,
 //! however many are loaded; scrolling near the end loads the next page by cursor.
 
+use leptos::either::EitherOf3;
 use leptos::{ev, html, prelude::*};
 
 use crate::api::{error_text, search_entries};
@@ -10,7 +11,8 @@ use crate::time_zone::{format_in, format_utc};
 use crate::Hydrated;
 
 /// Every row is this tall (CSS keeps it so): the scroll offset says which rows are in view.
-pub const ROW_HEIGHT: f64 = 36.0;
+pub const ROW_PX: usize = 36;
+const ROW_HEIGHT: f64 = ROW_PX as f64;
 /// Rows rendered above and below the viewport.
 const OVERSCAN: usize = 20;
 /// The viewport assumed before the browser measures it (the server render).
@@ -175,7 +177,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
                 </thead>
                 <tbody>
                     <tr class="spacer" aria-hidden="true">
-                        <td colspan="7" style:height=move || format!("{}px", window.get().0 as f64 * ROW_HEIGHT)></td>
+                        <td colspan="7" style:height=move || format!("{}px", window.get().0 * ROW_PX)></td>
                     </tr>
                     <For
                         each=move || {
@@ -203,25 +205,25 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
                     <tr class="spacer" aria-hidden="true">
                         <td colspan="7" style:height=move || {
                             let (_, last) = window.get();
-                            format!("{}px", rows.with(Vec::len).saturating_sub(last) as f64 * ROW_HEIGHT)
+                            format!("{}px", rows.with(Vec::len).saturating_sub(last) * ROW_PX)
                         }></td>
                     </tr>
                     <tr class="table-status">
                         <td colspan="7">
                             {move || {
                                 if let Some(m) = load_error.get() {
-                                    view! {
+                                    EitherOf3::A(view! {
                                         <span class="field-error" role="alert">"More entries could not be loaded: " {m}</span>
                                         " "
                                         <button type="button" class="secondary" on:click=move |_| {
                                             load_error.set(None);
                                         }>"Retry"</button>
-                                    }.into_any()
+                                    })
                                 } else if loading.get() || next.with(Option::is_some) {
-                                    view! { <span class="loading-row" data-testid="loading-more">"Loading more entries…"</span> }.into_any()
+                                    EitherOf3::B(view! { <span class="loading-row" data-testid="loading-more">"Loading more entries…"</span> })
                                 } else {
                                     let n = rows.with(Vec::len);
-                                    view! { <span class="muted">{format!("End of results · {} loaded", thousands(n as i64))}</span> }.into_any()
+                                    EitherOf3::C(view! { <span class="muted">{format!("End of results · {} loaded", thousands(n as i64))}</span> })
                                 }
                             }}
                         </td>

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::console_state::ConsoleNav;
 use crate::filter::{Filter, Order, TimeBound, TimeWindow};
+use crate::time_zone::{date_string, minutes_string};
 
 /// One chip: what it says and the filter without it.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,8 +15,8 @@ pub struct Chip {
 
 fn bound_label(b: &TimeBound) -> String {
     match b {
-        TimeBound::Date(d) => d.format("%Y-%m-%d").to_string(),
-        TimeBound::Instant(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        TimeBound::Date(d) => date_string(*d),
+        TimeBound::Instant(t) => format!("{} UTC", minutes_string(t.naive_utc(), ' ')),
     }
 }
 

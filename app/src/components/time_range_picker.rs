@@ -1,14 +1,11 @@
 //! Date range: presets, or a custom start/end read in the zone the table shows (UTC or the
 //! `tz` of the URL).
 
-use chrono::NaiveDateTime;
 use leptos::prelude::*;
 
 use crate::console_state::ConsoleNav;
 use crate::filter::{RelativeRange, TimeBound, TimeWindow};
-use crate::time_zone::{from_wall_clock, to_wall_clock};
-
-const INPUT_FORMAT: &str = "%Y-%m-%dT%H:%M";
+use crate::time_zone::{date_string, from_wall_clock, minutes_string, parse_minutes, to_wall_clock};
 
 fn window_label(w: &TimeWindow) -> String {
     match w {
@@ -22,8 +19,8 @@ fn window_label(w: &TimeWindow) -> String {
 fn input_value(b: Option<TimeBound>, tz: Option<&str>) -> String {
     match b {
         None => String::new(),
-        Some(TimeBound::Date(d)) => format!("{}T00:00", d.format("%Y-%m-%d")),
-        Some(TimeBound::Instant(t)) => to_wall_clock(&t, tz).format(INPUT_FORMAT).to_string(),
+        Some(TimeBound::Date(d)) => format!("{}T00:00", date_string(d)),
+        Some(TimeBound::Instant(t)) => minutes_string(to_wall_clock(&t, tz), 'T'),
     }
 }
 
@@ -31,8 +28,8 @@ fn parse_input(value: &str, tz: Option<&str>, what: &str) -> Result<Option<TimeB
     if value.trim().is_empty() {
         return Ok(None);
     }
-    let wall = NaiveDateTime::parse_from_str(value.trim(), INPUT_FORMAT)
-        .map_err(|_| format!("The {what} is not a date and time."))?;
+    let wall =
+        parse_minutes(value.trim()).ok_or_else(|| format!("The {what} is not a date and time."))?;
     from_wall_clock(wall, tz)
         .map(|t| Some(TimeBound::Instant(t)))
         .ok_or_else(|| format!("The {what} cannot be read in this time zone."))
@@ -54,7 +51,7 @@ pub fn TimeRangePicker() -> impl IntoView {
         start.set(input_value(from, f.tz.as_deref()));
         // A date `to` covers its whole day: show the end of it.
         end.set(match to {
-            Some(TimeBound::Date(d)) => format!("{}T23:59", d.format("%Y-%m-%d")),
+            Some(TimeBound::Date(d)) => format!("{}T23:59", date_string(d)),
             other => input_value(other, f.tz.as_deref()),
         });
     });

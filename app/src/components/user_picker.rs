@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use leptos::either::{EitherOf4};
 use leptos::prelude::*;
 
 use crate::api::{error_text, user_facets};
@@ -89,13 +90,13 @@ pub fn UserPicker() -> impl IntoView {
                         }
                     }).collect_view()}
                         {move || match found.get() {
-                            None => view! { <li class="muted">"Searching…"</li> }.into_any(),
+                            None => EitherOf4::A(view! { <li class="muted">"Searching…"</li> }),
                             Some(r) => match r {
-                            Err(m) => view! { <li class="field-error">{m}</li> }.into_any(),
-                            Ok(list) if list.is_empty() && open.get() => view! {
+                            Err(m) => EitherOf4::B(view! { <li class="field-error">{m}</li> }),
+                            Ok(list) if list.is_empty() && open.get() => EitherOf4::C(view! {
                                 <li class="muted">"No users match."</li>
-                            }.into_any(),
-                            Ok(list) => list.into_iter()
+                            }),
+                            Ok(list) => EitherOf4::D(list.into_iter()
                                 .filter(|a| !chosen().contains(&a.filter_value()))
                                 .map(|a| {
                                     let value = a.filter_value();
@@ -114,8 +115,7 @@ pub fn UserPicker() -> impl IntoView {
                                         </li>
                                     }
                                 })
-                                .collect_view()
-                                .into_any(),
+                                .collect_view()),
                         }}}
                 </ul>
             </div>

@@ -1,5 +1,6 @@
 //! `/audit`: the audit log. Everything on it follows the URL (see `console_state`).
 
+use leptos::either::{EitherOf3, EitherOf5};
 use leptos::{ev, prelude::*};
 
 use crate::{
@@ -19,15 +20,15 @@ pub fn AuditPage() -> impl IntoView {
         <ConsoleLayout>
             <Suspense fallback=|| view! { <p class="state-message">"Loading…"</p> }>
                 {move || me.get().map(|r| match r {
-                    Ok(user) if user.role.can_read_log() => view! { <AuditLog/> }.into_any(),
-                    Ok(_) => view! { <NoAccess/> }.into_any(),
-                    Err(e) => view! {
+                    Ok(user) if user.role.can_read_log() => EitherOf3::A(view! { <AuditLog/> }),
+                    Ok(_) => EitherOf3::B(view! { <NoAccess/> }),
+                    Err(e) => EitherOf3::C(view! {
                         <div class="state-message error" role="alert">
                             <h2>"Not signed in"</h2>
                             <p>{error_text(&e)}</p>
                             <a href="/login">"Sign in"</a>
                         </div>
-                    }.into_any(),
+                    }),
                 })}
             </Suspense>
         </ConsoleLayout>
@@ -114,23 +115,22 @@ fn AuditLog() -> impl IntoView {
                 set_pending=updating.write_only()
             >
                 {move || first_page.get().map(|r| match r {
-                    Ok(Some((filter, page))) if page.entries.is_empty() => view! { <EmptyState filter/> }.into_any(),
-                    Ok(Some((filter, page))) => view! { <EntryTable first_page=page filter/> }.into_any(),
-                    Ok(None) => view! { <RefusedFilter/> }.into_any(),
-                    Err(e) if e.to_string().contains(NO_ACCESS) => view! { <NoAccess/> }.into_any(),
-                    Err(e) => view! {
+                    Ok(Some((filter, page))) if page.entries.is_empty() => EitherOf5::A(view! { <EmptyState filter/> }),
+                    Ok(Some((filter, page))) => EitherOf5::B(view! { <EntryTable first_page=page filter/> }),
+                    Ok(None) => EitherOf5::C(view! { <RefusedFilter/> }),
+                    Err(e) if e.to_string().contains(NO_ACCESS) => EitherOf5::D(view! { <NoAccess/> }),
+                    Err(e) => EitherOf5::E(view! {
                         <div class="state-message error" role="alert">
                             <h2>"The entries could not be loaded"</h2>
                             <p>{error_text(&e)}</p>
                             <button type="button" class="secondary" on:click=move |_| refresh.update(|n| *n += 1)>"Retry"</button>
                         </div>
-                    }.into_any(),
+                    }),
                 })}
             </Transition>
             {move || nav.query.with(|q| q.entry).map(|id| view! { <EntryDetail id/> })}
         </div>
     }
-    .into_any()
 }
 
 /// Closes the open pickers that do not hold `target` (`None`: all of them).
@@ -180,7 +180,6 @@ fn FilterBar() -> impl IntoView {
             <TimeZoneToggle/>
         </div>
     }
-    .into_any()
 }
 
 /// No rows for `filter` (its canonical form, recorded for tests as what is shown).
