@@ -17,7 +17,7 @@ E2E_ADDR ?= 127.0.0.1:3107
 SERVER := target/release/trailkeep
 LOCALDB := server/scripts/localdb.sh
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -94,3 +94,10 @@ bench-query: build
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
 	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(SERVER) bench query --entries $(ENTRIES)
+
+# The console's bundle size and its time to first render on loopback (median of RUNS loads).
+bench-console: build chromium
+	@set -e; \
+	echo "WASM: $$(stat -c %s target/site/pkg/trailkeep.wasm) bytes, $$(gzip -9 -c target/site/pkg/trailkeep.wasm | wc -c) gzip -9"; \
+	export DATABASE_URL=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" node first-render.mjs

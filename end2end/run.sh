@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The end2end suite: a fresh seeded database, the release server on its own port, Playwright
-# driving Debian's Chromium against it. Usage: end2end/run.sh SERVER_BINARY ADDR
+# driving Debian's Chromium against it. Usage: end2end/run.sh SERVER_BINARY ADDR [COMMAND...]
+# (COMMAND, run in end2end/ against the server, defaults to the Playwright suite.)
 set -euo pipefail
 server=$(realpath "$1")
 addr=$2
+shift 2
 cd "$(dirname "$0")"
 root=$(cd .. && pwd)
 
@@ -27,4 +29,4 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 
-npx playwright test
+if [ $# -gt 0 ]; then "$@"; else npx playwright test; fi
