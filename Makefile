@@ -17,7 +17,7 @@ E2E_ADDR ?= 127.0.0.1:3107
 SERVER := target/release/trailkeep
 LOCALDB := server/scripts/localdb.sh
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console bench-scroll
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -101,3 +101,10 @@ bench-console: build chromium
 	echo "WASM: $$(stat -c %s target/site/pkg/trailkeep.wasm) bytes, $$(gzip -9 -c target/site/pkg/trailkeep.wasm | wc -c) gzip -9"; \
 	export DATABASE_URL=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" node first-render.mjs
+
+# Scrolling smoothness: frame times with 1,000 and with 100,000 rows loaded (120,000 in the log).
+bench-scroll: build chromium
+	@set -e; \
+	export DATABASE_URL=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	E2E_ENTRIES=120000 end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" \
+	  sh -c 'ROWS=1000 node scroll-100k.mjs && ROWS=100000 node scroll-100k.mjs | tail -1'

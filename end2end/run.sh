@@ -12,7 +12,7 @@ root=$(cd .. && pwd)
 DATABASE_URL=$("$root/server/scripts/scratchdb.sh" trailkeep_e2e)
 export DATABASE_URL
 "$server" migrate
-"$server" seed --demo --count 3000
+"$server" seed --demo --count "${E2E_ENTRIES:-3000}"
 TRAILKEEP_E2E_KEY=$("$server" key create --name e2e --scope ingest,read)
 export TRAILKEEP_E2E_KEY
 export TRAILKEEP_E2E_URL="http://$addr"
