@@ -14,7 +14,12 @@ pub fn date_string(d: NaiveDate) -> String {
 
 /// `2026-11-25 14:03` (`sep` between date and time; `T` for date inputs).
 pub fn minutes_string(t: NaiveDateTime, sep: char) -> String {
-    format!("{}{sep}{:02}:{:02}", date_string(t.date()), t.hour(), t.minute())
+    format!(
+        "{}{sep}{:02}:{:02}",
+        date_string(t.date()),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// `2026-11-25 14:03:07`
@@ -30,7 +35,9 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }

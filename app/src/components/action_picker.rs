@@ -1,7 +1,7 @@
 //! The action filter: categories and their actions with counts; a whole category (`config.*`)
 //! or single actions.
 
-use leptos::either::{EitherOf3};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 use crate::api::{action_facets, error_text};

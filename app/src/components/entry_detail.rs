@@ -1,7 +1,7 @@
 //! The side panel for one entry (`entry=<id>` in the URL): every field, the request metadata,
 //! the integrity fields, `details.changes` as a before/after diff, and the raw JSON.
 
-use leptos::either::{EitherOf3};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 
 use crate::console_state::ConsoleNav;
 use crate::filter::{RelativeRange, TimeBound, TimeWindow};
-use crate::time_zone::{date_string, from_wall_clock, minutes_string, parse_minutes, to_wall_clock};
+use crate::time_zone::{
+    date_string, from_wall_clock, minutes_string, parse_minutes, to_wall_clock,
+};
 
 fn window_label(w: &TimeWindow) -> String {
     match w {

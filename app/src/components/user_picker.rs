@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use leptos::either::{EitherOf4};
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 use crate::api::{error_text, user_facets};

@@ -108,7 +108,12 @@ fn AuditLog() -> impl IntoView {
         <SearchBar/>
         <FilterBar/>
         <FilterChips/>
-        {move || canonical.get().map(|f| view! { <ResultCount filter=f/> })}
+        <div class="results-bar">
+            {move || canonical.get().map(|f| view! { <ResultCount filter=f/> })}
+            <span class="filter-bar-gap"></span>
+            <OrderToggle/>
+            <TimeZoneToggle/>
+        </div>
         <div class="results" class:updating=move || updating.get()>
             <Transition
                 fallback=|| view! { <p class="state-message" data-testid="loading">"Loading entries…"</p> }
@@ -175,9 +180,6 @@ fn FilterBar() -> impl IntoView {
             <TimeRangePicker/>
             <StatusPicker/>
             <ResourceFilter/>
-            <span class="filter-bar-gap"></span>
-            <OrderToggle/>
-            <TimeZoneToggle/>
         </div>
     }
 }
