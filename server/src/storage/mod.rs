@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod entries;
+pub mod live;
 pub mod query;
 pub mod sessions;
 pub mod users;
