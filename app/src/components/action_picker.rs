@@ -5,6 +5,7 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 use crate::api::{action_facets, error_text};
+use crate::components::{track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
 use crate::filter::{ActionPattern, Filter};
 use crate::model::{thousands, ActionCategory};
@@ -69,17 +70,9 @@ pub fn ActionPicker() -> impl IntoView {
         }
     });
     view! {
-        <details class="picker" on:toggle=move |ev| {
-            let el: web_sys::HtmlDetailsElement = event_target(&ev);
-            open.set(el.open());
-        }>
-            <summary data-testid="action-picker">
-                "Action"
-                {move || {
-                    let n = nav.filter().actions.len();
-                    (n > 0).then(|| view! { <span class="picker-badge">{n}</span> })
-                }}
-            </summary>
+        <details class="picker" on:toggle=track_open(open)>
+            <PickerSummary label="Action" testid="action-picker"
+                chosen=Signal::derive(move || nav.filter().actions.len())/>
             <div class="picker-panel action-panel">
                 {move || match facets.get() {
                     None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),

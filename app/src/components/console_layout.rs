@@ -2,11 +2,15 @@
 
 use leptos::prelude::*;
 
-use crate::api::whoami;
+use crate::model::SessionUser;
 
+/// `user` is the page's own `whoami` resource: one lookup per page, for the header and the
+/// page's role check alike.
 #[component]
-pub fn ConsoleLayout(children: Children) -> impl IntoView {
-    let user = Resource::new(|| (), |_| whoami());
+pub fn ConsoleLayout(
+    user: Resource<Result<SessionUser, ServerFnError>>,
+    children: Children,
+) -> impl IntoView {
     view! {
         <div class="console">
             <header class="topbar">

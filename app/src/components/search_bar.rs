@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
+use crate::components::Debounce;
 use crate::console_state::ConsoleNav;
 
 pub const SEARCH_INPUT_ID: &str = "audit-search";
@@ -21,7 +22,7 @@ pub fn SearchBar() -> impl IntoView {
             text.set(q);
         }
     });
-    let typed = StoredValue::new(0u64);
+    let typing = Debounce::new(TYPING_PAUSE);
     let apply = move |replace: bool| {
         let q = text.get_untracked().trim().to_string();
         let mut f = nav.filter_untracked();
@@ -46,16 +47,7 @@ pub fn SearchBar() -> impl IntoView {
                 prop:value=move || text.get()
                 on:input=move |ev| {
                     text.set(event_target_value(&ev));
-                    typed.update_value(|n| *n += 1);
-                    let mine = typed.get_value();
-                    set_timeout(
-                        move || {
-                            if typed.get_value() == mine {
-                                apply(true);
-                            }
-                        },
-                        TYPING_PAUSE,
-                    );
+                    typing.call(move || apply(true));
                 }
             />
             <button type="submit" class="primary">"Search"</button>

@@ -6,6 +6,7 @@ use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 use crate::api::{error_text, user_facets};
+use crate::components::{track_open, Debounce, PickerSummary};
 use crate::console_state::ConsoleNav;
 use crate::model::{thousands, ActorFacet};
 
@@ -15,7 +16,7 @@ pub fn UserPicker() -> impl IntoView {
     let open = RwSignal::new(false);
     let typed = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
-    let keystrokes = StoredValue::new(0u64);
+    let typing = Debounce::new(Duration::from_millis(200));
     // Asked only in the browser (effects do not run on the server), while the picker is open;
     // an answer to an older search is dropped.
     let found = RwSignal::new(None::<Result<Vec<ActorFacet>, String>>);
@@ -46,17 +47,9 @@ pub fn UserPicker() -> impl IntoView {
         })
     };
     view! {
-        <details class="picker" on:toggle=move |ev| {
-            let el: web_sys::HtmlDetailsElement = event_target(&ev);
-            open.set(el.open());
-        }>
-            <summary data-testid="user-picker">
-                "User"
-                {move || {
-                    let n = chosen().len();
-                    (n > 0).then(|| view! { <span class="picker-badge">{n}</span> })
-                }}
-            </summary>
+        <details class="picker" on:toggle=track_open(open)>
+            <PickerSummary label="User" testid="user-picker"
+                chosen=Signal::derive(move || nav.filter().users.len())/>
             <div class="picker-panel">
                 <input
                     type="search"
@@ -65,16 +58,7 @@ pub fn UserPicker() -> impl IntoView {
                     prop:value=move || typed.get()
                     on:input=move |ev| {
                         typed.set(event_target_value(&ev));
-                        keystrokes.update_value(|n| *n += 1);
-                        let mine = keystrokes.get_value();
-                        set_timeout(
-                            move || {
-                                if keystrokes.get_value() == mine {
-                                    search.set(typed.get_untracked().trim().to_string());
-                                }
-                            },
-                            Duration::from_millis(200),
-                        );
+                        typing.call(move || search.set(typed.get_untracked().trim().to_string()));
                     }
                 />
                 <ul class="picker-options" aria-label="Users">

@@ -17,7 +17,7 @@ use crate::{
 pub fn AuditPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
     view! {
-        <ConsoleLayout>
+        <ConsoleLayout user=me>
             <Suspense fallback=|| view! { <p class="state-message">"Loading…"</p> }>
                 {move || me.get().map(|r| match r {
                     Ok(user) if user.role.can_read_log() => EitherOf3::A(view! { <AuditLog/> }),

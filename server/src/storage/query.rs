@@ -370,22 +370,25 @@ pub async fn explain_page(
 
 /// The exact number of entries matching `f` now.
 pub async fn count(pool: &PgPool, f: &Filter) -> Result<i64, QueryError> {
-    let (seq_limit, now) = snapshot(pool).await?;
-    if f.is_everything() {
-        return Ok(seq_limit); // seq is gapless: the chain head is the exact count
-    }
-    let bounds = resolve_bounds(pool, f, now).await?;
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM audit_entries WHERE seq < ");
-    qb.push_bind(seq_limit);
-    push_conditions(&mut qb, f, &bounds);
-    Ok(qb.build_query_scalar().fetch_one(pool).await?)
+    Ok(count_matching(pool, f, None).await?.count)
 }
 
 /// The number of matching entries, counted up to `cap` (then `at_least`): bounded work for
-/// the line above the table. The whole log is counted exactly from the chain head.
+/// the line above the table.
 pub async fn count_up_to(pool: &PgPool, f: &Filter, cap: i64) -> Result<MatchCount, QueryError> {
+    count_matching(pool, f, Some(cap)).await
+}
+
+/// Counts entries matching `f` in a new snapshot, stopping past `cap` when there is one. The
+/// whole log is counted exactly from the chain head.
+async fn count_matching(
+    pool: &PgPool,
+    f: &Filter,
+    cap: Option<i64>,
+) -> Result<MatchCount, QueryError> {
     let (seq_limit, now) = snapshot(pool).await?;
     if f.is_everything() {
+        // seq is gapless: the chain head is the exact count
         return Ok(MatchCount {
             count: seq_limit,
             at_least: false,
@@ -396,11 +399,20 @@ pub async fn count_up_to(pool: &PgPool, f: &Filter, cap: i64) -> Result<MatchCou
         QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries WHERE seq < ");
     qb.push_bind(seq_limit);
     push_conditions(&mut qb, f, &bounds);
-    qb.push(" LIMIT ").push_bind(cap + 1).push(") AS capped");
+    if let Some(cap) = cap {
+        qb.push(" LIMIT ").push_bind(cap + 1);
+    }
+    qb.push(") AS matching");
     let n: i64 = qb.build_query_scalar().fetch_one(pool).await?;
-    Ok(MatchCount {
-        count: n.min(cap),
-        at_least: n > cap,
+    Ok(match cap {
+        Some(cap) if n > cap => MatchCount {
+            count: cap,
+            at_least: true,
+        },
+        _ => MatchCount {
+            count: n,
+            at_least: false,
+        },
     })
 }
 
