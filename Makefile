@@ -17,7 +17,7 @@ E2E_ADDR ?= 127.0.0.1:3107
 SERVER := target/release/trailkeep
 LOCALDB := server/scripts/localdb.sh
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console bench-scroll
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console bench-scroll bench-live
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -108,3 +108,10 @@ bench-scroll: build chromium
 	export DATABASE_URL=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	E2E_ENTRIES=120000 end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" \
 	  sh -c 'ROWS=1000 node scroll-100k.mjs && ROWS=100000 node scroll-100k.mjs | tail -1'
+
+# Live mode: commit → websocket latency with 1, 100 and 1000 clients at 200 events/s, next to
+# the raw LISTEN/NOTIFY round trip of the same run (2 sockets per client: raise the fd limit).
+bench-live: build
+	@set -e; ulimit -n 8192; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_live) $(SERVER) bench live

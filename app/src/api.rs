@@ -3,6 +3,9 @@
 //! form and are parsed by the same `Filter` the REST API uses.
 
 use leptos::prelude::*;
+// JSON request bodies: no query-string encoder in the bundle, and a cross-site form cannot
+// send one (it would need a CORS preflight).
+use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 use crate::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount, SessionUser};
@@ -52,13 +55,13 @@ fn parse_filter(filter: &str) -> Result<crate::filter::Filter, ServerFnError> {
 }
 
 /// Who is signed in, for the header.
-#[server]
+#[server(input = Json)]
 pub async fn whoami() -> Result<SessionUser, ServerFnError> {
     session_user().await
 }
 
 /// A page of entries matching `filter` (canonical query string), after `cursor`.
-#[server]
+#[server(input = Json)]
 pub async fn search_entries(
     filter: String,
     cursor: Option<String>,
@@ -72,7 +75,7 @@ pub async fn search_entries(
 }
 
 /// How many entries match `filter`, counted up to [`COUNT_CAP`].
-#[server]
+#[server(input = Json)]
 pub async fn count_entries(filter: String) -> Result<MatchCount, ServerFnError> {
     let backend = reader_backend().await?;
     let filter = parse_filter(&filter)?;
@@ -83,14 +86,14 @@ pub async fn count_entries(filter: String) -> Result<MatchCount, ServerFnError> 
 }
 
 /// One entry, for the detail panel.
-#[server]
+#[server(input = Json)]
 pub async fn get_entry(id: Uuid) -> Result<Option<AuditEntry>, ServerFnError> {
     let backend = reader_backend().await?;
     backend.entry(id).await.map_err(ServerFnError::new)
 }
 
 /// Actors matching `q`, for the user picker.
-#[server]
+#[server(input = Json)]
 pub async fn user_facets(q: String) -> Result<Vec<ActorFacet>, ServerFnError> {
     let backend = reader_backend().await?;
     let q: String = q.trim().chars().take(256).collect();
@@ -98,7 +101,7 @@ pub async fn user_facets(q: String) -> Result<Vec<ActorFacet>, ServerFnError> {
 }
 
 /// Categories and actions with counts, for the action picker.
-#[server]
+#[server(input = Json)]
 pub async fn action_facets() -> Result<Vec<ActionCategory>, ServerFnError> {
     let backend = reader_backend().await?;
     backend.action_facets().await.map_err(ServerFnError::new)

@@ -1,4 +1,4 @@
-//! The console URL is the source of truth: `/audit?<canonical filter>&entry=<id>`. Pages read
+//! The console URL is the source of truth: `/audit?<canonical filter>&entry=<id>&live=1`. Pages read
 //! it through [`ConsoleQuery`] and change it through [`ConsoleNav`], never keep a second copy.
 
 use leptos::prelude::*;
@@ -8,10 +8,10 @@ use leptos_router::{
 };
 use uuid::Uuid;
 
-use crate::filter::{Filter, FilterError};
+use crate::filter::{Filter, FilterError, Order};
 
 /// Console-only parameters next to the filter.
-pub const CONSOLE_PARAMS: [&str; 1] = ["entry"];
+pub const CONSOLE_PARAMS: [&str; 2] = ["entry", "live"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsoleQuery {
@@ -19,6 +19,8 @@ pub struct ConsoleQuery {
     pub filter: Result<Filter, FilterError>,
     /// The entry open in the detail panel.
     pub entry: Option<Uuid>,
+    /// Live mode: new entries stream in at the top (newest first only).
+    pub live: bool,
 }
 
 impl ConsoleQuery {
@@ -27,21 +29,27 @@ impl ConsoleQuery {
         match Filter::parse_with_extra(search, &CONSOLE_PARAMS) {
             Ok((filter, extra)) => {
                 let mut entry = None;
+                let mut live = false;
+                let refused = |key: &str, message: &str| ConsoleQuery {
+                    filter: Err(FilterError::new(key, message)),
+                    entry: None,
+                    live: false,
+                };
                 for (key, value) in extra {
-                    match Uuid::parse_str(&value) {
-                        Ok(id) if key == "entry" && entry.is_none() => entry = Some(id),
-                        _ => {
-                            return ConsoleQuery {
-                                filter: Err(FilterError::new(
-                                    &key,
-                                    "must be one entry id (a UUID)",
-                                )),
-                                entry: None,
-                            }
+                    if key == "live" {
+                        if value != "1" || live {
+                            return refused(&key, "must be live=1, once");
                         }
+                        live = true;
+                        continue;
+                    }
+                    match Uuid::parse_str(&value) {
+                        Ok(id) if entry.is_none() => entry = Some(id),
+                        _ => return refused(&key, "must be one entry id (a UUID)"),
                     }
                 }
                 ConsoleQuery {
+                    live: live && filter.order == Order::Desc,
                     filter: Ok(filter),
                     entry,
                 }
@@ -49,6 +57,7 @@ impl ConsoleQuery {
             Err(e) => ConsoleQuery {
                 filter: Err(e),
                 entry: None,
+                live: false,
             },
         }
     }
@@ -59,14 +68,22 @@ impl ConsoleQuery {
     }
 }
 
-/// `/audit?action=config.*&entry=…`
-pub fn console_url(filter: &Filter, entry: Option<Uuid>) -> String {
+/// `/audit?action=config.*&entry=…&live=1`. Live mode shows newest first only, so an
+/// oldest-first filter drops it.
+pub fn console_url(filter: &Filter, entry: Option<Uuid>, live: bool) -> String {
     let mut query = filter.to_query_string();
+    let mut extra = Vec::new();
     if let Some(id) = entry {
+        extra.push(format!("entry={id}"));
+    }
+    if live && filter.order == Order::Desc {
+        extra.push("live=1".to_string());
+    }
+    for part in extra {
         if !query.is_empty() {
             query.push('&');
         }
-        query.push_str(&format!("entry={id}"));
+        query.push_str(&part);
     }
     if query.is_empty() {
         "/audit".to_string()
@@ -118,7 +135,19 @@ impl ConsoleNav {
     /// Shows `filter`'s results (the detail panel closes). `replace` for keystroke-driven
     /// changes, so typing a search does not fill the history.
     pub fn set_filter(&self, filter: Filter, replace: bool) {
-        self.go(&console_url(&filter, None), replace);
+        let live = self.query.with_untracked(|q| q.live);
+        self.go(&console_url(&filter, None, live), replace);
+    }
+
+    /// Turns live mode on (newest first) or off, keeping the filter and open entry.
+    pub fn set_live(&self, on: bool) {
+        let (mut f, entry) = self
+            .query
+            .with_untracked(|q| (q.filter_or_default(), q.entry));
+        if on {
+            f.order = Order::Desc;
+        }
+        self.go(&console_url(&f, entry, on), false);
     }
 
     /// Changes the filter with `change`, starting from the one on screen.
@@ -129,13 +158,17 @@ impl ConsoleNav {
     }
 
     pub fn open_entry(&self, id: Uuid) {
-        let f = self.filter_untracked();
-        self.go(&console_url(&f, Some(id)), false);
+        let (f, live) = self
+            .query
+            .with_untracked(|q| (q.filter_or_default(), q.live));
+        self.go(&console_url(&f, Some(id), live), false);
     }
 
     pub fn close_entry(&self) {
-        let f = self.filter_untracked();
-        self.go(&console_url(&f, None), false);
+        let (f, live) = self
+            .query
+            .with_untracked(|q| (q.filter_or_default(), q.live));
+        self.go(&console_url(&f, None, live), false);
     }
 
     fn go(&self, url: &str, replace: bool) {
@@ -160,10 +193,23 @@ mod tests {
         let f = q.filter.clone().unwrap();
         assert_eq!(q.entry, Some(id));
         assert_eq!(
-            console_url(&f, q.entry),
+            console_url(&f, q.entry, false),
             format!("/audit?action=config.*&user=a@b.c&entry={id}")
         );
-        assert_eq!(console_url(&Filter::default(), None), "/audit");
+        assert_eq!(console_url(&Filter::default(), None, false), "/audit");
+        assert_eq!(console_url(&Filter::default(), None, true), "/audit?live=1");
+        assert!(ConsoleQuery::parse("live=1&status=failure").live);
+        // Live mode is newest first: an oldest-first link is not live.
+        let asc = ConsoleQuery::parse("live=1&order=asc");
+        assert!(!asc.live);
+        assert_eq!(
+            console_url(&asc.filter.unwrap(), None, true),
+            "/audit?order=asc"
+        );
+        assert_eq!(
+            ConsoleQuery::parse("live=yes").filter.unwrap_err().param,
+            "live"
+        );
         assert_eq!(
             ConsoleQuery::parse("entry=nope").filter.unwrap_err().param,
             "entry"

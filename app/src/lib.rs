@@ -10,6 +10,8 @@ pub mod backend;
 pub mod components;
 pub mod console_state;
 pub mod filter;
+pub mod live;
+pub mod live_feed;
 pub mod model;
 pub mod pages;
 pub mod time_zone;

@@ -24,6 +24,7 @@ async function ready(page: Page, path = '/audit') {
 function pairs(search: string): string {
   const q = new URLSearchParams(search);
   q.delete('entry');
+  q.delete('live');
   return [...q.entries()].map(([k, v]) => `${k}=${v}`).sort().join('&');
 }
 

@@ -6,6 +6,7 @@ use leptos::{ev, html, prelude::*};
 
 use crate::api::{error_text, search_entries};
 use crate::console_state::ConsoleNav;
+use crate::live_feed::LiveFeed;
 use crate::model::{thousands, ActorType, AuditEntry, EntryPage, Status};
 use crate::time_zone::{format_in, format_utc};
 use crate::Hydrated;
@@ -32,6 +33,8 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let filter = StoredValue::new(filter);
+    // The newest entry shown: live arrivals at or below it are already in the table.
+    let newest = StoredValue::new(first_page.entries.iter().map(|e| e.seq).max().unwrap_or(-1));
     let rows = RwSignal::new(first_page.entries);
     let next = RwSignal::new(first_page.next_cursor);
     let loading = RwSignal::new(false);
@@ -91,6 +94,40 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
     });
     let resize = window_event_listener(ev::resize, move |_| measure());
     on_cleanup(move || resize.remove());
+
+    // Live mode: arrivals go on top while the view is at the top and not paused; otherwise
+    // they wait behind the "new entries" pill, so reading further down is never yanked.
+    let feed = use_context::<LiveFeed>();
+    let fresh = RwSignal::new(Vec::<i64>::new());
+    let at_top = Memo::new(move |_| scroll_top.get() < ROW_HEIGHT);
+    let waiting = move || {
+        feed.filter(|f| !f.paused.get())
+            .map_or(0, |f| f.arrived.with(Vec::len))
+    };
+    Effect::new(move |_| {
+        let Some(feed) = feed else { return };
+        if !at_top.get() || feed.paused.get() || feed.arrived.with(Vec::is_empty) {
+            return;
+        }
+        let arrived = feed.arrived.try_update(std::mem::take).unwrap_or_default();
+        let shown = newest.get_value();
+        let new: Vec<AuditEntry> = arrived.into_iter().filter(|e| e.seq > shown).collect();
+        let Some(top) = new.iter().map(|e| e.seq).max() else {
+            return;
+        };
+        newest.set_value(top);
+        let seqs: Vec<i64> = new.iter().map(|e| e.seq).collect();
+        fresh.update(|f| f.extend(seqs.iter().copied()));
+        rows.update(|r| {
+            let mut merged: Vec<AuditEntry> = new.into_iter().rev().collect();
+            merged.append(r);
+            *r = merged;
+        });
+        set_timeout(
+            move || fresh.update(|f| f.retain(|s| !seqs.contains(s))),
+            std::time::Duration::from_secs(3),
+        );
+    });
 
     // Keyboard: arrows move the selection (keeping it in view), Enter opens it.
     let on_key = move |ev: ev::KeyboardEvent| {
@@ -154,6 +191,19 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
             }
             on:keydown=on_key
         >
+            <Show when=move || { !at_top.get() && waiting() > 0 }>
+                <button type="button" class="new-entries-pill" data-testid="new-entries"
+                    on:click=move |_| {
+                        if let Some(el) = scroller.get_untracked() {
+                            el.set_scroll_top(0);
+                        }
+                    }>
+                    {move || match waiting() {
+                        1 => "↑ 1 new entry".to_string(),
+                        n => format!("↑ {} new entries", thousands(n as i64)),
+                    }}
+                </button>
+            </Show>
             <table class="entry-table" class:zoned=move || tz.with(Option::is_some) aria-rowcount=move || rows.with(Vec::len) + 1>
                 <colgroup>
                     <col class="col-ts"/>
@@ -200,6 +250,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
                             open_id=open_id
                             tz=tz
                             hydrated=hydrated
+                            fresh=fresh
                         />
                     </For>
                     <tr class="spacer" aria-hidden="true">
@@ -242,6 +293,8 @@ fn EntryRow(
     open_id: Memo<Option<uuid::Uuid>>,
     tz: Memo<Option<String>>,
     hydrated: RwSignal<bool>,
+    /// Entries that just arrived live (briefly highlighted).
+    fresh: RwSignal<Vec<i64>>,
 ) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let failed = entry.status == Status::Failure;
@@ -275,6 +328,7 @@ fn EntryRow(
     view! {
         <tr
             class:failure=failed
+            class:fresh=move || fresh.with(|f| f.contains(&seq))
             class:selected=move || selected.get() == Some(seq)
             class:open=move || open_id.get() == Some(id)
             aria-rowindex=index + 2

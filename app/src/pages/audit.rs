@@ -7,10 +7,11 @@ use crate::{
     api::{error_text, search_entries, whoami, NO_ACCESS},
     components::{
         cleared, ActionPicker, ConsoleLayout, CopyButton, EntryDetail, EntryTable, FilterChips,
-        OrderToggle, ResourceFilter, ResultCount, SearchBar, StatusPicker, TimeRangePicker,
-        TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
+        LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount, SearchBar,
+        StatusPicker, TimeRangePicker, TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
+    live_feed::LiveFeed,
 };
 
 #[component]
@@ -76,6 +77,17 @@ fn AuditLog() -> impl IntoView {
             }
         },
     );
+    // Live mode streams what matches the filter on screen, from the newest entry loaded.
+    let feed = LiveFeed::new();
+    provide_context(feed);
+    let live = Memo::new(move |_| nav.query.with(|q| q.live));
+    Effect::new(move |_| match (live.get(), first_page.get()) {
+        (true, Some(Ok(Some((filter, page))))) => {
+            feed.start(filter, page.entries.iter().map(|e| e.seq).max())
+        }
+        _ => feed.stop(),
+    });
+    on_cleanup(move || feed.stop());
     // `/` focuses the search, Escape closes the detail panel.
     let keys = window_event_listener(ev::keydown, move |ev| match ev.key().as_str() {
         "/" if !typing(&ev) => {
@@ -110,7 +122,9 @@ fn AuditLog() -> impl IntoView {
         <FilterChips/>
         <div class="results-bar">
             {move || canonical.get().map(|f| view! { <ResultCount filter=f/> })}
+            <LiveIndicator/>
             <span class="filter-bar-gap"></span>
+            <LiveToggle/>
             <OrderToggle/>
             <TimeZoneToggle/>
         </div>
@@ -120,7 +134,8 @@ fn AuditLog() -> impl IntoView {
                 set_pending=updating.write_only()
             >
                 {move || first_page.get().map(|r| match r {
-                    Ok(Some((filter, page))) if page.entries.is_empty() => EitherOf5::A(view! { <EmptyState filter/> }),
+                    // Live, an empty result still shows the table that entries will stream into.
+                    Ok(Some((filter, page))) if page.entries.is_empty() && !live.get() => EitherOf5::A(view! { <EmptyState filter/> }),
                     Ok(Some((filter, page))) => EitherOf5::B(view! { <EntryTable first_page=page filter/> }),
                     Ok(None) => EitherOf5::C(view! { <RefusedFilter/> }),
                     Err(e) if e.to_string().contains(NO_ACCESS) => EitherOf5::D(view! { <NoAccess/> }),

@@ -49,6 +49,18 @@ impl Acting {
         }
     }
 
+    /// A client using an API key.
+    pub fn key(key: &api_keys::ApiKeyRow, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
+        Acting {
+            actor_type: ActorType::ApiKey,
+            id: key.id.to_string(),
+            name: Some(key.name.clone()),
+            email: None,
+            ip,
+            user_agent,
+        }
+    }
+
     pub fn event(&self, action: &str) -> NewEvent {
         let mut e = NewEvent::new(action, self.actor_type, &self.id);
         e.actor_name = self.name.clone();

@@ -7,3 +7,5 @@ pub mod chain;
 pub mod cursor;
 pub mod demo;
 pub mod event;
+pub mod export;
+pub mod live;

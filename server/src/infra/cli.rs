@@ -31,6 +31,8 @@ USAGE:
   trailkeep verify                      recompute every hash; exit 1 on the first bad entry
   trailkeep bench ingest [--events N]   ingest rate against a raw COPY (scratch database!)
   trailkeep bench query [--entries N]   query latencies on N demo entries (dedicated database)
+  trailkeep bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
+                                        live latency against raw LISTEN/NOTIFY (scratch database!)
 ";
 
 /// Runs the command line; returns the process exit code.
@@ -47,6 +49,7 @@ pub async fn run(args: Vec<String>) -> i32 {
         ["verify"] => return verify().await,
         ["bench", "ingest", rest @ ..] => crate::infra::bench::ingest(rest).await,
         ["bench", "query", rest @ ..] => crate::infra::bench::query(rest).await,
+        ["bench", "live", rest @ ..] => crate::infra::bench_live::live(rest).await,
         ["help"] | ["--help"] | ["-h"] => {
             print!("{USAGE}");
             Ok(())

@@ -13,7 +13,8 @@ use super::entries::{EntryRow, ROW_COLUMNS};
 use crate::domain::cursor::Cursor;
 
 /// The expression the free-text index is built on (migrations/0002_query.sql).
-const SEARCH_TEXT: &str = "audit_search_text(actor_id, actor_name, actor_email, action, \
+pub(super) const SEARCH_TEXT: &str =
+    "audit_search_text(actor_id, actor_name, actor_email, action, \
     resource_type, resource_id, ip, user_agent, details)";
 
 #[derive(Debug)]
@@ -308,8 +309,21 @@ pub async fn page(
     cursor: Option<Cursor>,
 ) -> Result<Page, QueryError> {
     let (seq_limit, now, bounds) = pin(pool, f, cursor).await?;
+    Ok(page_from(pool, f, seq_limit, now, &bounds, cursor, limit).await?)
+}
+
+/// The page after `cursor` in a pinned snapshot.
+async fn page_from(
+    pool: &PgPool,
+    f: &Filter,
+    seq_limit: i64,
+    now: DateTime<Utc>,
+    bounds: &Bounds,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<Page, sqlx::Error> {
     // One row more than asked tells whether there is a next page.
-    let mut qb = page_query("", f, &bounds, seq_limit, cursor, limit + 1);
+    let mut qb = page_query("", f, bounds, seq_limit, cursor, limit + 1);
     let mut rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -326,6 +340,44 @@ pub async fn page(
         entries: rows.into_iter().map(EntryRow::into_entry).collect(),
         next,
     })
+}
+
+/// What an export delivers, fixed before its first byte: the chain position and clock it
+/// reads at, its time bounds, and the exact number of entries.
+#[derive(Clone, Debug)]
+pub struct ExportSnapshot {
+    pub seq_limit: i64,
+    pub now: DateTime<Utc>,
+    pub bounds: Bounds,
+    pub count: i64,
+}
+
+pub async fn export_snapshot(pool: &PgPool, f: &Filter) -> Result<ExportSnapshot, QueryError> {
+    let (seq_limit, now) = snapshot(pool).await?;
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let count = if f.is_everything() {
+        seq_limit // seq is gapless
+    } else {
+        count_in(pool, f, seq_limit, &bounds, None).await?
+    };
+    Ok(ExportSnapshot {
+        seq_limit,
+        now,
+        bounds,
+        count,
+    })
+}
+
+/// The export's next page after `after` (`None`: the first), from its snapshot, in the
+/// filter's order: the same entries, in the same order, as paging the query API.
+pub async fn export_page(
+    pool: &PgPool,
+    f: &Filter,
+    s: &ExportSnapshot,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page, sqlx::Error> {
+    page_from(pool, f, s.seq_limit, s.now, &s.bounds, after, limit).await
 }
 
 /// A page for a client: the cursor it sent is checked against `key` and the filter, and the
@@ -395,15 +447,7 @@ async fn count_matching(
         });
     }
     let bounds = resolve_bounds(pool, f, now).await?;
-    let mut qb =
-        QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries WHERE seq < ");
-    qb.push_bind(seq_limit);
-    push_conditions(&mut qb, f, &bounds);
-    if let Some(cap) = cap {
-        qb.push(" LIMIT ").push_bind(cap + 1);
-    }
-    qb.push(") AS matching");
-    let n: i64 = qb.build_query_scalar().fetch_one(pool).await?;
+    let n = count_in(pool, f, seq_limit, &bounds, cap).await?;
     Ok(match cap {
         Some(cap) if n > cap => MatchCount {
             count: cap,
@@ -416,6 +460,25 @@ async fn count_matching(
     })
 }
 
+/// Matching entries below `seq_limit`, counted up to `cap + 1` when there is a cap.
+async fn count_in(
+    pool: &PgPool,
+    f: &Filter,
+    seq_limit: i64,
+    bounds: &Bounds,
+    cap: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    let mut qb =
+        QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries WHERE seq < ");
+    qb.push_bind(seq_limit);
+    push_conditions(&mut qb, f, bounds);
+    if let Some(cap) = cap {
+        qb.push(" LIMIT ").push_bind(cap + 1);
+    }
+    qb.push(") AS matching");
+    qb.build_query_scalar().fetch_one(pool).await
+}
+
 pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::Error> {
     let row: Option<EntryRow> = sqlx::query_as(&format!(
         "SELECT {ROW_COLUMNS} FROM audit_entries WHERE id = $1"
@@ -424,6 +487,109 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::
     .fetch_optional(pool)
     .await?;
     Ok(row.map(EntryRow::into_entry))
+}
+
+/// A filter as a live stream applies it: its time window resolved once (dates read in its
+/// zone), except `last=` windows, which move with the clock.
+#[derive(Clone, Debug)]
+pub struct LiveFilter {
+    pub filter: Filter,
+    bounds: Bounds,
+    users_lower: Vec<String>,
+    q_lower: Option<String>,
+}
+
+impl LiveFilter {
+    pub async fn resolve(pool: &PgPool, filter: Filter) -> Result<Self, QueryError> {
+        let bounds = resolve_bounds(pool, &filter, Utc::now()).await?;
+        Ok(LiveFilter {
+            users_lower: filter.users.iter().map(|u| u.to_lowercase()).collect(),
+            q_lower: filter.q.as_ref().map(|q| q.to_lowercase()),
+            bounds,
+            filter,
+        })
+    }
+
+    fn bounds_at(&self, now: DateTime<Utc>) -> Bounds {
+        match self.filter.time {
+            TimeWindow::Last(r) => Bounds {
+                from: Some(now - r.duration()),
+                to: None,
+            },
+            _ => self.bounds,
+        }
+    }
+
+    /// Whether a freshly committed entry matches: the same conditions as
+    /// [`push_conditions`], evaluated in memory so that one read of new rows serves every
+    /// live client (the `live_filter_agrees_with_sql` test holds the two together).
+    /// `search_text` is the row's `audit_search_text(…)`, computed by PostgreSQL.
+    pub fn matches(&self, entry: &AuditEntry, search_text: &str, now: DateTime<Utc>) -> bool {
+        let f = &self.filter;
+        let actor = &entry.actor;
+        let user_matches = || {
+            f.users.contains(&actor.id)
+                || actor
+                    .email
+                    .as_ref()
+                    .is_some_and(|e| self.users_lower.contains(&e.to_lowercase()))
+                || actor.name.as_ref().is_some_and(|n| f.users.contains(n))
+        };
+        if !f.users.is_empty() && !user_matches() {
+            return false;
+        }
+        if !f.actions.is_empty() && !f.actions.iter().any(|a| a.matches(&entry.action)) {
+            return false;
+        }
+        let b = self.bounds_at(now);
+        if b.from.is_some_and(|from| entry.occurred_at < from)
+            || b.to.is_some_and(|to| entry.occurred_at >= to)
+        {
+            return false;
+        }
+        if let Some(q) = &self.q_lower {
+            if !search_text.contains(q.as_str()) {
+                return false;
+            }
+        }
+        if let Some(r) = &f.resource {
+            let (kind, id) = match &entry.resource {
+                Some(r) => (Some(r.kind.as_str()), Some(r.id.as_str())),
+                None => (None, None),
+            };
+            if !r.matches(kind, id) {
+                return false;
+            }
+        }
+        if f.status.is_some_and(|s| s != entry.status) {
+            return false;
+        }
+        if let Some(block) = &f.ip {
+            let ip = entry.ip.as_deref().and_then(|ip| ip.parse().ok());
+            if !ip.is_some_and(|ip| block.contains(ip)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Up to `limit` entries matching `f` with `seq > after`, in `seq` order: a live stream's
+/// backfill, read in bounded batches.
+pub async fn matching_after(
+    pool: &PgPool,
+    f: &LiveFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq > "
+    ));
+    qb.push_bind(after);
+    push_conditions(&mut qb, &f.filter, &f.bounds_at(Utc::now()));
+    qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
+    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(EntryRow::into_entry).collect())
 }
 
 #[derive(sqlx::FromRow)]

@@ -64,3 +64,81 @@ pub fn post_json(key: Option<&str>, body: impl Into<Body>) -> Request<Body> {
     }
     b.body(body.into()).unwrap()
 }
+
+/// Serves the router on a real loopback port (websockets need one); returns its address.
+pub async fn serve(pool: &PgPool) -> std::net::SocketAddr {
+    let app = router(pool).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/api/v1/live?<query>` with an API key, as a script would.
+pub async fn live(addr: std::net::SocketAddr, key: &str, query: &str) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/api/v1/live?{query}")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The next protocol message, or `None` after `wait` of silence.
+pub async fn next_message(
+    socket: &mut Socket,
+    wait: std::time::Duration,
+) -> Option<app::live::LiveMessage> {
+    use futures::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(wait, socket.next()).await.ok()??;
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame.unwrap() {
+            return Some(serde_json::from_str(&text).expect("a protocol message"));
+        }
+    }
+}
+
+/// Entries received until one with `seq >= last` arrives (panics after `wait` of silence).
+pub async fn entries_through(
+    socket: &mut Socket,
+    last: i64,
+    wait: std::time::Duration,
+) -> Vec<app::model::AuditEntry> {
+    let mut got = Vec::new();
+    loop {
+        match next_message(socket, wait).await {
+            Some(app::live::LiveMessage::Entry { entry }) => {
+                let seq = entry.seq;
+                got.push(*entry);
+                if seq >= last {
+                    return got;
+                }
+            }
+            Some(_) => {}
+            None => panic!(
+                "silence before seq {last}; got {:?}",
+                got.iter().map(|e| e.seq).collect::<Vec<_>>()
+            ),
+        }
+    }
+}
+
+/// `n` valid events with the given action, as the ingest API takes them.
+pub fn events(action: &str, n: usize) -> Vec<trailkeep::domain::event::NewEvent> {
+    let batch: Vec<Value> = (0..n)
+        .map(|i| serde_json::json!({"action": action, "actor": {"id": format!("u{i}")}}))
+        .collect();
+    trailkeep::domain::event::parse_batch(&Value::Array(batch)).expect("valid events")
+}

@@ -43,7 +43,6 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Who reads the log: a signed-in admin or compliance officer, or a key with scope `read`.
-#[allow(dead_code)] // who asked: exports record it (issue 6)
 pub enum Reader {
     User(app::model::SessionUser),
     Key(ApiKeyRow),

@@ -2,7 +2,9 @@
 
 mod client;
 mod error;
+mod export;
 mod ingest;
+mod live;
 pub mod openapi;
 mod query;
 mod session;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signs pagination cursors (shared by all processes through the database).
     pub cursor_key: Arc<Vec<u8>>,
+    /// This process's live bridge (started by its first live client).
+    pub bridge: crate::domain::live::Bridge,
 }
 
 impl AppState {
@@ -46,6 +50,7 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
         Ok(AppState {
+            bridge: crate::domain::live::Bridge::new(pool.clone()),
             pool,
             leptos_options,
             config: Arc::new(config),
@@ -141,9 +146,11 @@ fn api_v1() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
         )
         .route("/events/count", get(query::count))
+        .route("/events/export", get(export::download))
         .route("/events/{id}", get(query::one))
         .route("/facets/users", get(query::facet_users))
         .route("/facets/actions", get(query::facet_actions))
+        .route("/live", get(live::subscribe))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async {
             error::ApiError::new(

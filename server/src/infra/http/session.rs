@@ -44,7 +44,7 @@ fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64)
 }
 
 /// Refuses cross-site form posts: a browser always sends `Origin` on POST, and it must be us.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // not a browser form post (curl, tests): cookies are SameSite=Strict anyway
     };

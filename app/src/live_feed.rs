@@ -1,0 +1,276 @@
+//! The console's side of live mode: one websocket to `/api/v1/live` for the filter on screen,
+//! reconnecting by itself with backoff and resuming after the last `seq` it has, so nothing is
+//! missed or shown twice. What it receives waits in `arrived` until the table takes it.
+
+use leptos::prelude::*;
+
+use crate::model::AuditEntry;
+
+/// What the connection indicator says. It follows what the socket actually hears: a stream
+/// that stays silent past the heartbeat limit is treated as dead and reconnected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Off,
+    Connecting,
+    Live,
+    /// The server is catching this browser up after it fell behind.
+    CatchingUp,
+    Reconnecting,
+    /// Several attempts failed in a row (still retrying).
+    Offline,
+}
+
+#[derive(Clone, Copy)]
+pub struct LiveFeed {
+    pub connection: RwSignal<Connection>,
+    /// Received, not yet in the table (in `seq` order).
+    pub arrived: RwSignal<Vec<AuditEntry>>,
+    /// Rendering held: entries keep arriving into `arrived`.
+    pub paused: RwSignal<bool>,
+    /// Matching entries per second over the last few seconds.
+    pub rate: RwSignal<f64>,
+    #[cfg(feature = "hydrate")]
+    socket: StoredValue<Option<socket::LiveSocket>, LocalStorage>,
+}
+
+impl LiveFeed {
+    pub fn new() -> Self {
+        LiveFeed {
+            connection: RwSignal::new(Connection::Off),
+            arrived: RwSignal::new(Vec::new()),
+            paused: RwSignal::new(false),
+            rate: RwSignal::new(0.0),
+            #[cfg(feature = "hydrate")]
+            socket: StoredValue::new_local(None),
+        }
+    }
+
+    /// Streams entries matching `filter` (canonical query string) committed after
+    /// `after_seq` (from now when `None`). Replaces any stream already running.
+    pub fn start(&self, filter: String, after_seq: Option<i64>) {
+        self.stop();
+        self.connection.set(Connection::Connecting);
+        #[cfg(feature = "hydrate")]
+        self.socket
+            .set_value(Some(socket::LiveSocket::open(*self, filter, after_seq)));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (filter, after_seq);
+    }
+
+    /// Closes the stream (live mode off costs no bandwidth) and forgets what was not shown.
+    pub fn stop(&self) {
+        #[cfg(feature = "hydrate")]
+        self.socket.update_value(|s| {
+            if let Some(s) = s.take() {
+                s.close();
+            }
+        });
+        self.arrived.set(Vec::new());
+        self.paused.set(false);
+        self.rate.set(0.0);
+        self.connection.set(Connection::Off);
+    }
+}
+
+impl Default for LiveFeed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod socket {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use leptos::prelude::*;
+    use wasm_bindgen::{closure::Closure, JsCast};
+    use web_sys::{MessageEvent, WebSocket};
+
+    use super::{Connection, LiveFeed};
+    use crate::live::{LiveMessage, LiveState, AFTER_SEQ, SILENCE_LIMIT_MS};
+
+    const RATE_WINDOW_MS: f64 = 5000.0;
+
+    struct Inner {
+        feed: LiveFeed,
+        filter: String,
+        /// Everything up to here has been received: the resume point.
+        last_seq: Option<i64>,
+        ws: Option<WebSocket>,
+        handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+        on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
+        failures: u32,
+        last_heard: f64,
+        arrivals: VecDeque<f64>,
+        closed: bool,
+        ticker: Option<IntervalHandle>,
+    }
+
+    pub struct LiveSocket(Rc<RefCell<Inner>>);
+
+    fn now() -> f64 {
+        js_sys::Date::now()
+    }
+
+    impl LiveSocket {
+        pub fn open(feed: LiveFeed, filter: String, after_seq: Option<i64>) -> Self {
+            let inner = Rc::new(RefCell::new(Inner {
+                feed,
+                filter,
+                last_seq: after_seq,
+                ws: None,
+                handlers: Vec::new(),
+                on_message: None,
+                failures: 0,
+                last_heard: now(),
+                arrivals: VecDeque::new(),
+                closed: false,
+                ticker: None,
+            }));
+            connect(&inner);
+            // Once a second: the rate readout, and the silence watchdog.
+            let weak = Rc::downgrade(&inner);
+            let ticker = set_interval_with_handle(
+                move || {
+                    let Some(inner) = weak.upgrade() else { return };
+                    let mut i = inner.borrow_mut();
+                    let t = now();
+                    while i.arrivals.front().is_some_and(|a| t - a > RATE_WINDOW_MS) {
+                        i.arrivals.pop_front();
+                    }
+                    i.feed
+                        .rate
+                        .set(i.arrivals.len() as f64 * 1000.0 / RATE_WINDOW_MS);
+                    if t - i.last_heard > f64::from(SILENCE_LIMIT_MS) {
+                        // No heartbeat: the stream is dead whatever the socket says.
+                        if let Some(ws) = &i.ws {
+                            let _ = ws.close();
+                        }
+                        i.last_heard = t;
+                    }
+                },
+                Duration::from_secs(1),
+            )
+            .ok();
+            inner.borrow_mut().ticker = ticker;
+            LiveSocket(inner)
+        }
+
+        pub fn close(self) {
+            let mut i = self.0.borrow_mut();
+            i.closed = true;
+            if let Some(t) = i.ticker.take() {
+                t.clear();
+            }
+            if let Some(ws) = i.ws.take() {
+                ws.set_onopen(None);
+                ws.set_onmessage(None);
+                ws.set_onclose(None);
+                ws.set_onerror(None);
+                let _ = ws.close();
+            }
+        }
+    }
+
+    fn url(filter: &str, after_seq: Option<i64>) -> String {
+        let location = window().location();
+        let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+            "wss"
+        } else {
+            "ws"
+        };
+        let host = location.host().unwrap_or_default();
+        let mut query = filter.to_string();
+        if let Some(seq) = after_seq {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&format!("{AFTER_SEQ}={seq}"));
+        }
+        format!("{scheme}://{host}/api/v1/live?{query}")
+    }
+
+    fn connect(inner: &Rc<RefCell<Inner>>) {
+        let (filter, after) = {
+            let i = inner.borrow();
+            (i.filter.clone(), i.last_seq)
+        };
+        let Ok(ws) = WebSocket::new(&url(&filter, after)) else {
+            retry_later(inner);
+            return;
+        };
+        let weak = Rc::downgrade(inner);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            let Ok(message) = serde_json::from_str::<LiveMessage>(&text) else {
+                return;
+            };
+            let mut i = inner.borrow_mut();
+            i.last_heard = now();
+            i.failures = 0;
+            match message {
+                LiveMessage::Entry { entry } => {
+                    i.last_seq = Some(i.last_seq.map_or(entry.seq, |s| s.max(entry.seq)));
+                    i.arrivals.push_back(now());
+                    i.feed.arrived.update(|a| a.push(*entry));
+                }
+                LiveMessage::Heartbeat { seq } => {
+                    i.last_seq = Some(i.last_seq.map_or(seq, |s| s.max(seq)));
+                }
+                LiveMessage::Status { state } => i.feed.connection.set(match state {
+                    LiveState::Live => Connection::Live,
+                    LiveState::Reconnecting => Connection::Reconnecting,
+                    LiveState::Resync => Connection::CatchingUp,
+                }),
+            }
+        });
+        let weak = Rc::downgrade(inner);
+        let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            if let Some(inner) = weak.upgrade() {
+                retry_later(&inner);
+            }
+        });
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut i = inner.borrow_mut();
+        i.last_heard = now();
+        i.ws = Some(ws);
+        i.on_message = Some(on_message);
+        i.handlers = vec![on_close];
+    }
+
+    /// Reconnects after a backoff (1 s doubling to 15 s), resuming after `last_seq`.
+    fn retry_later(inner: &Rc<RefCell<Inner>>) {
+        let delay = {
+            let mut i = inner.borrow_mut();
+            if i.closed {
+                return;
+            }
+            i.ws = None;
+            i.failures += 1;
+            i.feed.connection.set(if i.failures > 3 {
+                Connection::Offline
+            } else {
+                Connection::Reconnecting
+            });
+            Duration::from_millis((500u64 << i.failures.min(5)).min(15_000))
+        };
+        let weak = Rc::downgrade(inner);
+        set_timeout(
+            move || {
+                if let Some(inner) = weak.upgrade() {
+                    if !inner.borrow().closed {
+                        connect(&inner);
+                    }
+                }
+            },
+            delay,
+        );
+    }
+}

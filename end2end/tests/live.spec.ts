@@ -1,0 +1,122 @@
+import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
+
+// Live mode in the console: entries ingested through the API stream into the table.
+
+const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
+const ingestKey = process.env.TRAILKEEP_E2E_KEY ?? '';
+
+const rows = (page: Page) => page.locator('table.entry-table tbody tr[data-seq]');
+
+async function ready(page: Page, path: string) {
+  await page.goto(path);
+  await page.getByLabel('Email').fill('admin@company.com');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+async function ingest(request: APIRequestContext, action: string, name: string) {
+  const response = await request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${ingestKey}` },
+    data: { action, actor: { id: `live-${name}`, name, type: 'system' }, resource: { type: 'config', id: 'cfg_live' } },
+  });
+  expect(response.status()).toBe(201);
+}
+
+async function goLive(page: Page) {
+  await page.getByTestId('live-toggle').click();
+  await expect(page).toHaveURL(/live=1/);
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live');
+}
+
+test('a matching entry appears at the top within 2 seconds; others do not', async ({ page, request }) => {
+  await ready(page, '/audit?action=config.*');
+  await goLive(page);
+  const marker = `live_${Date.now()}`;
+  await ingest(request, 'user.login', `${marker}_other`);
+  const started = Date.now();
+  await ingest(request, 'config.deployed', marker);
+  await expect(rows(page).first()).toContainText(marker, { timeout: 2000 });
+  const latency = Date.now() - started;
+  console.log(`ingest → row on screen: ${latency} ms`);
+  await expect(rows(page).first()).toHaveClass(/fresh/);
+  await expect(page.getByTestId('live-rate')).toHaveText(/\d+\.\d events\/s/);
+  // The non-matching entry never shows.
+  await page.waitForTimeout(500);
+  await expect(page.locator('table.entry-table')).not.toContainText(`${marker}_other`);
+  await page.screenshot({ path: 'test-results/live-mode.png' });
+});
+
+test('the indicator follows the socket: reconnecting when it drops, then live without a gap', async ({ page, request }) => {
+  let socket: WebSocketRoute | undefined;
+  let closedByPage = 0;
+  await page.routeWebSocket(/\/api\/v1\/live/, (ws) => {
+    socket = ws;
+    ws.connectToServer();
+    ws.onClose(() => { closedByPage += 1; });
+  });
+  await ready(page, '/audit');
+  await goLive(page);
+  const marker = `gap_${Date.now()}`;
+  // The connection drops; an entry committed while it is down must still arrive.
+  await socket!.close({ code: 1006, reason: 'network blip' });
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'reconnecting');
+  await expect(page.getByTestId('live-status')).toHaveText(/Reconnecting/);
+  await ingest(request, 'config.updated', marker);
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live', { timeout: 10_000 });
+  await expect(rows(page).first()).toContainText(marker);
+  await expect(page.locator('table.entry-table')).toContainText(marker);
+  expect(await page.locator('table.entry-table tr', { hasText: marker }).count()).toBe(1);
+  // Live off closes the socket.
+  const before = closedByPage;
+  await page.getByTestId('live-toggle').click();
+  await expect(page).not.toHaveURL(/live=1/);
+  await expect(page.getByTestId('live-status')).toHaveCount(0);
+  await expect.poll(() => closedByPage).toBeGreaterThan(before);
+});
+
+test('scrolled down, new entries wait behind a pill instead of moving the view', async ({ page, request }) => {
+  await ready(page, '/audit');
+  await goLive(page);
+  const scroller = page.getByTestId('entry-scroll');
+  const top = await rows(page).first().getAttribute('data-seq');
+  await scroller.evaluate((el) => { el.scrollTop = 3000; });
+  // The virtual window follows the scroll.
+  await expect.poll(() => rows(page).first().getAttribute('data-seq')).not.toBe(top);
+  const firstInView = await rows(page).first().getAttribute('data-seq');
+  const marker = `pill_${Date.now()}`;
+  await ingest(request, 'config.updated', `${marker}_a`);
+  await ingest(request, 'config.updated', `${marker}_b`);
+  await expect(page.getByTestId('new-entries')).toHaveText('↑ 2 new entries');
+  expect(await rows(page).first().getAttribute('data-seq')).toBe(firstInView);
+  await page.getByTestId('new-entries').click();
+  await expect(rows(page).first()).toContainText(`${marker}_b`);
+  await expect(rows(page).nth(1)).toContainText(`${marker}_a`);
+  await expect(page.getByTestId('new-entries')).toHaveCount(0);
+});
+
+test('Pause holds new entries with a counter; Resume shows them', async ({ page, request }) => {
+  await ready(page, '/audit');
+  await goLive(page);
+  await page.getByTestId('live-pause').click();
+  const marker = `pause_${Date.now()}`;
+  await ingest(request, 'config.updated', marker);
+  await expect(page.getByTestId('live-pause')).toHaveText('Resume (1 held)');
+  await expect(page.locator('table.entry-table')).not.toContainText(marker);
+  await page.getByTestId('live-pause').click();
+  await expect(rows(page).first()).toContainText(marker);
+});
+
+test('live mode is newest first', async ({ page }) => {
+  await ready(page, '/audit?order=asc');
+  await page.getByTestId('live-toggle').click();
+  await expect(page).toHaveURL(/live=1/);
+  await expect(page).not.toHaveURL(/order=asc/);
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live');
+  // Choosing oldest first leaves live mode.
+  await page.getByTestId('oldest-first').click();
+  await expect(page).toHaveURL(/order=asc/);
+  await expect(page).not.toHaveURL(/live=1/);
+  await expect(page.getByTestId('live-status')).toHaveCount(0);
+});

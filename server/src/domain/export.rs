@@ -1,0 +1,148 @@
+//! Exports: exactly the entries a filter matches, in its order, as CSV, JSON or NDJSON. Each
+//! format is written page by page (see `infra::http::export`), so memory stays flat.
+
+use std::borrow::Cow;
+
+use app::model::AuditEntry;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::storage::query::Bounds;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    pub const NAMES: &'static str = "csv, json, ndjson";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Ndjson => "application/x-ndjson",
+        }
+    }
+}
+
+/// The CSV header, in column order.
+pub const CSV_COLUMNS: [&str; 15] = [
+    "timestamp",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "actor_email",
+    "action",
+    "resource_type",
+    "resource_id",
+    "ip",
+    "status",
+    "user_agent",
+    "details",
+    "seq",
+    "id",
+    "leaf_hash",
+];
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
+/// leading `'`, which spreadsheets show as text (OWASP "CSV injection").
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// Timestamps as the JSON API writes them.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// One CSV record, cells neutralised.
+pub fn csv_record(e: &AuditEntry) -> [String; 15] {
+    let text = |s: &str| neutralise(s).into_owned();
+    let opt = |s: &Option<String>| s.as_deref().map(text).unwrap_or_default();
+    [
+        timestamp(&e.occurred_at),
+        e.actor.kind.as_str().to_string(),
+        text(&e.actor.id),
+        opt(&e.actor.name),
+        opt(&e.actor.email),
+        text(&e.action),
+        e.resource
+            .as_ref()
+            .map(|r| text(&r.kind))
+            .unwrap_or_default(),
+        e.resource.as_ref().map(|r| text(&r.id)).unwrap_or_default(),
+        opt(&e.ip),
+        e.status.as_str().to_string(),
+        opt(&e.user_agent),
+        text(&e.details.to_string()),
+        e.seq.to_string(),
+        e.id.to_string(),
+        e.leaf_hash.clone(),
+    ]
+}
+
+/// `trailkeep-audit-<from>_<to>-<n>.<ext>`: the period as dates (`start` when open) and the
+/// number of entries. Only `[0-9a-z_-.]`, so it is safe in any header and file system.
+pub fn file_name(bounds: &Bounds, now: DateTime<Utc>, n: i64, format: Format) -> String {
+    let from = bounds
+        .from
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "start".into());
+    let to = bounds.to.unwrap_or(now).format("%Y-%m-%d");
+    format!("trailkeep-audit-{from}_{to}-{n}.{}", format.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_other_text_is_kept() {
+        for formula in ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralise(formula), format!("'{formula}"));
+        }
+        for plain in ["admin@company.com", "config.updated", "", "'quoted", "a=b"] {
+            assert_eq!(neutralise(plain), plain);
+        }
+    }
+
+    #[test]
+    fn file_names_say_the_period_and_count() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let now = t("2026-11-26T10:00:00Z");
+        let bounds = Bounds {
+            from: Some(t("2026-11-01T00:00:00Z")),
+            to: Some(t("2026-11-25T00:00:00Z")),
+        };
+        assert_eq!(
+            file_name(&bounds, now, 1204, Format::Csv),
+            "trailkeep-audit-2026-11-01_2026-11-25-1204.csv"
+        );
+        assert_eq!(
+            file_name(&Bounds::default(), now, 0, Format::Ndjson),
+            "trailkeep-audit-start_2026-11-26-0.ndjson"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! `GET /api/v1/live?<filter>&after_seq=N`: the live tail as a websocket (protocol in
+//! `app::live` and the README).
+
+use std::time::Duration;
+
+use app::filter::{Filter, FilterError};
+use app::live::AFTER_SEQ;
+use axum::{
+    extract::{
+        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
+        RawQuery, State,
+    },
+    http::{header, Extensions, HeaderMap, StatusCode},
+    response::Response,
+};
+use futures::{stream::SplitSink, SinkExt, StreamExt};
+
+use super::{client, error::ApiError, session, AppState};
+use crate::domain::live::{self, Frame, Sink};
+use crate::storage::query::LiveFilter;
+
+/// A client that cannot take a message for this long is disconnected (it resumes with
+/// `after_seq` when it comes back).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn subscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    RawQuery(raw): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    client::require_reader(&state, &headers, &extensions).await?;
+    // A page on another site must not ride the console's cookie into the stream.
+    if !headers.contains_key(header::AUTHORIZATION) && !session::same_origin(&headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-site live connection refused",
+        ));
+    }
+    let (filter, extra) = Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &[AFTER_SEQ])?;
+    let mut after_seq = None;
+    for (_, value) in extra {
+        if after_seq.is_some() {
+            return Err(FilterError::new(AFTER_SEQ, "may be given only once").into());
+        }
+        let n = value
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= -1)
+            .ok_or_else(|| {
+                FilterError::new(AFTER_SEQ, "must be a whole number, -1 or more (a seq)")
+            })?;
+        after_seq = Some(n);
+    }
+    let filter = LiveFilter::resolve(&state.pool, filter).await?;
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            format!("this endpoint is a websocket: {e}"),
+        )
+    })?;
+    let bridge = state.bridge.clone();
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let (sender, mut receiver) = socket.split();
+        let mut sink = SocketSink(sender);
+        // The client sends nothing; its side ends when it closes or drops the connection.
+        let client_gone = async move {
+            while let Some(Ok(message)) = receiver.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = live::stream(&bridge, filter, after_seq, &mut sink, client_gone).await {
+            eprintln!("live stream ended by a database error: {e}");
+        }
+        let _ = sink.0.close().await;
+    }))
+}
+
+struct SocketSink(SplitSink<WebSocket, Message>);
+
+impl Sink for SocketSink {
+    async fn send(&mut self, frame: Frame) -> bool {
+        let text = Message::Text(frame.as_ref().into());
+        matches!(
+            tokio::time::timeout(SEND_TIMEOUT, self.0.send(text)).await,
+            Ok(Ok(()))
+        )
+    }
+}
