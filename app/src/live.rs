@@ -44,6 +44,29 @@ pub enum LiveMessage {
     },
 }
 
+/// A [`LiveMessage`] as the browser decodes it: one flat struct instead of the internally
+/// tagged enum, whose decoder buffers every message and compiles a second copy of the entry
+/// decoder into the bundle.
+#[derive(Deserialize)]
+pub struct LiveFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    entry: Option<Box<AuditEntry>>,
+    state: Option<LiveState>,
+    seq: Option<i64>,
+}
+
+impl LiveFrame {
+    pub fn into_message(self) -> Option<LiveMessage> {
+        match (self.kind.as_str(), self.entry, self.state, self.seq) {
+            ("entry", Some(entry), _, _) => Some(LiveMessage::Entry { entry }),
+            ("status", _, Some(state), _) => Some(LiveMessage::Status { state }),
+            ("heartbeat", _, _, Some(seq)) => Some(LiveMessage::Heartbeat { seq }),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +91,11 @@ mod tests {
                 state: LiveState::Resync
             }
         );
+        // The browser's flat decoding reads the same messages.
+        for message in [status, beat] {
+            let frame: LiveFrame = serde_json::from_value(message.clone()).unwrap();
+            let decoded = frame.into_message().unwrap();
+            assert_eq!(serde_json::to_value(decoded).unwrap(), message);
+        }
     }
 }

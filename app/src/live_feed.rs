@@ -27,8 +27,9 @@ pub struct LiveFeed {
     pub arrived: RwSignal<Vec<AuditEntry>>,
     /// Rendering held: entries keep arriving into `arrived`.
     pub paused: RwSignal<bool>,
-    /// Matching entries per second over the last few seconds.
-    pub rate: RwSignal<f64>,
+    /// Matching entries per ten seconds, averaged over the last few seconds (an integer:
+    /// float formatting would cost the bundle more than this whole feature's logic).
+    pub rate_tenths: RwSignal<u32>,
     #[cfg(feature = "hydrate")]
     socket: StoredValue<Option<socket::LiveSocket>, LocalStorage>,
 }
@@ -39,7 +40,7 @@ impl LiveFeed {
             connection: RwSignal::new(Connection::Off),
             arrived: RwSignal::new(Vec::new()),
             paused: RwSignal::new(false),
-            rate: RwSignal::new(0.0),
+            rate_tenths: RwSignal::new(0),
             #[cfg(feature = "hydrate")]
             socket: StoredValue::new_local(None),
         }
@@ -67,7 +68,7 @@ impl LiveFeed {
         });
         self.arrived.set(Vec::new());
         self.paused.set(false);
-        self.rate.set(0.0);
+        self.rate_tenths.set(0);
         self.connection.set(Connection::Off);
     }
 }
@@ -90,7 +91,7 @@ mod socket {
     use web_sys::{MessageEvent, WebSocket};
 
     use super::{Connection, LiveFeed};
-    use crate::live::{LiveMessage, LiveState, AFTER_SEQ, SILENCE_LIMIT_MS};
+    use crate::live::{LiveFrame, LiveMessage, LiveState, AFTER_SEQ, SILENCE_LIMIT_MS};
 
     const RATE_WINDOW_MS: f64 = 5000.0;
 
@@ -141,9 +142,8 @@ mod socket {
                     while i.arrivals.front().is_some_and(|a| t - a > RATE_WINDOW_MS) {
                         i.arrivals.pop_front();
                     }
-                    i.feed
-                        .rate
-                        .set(i.arrivals.len() as f64 * 1000.0 / RATE_WINDOW_MS);
+                    let tenths = i.arrivals.len() as f64 * 10_000.0 / RATE_WINDOW_MS;
+                    i.feed.rate_tenths.set(tenths.round() as u32);
                     if t - i.last_heard > f64::from(SILENCE_LIMIT_MS) {
                         // No heartbeat: the stream is dead whatever the socket says.
                         if let Some(ws) = &i.ws {
@@ -208,7 +208,10 @@ mod socket {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
-            let Ok(message) = serde_json::from_str::<LiveMessage>(&text) else {
+            let Some(message) = serde_json::from_slice::<LiveFrame>(text.as_bytes())
+                .ok()
+                .and_then(LiveFrame::into_message)
+            else {
                 return;
             };
             let mut i = inner.borrow_mut();

@@ -48,7 +48,10 @@ pub fn LiveIndicator() -> impl IntoView {
                 {label}
             </span>
             <span class="live-rate muted" data-testid="live-rate">
-                {move || format!("{:.1} events/s", feed.rate.get())}
+                {move || {
+                    let t = feed.rate_tenths.get();
+                    format!("{}.{} events/s", t / 10, t % 10)
+                }}
             </span>
             <button type="button" class="secondary" data-testid="live-pause"
                 aria-pressed=move || feed.paused.get().to_string()

@@ -6,9 +6,9 @@ use leptos::{ev, prelude::*};
 use crate::{
     api::{error_text, search_entries, whoami, NO_ACCESS},
     components::{
-        cleared, ActionPicker, ConsoleLayout, CopyButton, EntryDetail, EntryTable, FilterChips,
-        LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount, SearchBar,
-        StatusPicker, TimeRangePicker, TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
+        cleared, ActionPicker, ConsoleLayout, CopyButton, EntryDetail, EntryTable, ExportButton,
+        FilterChips, LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount,
+        SearchBar, StatusPicker, TimeRangePicker, TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
     live_feed::LiveFeed,
@@ -115,6 +115,7 @@ fn AuditLog() -> impl IntoView {
                 />
                 <button type="button" class="secondary" data-testid="refresh"
                     on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+                <ExportButton/>
             </div>
         </div>
         <SearchBar/>

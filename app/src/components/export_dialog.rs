@@ -1,0 +1,232 @@
+//! "Export": a dialog to download exactly the entries on screen (the URL's filter) as CSV,
+//! JSON or NDJSON, from `/api/v1/events/export`.
+
+use leptos::either::Either;
+use leptos::prelude::*;
+
+use crate::api::exact_count;
+use crate::components::chips;
+use crate::console_state::ConsoleNav;
+use crate::model::thousands;
+
+/// Up to this many entries the browser fetches the file itself and shows progress; above it
+/// the attachment URL streams straight to disk (the browser's download shows progress).
+const IN_PAGE_LIMIT: i64 = 100_000;
+
+const FORMATS: [(&str, &str, &str); 3] = [
+    ("csv", "CSV", "spreadsheets (Excel, LibreOffice, Sheets)"),
+    ("json", "JSON", "SIEM tools and programs: one document"),
+    (
+        "ndjson",
+        "NDJSON",
+        "log pipelines (Splunk, Elastic, Loki): one entry per line",
+    ),
+];
+
+/// What the download is doing.
+#[derive(Clone, Debug, PartialEq)]
+// The server renders the dialog closed; only the browser downloads.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub enum Progress {
+    Idle,
+    Receiving { bytes: u64 },
+    Done { bytes: u64, file: String },
+    Failed(String),
+}
+
+#[component]
+pub fn ExportButton() -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <button type="button" class="primary" data-testid="export"
+            aria-haspopup="dialog" on:click=move |_| open.set(true)>"Export"</button>
+        <Show when=move || open.get()>
+            <ExportDialog open/>
+        </Show>
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    let tenths = bytes * 10 / 1_000_000;
+    format!("{}.{} MB", tenths / 10, tenths % 10)
+}
+
+#[component]
+fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let filter = nav.filter_untracked();
+    let canonical = filter.to_query_string();
+    let labels: Vec<String> = chips(&filter).into_iter().map(|c| c.label).collect();
+    let narrowed = !labels.is_empty();
+    let format = RwSignal::new("csv");
+    let progress = RwSignal::new(Progress::Idle);
+    let count = LocalResource::new({
+        let canonical = canonical.clone();
+        move || exact_count(canonical.clone())
+    });
+    let url = {
+        let canonical = canonical.clone();
+        move || {
+            let sep = if canonical.is_empty() { "" } else { "&" };
+            format!(
+                "/api/v1/events/export?format={}{sep}{canonical}",
+                format.get()
+            )
+        }
+    };
+    let total = move || count.get().and_then(|r| r.ok()).map(|c| c.count);
+    let download = {
+        let url = url.clone();
+        move |_| {
+            let href = url();
+            if total().is_some_and(|n| n > IN_PAGE_LIMIT) {
+                // Large: straight to disk through the attachment URL.
+                let _ = window().location().set_href(&href);
+                progress.set(Progress::Failed(
+                    "Large export: your browser's downloads show its progress.".into(),
+                ));
+                return;
+            }
+            progress.set(Progress::Receiving { bytes: 0 });
+            #[cfg(feature = "hydrate")]
+            leptos::task::spawn_local(async move {
+                let result = fetch_to_file(&href, progress).await;
+                progress.set(match result {
+                    Ok((bytes, file)) => Progress::Done { bytes, file },
+                    Err(e) => Progress::Failed(e),
+                });
+            });
+        }
+    };
+    let close = move |_| open.set(false);
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            open.set(false);
+        }
+    });
+    on_cleanup(move || escape.remove());
+    view! {
+        <div class="dialog-backdrop" on:click=close></div>
+        <div class="export-dialog" role="dialog" aria-modal="true" aria-labelledby="export-title"
+            data-testid="export-dialog">
+            <h2 id="export-title">"Export entries"</h2>
+            <fieldset>
+                <legend>"Format"</legend>
+                {FORMATS.map(|(value, name, use_case)| view! {
+                    <label class="format-choice">
+                        <input type="radio" name="export-format" value=value
+                            prop:checked=move || format.get() == value
+                            on:change=move |_| format.set(value)/>
+                        <strong>{name}</strong>
+                        <span class="muted">" — " {use_case}</span>
+                    </label>
+                })}
+            </fieldset>
+            <h3>"Filters"</h3>
+            {if narrowed {
+                Either::Left(view! { <ul class="export-filters">{labels.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul> })
+            } else {
+                Either::Right(view! { <p>"None: every entry in the log."</p> })
+            }}
+            <p data-testid="export-count">
+                {move || match count.get() {
+                    None => "Counting…".to_string(),
+                    Some(Ok(c)) if c.count == 1 => "Exactly 1 entry will be exported.".to_string(),
+                    Some(Ok(c)) => format!("Exactly {} entries will be exported.", thousands(c.count)),
+                    Some(Err(e)) => crate::api::error_text(&e),
+                }}
+            </p>
+            <Show when=move || narrowed>
+                <p class="muted">"For a complete export, clear all filters."</p>
+            </Show>
+            <p role="status" data-testid="export-progress">
+                {move || match progress.get() {
+                    Progress::Idle => String::new(),
+                    Progress::Receiving { bytes } => format!("Downloading… {} received", megabytes(bytes)),
+                    Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", megabytes(bytes)),
+                    Progress::Failed(m) => m,
+                }}
+            </p>
+            <div class="dialog-actions">
+                <button type="button" class="secondary" on:click=close>"Close"</button>
+                <button type="button" class="primary" data-testid="export-download"
+                    disabled=move || matches!(progress.get(), Progress::Receiving { .. })
+                    on:click=download>"Download"</button>
+            </div>
+        </div>
+    }
+}
+
+/// Fetches `url`, reporting bytes as they arrive, and saves the result under the server's
+/// file name.
+#[cfg(feature = "hydrate")]
+async fn fetch_to_file(url: &str, progress: RwSignal<Progress>) -> Result<(u64, String), String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let failed = |what: &str| format!("The export failed: {what}");
+    let response: web_sys::Response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|_| failed("the server could not be reached"))?
+        .unchecked_into();
+    if !response.ok() {
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+            Err(_) => None,
+        };
+        return Err(failed(
+            &text.unwrap_or_else(|| response.status().to_string()),
+        ));
+    }
+    let file = response
+        .headers()
+        .get("content-disposition")
+        .ok()
+        .flatten()
+        .and_then(|d| {
+            d.split("filename=\"")
+                .nth(1)
+                .map(|f| f.trim_end_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "trailkeep-audit-export".into());
+    let body = response.body().ok_or_else(|| failed("empty response"))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let chunks = js_sys::Array::new();
+    let mut bytes = 0u64;
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|_| failed("the connection was interrupted"))?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) {
+            let array: js_sys::Uint8Array = value.unchecked_into();
+            bytes += u64::from(array.length());
+            chunks.push(&array);
+            progress.set(Progress::Receiving { bytes });
+        }
+    }
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&chunks)
+        .map_err(|_| failed("the browser could not hold the file"))?;
+    let href = web_sys::Url::create_object_url_with_blob(&blob)
+        .map_err(|_| failed("the browser could not save the file"))?;
+    let anchor: web_sys::HtmlAnchorElement = document()
+        .create_element("a")
+        .map_err(|_| failed("no document"))?
+        .unchecked_into();
+    anchor.set_href(&href);
+    anchor.set_download(&file);
+    anchor.click();
+    // Revoked once the browser has surely taken the file.
+    set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&href);
+        },
+        std::time::Duration::from_secs(60),
+    );
+    Ok((bytes, file))
+}
