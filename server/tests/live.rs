@@ -343,3 +343,51 @@ async fn live_filter_agrees_with_sql(pool: PgPool) {
         );
     }
 }
+
+/// The same over real websockets with the server's own buffer: a client that stops reading
+/// fills its TCP buffers, falls behind the broadcast, and is resynced from the database, while
+/// a client that reads keeps getting everything at once.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_slow_websocket_reader_is_resynced_without_stalling_others(pool: PgPool) {
+    let addr = serve(&pool).await;
+    let k = key(&pool, &[Scope::Read]).await;
+    let start = storage::live::head_seq(&pool).await.unwrap();
+    let mut fast = live(addr, &k, "").await;
+    let mut slow = live(addr, &k, "").await;
+    for socket in [&mut fast, &mut slow] {
+        assert!(matches!(
+            next_message(socket, WAIT).await,
+            Some(LiveMessage::Status { .. })
+        ));
+    }
+    // 800 commits of 50 entries (about 14 MB of messages): far more than the slow reader's
+    // socket buffers and the broadcast's 256 batches hold.
+    let w = writer(&pool).await;
+    let ingest = tokio::spawn(async move {
+        for _ in 0..800 {
+            entries::append(&w, events("config.updated", 50)).await.unwrap();
+        }
+    });
+    let last = start + 800 * 50;
+    let got = entries_through(&mut fast, last, Duration::from_secs(30)).await;
+    assert_eq!(
+        got.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        ((start + 1)..=last).collect::<Vec<_>>()
+    );
+    ingest.await.unwrap();
+    // Now the slow reader reads: every entry exactly once, in order, after a resync.
+    let mut seqs = Vec::new();
+    let mut resynced = false;
+    while seqs.last() != Some(&last) {
+        match next_message(&mut slow, Duration::from_secs(30)).await {
+            Some(LiveMessage::Entry { entry }) => seqs.push(entry.seq),
+            Some(LiveMessage::Status {
+                state: LiveState::Resync,
+            }) => resynced = true,
+            Some(_) => {}
+            None => panic!("the slow reader stopped at {:?}", seqs.last()),
+        }
+    }
+    assert!(resynced, "the slow reader must have been told to resync");
+    assert_eq!(seqs, ((start + 1)..=last).collect::<Vec<_>>());
+}
