@@ -17,7 +17,7 @@ E2E_ADDR ?= 127.0.0.1:3107
 SERVER := target/release/trailkeep
 LOCALDB := server/scripts/localdb.sh
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console bench-scroll bench-live
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console bench-scroll bench-live bench-export
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -115,3 +115,11 @@ bench-live: build
 	@set -e; ulimit -n 8192; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_live) $(SERVER) bench live
+
+# Export: CSV and NDJSON of ENTRIES entries (default 1,000,000; seeded once into
+# trailkeep_bench_export_<ENTRIES> and kept) against psql's \copy of the same rows.
+bench-export: build
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; n=$${ENTRIES_EXPORT:-1000000}; \
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_$$n --keep) $(SERVER) bench export --entries $$n

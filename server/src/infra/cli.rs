@@ -33,6 +33,7 @@ USAGE:
   trailkeep bench query [--entries N]   query latencies on N demo entries (dedicated database)
   trailkeep bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
                                         live latency against raw LISTEN/NOTIFY (scratch database!)
+  trailkeep bench export [--entries N]  CSV/NDJSON export against psql \\copy (dedicated database)
 ";
 
 /// Runs the command line; returns the process exit code.
@@ -50,6 +51,7 @@ pub async fn run(args: Vec<String>) -> i32 {
         ["bench", "ingest", rest @ ..] => crate::infra::bench::ingest(rest).await,
         ["bench", "query", rest @ ..] => crate::infra::bench::query(rest).await,
         ["bench", "live", rest @ ..] => crate::infra::bench_live::live(rest).await,
+        ["bench", "export", rest @ ..] => crate::infra::bench_export::export(rest).await,
         ["help"] | ["--help"] | ["-h"] => {
             print!("{USAGE}");
             Ok(())

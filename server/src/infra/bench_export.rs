@@ -1,0 +1,168 @@
+//! `trailkeep bench export`: CSV and NDJSON export of every entry through the HTTP endpoint,
+//! as rows/s and as a ratio to `psql \copy (SELECT …) TO STDOUT CSV` of the same rows in the
+//! same run, with the process's resident memory sampled during each export. Uses a dedicated
+//! database seeded with `--entries` demo entries once (kept for reruns).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use leptos::prelude::LeptosOptions;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{cli::Options, config, http};
+use crate::domain::{
+    accounts::{self, Acting},
+    auth::Scope,
+};
+use crate::storage::{self, entries};
+
+pub async fn export(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--entries"])?;
+    let n = o.number("--entries", 1_000_000)? as i64;
+    let url = config::database_url()?;
+    let owner = storage::connect_owner(&url).await?;
+    storage::migrate(&owner).await?;
+    let have = entries::count_all(&owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    if have == 0 {
+        super::cli::seed_events(&owner, n as u64, Utc::now()).await?;
+        sqlx::query("VACUUM ANALYZE audit_entries")
+            .execute(&owner)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let pool = storage::connect(&url, 8).await?;
+    let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
+        .await
+        .map_err(|e| e.to_string())?;
+    let options = LeptosOptions::builder()
+        .output_name("trailkeep")
+        .site_root("target/site")
+        .build();
+    let state = http::AppState::new(pool.clone(), options, config::Config::default()).await?;
+    let app = http::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+
+    // The baseline: psql's own CSV of the same rows in the same order.
+    let columns = "occurred_at, actor_type, actor_id, actor_name, actor_email, action, \
+        resource_type, resource_id, host(ip), status, user_agent, details, seq, id, \
+        encode(leaf_hash, 'hex')";
+    let copy = format!(
+        "\\copy (SELECT {columns} FROM audit_entries ORDER BY occurred_at DESC, seq DESC) TO STDOUT CSV HEADER"
+    );
+    let started = Instant::now();
+    let psql_url = url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("psql")
+            .arg(&psql_url)
+            .arg("-qXc")
+            .arg(&copy)
+            .output()
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let copy_secs = started.elapsed().as_secs_f64();
+    let copy_rows = out.stdout.iter().filter(|b| **b == b'\n').count() as i64 - 1;
+    drop(out);
+
+    let rows = entries::count_all(&pool).await.map_err(|e| e.to_string())?;
+    println!("entries: {rows} (psql \\copy wrote {copy_rows} rows)");
+    println!("| path | seconds | rows/s | ratio to psql \\copy | first byte ms | peak RSS growth MB |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| psql `\\copy (SELECT …) TO STDOUT CSV` (baseline) | {copy_secs:.2} | {:.0} | 1.00 | | |",
+        copy_rows as f64 / copy_secs
+    );
+    for format in ["csv", "ndjson"] {
+        let (secs, first_ms, bytes, rss_mb) = download(addr, &key, format).await?;
+        println!(
+            "| export `format={format}` over HTTP ({:.0} MB) | {secs:.2} | {:.0} | {:.2} | {first_ms:.0} | {rss_mb:.1} |",
+            bytes as f64 / 1e6,
+            rows as f64 / secs,
+            copy_secs / secs
+        );
+    }
+    Ok(())
+}
+
+/// Resident memory of this process, in kB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Downloads the whole export, discarding it: seconds, time to first byte, bytes, and the
+/// largest growth of resident memory seen while it ran.
+async fn download(
+    addr: SocketAddr,
+    key: &str,
+    format: &str,
+) -> Result<(f64, f64, u64, f64), String> {
+    let baseline = rss_kb();
+    let peak = Arc::new(AtomicU64::new(baseline));
+    let sampler = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                peak.fetch_max(rss_kb(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(
+            format!(
+                "GET /api/v1/events/export?format={format} HTTP/1.1\r\nHost: {addr}\r\n\
+                 Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut bytes = 0u64;
+    let mut first = None;
+    loop {
+        let read = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if read == 0 {
+            break;
+        }
+        first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
+        bytes += read as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    sampler.abort();
+    let grown = peak.load(Ordering::Relaxed).saturating_sub(baseline) as f64 / 1024.0;
+    Ok((secs, first.unwrap_or(0.0), bytes, grown))
+}
