@@ -365,7 +365,9 @@ async fn a_slow_websocket_reader_is_resynced_without_stalling_others(pool: PgPoo
     let w = writer(&pool).await;
     let ingest = tokio::spawn(async move {
         for _ in 0..800 {
-            entries::append(&w, events("config.updated", 50)).await.unwrap();
+            entries::append(&w, events("config.updated", 50))
+                .await
+                .unwrap();
         }
     });
     let last = start + 800 * 50;

@@ -13,16 +13,19 @@ pub enum Format {
     Csv,
     Json,
     Ndjson,
+    /// The human-readable report (`domain::report`).
+    Pdf,
 }
 
 impl Format {
-    pub const NAMES: &'static str = "csv, json, ndjson";
+    pub const NAMES: &'static str = "csv, json, ndjson, pdf";
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "csv" => Some(Format::Csv),
             "json" => Some(Format::Json),
             "ndjson" => Some(Format::Ndjson),
+            "pdf" => Some(Format::Pdf),
             _ => None,
         }
     }
@@ -32,6 +35,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Json => "json",
             Format::Ndjson => "ndjson",
+            Format::Pdf => "pdf",
         }
     }
 
@@ -40,6 +44,7 @@ impl Format {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Json => "application/json",
             Format::Ndjson => "application/x-ndjson",
+            Format::Pdf => "application/pdf",
         }
     }
 }

@@ -9,3 +9,4 @@ pub mod demo;
 pub mod event;
 pub mod export;
 pub mod live;
+pub mod report;

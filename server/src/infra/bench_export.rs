@@ -88,14 +88,16 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
 
     let rows = entries::count_all(&pool).await.map_err(|e| e.to_string())?;
     println!("entries: {rows} (psql \\copy wrote {copy_rows} rows)");
-    println!("| path | seconds | rows/s | ratio to psql \\copy | first byte ms | peak RSS growth MB |");
+    println!(
+        "| path | seconds | rows/s | ratio to psql \\copy | first byte ms | peak RSS growth MB |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     println!(
         "| psql `\\copy (SELECT …) TO STDOUT CSV` (baseline) | {copy_secs:.2} | {:.0} | 1.00 | | |",
         copy_rows as f64 / copy_secs
     );
     for format in ["csv", "ndjson"] {
-        let (secs, first_ms, bytes, rss_mb) = download(addr, &key, format).await?;
+        let (secs, first_ms, bytes, rss_mb) = download(addr, &key, format, "").await?;
         println!(
             "| export `format={format}` over HTTP ({:.0} MB) | {secs:.2} | {:.0} | {:.2} | {first_ms:.0} | {rss_mb:.1} |",
             bytes as f64 / 1e6,
@@ -103,6 +105,37 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
             copy_secs / secs
         );
     }
+
+    // The PDF report of about 10,000 entries: the most recent ones, by seq.
+    let from_seq = (rows - 10_000).max(0);
+    let day: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT occurred_at FROM audit_entries WHERE seq = $1")
+            .bind(from_seq)
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    let filter = format!(
+        "from={}",
+        day.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            .replace('+', "%2B")
+            .replace(':', "%3A")
+    );
+    let filtered = crate::storage::query::count(
+        &pool,
+        &app::filter::Filter::parse(&filter).map_err(|e| e.to_string())?,
+    )
+    .await
+    .map_err(|e| format!("{e:?}"))?;
+    let (secs, _, bytes, rss_mb) = download(addr, &key, "pdf", &filter).await?;
+    let pages = crate::domain::report::page_count(filtered);
+    println!();
+    println!(
+        "PDF report of {filtered} entries: {pages} pages, {:.1} MB, {secs:.2} s = {:.0} pages/s \
+         ({:.0} entries/s), peak RSS growth {rss_mb:.1} MB",
+        bytes as f64 / 1e6,
+        pages as f64 / secs,
+        filtered as f64 / secs
+    );
     Ok(())
 }
 
@@ -124,6 +157,7 @@ async fn download(
     addr: SocketAddr,
     key: &str,
     format: &str,
+    filter: &str,
 ) -> Result<(f64, f64, u64, f64), String> {
     let baseline = rss_kb();
     let peak = Arc::new(AtomicU64::new(baseline));
@@ -143,7 +177,7 @@ async fn download(
     stream
         .write_all(
             format!(
-                "GET /api/v1/events/export?format={format} HTTP/1.1\r\nHost: {addr}\r\n\
+                "GET /api/v1/events/export?format={format}&{filter} HTTP/1.1\r\nHost: {addr}\r\n\
                  Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"
             )
             .as_bytes(),

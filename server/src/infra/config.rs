@@ -7,6 +7,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `TRAILKEEP_TRUST_PROXY=1`: take the client address from `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// `TRAILKEEP_SITE_NAME`: the organisation or site named on PDF reports.
+    pub site_name: String,
 }
 
 fn flag(name: &str) -> bool {
@@ -18,6 +20,7 @@ impl Config {
         Config {
             secure_cookies: flag("TRAILKEEP_SECURE_COOKIES"),
             trust_proxy: flag("TRAILKEEP_TRUST_PROXY"),
+            site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),
         }
     }
 }

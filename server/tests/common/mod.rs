@@ -40,6 +40,7 @@ pub struct Reply {
     pub headers: axum::http::HeaderMap,
     pub body: Value,
     pub text: String,
+    pub bytes: Vec<u8>,
 }
 
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
@@ -54,6 +55,7 @@ pub async fn send(app: &Router, request: Request<Body>) -> Reply {
         headers,
         body,
         text,
+        bytes: bytes.to_vec(),
     }
 }
 

@@ -16,6 +16,7 @@ use super::{client, error::ApiError, AppState};
 use crate::domain::{
     accounts::Acting,
     export::{self, Format},
+    report,
 };
 use crate::storage::{
     entries,
@@ -51,6 +52,18 @@ pub async fn download(
     let format = format
         .ok_or_else(|| FilterError::new("format", format!("required: one of {}", Format::NAMES)))?;
     let snapshot = query::export_snapshot(&state.pool, &filter).await?;
+    if format == Format::Pdf && snapshot.count > report::MAX_ENTRIES {
+        return Err(FilterError::new(
+            "format",
+            format!(
+                "a PDF report holds at most {} entries and this filter matches {}: narrow the \
+                 filters, or export CSV or JSON, which have no limit",
+                app::model::thousands(report::MAX_ENTRIES),
+                app::model::thousands(snapshot.count)
+            ),
+        )
+        .into());
+    }
     let name = export::file_name(&snapshot.bounds, snapshot.now, snapshot.count, format);
 
     let by = match &reader {
@@ -91,6 +104,79 @@ enum Stop {
     /// The client went away: the remaining pages are never queried.
     Gone,
     Db(sqlx::Error),
+    Pdf(String),
+}
+
+/// Renders the PDF report on a blocking thread, fed page by page from the snapshot.
+async fn pdf(
+    state: &AppState,
+    filter: &Filter,
+    snapshot: &ExportSnapshot,
+    by: &Acting,
+    site: String,
+) -> Result<(Vec<u8>, i64), Stop> {
+    let period = {
+        let day = |t: chrono::DateTime<chrono::Utc>| export::timestamp(&t);
+        let from = snapshot
+            .bounds
+            .from
+            .map(day)
+            .unwrap_or_else(|| "the first entry".into());
+        let to = day(snapshot.bounds.to.unwrap_or(snapshot.now));
+        format!("{from} to {to}")
+    };
+    let cover = report::Cover {
+        site: if site.is_empty() {
+            "Trailkeep".into()
+        } else {
+            site
+        },
+        filters: app::components::chips(filter)
+            .into_iter()
+            .map(|c| c.label)
+            .collect(),
+        period,
+        generated_at: export::timestamp(&snapshot.now),
+        generated_by: by
+            .email
+            .clone()
+            .or_else(|| by.name.clone())
+            .unwrap_or_else(|| by.id.clone()),
+        count: snapshot.count,
+    };
+    let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<app::model::AuditEntry>>(2);
+    let render = tokio::task::spawn_blocking(move || {
+        let mut report = report::Report::new(&cover)?;
+        for page in pages_rx {
+            report.add(&page);
+        }
+        report.finish()
+    });
+    let mut rows = 0;
+    let mut after = None;
+    loop {
+        let page = query::export_page(&state.pool, filter, snapshot, after, PAGE)
+            .await
+            .map_err(Stop::Db)?;
+        rows += page.entries.len() as i64;
+        let pages_tx = pages_tx.clone();
+        let entries = page.entries;
+        // The renderer may be busy: hand the page over without blocking this task.
+        tokio::task::spawn_blocking(move || pages_tx.send(entries))
+            .await
+            .map_err(|e| Stop::Pdf(e.to_string()))?
+            .map_err(|_| Stop::Pdf("the PDF renderer stopped".into()))?;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    drop(pages_tx);
+    let bytes = render
+        .await
+        .map_err(|e| Stop::Pdf(e.to_string()))?
+        .map_err(Stop::Pdf)?;
+    Ok((bytes, rows))
 }
 
 /// Writes the export into `tx` page by page, then records it.
@@ -104,7 +190,14 @@ async fn write(
 ) {
     let canonical = filter.to_query_string();
     let mut delivered: i64 = 0;
+    let site = state.config.site_name.clone();
     let outcome: Result<(), Stop> = async {
+        if format == Format::Pdf {
+            let (pdf, rows) = pdf(&state, &filter, &snapshot, &by, site).await?;
+            tx.send(Ok(pdf.into())).await.map_err(|_| Stop::Gone)?;
+            delivered = rows;
+            return Ok(());
+        }
         let send = |bytes: Vec<u8>| {
             let tx = tx.clone();
             async move { tx.send(Ok(bytes.into())).await.map_err(|_| Stop::Gone) }
@@ -127,8 +220,13 @@ async fn write(
     }
     .await;
     let completed = outcome.is_ok();
-    if let Err(Stop::Db(e)) = &outcome {
-        eprintln!("export stopped by a database error: {e}");
+    let failure = match &outcome {
+        Err(Stop::Db(e)) => Some(format!("database error: {e}")),
+        Err(Stop::Pdf(e)) => Some(format!("PDF rendering failed: {e}")),
+        _ => None,
+    };
+    if let Some(failure) = failure {
+        eprintln!("export stopped: {failure}");
         // Fails the response instead of ending it cleanly: the download is visibly broken,
         // never silently short.
         let _ = tx
@@ -165,7 +263,7 @@ fn prologue(format: Format, canonical: &str, snapshot: &ExportSnapshot, by: &Act
             });
             format!(r#"{{"export":{head},"entries":["#).into_bytes()
         }
-        Format::Ndjson => Vec::new(),
+        Format::Ndjson | Format::Pdf => Vec::new(),
     }
 }
 
@@ -197,6 +295,7 @@ fn write_page(format: Format, entries: &[app::model::AuditEntry], first: bool) -
                 buf.push(b'\n');
             }
         }
+        Format::Pdf => unreachable!("PDF reports are rendered whole"),
     }
     buf
 }
@@ -204,6 +303,6 @@ fn write_page(format: Format, entries: &[app::model::AuditEntry], first: bool) -
 fn epilogue(format: Format, count: i64) -> Vec<u8> {
     match format {
         Format::Json => format!(r#"],"count":{count}}}"#).into_bytes(),
-        Format::Csv | Format::Ndjson => Vec::new(),
+        Format::Csv | Format::Ndjson | Format::Pdf => Vec::new(),
     }
 }
