@@ -137,19 +137,21 @@ mod socket {
             let ticker = set_interval_with_handle(
                 move || {
                     let Some(inner) = weak.upgrade() else { return };
-                    let mut i = inner.borrow_mut();
-                    let t = now();
-                    while i.arrivals.front().is_some_and(|a| t - a > RATE_WINDOW_MS) {
-                        i.arrivals.pop_front();
-                    }
-                    let tenths = i.arrivals.len() as f64 * 10_000.0 / RATE_WINDOW_MS;
-                    i.feed.rate_tenths.set(tenths.round() as u32);
-                    if t - i.last_heard > f64::from(SILENCE_LIMIT_MS) {
-                        // No heartbeat: the stream is dead whatever the socket says.
-                        if let Some(ws) = &i.ws {
-                            let _ = ws.close();
+                    let silent = {
+                        let mut i = inner.borrow_mut();
+                        let t = now();
+                        while i.arrivals.front().is_some_and(|a| t - a > RATE_WINDOW_MS) {
+                            i.arrivals.pop_front();
                         }
-                        i.last_heard = t;
+                        let tenths = i.arrivals.len() as f64 * 10_000.0 / RATE_WINDOW_MS;
+                        i.feed.rate_tenths.set(tenths.round() as u32);
+                        i.ws.is_some() && t - i.last_heard > f64::from(SILENCE_LIMIT_MS)
+                    };
+                    if silent {
+                        // No heartbeat: the stream is dead whatever the socket says. Drop it
+                        // now rather than wait for a close event that may come late.
+                        drop_socket(&inner);
+                        retry_later(&inner);
                     }
                 },
                 Duration::from_secs(1),
@@ -160,18 +162,25 @@ mod socket {
         }
 
         pub fn close(self) {
-            let mut i = self.0.borrow_mut();
-            i.closed = true;
-            if let Some(t) = i.ticker.take() {
-                t.clear();
+            {
+                let mut i = self.0.borrow_mut();
+                i.closed = true;
+                if let Some(t) = i.ticker.take() {
+                    t.clear();
+                }
             }
-            if let Some(ws) = i.ws.take() {
-                ws.set_onopen(None);
-                ws.set_onmessage(None);
-                ws.set_onclose(None);
-                ws.set_onerror(None);
-                let _ = ws.close();
-            }
+            drop_socket(&self.0);
+        }
+    }
+
+    /// Closes the socket without hearing from it again.
+    fn drop_socket(inner: &Rc<RefCell<Inner>>) {
+        if let Some(ws) = inner.borrow_mut().ws.take() {
+            ws.set_onopen(None);
+            ws.set_onmessage(None);
+            ws.set_onclose(None);
+            ws.set_onerror(None);
+            let _ = ws.close();
         }
     }
 

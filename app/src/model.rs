@@ -183,6 +183,10 @@ pub struct SessionUser {
 pub struct EntryPage {
     pub entries: Vec<AuditEntry>,
     pub next_cursor: Option<String>,
+    /// The listing's snapshot: it holds no entry with a higher `seq`, so a live stream with
+    /// `after_seq=<snapshot_seq>` continues it without a gap (-1 for an empty log).
+    #[serde(default)]
+    pub snapshot_seq: i64,
 }
 
 /// How many entries match, for the line above the table. `at_least` means counting stopped

@@ -241,9 +241,16 @@ async fn a_slow_consumer_does_not_stall_a_fast_one(pool: PgPool) {
             let filter = query::LiveFilter::resolve(&pool, Filter::default())
                 .await
                 .unwrap();
-            bridge::stream(&live, filter, None, &mut sink, std::future::pending())
-                .await
-                .unwrap();
+            bridge::stream(
+                &live,
+                filter,
+                None,
+                &mut sink,
+                std::future::pending(),
+                || async { true },
+            )
+            .await
+            .unwrap();
         });
         (seqs, resyncs)
     };
@@ -392,4 +399,30 @@ async fn a_slow_websocket_reader_is_resynced_without_stalling_others(pool: PgPoo
     }
     assert!(resynced, "the slow reader must have been told to resync");
     assert_eq!(seqs, ((start + 1)..=last).collect::<Vec<_>>());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_resume_point_comes_at_once_and_a_future_one_is_clamped(pool: PgPool) {
+    let addr = serve(&pool).await;
+    let k = key(&pool, &[Scope::Read]).await;
+    let head = storage::live::head_seq(&pool).await.unwrap();
+    // Right after the status, a heartbeat says where the stream stands.
+    let mut socket = live(addr, &k, "").await;
+    assert!(matches!(
+        next_message(&mut socket, WAIT).await,
+        Some(LiveMessage::Status { .. })
+    ));
+    assert_eq!(
+        next_message(&mut socket, WAIT).await,
+        Some(LiveMessage::Heartbeat { seq: head })
+    );
+    // A resume point past the end of the log (say, after a restore) does not hide what
+    // comes next.
+    let mut future = live(addr, &k, "after_seq=1000000").await;
+    let w = writer(&pool).await;
+    entries::append(&w, events("config.updated", 1))
+        .await
+        .unwrap();
+    let got = entries_through(&mut future, head + 1, WAIT).await;
+    assert_eq!(got.iter().map(|e| e.seq).collect::<Vec<_>>(), [head + 1]);
 }

@@ -34,7 +34,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let filter = StoredValue::new(filter);
     // The newest entry shown: live arrivals at or below it are already in the table.
-    let newest = StoredValue::new(first_page.entries.iter().map(|e| e.seq).max().unwrap_or(-1));
+    let newest = StoredValue::new(first_page.snapshot_seq);
     let rows = RwSignal::new(first_page.entries);
     let next = RwSignal::new(first_page.next_cursor);
     let loading = RwSignal::new(false);

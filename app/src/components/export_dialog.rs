@@ -79,8 +79,8 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         let url = url.clone();
         move |_| {
             let href = url();
-            if total().is_some_and(|n| n > IN_PAGE_LIMIT) {
-                // Large: straight to disk through the attachment URL.
+            if !total().is_some_and(|n| n <= IN_PAGE_LIMIT) {
+                // Large, or not counted yet: straight to disk through the attachment URL.
                 let _ = window().location().set_href(&href);
                 progress.set(Progress::Failed(
                     "Large export: your browser's downloads show its progress.".into(),

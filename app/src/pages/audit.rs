@@ -82,9 +82,7 @@ fn AuditLog() -> impl IntoView {
     provide_context(feed);
     let live = Memo::new(move |_| nav.query.with(|q| q.live));
     Effect::new(move |_| match (live.get(), first_page.get()) {
-        (true, Some(Ok(Some((filter, page))))) => {
-            feed.start(filter, page.entries.iter().map(|e| e.seq).max())
-        }
+        (true, Some(Ok(Some((filter, page))))) => feed.start(filter, Some(page.snapshot_seq)),
         _ => feed.stop(),
     });
     on_cleanup(move || feed.stop());

@@ -108,14 +108,22 @@ pub fn csv_record(e: &AuditEntry) -> [String; 15] {
     ]
 }
 
-/// `trailkeep-audit-<from>_<to>-<n>.<ext>`: the period as dates (`start` when open) and the
-/// number of entries. Only `[0-9a-z_-.]`, so it is safe in any header and file system.
+/// The last instant a period includes (its end bound is exclusive), or `now` when open.
+pub fn last_instant(bounds: &Bounds, now: DateTime<Utc>) -> DateTime<Utc> {
+    bounds
+        .to
+        .map(|t| t - chrono::Duration::nanoseconds(1))
+        .unwrap_or(now)
+}
+
+/// `trailkeep-audit-<from>_<to>-<n>.<ext>`: the period as UTC dates (`start` when open) and
+/// the number of entries. Only `[0-9a-z_-.]`, so it is safe in any header and file system.
 pub fn file_name(bounds: &Bounds, now: DateTime<Utc>, n: i64, format: Format) -> String {
     let from = bounds
         .from
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "start".into());
-    let to = bounds.to.unwrap_or(now).format("%Y-%m-%d");
+    let to = last_instant(bounds, now).format("%Y-%m-%d");
     format!("trailkeep-audit-{from}_{to}-{n}.{}", format.as_str())
 }
 
@@ -139,7 +147,8 @@ mod tests {
         let now = t("2026-11-26T10:00:00Z");
         let bounds = Bounds {
             from: Some(t("2026-11-01T00:00:00Z")),
-            to: Some(t("2026-11-25T00:00:00Z")),
+            // `to=2026-11-25` ends before the next day.
+            to: Some(t("2026-11-26T00:00:00Z")),
         };
         assert_eq!(
             file_name(&bounds, now, 1204, Format::Csv),

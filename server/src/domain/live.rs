@@ -203,13 +203,23 @@ pub trait Sink {
 
 /// Serves one live client until it goes away: backfill after `after_seq` (if given), then
 /// matching entries as they commit, status changes and heartbeats.
-pub async fn stream(
+/// `still_allowed` is asked at every heartbeat: a revoked key or ended session stops the stream.
+pub async fn stream<F>(
     bridge: &Bridge,
     filter: LiveFilter,
     after_seq: Option<i64>,
     sink: &mut impl Sink,
     client_gone: impl std::future::Future<Output = ()>,
-) -> Result<(), sqlx::Error> {
+    mut still_allowed: impl FnMut() -> F,
+) -> Result<(), sqlx::Error>
+where
+    F: std::future::Future<Output = bool>,
+{
+    // A resume point beyond the log (a restored database) would skip what comes next.
+    let after_seq = match after_seq {
+        Some(after) => Some(after.min(channel::head_seq(&bridge.pool).await?)),
+        None => None,
+    };
     let running = bridge.running().await?;
     // Subscribe before reading the position: every batch beyond it is then in `batches`.
     let mut batches = running.batches.subscribe();
@@ -228,13 +238,20 @@ pub async fn stream(
     if !sink.send(frame(&LiveMessage::Status { state })).await {
         return Ok(());
     }
-    // `sent`: every matching entry up to it has been sent.
+    // `sent`: every matching entry up to it has been sent. The client hears it at once, so
+    // it can resume without a gap even if it drops before the first regular heartbeat.
     let mut sent = start.seq;
     if let Some(after) = after_seq {
         match backfill(&bridge.pool, &filter, after, sink).await? {
             None => return Ok(()),
             Some(covered) => sent = sent.max(covered),
         }
+    }
+    if !sink
+        .send(frame(&LiveMessage::Heartbeat { seq: sent }))
+        .await
+    {
+        return Ok(());
     }
     let mut heartbeat = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECS));
     heartbeat.reset();
@@ -288,7 +305,9 @@ pub async fn stream(
                 }
             }
             _ = heartbeat.tick() => {
-                if !sink.send(frame(&LiveMessage::Heartbeat { seq: sent })).await {
+                if !still_allowed().await
+                    || !sink.send(frame(&LiveMessage::Heartbeat { seq: sent })).await
+                {
                     return Ok(());
                 }
             }
@@ -319,6 +338,13 @@ async fn backfill(
         }
         if !full {
             return Ok(Some(last.max(head)));
+        }
+        // A long backfill still shows progress (and the resume point) to the client.
+        if !sink
+            .send(frame(&LiveMessage::Heartbeat { seq: last }))
+            .await
+        {
+            return Ok(None);
         }
     }
 }

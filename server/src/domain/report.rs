@@ -72,6 +72,10 @@ pub struct Report {
     pages: i64,
     page: i64,
     y: f32,
+    /// Rows on this page so far, and how many it holds: pages break by count, so the
+    /// "of n" computed up front is what gets drawn.
+    rows_on_page: i64,
+    capacity: i64,
     categories: BTreeMap<String, (i64, i64)>,
     written: i64,
 }
@@ -117,6 +121,8 @@ impl Report {
             pages: page_count(cover.count),
             page: 1,
             y: FIRST_TABLE_TOP,
+            rows_on_page: 0,
+            capacity: rows_per_page(FIRST_TABLE_TOP),
             categories: BTreeMap::new(),
             written: 0,
         };
@@ -210,13 +216,15 @@ impl Report {
         self.layer = self.doc.get_page(page).get_layer(layer);
         self.page += 1;
         self.y = TABLE_TOP;
+        self.rows_on_page = 0;
+        self.capacity = rows_per_page(TABLE_TOP);
         self.footer();
     }
 
     /// Adds entries in order, starting pages as they fill.
     pub fn add(&mut self, entries: &[AuditEntry]) {
         for e in entries {
-            if self.y < TABLE_BOTTOM {
+            if self.rows_on_page == self.capacity {
                 self.new_page();
                 self.table_header();
             }
@@ -275,6 +283,7 @@ impl Report {
                 counts.0 += 1;
             }
             self.written += 1;
+            self.rows_on_page += 1;
             self.y -= ROW_MM;
         }
     }

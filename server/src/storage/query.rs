@@ -253,6 +253,8 @@ fn order_by(order: Order) -> &'static str {
 pub struct Page {
     pub entries: Vec<AuditEntry>,
     pub next: Option<Cursor>,
+    /// Every entry of the snapshot has a lower `seq`.
+    pub seq_limit: i64,
 }
 
 /// The first page pins a snapshot: the chain position and the database clock.
@@ -339,6 +341,7 @@ async fn page_from(
     Ok(Page {
         entries: rows.into_iter().map(EntryRow::into_entry).collect(),
         next,
+        seq_limit,
     })
 }
 
@@ -398,6 +401,7 @@ pub async fn signed_page(
     Ok(EntryPage {
         entries: page.entries,
         next_cursor: page.next.map(|c| c.encode(key, &canonical)),
+        snapshot_seq: page.seq_limit - 1,
     })
 }
 

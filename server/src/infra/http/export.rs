@@ -122,7 +122,7 @@ async fn pdf(
             .from
             .map(day)
             .unwrap_or_else(|| "the first entry".into());
-        let to = day(snapshot.bounds.to.unwrap_or(snapshot.now));
+        let to = day(export::last_instant(&snapshot.bounds, snapshot.now));
         format!("{from} to {to}")
     };
     let cover = report::Cover {

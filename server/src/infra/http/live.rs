@@ -16,6 +16,7 @@ use axum::{
 use futures::{stream::SplitSink, SinkExt, StreamExt};
 
 use super::{client, error::ApiError, session, AppState};
+use crate::domain::auth::Scope;
 use crate::domain::live::{self, Frame, Sink};
 use crate::storage::query::LiveFilter;
 
@@ -61,6 +62,10 @@ pub async fn subscribe(
         )
     })?;
     let bridge = state.bridge.clone();
+    let still_allowed = move || {
+        let (state, headers) = (state.clone(), headers.clone());
+        async move { allowed(&state, &headers).await }
+    };
     Ok(upgrade.on_upgrade(move |socket| async move {
         let (sender, mut receiver) = socket.split();
         let mut sink = SocketSink(sender);
@@ -72,11 +77,34 @@ pub async fn subscribe(
                 }
             }
         };
-        if let Err(e) = live::stream(&bridge, filter, after_seq, &mut sink, client_gone).await {
+        if let Err(e) = live::stream(
+            &bridge,
+            filter,
+            after_seq,
+            &mut sink,
+            client_gone,
+            still_allowed,
+        )
+        .await
+        {
             eprintln!("live stream ended by a database error: {e}");
         }
         let _ = sink.0.close().await;
     }))
+}
+
+/// Whether the connection's credentials still may read the log (key not revoked, session not
+/// ended, role not changed).
+async fn allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    if headers.contains_key(header::AUTHORIZATION) {
+        client::require_key(state, headers, Scope::Read)
+            .await
+            .is_ok()
+    } else {
+        session::current_user(state, headers)
+            .await
+            .is_some_and(|u| u.role.can_read_log())
+    }
 }
 
 struct SocketSink(SplitSink<WebSocket, Message>);

@@ -31,6 +31,18 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// The user of the request's session cookie, if it is still valid.
+pub(super) async fn current_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<app::model::SessionUser> {
+    let token = session_token(headers)?;
+    sessions::find_user(&state.pool, &auth::sha256(token.as_bytes()))
+        .await
+        .ok()
+        .flatten()
+}
+
 fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64) -> HeaderValue {
     let secure = state.config.secure_cookies
         || headers
