@@ -79,7 +79,7 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         let url = url.clone();
         move |_| {
             let href = url();
-            if !total().is_some_and(|n| n <= IN_PAGE_LIMIT) {
+            if total().is_none_or(|n| n > IN_PAGE_LIMIT) {
                 // Large, or not counted yet: straight to disk through the attachment URL.
                 let _ = window().location().set_href(&href);
                 progress.set(Progress::Failed(
