@@ -1,24 +1,8 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
+import { ready, rows, signIn } from './session';
 
 // The audit log console: filters, chips, search, shareable URLs, detail panel, keyboard,
 // virtualization and time zones, against the seeded demo log (3,000 entries + the suite's own).
-
-const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
-
-const rows = (page: Page) => page.locator('table.entry-table tbody tr[data-seq]');
-
-async function signIn(page: Page, path = '/audit') {
-  await page.goto(path);
-  await page.getByLabel('Email').fill('admin@company.com');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
-}
-
-async function ready(page: Page, path = '/audit') {
-  await signIn(page, path);
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
 
 /** A filter as sorted `key=value` pairs, for comparing canonical and hand-written forms. */
 function pairs(search: string): string {

@@ -1,18 +1,8 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { ready } from './session';
 import { readFileSync } from 'node:fs';
 
 // Export from the console: exactly the filtered entries, downloaded by the browser.
-
-const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
-
-async function ready(page: Page, path: string) {
-  await page.goto(path);
-  await page.getByLabel('Email').fill('admin@company.com');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
 
 test('the export dialog downloads exactly the filtered entries', async ({ page, request }) => {
   await ready(page, '/audit?action=config.*&status=failure');

@@ -1,20 +1,7 @@
 import { expect, test, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
+import { ingestKey, ready, rows } from './session';
 
 // Live mode in the console: entries ingested through the API stream into the table.
-
-const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
-const ingestKey = process.env.TRAILKEEP_E2E_KEY ?? '';
-
-const rows = (page: Page) => page.locator('table.entry-table tbody tr[data-seq]');
-
-async function ready(page: Page, path: string) {
-  await page.goto(path);
-  await page.getByLabel('Email').fill('admin@company.com');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
 
 async function ingest(request: APIRequestContext, action: string, name: string) {
   const response = await request.post('/api/v1/events', {

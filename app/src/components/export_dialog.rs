@@ -29,8 +29,15 @@ const FORMATS: [(&str, &str, &str); 3] = [
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub enum Progress {
     Idle,
-    Receiving { bytes: u64 },
-    Done { bytes: u64, file: String },
+    Receiving {
+        bytes: u64,
+    },
+    Done {
+        bytes: u64,
+        file: String,
+    },
+    /// Handed to the browser's own download (large exports).
+    ToDisk,
     Failed(String),
 }
 
@@ -82,9 +89,7 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
             if total().is_none_or(|n| n > IN_PAGE_LIMIT) {
                 // Large, or not counted yet: straight to disk through the attachment URL.
                 let _ = window().location().set_href(&href);
-                progress.set(Progress::Failed(
-                    "Large export: your browser's downloads show its progress.".into(),
-                ));
+                progress.set(Progress::ToDisk);
                 return;
             }
             progress.set(Progress::Receiving { bytes: 0 });
@@ -144,6 +149,7 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
                     Progress::Idle => String::new(),
                     Progress::Receiving { bytes } => format!("Downloading… {} received", megabytes(bytes)),
                     Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", megabytes(bytes)),
+                    Progress::ToDisk => "Large export: your browser's downloads show its progress.".to_string(),
                     Progress::Failed(m) => m,
                 }}
             </p>

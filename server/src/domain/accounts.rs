@@ -61,6 +61,14 @@ impl Acting {
         }
     }
 
+    /// How reports name who did it: email, else name, else id.
+    pub fn label(&self) -> String {
+        self.email
+            .clone()
+            .or_else(|| self.name.clone())
+            .unwrap_or_else(|| self.id.clone())
+    }
+
     pub fn event(&self, action: &str) -> NewEvent {
         let mut e = NewEvent::new(action, self.actor_type, &self.id);
         e.actor_name = self.name.clone();

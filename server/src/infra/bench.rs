@@ -20,6 +20,43 @@ use crate::{
     storage::{self, entries},
 };
 
+/// Serves the console and API from this process on a loopback port: benchmarks measure the
+/// real HTTP path.
+pub(super) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let options = LeptosOptions::builder()
+        .output_name("trailkeep")
+        .site_root("target/site")
+        .build();
+    let state = http::AppState::new(pool.clone(), options, config::Config::default()).await?;
+    let app = http::router(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Ok(addr)
+}
+
+/// Seeds `n` demo entries into an empty (dedicated) database and analyses it; returns how
+/// many entries it held before (0 when it seeded).
+pub(super) async fn seed_if_empty(owner: &PgPool, n: i64) -> Result<i64, String> {
+    let have = entries::count_all(owner).await.map_err(|e| e.to_string())?;
+    if have == 0 {
+        super::cli::seed_events(owner, n as u64, Utc::now()).await?;
+        sqlx::query("VACUUM ANALYZE audit_entries")
+            .execute(owner)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(have)
+}
+
 pub async fn ingest(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--events", "--clients"])?;
     let n = o.number("--events", 100_000)?;
@@ -135,24 +172,7 @@ async fn through_api(
     until: DateTime<Utc>,
     clients: usize,
 ) -> Result<f64, String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = http::AppState::new(
-        pool.clone(),
-        LeptosOptions::builder().output_name("trailkeep").build(),
-        config::Config::default(),
-    )
-    .await?;
-    let app = http::router(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    let addr = serve_here(pool).await?;
     // Bodies are prepared up front: the clock measures the server, not the client's JSON.
     let bodies: Vec<String> = demo::events(n, until)
         .map(|e| {
@@ -252,16 +272,8 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     let url = config::database_url()?;
     let owner = storage::connect_owner(&url).await?;
     storage::migrate(&owner).await?;
-    let have = entries::count_all(&owner)
-        .await
-        .map_err(|e| e.to_string())?;
-    if have == 0 {
-        super::cli::seed_events(&owner, n as u64, Utc::now()).await?;
-        sqlx::query("VACUUM ANALYZE audit_entries")
-            .execute(&owner)
-            .await
-            .map_err(|e| e.to_string())?;
-    } else if have != n {
+    let have = seed_if_empty(&owner, n).await?;
+    if have != 0 && have != n {
         return Err(format!(
             "the database holds {have} entries, not {n}: use a fresh one"
         ));

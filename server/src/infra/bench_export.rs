@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use leptos::prelude::LeptosOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{cli::Options, config, http};
+use super::{cli::Options, config};
 use crate::domain::{
     accounts::{self, Acting},
     auth::Scope,
@@ -25,37 +24,12 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
     let url = config::database_url()?;
     let owner = storage::connect_owner(&url).await?;
     storage::migrate(&owner).await?;
-    let have = entries::count_all(&owner)
-        .await
-        .map_err(|e| e.to_string())?;
-    if have == 0 {
-        super::cli::seed_events(&owner, n as u64, Utc::now()).await?;
-        sqlx::query("VACUUM ANALYZE audit_entries")
-            .execute(&owner)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    super::bench::seed_if_empty(&owner, n).await?;
     let pool = storage::connect(&url, 8).await?;
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;
-    let options = LeptosOptions::builder()
-        .output_name("trailkeep")
-        .site_root("target/site")
-        .build();
-    let state = http::AppState::new(pool.clone(), options, config::Config::default()).await?;
-    let app = http::router(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    let addr = super::bench::serve_here(&pool).await?;
 
     // The baseline: psql's own CSV of the same rows in the same order.
     let columns = "occurred_at, actor_type, actor_id, actor_name, actor_email, action, \

@@ -9,11 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-use super::{cli::Options, config, http};
+use super::{cli::Options, config};
 use crate::domain::{
     accounts::{self, Acting},
     auth::Scope,
@@ -43,7 +42,7 @@ pub async fn live(words: &[&str]) -> Result<(), String> {
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;
-    let addr = serve(&pool).await?;
+    let addr = super::bench::serve_here(&pool).await?;
 
     println!(
         "ingest: {rate} events/s for {seconds} s, one event per commit; latency = append call → \
@@ -63,27 +62,6 @@ pub async fn live(words: &[&str]) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-async fn serve(pool: &PgPool) -> Result<SocketAddr, String> {
-    let options = LeptosOptions::builder()
-        .output_name("trailkeep")
-        .site_root("target/site")
-        .build();
-    let state = http::AppState::new(pool.clone(), options, config::Config::default()).await?;
-    let app = http::router(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    Ok(addr)
 }
 
 /// The `seq` of an entry message, read without parsing the whole entry (the clients here

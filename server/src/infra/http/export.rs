@@ -137,11 +137,7 @@ async fn pdf(
             .collect(),
         period,
         generated_at: export::timestamp(&snapshot.now),
-        generated_by: by
-            .email
-            .clone()
-            .or_else(|| by.name.clone())
-            .unwrap_or_else(|| by.id.clone()),
+        generated_by: by.label(),
         count: snapshot.count,
     };
     let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<app::model::AuditEntry>>(2);
@@ -259,7 +255,7 @@ fn prologue(format: Format, canonical: &str, snapshot: &ExportSnapshot, by: &Act
                 "format_version": 1,
                 "generated_at": export::timestamp(&snapshot.now),
                 "filter": canonical,
-                "generated_by": by.email.clone().or_else(|| by.name.clone()).unwrap_or_else(|| by.id.clone()),
+                "generated_by": by.label(),
             });
             format!(r#"{{"export":{head},"entries":["#).into_bytes()
         }
