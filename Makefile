@@ -45,7 +45,7 @@ chromium:
 ## Build
 
 build: tools
-	cargo leptos build --release
+	cargo leptos build --release --split
 
 ## The two commands
 

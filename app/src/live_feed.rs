@@ -32,6 +32,10 @@ pub struct LiveFeed {
     pub rate_tenths: RwSignal<u32>,
     #[cfg(feature = "hydrate")]
     socket: StoredValue<Option<socket::LiveSocket>, LocalStorage>,
+    /// Counts starts and stops: a socket whose code arrives after a later start or stop is
+    /// closed at once.
+    #[cfg(feature = "hydrate")]
+    generation: StoredValue<u64>,
 }
 
 impl LiveFeed {
@@ -43,6 +47,8 @@ impl LiveFeed {
             rate_tenths: RwSignal::new(0),
             #[cfg(feature = "hydrate")]
             socket: StoredValue::new_local(None),
+            #[cfg(feature = "hydrate")]
+            generation: StoredValue::new(0),
         }
     }
 
@@ -52,8 +58,18 @@ impl LiveFeed {
         self.stop();
         self.connection.set(Connection::Connecting);
         #[cfg(feature = "hydrate")]
-        self.socket
-            .set_value(Some(socket::LiveSocket::open(*self, filter, after_seq)));
+        {
+            let feed = *self;
+            let mine = feed.generation.get_value();
+            leptos::task::spawn_local(async move {
+                let socket = open_socket(feed, filter, after_seq).await;
+                if feed.generation.try_get_value() == Some(mine) {
+                    feed.socket.set_value(Some(socket));
+                } else {
+                    socket.close();
+                }
+            });
+        }
         #[cfg(not(feature = "hydrate"))]
         let _ = (filter, after_seq);
     }
@@ -61,11 +77,14 @@ impl LiveFeed {
     /// Closes the stream (live mode off costs no bandwidth) and forgets what was not shown.
     pub fn stop(&self) {
         #[cfg(feature = "hydrate")]
-        self.socket.update_value(|s| {
-            if let Some(s) = s.take() {
-                s.close();
-            }
-        });
+        {
+            self.generation.update_value(|g| *g += 1);
+            self.socket.update_value(|s| {
+                if let Some(s) = s.take() {
+                    s.close();
+                }
+            });
+        }
         self.arrived.set(Vec::new());
         self.paused.set(false);
         self.rate_tenths.set(0);
@@ -77,6 +96,13 @@ impl Default for LiveFeed {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The socket's code is a chunk of its own, fetched when live mode is first turned on.
+#[cfg(feature = "hydrate")]
+#[lazy]
+fn open_socket(feed: LiveFeed, filter: String, after_seq: Option<i64>) -> socket::LiveSocket {
+    socket::LiveSocket::open(feed, filter, after_seq)
 }
 
 #[cfg(feature = "hydrate")]

@@ -5,7 +5,7 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 use crate::api::{action_facets, error_text};
-use crate::components::{track_open, PickerSummary};
+use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
 use crate::filter::{ActionPattern, Filter};
 use crate::model::{thousands, ActionCategory};
@@ -60,72 +60,81 @@ fn toggle_action(f: &mut Filter, action: &str, category: &ActionCategory) {
 pub fn ActionPicker() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let open = RwSignal::new(false);
-    // Asked in the browser the first time the picker opens.
-    let facets = RwSignal::new(None::<Result<Vec<ActionCategory>, String>>);
-    Effect::new(move |_| {
-        if open.get() && facets.with_untracked(Option::is_none) {
-            leptos::task::spawn_local(async move {
-                facets.set(Some(action_facets().await.map_err(|e| error_text(&e))));
-            });
-        }
-    });
     view! {
         <details class="picker" on:toggle=track_open(open)>
             <PickerSummary label="Action" testid="action-picker"
                 chosen=Signal::derive(move || nav.filter().actions.len())/>
-            <div class="picker-panel action-panel">
-                {move || match facets.get() {
-                    None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),
-                    Some(r) => match r {
-                        Err(m) => EitherOf3::B(view! { <p class="field-error">{m}</p> }),
-                        Ok(all) => EitherOf3::C({
-                            let all = StoredValue::new(all);
-                            all.get_value().into_iter().map(|category| {
-                                let cat = StoredValue::new(category.clone());
-                                let label = category.label();
-                                let whole = move || all.with_value(|a| whole_selected(&nav.filter(), &cat.get_value(), a));
-                                view! {
-                                    <fieldset class="action-group">
-                                        <legend>
-                                            <label>
-                                                <input type="checkbox" prop:checked=whole
-                                                    data-testid=format!("category-{}", category.category)
-                                                    on:change=move |_| all.with_value(|a| {
-                                                        let c = cat.get_value();
-                                                        nav.update_filter(|f| toggle_category(f, &c, a))
-                                                    })/>
-                                                <span class="option-main">{label}</span>
-                                                <span class="option-count">{thousands(category.count)}</span>
-                                            </label>
-                                        </legend>
-                                        <ul class="picker-options">
-                                            {category.actions.iter().map(|a| {
-                                                let action = a.action.clone();
-                                                let checked_action = a.action.clone();
-                                                let checked = move || nav.filter().actions.iter().any(|p| p.matches(&checked_action));
-                                                view! {
-                                                    <li>
-                                                        <label>
-                                                            <input type="checkbox" prop:checked=checked
-                                                                on:change=move |_| {
-                                                                    let c = cat.get_value();
-                                                                    nav.update_filter(|f| toggle_action(f, &action, &c))
-                                                                }/>
-                                                            <code class=format!("action-badge cat-{}", category.category)>{a.action.clone()}</code>
-                                                            <span class="option-count">{thousands(a.count)}</span>
-                                                        </label>
-                                                    </li>
-                                                }
-                                            }).collect_view()}
-                                        </ul>
-                                    </fieldset>
-                                }
-                            }).collect_view()
-                        }),
-                    },
-                }}
-            </div>
+            {panel_once_opened(open, action_panel)}
         </details>
+    }
+}
+
+#[lazy]
+fn action_panel(_open: RwSignal<bool>) -> AnyView {
+    view! { <ActionPanel/> }.into_any()
+}
+
+#[component]
+fn ActionPanel() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    // Asked the first time the picker opens (the panel is only ever rendered in the browser).
+    let facets = RwSignal::new(None::<Result<Vec<ActionCategory>, String>>);
+    leptos::task::spawn_local(async move {
+        facets.set(Some(action_facets().await.map_err(|e| error_text(&e))));
+    });
+    view! {
+        <div class="picker-panel action-panel">
+            {move || match facets.get() {
+                None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),
+                Some(r) => match r {
+                    Err(m) => EitherOf3::B(view! { <p class="field-error">{m}</p> }),
+                    Ok(all) => EitherOf3::C({
+                        let all = StoredValue::new(all);
+                        all.get_value().into_iter().map(|category| {
+                            let cat = StoredValue::new(category.clone());
+                            let label = category.label();
+                            let whole = move || all.with_value(|a| whole_selected(&nav.filter(), &cat.get_value(), a));
+                            view! {
+                                <fieldset class="action-group">
+                                    <legend>
+                                        <label>
+                                            <input type="checkbox" prop:checked=whole
+                                                data-testid=format!("category-{}", category.category)
+                                                on:change=move |_| all.with_value(|a| {
+                                                    let c = cat.get_value();
+                                                    nav.update_filter(|f| toggle_category(f, &c, a))
+                                                })/>
+                                            <span class="option-main">{label}</span>
+                                            <span class="option-count">{thousands(category.count)}</span>
+                                        </label>
+                                    </legend>
+                                    <ul class="picker-options">
+                                        {category.actions.iter().map(|a| {
+                                            let action = a.action.clone();
+                                            let checked_action = a.action.clone();
+                                            let checked = move || nav.filter().actions.iter().any(|p| p.matches(&checked_action));
+                                            view! {
+                                                <li>
+                                                    <label>
+                                                        <input type="checkbox" prop:checked=checked
+                                                            on:change=move |_| {
+                                                                let c = cat.get_value();
+                                                                nav.update_filter(|f| toggle_action(f, &action, &c))
+                                                            }/>
+                                                        <code class=format!("action-badge cat-{}", category.category)>{a.action.clone()}</code>
+                                                        <span class="option-count">{thousands(a.count)}</span>
+                                                    </label>
+                                                </li>
+                                            }
+                                        }).collect_view()}
+                                    </ul>
+                                </fieldset>
+                            }
+                        }).collect_view()
+                    }),
+                },
+            }}
+        </div>
     }
 }
 

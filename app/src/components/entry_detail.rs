@@ -4,7 +4,6 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::api::{error_text, get_entry};
 use crate::components::CopyButton;
@@ -35,10 +34,36 @@ pub fn changes(details: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// What the panel shows: the entry, `None` when no entry has that id.
+type EntryResource = Resource<Result<Option<AuditEntry>, ServerFnError>>;
+
+/// The panel for the entry named in the URL (mounted, in the browser, while there is one).
+/// Its code is a chunk of its own, fetched when an entry is first opened.
 #[component]
-pub fn EntryDetail(id: Uuid) -> impl IntoView {
+pub fn EntryDetail() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
-    let entry = Resource::new(move || id, get_entry);
+    // Moving to another entry keeps the panel, showing the old entry until the new one is in.
+    let id = Memo::new(move |_| nav.query.with(|q| q.entry));
+    let entry: EntryResource = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => get_entry(id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    Suspend::new(entry_panel(entry))
+}
+
+#[lazy]
+fn entry_panel(entry: EntryResource) -> AnyView {
+    view! { <EntryPanel entry/> }.into_any()
+}
+
+#[component]
+fn EntryPanel(entry: EntryResource) -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
     view! {
         <aside class="entry-detail" aria-label="Entry detail" data-testid="entry-detail">
             <header class="detail-header">

@@ -48,9 +48,15 @@ pub fn ExportButton() -> impl IntoView {
         <button type="button" class="primary" data-testid="export"
             aria-haspopup="dialog" on:click=move |_| open.set(true)>"Export"</button>
         <Show when=move || open.get()>
-            <ExportDialog open/>
+            {move || Suspend::new(export_dialog(open))}
         </Show>
     }
+}
+
+/// The dialog's code is a chunk of its own, fetched when the dialog first opens.
+#[lazy]
+fn export_dialog(open: RwSignal<bool>) -> AnyView {
+    view! { <ExportDialog open/> }.into_any()
 }
 
 fn megabytes(bytes: u64) -> String {

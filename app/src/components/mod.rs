@@ -27,7 +27,7 @@ pub use entry_table::EntryTable;
 pub use export_dialog::ExportButton;
 pub use filter_chips::{chips, cleared, FilterChips};
 pub use live_mode::{LiveIndicator, LiveToggle};
-pub use picker_summary::{track_open, PickerSummary};
+pub use picker_summary::{panel_once_opened, track_open, PickerSummary};
 pub use resource_filter::ResourceFilter;
 pub use result_count::ResultCount;
 pub use search_bar::{SearchBar, SEARCH_INPUT_ID};

@@ -1,4 +1,6 @@
-//! The face of a picker: its name and how many values are chosen.
+//! The face of a picker (its name and how many values are chosen) and its panel.
+
+use std::future::Future;
 
 use leptos::prelude::*;
 
@@ -25,4 +27,19 @@ pub fn PickerSummary(
             }}
         </summary>
     }
+}
+
+/// A picker's panel, rendered from the first time the picker opens (then kept, with what was
+/// typed into it). Panels are chunks of their own: `panel` is a `#[lazy]` function, so their
+/// code is fetched on first use rather than with the page.
+pub fn panel_once_opened<Fut>(
+    open: RwSignal<bool>,
+    panel: impl Fn(RwSignal<bool>) -> Fut + Send + Sync + Copy + 'static,
+) -> impl IntoView
+where
+    Fut: Future<Output = AnyView> + Send + 'static,
+{
+    let opened =
+        Memo::new(move |before: Option<&bool>| before.copied().unwrap_or(false) || open.get());
+    move || opened.get().then(|| Suspend::new(panel(open)))
 }

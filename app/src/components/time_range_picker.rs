@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::{panel_once_opened, track_open};
 use crate::console_state::ConsoleNav;
 use crate::filter::{RelativeRange, TimeBound, TimeWindow};
 use crate::time_zone::{
@@ -39,6 +40,25 @@ fn parse_input(value: &str, tz: Option<&str>, what: &str) -> Result<Option<TimeB
 
 #[component]
 pub fn TimeRangePicker() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let open = RwSignal::new(false);
+    view! {
+        <details class="picker" on:toggle=track_open(open)>
+            <summary data-testid="time-picker">
+                "Date range: " {move || window_label(&nav.filter().time)}
+            </summary>
+            {panel_once_opened(open, time_panel)}
+        </details>
+    }
+}
+
+#[lazy]
+fn time_panel(_open: RwSignal<bool>) -> AnyView {
+    view! { <TimePanel/> }.into_any()
+}
+
+#[component]
+fn TimePanel() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let start = RwSignal::new(String::new());
     let end = RwSignal::new(String::new());
@@ -79,40 +99,35 @@ pub fn TimeRangePicker() -> impl IntoView {
     };
     let zone_label = move || nav.filter().tz.unwrap_or_else(|| "UTC".into());
     view! {
-        <details class="picker">
-            <summary data-testid="time-picker">
-                "Date range: " {move || window_label(&nav.filter().time)}
-            </summary>
-            <div class="picker-panel time-panel">
-                <div class="presets" role="group" aria-label="Presets">
-                    {RelativeRange::ALL.into_iter().map(|r| view! {
-                        <button type="button"
-                            aria-pressed=move || (nav.filter().time == TimeWindow::Last(r)).to_string()
-                            on:click=move |_| preset(TimeWindow::Last(r))>{r.label()}</button>
-                    }).collect_view()}
+        <div class="picker-panel time-panel">
+            <div class="presets" role="group" aria-label="Presets">
+                {RelativeRange::ALL.into_iter().map(|r| view! {
                     <button type="button"
-                        aria-pressed=move || (nav.filter().time == TimeWindow::All).to_string()
-                        on:click=move |_| preset(TimeWindow::All)>"All time"</button>
-                </div>
-                <fieldset class="custom-range">
-                    <legend>"Custom range (" {zone_label} ")"</legend>
-                    <label>
-                        <span class="control-label">"Start"</span>
-                        <input type="datetime-local" data-testid="range-start"
-                            prop:value=move || start.get()
-                            on:input=move |ev| start.set(event_target_value(&ev))/>
-                    </label>
-                    <label>
-                        <span class="control-label">"End"</span>
-                        <input type="datetime-local" data-testid="range-end"
-                            prop:value=move || end.get()
-                            on:input=move |ev| end.set(event_target_value(&ev))/>
-                    </label>
-                    <button type="button" class="primary" data-testid="range-apply" on:click=apply>"Apply"</button>
-                    {move || problem.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
-                </fieldset>
+                        aria-pressed=move || (nav.filter().time == TimeWindow::Last(r)).to_string()
+                        on:click=move |_| preset(TimeWindow::Last(r))>{r.label()}</button>
+                }).collect_view()}
+                <button type="button"
+                    aria-pressed=move || (nav.filter().time == TimeWindow::All).to_string()
+                    on:click=move |_| preset(TimeWindow::All)>"All time"</button>
             </div>
-        </details>
+            <fieldset class="custom-range">
+                <legend>"Custom range (" {zone_label} ")"</legend>
+                <label>
+                    <span class="control-label">"Start"</span>
+                    <input type="datetime-local" data-testid="range-start"
+                        prop:value=move || start.get()
+                        on:input=move |ev| start.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    <span class="control-label">"End"</span>
+                    <input type="datetime-local" data-testid="range-end"
+                        prop:value=move || end.get()
+                        on:input=move |ev| end.set(event_target_value(&ev))/>
+                </label>
+                <button type="button" class="primary" data-testid="range-apply" on:click=apply>"Apply"</button>
+                {move || problem.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+            </fieldset>
+        </div>
     }
 }
 

@@ -12,6 +12,7 @@ use crate::{
     },
     console_state::ConsoleNav,
     live_feed::LiveFeed,
+    Hydrated,
 };
 
 #[component]
@@ -81,6 +82,10 @@ fn AuditLog() -> impl IntoView {
     let feed = LiveFeed::new();
     provide_context(feed);
     let live = Memo::new(move |_| nav.query.with(|q| q.live));
+    // The detail panel is drawn by the browser, once interactive: its code is a chunk loaded on
+    // demand, which the server's HTML could not be hydrated against before it arrives.
+    let Hydrated(hydrated) = expect_context::<Hydrated>();
+    let detail_open = Memo::new(move |_| hydrated.get() && nav.query.with(|q| q.entry.is_some()));
     Effect::new(move |_| match (live.get(), first_page.get()) {
         (true, Some(Ok(Some((filter, page))))) => feed.start(filter, Some(page.snapshot_seq)),
         _ => feed.stop(),
@@ -147,7 +152,7 @@ fn AuditLog() -> impl IntoView {
                     }),
                 })}
             </Transition>
-            {move || nav.query.with(|q| q.entry).map(|id| view! { <EntryDetail id/> })}
+            {move || detail_open.get().then(|| view! { <EntryDetail/> })}
         </div>
     }
 }
