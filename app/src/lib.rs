@@ -7,6 +7,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chunks;
 pub mod components;
 pub mod console_state;
 pub mod filter;
@@ -29,8 +30,9 @@ use leptos_router::{
     path, SsrMode,
 };
 
-/// The HTML document around the app, rendered on the server.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The HTML document around the app, rendered on the server. The browser bundle is loaded
+/// from `assets_root` (a path named for the server's build).
+pub fn shell(options: LeptosOptions, assets_root: String) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -39,7 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
-                <HydrationScripts options/>
+                <HydrationScripts options root=assets_root/>
                 <MetaTags/>
             </head>
             <body>

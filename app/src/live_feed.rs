@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+#[cfg(feature = "hydrate")]
+use crate::chunks::{Chunk, ChunkUnavailable};
 use crate::model::AuditEntry;
 
 /// What the connection indicator says. It follows what the socket actually hears: a stream
@@ -18,6 +20,8 @@ pub enum Connection {
     Reconnecting,
     /// Several attempts failed in a row (still retrying).
     Offline,
+    /// Live mode's code could not be fetched (see `chunks`): the page needs a reload.
+    Unavailable,
 }
 
 #[derive(Clone, Copy)]
@@ -63,10 +67,16 @@ impl LiveFeed {
             let mine = feed.generation.get_value();
             leptos::task::spawn_local(async move {
                 let socket = open_socket(feed, filter, after_seq).await;
-                if feed.generation.try_get_value() == Some(mine) {
-                    feed.socket.set_value(Some(socket));
-                } else {
-                    socket.close();
+                match socket {
+                    Ok(socket) if feed.generation.try_get_value() == Some(mine) => {
+                        feed.socket.set_value(Some(socket));
+                    }
+                    Ok(socket) => socket.close(),
+                    Err(ChunkUnavailable) => {
+                        if feed.generation.try_get_value() == Some(mine) {
+                            feed.connection.set(Connection::Unavailable);
+                        }
+                    }
                 }
             });
         }
@@ -98,11 +108,16 @@ impl Default for LiveFeed {
     }
 }
 
-/// The socket's code is a chunk of its own, fetched when live mode is first turned on.
+/// The socket's code is a chunk of its own (with the indicator's), fetched when live mode is
+/// first turned on.
 #[cfg(feature = "hydrate")]
-#[lazy]
-fn open_socket(feed: LiveFeed, filter: String, after_seq: Option<i64>) -> socket::LiveSocket {
-    socket::LiveSocket::open(feed, filter, after_seq)
+#[wasm_split_helpers::wasm_split(live_mode, fallible)]
+fn open_socket(
+    feed: LiveFeed,
+    filter: String,
+    after_seq: Option<i64>,
+) -> Chunk<socket::LiveSocket> {
+    Ok(socket::LiveSocket::open(feed, filter, after_seq))
 }
 
 #[cfg(feature = "hydrate")]

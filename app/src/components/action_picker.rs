@@ -5,6 +5,7 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 use crate::api::{action_facets, error_text};
+use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
 use crate::filter::{ActionPattern, Filter};
@@ -64,14 +65,14 @@ pub fn ActionPicker() -> impl IntoView {
         <details class="picker" on:toggle=track_open(open)>
             <PickerSummary label="Action" testid="action-picker"
                 chosen=Signal::derive(move || nav.filter().actions.len())/>
-            {panel_once_opened(open, action_panel)}
+            {panel_once_opened(open, |open| Box::pin(action_panel(open)))}
         </details>
     }
 }
 
-#[lazy]
-fn action_panel(_open: RwSignal<bool>) -> AnyView {
-    view! { <ActionPanel/> }.into_any()
+#[wasm_split_helpers::wasm_split(action_panel, fallible)]
+fn action_panel(_open: RwSignal<bool>) -> Chunk {
+    Ok(view! { <ActionPanel/> }.into_any())
 }
 
 #[component]

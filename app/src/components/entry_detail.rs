@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::api::{error_text, get_entry};
+use crate::chunks::{when_loaded, Chunk};
 use crate::components::CopyButton;
 use crate::console_state::ConsoleNav;
 use crate::model::{ActorType, AuditEntry, Status};
@@ -53,12 +54,12 @@ pub fn EntryDetail() -> impl IntoView {
             }
         },
     );
-    Suspend::new(entry_panel(entry))
+    when_loaded(Box::pin(entry_panel(entry)))
 }
 
-#[lazy]
-fn entry_panel(entry: EntryResource) -> AnyView {
-    view! { <EntryPanel entry/> }.into_any()
+#[wasm_split_helpers::wasm_split(entry_panel, fallible)]
+fn entry_panel(entry: EntryResource) -> Chunk {
+    Ok(view! { <EntryPanel entry/> }.into_any())
 }
 
 #[component]

@@ -5,6 +5,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::exact_count;
+use crate::chunks::{when_loaded, Chunk};
 use crate::components::chips;
 use crate::console_state::ConsoleNav;
 use crate::model::thousands;
@@ -48,15 +49,15 @@ pub fn ExportButton() -> impl IntoView {
         <button type="button" class="primary" data-testid="export"
             aria-haspopup="dialog" on:click=move |_| open.set(true)>"Export"</button>
         <Show when=move || open.get()>
-            {move || Suspend::new(export_dialog(open))}
+            {move || when_loaded(Box::pin(export_dialog(open)))}
         </Show>
     }
 }
 
 /// The dialog's code is a chunk of its own, fetched when the dialog first opens.
-#[lazy]
-fn export_dialog(open: RwSignal<bool>) -> AnyView {
-    view! { <ExportDialog open/> }.into_any()
+#[wasm_split_helpers::wasm_split(export_dialog, fallible)]
+fn export_dialog(open: RwSignal<bool>) -> Chunk {
+    Ok(view! { <ExportDialog open/> }.into_any())
 }
 
 fn megabytes(bytes: u64) -> String {

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::chunks::{when_loaded, Chunk};
 use crate::console_state::ConsoleNav;
 use crate::live_feed::{Connection, LiveFeed};
 
@@ -22,10 +23,25 @@ pub fn LiveToggle() -> impl IntoView {
     }
 }
 
-/// Live · Reconnecting… · Offline, as the socket hears it; the rate; Pause/Resume.
+/// Live · Reconnecting… · Offline, as the socket hears it; the rate; Pause/Resume. Shown
+/// while live mode is on, its code comes with live mode's (a chunk fetched on first use).
 #[component]
 pub fn LiveIndicator() -> impl IntoView {
     let feed = expect_context::<LiveFeed>();
+    view! {
+        <Show when=move || feed.connection.get() != Connection::Off>
+            {move || when_loaded(Box::pin(live_indicator(feed)))}
+        </Show>
+    }
+}
+
+#[wasm_split_helpers::wasm_split(live_mode, fallible)]
+fn live_indicator(feed: LiveFeed) -> Chunk {
+    Ok(view! { <LiveControls feed/> }.into_any())
+}
+
+#[component]
+fn LiveControls(feed: LiveFeed) -> impl IntoView {
     let state = move || feed.connection.get();
     let label = move || match state() {
         Connection::Off => "",
@@ -34,34 +50,33 @@ pub fn LiveIndicator() -> impl IntoView {
         Connection::CatchingUp => "Catching up…",
         Connection::Reconnecting => "Reconnecting…",
         Connection::Offline => "Offline",
+        Connection::Unavailable => "Unavailable: reload the page",
     };
     let class = move || match state() {
         Connection::Live | Connection::CatchingUp => "live-status is-live",
-        Connection::Offline => "live-status is-offline",
+        Connection::Offline | Connection::Unavailable => "live-status is-offline",
         _ => "live-status is-waiting",
     };
     let held = move || feed.arrived.with(Vec::len);
     view! {
-        <Show when=move || state() != Connection::Off>
-            <span class=class role="status" data-testid="live-status" data-state=move || format!("{:?}", state()).to_lowercase()>
-                <span class="live-dot" aria-hidden="true"></span>
-                {label}
-            </span>
-            <span class="live-rate muted" data-testid="live-rate">
-                {move || {
-                    let t = feed.rate_tenths.get();
-                    format!("{}.{} events/s", t / 10, t % 10)
-                }}
-            </span>
-            <button type="button" class="secondary" data-testid="live-pause"
-                aria-pressed=move || feed.paused.get().to_string()
-                on:click=move |_| feed.paused.update(|p| *p = !*p)>
-                {move || if feed.paused.get() {
-                    format!("Resume ({} held)", held())
-                } else {
-                    "Pause".to_string()
-                }}
-            </button>
-        </Show>
+        <span class=class role="status" data-testid="live-status" data-state=move || format!("{:?}", state()).to_lowercase()>
+            <span class="live-dot" aria-hidden="true"></span>
+            {label}
+        </span>
+        <span class="live-rate muted" data-testid="live-rate">
+            {move || {
+                let t = feed.rate_tenths.get();
+                format!("{}.{} events/s", t / 10, t % 10)
+            }}
+        </span>
+        <button type="button" class="secondary" data-testid="live-pause"
+            aria-pressed=move || feed.paused.get().to_string()
+            on:click=move |_| feed.paused.update(|p| *p = !*p)>
+            {move || if feed.paused.get() {
+                format!("Resume ({} held)", held())
+            } else {
+                "Pause".to_string()
+            }}
+        </button>
     }
 }

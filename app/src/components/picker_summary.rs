@@ -1,8 +1,8 @@
 //! The face of a picker (its name and how many values are chosen) and its panel.
 
-use std::future::Future;
-
 use leptos::prelude::*;
+
+use crate::chunks::{when_loaded, Loading};
 
 /// Sets `open` from a `<details>` toggle event: pickers load their options only while open.
 pub fn track_open(open: RwSignal<bool>) -> impl Fn(leptos::ev::Event) + 'static {
@@ -30,16 +30,13 @@ pub fn PickerSummary(
 }
 
 /// A picker's panel, rendered from the first time the picker opens (then kept, with what was
-/// typed into it). Panels are chunks of their own: `panel` is a `#[lazy]` function, so their
-/// code is fetched on first use rather than with the page.
-pub fn panel_once_opened<Fut>(
+/// typed into it). Panels are chunks of their own (see `chunks`): their code is fetched on
+/// first use rather than with the page.
+pub fn panel_once_opened(
     open: RwSignal<bool>,
-    panel: impl Fn(RwSignal<bool>) -> Fut + Send + Sync + Copy + 'static,
-) -> impl IntoView
-where
-    Fut: Future<Output = AnyView> + Send + 'static,
-{
+    panel: fn(RwSignal<bool>) -> Loading,
+) -> impl IntoView {
     let opened =
         Memo::new(move |before: Option<&bool>| before.copied().unwrap_or(false) || open.get());
-    move || opened.get().then(|| Suspend::new(panel(open)))
+    move || opened.get().then(|| when_loaded(panel(open)))
 }

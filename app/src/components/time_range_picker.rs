@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open};
 use crate::console_state::ConsoleNav;
 use crate::filter::{RelativeRange, TimeBound, TimeWindow};
@@ -47,14 +48,14 @@ pub fn TimeRangePicker() -> impl IntoView {
             <summary data-testid="time-picker">
                 "Date range: " {move || window_label(&nav.filter().time)}
             </summary>
-            {panel_once_opened(open, time_panel)}
+            {panel_once_opened(open, |open| Box::pin(time_panel(open)))}
         </details>
     }
 }
 
-#[lazy]
-fn time_panel(_open: RwSignal<bool>) -> AnyView {
-    view! { <TimePanel/> }.into_any()
+#[wasm_split_helpers::wasm_split(time_panel, fallible)]
+fn time_panel(_open: RwSignal<bool>) -> Chunk {
+    Ok(view! { <TimePanel/> }.into_any())
 }
 
 #[component]

@@ -6,6 +6,7 @@ use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 use crate::api::{error_text, user_facets};
+use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, Debounce, PickerSummary};
 use crate::console_state::ConsoleNav;
 use crate::model::{thousands, ActorFacet};
@@ -18,14 +19,14 @@ pub fn UserPicker() -> impl IntoView {
         <details class="picker" on:toggle=track_open(open)>
             <PickerSummary label="User" testid="user-picker"
                 chosen=Signal::derive(move || nav.filter().users.len())/>
-            {panel_once_opened(open, user_panel)}
+            {panel_once_opened(open, |open| Box::pin(user_panel(open)))}
         </details>
     }
 }
 
-#[lazy]
-fn user_panel(open: RwSignal<bool>) -> AnyView {
-    view! { <UserPanel open/> }.into_any()
+#[wasm_split_helpers::wasm_split(user_panel, fallible)]
+fn user_panel(open: RwSignal<bool>) -> Chunk {
+    Ok(view! { <UserPanel open/> }.into_any())
 }
 
 #[component]

@@ -1,5 +1,6 @@
 //! HTTP: adapts requests to the domain and storage functions. No SQL and no rules here.
 
+mod assets;
 mod client;
 mod error;
 mod export;
@@ -173,7 +174,11 @@ pub fn router(state: AppState) -> Router {
     });
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
+    let assets_root = assets::root(&state.leptos_options);
+    let shell_root = assets_root.clone();
+    let error_root = assets_root.clone();
     Router::new()
+        .merge(assets::routes(&state.leptos_options, &assets_root))
         .nest("/api/v1", api_v1())
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
@@ -182,10 +187,10 @@ pub fn router(state: AppState) -> Router {
             &state,
             routes,
             move || provide_context(backend.clone()),
-            move || app::shell(shell_options.clone()),
+            move || app::shell(shell_options.clone(), shell_root.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
+            move |options| app::shell(options, error_root.clone()),
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

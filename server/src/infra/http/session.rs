@@ -182,6 +182,7 @@ fn is_public(path: &str) -> bool {
         || path == "/healthz"
         || path == "/favicon.ico"
         || path.starts_with("/pkg/")
+        || path.starts_with("/assets/")
         || path.starts_with("/api/v1/")
 }
 
