@@ -45,7 +45,9 @@ chromium:
 ## Build
 
 build: tools
-	cargo leptos build --release --split
+	cargo leptos build --release --split --precompress
+	@# Served precompressed (brotli, or gzip for browsers without it): gzip at its best level.
+	@for f in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/*.css; do gzip -9 -n -k -f "$$f"; done
 
 ## The two commands
 
@@ -95,10 +97,12 @@ bench-query: build
 	export DATABASE_URL=$$url; \
 	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(SERVER) bench query --entries $(ENTRIES)
 
-# The console's bundle size and its time to first render on loopback (median of RUNS loads).
+# The console's bundle size (the page's WASM and the chunks fetched on first use) and its time
+# to first render on loopback (median of RUNS loads).
 bench-console: build chromium
 	@set -e; \
-	echo "WASM: $$(stat -c %s target/site/pkg/trailkeep.wasm) bytes, $$(gzip -9 -c target/site/pkg/trailkeep.wasm | wc -c) gzip -9"; \
+	for f in target/site/pkg/*.wasm; do \
+	  echo "$$(basename $$f): $$(stat -c %s $$f) bytes, $$(stat -c %s $$f.gz) gzip, $$(stat -c %s $$f.br) brotli (as served), $$(gzip -9 -c $$f | wc -c) gzip -9"; done; \
 	export DATABASE_URL=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" node first-render.mjs
 

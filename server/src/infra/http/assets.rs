@@ -27,9 +27,12 @@ pub fn root(options: &LeptosOptions) -> String {
     format!("/assets/{}", &hex::encode(digest.finalize())[..16])
 }
 
-/// Serves the bundle under `root` (from [`root`]), cached for good.
+/// Serves the bundle under `root` (from [`root`]), cached for good, compressed as the build
+/// left it (`.br`, `.gz` beside each file) when the browser accepts it.
 pub fn routes<S: Clone + Send + Sync + 'static>(options: &LeptosOptions, root: &str) -> Router<S> {
-    let files = ServeDir::new(pkg_dir(options));
+    let files = ServeDir::new(pkg_dir(options))
+        .precompressed_br()
+        .precompressed_gzip();
     Router::new().nest_service(
         &format!("{root}/{}", options.site_pkg_dir),
         SetResponseHeader::overriding(
