@@ -2,6 +2,9 @@
 //! `cargo leptos build --split`): the picker panels, the export dialog, the entry detail and
 //! the live socket. The page itself loads and hydrates without them.
 //!
+//! Each part's frame (the picker's dropdown, the dialog, the side panel) stays in the page;
+//! only what fills it is in the chunk, so a notice appears where the part would have been.
+//!
 //! A split function is declared with
 //! `#[wasm_split_helpers::wasm_split(<chunk name>, fallible)]` and returns a [`Chunk`]. A
 //! chunk that cannot be fetched (the server is unreachable, or was updated since the page was
@@ -37,11 +40,12 @@ pub fn when_loaded(part: Loading) -> Suspend<AnyView> {
 fn or_notice(part: Chunk) -> AnyView {
     part.unwrap_or_else(|ChunkUnavailable| {
         view! {
-            <div class="state-message error" role="alert" data-testid="chunk-unavailable">
-                <p>"This part of the console could not be loaded: the server is unreachable, or Trailkeep was updated since this page was opened."</p>
+            <p class="chunk-notice" role="alert" data-testid="chunk-unavailable">
+                "This part of the console could not be loaded: the server is unreachable, or "
+                "Trailkeep was updated since this page was opened. "
                 <button type="button" class="secondary"
                     on:click=|_| { let _ = window().location().reload(); }>"Reload the page"</button>
-            </div>
+            </p>
         }
         .into_any()
     })

@@ -56,6 +56,7 @@ test('a chunk that cannot be fetched shows a notice; the rest of the page keeps 
   await expect(notice).toBeVisible();
   await expect(notice).toContainText('could not be loaded');
   await expect(notice.getByRole('button', { name: 'Reload the page' })).toBeVisible();
+  await page.screenshot({ path: 'test-results/chunk-unavailable.png' });
 
   // Still alive: another picker loads and filters.
   await page.getByTestId('status-picker').selectOption('failure');

@@ -65,7 +65,7 @@ pub fn ActionPicker() -> impl IntoView {
         <details class="picker" on:toggle=track_open(open)>
             <PickerSummary label="Action" testid="action-picker"
                 chosen=Signal::derive(move || nav.filter().actions.len())/>
-            {panel_once_opened(open, |open| Box::pin(action_panel(open)))}
+            {panel_once_opened(open, "picker-panel action-panel", |open| Box::pin(action_panel(open)))}
         </details>
     }
 }
@@ -84,58 +84,56 @@ fn ActionPanel() -> impl IntoView {
         facets.set(Some(action_facets().await.map_err(|e| error_text(&e))));
     });
     view! {
-        <div class="picker-panel action-panel">
-            {move || match facets.get() {
-                None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),
-                Some(r) => match r {
-                    Err(m) => EitherOf3::B(view! { <p class="field-error">{m}</p> }),
-                    Ok(all) => EitherOf3::C({
-                        let all = StoredValue::new(all);
-                        all.get_value().into_iter().map(|category| {
-                            let cat = StoredValue::new(category.clone());
-                            let label = category.label();
-                            let whole = move || all.with_value(|a| whole_selected(&nav.filter(), &cat.get_value(), a));
-                            view! {
-                                <fieldset class="action-group">
-                                    <legend>
-                                        <label>
-                                            <input type="checkbox" prop:checked=whole
-                                                data-testid=format!("category-{}", category.category)
-                                                on:change=move |_| all.with_value(|a| {
-                                                    let c = cat.get_value();
-                                                    nav.update_filter(|f| toggle_category(f, &c, a))
-                                                })/>
-                                            <span class="option-main">{label}</span>
-                                            <span class="option-count">{thousands(category.count)}</span>
-                                        </label>
-                                    </legend>
-                                    <ul class="picker-options">
-                                        {category.actions.iter().map(|a| {
-                                            let action = a.action.clone();
-                                            let checked_action = a.action.clone();
-                                            let checked = move || nav.filter().actions.iter().any(|p| p.matches(&checked_action));
-                                            view! {
-                                                <li>
-                                                    <label>
-                                                        <input type="checkbox" prop:checked=checked
-                                                            on:change=move |_| {
-                                                                let c = cat.get_value();
-                                                                nav.update_filter(|f| toggle_action(f, &action, &c))
-                                                            }/>
-                                                        <code class=format!("action-badge cat-{}", category.category)>{a.action.clone()}</code>
-                                                        <span class="option-count">{thousands(a.count)}</span>
-                                                    </label>
-                                                </li>
-                                            }
-                                        }).collect_view()}
-                                    </ul>
-                                </fieldset>
-                            }
-                        }).collect_view()
-                    }),
-                },
-            }}
-        </div>
+        {move || match facets.get() {
+            None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),
+            Some(r) => match r {
+                Err(m) => EitherOf3::B(view! { <p class="field-error">{m}</p> }),
+                Ok(all) => EitherOf3::C({
+                    let all = StoredValue::new(all);
+                    all.get_value().into_iter().map(|category| {
+                        let cat = StoredValue::new(category.clone());
+                        let label = category.label();
+                        let whole = move || all.with_value(|a| whole_selected(&nav.filter(), &cat.get_value(), a));
+                        view! {
+                            <fieldset class="action-group">
+                                <legend>
+                                    <label>
+                                        <input type="checkbox" prop:checked=whole
+                                            data-testid=format!("category-{}", category.category)
+                                            on:change=move |_| all.with_value(|a| {
+                                                let c = cat.get_value();
+                                                nav.update_filter(|f| toggle_category(f, &c, a))
+                                            })/>
+                                        <span class="option-main">{label}</span>
+                                        <span class="option-count">{thousands(category.count)}</span>
+                                    </label>
+                                </legend>
+                                <ul class="picker-options">
+                                    {category.actions.iter().map(|a| {
+                                        let action = a.action.clone();
+                                        let checked_action = a.action.clone();
+                                        let checked = move || nav.filter().actions.iter().any(|p| p.matches(&checked_action));
+                                        view! {
+                                            <li>
+                                                <label>
+                                                    <input type="checkbox" prop:checked=checked
+                                                        on:change=move |_| {
+                                                            let c = cat.get_value();
+                                                            nav.update_filter(|f| toggle_action(f, &action, &c))
+                                                        }/>
+                                                    <code class=format!("action-badge cat-{}", category.category)>{a.action.clone()}</code>
+                                                    <span class="option-count">{thousands(a.count)}</span>
+                                                </label>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            </fieldset>
+                        }
+                    }).collect_view()
+                }),
+            },
+        }}
     }
 }
 

@@ -54,7 +54,16 @@ pub fn EntryDetail() -> impl IntoView {
             }
         },
     );
-    when_loaded(Box::pin(entry_panel(entry)))
+    view! {
+        <aside class="entry-detail" aria-label="Entry detail" data-testid="entry-detail">
+            <header class="detail-header">
+                <h2>"Entry detail"</h2>
+                <button type="button" class="icon-button" aria-label="Close detail (Escape)"
+                    data-testid="close-detail" on:click=move |_| nav.close_entry()>"×"</button>
+            </header>
+            {when_loaded(Box::pin(entry_panel(entry)))}
+        </aside>
+    }
 }
 
 #[wasm_split_helpers::wasm_split(entry_panel, fallible)]
@@ -64,29 +73,21 @@ fn entry_panel(entry: EntryResource) -> Chunk {
 
 #[component]
 fn EntryPanel(entry: EntryResource) -> impl IntoView {
-    let nav = expect_context::<ConsoleNav>();
     view! {
-        <aside class="entry-detail" aria-label="Entry detail" data-testid="entry-detail">
-            <header class="detail-header">
-                <h2>"Entry detail"</h2>
-                <button type="button" class="icon-button" aria-label="Close detail (Escape)"
-                    data-testid="close-detail" on:click=move |_| nav.close_entry()>"×"</button>
-            </header>
-            <Transition fallback=|| view! { <p class="state-message">"Loading entry…"</p> }>
-                {move || entry.get().map(|r| match r {
-                    Ok(Some(e)) => EitherOf3::A(view! { <EntryFields entry=e/> }),
-                    Ok(None) => EitherOf3::B(view! {
-                        <p class="state-message" role="alert">"No entry with this id."</p>
-                    }),
-                    Err(e) => EitherOf3::C(view! {
-                        <div class="state-message error" role="alert">
-                            <p>{error_text(&e)}</p>
-                            <button type="button" class="secondary" on:click=move |_| entry.refetch()>"Retry"</button>
-                        </div>
-                    }),
-                })}
-            </Transition>
-        </aside>
+        <Transition fallback=|| view! { <p class="state-message">"Loading entry…"</p> }>
+            {move || entry.get().map(|r| match r {
+                Ok(Some(e)) => EitherOf3::A(view! { <EntryFields entry=e/> }),
+                Ok(None) => EitherOf3::B(view! {
+                    <p class="state-message" role="alert">"No entry with this id."</p>
+                }),
+                Err(e) => EitherOf3::C(view! {
+                    <div class="state-message error" role="alert">
+                        <p>{error_text(&e)}</p>
+                        <button type="button" class="secondary" on:click=move |_| entry.refetch()>"Retry"</button>
+                    </div>
+                }),
+            })}
+        </Transition>
     }
 }
 

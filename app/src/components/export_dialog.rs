@@ -49,12 +49,31 @@ pub fn ExportButton() -> impl IntoView {
         <button type="button" class="primary" data-testid="export"
             aria-haspopup="dialog" on:click=move |_| open.set(true)>"Export"</button>
         <Show when=move || open.get()>
-            {move || when_loaded(Box::pin(export_dialog(open)))}
+            <DialogFrame open/>
         </Show>
     }
 }
 
-/// The dialog's code is a chunk of its own, fetched when the dialog first opens.
+/// The dialog's frame (closed by Escape, the backdrop or Close); what fills it is a chunk of
+/// its own, fetched when the dialog first opens.
+#[component]
+fn DialogFrame(open: RwSignal<bool>) -> impl IntoView {
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            open.set(false);
+        }
+    });
+    on_cleanup(move || escape.remove());
+    view! {
+        <div class="dialog-backdrop" on:click=move |_| open.set(false)></div>
+        <div class="export-dialog" role="dialog" aria-modal="true" aria-labelledby="export-title"
+            data-testid="export-dialog">
+            <h2 id="export-title">"Export entries"</h2>
+            {when_loaded(Box::pin(export_dialog(open)))}
+        </div>
+    }
+}
+
 #[wasm_split_helpers::wasm_split(export_dialog, fallible)]
 fn export_dialog(open: RwSignal<bool>) -> Chunk {
     Ok(view! { <ExportDialog open/> }.into_any())
@@ -111,61 +130,50 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         }
     };
     let close = move |_| open.set(false);
-    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.key() == "Escape" {
-            open.set(false);
-        }
-    });
-    on_cleanup(move || escape.remove());
     view! {
-        <div class="dialog-backdrop" on:click=close></div>
-        <div class="export-dialog" role="dialog" aria-modal="true" aria-labelledby="export-title"
-            data-testid="export-dialog">
-            <h2 id="export-title">"Export entries"</h2>
-            <fieldset>
-                <legend>"Format"</legend>
-                {FORMATS.map(|(value, name, use_case)| view! {
-                    <label class="format-choice">
-                        <input type="radio" name="export-format" value=value
-                            prop:checked=move || format.get() == value
-                            on:change=move |_| format.set(value)/>
-                        <strong>{name}</strong>
-                        <span class="muted">" — " {use_case}</span>
-                    </label>
-                })}
-            </fieldset>
-            <h3>"Filters"</h3>
-            {if narrowed {
-                Either::Left(view! { <ul class="export-filters">{labels.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul> })
-            } else {
-                Either::Right(view! { <p>"None: every entry in the log."</p> })
+        <fieldset>
+            <legend>"Format"</legend>
+            {FORMATS.map(|(value, name, use_case)| view! {
+                <label class="format-choice">
+                    <input type="radio" name="export-format" value=value
+                        prop:checked=move || format.get() == value
+                        on:change=move |_| format.set(value)/>
+                    <strong>{name}</strong>
+                    <span class="muted">" — " {use_case}</span>
+                </label>
+            })}
+        </fieldset>
+        <h3>"Filters"</h3>
+        {if narrowed {
+            Either::Left(view! { <ul class="export-filters">{labels.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul> })
+        } else {
+            Either::Right(view! { <p>"None: every entry in the log."</p> })
+        }}
+        <p data-testid="export-count">
+            {move || match count.get() {
+                None => "Counting…".to_string(),
+                Some(Ok(c)) if c.count == 1 => "Exactly 1 entry will be exported.".to_string(),
+                Some(Ok(c)) => format!("Exactly {} entries will be exported.", thousands(c.count)),
+                Some(Err(e)) => crate::api::error_text(&e),
             }}
-            <p data-testid="export-count">
-                {move || match count.get() {
-                    None => "Counting…".to_string(),
-                    Some(Ok(c)) if c.count == 1 => "Exactly 1 entry will be exported.".to_string(),
-                    Some(Ok(c)) => format!("Exactly {} entries will be exported.", thousands(c.count)),
-                    Some(Err(e)) => crate::api::error_text(&e),
-                }}
-            </p>
-            <Show when=move || narrowed>
-                <p class="muted">"For a complete export, clear all filters."</p>
-            </Show>
-            <p role="status" data-testid="export-progress">
-                {move || match progress.get() {
-                    Progress::Idle => String::new(),
-                    Progress::Receiving { bytes } => format!("Downloading… {} received", megabytes(bytes)),
-                    Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", megabytes(bytes)),
-                    Progress::ToDisk => "Large export: your browser's downloads show its progress.".to_string(),
-                    Progress::Failed(m) => m,
-                }}
-            </p>
-            <div class="dialog-actions">
-                <button type="button" class="secondary" on:click=close>"Close"</button>
-                <button type="button" class="primary" data-testid="export-download"
-                    disabled=move || matches!(progress.get(), Progress::Receiving { .. })
-                    on:click=download>"Download"</button>
-            </div>
+        </p>
+        <Show when=move || narrowed>
+            <p class="muted">"For a complete export, clear all filters."</p>
+        </Show>
+        <p role="status" data-testid="export-progress">
+            {move || match progress.get() {
+                Progress::Idle => String::new(),
+                Progress::Receiving { bytes } => format!("Downloading… {} received", megabytes(bytes)),
+                Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", megabytes(bytes)),
+                Progress::ToDisk => "Large export: your browser's downloads show its progress.".to_string(),
+                Progress::Failed(m) => m,
+            }}
+        </p>
+        <div class="dialog-actions">
+            <button type="button" class="secondary" on:click=close>"Close"</button>
+            <button type="button" class="primary" data-testid="export-download"
+                disabled=move || matches!(progress.get(), Progress::Receiving { .. })
+                on:click=download>"Download"</button>
         </div>
     }
 }

@@ -29,14 +29,19 @@ pub fn PickerSummary(
     }
 }
 
-/// A picker's panel, rendered from the first time the picker opens (then kept, with what was
-/// typed into it). Panels are chunks of their own (see `chunks`): their code is fetched on
-/// first use rather than with the page.
+/// A picker's dropdown (a `<div class=class>`), rendered from the first time the picker opens
+/// (then kept, with what was typed into it). What fills it is a chunk of its own (see
+/// `chunks`): its code is fetched on first use rather than with the page.
 pub fn panel_once_opened(
     open: RwSignal<bool>,
+    class: &'static str,
     panel: fn(RwSignal<bool>) -> Loading,
 ) -> impl IntoView {
     let opened =
         Memo::new(move |before: Option<&bool>| before.copied().unwrap_or(false) || open.get());
-    move || opened.get().then(|| when_loaded(panel(open)))
+    move || {
+        opened
+            .get()
+            .then(|| view! { <div class=class>{when_loaded(panel(open))}</div> })
+    }
 }

@@ -48,7 +48,7 @@ pub fn TimeRangePicker() -> impl IntoView {
             <summary data-testid="time-picker">
                 "Date range: " {move || window_label(&nav.filter().time)}
             </summary>
-            {panel_once_opened(open, |open| Box::pin(time_panel(open)))}
+            {panel_once_opened(open, "picker-panel time-panel", |open| Box::pin(time_panel(open)))}
         </details>
     }
 }
@@ -100,35 +100,33 @@ fn TimePanel() -> impl IntoView {
     };
     let zone_label = move || nav.filter().tz.unwrap_or_else(|| "UTC".into());
     view! {
-        <div class="picker-panel time-panel">
-            <div class="presets" role="group" aria-label="Presets">
-                {RelativeRange::ALL.into_iter().map(|r| view! {
-                    <button type="button"
-                        aria-pressed=move || (nav.filter().time == TimeWindow::Last(r)).to_string()
-                        on:click=move |_| preset(TimeWindow::Last(r))>{r.label()}</button>
-                }).collect_view()}
+        <div class="presets" role="group" aria-label="Presets">
+            {RelativeRange::ALL.into_iter().map(|r| view! {
                 <button type="button"
-                    aria-pressed=move || (nav.filter().time == TimeWindow::All).to_string()
-                    on:click=move |_| preset(TimeWindow::All)>"All time"</button>
-            </div>
-            <fieldset class="custom-range">
-                <legend>"Custom range (" {zone_label} ")"</legend>
-                <label>
-                    <span class="control-label">"Start"</span>
-                    <input type="datetime-local" data-testid="range-start"
-                        prop:value=move || start.get()
-                        on:input=move |ev| start.set(event_target_value(&ev))/>
-                </label>
-                <label>
-                    <span class="control-label">"End"</span>
-                    <input type="datetime-local" data-testid="range-end"
-                        prop:value=move || end.get()
-                        on:input=move |ev| end.set(event_target_value(&ev))/>
-                </label>
-                <button type="button" class="primary" data-testid="range-apply" on:click=apply>"Apply"</button>
-                {move || problem.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
-            </fieldset>
+                    aria-pressed=move || (nav.filter().time == TimeWindow::Last(r)).to_string()
+                    on:click=move |_| preset(TimeWindow::Last(r))>{r.label()}</button>
+            }).collect_view()}
+            <button type="button"
+                aria-pressed=move || (nav.filter().time == TimeWindow::All).to_string()
+                on:click=move |_| preset(TimeWindow::All)>"All time"</button>
         </div>
+        <fieldset class="custom-range">
+            <legend>"Custom range (" {zone_label} ")"</legend>
+            <label>
+                <span class="control-label">"Start"</span>
+                <input type="datetime-local" data-testid="range-start"
+                    prop:value=move || start.get()
+                    on:input=move |ev| start.set(event_target_value(&ev))/>
+            </label>
+            <label>
+                <span class="control-label">"End"</span>
+                <input type="datetime-local" data-testid="range-end"
+                    prop:value=move || end.get()
+                    on:input=move |ev| end.set(event_target_value(&ev))/>
+            </label>
+            <button type="button" class="primary" data-testid="range-apply" on:click=apply>"Apply"</button>
+            {move || problem.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+        </fieldset>
     }
 }
 

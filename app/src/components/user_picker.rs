@@ -19,7 +19,7 @@ pub fn UserPicker() -> impl IntoView {
         <details class="picker" on:toggle=track_open(open)>
             <PickerSummary label="User" testid="user-picker"
                 chosen=Signal::derive(move || nav.filter().users.len())/>
-            {panel_once_opened(open, |open| Box::pin(user_panel(open)))}
+            {panel_once_opened(open, "picker-panel", |open| Box::pin(user_panel(open)))}
         </details>
     }
 }
@@ -65,58 +65,56 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
         })
     };
     view! {
-        <div class="picker-panel">
-            <input
-                type="search"
-                aria-label="Search users by name, email or id"
-                placeholder="Name, email or id…"
-                prop:value=move || typed.get()
-                on:input=move |ev| {
-                    typed.set(event_target_value(&ev));
-                    typing.call(move || search.set(typed.get_untracked().trim().to_string()));
+        <input
+            type="search"
+            aria-label="Search users by name, email or id"
+            placeholder="Name, email or id…"
+            prop:value=move || typed.get()
+            on:input=move |ev| {
+                typed.set(event_target_value(&ev));
+                typing.call(move || search.set(typed.get_untracked().trim().to_string()));
+            }
+        />
+        <ul class="picker-options" aria-label="Users">
+            {move || chosen().into_iter().map(|u| {
+                let value = u.clone();
+                view! {
+                    <li>
+                        <label>
+                            <input type="checkbox" checked=true on:change=move |_| toggle(value.clone())/>
+                            <span class="option-main">{u}</span>
+                        </label>
+                    </li>
                 }
-            />
-            <ul class="picker-options" aria-label="Users">
-                {move || chosen().into_iter().map(|u| {
-                    let value = u.clone();
-                    view! {
-                        <li>
-                            <label>
-                                <input type="checkbox" checked=true on:change=move |_| toggle(value.clone())/>
-                                <span class="option-main">{u}</span>
-                            </label>
-                        </li>
-                    }
-                }).collect_view()}
-                    {move || match found.get() {
-                        None => EitherOf4::A(view! { <li class="muted">"Searching…"</li> }),
-                        Some(r) => match r {
-                        Err(m) => EitherOf4::B(view! { <li class="field-error">{m}</li> }),
-                        Ok(list) if list.is_empty() && open.get() => EitherOf4::C(view! {
-                            <li class="muted">"No users match."</li>
-                        }),
-                        Ok(list) => EitherOf4::D(list.into_iter()
-                            .filter(|a| !chosen().contains(&a.filter_value()))
-                            .map(|a| {
-                                let value = a.filter_value();
-                                let main = a.name.clone().unwrap_or_else(|| a.id.clone());
-                                let sub = a.email.clone().unwrap_or_else(|| {
-                                    if a.actor_type == "api_key" { "API key".into() } else { a.actor_type.clone() }
-                                });
-                                view! {
-                                    <li>
-                                        <label>
-                                            <input type="checkbox" checked=false on:change=move |_| toggle(value.clone())/>
-                                            <span class="option-main">{main}</span>
-                                            <span class="option-sub">{sub}</span>
-                                            <span class="option-count">{thousands(a.count)}</span>
-                                        </label>
-                                    </li>
-                                }
-                            })
-                            .collect_view()),
-                    }}}
-            </ul>
-        </div>
+            }).collect_view()}
+                {move || match found.get() {
+                    None => EitherOf4::A(view! { <li class="muted">"Searching…"</li> }),
+                    Some(r) => match r {
+                    Err(m) => EitherOf4::B(view! { <li class="field-error">{m}</li> }),
+                    Ok(list) if list.is_empty() && open.get() => EitherOf4::C(view! {
+                        <li class="muted">"No users match."</li>
+                    }),
+                    Ok(list) => EitherOf4::D(list.into_iter()
+                        .filter(|a| !chosen().contains(&a.filter_value()))
+                        .map(|a| {
+                            let value = a.filter_value();
+                            let main = a.name.clone().unwrap_or_else(|| a.id.clone());
+                            let sub = a.email.clone().unwrap_or_else(|| {
+                                if a.actor_type == "api_key" { "API key".into() } else { a.actor_type.clone() }
+                            });
+                            view! {
+                                <li>
+                                    <label>
+                                        <input type="checkbox" checked=false on:change=move |_| toggle(value.clone())/>
+                                        <span class="option-main">{main}</span>
+                                        <span class="option-sub">{sub}</span>
+                                        <span class="option-count">{thousands(a.count)}</span>
+                                    </label>
+                                </li>
+                            }
+                        })
+                        .collect_view()),
+                }}}
+        </ul>
     }
 }
