@@ -8,8 +8,9 @@
 //! A split function is declared with
 //! `#[wasm_split_helpers::wasm_split(<chunk name>, fallible)]` and returns a [`Chunk`]. A
 //! chunk that cannot be fetched (the server is unreachable, or was updated since the page was
-//! opened and no longer serves this build's chunks) is an error shown where the part would
-//! be, never a crash of the whole page; the next use tries again.
+//! opened and no longer serves this build's chunks) is a notice with a Reload button, never a
+//! crash of the whole page. A failed fetch is not remembered: reopening the dialog or the
+//! detail panel, or turning live mode on again, fetches anew.
 
 use std::{future::Future, pin::Pin};
 
