@@ -102,7 +102,7 @@ bench-query: build
 bench-console: build chromium
 	@set -e; \
 	for f in target/site/pkg/*.wasm; do \
-	  echo "$$(basename $$f): $$(stat -c %s $$f) bytes, $$(stat -c %s $$f.gz) gzip, $$(stat -c %s $$f.br) brotli (as served), $$(gzip -9 -c $$f | wc -c) gzip -9"; done; \
+	  echo "$$(basename $$f): $$(stat -c %s $$f) bytes, $$(stat -c %s $$f.gz) gzip -9, $$(stat -c %s $$f.br) brotli (as served)"; done; \
 	export DATABASE_URL=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" node first-render.mjs
 
