@@ -37,10 +37,11 @@ end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
 	cd end2end && npm ci --no-audit --no-fund
 	touch $@
 
+# Chromium for the end2end tests, and poppler's pdftotext to read the PDF reports they download.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; }
+	@{ command -v chromium && command -v pdftotext; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
+	  else echo "Chromium or pdftotext is missing: sudo apt-get install -y chromium poppler-utils"; exit 1; fi; }
 
 ## Build
 

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
-use crate::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount, SessionUser};
+use crate::model::{ActionCategory, ActorFacet, EntryPage, EntryView, MatchCount, SessionUser};
 
 /// The error text a server function returns when the user's role may not read the log.
 pub const NO_ACCESS: &str = "no_access";
@@ -19,15 +19,21 @@ pub const PAGE_SIZE: i64 = 100;
 /// Above this many matches the console says "10,000+" instead of counting on.
 pub const COUNT_CAP: i64 = 10_000;
 
-/// The text to show for a failed server function call.
+/// The text to show for a failed server function call, in plain words.
 pub fn error_text(e: &ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(m) if m == SIGNED_OUT => {
             "Your session has ended. Sign in again.".to_string()
         }
         ServerFnError::ServerError(m) => m.clone(),
-        other => other.to_string(),
+        e if unreachable(e) => "Cannot reach the server — retrying.".to_string(),
+        _ => "The server sent an answer the console cannot read. Reload the page.".to_string(),
     }
+}
+
+/// Whether the call failed because the server could not be reached (worth retrying).
+pub fn unreachable(e: &ServerFnError) -> bool {
+    matches!(e, ServerFnError::Request(_) | ServerFnError::Response(_))
 }
 
 #[cfg(feature = "ssr")]
@@ -74,33 +80,56 @@ pub async fn search_entries(
         .map_err(ServerFnError::new)
 }
 
-/// How many entries match `filter`, counted up to [`COUNT_CAP`].
+/// How many entries match `filter` with `seq <= through_seq` (a listing's snapshot, so live
+/// arrivals can be added to it), counted up to [`COUNT_CAP`]: quick, for the line above the
+/// table.
 #[server(input = Json)]
-pub async fn count_entries(filter: String) -> Result<MatchCount, ServerFnError> {
+pub async fn count_entries(
+    filter: String,
+    through_seq: Option<i64>,
+) -> Result<MatchCount, ServerFnError> {
     let backend = reader_backend().await?;
     let filter = parse_filter(&filter)?;
     backend
-        .count(filter, COUNT_CAP)
+        .count(filter, Some(COUNT_CAP), through_seq)
         .await
         .map_err(ServerFnError::new)
 }
 
-/// Exactly how many entries match `filter`, however many: what an export will deliver.
+/// Exactly how many entries match `filter` (with `seq <= through_seq`), however many: what
+/// an export will deliver.
 #[server(input = Json)]
-pub async fn exact_count(filter: String) -> Result<MatchCount, ServerFnError> {
+pub async fn exact_count(
+    filter: String,
+    through_seq: Option<i64>,
+) -> Result<MatchCount, ServerFnError> {
     let backend = reader_backend().await?;
     let filter = parse_filter(&filter)?;
     backend
-        .count(filter, i64::MAX / 2)
+        .count(filter, None, through_seq)
         .await
         .map_err(ServerFnError::new)
 }
 
 /// One entry, for the detail panel.
 #[server(input = Json)]
-pub async fn get_entry(id: Uuid) -> Result<Option<AuditEntry>, ServerFnError> {
+pub async fn get_entry(id: Uuid) -> Result<Option<EntryView>, ServerFnError> {
     let backend = reader_backend().await?;
-    backend.entry(id).await.map_err(ServerFnError::new)
+    let entry = backend.entry(id).await.map_err(ServerFnError::new)?;
+    let late_after = backend.recorded_late_after();
+    Ok(entry.map(|entry| EntryView::new(entry, late_after)))
+}
+
+/// The actors chosen with these `user=` values, for chips that read "Name <email>".
+#[server(input = Json)]
+pub async fn actor_labels(values: Vec<String>) -> Result<Vec<ActorFacet>, ServerFnError> {
+    let backend = reader_backend().await?;
+    let values: Vec<String> = values
+        .into_iter()
+        .take(crate::filter::MAX_VALUES)
+        .map(|v| v.chars().take(crate::filter::MAX_VALUE_LEN).collect())
+        .collect();
+    backend.actors(values).await.map_err(ServerFnError::new)
 }
 
 /// Actors matching `q`, for the user picker.

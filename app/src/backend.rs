@@ -21,11 +21,21 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         cursor: Option<String>,
         limit: i64,
     ) -> BoxFuture<'_, BackendResult<EntryPage>>;
-    /// How many entries match, counted up to `cap`.
-    fn count(&self, filter: Filter, cap: i64) -> BoxFuture<'_, BackendResult<MatchCount>>;
+    /// How many entries match with `seq <= through_seq` (all when `None`), counted up to `cap`
+    /// (exactly when `None`).
+    fn count(
+        &self,
+        filter: Filter,
+        cap: Option<i64>,
+        through_seq: Option<i64>,
+    ) -> BoxFuture<'_, BackendResult<MatchCount>>;
     fn entry(&self, id: Uuid) -> BoxFuture<'_, BackendResult<Option<AuditEntry>>>;
     fn user_facets(&self, q: String, limit: i64) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
     fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
+    /// The actors chosen with these `user=` values (one row per value that names one).
+    fn actors(&self, values: Vec<String>) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
+    /// When the detail panel marks an entry recorded long after it occurred.
+    fn recorded_late_after(&self) -> chrono::Duration;
 }
 
 pub type SharedBackend = Arc<dyn ConsoleBackend>;

@@ -150,11 +150,19 @@ impl ConsoleNav {
         self.go(&console_url(&f, entry, on), false);
     }
 
-    /// Changes the filter with `change`, starting from the one on screen.
+    /// Changes the filter with `change`, starting from the one on screen now: every control
+    /// that changes the filter goes through here, so none acts on an older copy.
     pub fn update_filter(&self, change: impl FnOnce(&mut Filter)) {
+        self.update_filter_with(change, false);
+    }
+
+    /// As [`update_filter`](Self::update_filter); `replace` for keystroke-driven changes.
+    pub fn update_filter_with(&self, change: impl FnOnce(&mut Filter), replace: bool) {
         let mut f = self.filter_untracked();
         change(&mut f);
-        self.set_filter(f, false);
+        if f != self.filter_untracked() {
+            self.set_filter(f, replace);
+        }
     }
 
     pub fn open_entry(&self, id: Uuid) {

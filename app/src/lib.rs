@@ -7,6 +7,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chips;
 pub mod chunks;
 pub mod components;
 pub mod console_state;

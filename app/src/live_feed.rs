@@ -31,6 +31,9 @@ pub struct LiveFeed {
     pub arrived: RwSignal<Vec<AuditEntry>>,
     /// Rendering held: entries keep arriving into `arrived`.
     pub paused: RwSignal<bool>,
+    /// Matching entries received since the stream started (after the listing's snapshot):
+    /// what the count above the table grows by.
+    pub received: RwSignal<i64>,
     /// Matching entries per ten seconds, averaged over the last few seconds (an integer:
     /// float formatting would cost the bundle more than this whole feature's logic).
     pub rate_tenths: RwSignal<u32>,
@@ -48,6 +51,7 @@ impl LiveFeed {
             connection: RwSignal::new(Connection::Off),
             arrived: RwSignal::new(Vec::new()),
             paused: RwSignal::new(false),
+            received: RwSignal::new(0),
             rate_tenths: RwSignal::new(0),
             #[cfg(feature = "hydrate")]
             socket: StoredValue::new_local(None),
@@ -96,6 +100,7 @@ impl LiveFeed {
             });
         }
         self.arrived.set(Vec::new());
+        self.received.set(0);
         self.paused.set(false);
         self.rate_tenths.set(0);
         self.connection.set(Connection::Off);
@@ -271,6 +276,7 @@ mod socket {
                 LiveMessage::Entry { entry } => {
                     i.last_seq = Some(i.last_seq.map_or(entry.seq, |s| s.max(entry.seq)));
                     i.arrivals.push_back(now());
+                    i.feed.received.update(|n| *n += 1);
                     i.feed.arrived.update(|a| a.push(*entry));
                 }
                 LiveMessage::Heartbeat { seq } => {

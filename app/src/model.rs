@@ -123,6 +123,66 @@ impl AuditEntry {
     }
 }
 
+/// A JSON value as one readable line (strings without quotes).
+pub fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `(field, before, after)` of `details.changes`, by field name.
+pub fn changes(details: &serde_json::Value) -> Vec<(String, String, String)> {
+    let Some(map) = details
+        .get("changes")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(field, change)| {
+            let side = |k: &str| change.get(k).map(plain).unwrap_or_else(|| "—".into());
+            (field.clone(), side("before"), side("after"))
+        })
+        .collect()
+}
+
+/// An entry as the detail panel shows it, with a note when it was recorded long before or
+/// after it says it occurred (more than the server's configured threshold apart: a clock
+/// that is off, or a batch sent late).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub entry: AuditEntry,
+    /// Seconds from `occurred_at` to `recorded_at`, when that is over the threshold (negative:
+    /// it claims to have occurred after it was recorded).
+    pub recorded_late_seconds: Option<i64>,
+    pub late_threshold_seconds: i64,
+}
+
+impl EntryView {
+    pub fn new(entry: AuditEntry, threshold: chrono::Duration) -> Self {
+        let gap = (entry.recorded_at - entry.occurred_at).num_seconds();
+        let threshold = threshold.num_seconds();
+        EntryView {
+            recorded_late_seconds: (gap.abs() > threshold).then_some(gap),
+            late_threshold_seconds: threshold,
+            entry,
+        }
+    }
+}
+
+/// `90 s`, `12 min`, `3 h 5 min`, `2 days 4 h`: a duration as people say it.
+pub fn duration_words(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 /// The category of an action name: the part before the first `.`, except that sign-in events
 /// (`user.login`, `user.logout`, `user.login_failed`, `2fa.*`) form `auth`, apart from user
 /// management, as users of audit consoles expect.
@@ -341,6 +401,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn late_records_are_noted_past_the_threshold() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        let mut e = sample();
+        e.occurred_at = at(1_000);
+        e.recorded_at = at(1_000 + 301);
+        let view = EntryView::new(e.clone(), chrono::Duration::seconds(300));
+        assert_eq!(view.recorded_late_seconds, Some(301));
+        e.recorded_at = at(1_000 + 300);
+        assert_eq!(
+            EntryView::new(e.clone(), chrono::Duration::seconds(300)).recorded_late_seconds,
+            None
+        );
+        e.recorded_at = at(1_000 - 7_200);
+        assert_eq!(
+            EntryView::new(e, chrono::Duration::seconds(300)).recorded_late_seconds,
+            Some(-7_200)
+        );
+        assert_eq!(duration_words(301), "5 min");
+        assert_eq!(duration_words(-7_200), "2 h 0 min");
+        assert_eq!(duration_words(90_000), "1 days 1 h");
+    }
+
+    #[test]
+    fn changes_become_rows() {
+        let d = serde_json::json!({"changes": {"retention_days": {"before": 30, "after": 90},
+                                                "mode": {"before": "open", "after": null}}});
+        assert_eq!(
+            changes(&d),
+            vec![
+                ("mode".to_string(), "open".to_string(), "—".to_string()),
+                (
+                    "retention_days".to_string(),
+                    "30".to_string(),
+                    "90".to_string()
+                ),
+            ]
+        );
+        assert!(changes(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
     fn category_is_first_segment() {
         assert_eq!(action_category("config.updated"), "config");
         assert_eq!(action_category("user.invited"), "user");
@@ -402,9 +503,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn entry_json_has_api_field_names() {
-        let e = AuditEntry {
+    fn sample() -> AuditEntry {
+        AuditEntry {
             id: Uuid::nil(),
             seq: 3,
             occurred_at: DateTime::from_timestamp(0, 0).unwrap(),
@@ -425,7 +525,12 @@ mod tests {
             status: Status::Failure,
             details: serde_json::json!({}),
             leaf_hash: "ab".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn entry_json_has_api_field_names() {
+        let e = sample();
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["actor"]["type"], "api_key");
         assert_eq!(v["resource"]["type"], "key");

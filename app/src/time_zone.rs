@@ -42,9 +42,10 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
-/// `2026-11-25T14:03` (a `datetime-local` input's value) → the wall-clock time.
+/// `2026-11-25 14:03` or `2026-11-25T14:03` (24-hour) → the wall-clock time.
 pub fn parse_minutes(s: &str) -> Option<NaiveDateTime> {
-    let (date, time) = s.split_once('T')?;
+    let (date, time) = s.split_once(['T', ' '])?;
+    let time = time.trim_start();
     let (h, m) = time.split_once(':')?;
     let digits = |x: &str| x.len() == 2 && x.bytes().all(|c| c.is_ascii_digit());
     if !digits(h) || !digits(m) {
@@ -71,6 +72,12 @@ pub fn format_in(t: &DateTime<Utc>, tz: Option<&str>) -> String {
             )
         }
     }
+}
+
+/// `2026-11-25 15:03:07` in `tz` (UTC when there is none or it is unknown here), without
+/// the zone: for the table, whose header names it.
+pub fn format_wall(t: &DateTime<Utc>, tz: Option<&str>) -> String {
+    seconds_string(to_wall_clock(t, tz))
 }
 
 /// The instant a wall-clock time in `tz` names (UTC when `tz` is `None`).

@@ -59,7 +59,8 @@ test('the user picker searches as you type and allows several users', async ({ p
   await page.getByLabel('Search users by name, email or id').fill('ada');
   await page.locator('.picker-options label', { hasText: 'Ada Lovelace' }).locator('input').click();
   await expect(page).toHaveURL(/user=ada@company\.com.*user=grace@company\.com/);
-  await expect(page.getByText('User: ada@company.com')).toBeVisible();
+  // Chips name the person and their email.
+  await expect(page.locator('.chip', { hasText: 'User: Ada Lovelace <ada@company.com>' })).toBeVisible();
   await settled(page);
   // Failed sign-ins name the actor by email only.
   const chosen = ['Ada Lovelace', 'Grace Hopper', 'ada@company.com', 'grace@company.com'];
@@ -67,7 +68,7 @@ test('the user picker searches as you type and allows several users', async ({ p
   // Escape closes the picker; removing a chip updates the results at once.
   await page.keyboard.press('Escape');
   await expect(page.getByLabel('Search users by name, email or id')).toBeHidden();
-  await page.getByRole('button', { name: 'Remove filter User: ada@company.com' }).click();
+  await page.getByRole('button', { name: 'Remove filter User: Ada Lovelace <ada@company.com>' }).click();
   await expect(page).not.toHaveURL(/ada@/);
   await settled(page);
   for (const user of await column(page, 2)) expect(['Grace Hopper', 'grace@company.com']).toContain(user.trim());
@@ -79,12 +80,18 @@ test('date presets, a custom range, status and resource filters', async ({ page 
   await page.getByRole('button', { name: 'Last 24 hours' }).click();
   await expect(page).toHaveURL(/range=24h/);
   await expect(page.locator('.chip', { hasText: 'Last 24 hours' })).toBeVisible();
+  // A preset closes the dropdown; the button says the range.
+  await expect(page.getByTestId('range-start')).toBeHidden();
+  await expect(page.getByTestId('time-picker')).toHaveText(/Last 24 hours/);
 
+  await page.getByTestId('time-picker').click();
   await page.getByTestId('range-start').fill('2026-01-01T00:00');
   await page.getByTestId('range-end').fill('2099-01-01T00:00');
   await page.getByTestId('range-apply').click();
   await expect(page).toHaveURL(/from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z/);
   await expect(page.locator('.chip', { hasText: '2026-01-01 00:00 UTC → 2099-01-01 00:00 UTC' })).toBeVisible();
+  // The button says the range chosen; the dropdown closed when it was applied.
+  await expect(page.getByTestId('time-picker')).toContainText('2026-01-01 00:00 UTC → 2099-01-01 00:00 UTC');
 
   await page.getByTestId('status-picker').selectOption('failure');
   await expect(page).toHaveURL(/status=failure/);
@@ -144,7 +151,7 @@ test('a copied URL opens the same filters and rows in a fresh browser, rendered 
   await signIn(other, shared);
   expect(other.url()).toBe(shared);
   expect(await seqs(other)).toEqual(expected);
-  await expect(other.locator('.chip', { hasText: 'User: linus@company.com' })).toBeVisible();
+  await expect(other.locator('.chip', { hasText: 'linus@company.com' })).toBeVisible();
   await fresh.close();
 
   // Without JavaScript at all: the server renders the same rows.
@@ -248,16 +255,18 @@ test('UTC and local time: the toggle writes tz= and the times follow it', async 
   const context = await browser.newContext({ timezoneId: 'Asia/Tokyo' });
   const page = await context.newPage();
   await ready(page);
+  // The header names the zone; the cells do not repeat it.
+  await expect(page.locator('thead')).toContainText('Timestamp (UTC)');
   const utc = await rows(page).first().locator('time').innerText();
-  expect(utc).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  expect(utc).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   await page.getByTestId('tz-local').click();
   await expect(page).toHaveURL(/tz=Asia\/Tokyo/);
   await expect(page.locator('thead')).toContainText('Timestamp (Asia/Tokyo)');
   const iso = await rows(page).first().locator('time').getAttribute('datetime');
   const local = await rows(page).first().locator('time').innerText();
-  expect(local).toMatch(/UTC\+09:00$/);
+  expect(local).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   // Same instant, 9 h later on the wall clock.
-  const wall = Date.parse(local.replace(' UTC+09:00', 'Z').replace(' ', 'T'));
+  const wall = Date.parse(local.replace(' ', 'T') + 'Z');
   const second = Math.floor(Date.parse(iso ?? '') / 1000) * 1000;
   expect(wall - second).toBe(9 * 3600 * 1000);
   // The custom range reads its inputs in the same zone.
@@ -267,7 +276,8 @@ test('UTC and local time: the toggle writes tz= and the times follow it', async 
   await expect(page).toHaveURL(/from=2026-03-01T00:00:00Z/);
   await page.getByTestId('tz-utc').click();
   await expect(page).not.toHaveURL(/tz=/);
-  await expect(rows(page).first().locator('time')).toHaveText(/ UTC$/);
+  await expect(page.locator('thead')).toContainText('Timestamp (UTC)');
+  await expect(rows(page).first().locator('time')).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   await context.close();
 });
 

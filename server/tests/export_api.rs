@@ -331,7 +331,9 @@ async fn the_pdf_report_has_every_page_and_entry(pool: PgPool) {
         let bytes = &r.bytes[..];
         assert!(bytes.starts_with(b"%PDF-"), "a PDF document");
         let pdf = lopdf::Document::load_mem(bytes).expect("a well-formed PDF");
-        let pages = trailkeep::domain::report::page_count(expected.len() as i64);
+        let pages = trailkeep::domain::report::page_count(
+            expected.iter().map(trailkeep::domain::report::entry_lines),
+        );
         assert_eq!(pdf.get_pages().len() as i64, pages, "filter {filter:?}");
         let page_text = |p: u32| -> String {
             pdf.extract_text(&[p])

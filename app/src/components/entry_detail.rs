@@ -1,5 +1,7 @@
-//! The side panel for one entry (`entry=<id>` in the URL): every field, the request metadata,
-//! the integrity fields, `details.changes` as a before/after diff, and the raw JSON.
+//! The panel for one entry (`entry=<id>` in the URL): every field, the request metadata,
+//! the integrity fields, `details.changes` as a before/after diff, and the raw JSON; pivots
+//! to the entries around it; a note when it was recorded long before or after it occurred.
+//! Beside the table from 1280 px, over it below that (the whole screen on a phone).
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
@@ -7,36 +9,58 @@ use serde_json::Value;
 
 use crate::api::{error_text, get_entry};
 use crate::chunks::{when_loaded, Chunk};
-use crate::components::CopyButton;
+use crate::components::{CopyButton, StatusLabel};
 use crate::console_state::ConsoleNav;
-use crate::model::{ActorType, AuditEntry, Status};
+use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
+use crate::model::{changes, duration_words, plain, ActorType, AuditEntry, EntryView, Status};
 use crate::time_zone::{format_in, format_utc};
 use crate::Hydrated;
 
-/// A JSON value as one readable line (strings without quotes).
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "—".into(),
-        other => other.to_string(),
+/// A field name in words: `request_id` → `Request id`.
+pub fn field_label(key: &str) -> String {
+    let words = key.replace(['_', '-'], " ");
+    let mut c = words.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
-/// `(field, before, after)` of `details.changes`, by field name.
-pub fn changes(details: &Value) -> Vec<(String, String, String)> {
-    let Some(map) = details.get("changes").and_then(Value::as_object) else {
-        return Vec::new();
+/// How far either side of an entry the "around this entry" pivot looks.
+const AROUND_MINUTES: i64 = 15;
+
+/// The quick pivots from an entry: `(label, the filter it leads to)`. Each keeps the other
+/// filters and narrows one dimension to this entry's value.
+pub fn pivots(f: &Filter, e: &AuditEntry) -> Vec<(&'static str, Filter)> {
+    let mut out = Vec::new();
+    let mut user = f.clone();
+    user.users = vec![e.actor.email.clone().unwrap_or_else(|| e.actor.id.clone())];
+    out.push(("Only this user", user));
+    if let Some(ip) = e.ip.as_deref().and_then(|ip| IpBlock::parse(ip).ok()) {
+        let mut g = f.clone();
+        g.ip = Some(ip);
+        out.push(("Only this IP", g));
+    }
+    if let Some(r) = &e.resource {
+        let mut g = f.clone();
+        g.resource = Some(ResourcePattern::Exact {
+            kind: r.kind.clone(),
+            id: r.id.clone(),
+        });
+        out.push(("Only this resource", g));
+    }
+    let mut around = f.clone();
+    let span = chrono::Duration::minutes(AROUND_MINUTES);
+    around.time = TimeWindow::Between {
+        from: Some(TimeBound::Instant(e.occurred_at - span)),
+        to: Some(TimeBound::Instant(e.occurred_at + span)),
     };
-    map.iter()
-        .map(|(field, change)| {
-            let side = |k: &str| change.get(k).map(plain).unwrap_or_else(|| "—".into());
-            (field.clone(), side("before"), side("after"))
-        })
-        .collect()
+    out.push(("±15 minutes around it", around));
+    out
 }
 
 /// What the panel shows: the entry, `None` when no entry has that id.
-type EntryResource = Resource<Result<Option<AuditEntry>, ServerFnError>>;
+type EntryResource = Resource<Result<Option<EntryView>, ServerFnError>>;
 
 /// The panel for the entry named in the URL (mounted, in the browser, while there is one).
 /// Its code is a chunk of its own, fetched when an entry is first opened.
@@ -59,7 +83,7 @@ pub fn EntryDetail() -> impl IntoView {
             <header class="detail-header">
                 <h2>"Entry detail"</h2>
                 <button type="button" class="icon-button" aria-label="Close detail (Escape)"
-                    data-testid="close-detail" on:click=move |_| nav.close_entry()>"×"</button>
+                    data-testid="close-detail" on:click=move |_| nav.close_entry()><span aria-hidden="true">"× "</span>"Close"</button>
             </header>
             {when_loaded(Box::pin(entry_panel(entry)))}
         </aside>
@@ -76,7 +100,7 @@ fn EntryPanel(entry: EntryResource) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="state-message">"Loading entry…"</p> }>
             {move || entry.get().map(|r| match r {
-                Ok(Some(e)) => EitherOf3::A(view! { <EntryFields entry=e/> }),
+                Ok(Some(e)) => EitherOf3::A(view! { <EntryFields shown=e/> }),
                 Ok(None) => EitherOf3::B(view! {
                     <p class="state-message" role="alert">"No entry with this id."</p>
                 }),
@@ -92,8 +116,27 @@ fn EntryPanel(entry: EntryResource) -> impl IntoView {
 }
 
 #[component]
-fn EntryFields(entry: AuditEntry) -> impl IntoView {
+fn EntryFields(shown: EntryView) -> impl IntoView {
+    let EntryView {
+        entry,
+        recorded_late_seconds,
+        late_threshold_seconds,
+    } = shown;
     let nav = expect_context::<ConsoleNav>();
+    let pivot_list = pivots(&nav.filter_untracked(), &entry);
+    let late_note = recorded_late_seconds.map(|gap| {
+        let words = if gap >= 0 {
+            format!("Recorded {} after it occurred", duration_words(gap))
+        } else {
+            format!("Recorded {} before the time it says it occurred", duration_words(gap))
+        };
+        view! {
+            <p class="late-note" role="note" data-testid="late-note">
+                <strong>"Note: "</strong>{words}
+                <span class="muted">{format!(" (more than {} apart: a clock that is off, or an event sent late).", duration_words(late_threshold_seconds))}</span>
+            </p>
+        }
+    });
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let at = entry.occurred_at;
     let zoned = move || {
@@ -108,7 +151,7 @@ fn EntryFields(entry: AuditEntry) -> impl IntoView {
         .details
         .get("request")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
+        .map(|m| m.iter().map(|(k, v)| (field_label(k), plain(v))).collect())
         .unwrap_or_default();
     let other_details: Vec<(String, String)> = entry
         .details
@@ -116,7 +159,7 @@ fn EntryFields(entry: AuditEntry) -> impl IntoView {
         .map(|m| {
             m.iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "changes" | "request"))
-                .map(|(k, v)| (k.clone(), plain(v)))
+                .map(|(k, v)| (field_label(k), plain(v)))
                 .collect()
         })
         .unwrap_or_default();
@@ -134,10 +177,15 @@ fn EntryFields(entry: AuditEntry) -> impl IntoView {
         <div class="detail-body">
             <p class="detail-title">
                 <code class=format!("action-badge cat-{}", entry.category())>{entry.action.clone()}</code>
-                <span class={if failed { "status status-failure" } else { "status status-success" }}>
-                    {if failed { "✕ failure" } else { "success" }}
-                </span>
+                <StatusLabel failed/>
             </p>
+            <nav class="pivots" aria-label="Show entries like this one">
+                {pivot_list.into_iter().map(|(label, f)| view! {
+                    <button type="button" class="secondary small"
+                        on:click=move |_| nav.update_filter(|now| *now = f.clone())>{label}</button>
+                }).collect_view()}
+            </nav>
+            {late_note}
             <section>
                 <h3>"Event"</h3>
                 <dl>
@@ -208,7 +256,7 @@ fn EntryFields(entry: AuditEntry) -> impl IntoView {
                     <h3>"Raw JSON"</h3>
                     <CopyButton text=move || raw_for_copy.clone() label="Copy JSON" testid="copy-json"/>
                 </div>
-                <pre class="raw-json">{raw}</pre>
+                <pre class="raw-json" tabindex="0" aria-label="Raw JSON of the entry">{raw}</pre>
             </section>
         </div>
     }
@@ -219,20 +267,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes_become_rows() {
-        let d = serde_json::json!({"changes": {"retention_days": {"before": 30, "after": 90},
-                                                "mode": {"before": "open", "after": null}}});
+    fn labels_and_pivots() {
+        assert_eq!(field_label("request_id"), "Request id");
+        assert_eq!(field_label("reason"), "Reason");
+        let e: AuditEntry = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000001", "seq": 4,
+            "occurred_at": "2026-11-25T10:00:00Z", "recorded_at": "2026-11-25T10:00:01Z",
+            "action": "config.updated",
+            "actor": {"type": "user", "id": "u_1", "name": "Ada", "email": "ada@example.com"},
+            "resource": {"type": "config", "id": "cfg_7"}, "ip": "203.0.113.7",
+            "user_agent": null, "status": "success", "details": {}, "leaf_hash": "00"
+        }))
+        .unwrap();
+        let f = Filter::parse("status=success&user=someone").unwrap();
+        let got: Vec<(&str, String)> = pivots(&f, &e)
+            .into_iter()
+            .map(|(l, f)| (l, f.to_query_string()))
+            .collect();
         assert_eq!(
-            changes(&d),
-            vec![
-                ("mode".to_string(), "open".to_string(), "—".to_string()),
+            got,
+            [
                 (
-                    "retention_days".to_string(),
-                    "30".to_string(),
-                    "90".to_string()
+                    "Only this user",
+                    "status=success&user=ada@example.com".to_string()
+                ),
+                (
+                    "Only this IP",
+                    "ip=203.0.113.7&status=success&user=someone".to_string()
+                ),
+                (
+                    "Only this resource",
+                    "resource=config:cfg_7&status=success&user=someone".to_string()
+                ),
+                (
+                    "±15 minutes around it",
+                    "from=2026-11-25T09:45:00Z&status=success&to=2026-11-25T10:15:00Z&user=someone"
+                        .to_string()
                 ),
             ]
         );
-        assert!(changes(&serde_json::json!({})).is_empty());
     }
 }

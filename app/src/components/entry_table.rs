@@ -8,7 +8,7 @@ use crate::api::{error_text, search_entries};
 use crate::console_state::ConsoleNav;
 use crate::live_feed::LiveFeed;
 use crate::model::{thousands, ActorType, AuditEntry, EntryPage, Status};
-use crate::time_zone::{format_in, format_utc};
+use crate::time_zone::format_wall;
 use crate::Hydrated;
 
 /// Every row is this tall (CSS keeps it so): the scroll offset says which rows are in view.
@@ -129,8 +129,11 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
         );
     });
 
-    // Keyboard: arrows move the selection (keeping it in view), Enter opens it.
+    // Keyboard: arrows move the selection (keeping it in view), Enter opens it. While the
+    // detail panel is open, the arrows move the open entry too, wherever the focus is (but
+    // not while typing).
     let on_key = move |ev: ev::KeyboardEvent| {
+        let panel_open = open_id.get_untracked().is_some();
         let step: isize = match ev.key().as_str() {
             "ArrowDown" => 1,
             "ArrowUp" => -1,
@@ -151,14 +154,24 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
         if n == 0 {
             return;
         }
-        let current = selected
+        // From the open entry when there is one, else from the selection.
+        let current = open_id
             .get_untracked()
-            .and_then(|seq| rows.with_untracked(|r| r.iter().position(|e| e.seq == seq)));
+            .and_then(|id| rows.with_untracked(|r| r.iter().position(|e| e.id == id)))
+            .or_else(|| {
+                selected
+                    .get_untracked()
+                    .and_then(|seq| rows.with_untracked(|r| r.iter().position(|e| e.seq == seq)))
+            });
         let index = match current {
             None => 0,
             Some(i) => (i as isize + step).clamp(0, n as isize - 1) as usize,
         };
-        selected.set(rows.with_untracked(|r| r.get(index).map(|e| e.seq)));
+        let (seq, id) = rows.with_untracked(|r| (r[index].seq, r[index].id));
+        selected.set(Some(seq));
+        if panel_open && open_id.get_untracked() != Some(id) {
+            nav.open_entry(id);
+        }
         if let Some(el) = scroller.get_untracked() {
             let top = index as f64 * ROW_HEIGHT;
             let header = ROW_HEIGHT;
@@ -172,11 +185,45 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
         }
     };
 
+    // Arrows pressed elsewhere on the page (the panel, the header) while an entry is open.
+    let keys = window_event_listener(ev::keydown, move |ev| {
+        let in_table = scroller.get_untracked().is_some_and(|el| {
+            ev.target()
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Node>(t).ok())
+                .is_some_and(|t| el.contains(Some(&t)))
+        });
+        if in_table
+            || ev.default_prevented()
+            || open_id.get_untracked().is_none()
+            || !matches!(ev.key().as_str(), "ArrowUp" | "ArrowDown")
+            || crate::components::typing(&ev)
+        {
+            return;
+        }
+        on_key(ev);
+    });
+    on_cleanup(move || keys.remove());
+
     let zone_heading = move || match tz.get() {
         Some(z) => format!("Timestamp ({z})"),
         None => "Timestamp (UTC)".to_string(),
     };
     view! {
+        <div class="table-area">
+        // Above the table, never over a row.
+        <Show when=move || { !at_top.get() && waiting() > 0 }>
+                <button type="button" class="new-entries-pill" data-testid="new-entries"
+                    on:click=move |_| {
+                        if let Some(el) = scroller.get_untracked() {
+                            el.set_scroll_top(0);
+                        }
+                    }>
+                    {move || match waiting() {
+                        1 => "↑ 1 new entry".to_string(),
+                        n => format!("↑ {} new entries", thousands(n as i64)),
+                    }}
+                </button>
+            </Show>
         <div
             class="table-scroll"
             node_ref=scroller
@@ -191,38 +238,25 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
             }
             on:keydown=on_key
         >
-            <Show when=move || { !at_top.get() && waiting() > 0 }>
-                <button type="button" class="new-entries-pill" data-testid="new-entries"
-                    on:click=move |_| {
-                        if let Some(el) = scroller.get_untracked() {
-                            el.set_scroll_top(0);
-                        }
-                    }>
-                    {move || match waiting() {
-                        1 => "↑ 1 new entry".to_string(),
-                        n => format!("↑ {} new entries", thousands(n as i64)),
-                    }}
-                </button>
-            </Show>
             <table class="entry-table" class:zoned=move || tz.with(Option::is_some) aria-rowcount=move || rows.with(Vec::len) + 1>
                 <colgroup>
                     <col class="col-ts"/>
                     <col class="col-user"/>
                     <col class="col-action"/>
-                    <col class="col-resource"/>
-                    <col class="col-ip"/>
+                    <col class="col-resource opt"/>
+                    <col class="col-ip opt"/>
                     <col class="col-status"/>
-                    <col class="col-details"/>
+                    <col class="col-details opt"/>
                 </colgroup>
                 <thead>
                     <tr>
                         <th scope="col">{zone_heading}</th>
                         <th scope="col">"User"</th>
                         <th scope="col">"Action"</th>
-                        <th scope="col">"Resource"</th>
-                        <th scope="col">"IP Address"</th>
+                        <th scope="col" class="opt">"Resource"</th>
+                        <th scope="col" class="opt">"IP Address"</th>
                         <th scope="col">"Status"</th>
-                        <th scope="col">"Details"</th>
+                        <th scope="col" class="opt">"Details"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -282,6 +316,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        </div>
     }
 }
 
@@ -312,18 +347,22 @@ fn EntryRow(
         .unwrap_or_else(|| entry.actor.id.clone());
     let is_key = entry.actor.kind == ActorType::ApiKey;
     let category_class = format!("action-badge cat-{}", entry.category());
+    let resource_title = entry
+        .resource
+        .as_ref()
+        .map(|r| format!("{}:{}", r.kind, r.id))
+        .unwrap_or_default();
     let resource = entry.resource.as_ref().map(|r| {
         view! { <span class="resource-type">{r.kind.clone()}</span> " " <span class="mono">{r.id.clone()}</span> }
     });
     let summary = entry.details_summary();
+    let summary_title = summary.clone();
     let at = entry.occurred_at;
-    // The server renders UTC; the browser switches to the URL's zone once interactive.
+    // The server renders UTC; the browser switches to the URL's zone once interactive. The
+    // header names the zone, so the cells do not repeat it.
     let timestamp = move || {
-        if hydrated.get() {
-            format_in(&at, tz.get().as_deref())
-        } else {
-            format_utc(&at)
-        }
+        let zone = if hydrated.get() { tz.get() } else { None };
+        format_wall(&at, zone.as_deref())
     };
     view! {
         <tr
@@ -339,21 +378,30 @@ fn EntryRow(
             }
         >
             <td class="ts"><time datetime=at.to_rfc3339()>{timestamp}</time></td>
-            <td title=actor_title>
-                {is_key.then(|| view! { <span class="key-marker">"API key"</span> " " })}
-                {actor_label}
-            </td>
-            <td><code class=category_class>{entry.action.clone()}</code></td>
-            <td>{resource}</td>
-            <td class="mono">{entry.ip.clone().unwrap_or_default()}</td>
-            <td>
-                <span class={if failed { "status status-failure" } else { "status status-success" }}>
-                    {if failed { "✕ failure" } else { "success" }}
+            <td title=format!("{actor_label} · {actor_title}")>
+                <span class="clip">
+                    {is_key.then(|| view! { <span class="key-marker">"API key"</span> " " })}
+                    {actor_label.clone()}
                 </span>
             </td>
-            <td class="details">{summary}</td>
+            <td title=entry.action.clone()><span class="clip"><code class=category_class>{entry.action.clone()}</code></span></td>
+            <td class="opt" title=resource_title><span class="clip">{resource}</span></td>
+            <td class="mono opt">{entry.ip.clone().unwrap_or_default()}</td>
+            <td class="status-cell"><StatusLabel failed/></td>
+            <td class="details opt" title=summary_title><span class="clip">{summary}</span></td>
         </tr>
     }
+}
+
+/// "✓ Success" / "✕ Failed": an icon and a word, never colour alone.
+#[component]
+pub fn StatusLabel(failed: bool) -> impl IntoView {
+    let (class, icon, word) = if failed {
+        ("status status-failure", "✕ ", "Failed")
+    } else {
+        ("status status-success", "✓ ", "Success")
+    };
+    view! { <span class=class><span aria-hidden="true">{icon}</span>{word}</span> }
 }
 
 #[cfg(test)]

@@ -1,26 +1,35 @@
 //! "Export": a dialog to download exactly the entries on screen (the URL's filter) as CSV,
-//! JSON or NDJSON, from `/api/v1/events/export`.
+//! JSON, NDJSON or a PDF report, from `/api/v1/events/export`.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::exact_count;
 use crate::chunks::{when_loaded, Chunk};
-use crate::components::chips;
+use crate::components::ChipWords;
 use crate::console_state::ConsoleNav;
 use crate::model::thousands;
+use crate::Hydrated;
 
 /// Up to this many entries the browser fetches the file itself and shows progress; above it
 /// the attachment URL streams straight to disk (the browser's download shows progress).
 const IN_PAGE_LIMIT: i64 = 100_000;
 
-const FORMATS: [(&str, &str, &str); 3] = [
+/// A PDF report holds at most this many entries (the server refuses more: `report::MAX_ENTRIES`).
+pub const PDF_LIMIT: i64 = 100_000;
+
+const FORMATS: [(&str, &str, &str); 4] = [
     ("csv", "CSV", "spreadsheets (Excel, LibreOffice, Sheets)"),
     ("json", "JSON", "SIEM tools and programs: one document"),
     (
         "ndjson",
         "NDJSON",
         "log pipelines (Splunk, Elastic, Loki): one entry per line",
+    ),
+    (
+        "pdf",
+        "PDF",
+        "a report to read, print or attach as evidence (up to 100,000 entries)",
     ),
 ];
 
@@ -79,23 +88,36 @@ fn export_dialog(open: RwSignal<bool>) -> Chunk {
     Ok(view! { <ExportDialog open/> }.into_any())
 }
 
-fn megabytes(bytes: u64) -> String {
-    let tenths = bytes * 10 / 1_000_000;
-    format!("{}.{} MB", tenths / 10, tenths % 10)
+/// `512 bytes`, `14.2 KB`, `3.4 MB`: a size people read at a glance.
+pub fn size_words(bytes: u64) -> String {
+    let tenths = |unit: u64| {
+        let t = bytes * 10 / unit;
+        format!("{}.{}", t / 10, t % 10)
+    };
+    match bytes {
+        0..=999 => format!("{bytes} bytes"),
+        1_000..=999_999 => format!("{} KB", tenths(1_000)),
+        _ => format!("{} MB", tenths(1_000_000)),
+    }
 }
 
 #[component]
 fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
+    let words = expect_context::<ChipWords>();
+    let Hydrated(hydrated) = expect_context::<Hydrated>();
     let filter = nav.filter_untracked();
     let canonical = filter.to_query_string();
-    let labels: Vec<String> = chips(&filter).into_iter().map(|c| c.label).collect();
+    let labels: Vec<String> = untrack(|| words.chips(nav, hydrated))
+        .into_iter()
+        .map(|c| c.label)
+        .collect();
     let narrowed = !labels.is_empty();
     let format = RwSignal::new("csv");
     let progress = RwSignal::new(Progress::Idle);
     let count = LocalResource::new({
         let canonical = canonical.clone();
-        move || exact_count(canonical.clone())
+        move || exact_count(canonical.clone(), None)
     });
     let url = {
         let canonical = canonical.clone();
@@ -108,6 +130,7 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         }
     };
     let total = move || count.get().and_then(|r| r.ok()).map(|c| c.count);
+    let pdf_too_large = move || format.get() == "pdf" && total().is_some_and(|n| n > PDF_LIMIT);
     let download = {
         let url = url.clone();
         move |_| {
@@ -160,11 +183,25 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         <Show when=move || narrowed>
             <p class="muted">"For a complete export, clear all filters."</p>
         </Show>
+        <Show when=pdf_too_large>
+            <div class="export-limit" role="alert" data-testid="pdf-limit">
+                <p>
+                    {move || format!(
+                        "A PDF report holds at most {} entries, so that it stays readable and can be \
+                         produced in one piece; these filters match {}. Narrow the filters, or export \
+                         CSV, which has no limit.",
+                        thousands(PDF_LIMIT),
+                        thousands(total().unwrap_or_default()),
+                    )}
+                </p>
+                <button type="button" class="secondary" on:click=move |_| format.set("csv")>"Export CSV instead"</button>
+            </div>
+        </Show>
         <p role="status" data-testid="export-progress">
             {move || match progress.get() {
                 Progress::Idle => String::new(),
-                Progress::Receiving { bytes } => format!("Downloading… {} received", megabytes(bytes)),
-                Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", megabytes(bytes)),
+                Progress::Receiving { bytes } => format!("Downloading… {} received", size_words(bytes)),
+                Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", size_words(bytes)),
                 Progress::ToDisk => "Large export: your browser's downloads show its progress.".to_string(),
                 Progress::Failed(m) => m,
             }}
@@ -172,9 +209,21 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         <div class="dialog-actions">
             <button type="button" class="secondary" on:click=close>"Close"</button>
             <button type="button" class="primary" data-testid="export-download"
-                disabled=move || matches!(progress.get(), Progress::Receiving { .. })
+                disabled=move || matches!(progress.get(), Progress::Receiving { .. }) || pdf_too_large()
                 on:click=download>"Download"</button>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_at_a_glance() {
+        assert_eq!(size_words(512), "512 bytes");
+        assert_eq!(size_words(14_250), "14.2 KB");
+        assert_eq!(size_words(3_456_789), "3.4 MB");
     }
 }
 

@@ -11,14 +11,17 @@ use crate::live_feed::{Connection, LiveFeed};
 #[component]
 pub fn LiveToggle() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
+    let feed = expect_context::<LiveFeed>();
     let on = move || nav.query.with(|q| q.live);
+    // Live mode whose code could not be loaded is not live, whatever the URL says.
+    let working = move || on() && feed.connection.get() != Connection::Unavailable;
     view! {
         <button type="button" class="live-toggle" data-testid="live-toggle"
-            aria-pressed=move || on().to_string()
+            aria-pressed=move || working().to_string()
             title="Stream new entries as they are recorded (uses more network traffic)"
             on:click=move |_| nav.set_live(!on())>
             <span class="live-dot" aria-hidden="true"></span>
-            "Live"
+            {move || if on() && !working() { "Live unavailable" } else { "Live" }}
         </button>
     }
 }
@@ -46,11 +49,12 @@ fn LiveControls(feed: LiveFeed) -> impl IntoView {
     let label = move || match state() {
         Connection::Off => "",
         Connection::Connecting => "Connecting…",
-        Connection::Live => "Live",
+        // The toggle beside it already says "Live".
+        Connection::Live => "Streaming",
         Connection::CatchingUp => "Catching up…",
         Connection::Reconnecting => "Reconnecting…",
         Connection::Offline => "Offline",
-        Connection::Unavailable => "Unavailable: reload the page",
+        Connection::Unavailable => "Could not start: reload the page",
     };
     let class = move || match state() {
         Connection::Live | Connection::CatchingUp => "live-status is-live",

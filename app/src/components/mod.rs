@@ -7,7 +7,9 @@ mod debounce;
 mod entry_detail;
 mod entry_table;
 mod export_dialog;
+mod field_filter;
 mod filter_chips;
+mod ip_filter;
 mod live_mode;
 mod picker_summary;
 mod resource_filter;
@@ -23,9 +25,11 @@ pub use console_layout::ConsoleLayout;
 pub use copy_button::CopyButton;
 pub use debounce::Debounce;
 pub use entry_detail::EntryDetail;
-pub use entry_table::EntryTable;
+pub use entry_table::{EntryTable, StatusLabel};
 pub use export_dialog::ExportButton;
-pub use filter_chips::{chips, cleared, FilterChips};
+pub use field_filter::FieldFilter;
+pub use filter_chips::{ChipWords, FilterChips};
+pub use ip_filter::IpFilter;
 pub use live_mode::{LiveIndicator, LiveToggle};
 pub use picker_summary::{panel_once_opened, track_open, PickerSummary};
 pub use resource_filter::ResourceFilter;
@@ -35,3 +39,15 @@ pub use status_picker::StatusPicker;
 pub use time_range_picker::TimeRangePicker;
 pub use user_picker::UserPicker;
 pub use view_toggles::{OrderToggle, TimeZoneToggle};
+
+/// Whether a key press happened while typing into a field (then `/` and the arrows are the
+/// field's).
+pub fn typing(ev: &leptos::ev::KeyboardEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                || el.has_attribute("contenteditable")
+        })
+}

@@ -1,20 +1,69 @@
-//! "1,204 entries" above the table.
+//! "1,204 entries" above the table: exact, counted at the listing's snapshot and grown by the
+//! live entries that arrived since. A quick count stops at [`COUNT_CAP`]; past it the exact
+//! count follows, and "10,000+" shows only while it is being counted.
 
 use leptos::prelude::*;
 
-use crate::api::count_entries;
+use crate::api::{count_entries, exact_count, COUNT_CAP};
+use crate::live_feed::LiveFeed;
+use crate::model::{thousands, MatchCount};
+
+/// What the count is of: the canonical filter and the listing's snapshot.
+pub type Counted = Option<(String, i64)>;
 
 #[component]
-pub fn ResultCount(#[prop(into)] filter: Signal<String>) -> impl IntoView {
-    let count = Resource::new(move || filter.get(), count_entries);
+pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
+    let feed = expect_context::<LiveFeed>();
+    // Asked by the browser only: the page is never held back for a count.
+    let quick = LocalResource::new(move || {
+        let of = of.get();
+        async move {
+            match of {
+                Some((filter, seq)) => Some(count_entries(filter, Some(seq)).await),
+                None => None,
+            }
+        }
+    });
+    let exact = LocalResource::new(move || {
+        let of = of.get();
+        let capped = quick
+            .get()
+            .flatten()
+            .and_then(Result::ok)
+            .is_some_and(|c| c.at_least);
+        async move {
+            match of {
+                Some((filter, seq)) if capped => exact_count(filter, Some(seq)).await.ok(),
+                _ => None,
+            }
+        }
+    });
+    let text = move || {
+        let Some(Some(answer)) = quick.get() else {
+            return "Counting…".to_string();
+        };
+        let Ok(first) = answer else {
+            return String::new();
+        };
+        let live = feed.received.get();
+        match exact.get().flatten() {
+            Some(c) => label(c, live),
+            None if first.at_least => format!(
+                "{}+ entries · counting…",
+                thousands(COUNT_CAP.max(first.count) + live)
+            ),
+            None => label(first, live),
+        }
+    };
     view! {
-        <p class="result-count" aria-live="polite" data-testid="result-count">
-            <Transition fallback=|| "Counting…">
-                {move || count.get().map(|r| match r {
-                    Ok(c) => c.label(),
-                    Err(_) => String::new(),
-                })}
-            </Transition>
-        </p>
+        <p class="result-count" aria-live="polite" data-testid="result-count">{text}</p>
     }
+}
+
+fn label(c: MatchCount, live: i64) -> String {
+    MatchCount {
+        count: c.count + live,
+        at_least: c.at_least,
+    }
+    .label()
 }

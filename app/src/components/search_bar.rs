@@ -1,5 +1,9 @@
 //! Free-text search over every field, server-side across all pages. Runs on Enter and after a
 //! pause in typing; `/` anywhere on the page focuses it.
+//!
+//! What is typed is never overwritten by the search's own echo: the box follows the URL only
+//! when the URL's search changed for another reason (a chip removed, back/forward), so keys
+//! typed while an earlier search is on its way all stay.
 
 use std::time::Duration;
 
@@ -15,21 +19,22 @@ const TYPING_PAUSE: Duration = Duration::from_millis(450);
 pub fn SearchBar() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let text = RwSignal::new(nav.filter_untracked().q.unwrap_or_default());
-    // The URL changes (a chip removed, back/forward): show its search.
+    // The search this box last sent to the URL.
+    let sent = StoredValue::new(nav.filter_untracked().q);
     Effect::new(move |_| {
-        let q = nav.filter().q.unwrap_or_default();
-        if text.get_untracked().trim() != q {
-            text.set(q);
+        let q = nav.filter().q;
+        if sent.get_value() != q {
+            sent.set_value(q.clone());
+            text.set(q.unwrap_or_default());
         }
     });
     let typing = Debounce::new(TYPING_PAUSE);
     let apply = move |replace: bool| {
         let q = text.get_untracked().trim().to_string();
-        let mut f = nav.filter_untracked();
         let q = (!q.is_empty()).then_some(q);
-        if f.q != q {
-            f.q = q;
-            nav.set_filter(f, replace);
+        if nav.filter_untracked().q != q {
+            sent.set_value(q.clone());
+            nav.update_filter_with(|f| f.q = q, replace);
         }
     };
     view! {

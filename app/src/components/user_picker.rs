@@ -1,4 +1,6 @@
 //! The user filter: search-as-you-type over the actors in the log, several may be chosen.
+//! One row per actor as `user=` tells them apart (by email, else id); its search has focus
+//! as soon as the picker opens.
 
 use std::time::Duration;
 
@@ -32,6 +34,13 @@ fn user_panel(open: RwSignal<bool>) -> Chunk {
 #[component]
 fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
+    let input = NodeRef::<leptos::html::Input>::new();
+    // Focus the search whenever the picker opens (and when the panel first appears, open).
+    Effect::new(move |_| {
+        if let (true, Some(el)) = (open.get(), input.get()) {
+            let _ = el.focus();
+        }
+    });
     let typed = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
     let typing = Debounce::new(Duration::from_millis(200));
@@ -67,6 +76,7 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
     view! {
         <input
             type="search"
+            node_ref=input
             aria-label="Search users by name, email or id"
             placeholder="Name, email or id…"
             prop:value=move || typed.get()
@@ -99,9 +109,9 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
                         .map(|a| {
                             let value = a.filter_value();
                             let main = a.name.clone().unwrap_or_else(|| a.id.clone());
-                            let sub = a.email.clone().unwrap_or_else(|| {
-                                if a.actor_type == "api_key" { "API key".into() } else { a.actor_type.clone() }
-                            });
+                            // Who exactly: the email, else the id (names may be shared).
+                            let who = a.email.clone().unwrap_or_else(|| a.id.clone());
+                            let sub = if a.actor_type == "api_key" { format!("API key · {who}") } else { who };
                             view! {
                                 <li>
                                     <label>

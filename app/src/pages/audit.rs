@@ -4,10 +4,10 @@ use leptos::either::{EitherOf3, EitherOf5};
 use leptos::{ev, prelude::*};
 
 use crate::{
-    api::{error_text, search_entries, whoami, NO_ACCESS},
+    api::{error_text, search_entries, unreachable, whoami, NO_ACCESS},
     components::{
-        cleared, ActionPicker, ConsoleLayout, CopyButton, EntryDetail, EntryTable, ExportButton,
-        FilterChips, LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount,
+        ActionPicker, ChipWords, ConsoleLayout, CopyButton, EntryDetail, EntryTable, ExportButton,
+        FilterChips, IpFilter, LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount,
         SearchBar, StatusPicker, TimeRangePicker, TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
@@ -18,9 +18,11 @@ use crate::{
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
+    // A transition, not a suspense: once shown, the page is never swapped for a fallback again
+    // (resources read further down, while they reload, must not take the page away).
     view! {
         <ConsoleLayout user=me>
-            <Suspense fallback=|| view! { <p class="state-message">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="state-message">"Loading…"</p> }>
                 {move || me.get().map(|r| match r {
                     Ok(user) if user.role.can_read_log() => EitherOf3::A(view! { <AuditLog/> }),
                     Ok(_) => EitherOf3::B(view! { <NoAccess/> }),
@@ -32,7 +34,7 @@ pub fn AuditPage() -> impl IntoView {
                         </div>
                     }),
                 })}
-            </Suspense>
+            </Transition>
         </ConsoleLayout>
     }
 }
@@ -47,21 +49,11 @@ fn NoAccess() -> impl IntoView {
     }
 }
 
-/// Whether a key press happened while typing into a field (then `/` is just a character).
-fn typing(ev: &ev::KeyboardEvent) -> bool {
-    use wasm_bindgen::JsCast;
-    ev.target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|el| {
-            matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-                || el.has_attribute("contenteditable")
-        })
-}
-
 #[component]
 fn AuditLog() -> impl IntoView {
     let nav = ConsoleNav::new();
     provide_context(nav);
+    provide_context(ChipWords::new(nav));
     let refresh = RwSignal::new(0u32);
     let updating = RwSignal::new(false);
     // The canonical filter, or `None` when the URL's filter is refused.
@@ -78,6 +70,22 @@ fn AuditLog() -> impl IntoView {
             }
         },
     );
+    // The server could not be reached: ask again, calmly, until it answers.
+    Effect::new(move |_| {
+        if let Some(Err(e)) = first_page.get() {
+            if unreachable(&e) {
+                set_timeout(
+                    move || refresh.update(|n| *n += 1),
+                    std::time::Duration::from_secs(3),
+                );
+            }
+        }
+    });
+    // The count is of the listing's snapshot, so live arrivals can be added to it.
+    let counted = Memo::new(move |_| match first_page.get() {
+        Some(Ok(Some((filter, page)))) => Some((filter, page.snapshot_seq)),
+        _ => None,
+    });
     // Live mode streams what matches the filter on screen, from the newest entry loaded.
     let feed = LiveFeed::new();
     provide_context(feed);
@@ -93,7 +101,7 @@ fn AuditLog() -> impl IntoView {
     on_cleanup(move || feed.stop());
     // `/` focuses the search, Escape closes the detail panel.
     let keys = window_event_listener(ev::keydown, move |ev| match ev.key().as_str() {
-        "/" if !typing(&ev) => {
+        "/" if !crate::components::typing(&ev) => {
             ev.prevent_default();
             if let Some(input) = document().get_element_by_id(SEARCH_INPUT_ID) {
                 use wasm_bindgen::JsCast;
@@ -125,14 +133,18 @@ fn AuditLog() -> impl IntoView {
         <FilterBar/>
         <FilterChips/>
         <div class="results-bar">
-            {move || canonical.get().map(|f| view! { <ResultCount filter=f/> })}
+            <ResultCount of=counted/>
+            <span class="updating-note" data-testid="updating" role="status"
+                class:active=move || updating.get()>
+                {move || if updating.get() { "Updating…" } else { "" }}
+            </span>
             <LiveIndicator/>
             <span class="filter-bar-gap"></span>
             <LiveToggle/>
             <OrderToggle/>
             <TimeZoneToggle/>
         </div>
-        <div class="results" class:updating=move || updating.get()>
+        <div class="results" class:updating=move || updating.get() class:with-detail=move || detail_open.get()>
             <Transition
                 fallback=|| view! { <p class="state-message" data-testid="loading">"Loading entries…"</p> }
                 set_pending=updating.write_only()
@@ -199,6 +211,7 @@ fn FilterBar() -> impl IntoView {
             <TimeRangePicker/>
             <StatusPicker/>
             <ResourceFilter/>
+            <IpFilter/>
         </div>
     }
 }
@@ -217,7 +230,7 @@ fn EmptyState(filter: String) -> impl IntoView {
                 <h2>"No entries match these filters"</h2>
                 <p>"Nothing in the log matches every filter above. Remove a filter or clear them all."</p>
                 <button type="button" class="primary"
-                    on:click=move |_| nav.set_filter(cleared(&nav.filter_untracked()), false)>"Clear all filters"</button>
+                    on:click=move |_| nav.update_filter(|f| *f = f.cleared())>"Clear all filters"</button>
             </Show>
         </div>
     }

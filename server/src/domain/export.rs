@@ -82,12 +82,28 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// Timestamps in CSV: always six fractional digits (the log's precision), so the column
+/// sorts as text and every row has the same shape.
+pub fn csv_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The period an export covers, resolved to instants at its snapshot (`range=7d` becomes the
+/// seven days before the snapshot): `from` inclusive (`None`: from the first entry), `to`
+/// exclusive (the snapshot's time when the filter leaves it open).
+pub fn resolved_period(bounds: &Bounds, now: DateTime<Utc>) -> (Option<String>, String) {
+    (
+        bounds.from.as_ref().map(timestamp),
+        timestamp(&bounds.to.unwrap_or(now)),
+    )
+}
+
 /// One CSV record, cells neutralised.
 pub fn csv_record(e: &AuditEntry) -> [String; 15] {
     let text = |s: &str| neutralise(s).into_owned();
     let opt = |s: &Option<String>| s.as_deref().map(text).unwrap_or_default();
     [
-        timestamp(&e.occurred_at),
+        csv_timestamp(&e.occurred_at),
         e.actor.kind.as_str().to_string(),
         text(&e.actor.id),
         opt(&e.actor.name),
@@ -139,6 +155,19 @@ mod tests {
         for plain in ["admin@company.com", "config.updated", "", "'quoted", "a=b"] {
             assert_eq!(neutralise(plain), plain);
         }
+    }
+
+    #[test]
+    fn csv_timestamps_have_a_fixed_shape() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            csv_timestamp(&t("2026-11-25T10:00:00Z")),
+            "2026-11-25T10:00:00.000000Z"
+        );
+        assert_eq!(
+            csv_timestamp(&t("2026-11-25T10:00:00.5Z")),
+            "2026-11-25T10:00:00.500000Z"
+        );
     }
 
     #[test]

@@ -1,16 +1,18 @@
-//! The PDF compliance report: a cover block (site, filters in words, period, who generated it
-//! and when, the count), a paginated table with its header repeated on every page and
-//! "page i of n" below, then a summary page (counts by action category and status). A4
-//! landscape, DejaVu Sans Mono embedded, so every page reads the same everywhere and column
-//! widths are exact character counts.
+//! The PDF compliance report: a cover block (site, filters in words, period, the entries'
+//! `seq` range, who generated it and when, the count), a paginated table with its header
+//! repeated on every page, each change's before/after under its entry and "page i of n"
+//! below, then a summary page (counts by action category and status). A4 landscape, DejaVu
+//! Sans Mono embedded, so every page reads the same everywhere and column widths are exact
+//! character counts; the font's Unicode map covers characters beyond the Basic Multilingual
+//! Plane, so every character's text can be extracted and copied.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use app::model::{category_label, AuditEntry, Status};
 use printpdf::{
-    Color, IndirectFontRef, Line, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference, Point,
-    Rgb, TextMatrix,
+    lopdf, Color, IndirectFontRef, Line, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference,
+    Point, Rgb, TextMatrix,
 };
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
@@ -45,13 +47,46 @@ fn rows_per_page(top: f32) -> i64 {
     ((top - ROW_MM - TABLE_BOTTOM) / ROW_MM) as i64
 }
 
-/// Pages for `count` entries: the first (cover + rows), as many more as the rows need, and
-/// the summary page.
-pub fn page_count(count: i64) -> i64 {
-    let first = rows_per_page(FIRST_TABLE_TOP);
-    let rest = (count - first).max(0);
-    let per = rows_per_page(TABLE_TOP);
-    1 + (rest + per - 1) / per + 1
+/// At most this many before/after lines under one entry; more are summed up in one line.
+const MAX_CHANGE_LINES: usize = 6;
+
+/// The before/after lines under an entry: `field: before → after`.
+pub fn change_lines(e: &AuditEntry) -> Vec<String> {
+    let changes = app::model::changes(&e.details);
+    let mut lines: Vec<String> = changes
+        .iter()
+        .take(MAX_CHANGE_LINES)
+        .map(|(field, before, after)| format!("{field}: {before} → {after}"))
+        .collect();
+    if changes.len() > MAX_CHANGE_LINES {
+        lines.push(format!(
+            "… and {} more changes (see the JSON export)",
+            changes.len() - MAX_CHANGE_LINES
+        ));
+    }
+    lines
+}
+
+/// Lines an entry takes in the table: its row and its before/after lines.
+pub fn entry_lines(e: &AuditEntry) -> i64 {
+    1 + change_lines(e).len() as i64
+}
+
+/// Pages for entries taking these lines each: the first (cover + rows), as many more as the
+/// rows need (an entry never splits across pages), and the summary page.
+pub fn page_count(lines: impl IntoIterator<Item = i64>) -> i64 {
+    let mut pages = 1;
+    let mut used = 0;
+    let mut capacity = rows_per_page(FIRST_TABLE_TOP);
+    for n in lines {
+        if used + n > capacity && used > 0 {
+            pages += 1;
+            used = 0;
+            capacity = rows_per_page(TABLE_TOP);
+        }
+        used += n;
+    }
+    pages + 1
 }
 
 /// What the cover says.
@@ -64,20 +99,33 @@ pub struct Cover {
     pub count: i64,
 }
 
+/// The first and last `seq` of the entries in the report (in `seq` terms, whatever the order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SeqRange(Option<(i64, i64)>);
+
+impl SeqRange {
+    fn add(&mut self, seq: i64) {
+        self.0 = Some(match self.0 {
+            None => (seq, seq),
+            Some((a, b)) => (a.min(seq), b.max(seq)),
+        });
+    }
+}
+
 /// Writes the report as pages of entries arrive (in the export's order).
 pub struct Report {
     doc: PdfDocumentReference,
     font: IndirectFontRef,
     layer: PdfLayerReference,
-    pages: i64,
-    page: i64,
+    /// Every page's layer: footers ("page i of n") are drawn once n is known.
+    pages: Vec<PdfLayerReference>,
     y: f32,
-    /// Rows on this page so far, and how many it holds: pages break by count, so the
-    /// "of n" computed up front is what gets drawn.
+    /// Lines on this page so far, and how many it holds.
     rows_on_page: i64,
     capacity: i64,
     categories: BTreeMap<String, (i64, i64)>,
     written: i64,
+    seqs: SeqRange,
 }
 
 fn truncate(text: &str, chars: usize) -> String {
@@ -117,23 +165,27 @@ impl Report {
         let mut report = Report {
             doc,
             font,
+            pages: vec![layer.clone()],
             layer,
-            pages: page_count(cover.count),
-            page: 1,
             y: FIRST_TABLE_TOP,
             rows_on_page: 0,
             capacity: rows_per_page(FIRST_TABLE_TOP),
             categories: BTreeMap::new(),
             written: 0,
+            seqs: SeqRange::default(),
         };
         report.cover(cover);
-        report.footer();
         report.table_header();
         Ok(report)
     }
 
     fn text(&self, text: &str, size: f32, x: f32, y: f32) {
         self.layer.use_text(text, size, Mm(x), Mm(y), &self.font);
+    }
+
+    /// Where the cover's lines are, from the top: `i` is the line's number.
+    fn cover_line_y(i: usize) -> f32 {
+        HEIGHT - MARGIN - 6.0 - 15.0 - i as f32 * 4.6
     }
 
     fn rule(&self, y: f32) {
@@ -167,7 +219,7 @@ impl Report {
             format!("Entries:       {}", app::model::thousands(c.count)),
         ];
         for (i, line) in lines.iter().enumerate() {
-            self.text(line, 8.0, MARGIN, top - 15.0 - i as f32 * 4.6);
+            self.text(line, 8.0, MARGIN, Self::cover_line_y(i));
         }
         if c.count == 0 {
             self.layer.set_fill_color(black());
@@ -180,12 +232,22 @@ impl Report {
         }
     }
 
-    fn footer(&self) {
-        self.layer.set_fill_color(grey());
-        let label = format!("page {} of {}", self.page, self.pages);
-        let x = WIDTH - MARGIN - label.chars().count() as f32 * CHAR_MM;
-        self.text(&label, TEXT_PT, x, MARGIN - 2.0);
-        self.text("Trailkeep audit log", TEXT_PT, MARGIN, MARGIN - 2.0);
+    /// "page i of n" on every page, once n is known.
+    fn footers(&self) {
+        let n = self.pages.len();
+        for (i, layer) in self.pages.iter().enumerate() {
+            layer.set_fill_color(grey());
+            let label = format!("page {} of {n}", i + 1);
+            let x = WIDTH - MARGIN - label.chars().count() as f32 * CHAR_MM;
+            layer.use_text(&label, TEXT_PT, Mm(x), Mm(MARGIN - 2.0), &self.font);
+            layer.use_text(
+                "Trailkeep audit log",
+                TEXT_PT,
+                Mm(MARGIN),
+                Mm(MARGIN - 2.0),
+                &self.font,
+            );
+        }
     }
 
     fn columns_x() -> impl Iterator<Item = (&'static str, usize, f32)> {
@@ -214,17 +276,18 @@ impl Report {
     fn new_page(&mut self) {
         let (page, layer) = self.doc.add_page(Mm(WIDTH), Mm(HEIGHT), "page");
         self.layer = self.doc.get_page(page).get_layer(layer);
-        self.page += 1;
+        self.pages.push(self.layer.clone());
         self.y = TABLE_TOP;
         self.rows_on_page = 0;
         self.capacity = rows_per_page(TABLE_TOP);
-        self.footer();
     }
 
     /// Adds entries in order, starting pages as they fill.
     pub fn add(&mut self, entries: &[AuditEntry]) {
         for e in entries {
-            if self.rows_on_page == self.capacity {
+            let changes = change_lines(e);
+            let lines = 1 + changes.len() as i64;
+            if self.rows_on_page + lines > self.capacity && self.rows_on_page > 0 {
                 self.new_page();
                 self.table_header();
             }
@@ -273,6 +336,19 @@ impl Report {
                 }
             }
             self.layer.end_text_section();
+            // Each change's before/after, under the entry, from the User column on.
+            if !changes.is_empty() {
+                let (_, _, x) = Self::columns_x().nth(1).expect("columns");
+                let room = ((WIDTH - MARGIN - x) / CHAR_MM) as usize;
+                self.layer.set_fill_color(grey());
+                for line in &changes {
+                    self.y -= ROW_MM;
+                    self.rows_on_page += 1;
+                    self.text(&truncate(line, room), TEXT_PT, x, self.y);
+                }
+                self.layer.set_fill_color(black());
+            }
+            self.seqs.add(e.seq);
             let counts = self
                 .categories
                 .entry(category_label(e.category()))
@@ -288,8 +364,22 @@ impl Report {
         }
     }
 
-    /// The summary page, then the document's bytes.
+    /// The summary page, the footers and the cover's `seq` range, then the document's bytes.
     pub fn finish(mut self) -> Result<Vec<u8>, String> {
+        if let Some(first) = self.pages.first() {
+            first.set_fill_color(grey());
+            let range = match self.seqs.0 {
+                Some((a, b)) => format!("Sequence:      seq {a} to {b}"),
+                None => "Sequence:      none".to_string(),
+            };
+            first.use_text(
+                &range,
+                8.0,
+                Mm(MARGIN),
+                Mm(Self::cover_line_y(5)),
+                &self.font,
+            );
+        }
         self.new_page();
         self.layer.set_fill_color(black());
         self.text("Summary", 12.0, MARGIN, self.y);
@@ -340,10 +430,75 @@ impl Report {
                 app::model::thousands(self.written),
             ],
         );
-        self.doc
+        self.footers();
+        let bytes = self
+            .doc
             .save_to_bytes()
-            .map_err(|e| format!("writing the PDF: {e}"))
+            .map_err(|e| format!("writing the PDF: {e}"))?;
+        full_unicode_maps(&bytes)
     }
+}
+
+/// The document with every font's Unicode map (`ToUnicode`) written as PDF requires:
+/// printpdf writes a character beyond U+FFFF as one odd-length hex code (`<1d400>`), which
+/// readers cannot decode, so its text could not be extracted or copied. Such characters are
+/// rewritten as their UTF-16 surrogate pair (`<d835dc00>`).
+fn full_unicode_maps(pdf: &[u8]) -> Result<Vec<u8>, String> {
+    fn failed(e: impl std::fmt::Display) -> String {
+        format!("fixing the PDF's Unicode map: {e}")
+    }
+    let mut doc = lopdf::Document::load_mem(pdf).map_err(failed)?;
+    let maps: Vec<lopdf::ObjectId> = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter_map(|d| d.get(b"ToUnicode").and_then(|r| r.as_reference()).ok())
+        .collect();
+    for id in maps {
+        if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(id) {
+            let text = stream.decompressed_content().map_err(failed)?;
+            let fixed = utf16_cmap(&String::from_utf8_lossy(&text));
+            stream.set_plain_content(fixed.into_bytes());
+            let _ = stream.compress();
+        }
+    }
+    let mut out = Vec::with_capacity(pdf.len());
+    doc.save_to(&mut out).map_err(failed)?;
+    Ok(out)
+}
+
+/// A `bfchar` CMap with every destination as UTF-16BE hex (4 digits, or 8 for a surrogate
+/// pair); other lines unchanged.
+pub fn utf16_cmap(cmap: &str) -> String {
+    let mut out = String::with_capacity(cmap.len() + 256);
+    for line in cmap.split_inclusive('\n') {
+        let body = line.trim_end();
+        let fixed = body
+            .strip_prefix('<')
+            .and_then(|rest| rest.split_once("> <"))
+            .and_then(|(glyph, code)| {
+                let code = code.strip_suffix('>')?;
+                if code.len() <= 4 {
+                    return None;
+                }
+                let c = char::from_u32(u32::from_str_radix(code, 16).ok()?)?;
+                let mut units = [0u16; 2];
+                let hex: String = c
+                    .encode_utf16(&mut units)
+                    .iter()
+                    .map(|u| format!("{u:04x}"))
+                    .collect();
+                Some(format!("<{glyph}> <{hex}>"))
+            });
+        match fixed {
+            Some(f) => {
+                out.push_str(&f);
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -355,11 +510,23 @@ mod tests {
         let first = rows_per_page(FIRST_TABLE_TOP);
         let per = rows_per_page(TABLE_TOP);
         assert!(first > 20 && per > first);
-        assert_eq!(page_count(0), 2);
-        assert_eq!(page_count(first), 2);
-        assert_eq!(page_count(first + 1), 3);
-        assert_eq!(page_count(first + per), 3);
-        assert_eq!(page_count(first + per + 1), 4);
+        let ones = |n: i64| std::iter::repeat_n(1, n as usize);
+        assert_eq!(page_count(ones(0)), 2);
+        assert_eq!(page_count(ones(first)), 2);
+        assert_eq!(page_count(ones(first + 1)), 3);
+        assert_eq!(page_count(ones(first + per)), 3);
+        assert_eq!(page_count(ones(first + per + 1)), 4);
+        // An entry with its before/after lines never splits across pages.
+        assert_eq!(page_count(ones(first - 1).chain([3])), 3);
+    }
+
+    #[test]
+    fn characters_beyond_the_bmp_map_to_surrogate_pairs() {
+        let cmap = "2 beginbfchar\r\n<0041> <0041>\n<0ab3> <1d400>\nendbfchar\r\n";
+        assert_eq!(
+            utf16_cmap(cmap),
+            "2 beginbfchar\r\n<0041> <0041>\n<0ab3> <d835dc00>\nendbfchar\r\n"
+        );
     }
 
     #[test]

@@ -115,7 +115,7 @@ async fn serve() -> Result<(), String> {
     let leptos_options = conf.leptos_options;
     let addr = leptos_options.site_addr;
     let pool = storage::connect(&config::database_url()?, 16).await?;
-    let state = http::AppState::new(pool, leptos_options, config::Config::from_env()).await?;
+    let state = http::AppState::new(pool, leptos_options, config::Config::from_env()?).await?;
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -1,7 +1,7 @@
 //! Settings from the environment.
 
 /// Server settings beyond the standard `LEPTOS_*` variables.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     /// `TRAILKEEP_SECURE_COOKIES=1`: always mark the session cookie `Secure` (behind HTTPS).
     pub secure_cookies: bool,
@@ -9,6 +9,23 @@ pub struct Config {
     pub trust_proxy: bool,
     /// `TRAILKEEP_SITE_NAME`: the organisation or site named on PDF reports.
     pub site_name: String,
+    /// `TRAILKEEP_LATE_RECORD_SECONDS` (default 300): the detail panel marks an entry whose
+    /// occurred and recorded times lie further apart than this.
+    pub recorded_late_after: chrono::Duration,
+}
+
+/// Five minutes: more than clock drift and retries, less than a batch sent the next day.
+pub const DEFAULT_LATE_RECORD_SECONDS: i64 = 300;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secure_cookies: false,
+            trust_proxy: false,
+            site_name: "Trailkeep".into(),
+            recorded_late_after: chrono::Duration::seconds(DEFAULT_LATE_RECORD_SECONDS),
+        }
+    }
 }
 
 fn flag(name: &str) -> bool {
@@ -16,12 +33,27 @@ fn flag(name: &str) -> bool {
 }
 
 impl Config {
-    pub fn from_env() -> Self {
-        Config {
+    pub fn from_env() -> Result<Self, String> {
+        let late = match std::env::var("TRAILKEEP_LATE_RECORD_SECONDS") {
+            Err(_) => DEFAULT_LATE_RECORD_SECONDS,
+            Ok(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (0..=365 * 86_400).contains(s))
+                .ok_or_else(|| {
+                    format!(
+                        "TRAILKEEP_LATE_RECORD_SECONDS={v:?}: give whole seconds from 0 to \
+                         31536000 (default {DEFAULT_LATE_RECORD_SECONDS})"
+                    )
+                })?,
+        };
+        Ok(Config {
             secure_cookies: flag("TRAILKEEP_SECURE_COOKIES"),
             trust_proxy: flag("TRAILKEEP_TRUST_PROXY"),
             site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),
-        }
+            recorded_late_after: chrono::Duration::seconds(late),
+        })
     }
 }
 

@@ -426,13 +426,19 @@ pub async fn explain_page(
 
 /// The exact number of entries matching `f` now.
 pub async fn count(pool: &PgPool, f: &Filter) -> Result<i64, QueryError> {
-    Ok(count_matching(pool, f, None).await?.count)
+    Ok(count_matching(pool, f, None, None).await?.count)
 }
 
-/// The number of matching entries, counted up to `cap` (then `at_least`): bounded work for
-/// the line above the table.
-pub async fn count_up_to(pool: &PgPool, f: &Filter, cap: i64) -> Result<MatchCount, QueryError> {
-    count_matching(pool, f, Some(cap)).await
+/// Counts entries matching `f` with `seq <= through_seq` (a listing's `snapshot_seq`, so live
+/// arrivals after it can be added without counting any twice), stopping past `cap` (then
+/// `at_least`: bounded work for the line above the table).
+pub async fn count_through(
+    pool: &PgPool,
+    f: &Filter,
+    cap: Option<i64>,
+    through_seq: Option<i64>,
+) -> Result<MatchCount, QueryError> {
+    count_matching(pool, f, cap, through_seq).await
 }
 
 /// Counts entries matching `f` in a new snapshot, stopping past `cap` when there is one. The
@@ -441,8 +447,13 @@ async fn count_matching(
     pool: &PgPool,
     f: &Filter,
     cap: Option<i64>,
+    through_seq: Option<i64>,
 ) -> Result<MatchCount, QueryError> {
-    let (seq_limit, now) = snapshot(pool).await?;
+    let (head, now) = snapshot(pool).await?;
+    let seq_limit = match through_seq {
+        Some(s) => head.min(s.saturating_add(1).max(0)),
+        None => head,
+    };
     if f.is_everything() {
         // seq is gapless: the chain head is the exact count
         return Ok(MatchCount {
@@ -605,6 +616,29 @@ struct ActorFacetRow {
     count: i64,
 }
 
+impl ActorFacetRow {
+    fn into_facet(self) -> ActorFacet {
+        ActorFacet {
+            actor_type: self.actor_type,
+            id: self.id,
+            name: self.name,
+            email: self.email,
+            count: self.count,
+        }
+    }
+}
+
+/// One row per actor as the `user=` filter tells them apart: by email (case-insensitively)
+/// when there is one, else by id. The most used type, id and name of that actor are shown.
+const ACTOR_GROUPS: &str = "\
+    SELECT (array_agg(actor_type ORDER BY entry_count DESC, actor_type))[1] AS actor_type, \
+           (array_agg(actor_id ORDER BY entry_count DESC, actor_id))[1] AS id, \
+           (array_agg(actor_name ORDER BY actor_name IS NULL, entry_count DESC, actor_name))[1] AS name, \
+           (array_agg(actor_email ORDER BY entry_count DESC, actor_email))[1] AS email, \
+           sum(entry_count)::bigint AS count, \
+           coalesce(lower(actor_email), actor_id) AS actor_key \
+    FROM actor_stats";
+
 /// Actors whose id, name or email contains `q` (prefix matches first), most active first.
 pub async fn actor_facets(
     pool: &PgPool,
@@ -612,29 +646,37 @@ pub async fn actor_facets(
     limit: i64,
 ) -> Result<Vec<ActorFacet>, sqlx::Error> {
     let escaped = like_escape(&q.to_lowercase());
-    let rows: Vec<ActorFacetRow> = sqlx::query_as(
-        "SELECT actor_type, actor_id AS id, actor_name AS name, actor_email AS email, entry_count AS count \
-         FROM actor_stats \
+    let rows: Vec<ActorFacetRow> = sqlx::query_as(&format!(
+        "{ACTOR_GROUPS} \
          WHERE $1 = '' OR lower(actor_id) LIKE '%' || $1 || '%' OR lower(actor_name) LIKE '%' || $1 || '%' \
             OR lower(actor_email) LIKE '%' || $1 || '%' \
-         ORDER BY coalesce(lower(actor_id) LIKE $1 || '%' OR lower(actor_name) LIKE $1 || '%' \
-                   OR lower(actor_email) LIKE $1 || '%', false) DESC, entry_count DESC, actor_id \
-         LIMIT $2",
-    )
+         GROUP BY actor_key \
+         ORDER BY coalesce(bool_or(lower(actor_id) LIKE $1 || '%' OR lower(actor_name) LIKE $1 || '%' \
+                   OR lower(actor_email) LIKE $1 || '%'), false) DESC, count DESC, actor_key \
+         LIMIT $2"
+    ))
     .bind(escaped)
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ActorFacet {
-            actor_type: r.actor_type,
-            id: r.id,
-            name: r.name,
-            email: r.email,
-            count: r.count,
-        })
-        .collect())
+    Ok(rows.into_iter().map(ActorFacetRow::into_facet).collect())
+}
+
+/// The actors that `user=` values choose by email or id (for chips that read "Name <email>").
+pub async fn actors_named(
+    pool: &PgPool,
+    values: &[String],
+) -> Result<Vec<ActorFacet>, sqlx::Error> {
+    let lowered: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
+    let rows: Vec<ActorFacetRow> = sqlx::query_as(&format!(
+        "{ACTOR_GROUPS} WHERE lower(actor_email) = ANY($1) OR actor_id = ANY($2) \
+         GROUP BY actor_key ORDER BY actor_key"
+    ))
+    .bind(&lowered)
+    .bind(values)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(ActorFacetRow::into_facet).collect())
 }
 
 /// Every action with its count, grouped into categories.

@@ -125,13 +125,23 @@ async fn pdf(
         let to = day(export::last_instant(&snapshot.bounds, snapshot.now));
         format!("{from} to {to}")
     };
+    // The filters in the console's words (whole categories, "Name <email>").
+    let categories = query::action_facets(&state.pool).await.map_err(Stop::Db)?;
+    let actors = query::actors_named(&state.pool, &filter.users)
+        .await
+        .map_err(Stop::Db)?;
+    let words = app::chips::Words {
+        categories: &categories,
+        actors: &actors,
+        zone: None,
+    };
     let cover = report::Cover {
         site: if site.is_empty() {
             "Trailkeep".into()
         } else {
             site
         },
-        filters: app::components::chips(filter)
+        filters: app::chips::chips(filter, words)
             .into_iter()
             .map(|c| c.label)
             .collect(),
@@ -229,10 +239,13 @@ async fn write(
             .send(Err(std::io::Error::other("export interrupted")))
             .await;
     }
+    let (from, to) = export::resolved_period(&snapshot.bounds, snapshot.now);
     let mut event = by.event("export.downloaded");
     event.details = json!({
         "format": format.as_str(),
         "filter": canonical,
+        "from": from,
+        "to": to,
         "rows": delivered,
         "expected_rows": snapshot.count,
         "completed": completed,

@@ -70,6 +70,7 @@ impl FromRef<AppState> for LeptosOptions {
 struct PgConsole {
     pool: PgPool,
     cursor_key: Arc<Vec<u8>>,
+    recorded_late_after: chrono::Duration,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> String {
@@ -104,9 +105,14 @@ impl ConsoleBackend for PgConsole {
         })
     }
 
-    fn count(&self, filter: Filter, cap: i64) -> BoxFuture<'_, BackendResult<MatchCount>> {
+    fn count(
+        &self,
+        filter: Filter,
+        cap: Option<i64>,
+        through_seq: Option<i64>,
+    ) -> BoxFuture<'_, BackendResult<MatchCount>> {
         Box::pin(async move {
-            storage::query::count_up_to(&self.pool, &filter, cap)
+            storage::query::count_through(&self.pool, &filter, cap, through_seq)
                 .await
                 .map_err(query_failed)
         })
@@ -134,6 +140,18 @@ impl ConsoleBackend for PgConsole {
                 .await
                 .map_err(unavailable)
         })
+    }
+
+    fn actors(&self, values: Vec<String>) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>> {
+        Box::pin(async move {
+            storage::query::actors_named(&self.pool, &values)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn recorded_late_after(&self) -> chrono::Duration {
+        self.recorded_late_after
     }
 }
 
@@ -171,6 +189,7 @@ pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(PgConsole {
         pool: state.pool.clone(),
         cursor_key: state.cursor_key.clone(),
+        recorded_late_after: state.config.recorded_late_after,
     });
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
