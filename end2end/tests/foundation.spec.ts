@@ -57,7 +57,7 @@ test('a wrong password shows an error and is recorded as user.login_failed', asy
   // Newest first: this sign-in, then the failed attempt before it.
   await expect(rows.nth(0).locator('code')).toHaveText('user.login');
   await expect(rows.nth(1).locator('code')).toHaveText('user.login_failed');
-  await expect(rows.nth(1)).toContainText('failure');
+  await expect(rows.nth(1)).toContainText('Failed');
 });
 
 test('a member gets a clear no-access page', async ({ page }) => {

@@ -248,12 +248,86 @@ async fn each_export_is_recorded_in_the_log(pool: PgPool) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert_eq!(recorded.len(), 1);
+    // The period as it resolved: open at the start, the snapshot's time at the end.
+    let mut record = recorded[0].clone();
+    let to = record["to"].take();
+    assert!(
+        to.as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .is_ok(),
+        "{to}"
+    );
     assert_eq!(
-        recorded,
-        [
-            json!({"format": "ndjson", "filter": "action=config.*", "rows": n,
-                "expected_rows": n, "completed": true})
-        ]
+        record,
+        json!({"format": "ndjson", "filter": "action=config.*", "from": null, "to": null,
+            "rows": n, "expected_rows": n, "completed": true})
+    );
+
+    // A relative range is recorded as the absolute period it covered.
+    let head = storage::live::head_seq(&pool).await.unwrap();
+    let r = export(&app, &pool, "/api/v1/events/export?format=csv&range=7d", &k).await;
+    assert_eq!(r.status, 200);
+    let recorded = export_records(&pool, head).await;
+    let at = |k: &str| {
+        recorded[0][k]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap()
+    };
+    assert_eq!(recorded[0]["filter"], "range=7d");
+    assert_eq!(at("to") - at("from"), chrono::Duration::days(7));
+}
+
+/// The PDF report: each change's before/after under its entry, the `seq` range on the cover,
+/// and a character beyond the Basic Multilingual Plane that a PDF reader extracts as itself
+/// (read back with poppler's `pdftotext`, an independent reader).
+#[sqlx::test(migrations = "../migrations")]
+async fn the_pdf_report_reads_back_as_text(pool: PgPool) {
+    // A character outside the BMP that the embedded font draws.
+    let font = include_bytes!("../assets/fonts/DejaVuSansMono.ttf");
+    let face = owned_ttf_parser::Face::parse(font, 0).unwrap();
+    let wide = (0x1_0000u32..0x2_0000)
+        .filter_map(char::from_u32)
+        .find(|c| face.glyph_index(*c).is_some())
+        .expect("the font has a glyph beyond U+FFFF");
+    let body = json!([
+        {"action": "config.updated", "actor": {"id": "u_1", "name": format!("Ada {wide} Admin")},
+         "details": {"changes": {"retention_days": {"before": 30, "after": 90}}}},
+        {"action": "user.login", "actor": {"id": "u_2", "email": "grace@example.com"}}
+    ]);
+    entries::append(&pool, trailkeep::domain::event::parse_batch(&body).unwrap())
+        .await
+        .unwrap();
+    let app = router(&pool).await;
+    let k = key(&pool, &[Scope::Read]).await;
+    let r = export(&app, &pool, "/api/v1/events/export?format=pdf", &k).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let dir = std::env::temp_dir().join(format!("trailkeep-pdf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.pdf");
+    std::fs::write(&file, &r.bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, installed by make) must be on PATH");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(text.contains("retention_days: 30 → 90"), "{text}");
+    let range = text
+        .lines()
+        .find(|l| l.contains("Sequence:"))
+        .unwrap_or_else(|| panic!("no seq range: {text}"));
+    assert!(range.contains("seq ") && range.contains(" to "), "{range}");
+    // The user column shows the name (truncated to its width, the character kept).
+    assert!(
+        text.contains(&format!("Ada {wide}")),
+        "{wide:?} must extract as itself: {text}"
     );
 }
 

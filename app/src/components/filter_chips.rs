@@ -48,10 +48,20 @@ impl ChipWords {
     /// The chips of the filter on screen.
     pub fn chips(&self, nav: ConsoleNav, hydrated: RwSignal<bool>) -> Vec<Chip> {
         let f = nav.filter();
-        let categories = self.categories.get().unwrap_or_default();
-        let actors = self.actors.get().unwrap_or_default();
-        // Instants read in the table's zone, which only the browser can compute.
-        let zone = if hydrated.get() { f.tz.clone() } else { None };
+        // Read in the browser only: a local resource read while the server renders would hold
+        // the page's suspense on its fallback. The zone's offsets, too, only the browser knows.
+        let browser = hydrated.get();
+        let categories = if browser {
+            self.categories.get().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let actors = if browser {
+            self.actors.get().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let zone = if browser { f.tz.clone() } else { None };
         chips(
             &f,
             Words {

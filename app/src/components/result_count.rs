@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::{count_entries, exact_count, COUNT_CAP};
 use crate::live_feed::LiveFeed;
 use crate::model::{thousands, MatchCount};
+use crate::Hydrated;
 
 /// What the count is of: the canonical filter and the listing's snapshot.
 pub type Counted = Option<(String, i64)>;
@@ -14,6 +15,7 @@ pub type Counted = Option<(String, i64)>;
 #[component]
 pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
     let feed = expect_context::<LiveFeed>();
+    let Hydrated(hydrated) = expect_context::<Hydrated>();
     // Asked by the browser only: the page is never held back for a count.
     let quick = LocalResource::new(move || {
         let of = of.get();
@@ -26,11 +28,12 @@ pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
     });
     let exact = LocalResource::new(move || {
         let of = of.get();
-        let capped = quick
-            .get()
-            .flatten()
-            .and_then(Result::ok)
-            .is_some_and(|c| c.at_least);
+        let capped = hydrated.get()
+            && quick
+                .get()
+                .flatten()
+                .and_then(Result::ok)
+                .is_some_and(|c| c.at_least);
         async move {
             match of {
                 Some((filter, seq)) if capped => exact_count(filter, Some(seq)).await.ok(),
@@ -39,6 +42,11 @@ pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
         }
     });
     let text = move || {
+        // The server renders "Counting…": a local resource read there would hold the page's
+        // suspense on its fallback.
+        if !hydrated.get() {
+            return "Counting…".to_string();
+        }
         let Some(Some(answer)) = quick.get() else {
             return "Counting…".to_string();
         };

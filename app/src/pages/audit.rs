@@ -1,6 +1,7 @@
 //! `/audit`: the audit log. Everything on it follows the URL (see `console_state`).
 
 use leptos::either::{EitherOf3, EitherOf5};
+use leptos::reactive::computed::suspense::SuspenseContext;
 use leptos::{ev, prelude::*};
 
 use crate::{
@@ -18,11 +19,9 @@ use crate::{
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
-    // A transition, not a suspense: once shown, the page is never swapped for a fallback again
-    // (resources read further down, while they reload, must not take the page away).
     view! {
         <ConsoleLayout user=me>
-            <Transition fallback=|| view! { <p class="state-message">"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p class="state-message">"Loading…"</p> }>
                 {move || me.get().map(|r| match r {
                     Ok(user) if user.role.can_read_log() => EitherOf3::A(view! { <AuditLog/> }),
                     Ok(_) => EitherOf3::B(view! { <NoAccess/> }),
@@ -34,7 +33,7 @@ pub fn AuditPage() -> impl IntoView {
                         </div>
                     }),
                 })}
-            </Transition>
+            </Suspense>
         </ConsoleLayout>
     }
 }
@@ -51,6 +50,14 @@ fn NoAccess() -> impl IntoView {
 
 #[component]
 fn AuditLog() -> impl IntoView {
+    // What the log reads outside the table's own transition (counts, chip words, the live
+    // feed's page) registers with a suspense context of its own that no boundary shows a
+    // fallback for: under the page's suspense above, each reload would take the whole page
+    // away (and with it the focus and the text being typed), and even under a transition it
+    // would move the page's nodes, which blurs the search box.
+    provide_context(SuspenseContext {
+        tasks: ArcRwSignal::new(slotmap::SlotMap::new()),
+    });
     let nav = ConsoleNav::new();
     provide_context(nav);
     provide_context(ChipWords::new(nav));
