@@ -17,9 +17,16 @@ async function goLive(page: Page) {
   await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live');
 }
 
+/** The number the count above the table says. */
+async function counted(page: Page): Promise<number> {
+  await expect(page.getByTestId('result-count')).toHaveText(/^[\d,]+ entr/);
+  return Number((await page.getByTestId('result-count').innerText()).replace(/[^\d]/g, ''));
+}
+
 test('a matching entry appears at the top within 2 seconds; others do not', async ({ page, request }) => {
   await ready(page, '/audit?action=config.*');
   await goLive(page);
+  const before = await counted(page);
   const marker = `live_${Date.now()}`;
   await ingest(request, 'user.login', `${marker}_other`);
   const started = Date.now();
@@ -32,6 +39,8 @@ test('a matching entry appears at the top within 2 seconds; others do not', asyn
   // The non-matching entry never shows.
   await page.waitForTimeout(500);
   await expect(page.locator('table.entry-table')).not.toContainText(`${marker}_other`);
+  // The count grew by the one matching entry, and only by it.
+  await expect.poll(() => counted(page)).toBe(before + 1);
   await page.screenshot({ path: 'test-results/live-mode.png' });
 });
 
