@@ -97,8 +97,10 @@ pub fn window_label(w: &TimeWindow, zone: Option<&str>) -> String {
 
 /// `Avery Admin <admin@company.com>` for a chosen user value, or the value itself.
 fn user_label(value: &str, actors: &[ActorFacet]) -> String {
+    // The filter matches an actor by id, email (any case) or name.
     let known = actors.iter().find(|a| {
-        a.filter_value() == value
+        a.id == value
+            || a.name.as_deref() == Some(value)
             || a.email
                 .as_deref()
                 .is_some_and(|e| e.eq_ignore_ascii_case(value))

@@ -228,6 +228,8 @@ test('the detail panel shows every field and the diff; keyboard opens and closes
 
 test('the table is virtualized: scrolling loads every page while the DOM stays small', async ({ page }) => {
   await ready(page);
+  // The count arrives after the first page (the browser asks for it).
+  await expect(page.getByTestId('result-count')).toHaveText(/^[\d,]+ entr/);
   const count = await page.getByTestId('result-count').innerText();
   const total = Number(count.replace(/[^\d]/g, ''));
   expect(total).toBeGreaterThan(3000);

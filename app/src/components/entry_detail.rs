@@ -123,7 +123,13 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
         late_threshold_seconds,
     } = shown;
     let nav = expect_context::<ConsoleNav>();
-    let pivot_list = pivots(&nav.filter_untracked(), &entry);
+    // The labels now; each pivot's filter at the click, from the filter as it is then.
+    let pivot_labels: Vec<(usize, &'static str)> = pivots(&nav.filter_untracked(), &entry)
+        .into_iter()
+        .map(|(label, _)| label)
+        .enumerate()
+        .collect();
+    let for_pivots = StoredValue::new(entry.clone());
     let late_note = recorded_late_seconds.map(|gap| {
         let words = if gap >= 0 {
             format!("Recorded {} after it occurred", duration_words(gap))
@@ -180,9 +186,13 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                 <StatusLabel failed/>
             </p>
             <nav class="pivots" aria-label="Show entries like this one">
-                {pivot_list.into_iter().map(|(label, f)| view! {
+                {pivot_labels.into_iter().map(|(i, label)| view! {
                     <button type="button" class="secondary small"
-                        on:click=move |_| nav.update_filter(|now| *now = f.clone())>{label}</button>
+                        on:click=move |_| nav.update_filter(|now| {
+                            if let Some((_, f)) = for_pivots.with_value(|e| pivots(now, e)).into_iter().nth(i) {
+                                *now = f;
+                            }
+                        })>{label}</button>
                 }).collect_view()}
             </nav>
             {late_note}

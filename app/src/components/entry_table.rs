@@ -192,7 +192,14 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
                 .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Node>(t).ok())
                 .is_some_and(|t| el.contains(Some(&t)))
         });
+        // The raw JSON (focusable) scrolls with the arrows.
+        let in_scrollable = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .and_then(|el| el.closest("pre, textarea, select").ok().flatten())
+            .is_some();
         if in_table
+            || in_scrollable
             || ev.default_prevented()
             || open_id.get_untracked().is_none()
             || !matches!(ev.key().as_str(), "ArrowUp" | "ArrowDown")

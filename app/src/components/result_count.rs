@@ -1,6 +1,8 @@
 //! "1,204 entries" above the table: exact, counted at the listing's snapshot and grown by the
 //! live entries that arrived since. A quick count stops at [`COUNT_CAP`]; past it the exact
-//! count follows, and "10,000+" shows only while it is being counted.
+//! count follows, and "10,000+" shows only while it is being counted (or if counting failed).
+//! Each answer is tagged with what it counts, so an answer about an earlier filter is never
+//! shown for the current one.
 
 use leptos::prelude::*;
 
@@ -12,6 +14,9 @@ use crate::Hydrated;
 /// What the count is of: the canonical filter and the listing's snapshot.
 pub type Counted = Option<(String, i64)>;
 
+/// An answer and what it was asked about.
+type Tagged = (Counted, Result<MatchCount, ServerFnError>);
+
 #[component]
 pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
     let feed = expect_context::<LiveFeed>();
@@ -20,25 +25,28 @@ pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
     let quick = LocalResource::new(move || {
         let of = of.get();
         async move {
-            match of {
-                Some((filter, seq)) => Some(count_entries(filter, Some(seq)).await),
-                None => None,
-            }
+            let (filter, seq) = of.clone()?;
+            Some((of, count_entries(filter, Some(seq)).await))
         }
+    });
+    // The current answer of a tagged resource, or none while it is about something else.
+    let current = move |r: Option<Option<Tagged>>| {
+        r.flatten()
+            .filter(|(tag, _)| *tag == of.get())
+            .map(|(_, answer)| answer)
+    };
+    let capped = Memo::new(move |_| {
+        hydrated.get()
+            && current(quick.get())
+                .and_then(Result::ok)
+                .is_some_and(|c| c.at_least)
     });
     let exact = LocalResource::new(move || {
         let of = of.get();
-        let capped = hydrated.get()
-            && quick
-                .get()
-                .flatten()
-                .and_then(Result::ok)
-                .is_some_and(|c| c.at_least);
+        let capped = capped.get();
         async move {
-            match of {
-                Some((filter, seq)) if capped => exact_count(filter, Some(seq)).await.ok(),
-                _ => None,
-            }
+            let (filter, seq) = of.clone().filter(|_| capped)?;
+            Some((of, exact_count(filter, Some(seq)).await))
         }
     });
     let text = move || {
@@ -47,15 +55,16 @@ pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
         if !hydrated.get() {
             return "Counting…".to_string();
         }
-        let Some(Some(answer)) = quick.get() else {
+        let Some(answer) = current(quick.get()) else {
             return "Counting…".to_string();
         };
         let Ok(first) = answer else {
             return String::new();
         };
         let live = feed.received.get();
-        match exact.get().flatten() {
-            Some(c) => label(c, live),
+        match current(exact.get()) {
+            Some(Ok(c)) => label(c, live),
+            Some(Err(_)) => label(first, live),
             None if first.at_least => format!(
                 "{}+ entries · counting…",
                 thousands(COUNT_CAP.max(first.count) + live)

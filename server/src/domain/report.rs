@@ -456,7 +456,12 @@ fn full_unicode_maps(pdf: &[u8]) -> Result<Vec<u8>, String> {
         .collect();
     for id in maps {
         if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(id) {
-            let text = stream.decompressed_content().map_err(failed)?;
+            // Compressed in release builds only (printpdf's `optimize`).
+            let text = if stream.dict.has(b"Filter") {
+                stream.decompressed_content().map_err(failed)?
+            } else {
+                stream.content.clone()
+            };
             let fixed = utf16_cmap(&String::from_utf8_lossy(&text));
             stream.set_plain_content(fixed.into_bytes());
             let _ = stream.compress();
