@@ -69,9 +69,10 @@ test: build chromium
 	@set -e; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	DATABASE_URL=$$url $(MAKE) --no-print-directory unit; \
-	DATABASE_URL=$$url $(MAKE) --no-print-directory e2e
+	DATABASE_URL=$$url $(MAKE) --no-print-directory e2e; \
+	$(MAKE) --no-print-directory lint
 
-## Parts of `make test` (they expect DATABASE_URL)
+## Parts of `make test` (unit and e2e expect DATABASE_URL)
 
 unit:
 	cargo test --release -p app -p server --features app/ssr

@@ -1,5 +1,6 @@
 //! Server functions the console calls. Each checks the signed-in user itself: the guard in
-//! front of them only establishes who that is. Filters travel in their canonical query-string
+//! front of them only establishes who that is. Each fails with a [`ConsoleError`], matched by
+//! variant in the pages. Filters travel in their canonical query-string
 //! form and are parsed by the same `Filter` the REST API uses.
 
 use leptos::prelude::*;
@@ -8,61 +9,41 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
+use crate::error::ConsoleError;
 use crate::model::{ActionCategory, ActorFacet, EntryPage, EntryView, MatchCount, SessionUser};
 
-/// The error text a server function returns when the user's role may not read the log.
-pub const NO_ACCESS: &str = "no_access";
-/// The error text when nobody is signed in (the session expired while the page was open).
-pub const SIGNED_OUT: &str = "signed_out";
 /// Entries per page of the table.
 pub const PAGE_SIZE: i64 = 100;
-/// Above this many matches the console says "10,000+" instead of counting on.
+/// Above this many matches the quick count stops ("10,000+") and the exact count follows.
 pub const COUNT_CAP: i64 = 10_000;
 
-/// The text to show for a failed server function call, in plain words.
-pub fn error_text(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(m) if m == SIGNED_OUT => {
-            "Your session has ended. Sign in again.".to_string()
-        }
-        ServerFnError::ServerError(m) => m.clone(),
-        e if unreachable(e) => "Cannot reach the server — retrying.".to_string(),
-        _ => "The server sent an answer the console cannot read. Reload the page.".to_string(),
-    }
-}
-
-/// Whether the call failed because the server could not be reached (worth retrying).
-pub fn unreachable(e: &ServerFnError) -> bool {
-    matches!(e, ServerFnError::Request(_) | ServerFnError::Response(_))
-}
-
 #[cfg(feature = "ssr")]
-async fn session_user() -> Result<SessionUser, ServerFnError> {
+async fn session_user() -> Result<SessionUser, ConsoleError> {
     leptos_axum::extract::<axum::Extension<SessionUser>>()
         .await
         .map(|axum::Extension(user)| user)
-        .map_err(|_| ServerFnError::new(SIGNED_OUT))
+        .map_err(|_| ConsoleError::SignedOut)
 }
 
 /// The console backend, once the user is known to be allowed to read the log.
 #[cfg(feature = "ssr")]
-async fn reader_backend() -> Result<crate::backend::SharedBackend, ServerFnError> {
+async fn reader_backend() -> Result<crate::backend::SharedBackend, ConsoleError> {
     let user = session_user().await?;
     if !user.role.can_read_log() {
-        return Err(ServerFnError::new(NO_ACCESS));
+        return Err(ConsoleError::NoAccess);
     }
     use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("console backend missing"))
+        .ok_or_else(|| ConsoleError::Broken("the console backend is missing".into()))
 }
 
 #[cfg(feature = "ssr")]
-fn parse_filter(filter: &str) -> Result<crate::filter::Filter, ServerFnError> {
-    crate::filter::Filter::parse(filter).map_err(|e| ServerFnError::new(e.to_string()))
+fn parse_filter(filter: &str) -> Result<crate::filter::Filter, ConsoleError> {
+    Ok(crate::filter::Filter::parse(filter)?)
 }
 
 /// Who is signed in, for the header.
 #[server(input = Json)]
-pub async fn whoami() -> Result<SessionUser, ServerFnError> {
+pub async fn whoami() -> Result<SessionUser, ConsoleError> {
     session_user().await
 }
 
@@ -71,13 +52,10 @@ pub async fn whoami() -> Result<SessionUser, ServerFnError> {
 pub async fn search_entries(
     filter: String,
     cursor: Option<String>,
-) -> Result<EntryPage, ServerFnError> {
+) -> Result<EntryPage, ConsoleError> {
     let backend = reader_backend().await?;
     let filter = parse_filter(&filter)?;
-    backend
-        .page(filter, cursor, PAGE_SIZE)
-        .await
-        .map_err(ServerFnError::new)
+    backend.page(filter, cursor, PAGE_SIZE).await
 }
 
 /// How many entries match `filter` with `seq <= through_seq` (a listing's snapshot, so live
@@ -87,13 +65,10 @@ pub async fn search_entries(
 pub async fn count_entries(
     filter: String,
     through_seq: Option<i64>,
-) -> Result<MatchCount, ServerFnError> {
+) -> Result<MatchCount, ConsoleError> {
     let backend = reader_backend().await?;
     let filter = parse_filter(&filter)?;
-    backend
-        .count(filter, Some(COUNT_CAP), through_seq)
-        .await
-        .map_err(ServerFnError::new)
+    backend.count(filter, Some(COUNT_CAP), through_seq).await
 }
 
 /// Exactly how many entries match `filter` (with `seq <= through_seq`), however many: what
@@ -102,47 +77,44 @@ pub async fn count_entries(
 pub async fn exact_count(
     filter: String,
     through_seq: Option<i64>,
-) -> Result<MatchCount, ServerFnError> {
+) -> Result<MatchCount, ConsoleError> {
     let backend = reader_backend().await?;
     let filter = parse_filter(&filter)?;
-    backend
-        .count(filter, None, through_seq)
-        .await
-        .map_err(ServerFnError::new)
+    backend.count(filter, None, through_seq).await
 }
 
 /// One entry, for the detail panel.
 #[server(input = Json)]
-pub async fn get_entry(id: Uuid) -> Result<Option<EntryView>, ServerFnError> {
+pub async fn get_entry(id: Uuid) -> Result<Option<EntryView>, ConsoleError> {
     let backend = reader_backend().await?;
-    let entry = backend.entry(id).await.map_err(ServerFnError::new)?;
+    let entry = backend.entry(id).await?;
     let late_after = backend.recorded_late_after();
     Ok(entry.map(|entry| EntryView::new(entry, late_after)))
 }
 
 /// The actors chosen with these `user=` values, for chips that read "Name <email>".
 #[server(input = Json)]
-pub async fn actor_labels(values: Vec<String>) -> Result<Vec<ActorFacet>, ServerFnError> {
+pub async fn actor_labels(values: Vec<String>) -> Result<Vec<ActorFacet>, ConsoleError> {
     let backend = reader_backend().await?;
     let values: Vec<String> = values
         .into_iter()
         .take(crate::filter::MAX_VALUES)
         .map(|v| v.chars().take(crate::filter::MAX_VALUE_LEN).collect())
         .collect();
-    backend.actors(values).await.map_err(ServerFnError::new)
+    backend.actors(values).await
 }
 
 /// Actors matching `q`, for the user picker.
 #[server(input = Json)]
-pub async fn user_facets(q: String) -> Result<Vec<ActorFacet>, ServerFnError> {
+pub async fn user_facets(q: String) -> Result<Vec<ActorFacet>, ConsoleError> {
     let backend = reader_backend().await?;
     let q: String = q.trim().chars().take(256).collect();
-    backend.user_facets(q, 20).await.map_err(ServerFnError::new)
+    backend.user_facets(q, 20).await
 }
 
 /// Categories and actions with counts, for the action picker.
 #[server(input = Json)]
-pub async fn action_facets() -> Result<Vec<ActionCategory>, ServerFnError> {
+pub async fn action_facets() -> Result<Vec<ActionCategory>, ConsoleError> {
     let backend = reader_backend().await?;
-    backend.action_facets().await.map_err(ServerFnError::new)
+    backend.action_facets().await
 }

@@ -5,13 +5,14 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use uuid::Uuid;
 
+use crate::error::ConsoleError;
 use crate::filter::Filter;
 use crate::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Errors are the text shown to the user (a refused filter names its parameter).
-pub type BackendResult<T> = Result<T, String>;
+/// A refused filter names its parameter; a store that cannot answer is `Unavailable`.
+pub type BackendResult<T> = Result<T, ConsoleError>;
 
 pub trait ConsoleBackend: Send + Sync + 'static {
     /// A page of entries matching `filter` after `cursor` (as issued by the previous page).

@@ -11,6 +11,7 @@ pub mod chips;
 pub mod chunks;
 pub mod components;
 pub mod console_state;
+pub mod error;
 pub mod filter;
 pub mod live;
 pub mod live_feed;

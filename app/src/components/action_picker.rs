@@ -4,7 +4,7 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
-use crate::api::{action_facets, error_text};
+use crate::api::action_facets;
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
@@ -81,7 +81,7 @@ fn ActionPanel() -> impl IntoView {
     // Asked the first time the picker opens (the panel is only ever rendered in the browser).
     let facets = RwSignal::new(None::<Result<Vec<ActionCategory>, String>>);
     leptos::task::spawn_local(async move {
-        facets.set(Some(action_facets().await.map_err(|e| error_text(&e))));
+        facets.set(Some(action_facets().await.map_err(|e| e.to_string())));
     });
     view! {
         {move || match facets.get() {

@@ -2,13 +2,14 @@
 
 use leptos::prelude::*;
 
+use crate::error::ConsoleError;
 use crate::model::SessionUser;
 
 /// `user` is the page's own `whoami` resource: one lookup per page, for the header and the
 /// page's role check alike.
 #[component]
 pub fn ConsoleLayout(
-    user: Resource<Result<SessionUser, ServerFnError>>,
+    user: Resource<Result<SessionUser, ConsoleError>>,
     children: Children,
 ) -> impl IntoView {
     view! {

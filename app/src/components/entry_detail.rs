@@ -7,10 +7,11 @@ use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde_json::Value;
 
-use crate::api::{error_text, get_entry};
+use crate::api::get_entry;
 use crate::chunks::{when_loaded, Chunk};
 use crate::components::{CopyButton, StatusLabel};
 use crate::console_state::ConsoleNav;
+use crate::error::ConsoleError;
 use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
 use crate::model::{changes, duration_words, plain, ActorType, AuditEntry, EntryView, Status};
 use crate::time_zone::{format_in, format_utc};
@@ -60,7 +61,7 @@ pub fn pivots(f: &Filter, e: &AuditEntry) -> Vec<(&'static str, Filter)> {
 }
 
 /// What the panel shows: the entry, `None` when no entry has that id.
-type EntryResource = Resource<Result<Option<EntryView>, ServerFnError>>;
+type EntryResource = Resource<Result<Option<EntryView>, ConsoleError>>;
 
 /// The panel for the entry named in the URL (mounted, in the browser, while there is one).
 /// Its code is a chunk of its own, fetched when an entry is first opened.
@@ -106,7 +107,7 @@ fn EntryPanel(entry: EntryResource) -> impl IntoView {
                 }),
                 Err(e) => EitherOf3::C(view! {
                     <div class="state-message error" role="alert">
-                        <p>{error_text(&e)}</p>
+                        <p>{e.to_string()}</p>
                         <button type="button" class="secondary" on:click=move |_| entry.refetch()>"Retry"</button>
                     </div>
                 }),

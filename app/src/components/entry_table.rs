@@ -4,7 +4,7 @@
 use leptos::either::EitherOf3;
 use leptos::{ev, html, prelude::*};
 
-use crate::api::{error_text, search_entries};
+use crate::api::search_entries;
 use crate::console_state::ConsoleNav;
 use crate::live_feed::LiveFeed;
 use crate::model::{thousands, ActorType, AuditEntry, EntryPage, Status};
@@ -64,7 +64,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
                     rows.update(|r| r.extend(page.entries));
                     next.set(page.next_cursor);
                 }
-                Err(e) => load_error.set(Some(error_text(&e))),
+                Err(e) => load_error.set(Some(e.to_string())),
             }
             loading.set(false);
         });

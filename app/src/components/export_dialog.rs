@@ -177,7 +177,7 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
                 None => "Counting…".to_string(),
                 Some(Ok(c)) if c.count == 1 => "Exactly 1 entry will be exported.".to_string(),
                 Some(Ok(c)) => format!("Exactly {} entries will be exported.", thousands(c.count)),
-                Some(Err(e)) => crate::api::error_text(&e),
+                Some(Err(e)) => e.to_string(),
             }}
         </p>
         <Show when=move || narrowed>

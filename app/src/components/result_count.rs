@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 
 use crate::api::{count_entries, exact_count, COUNT_CAP};
+use crate::error::ConsoleError;
 use crate::live_feed::LiveFeed;
 use crate::model::{thousands, MatchCount};
 use crate::Hydrated;
@@ -15,7 +16,7 @@ use crate::Hydrated;
 pub type Counted = Option<(String, i64)>;
 
 /// An answer and what it was asked about.
-type Tagged = (Counted, Result<MatchCount, ServerFnError>);
+type Tagged = (Counted, Result<MatchCount, ConsoleError>);
 
 #[component]
 pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {

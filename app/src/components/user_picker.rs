@@ -7,7 +7,7 @@ use std::time::Duration;
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
-use crate::api::{error_text, user_facets};
+use crate::api::user_facets;
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, Debounce, PickerSummary};
 use crate::console_state::ConsoleNav;
@@ -56,7 +56,7 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
         asked.update_value(|n| *n += 1);
         let mine = asked.get_value();
         leptos::task::spawn_local(async move {
-            let answer = user_facets(q).await.map_err(|e| error_text(&e));
+            let answer = user_facets(q).await.map_err(|e| e.to_string());
             if asked.get_value() == mine {
                 found.set(Some(answer));
             }

@@ -5,13 +5,14 @@ use leptos::reactive::computed::suspense::SuspenseContext;
 use leptos::{ev, prelude::*};
 
 use crate::{
-    api::{error_text, search_entries, unreachable, whoami, NO_ACCESS},
+    api::{search_entries, whoami},
     components::{
         ActionPicker, ChipWords, ConsoleLayout, CopyButton, EntryDetail, EntryTable, ExportButton,
         FilterChips, IpFilter, LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount,
         SearchBar, StatusPicker, TimeRangePicker, TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
+    error::ConsoleError,
     live_feed::LiveFeed,
     Hydrated,
 };
@@ -28,7 +29,7 @@ pub fn AuditPage() -> impl IntoView {
                     Err(e) => EitherOf3::C(view! {
                         <div class="state-message error" role="alert">
                             <h2>"Not signed in"</h2>
-                            <p>{error_text(&e)}</p>
+                            <p>{e.to_string()}</p>
                             <a href="/login">"Sign in"</a>
                         </div>
                     }),
@@ -80,7 +81,7 @@ fn AuditLog() -> impl IntoView {
     // The server could not be reached: ask again, calmly, until it answers.
     Effect::new(move |_| {
         if let Some(Err(e)) = first_page.get() {
-            if unreachable(&e) {
+            if e.is_transient() {
                 set_timeout(
                     move || refresh.update(|n| *n += 1),
                     std::time::Duration::from_secs(3),
@@ -161,11 +162,11 @@ fn AuditLog() -> impl IntoView {
                     Ok(Some((filter, page))) if page.entries.is_empty() && !live.get() => EitherOf5::A(view! { <EmptyState filter/> }),
                     Ok(Some((filter, page))) => EitherOf5::B(view! { <EntryTable first_page=page filter/> }),
                     Ok(None) => EitherOf5::C(view! { <RefusedFilter/> }),
-                    Err(e) if e.to_string().contains(NO_ACCESS) => EitherOf5::D(view! { <NoAccess/> }),
+                    Err(ConsoleError::NoAccess) => EitherOf5::D(view! { <NoAccess/> }),
                     Err(e) => EitherOf5::E(view! {
                         <div class="state-message error" role="alert">
                             <h2>"The entries could not be loaded"</h2>
-                            <p>{error_text(&e)}</p>
+                            <p>{e.to_string()}</p>
                             <button type="button" class="secondary" on:click=move |_| refresh.update(|n| *n += 1)>"Retry"</button>
                         </div>
                     }),

@@ -13,6 +13,7 @@ mod session;
 use std::sync::Arc;
 
 use app::backend::{BackendResult, BoxFuture, ConsoleBackend, SharedBackend};
+use app::error::ConsoleError;
 use app::filter::Filter;
 use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
 use axum::{
@@ -73,14 +74,15 @@ struct PgConsole {
     recorded_late_after: chrono::Duration,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> String {
+/// The store could not answer: logged here (with why), `Unavailable` to the console.
+fn unavailable(e: impl std::fmt::Display) -> ConsoleError {
     eprintln!("database error: {e}");
-    "the database is unavailable; try again".to_string()
+    ConsoleError::Unavailable
 }
 
-fn query_failed(e: QueryError) -> String {
+fn query_failed(e: QueryError) -> ConsoleError {
     match e {
-        QueryError::Filter(f) => f.to_string(),
+        QueryError::Filter(f) => ConsoleError::BadFilter(f),
         QueryError::Db(e) => unavailable(e),
     }
 }
