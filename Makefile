@@ -15,9 +15,12 @@ TEST_DB_PORT ?= 55433
 E2E_ADDR ?= 127.0.0.1:3107
 
 SERVER := target/release/trailkeep
+# The benchmarks: a binary of their own (`--features bench`), never part of `trailkeep`.
+BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench bench-query bench-console bench-scroll bench-live bench-export
+
+.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -75,29 +78,32 @@ test: build chromium
 ## Parts of `make test` (unit and e2e expect DATABASE_URL)
 
 unit:
-	cargo test --release -p app -p server --features app/ssr
+	cargo test --release -p app -p server --features app/ssr,server/bench
 
 e2e:
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)"
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --release -p app -p server --features app/ssr --all-targets -- -D warnings
+	cargo clippy --release -p app -p server --features app/ssr,server/bench --all-targets -- -D warnings
+
+bench-bin:
+	cargo build --release -p server --features bench --bin trailkeep-bench
 
 # Benchmarks: figures go to BENCHMARKS.md. Uses a scratch database in the test cluster.
-bench: build
+bench: build bench-bin
 	@set -e; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
-	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench) $(SERVER) bench ingest --events $${EVENTS:-100000}
+	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench) $(BENCH) ingest --events $${EVENTS:-100000}
 
 # Query latencies on ENTRIES demo entries; the database trailkeep_bench_q_<ENTRIES> is seeded
 # once and kept, so later runs only measure.
 ENTRIES ?= 100000
-bench-query: build
+bench-query: build bench-bin
 	@set -e; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
-	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(SERVER) bench query --entries $(ENTRIES)
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(BENCH) query --entries $(ENTRIES)
 
 # The console's bundle size (the page's WASM and the chunks fetched on first use) and its time
 # to first render on loopback (median of RUNS loads).
@@ -117,15 +123,15 @@ bench-scroll: build chromium
 
 # Live mode: commit → websocket latency with 1, 100 and 1000 clients at 200 events/s, next to
 # the raw LISTEN/NOTIFY round trip of the same run (2 sockets per client: raise the fd limit).
-bench-live: build
+bench-live: build bench-bin
 	@set -e; ulimit -n 8192; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
-	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_live) $(SERVER) bench live
+	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_live) $(BENCH) live
 
 # Export: CSV and NDJSON of ENTRIES entries (default 1,000,000; seeded once into
 # trailkeep_bench_export_<ENTRIES> and kept) against psql's \copy of the same rows.
-bench-export: build
+bench-export: build bench-bin
 	@set -e; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; n=$${ENTRIES_EXPORT:-1000000}; \
-	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_$$n --keep) $(SERVER) bench export --entries $$n
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_$$n --keep) $(BENCH) export --entries $$n

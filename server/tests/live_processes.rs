@@ -24,23 +24,6 @@ impl Drop for Server {
     }
 }
 
-/// The test database's URL: DATABASE_URL with the database name replaced.
-async fn url_of(pool: &PgPool) -> String {
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let (base, query) = base.split_once('?').unwrap_or((&base, ""));
-    let root = base.rsplit_once('/').expect("a URL with a database").0;
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    format!("{root}/{db}{query}")
-}
-
 async fn start(url: &str) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -110,7 +93,7 @@ async fn ingest(server: &Server, key: &str, action: &str) -> i64 {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_entry_ingested_on_one_process_reaches_clients_of_the_other(pool: PgPool) {
-    let url = url_of(&pool).await;
+    let url = common::url_of(&pool).await;
     let (a, b) = (start(&url).await, start(&url).await);
     let k = key(&pool, &[Scope::Ingest, Scope::Read]).await;
     let wait = Duration::from_secs(10);

@@ -29,11 +29,8 @@ USAGE:
   trailkeep key revoke <key id or prefix>
   trailkeep seed --demo [--count N] [--if-empty]      demo accounts and a 90-day history
   trailkeep verify                      recompute every hash; exit 1 on the first bad entry
-  trailkeep bench ingest [--events N]   ingest rate against a raw COPY (scratch database!)
-  trailkeep bench query [--entries N]   query latencies on N demo entries (dedicated database)
-  trailkeep bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
-                                        live latency against raw LISTEN/NOTIFY (scratch database!)
-  trailkeep bench export [--entries N]  CSV/NDJSON export against psql \\copy (dedicated database)
+
+Benchmarks are a separate binary, never part of this one: `trailkeep-bench` (make bench-*).
 ";
 
 /// Runs the command line; returns the process exit code.
@@ -48,10 +45,6 @@ pub async fn run(args: Vec<String>) -> i32 {
         ["key", "revoke", id] => key_revoke(id).await,
         ["seed", rest @ ..] => seed(rest).await,
         ["verify"] => return verify().await,
-        ["bench", "ingest", rest @ ..] => crate::infra::bench::ingest(rest).await,
-        ["bench", "query", rest @ ..] => crate::infra::bench::query(rest).await,
-        ["bench", "live", rest @ ..] => crate::infra::bench_live::live(rest).await,
-        ["bench", "export", rest @ ..] => crate::infra::bench_export::export(rest).await,
         ["help"] | ["--help"] | ["-h"] => {
             print!("{USAGE}");
             Ok(())

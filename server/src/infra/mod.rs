@@ -1,8 +1,6 @@
-//! The edges: HTTP, the command line, configuration, benchmarks.
+//! The edges: HTTP, the command line, configuration. (Benchmarks are a binary of their own:
+//! `src/bin/trailkeep-bench`.)
 
-pub mod bench;
-pub mod bench_export;
-pub mod bench_live;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -5,6 +5,8 @@ pub mod api_keys;
 pub mod entries;
 pub mod live;
 pub mod query;
+#[cfg(feature = "bench")]
+pub mod scratch;
 pub mod sessions;
 pub mod users;
 

@@ -264,20 +264,20 @@ pub async fn snapshot(pool: &PgPool) -> Result<(i64, DateTime<Utc>), sqlx::Error
         .await
 }
 
-/// The SQL of one page (`prefix` lets the benchmark put `EXPLAIN …` in front).
-fn page_query<'a>(
-    prefix: &str,
+/// Appends the SQL of one page to `qb` (an empty builder, or one that explains the query).
+fn push_page_query(
+    qb: &mut QueryBuilder<'_, Postgres>,
     f: &Filter,
     bounds: &Bounds,
     seq_limit: i64,
     cursor: Option<Cursor>,
     limit: i64,
-) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(format!(
-        "{prefix}SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq < "
+) {
+    qb.push(format!(
+        "SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq < "
     ));
     qb.push_bind(seq_limit);
-    push_conditions(&mut qb, f, bounds);
+    push_conditions(qb, f, bounds);
     if let Some(c) = cursor {
         let cmp = if f.order == Order::Desc { "<" } else { ">" };
         qb.push(format!(" AND (occurred_at, seq) {cmp} ("))
@@ -287,7 +287,6 @@ fn page_query<'a>(
             .push(")");
     }
     qb.push(order_by(f.order)).push(" LIMIT ").push_bind(limit);
-    qb
 }
 
 /// The snapshot a page reads (the cursor's, or a new one for a first page) and its time bounds.
@@ -325,7 +324,8 @@ async fn page_from(
     limit: i64,
 ) -> Result<Page, sqlx::Error> {
     // One row more than asked tells whether there is a next page.
-    let mut qb = page_query("", f, bounds, seq_limit, cursor, limit + 1);
+    let mut qb = QueryBuilder::new("");
+    push_page_query(&mut qb, f, bounds, seq_limit, cursor, limit + 1);
     let mut rows: Vec<EntryRow> = qb.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -405,7 +405,9 @@ pub async fn signed_page(
     })
 }
 
-/// `EXPLAIN (ANALYZE, BUFFERS)` of the page query, for the benchmark report.
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the page query, for the benchmark report (built only
+/// with the `bench` feature, never into the product binary).
+#[cfg(feature = "bench")]
 pub async fn explain_page(
     pool: &PgPool,
     f: &Filter,
@@ -413,14 +415,8 @@ pub async fn explain_page(
     cursor: Option<Cursor>,
 ) -> Result<Vec<String>, QueryError> {
     let (seq_limit, _, bounds) = pin(pool, f, cursor).await?;
-    let mut qb = page_query(
-        "EXPLAIN (ANALYZE, BUFFERS) ",
-        f,
-        &bounds,
-        seq_limit,
-        cursor,
-        limit + 1,
-    );
+    let mut qb = QueryBuilder::new("EXPLAIN (ANALYZE, BUFFERS) ");
+    push_page_query(&mut qb, f, &bounds, seq_limit, cursor, limit + 1);
     Ok(qb.build_query_scalar().fetch_all(pool).await?)
 }
 

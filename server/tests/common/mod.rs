@@ -144,3 +144,21 @@ pub fn events(action: &str, n: usize) -> Vec<trailkeep::domain::event::NewEvent>
         .collect();
     trailkeep::domain::event::parse_batch(&Value::Array(batch)).expect("valid events")
 }
+
+/// The test database's URL (for a process of its own): DATABASE_URL with the database name
+/// replaced.
+pub async fn url_of(pool: &PgPool) -> String {
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (base, query) = base.split_once('?').unwrap_or((&base, ""));
+    let root = base.rsplit_once('/').expect("a URL with a database").0;
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{root}/{db}{query}")
+}

@@ -1,4 +1,4 @@
-//! `trailkeep bench export`: CSV and NDJSON export of every entry through the HTTP endpoint,
+//! `trailkeep-bench export`: CSV and NDJSON export of every entry through the HTTP endpoint,
 //! as rows/s and as a ratio to `psql \copy (SELECT …) TO STDOUT CSV` of the same rows in the
 //! same run, with the process's resident memory sampled during each export. Uses a dedicated
 //! database seeded with `--entries` demo entries once (kept for reruns).
@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{cli::Options, config};
-use crate::domain::{
+use trailkeep::domain::{
     accounts::{self, Acting},
     auth::Scope,
 };
-use crate::storage::{self, entries};
+use trailkeep::infra::{cli::Options, config};
+use trailkeep::storage::{self, entries};
 
 pub async fn export(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--entries"])?;
@@ -24,12 +24,12 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
     let url = config::database_url()?;
     let owner = storage::connect_owner(&url).await?;
     storage::migrate(&owner).await?;
-    super::bench::seed_if_empty(&owner, n).await?;
+    crate::throughput::seed_if_empty(&owner, n).await?;
     let pool = storage::connect(&url, 8).await?;
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;
-    let addr = super::bench::serve_here(&pool).await?;
+    let addr = crate::throughput::serve_here(&pool).await?;
 
     // The baseline: psql's own CSV of the same rows in the same order.
     let columns = "occurred_at, actor_type, actor_id, actor_name, actor_email, action, \
@@ -94,7 +94,7 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
             .replace('+', "%2B")
             .replace(':', "%3A")
     );
-    let filtered = crate::storage::query::count(
+    let filtered = trailkeep::storage::query::count(
         &pool,
         &app::filter::Filter::parse(&filter).map_err(|e| e.to_string())?,
     )
@@ -102,7 +102,7 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
     .map_err(|e| format!("{e:?}"))?;
     let (secs, _, bytes, rss_mb) = download(addr, &key, "pdf", &filter).await?;
     // One line per entry: a lower bound (entries with changes take more lines).
-    let pages = crate::domain::report::page_count(std::iter::repeat_n(1, filtered as usize));
+    let pages = trailkeep::domain::report::page_count(std::iter::repeat_n(1, filtered as usize));
     println!();
     println!(
         "PDF report of {filtered} entries: at least {pages} pages, {:.1} MB, {secs:.2} s = {:.0} pages/s \

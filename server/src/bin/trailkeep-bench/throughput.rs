@@ -1,4 +1,4 @@
-//! `trailkeep bench ingest`: the ingest rate through the API (batches of 500) and through
+//! `trailkeep-bench ingest`: the ingest rate through the API (batches of 500) and through
 //! `seed`, each as a ratio to a raw `COPY` of the same rows into a table of the same shape,
 //! all in one run. Point DATABASE_URL at a scratch database: the command migrates it and
 //! fills it.
@@ -10,8 +10,8 @@ use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{cli::Options, config, http};
-use crate::{
+use trailkeep::infra::{cli::Options, config, http};
+use trailkeep::{
     domain::{
         accounts::{self, Acting},
         auth::Scope,
@@ -22,7 +22,7 @@ use crate::{
 
 /// Serves the console and API from this process on a loopback port: benchmarks measure the
 /// real HTTP path.
-pub(super) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
+pub(crate) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -45,10 +45,10 @@ pub(super) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
 
 /// Seeds `n` demo entries into an empty (dedicated) database and analyses it; returns how
 /// many entries it held before (0 when it seeded).
-pub(super) async fn seed_if_empty(owner: &PgPool, n: i64) -> Result<i64, String> {
+pub(crate) async fn seed_if_empty(owner: &PgPool, n: i64) -> Result<i64, String> {
     let have = entries::count_all(owner).await.map_err(|e| e.to_string())?;
     if have == 0 {
-        super::cli::seed_events(owner, n as u64, Utc::now()).await?;
+        trailkeep::infra::cli::seed_events(owner, n as u64, Utc::now()).await?;
         sqlx::query("VACUUM ANALYZE audit_entries")
             .execute(owner)
             .await
@@ -85,7 +85,7 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
 
     // 3. Through `seed`'s path: batches of 5000 straight into the append function.
     let started = Instant::now();
-    super::cli::seed_events(&writer, n, until).await?;
+    trailkeep::infra::cli::seed_events(&writer, n, until).await?;
     let seed_secs = started.elapsed().as_secs_f64();
 
     let verdict = entries::verify(&writer).await.map_err(|e| e.to_string())?;
@@ -120,11 +120,11 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
     .await
     .map_err(|e| e.to_string())?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let mut head = crate::domain::chain::GENESIS;
+    let mut head = trailkeep::domain::chain::GENESIS;
     for (seq, event) in demo::events(n, until).enumerate() {
         let r = event.into_record(seq as i64, uuid::Uuid::new_v4(), until);
         let leaf = r.leaf_hash();
-        head = crate::domain::chain::chain_hash(&head, &leaf);
+        head = trailkeep::domain::chain::chain_hash(&head, &leaf);
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         out.write_record([
             r.seq.to_string(),
@@ -260,11 +260,11 @@ async fn post(
     }
 }
 
-/// `trailkeep bench query --entries N`: p50/p95 of the first page of 50 for the list
+/// `trailkeep-bench query --entries N`: p50/p95 of the first page of 50 for the list
 /// of questions, on a database holding N demo entries (seeded on first use, kept after).
 pub async fn query(words: &[&str]) -> Result<(), String> {
-    use crate::storage::query as q;
     use app::filter::Filter;
+    use trailkeep::storage::query as q;
 
     let o = Options::new(words, &["--entries", "--runs"])?;
     let n = o.number("--entries", 100_000)? as i64;
@@ -324,7 +324,7 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     println!("entries: {n}; first page of 50; {runs} timed runs after 5 warm-up runs (hot cache)");
     println!("| query | rows on page | p50 ms | p95 ms |");
     println!("| --- | ---: | ---: | ---: |");
-    let mut slowest: Option<(f64, String, Option<crate::domain::cursor::Cursor>)> = None;
+    let mut slowest: Option<(f64, String, Option<trailkeep::domain::cursor::Cursor>)> = None;
     let mut time_case = |name: &str, query: &str, timings: &mut Vec<f64>, rows: usize, cursor| {
         timings.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let p50 = timings[timings.len() / 2];
@@ -390,14 +390,14 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
 async fn first_pages(
     pool: &PgPool,
     filter: &app::filter::Filter,
-    cursor: Option<crate::domain::cursor::Cursor>,
+    cursor: Option<trailkeep::domain::cursor::Cursor>,
     runs: usize,
 ) -> Result<(Vec<f64>, usize), String> {
     let mut timings = Vec::with_capacity(runs);
     let mut rows = 0;
     for i in 0..runs + 5 {
         let started = Instant::now();
-        let page = crate::storage::query::page(pool, filter, 50, cursor)
+        let page = trailkeep::storage::query::page(pool, filter, 50, cursor)
             .await
             .map_err(|e| format!("{e:?}"))?;
         if i >= 5 {

@@ -1,4 +1,4 @@
-//! `trailkeep bench live`: commit → websocket receive latency with 1, 100 and 1000 connected
+//! `trailkeep-bench live`: commit → websocket receive latency with 1, 100 and 1000 connected
 //! clients at a steady ingest rate, next to the raw LISTEN/NOTIFY round trip measured in the
 //! same run. Server, clients and ingest share this process (and this machine's cores), so the
 //! figures include the clients' own work. Point DATABASE_URL at a scratch database.
@@ -12,13 +12,13 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-use super::{cli::Options, config};
-use crate::domain::{
+use trailkeep::domain::{
     accounts::{self, Acting},
     auth::Scope,
     event::parse_batch,
 };
-use crate::storage::{self, entries, live};
+use trailkeep::infra::{cli::Options, config};
+use trailkeep::storage::{self, entries, live};
 
 /// When each entry was handed to `append` (before its commit), by seq.
 type Sent = Arc<Mutex<HashMap<i64, Instant>>>;
@@ -42,7 +42,7 @@ pub async fn live(words: &[&str]) -> Result<(), String> {
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;
-    let addr = super::bench::serve_here(&pool).await?;
+    let addr = crate::throughput::serve_here(&pool).await?;
 
     println!(
         "ingest: {rate} events/s for {seconds} s, one event per commit; latency = append call → \

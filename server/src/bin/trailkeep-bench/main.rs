@@ -1,0 +1,83 @@
+//! `trailkeep-bench`: the benchmarks, a binary of its own (built with `--features bench`, never
+//! part of `trailkeep`). Figures go to BENCHMARKS.md through the `make bench-*` targets.
+//!
+//! A benchmark appends entries, and the log refuses to delete any: so it runs only on a
+//! database that holds no entries (it then marks it as a benchmark's scratch database), on one
+//! it marked before (the kept, seeded databases of `bench query` and `bench export`), or when
+//! told `--i-know`. Pointed at a real log by mistake, it stops before writing anything.
+
+mod export;
+mod live;
+mod throughput;
+
+use trailkeep::infra::config;
+use trailkeep::storage;
+
+const USAGE: &str = "\
+trailkeep-bench — Trailkeep's benchmarks (figures for BENCHMARKS.md)
+
+USAGE (DATABASE_URL: a scratch database; see the guard below):
+  trailkeep-bench ingest [--events N]   ingest rate against a raw COPY
+  trailkeep-bench query [--entries N]   query latencies on N demo entries (seeded once, kept)
+  trailkeep-bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
+                                        live latency against raw LISTEN/NOTIFY
+  trailkeep-bench export [--entries N]  CSV/NDJSON export against psql \\copy (seeded once, kept)
+
+A benchmark writes entries that can never be deleted: it refuses a database that already holds
+entries unless that database was made by a benchmark, or `--i-know` is given.
+";
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let i_know = args.iter().any(|a| a == "--i-know");
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--i-know")
+        .collect();
+    let result = match words.as_slice() {
+        ["help"] | ["--help"] | ["-h"] | [] => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        [name, ..] if !matches!(*name, "ingest" | "query" | "live" | "export") => {
+            Err(format!("unknown benchmark {name:?}\n\n{USAGE}"))
+        }
+        [name, rest @ ..] => match guard(i_know).await {
+            Err(e) => Err(e),
+            Ok(()) => match *name {
+                "ingest" => throughput::ingest(rest).await,
+                "query" => throughput::query(rest).await,
+                "live" => live::live(rest).await,
+                _ => export::export(rest).await,
+            },
+        },
+    };
+    if let Err(e) = result {
+        eprintln!("trailkeep-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Refuses a database holding a log that no benchmark made (unless `i_know`); marks an
+/// empty one as a benchmark's.
+async fn guard(i_know: bool) -> Result<(), String> {
+    let owner = storage::connect_owner(&config::database_url()?).await?;
+    let (marked, entries) = storage::scratch::inspect(&owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !marked && entries > 0 && !i_know {
+        return Err(format!(
+            "this database holds {entries} entries that no benchmark made, and a benchmark \
+             appends entries that can never be deleted. Point DATABASE_URL at a scratch \
+             database (make bench-* makes one), or add --i-know if you really mean this one."
+        ));
+    }
+    if !marked {
+        storage::scratch::mark(&owner)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
