@@ -10,6 +10,7 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
+use crate::filter::CanonicalFilter;
 use crate::model::{ActionCategory, ActorFacet, EntryPage, EntryView, MatchCount, SessionUser};
 
 /// Entries per page of the table.
@@ -36,25 +37,20 @@ async fn reader_backend() -> Result<crate::backend::SharedBackend, ConsoleError>
         .ok_or_else(|| ConsoleError::Broken("the console backend is missing".into()))
 }
 
-#[cfg(feature = "ssr")]
-fn parse_filter(filter: &str) -> Result<crate::filter::Filter, ConsoleError> {
-    Ok(crate::filter::Filter::parse(filter)?)
-}
-
 /// Who is signed in, for the header.
 #[server(input = Json)]
 pub async fn whoami() -> Result<SessionUser, ConsoleError> {
     session_user().await
 }
 
-/// A page of entries matching `filter` (canonical query string), after `cursor`.
+/// A page of entries matching `filter`, after `cursor`.
 #[server(input = Json)]
 pub async fn search_entries(
-    filter: String,
+    filter: CanonicalFilter,
     cursor: Option<String>,
 ) -> Result<EntryPage, ConsoleError> {
     let backend = reader_backend().await?;
-    let filter = parse_filter(&filter)?;
+    let filter = filter.parse()?;
     backend.page(filter, cursor, PAGE_SIZE).await
 }
 
@@ -63,11 +59,11 @@ pub async fn search_entries(
 /// table.
 #[server(input = Json)]
 pub async fn count_entries(
-    filter: String,
+    filter: CanonicalFilter,
     through_seq: Option<i64>,
 ) -> Result<MatchCount, ConsoleError> {
     let backend = reader_backend().await?;
-    let filter = parse_filter(&filter)?;
+    let filter = filter.parse()?;
     backend.count(filter, Some(COUNT_CAP), through_seq).await
 }
 
@@ -75,11 +71,11 @@ pub async fn count_entries(
 /// an export will deliver.
 #[server(input = Json)]
 pub async fn exact_count(
-    filter: String,
+    filter: CanonicalFilter,
     through_seq: Option<i64>,
 ) -> Result<MatchCount, ConsoleError> {
     let backend = reader_backend().await?;
-    let filter = parse_filter(&filter)?;
+    let filter = filter.parse()?;
     backend.count(filter, None, through_seq).await
 }
 

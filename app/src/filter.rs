@@ -581,6 +581,37 @@ impl Filter {
     }
 }
 
+/// A filter in its canonical query-string form, as it travels between the browser and the
+/// server (server functions, the live socket, export links). Made only from a [`Filter`]; what
+/// arrives at the server is parsed again like any URL, so a hand-made one gains nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CanonicalFilter(String);
+
+impl CanonicalFilter {
+    /// The query string (no `?`), empty for the whole log.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The filter it names, checked as any query string is.
+    pub fn parse(&self) -> Result<Filter, FilterError> {
+        Filter::parse(&self.0)
+    }
+}
+
+impl From<&Filter> for CanonicalFilter {
+    fn from(f: &Filter) -> Self {
+        CanonicalFilter(f.to_query_string())
+    }
+}
+
+impl fmt::Display for CanonicalFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Percent-encodes a query value; keeps what reads well in a URL (`*`, `:`, `@`, `/`).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
 use crate::chunks::{Chunk, ChunkUnavailable};
+use crate::filter::CanonicalFilter;
 use crate::model::AuditEntry;
 
 /// What the connection indicator says. It follows what the socket actually hears: a stream
@@ -60,9 +61,9 @@ impl LiveFeed {
         }
     }
 
-    /// Streams entries matching `filter` (canonical query string) committed after
+    /// Streams entries matching `filter` committed after
     /// `after_seq` (from now when `None`). Replaces any stream already running.
-    pub fn start(&self, filter: String, after_seq: Option<i64>) {
+    pub fn start(&self, filter: CanonicalFilter, after_seq: Option<i64>) {
         self.stop();
         self.connection.set(Connection::Connecting);
         #[cfg(feature = "hydrate")]
@@ -119,7 +120,7 @@ impl Default for LiveFeed {
 #[wasm_split_helpers::wasm_split(live_mode, fallible)]
 fn open_socket(
     feed: LiveFeed,
-    filter: String,
+    filter: CanonicalFilter,
     after_seq: Option<i64>,
 ) -> Chunk<socket::LiveSocket> {
     Ok(socket::LiveSocket::open(feed, filter, after_seq))
@@ -137,13 +138,14 @@ mod socket {
     use web_sys::{MessageEvent, WebSocket};
 
     use super::{Connection, LiveFeed};
+    use crate::filter::CanonicalFilter;
     use crate::live::{LiveFrame, LiveMessage, LiveState, AFTER_SEQ, SILENCE_LIMIT_MS};
 
     const RATE_WINDOW_MS: f64 = 5000.0;
 
     struct Inner {
         feed: LiveFeed,
-        filter: String,
+        filter: CanonicalFilter,
         /// Everything up to here has been received: the resume point.
         last_seq: Option<i64>,
         ws: Option<WebSocket>,
@@ -163,7 +165,7 @@ mod socket {
     }
 
     impl LiveSocket {
-        pub fn open(feed: LiveFeed, filter: String, after_seq: Option<i64>) -> Self {
+        pub fn open(feed: LiveFeed, filter: CanonicalFilter, after_seq: Option<i64>) -> Self {
             let inner = Rc::new(RefCell::new(Inner {
                 feed,
                 filter,
@@ -230,7 +232,7 @@ mod socket {
         }
     }
 
-    fn url(filter: &str, after_seq: Option<i64>) -> String {
+    fn url(filter: &CanonicalFilter, after_seq: Option<i64>) -> String {
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
             "wss"
@@ -238,7 +240,7 @@ mod socket {
             "ws"
         };
         let host = location.host().unwrap_or_default();
-        let mut query = filter.to_string();
+        let mut query = filter.as_str().to_string();
         if let Some(seq) = after_seq {
             if !query.is_empty() {
                 query.push('&');

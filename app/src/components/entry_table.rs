@@ -6,6 +6,7 @@ use leptos::{ev, html, prelude::*};
 
 use crate::api::search_entries;
 use crate::console_state::ConsoleNav;
+use crate::filter::CanonicalFilter;
 use crate::live_feed::LiveFeed;
 use crate::model::{thousands, ActorType, AuditEntry, EntryPage, Status};
 use crate::time_zone::format_wall;
@@ -29,7 +30,7 @@ pub fn rows_in_view(scroll_top: f64, viewport: f64, loaded: usize) -> (usize, us
 }
 
 #[component]
-pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
+pub fn EntryTable(first_page: EntryPage, filter: CanonicalFilter) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let filter = StoredValue::new(filter);
@@ -238,7 +239,7 @@ pub fn EntryTable(first_page: EntryPage, filter: String) -> impl IntoView {
             role="region"
             aria-label="Audit entries: arrow keys move, Enter opens"
             data-testid="entry-scroll"
-            data-shown-filter=filter.get_value()
+            data-shown-filter=filter.with_value(|f| f.to_string())
             on:scroll=move |ev| {
                 let el: web_sys::Element = event_target(&ev);
                 scroll_top.set(el.scroll_top() as f64);

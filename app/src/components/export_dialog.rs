@@ -8,6 +8,7 @@ use crate::api::exact_count;
 use crate::chunks::{when_loaded, Chunk};
 use crate::components::ChipWords;
 use crate::console_state::ConsoleNav;
+use crate::filter::CanonicalFilter;
 use crate::model::thousands;
 use crate::Hydrated;
 
@@ -107,7 +108,7 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
     let words = expect_context::<ChipWords>();
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let filter = nav.filter_untracked();
-    let canonical = filter.to_query_string();
+    let canonical = CanonicalFilter::from(&filter);
     let labels: Vec<String> = untrack(|| words.chips(nav, hydrated))
         .into_iter()
         .map(|c| c.label)
@@ -122,7 +123,11 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
     let url = {
         let canonical = canonical.clone();
         move || {
-            let sep = if canonical.is_empty() { "" } else { "&" };
+            let sep = if canonical.as_str().is_empty() {
+                ""
+            } else {
+                "&"
+            };
             format!(
                 "/api/v1/events/export?format={}{sep}{canonical}",
                 format.get()

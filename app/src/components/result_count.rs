@@ -8,12 +8,13 @@ use leptos::prelude::*;
 
 use crate::api::{count_entries, exact_count, COUNT_CAP};
 use crate::error::ConsoleError;
+use crate::filter::CanonicalFilter;
 use crate::live_feed::LiveFeed;
 use crate::model::{thousands, MatchCount};
 use crate::Hydrated;
 
 /// What the count is of: the canonical filter and the listing's snapshot.
-pub type Counted = Option<(String, i64)>;
+pub type Counted = Option<(CanonicalFilter, i64)>;
 
 /// An answer and what it was asked about.
 type Tagged = (Counted, Result<MatchCount, ConsoleError>);

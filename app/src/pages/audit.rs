@@ -13,6 +13,7 @@ use crate::{
     },
     console_state::ConsoleNav,
     error::ConsoleError,
+    filter::CanonicalFilter,
     live_feed::LiveFeed,
     Hydrated,
 };
@@ -67,7 +68,7 @@ fn AuditLog() -> impl IntoView {
     // The canonical filter, or `None` when the URL's filter is refused.
     let canonical = Memo::new(move |_| {
         nav.query
-            .with(|q| q.filter.as_ref().ok().map(|f| f.to_query_string()))
+            .with(|q| q.filter.as_ref().ok().map(CanonicalFilter::from))
     });
     let first_page = Resource::new(
         move || (canonical.get(), refresh.get()),
@@ -226,11 +227,11 @@ fn FilterBar() -> impl IntoView {
 
 /// No rows for `filter` (its canonical form, recorded for tests as what is shown).
 #[component]
-fn EmptyState(filter: String) -> impl IntoView {
+fn EmptyState(filter: CanonicalFilter) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let narrowed = move || !nav.filter().is_everything();
     view! {
-        <div class="state-message" data-testid="empty-state" data-shown-filter=filter>
+        <div class="state-message" data-testid="empty-state" data-shown-filter=filter.to_string()>
             <Show
                 when=narrowed
                 fallback=|| view! { <h2>"No entries recorded yet"</h2> <p>"Entries appear here as soon as they are ingested."</p> }

@@ -124,7 +124,7 @@ async fn run(
     // Ends with its pool (a process shutting down, a test finishing).
     while !pool.is_closed() {
         if let Err(e) = listen_and_forward(&pool, &batches, &position).await {
-            eprintln!("live bridge: {e}; reconnecting");
+            tracing::warn!(error = %e, "live bridge: reconnecting");
         }
         // A connection that had been live starts the backoff afresh.
         if position.borrow().live {

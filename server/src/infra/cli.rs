@@ -113,7 +113,7 @@ async fn serve() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    eprintln!("trailkeep serving on http://{addr}");
+    tracing::info!(%addr, "trailkeep serving on http://{addr}");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -142,7 +142,7 @@ async fn shutdown_signal() {
 async fn migrate() -> Result<(), String> {
     let pool = storage::connect_owner(&config::database_url()?).await?;
     storage::migrate(&pool).await?;
-    eprintln!("migrations applied");
+    tracing::info!("migrations applied");
     Ok(())
 }
 

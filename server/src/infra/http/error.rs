@@ -47,7 +47,7 @@ impl ApiError {
             e,
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
         );
-        eprintln!("database error: {e}");
+        tracing::error!(error = %e, "database error");
         if unavailable {
             Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

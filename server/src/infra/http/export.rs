@@ -232,7 +232,7 @@ async fn write(
         _ => None,
     };
     if let Some(failure) = failure {
-        eprintln!("export stopped: {failure}");
+        tracing::error!(%failure, "export stopped");
         // Fails the response instead of ending it cleanly: the download is visibly broken,
         // never silently short.
         let _ = tx
@@ -251,7 +251,7 @@ async fn write(
         "completed": completed,
     });
     if let Err(e) = entries::append(&state.pool, vec![event]).await {
-        eprintln!("could not record export.downloaded: {e:?}");
+        tracing::error!(error = ?e, "could not record export.downloaded");
     }
 }
 

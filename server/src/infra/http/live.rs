@@ -87,7 +87,7 @@ pub async fn subscribe(
         )
         .await
         {
-            eprintln!("live stream ended by a database error: {e}");
+            tracing::warn!(error = %e, "live stream ended by a database error");
         }
         let _ = sink.0.close().await;
     }))

@@ -76,7 +76,7 @@ struct PgConsole {
 
 /// The store could not answer: logged here (with why), `Unavailable` to the console.
 fn unavailable(e: impl std::fmt::Display) -> ConsoleError {
-    eprintln!("database error: {e}");
+    tracing::error!(error = %e, "database error");
     ConsoleError::Unavailable
 }
 
