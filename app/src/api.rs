@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::filter::CanonicalFilter;
-use crate::model::{ActionCategory, ActorFacet, EntryPage, EntryView, MatchCount, SessionUser};
+use crate::model::{
+    ActionCategory, ActorFacet, ChipVocabulary, EntryPage, EntryView, MatchCount, SessionUser,
+};
 
 /// Entries per page of the table.
 pub const PAGE_SIZE: i64 = 100;
@@ -88,16 +90,31 @@ pub async fn get_entry(id: Uuid) -> Result<Option<EntryView>, ConsoleError> {
     Ok(entry.map(|entry| EntryView::new(entry, late_after)))
 }
 
-/// The actors chosen with these `user=` values, for chips that read "Name <email>".
+/// What makes chips readable, in one call: the actors these `user=` values choose ("Name
+/// <email>") and, when `categories`, the action categories (a whole category is one chip).
 #[server(input = Json)]
-pub async fn actor_labels(values: Vec<String>) -> Result<Vec<ActorFacet>, ConsoleError> {
+pub async fn chip_words(
+    users: Vec<String>,
+    categories: bool,
+) -> Result<ChipVocabulary, ConsoleError> {
     let backend = reader_backend().await?;
-    let values: Vec<String> = values
+    let users: Vec<String> = users
         .into_iter()
         .take(crate::filter::MAX_VALUES)
         .map(|v| v.chars().take(crate::filter::MAX_VALUE_LEN).collect())
         .collect();
-    backend.actors(values).await
+    Ok(ChipVocabulary {
+        actors: if users.is_empty() {
+            Vec::new()
+        } else {
+            backend.actors(users).await?
+        },
+        categories: if categories {
+            backend.action_facets().await?
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 /// Actors matching `q`, for the user picker.

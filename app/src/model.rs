@@ -148,6 +148,13 @@ pub fn changes(details: &serde_json::Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// What chips need besides the filter to read well (see `chips::Words`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChipVocabulary {
+    pub categories: Vec<ActionCategory>,
+    pub actors: Vec<ActorFacet>,
+}
+
 /// An entry as the detail panel shows it, with a note when it was recorded long before or
 /// after it says it occurred (more than the server's configured threshold apart: a clock
 /// that is off, or a batch sent late).

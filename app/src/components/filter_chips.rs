@@ -3,46 +3,34 @@
 
 use leptos::prelude::*;
 
-use crate::api::{action_facets, actor_labels};
+use crate::api::chip_words;
 use crate::chips::{chips, Chip, Words};
 use crate::console_state::ConsoleNav;
-use crate::model::{ActionCategory, ActorFacet};
+use crate::model::ChipVocabulary;
 use crate::Hydrated;
 
 /// What makes chips readable (category names, "Name <email>"), asked by the browser once the
-/// page is interactive; until then a chip says exactly the filter's value.
+/// page is interactive and only when the filter has users or several actions; until then a
+/// chip says exactly the filter's value.
 #[derive(Clone, Copy)]
-pub struct ChipWords {
-    categories: LocalResource<Vec<ActionCategory>>,
-    actors: LocalResource<Vec<ActorFacet>>,
-}
+pub struct ChipWords(LocalResource<ChipVocabulary>);
 
 impl ChipWords {
     pub fn new(nav: ConsoleNav) -> Self {
         // Only a filter with several actions can hold a whole category.
-        let several = Memo::new(move |_| nav.filter().actions.len() > 1);
-        let categories = LocalResource::new(move || {
-            let several = several.get();
-            async move {
-                if several {
-                    action_facets().await.unwrap_or_default()
-                } else {
-                    Vec::new()
-                }
-            }
+        let asked = Memo::new(move |_| {
+            let f = nav.filter();
+            (f.users, f.actions.len() > 1)
         });
-        let users = Memo::new(move |_| nav.filter().users);
-        let actors = LocalResource::new(move || {
-            let users = users.get();
+        ChipWords(LocalResource::new(move || {
+            let (users, categories) = asked.get();
             async move {
-                if users.is_empty() {
-                    Vec::new()
-                } else {
-                    actor_labels(users).await.unwrap_or_default()
+                if users.is_empty() && !categories {
+                    return ChipVocabulary::default();
                 }
+                chip_words(users, categories).await.unwrap_or_default()
             }
-        });
-        ChipWords { categories, actors }
+        }))
     }
 
     /// The chips of the filter on screen.
@@ -51,22 +39,17 @@ impl ChipWords {
         // Read in the browser only: a local resource read while the server renders would hold
         // the page's suspense on its fallback. The zone's offsets, too, only the browser knows.
         let browser = hydrated.get();
-        let categories = if browser {
-            self.categories.get().unwrap_or_default()
+        let words = if browser {
+            self.0.get().unwrap_or_default()
         } else {
-            Vec::new()
-        };
-        let actors = if browser {
-            self.actors.get().unwrap_or_default()
-        } else {
-            Vec::new()
+            ChipVocabulary::default()
         };
         let zone = if browser { f.tz.clone() } else { None };
         chips(
             &f,
             Words {
-                categories: &categories,
-                actors: &actors,
+                categories: &words.categories,
+                actors: &words.actors,
                 zone: zone.as_deref(),
             },
         )
