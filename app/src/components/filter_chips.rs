@@ -13,37 +13,42 @@ use crate::Hydrated;
 /// page is interactive and only when the filter has users or several actions; until then a
 /// chip says exactly the filter's value.
 #[derive(Clone, Copy)]
-pub struct ChipWords(LocalResource<ChipVocabulary>);
+pub struct ChipWords(RwSignal<ChipVocabulary>);
 
 impl ChipWords {
     pub fn new(nav: ConsoleNav) -> Self {
+        let words = RwSignal::new(ChipVocabulary::default());
         // Only a filter with several actions can hold a whole category.
         let asked = Memo::new(move |_| {
             let f = nav.filter();
             (f.users, f.actions.len() > 1)
         });
-        ChipWords(LocalResource::new(move || {
+        let latest = StoredValue::new(0u64);
+        // Effects run in the browser only; an answer to an older question is dropped.
+        Effect::new(move |_| {
             let (users, categories) = asked.get();
-            async move {
-                if users.is_empty() && !categories {
-                    return ChipVocabulary::default();
-                }
-                chip_words(users, categories).await.unwrap_or_default()
+            latest.update_value(|n| *n += 1);
+            let mine = latest.get_value();
+            if users.is_empty() && !categories {
+                words.set(ChipVocabulary::default());
+                return;
             }
-        }))
+            leptos::task::spawn_local(async move {
+                let answer = chip_words(users, categories).await.unwrap_or_default();
+                if latest.try_get_value() == Some(mine) {
+                    words.set(answer);
+                }
+            });
+        });
+        ChipWords(words)
     }
 
     /// The chips of the filter on screen.
     pub fn chips(&self, nav: ConsoleNav, hydrated: RwSignal<bool>) -> Vec<Chip> {
         let f = nav.filter();
-        // Read in the browser only: a local resource read while the server renders would hold
-        // the page's suspense on its fallback. The zone's offsets, too, only the browser knows.
+        // The zone's offsets only the browser knows.
         let browser = hydrated.get();
-        let words = if browser {
-            self.0.get().unwrap_or_default()
-        } else {
-            ChipVocabulary::default()
-        };
+        let words = self.0.get();
         let zone = if browser { f.tz.clone() } else { None };
         chips(
             &f,
