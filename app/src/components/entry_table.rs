@@ -247,24 +247,15 @@ pub fn EntryTable(first_page: EntryPage, filter: CanonicalFilter) -> impl IntoVi
             on:keydown=on_key
         >
             <table class="entry-table" class:zoned=move || tz.with(Option::is_some) aria-rowcount=move || rows.with(Vec::len) + 1>
-                <colgroup>
-                    <col class="col-ts"/>
-                    <col class="col-user"/>
-                    <col class="col-action"/>
-                    <col class="col-resource opt"/>
-                    <col class="col-ip opt"/>
-                    <col class="col-status"/>
-                    <col class="col-details opt"/>
-                </colgroup>
                 <thead>
                     <tr>
-                        <th scope="col">{zone_heading}</th>
-                        <th scope="col">"User"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col" class="opt">"Resource"</th>
-                        <th scope="col" class="opt">"IP Address"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col" class="opt">"Details"</th>
+                        <th scope="col" class="col-ts">{zone_heading}</th>
+                        <th scope="col" class="col-user">"User"</th>
+                        <th scope="col" class="col-action">"Action"</th>
+                        <th scope="col" class="col-resource opt">"Resource"</th>
+                        <th scope="col" class="col-ip opt">"IP Address"</th>
+                        <th scope="col" class="col-status">"Status"</th>
+                        <th scope="col" class="col-details opt">"Details"</th>
                     </tr>
                 </thead>
                 <tbody>
