@@ -134,7 +134,7 @@ impl ConsoleNav {
 
     /// Shows `filter`'s results (the detail panel closes). `replace` for keystroke-driven
     /// changes, so typing a search does not fill the history.
-    pub fn set_filter(&self, filter: Filter, replace: bool) {
+    fn set_filter(&self, filter: Filter, replace: bool) {
         let live = self.query.with_untracked(|q| q.live);
         self.go(&console_url(&filter, None, live), replace);
     }
