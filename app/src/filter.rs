@@ -125,14 +125,7 @@ impl ActionPattern {
             Some(prefix) => (prefix, true),
             None => (s, false),
         };
-        let segments: Vec<&str> = body.split('.').collect();
-        let segment_ok = |seg: &&str| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        };
-        if s.len() > 128 || !segments.iter().all(segment_ok) {
+        if s.len() > crate::model::MAX_ACTION_LEN || !crate::model::is_action_prefix(body) {
             return Err(if s.contains('*') {
                 format!("{s:?}: a wildcard covers whole segments only, as in config.*")
             } else {
@@ -141,7 +134,7 @@ impl ActionPattern {
         }
         if wildcard {
             Ok(ActionPattern::Under(body.to_string()))
-        } else if segments.len() < 2 {
+        } else if !body.contains('.') {
             Err(format!(
                 "{s:?} is not an action; for every action under it write {s}.*"
             ))

@@ -190,6 +190,38 @@ pub fn duration_words(seconds: i64) -> String {
     }
 }
 
+/// The action grammar, the one definition: two or more segments of `[a-z0-9_]` joined by `.`,
+/// at most [`MAX_ACTION_LEN`] bytes (`config.updated`, `2fa.enrolled`). Ingest validates with
+/// [`validate_action`], the filter's `action=` patterns with [`is_action_prefix`], and the
+/// database's CHECK repeats it as defence in depth (migrations/0001_init.sql).
+pub const MAX_ACTION_LEN: usize = 128;
+
+/// Whether `segment` is one segment of an action name: non-empty, of `[a-z0-9_]`.
+pub fn is_action_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether `s` is one or more segments joined by `.` within the length limit: what precedes
+/// `.*` in a filter pattern (a category, or a longer prefix of action names).
+pub fn is_action_prefix(s: &str) -> bool {
+    s.len() <= MAX_ACTION_LEN && s.split('.').all(is_action_segment)
+}
+
+/// Checks an action name; the error says how to write one.
+pub fn validate_action(action: &str) -> Result<(), String> {
+    if action.len() > MAX_ACTION_LEN {
+        return Err(format!("must be at most {MAX_ACTION_LEN} characters"));
+    }
+    if is_action_prefix(action) && action.contains('.') {
+        Ok(())
+    } else {
+        Err("must be two or more segments of [a-z0-9_] joined by '.', e.g. config.updated".into())
+    }
+}
+
 /// The category of an action name: the part before the first `.`, except that sign-in events
 /// (`user.login`, `user.logout`, `user.login_failed`, `2fa.*`) form `auth`, apart from user
 /// management, as users of audit consoles expect.
@@ -446,6 +478,26 @@ mod tests {
             ]
         );
         assert!(changes(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn action_rule() {
+        assert!(validate_action("config.updated").is_ok());
+        assert!(validate_action("2fa.enrolled").is_ok());
+        assert!(validate_action("a.b.c_d").is_ok());
+        for bad in [
+            "config",
+            "Config.updated",
+            "config..x",
+            ".x",
+            "x.",
+            "config.up-dated",
+            "ç.a",
+        ] {
+            assert!(validate_action(bad).is_err(), "{bad}");
+        }
+        assert!(validate_action(&format!("a.{}", "b".repeat(126))).is_ok());
+        assert!(validate_action(&format!("a.{}", "b".repeat(127))).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::{body::Body, http::Request};
 use common::{router, send, Reply};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::accounts::{self, Acting},
+    service::accounts::{self, Acting},
     storage::entries,
 };
 

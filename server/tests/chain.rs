@@ -3,7 +3,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{chain::EntryRecord, event::parse_batch, event::NewEvent},
+    domain::{entry::EntryRecord, event::parse_batch, event::NewEvent},
     storage::{self, entries, entries::Verdict},
 };
 
@@ -34,26 +34,26 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
     let rows = entries::rows_by_seq(&pool, 0, 100).await.unwrap();
     assert_eq!(rows.len(), acks.len());
     for (row, ack) in rows.iter().zip(&acks) {
-        let record: EntryRecord = row.record().expect("stored values are Trailkeep's");
+        let record: &EntryRecord = &row.record;
         assert_eq!(
             record.leaf_hash().to_vec(),
             row.leaf_hash,
             "seq {}",
-            row.seq
+            row.record.seq
         );
         assert_eq!(ack.leaf_hash, row.leaf_hash);
     }
     // What was stored is what was sent.
-    assert_eq!(rows[0].details["a"]["b"][""], "");
-    assert_eq!(rows[0].actor_email.as_deref(), Some(""));
-    assert_eq!(rows[1].details["big"], 9007199254740991i64);
-    assert_eq!(rows[1].details["dec"], 0.1);
-    assert_eq!(rows[2].ip.as_deref(), Some("::ffff:192.0.2.1"));
+    assert_eq!(rows[0].record.details["a"]["b"][""], "");
+    assert_eq!(rows[0].record.actor_email.as_deref(), Some(""));
+    assert_eq!(rows[1].record.details["big"], 9007199254740991i64);
+    assert_eq!(rows[1].record.details["dec"], 0.1);
+    assert_eq!(rows[2].record.ip, Some("::ffff:192.0.2.1".parse().unwrap()));
     assert_eq!(
-        rows[2].occurred_at.to_rfc3339(),
+        rows[2].record.occurred_at.to_rfc3339(),
         "2026-03-31T21:59:59.123456+00:00"
     );
-    assert_eq!(rows[3].ip.as_deref(), Some("2001:db8::1"));
+    assert_eq!(rows[3].record.ip, Some("2001:db8::1".parse().unwrap()));
     assert_eq!(
         entries::verify(&pool).await.unwrap(),
         Verdict::Ok { entries: 4 }
@@ -172,7 +172,7 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
     }
     // Recomputing the leaf hash too is caught by the chain.
     let row = entries::rows_by_seq(&pool, 6, 7).await.unwrap().remove(0);
-    let forged = row.record().unwrap().leaf_hash();
+    let forged = row.record.leaf_hash();
     sqlx::query("UPDATE audit_entries SET leaf_hash = $1 WHERE seq = 6")
         .bind(&forged[..])
         .execute(&pool)
@@ -212,4 +212,40 @@ async fn verify_notices_removed_entries(pool: PgPool) {
         entries::verify(&pool).await.unwrap(),
         Verdict::Bad { seq: 2, .. }
     ));
+}
+
+/// A stored value Trailkeep never writes is corruption, whoever reads it: `verify` names the
+/// column, and reading the entry fails instead of relabelling it.
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_stored_values_are_corruption_not_relabelled(pool: PgPool) {
+    entries::append(
+        &pool,
+        events(json!([{"action": "a.b", "actor": {"id": "u"}}, {"action": "a.c", "actor": {"id": "v"}}])),
+    )
+    .await
+    .unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM audit_entries WHERE seq = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // Someone with the owner's rights lifts every guard and writes a status Trailkeep has not.
+    for sql in [
+        "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_update",
+        "ALTER TABLE audit_entries DROP CONSTRAINT IF EXISTS audit_entries_status_check",
+        "UPDATE audit_entries SET status = 'fine' WHERE seq = 1",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    match entries::verify(&pool).await.unwrap() {
+        Verdict::Bad { seq, reason } => {
+            assert_eq!(seq, 1);
+            assert!(reason.contains("status"), "{reason}");
+        }
+        ok => panic!("corruption not detected: {ok:?}"),
+    }
+    let read = trailkeep::storage::query::by_id(&pool, id).await;
+    assert!(
+        matches!(read, Err(sqlx::Error::ColumnDecode { ref index, .. }) if index.contains("status")),
+        "{read:?}"
+    );
 }

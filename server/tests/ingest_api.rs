@@ -59,8 +59,9 @@ async fn minimal_event_defaults(pool: PgPool) {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(row.status, "success");
-    assert_eq!(row.actor_type, "user");
+    let row = row.record;
+    assert_eq!(row.status, app::model::Status::Success);
+    assert_eq!(row.actor_type, app::model::ActorType::User);
     assert_eq!(
         row.occurred_at, row.recorded_at,
         "occurred_at defaults to the receive time"
@@ -214,10 +215,10 @@ async fn revoked_key_is_refused(pool: PgPool) {
     let app = router(&pool).await;
     let k = key(&pool, &[Scope::Ingest]).await;
     let prefix = &k[..11];
-    trailkeep::domain::accounts::revoke_key(
+    trailkeep::service::accounts::revoke_key(
         &pool,
         prefix,
-        &trailkeep::domain::accounts::Acting::cli(),
+        &trailkeep::service::accounts::Acting::cli(),
     )
     .await
     .unwrap();

@@ -12,7 +12,8 @@ use chrono::Utc;
 use common::{entries_through, events, key, live, next_message, serve};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{auth::Scope, demo, live as bridge},
+    domain::{auth::Scope, demo},
+    service::live as bridge,
     storage::{self, entries, live::rows_after, query},
 };
 
@@ -179,7 +180,7 @@ async fn a_cookie_session_from_another_site_is_refused(pool: PgPool) {
 }
 
 async fn demo_session(pool: &PgPool) -> String {
-    use trailkeep::domain::accounts::{self, Acting};
+    use trailkeep::service::accounts::{self, Acting};
     accounts::create_user(
         pool,
         "admin@company.com",
@@ -194,7 +195,7 @@ async fn demo_session(pool: &PgPool) -> String {
         .await
         .unwrap()
     {
-        trailkeep::domain::accounts::SignIn::Ok { token, .. } => token,
+        trailkeep::service::accounts::SignIn::Ok { token, .. } => token,
         _ => panic!("demo admin cannot sign in"),
     }
 }
@@ -238,9 +239,7 @@ async fn a_slow_consumer_does_not_stall_a_fast_one(pool: PgPool) {
         let live = live.clone();
         let pool = pool.clone();
         tokio::spawn(async move {
-            let filter = query::LiveFilter::resolve(&pool, Filter::default())
-                .await
-                .unwrap();
+            let filter = query::live_filter(&pool, Filter::default()).await.unwrap();
             bridge::stream(
                 &live,
                 filter,
@@ -331,7 +330,7 @@ async fn live_filter_agrees_with_sql(pool: PgPool) {
     let now = Utc::now();
     for case in cases {
         let filter = Filter::parse(&case).unwrap();
-        let live_filter = query::LiveFilter::resolve(&pool, filter).await.unwrap();
+        let live_filter = query::live_filter(&pool, filter).await.unwrap();
         let in_memory: Vec<i64> = rows
             .iter()
             .filter(|r| live_filter.matches(&r.entry, &r.search_text, now))

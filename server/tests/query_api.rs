@@ -13,12 +13,8 @@ use common::{key, router, send};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{
-        accounts::{self, Acting},
-        auth::Scope,
-        demo,
-        event::parse_batch,
-    },
+    domain::{auth::Scope, demo, event::parse_batch},
+    service::accounts::{self, Acting},
     storage::entries,
 };
 

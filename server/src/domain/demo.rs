@@ -154,12 +154,12 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
             burst_at += Duration::milliseconds(1500 + rng.below(6000) as i64);
             let at = burst_at.min(until);
             let mut e = NewEvent::new("user.login_failed", ActorType::User, &email);
-            e.actor_email = Some(email);
+            e.record.actor_email = Some(email);
             e.occurred_at = Some(at);
-            e.ip = Some(ip);
-            e.user_agent = Some(TOOL_AGENTS[2].to_string());
-            e.status = Status::Failure;
-            e.details = json!({"reason": "bad_password", "burst": true});
+            e.record.ip = Some(ip);
+            e.record.user_agent = Some(TOOL_AGENTS[2].to_string());
+            e.record.status = Status::Failure;
+            e.record.details = json!({"reason": "bad_password", "burst": true});
             return e;
         }
         let mut roll = rng.below(total_weight);
@@ -184,25 +184,25 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
         let mut e = if automated {
             let (kid, kname) = *rng.pick(API_KEYS);
             let mut e = NewEvent::new(action, ActorType::ApiKey, kid);
-            e.actor_name = Some(kname.to_string());
-            e.user_agent = Some(rng.pick(TOOL_AGENTS).to_string());
+            e.record.actor_name = Some(kname.to_string());
+            e.record.user_agent = Some(rng.pick(TOOL_AGENTS).to_string());
             e
         } else {
             let mut e = NewEvent::new(action, ActorType::User, &format!("u_{:02}", user + 1));
-            e.actor_name = Some(name.to_string());
-            e.actor_email = Some(email.to_string());
-            e.user_agent =
+            e.record.actor_name = Some(name.to_string());
+            e.record.actor_email = Some(email.to_string());
+            e.record.user_agent =
                 Some(USER_AGENTS[(user + i as usize / 5000) % USER_AGENTS.len()].to_string());
             e
         };
         e.occurred_at = Some(at);
-        e.ip = Some(user_ip(user, &mut rng));
+        e.record.ip = Some(user_ip(user, &mut rng));
         let request_id = format!("req_{:016x}", rng.next());
         let (resource, details) = details_for(action, &mut rng, &request_id);
-        e.resource = resource;
-        e.details = details;
+        (e.record.resource_type, e.record.resource_id) = resource.unzip();
+        e.record.details = details;
         if action == "user.login_failed" {
-            e.status = Status::Failure;
+            e.record.status = Status::Failure;
             // Now and then an attacker hammers an account from one address.
             if rng.chance(150) {
                 let ip: IpAddr = format!(
@@ -217,8 +217,8 @@ pub fn events(count: u64, until: DateTime<Utc>) -> impl Iterator<Item = NewEvent
                 burst_at = at;
             }
         } else if rng.chance(12) {
-            e.status = Status::Failure;
-            if let Value::Object(map) = &mut e.details {
+            e.record.status = Status::Failure;
+            if let Value::Object(map) = &mut e.record.details {
                 map.insert(
                     "error".into(),
                     json!(*rng.pick(&["permission_denied", "validation_failed", "timeout"])),
@@ -326,17 +326,20 @@ mod tests {
         let b: Vec<NewEvent> = events(20_000, until).collect();
         assert_eq!(a, b);
         assert_eq!(a.len(), 20_000);
-        let actions: HashSet<&str> = a.iter().map(|e| e.action.as_str()).collect();
+        let actions: HashSet<&str> = a.iter().map(|e| e.record.action.as_str()).collect();
         for (action, _) in ACTIONS {
             assert!(actions.contains(action), "{action} missing");
         }
-        let failures = a.iter().filter(|e| e.status == Status::Failure).count();
+        let failures = a
+            .iter()
+            .filter(|e| e.record.status == Status::Failure)
+            .count();
         let rate = failures as f64 / a.len() as f64;
         assert!((0.015..0.08).contains(&rate), "failure rate {rate}");
         assert!(a.iter().all(|e| e.occurred_at.unwrap() <= until));
-        assert!(a.iter().any(|e| e.ip.is_some_and(|ip| ip.is_ipv6())));
+        assert!(a.iter().any(|e| e.record.ip.is_some_and(|ip| ip.is_ipv6())));
         for e in &a {
-            crate::domain::event::validate_action(&e.action).unwrap();
+            app::model::validate_action(&e.record.action).unwrap();
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use app::model::{ActorType, Status};
+use app::model::{validate_action, ActorType, Status};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -10,30 +10,23 @@ use uuid::Uuid;
 
 use super::{
     canonical,
-    chain::{to_micros, EntryRecord},
+    entry::{to_micros, EntryRecord},
 };
 
 pub const MAX_BATCH: usize = 1000;
-pub const MAX_ACTION_LEN: usize = 128;
 pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
 pub const MAX_TEXT_LEN: usize = 512;
 pub const MAX_USER_AGENT_LEN: usize = 2048;
 
-/// A validated event, ready to be appended.
+/// A validated event, ready to be appended: the record it will be stored as, whose `seq`, `id`,
+/// `recorded_at` (and `occurred_at` unless the client gave one) are set when it is appended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
+    /// A client-chosen id: retries with it are idempotent.
     pub id: Option<Uuid>,
+    /// When it happened, as the client said; else it is the time it is recorded.
     pub occurred_at: Option<DateTime<Utc>>,
-    pub actor_type: ActorType,
-    pub actor_id: String,
-    pub actor_name: Option<String>,
-    pub actor_email: Option<String>,
-    pub action: String,
-    pub resource: Option<(String, String)>,
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-    pub status: Status,
-    pub details: Value,
+    pub record: EntryRecord,
 }
 
 impl NewEvent {
@@ -42,38 +35,41 @@ impl NewEvent {
         NewEvent {
             id: None,
             occurred_at: None,
-            actor_type,
-            actor_id: actor_id.to_string(),
-            actor_name: None,
-            actor_email: None,
-            action: action.to_string(),
-            resource: None,
-            ip: None,
-            user_agent: None,
-            status: Status::Success,
-            details: Value::Object(Map::new()),
+            record: EntryRecord {
+                seq: 0,
+                id: Uuid::nil(),
+                occurred_at: DateTime::UNIX_EPOCH,
+                recorded_at: DateTime::UNIX_EPOCH,
+                actor_type,
+                actor_id: actor_id.to_string(),
+                actor_name: None,
+                actor_email: None,
+                action: action.to_string(),
+                resource_type: None,
+                resource_id: None,
+                ip: None,
+                user_agent: None,
+                status: Status::Success,
+                details: Value::Object(Map::new()),
+            },
         }
+    }
+
+    /// The resource acted on.
+    pub fn on(mut self, kind: &str, id: &str) -> Self {
+        self.record.resource_type = Some(kind.to_string());
+        self.record.resource_id = Some(id.to_string());
+        self
     }
 
     /// The stored form at position `seq`, recorded at `recorded_at`.
     pub fn into_record(self, seq: i64, id: Uuid, recorded_at: DateTime<Utc>) -> EntryRecord {
-        let (resource_type, resource_id) = self.resource.unzip();
         EntryRecord {
             seq,
             id,
             occurred_at: to_micros(self.occurred_at.unwrap_or(recorded_at)),
             recorded_at: to_micros(recorded_at),
-            actor_type: self.actor_type,
-            actor_id: self.actor_id,
-            actor_name: self.actor_name,
-            actor_email: self.actor_email,
-            action: self.action,
-            resource_type,
-            resource_id,
-            ip: self.ip,
-            user_agent: self.user_agent,
-            status: self.status,
-            details: self.details,
+            ..self.record
         }
     }
 
@@ -82,17 +78,36 @@ impl NewEvent {
     pub fn matches_stored(&self, stored: &EntryRecord) -> bool {
         self.occurred_at
             .is_none_or(|t| to_micros(t) == stored.occurred_at)
-            && self.actor_type == stored.actor_type
-            && self.actor_id == stored.actor_id
-            && self.actor_name == stored.actor_name
-            && self.actor_email == stored.actor_email
-            && self.action == stored.action
-            && self.resource.as_ref().map(|r| &r.0) == stored.resource_type.as_ref()
-            && self.resource.as_ref().map(|r| &r.1) == stored.resource_id.as_ref()
-            && self.ip == stored.ip
-            && self.user_agent == stored.user_agent
-            && self.status == stored.status
-            && self.details == stored.details
+            && EntryRecord {
+                seq: stored.seq,
+                id: stored.id,
+                occurred_at: stored.occurred_at,
+                recorded_at: stored.recorded_at,
+                ..self.record.clone()
+            } == *stored
+    }
+}
+
+impl NewEvent {
+    /// The event as a client sends it to `POST /api/v1/events`: [`parse_batch`] reads it back
+    /// as the same event.
+    pub fn to_input(&self) -> Value {
+        let r = &self.record;
+        let resource = match (&r.resource_type, &r.resource_id) {
+            (Some(kind), Some(id)) => serde_json::json!({"type": kind, "id": id}),
+            _ => Value::Null,
+        };
+        serde_json::json!({
+            "id": self.id,
+            "action": r.action,
+            "actor": {"id": r.actor_id, "name": r.actor_name, "email": r.actor_email, "type": r.actor_type},
+            "resource": resource,
+            "ip": r.ip.map(|ip| ip.to_string()),
+            "user_agent": r.user_agent,
+            "status": r.status,
+            "occurred_at": self.occurred_at.map(|t| t.to_rfc3339()),
+            "details": r.details,
+        })
     }
 }
 
@@ -379,20 +394,22 @@ fn parse_event(value: &Value, ctx: &mut Ctx) -> Option<NewEvent> {
         }
     };
 
-    (ctx.errors.len() == before).then_some(NewEvent {
-        id,
-        occurred_at,
-        actor_type,
-        actor_id,
+    let (resource_type, resource_id) = resource.unzip();
+    let mut event = NewEvent::new(&action, actor_type, &actor_id);
+    event.id = id;
+    event.occurred_at = occurred_at;
+    event.record = EntryRecord {
         actor_name,
         actor_email,
-        action,
-        resource,
+        resource_type,
+        resource_id,
         ip,
         user_agent,
         status,
         details,
-    })
+        ..event.record
+    };
+    (ctx.errors.len() == before).then_some(event)
 }
 
 fn contains_nul(v: &Value) -> bool {
@@ -404,58 +421,19 @@ fn contains_nul(v: &Value) -> bool {
     }
 }
 
-/// `action`: two or more lower-case segments of `[a-z0-9_]` joined by `.`, at most 128 chars.
-pub fn validate_action(action: &str) -> Result<(), String> {
-    if action.len() > MAX_ACTION_LEN {
-        return Err(format!("must be at most {MAX_ACTION_LEN} characters"));
-    }
-    let segments: Vec<&str> = action.split('.').collect();
-    let valid = segments.len() >= 2
-        && segments.iter().all(|s| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err("must be two or more segments of [a-z0-9_] joined by '.', e.g. config.updated".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn action_rule() {
-        assert!(validate_action("config.updated").is_ok());
-        assert!(validate_action("2fa.enrolled").is_ok());
-        assert!(validate_action("a.b.c_d").is_ok());
-        for bad in [
-            "config",
-            "Config.updated",
-            "config..x",
-            ".x",
-            "x.",
-            "config.up-dated",
-            "ç.a",
-        ] {
-            assert!(validate_action(bad).is_err(), "{bad}");
-        }
-        assert!(validate_action(&format!("a.{}", "b".repeat(126))).is_ok());
-        assert!(validate_action(&format!("a.{}", "b".repeat(127))).is_err());
-    }
-
-    #[test]
     fn minimal_event_gets_defaults() {
         let events = parse_batch(&json!({"action": "user.login", "actor": {"id": "u1"}})).unwrap();
         assert_eq!(events.len(), 1);
         let e = &events[0];
-        assert_eq!(e.actor_type, ActorType::User);
-        assert_eq!(e.status, Status::Success);
-        assert_eq!(e.details, json!({}));
+        assert_eq!(e.record.actor_type, ActorType::User);
+        assert_eq!(e.record.status, Status::Success);
+        assert_eq!(e.record.details, json!({}));
         assert!(e.occurred_at.is_none() && e.id.is_none());
     }
 
@@ -515,6 +493,18 @@ mod tests {
     }
 
     #[test]
+    fn the_input_form_parses_back_to_the_same_event() {
+        let until = DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let events: Vec<NewEvent> = super::super::demo::events(2_000, until).collect();
+        let inputs = Value::Array(
+            events.iter().map(NewEvent::to_input).collect::<Vec<_>>()[..1000].to_vec(),
+        );
+        assert_eq!(parse_batch(&inputs).unwrap(), events[..1000]);
+    }
+
+    #[test]
     fn retry_matches_unless_content_differs() {
         let e = parse_batch(&json!({"action": "a.b", "actor": {"id": "x"}, "details": {"k": 1}}))
             .unwrap()
@@ -522,7 +512,7 @@ mod tests {
         let stored = e.clone().into_record(5, Uuid::nil(), Utc::now());
         assert!(e.matches_stored(&stored));
         let mut changed = e.clone();
-        changed.details = json!({"k": 2});
+        changed.record.details = json!({"k": 2});
         assert!(!changed.matches_stored(&stored));
     }
 }

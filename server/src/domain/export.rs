@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use app::model::AuditEntry;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::storage::query::Bounds;
+use crate::domain::window::Bounds;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

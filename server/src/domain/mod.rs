@@ -1,12 +1,14 @@
-//! What Trailkeep is, independent of HTTP and the CLI.
+//! What Trailkeep is, independent of HTTP, the CLI and the database: pure rules and types.
+//! Nothing here performs I/O; `storage` and `service` build on it.
 
-pub mod accounts;
 pub mod auth;
 pub mod canonical;
 pub mod chain;
 pub mod cursor;
 pub mod demo;
+pub mod entry;
 pub mod event;
 pub mod export;
-pub mod live;
+pub mod live_filter;
 pub mod report;
+pub mod window;

@@ -9,10 +9,8 @@ use sqlx::PgPool;
 
 use super::{config, http};
 use crate::{
-    domain::{
-        accounts::{self, Acting},
-        auth, demo,
-    },
+    domain::{auth, demo},
+    service::accounts::{self, Acting},
     storage::{self, entries},
 };
 

@@ -1,15 +1,19 @@
-//! `audit_entries`: appending through the chain head, reading, verifying.
+//! `audit_entries`: appending through the chain head, reading, verifying. The columns, the
+//! INSERT and the row decoding are generated from the one field list of `domain::entry`.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::LazyLock;
 
-use app::model::{Actor, ActorType, AuditEntry, Resource, Status};
+use app::model::{ActorType, AuditEntry, Status};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{postgres::PgRow, FromRow, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::{
-    chain::{chain_hash, EntryRecord, Hash, GENESIS},
+    chain::{chain_hash, Hash, GENESIS},
+    entry::{with_entry_fields, EntryRecord, StoredEntry},
     event::NewEvent,
 };
 
@@ -44,84 +48,187 @@ impl From<sqlx::Error> for AppendError {
     }
 }
 
-/// One stored row, as read back.
-#[derive(Debug, FromRow)]
-pub struct EntryRow {
-    pub seq: i64,
-    pub id: Uuid,
-    pub occurred_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    pub actor_type: String,
-    pub actor_id: String,
-    pub actor_name: Option<String>,
-    pub actor_email: Option<String>,
-    pub action: String,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub status: String,
-    pub details: serde_json::Value,
-    pub leaf_hash: Vec<u8>,
-    pub chain_hash: Vec<u8>,
+/// How a field's Rust type is stored: the value bound for it (`Db`), the element type of its
+/// `UNNEST` array, how it is selected and inserted, and the conversion both ways. A stored value
+/// Trailkeep never writes is an error, reported like any corruption, never relabelled.
+trait Column: Sized {
+    type Db;
+    const ARRAY: &'static str;
+    fn select(name: &str) -> String {
+        name.to_string()
+    }
+    fn insert(name: &str) -> String {
+        name.to_string()
+    }
+    fn to_db(&self) -> Self::Db;
+    fn from_db(value: Self::Db) -> Result<Self, String>;
 }
 
-/// The columns of [`EntryRow`], in one place.
-pub const ROW_COLUMNS: &str =
-    "seq, id, occurred_at, recorded_at, actor_type, actor_id, actor_name, \
-    actor_email, action, resource_type, resource_id, host(ip) AS ip, user_agent, status, details, \
-    leaf_hash, chain_hash";
-
-impl EntryRow {
-    /// The hashed fields as stored. `None` if a column holds something Trailkeep never writes.
-    pub fn record(&self) -> Option<EntryRecord> {
-        Some(EntryRecord {
-            seq: self.seq,
-            id: self.id,
-            occurred_at: self.occurred_at,
-            recorded_at: self.recorded_at,
-            actor_type: ActorType::parse(&self.actor_type)?,
-            actor_id: self.actor_id.clone(),
-            actor_name: self.actor_name.clone(),
-            actor_email: self.actor_email.clone(),
-            action: self.action.clone(),
-            resource_type: self.resource_type.clone(),
-            resource_id: self.resource_id.clone(),
-            ip: match &self.ip {
-                None => None,
-                Some(text) => Some(text.parse().ok()?),
-            },
-            user_agent: self.user_agent.clone(),
-            status: Status::parse(&self.status)?,
-            details: self.details.clone(),
-        })
-    }
-
-    pub fn into_entry(self) -> AuditEntry {
-        let resource = match (self.resource_type, self.resource_id) {
-            (Some(kind), Some(id)) => Some(Resource { kind, id }),
-            _ => None,
-        };
-        AuditEntry {
-            id: self.id,
-            seq: self.seq,
-            occurred_at: self.occurred_at,
-            recorded_at: self.recorded_at,
-            action: self.action,
-            actor: Actor {
-                kind: ActorType::parse(&self.actor_type).unwrap_or(ActorType::System),
-                id: self.actor_id,
-                name: self.actor_name,
-                email: self.actor_email,
-            },
-            resource,
-            ip: self.ip,
-            user_agent: self.user_agent,
-            status: Status::parse(&self.status).unwrap_or(Status::Failure),
-            details: self.details,
-            leaf_hash: hex::encode(self.leaf_hash),
+/// Types stored as themselves.
+macro_rules! plain_column {
+    ($($ty:ty => $array:literal),* $(,)?) => {$(
+        impl Column for $ty {
+            type Db = $ty;
+            const ARRAY: &'static str = $array;
+            fn to_db(&self) -> $ty {
+                self.clone()
+            }
+            fn from_db(value: $ty) -> Result<Self, String> {
+                Ok(value)
+            }
         }
+    )*};
+}
+plain_column! {
+    i64 => "bigint[]",
+    Uuid => "uuid[]",
+    DateTime<Utc> => "timestamptz[]",
+    String => "text[]",
+    Option<String> => "text[]",
+    serde_json::Value => "jsonb[]",
+}
+
+/// Closed sets of words, stored as their text; any other text is corruption.
+macro_rules! word_column {
+    ($($ty:ty => $what:literal),* $(,)?) => {$(
+        impl Column for $ty {
+            type Db = String;
+            const ARRAY: &'static str = "text[]";
+            fn to_db(&self) -> String {
+                self.as_str().to_string()
+            }
+            fn from_db(value: String) -> Result<Self, String> {
+                <$ty>::parse(&value).ok_or_else(|| format!(concat!("unknown ", $what, " {:?}"), value))
+            }
+        }
+    )*};
+}
+word_column! {
+    ActorType => "actor type",
+    Status => "status",
+}
+
+/// `inet`, sent and read as text (`host()` drops the /32 or /128).
+impl Column for Option<IpAddr> {
+    type Db = Option<String>;
+    const ARRAY: &'static str = "text[]";
+    fn select(name: &str) -> String {
+        format!("host({name}) AS {name}")
     }
+    fn insert(name: &str) -> String {
+        format!("{name}::inet")
+    }
+    fn to_db(&self) -> Option<String> {
+        self.map(|ip| ip.to_string())
+    }
+    fn from_db(value: Option<String>) -> Result<Self, String> {
+        value
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| format!("{text:?} is not an address"))
+            })
+            .transpose()
+    }
+}
+
+/// The SQL of every stored column (the fields, then the two hashes), built once from
+/// [`with_entry_fields!`].
+struct Sql {
+    /// `SELECT` list of a [`StoredEntry`].
+    select: String,
+    /// One statement inserting [`Columns`] with `UNNEST`.
+    insert: String,
+}
+
+macro_rules! stored_columns {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// New rows as parallel arrays, inserted with one `UNNEST` statement.
+        #[derive(Default)]
+        struct Columns {
+            $($field: Vec<<$ty as Column>::Db>,)*
+            leaf_hash: Vec<Vec<u8>>,
+            chain_hash: Vec<Vec<u8>>,
+        }
+
+        impl Columns {
+            fn push(&mut self, r: &EntryRecord, leaf: Hash, chain: Hash) {
+                $(self.$field.push(Column::to_db(&r.$field));)*
+                self.leaf_hash.push(leaf.to_vec());
+                self.chain_hash.push(chain.to_vec());
+            }
+
+            async fn insert(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+                sqlx::query(&SQL.insert)
+                    $(.bind(self.$field))*
+                    .bind(self.leaf_hash)
+                    .bind(self.chain_hash)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        /// `(name, select expression, insert expression, array type)` of every column.
+        fn column_specs() -> Vec<(&'static str, String, String, &'static str)> {
+            let mut specs = vec![$((
+                stringify!($field),
+                <$ty as Column>::select(stringify!($field)),
+                <$ty as Column>::insert(stringify!($field)),
+                <$ty as Column>::ARRAY,
+            ),)*];
+            for hash in ["leaf_hash", "chain_hash"] {
+                specs.push((hash, hash.to_string(), hash.to_string(), "bytea[]"));
+            }
+            specs
+        }
+
+        impl<'r> FromRow<'r, PgRow> for StoredEntry {
+            fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+                Ok(StoredEntry {
+                    record: EntryRecord {
+                        $($field: {
+                            let value: <$ty as Column>::Db = row.try_get(stringify!($field))?;
+                            <$ty as Column>::from_db(value).map_err(|e| {
+                                sqlx::Error::ColumnDecode {
+                                    index: stringify!($field).into(),
+                                    source: e.into(),
+                                }
+                            })?
+                        },)*
+                    },
+                    leaf_hash: row.try_get("leaf_hash")?,
+                    chain_hash: row.try_get("chain_hash")?,
+                })
+            }
+        }
+    };
+}
+with_entry_fields!(stored_columns);
+
+static SQL: LazyLock<Sql> = LazyLock::new(|| {
+    let specs = column_specs();
+    let list = |f: fn(&(&'static str, String, String, &'static str)) -> String| {
+        specs.iter().map(f).collect::<Vec<_>>().join(", ")
+    };
+    let names = list(|s| s.0.to_string());
+    Sql {
+        select: list(|s| s.1.clone()),
+        insert: format!(
+            "INSERT INTO audit_entries ({names}) SELECT {} FROM UNNEST({}) AS u({names})",
+            list(|s| s.2.clone()),
+            specs
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("${}::{}", i + 1, s.3))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    }
+});
+
+/// The `SELECT` list that [`StoredEntry`] decodes: every stored column of an entry.
+pub fn row_columns() -> &'static str {
+    &SQL.select
 }
 
 /// Appends `events` atomically: all or nothing, in order, through the chain head.
@@ -158,22 +265,21 @@ pub async fn append_in(
     let client_ids: Vec<Uuid> = events.iter().filter_map(|e| e.id).collect();
     let mut known: HashMap<Uuid, (EntryRecord, Vec<u8>)> = HashMap::new();
     if !client_ids.is_empty() {
-        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-            "SELECT {ROW_COLUMNS} FROM audit_entries WHERE id = ANY($1)"
+        let rows: Vec<StoredEntry> = sqlx::query_as(&format!(
+            "SELECT {} FROM audit_entries WHERE id = ANY($1)",
+            row_columns()
         ))
         .bind(&client_ids)
         .fetch_all(&mut *conn)
         .await?;
         for row in rows {
-            if let Some(record) = row.record() {
-                known.insert(row.id, (record, row.leaf_hash));
-            }
+            known.insert(row.record.id, (row.record, row.leaf_hash));
         }
     }
 
     let mut seq = next_seq;
     let mut acks = Vec::with_capacity(events.len());
-    let mut new_rows = Columns::with_capacity(events.len());
+    let mut new_rows = Columns::default();
     for (index, event) in events.into_iter().enumerate() {
         if let Some(id) = event.id {
             if let Some((stored, leaf)) = known.get(&id) {
@@ -201,7 +307,7 @@ pub async fn append_in(
         if event.id.is_some() {
             known.insert(id, (record.clone(), leaf.to_vec()));
         }
-        new_rows.push(record, leaf, head);
+        new_rows.push(&record, leaf, head);
         seq += 1;
     }
 
@@ -216,118 +322,16 @@ pub async fn append_in(
     Ok(acks)
 }
 
-/// New rows as parallel arrays, inserted with one `UNNEST` statement.
-struct Columns {
-    seq: Vec<i64>,
-    id: Vec<Uuid>,
-    occurred_at: Vec<DateTime<Utc>>,
-    recorded_at: Vec<DateTime<Utc>>,
-    actor_type: Vec<&'static str>,
-    actor_id: Vec<String>,
-    actor_name: Vec<Option<String>>,
-    actor_email: Vec<Option<String>>,
-    action: Vec<String>,
-    resource_type: Vec<Option<String>>,
-    resource_id: Vec<Option<String>>,
-    ip: Vec<Option<String>>,
-    user_agent: Vec<Option<String>>,
-    status: Vec<&'static str>,
-    details: Vec<serde_json::Value>,
-    leaf_hash: Vec<Vec<u8>>,
-    chain_hash: Vec<Vec<u8>>,
-}
-
-impl Columns {
-    fn with_capacity(n: usize) -> Self {
-        Columns {
-            seq: Vec::with_capacity(n),
-            id: Vec::with_capacity(n),
-            occurred_at: Vec::with_capacity(n),
-            recorded_at: Vec::with_capacity(n),
-            actor_type: Vec::with_capacity(n),
-            actor_id: Vec::with_capacity(n),
-            actor_name: Vec::with_capacity(n),
-            actor_email: Vec::with_capacity(n),
-            action: Vec::with_capacity(n),
-            resource_type: Vec::with_capacity(n),
-            resource_id: Vec::with_capacity(n),
-            ip: Vec::with_capacity(n),
-            user_agent: Vec::with_capacity(n),
-            status: Vec::with_capacity(n),
-            details: Vec::with_capacity(n),
-            leaf_hash: Vec::with_capacity(n),
-            chain_hash: Vec::with_capacity(n),
-        }
-    }
-
-    fn push(&mut self, r: EntryRecord, leaf: Hash, chain: Hash) {
-        self.seq.push(r.seq);
-        self.id.push(r.id);
-        self.occurred_at.push(r.occurred_at);
-        self.recorded_at.push(r.recorded_at);
-        self.actor_type.push(r.actor_type.as_str());
-        self.actor_id.push(r.actor_id);
-        self.actor_name.push(r.actor_name);
-        self.actor_email.push(r.actor_email);
-        self.action.push(r.action);
-        self.resource_type.push(r.resource_type);
-        self.resource_id.push(r.resource_id);
-        self.ip.push(r.ip.map(|ip| ip.to_string()));
-        self.user_agent.push(r.user_agent);
-        self.status.push(r.status.as_str());
-        self.details.push(r.details);
-        self.leaf_hash.push(leaf.to_vec());
-        self.chain_hash.push(chain.to_vec());
-    }
-
-    async fn insert(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_entries (seq, id, occurred_at, recorded_at, actor_type, actor_id, \
-                 actor_name, actor_email, action, resource_type, resource_id, ip, user_agent, \
-                 status, details, leaf_hash, chain_hash) \
-             SELECT seq, id, occurred_at, recorded_at, actor_type, actor_id, actor_name, \
-                 actor_email, action, resource_type, resource_id, ip::inet, user_agent, status, \
-                 details, leaf_hash, chain_hash \
-             FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], \
-                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
-                 $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::bytea[], \
-                 $17::bytea[]) \
-             AS u(seq, id, occurred_at, recorded_at, actor_type, actor_id, actor_name, \
-                 actor_email, action, resource_type, resource_id, ip, user_agent, status, \
-                 details, leaf_hash, chain_hash)",
-        )
-        .bind(self.seq)
-        .bind(self.id)
-        .bind(self.occurred_at)
-        .bind(self.recorded_at)
-        .bind(self.actor_type)
-        .bind(self.actor_id)
-        .bind(self.actor_name)
-        .bind(self.actor_email)
-        .bind(self.action)
-        .bind(self.resource_type)
-        .bind(self.resource_id)
-        .bind(self.ip)
-        .bind(self.user_agent)
-        .bind(self.status)
-        .bind(self.details)
-        .bind(self.leaf_hash)
-        .bind(self.chain_hash)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-}
-
 /// The newest `limit` entries, newest first.
 pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-        "SELECT {ROW_COLUMNS} FROM audit_entries ORDER BY occurred_at DESC, seq DESC LIMIT $1"
+    let rows: Vec<StoredEntry> = sqlx::query_as(&format!(
+        "SELECT {} FROM audit_entries ORDER BY occurred_at DESC, seq DESC LIMIT $1",
+        row_columns()
     ))
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    Ok(rows.into_iter().map(StoredEntry::into_entry).collect())
 }
 
 /// Rows by position, for tests and tools that inspect what is stored.
@@ -335,9 +339,10 @@ pub async fn rows_by_seq(
     pool: &PgPool,
     from: i64,
     to_exclusive: i64,
-) -> Result<Vec<EntryRow>, sqlx::Error> {
+) -> Result<Vec<StoredEntry>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {ROW_COLUMNS} FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq"
+        "SELECT {} FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        row_columns()
     ))
     .bind(from)
     .bind(to_exclusive)
@@ -383,24 +388,32 @@ pub async fn verify(pool: &PgPool) -> Result<Verdict, sqlx::Error> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let sql = format!("SELECT {ROW_COLUMNS} FROM audit_entries ORDER BY seq");
-    let mut rows = sqlx::query_as::<_, EntryRow>(&sql).fetch(&mut *tx);
+    let sql = format!("SELECT {} FROM audit_entries ORDER BY seq", row_columns());
+    let mut rows = sqlx::query_as::<_, StoredEntry>(&sql).fetch(&mut *tx);
     let mut expected_seq = 0i64;
     let mut head = GENESIS;
-    while let Some(row) = rows.try_next().await? {
+    loop {
         let bad = |reason: &str| Verdict::Bad {
             seq: expected_seq,
             reason: reason.to_string(),
         };
-        if row.seq != expected_seq {
+        let row = match rows.try_next().await {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(sqlx::Error::ColumnDecode { index, source }) => {
+                return Ok(bad(&format!(
+                    "column {index} holds a value Trailkeep never writes ({source})"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let record = &row.record;
+        if record.seq != expected_seq {
             return Ok(bad(&format!(
                 "entry {expected_seq} is missing (next stored seq is {})",
-                row.seq
+                record.seq
             )));
         }
-        let Some(record) = row.record() else {
-            return Ok(bad("a column holds a value Trailkeep never writes"));
-        };
         let leaf = record.leaf_hash();
         if row.leaf_hash != leaf {
             return Ok(bad("leaf hash does not match the entry's content"));

@@ -4,8 +4,9 @@
 use app::model::AuditEntry;
 use sqlx::{postgres::PgListener, FromRow, PgPool};
 
-use super::entries::{EntryRow, ROW_COLUMNS};
-use super::query::SEARCH_TEXT;
+use super::entries::row_columns;
+use super::query::conditions::SEARCH_TEXT;
+use crate::domain::entry::StoredEntry;
 
 /// The channel the log's insert trigger notifies.
 pub const CHANNEL: &str = "trailkeep_entries";
@@ -32,7 +33,7 @@ pub struct LiveRow {
 #[derive(FromRow)]
 struct LiveRecord {
     #[sqlx(flatten)]
-    row: EntryRow,
+    row: StoredEntry,
     search_text: String,
 }
 
@@ -43,8 +44,9 @@ pub async fn rows_after(
     limit: i64,
 ) -> Result<Vec<LiveRow>, sqlx::Error> {
     let records: Vec<LiveRecord> = sqlx::query_as(&format!(
-        "SELECT {ROW_COLUMNS}, {SEARCH_TEXT} AS search_text FROM audit_entries \
-         WHERE seq > $1 ORDER BY seq LIMIT $2"
+        "SELECT {}, {SEARCH_TEXT} AS search_text FROM audit_entries \
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
+        row_columns()
     ))
     .bind(after)
     .bind(limit)

@@ -9,11 +9,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
 use trailkeep::{
-    domain::{
-        accounts::{self, Acting},
-        auth::Scope,
-    },
+    domain::auth::Scope,
     infra::{config::Config, http},
+    service::accounts::{self, Acting},
 };
 
 pub async fn router(pool: &PgPool) -> Router {

@@ -11,11 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use trailkeep::domain::{
-    accounts::{self, Acting},
-    auth::Scope,
-};
+use trailkeep::domain::auth::Scope;
 use trailkeep::infra::{cli::Options, config};
+use trailkeep::service::accounts::{self, Acting};
 use trailkeep::storage::{self, entries};
 
 pub async fn export(words: &[&str]) -> Result<(), String> {

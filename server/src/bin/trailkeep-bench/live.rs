@@ -12,12 +12,9 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-use trailkeep::domain::{
-    accounts::{self, Acting},
-    auth::Scope,
-    event::parse_batch,
-};
+use trailkeep::domain::{auth::Scope, event::parse_batch};
 use trailkeep::infra::{cli::Options, config};
+use trailkeep::service::accounts::{self, Acting};
 use trailkeep::storage::{self, entries, live};
 
 /// When each entry was handed to `append` (before its commit), by seq.

@@ -12,11 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use trailkeep::infra::{cli::Options, config, http};
 use trailkeep::{
-    domain::{
-        accounts::{self, Acting},
-        auth::Scope,
-        demo,
-    },
+    domain::{auth::Scope, demo},
+    service::accounts::{self, Acting},
     storage::{self, entries},
 };
 
@@ -175,18 +172,7 @@ async fn through_api(
     let addr = serve_here(pool).await?;
     // Bodies are prepared up front: the clock measures the server, not the client's JSON.
     let bodies: Vec<String> = demo::events(n, until)
-        .map(|e| {
-            serde_json::json!({
-                "action": e.action,
-                "actor": {"id": e.actor_id, "name": e.actor_name, "email": e.actor_email, "type": e.actor_type},
-                "resource": e.resource.map(|(t, i)| serde_json::json!({"type": t, "id": i})),
-                "ip": e.ip.map(|ip| ip.to_string()),
-                "user_agent": e.user_agent,
-                "status": e.status,
-                "occurred_at": e.occurred_at.map(|t| t.to_rfc3339()),
-                "details": e.details,
-            })
-        })
+        .map(|e| e.to_input())
         .collect::<Vec<_>>()
         .chunks(500)
         .map(|batch| serde_json::Value::Array(batch.to_vec()).to_string())

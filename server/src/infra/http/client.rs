@@ -3,8 +3,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::ConnectInfo,
-    http::{header, HeaderMap, StatusCode},
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts, HeaderMap, StatusCode},
 };
 
 use super::{error::ApiError, AppState};
@@ -43,12 +43,47 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Who reads the log: a signed-in admin or compliance officer, or a key with scope `read`.
+/// As a handler argument it is the check: anyone else gets the 401 or 403 first.
 pub enum Reader {
     User(app::model::SessionUser),
     Key(ApiKeyRow),
 }
 
-pub async fn require_reader(
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        require_reader(state, &parts.headers, &parts.extensions).await
+    }
+}
+
+/// The API key of a request that appends events: active, with scope `ingest`.
+pub struct Ingester(#[allow(dead_code)] pub ApiKeyRow);
+
+impl FromRequestParts<AppState> for Ingester {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        require_key(state, &parts.headers, Scope::Ingest)
+            .await
+            .map(Ingester)
+    }
+}
+
+/// Anyone Trailkeep knows: a signed-in user of any role, or any active API key.
+pub struct Known;
+
+impl FromRequestParts<AppState> for Known {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        require_known(state, &parts.headers, &parts.extensions)
+            .await
+            .map(|()| Known)
+    }
+}
+
+async fn require_reader(
     state: &AppState,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,
@@ -87,8 +122,7 @@ async fn active_key(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiK
         .map_err(ApiError::database)
 }
 
-/// Anyone Trailkeep knows: a signed-in user of any role, or any active API key.
-pub async fn require_known(
+async fn require_known(
     state: &AppState,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,

@@ -1,11 +1,46 @@
-//! Every API error is JSON: `{"error": "...", ...}` with the right status.
+//! Every API error is JSON, an [`ErrorBody`] with the right status; [`Refused`] documents the
+//! refusals every endpoint shares.
 
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoResponses, ToSchema};
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    /// The request parameter at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    /// Per-event problems of a refused batch: `{index, field, message}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub details: Option<Value>,
+}
+
+/// What any authenticated endpoint may answer instead of its result (listed once, for the
+/// OpenAPI document: `responses(..., Refused)`).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum Refused {
+    /// A parameter or the body is wrong (named in `param`); nothing was changed.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Not signed in, and no valid API key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The role or the key's scope does not allow this.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// The database cannot be reached; retry later.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -61,13 +96,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.message});
-        if let Some(param) = self.param {
-            body["param"] = json!(param);
-        }
-        if let Some(details) = self.details {
-            body["details"] = details;
-        }
+        let body = ErrorBody {
+            error: self.message,
+            param: self.param,
+            details: self.details,
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -12,12 +12,16 @@ use axum::{
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{client, error::ApiError, AppState};
+use super::{
+    client::{self, Reader},
+    error::{ApiError, Refused},
+    AppState,
+};
 use crate::domain::{
-    accounts::Acting,
     export::{self, Format},
     report,
 };
+use crate::service::accounts::Acting;
 use crate::storage::{
     entries,
     query::{self, ExportSnapshot},
@@ -26,13 +30,36 @@ use crate::storage::{
 /// Entries read per query: large enough to stream fast, small enough to keep memory flat.
 const PAGE: i64 = 2000;
 
+/// Every entry the filter matches, streamed from one snapshot, and recorded as
+/// `export.downloaded`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/export",
+    tag = "query",
+    params(
+        super::openapi::FilterParams,
+        ("format" = String, Query, description = "csv, json, ndjson or pdf (at most 100,000 entries)"),
+    ),
+    responses(
+        (status = 200, description = "Every matching entry, in the filter's order",
+         headers(("x-trailkeep-count" = i64, description = "The exact number of entries sent")),
+         content(
+            (String = "text/csv"),
+            (String = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "application/pdf"),
+         )),
+        Refused,
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn download(
+    reader: Reader,
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let reader = client::require_reader(&state, &headers, &extensions).await?;
     let (filter, extra) = Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["format"])?;
     let mut format = None;
     for (_, value) in extra {
@@ -67,12 +94,12 @@ pub async fn download(
     let name = export::file_name(&snapshot.bounds, snapshot.now, snapshot.count, format);
 
     let by = match &reader {
-        client::Reader::User(user) => Acting::user(
+        Reader::User(user) => Acting::user(
             user,
             client::ip(&state, &headers, &extensions),
             client::user_agent(&headers),
         ),
-        client::Reader::Key(key) => Acting::key(
+        Reader::Key(key) => Acting::key(
             key,
             client::ip(&state, &headers, &extensions),
             client::user_agent(&headers),
@@ -241,7 +268,7 @@ async fn write(
     }
     let (from, to) = export::resolved_period(&snapshot.bounds, snapshot.now);
     let mut event = by.event("export.downloaded");
-    event.details = json!({
+    event.record.details = json!({
         "format": format.as_str(),
         "filter": canonical,
         "from": from,

@@ -4,19 +4,27 @@ use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
     http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
     Json,
 };
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
-use super::{client, error::ApiError, AppState};
-use crate::{
-    domain::{
-        auth::Scope,
-        event::{parse_batch, BatchError},
-    },
-    storage::entries::{self, AppendError},
+use super::{
+    client::Ingester,
+    error::{ApiError, ErrorBody, Refused},
+    AppState,
 };
+use crate::{
+    domain::event::{parse_batch, BatchError},
+    storage::entries::{self, AppendError, Appended},
+};
+
+/// What a 201 acknowledges: each event's id, position and leaf hash, in the order sent.
+#[derive(Serialize, ToSchema)]
+pub struct Acks {
+    pub entries: Vec<Appended>,
+}
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -27,23 +35,20 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
     tag = "ingest",
     request_body(content = super::openapi::IngestBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Committed in PostgreSQL", body = super::openapi::Acks),
-        (status = 400, description = "Invalid event(s); nothing stored", body = super::openapi::ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = super::openapi::ErrorBody),
-        (status = 403, description = "Key without the ingest scope", body = super::openapi::ErrorBody),
-        (status = 409, description = "A client id is stored with other content", body = super::openapi::ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "Not application/json", body = super::openapi::ErrorBody),
+        (status = 201, description = "Committed in PostgreSQL", body = Acks),
+        Refused,
+        (status = 409, description = "A client id is stored with other content", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
 pub async fn post_events(
+    _: Ingester,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    client::require_key(&state, &headers, Scope::Ingest).await?;
-
+) -> Result<(StatusCode, Json<Acks>), ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -80,7 +85,7 @@ pub async fn post_events(
     })?;
 
     match entries::append(&state.pool, events).await {
-        Ok(acks) => Ok((StatusCode::CREATED, Json(json!({"entries": acks}))).into_response()),
+        Ok(entries) => Ok((StatusCode::CREATED, Json(Acks { entries }))),
         Err(AppendError::Conflict { index, id }) => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("event {index}: id {id} is already stored with different content; nothing was stored"),

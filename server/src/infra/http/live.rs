@@ -10,28 +10,47 @@ use axum::{
         ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
         RawQuery, State,
     },
-    http::{header, Extensions, HeaderMap, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::Response,
 };
 use futures::{stream::SplitSink, SinkExt, StreamExt};
 
-use super::{client, error::ApiError, session, AppState};
+use super::{
+    client::{self, Reader},
+    error::{ApiError, ErrorBody, Refused},
+    session, AppState,
+};
 use crate::domain::auth::Scope;
-use crate::domain::live::{self, Frame, Sink};
-use crate::storage::query::LiveFilter;
+use crate::service::live::{self, Frame, Sink};
+use crate::storage::query;
 
 /// A client that cannot take a message for this long is disconnected (it resumes with
 /// `after_seq` when it comes back).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The live tail: a websocket of entries matching the filter as they are committed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/live",
+    tag = "query",
+    params(
+        super::openapi::FilterParams,
+        ("after_seq" = Option<i64>, Query, description = "Resume after this seq: backfill, then live"),
+    ),
+    responses(
+        (status = 101, description = "Websocket: JSON messages as in the README, \"Live mode\""),
+        (status = 426, description = "Not a websocket request", body = ErrorBody),
+        Refused,
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
 pub async fn subscribe(
+    _: Reader,
     State(state): State<AppState>,
     headers: HeaderMap,
-    extensions: Extensions,
     RawQuery(raw): RawQuery,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    client::require_reader(&state, &headers, &extensions).await?;
     // A page on another site must not ride the console's cookie into the stream.
     if !headers.contains_key(header::AUTHORIZATION) && !session::same_origin(&headers) {
         return Err(ApiError::new(
@@ -54,7 +73,7 @@ pub async fn subscribe(
             })?;
         after_seq = Some(n);
     }
-    let filter = LiveFilter::resolve(&state.pool, filter).await?;
+    let filter = query::live_filter(&state.pool, filter).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::new(
             StatusCode::UPGRADE_REQUIRED,

@@ -1,5 +1,6 @@
 //! HTTP: adapts requests to the domain and storage functions. No SQL and no rules here.
 
+mod api;
 mod assets;
 mod client;
 mod error;
@@ -17,8 +18,7 @@ use app::error::ConsoleError;
 use app::filter::Filter;
 use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
 use axum::{
-    extract::{DefaultBodyLimit, FromRef},
-    http::StatusCode,
+    extract::FromRef,
     middleware,
     routing::{get, post},
     Router,
@@ -39,7 +39,7 @@ pub struct AppState {
     /// Signs pagination cursors (shared by all processes through the database).
     pub cursor_key: Arc<Vec<u8>>,
     /// This process's live bridge (started by its first live client).
-    pub bridge: crate::domain::live::Bridge,
+    pub bridge: crate::service::live::Bridge,
 }
 
 impl AppState {
@@ -52,7 +52,7 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
         Ok(AppState {
-            bridge: crate::domain::live::Bridge::new(pool.clone()),
+            bridge: crate::service::live::Bridge::new(pool.clone()),
             pool,
             leptos_options,
             config: Arc::new(config),
@@ -157,36 +157,6 @@ impl ConsoleBackend for PgConsole {
     }
 }
 
-/// The machine API under `/api/v1`: JSON in, JSON out, JSON errors even for unknown paths.
-fn api_v1() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/events",
-            get(query::list)
-                .post(ingest::post_events)
-                .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
-        )
-        .route("/events/count", get(query::count))
-        .route("/events/export", get(export::download))
-        .route("/events/{id}", get(query::one))
-        .route("/facets/users", get(query::facet_users))
-        .route("/facets/actions", get(query::facet_actions))
-        .route("/live", get(live::subscribe))
-        .route("/openapi.json", get(openapi::document))
-        .fallback(|| async {
-            error::ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no such API endpoint (see /api/v1/openapi.json)",
-            )
-        })
-        .method_not_allowed_fallback(|| async {
-            error::ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "this endpoint does not take that method",
-            )
-        })
-}
-
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(PgConsole {
         pool: state.pool.clone(),
@@ -200,7 +170,7 @@ pub fn router(state: AppState) -> Router {
     let error_root = assets_root.clone();
     Router::new()
         .merge(assets::routes(&state.leptos_options, &assets_root))
-        .nest("/api/v1", api_v1())
+        .merge(api::router())
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/healthz", get(|| async { "ok" }))

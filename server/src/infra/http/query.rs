@@ -2,16 +2,42 @@
 //! facets for the pickers. Session users need role admin or compliance; keys need scope `read`.
 
 use app::filter::{percent_decode, Filter};
+use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage};
 use axum::{
     extract::{Path, RawQuery, State},
-    http::{Extensions, HeaderMap, StatusCode},
+    http::StatusCode,
     Json,
 };
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{client, error::ApiError, AppState};
+use super::{
+    client::Reader,
+    error::{ApiError, ErrorBody, Refused},
+    AppState,
+};
 use crate::storage::query::{self, QueryError};
+
+/// `GET /events/count`.
+#[derive(Serialize, ToSchema)]
+pub struct Count {
+    pub count: i64,
+    /// The canonical form of the filter counted.
+    pub filter: String,
+}
+
+/// `GET /facets/users`.
+#[derive(Serialize, ToSchema)]
+pub struct UserFacets {
+    pub users: Vec<ActorFacet>,
+}
+
+/// `GET /facets/actions`.
+#[derive(Serialize, ToSchema)]
+pub struct ActionFacets {
+    pub categories: Vec<ActionCategory>,
+}
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -51,20 +77,16 @@ fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError>
     tag = "query",
     params(super::openapi::FilterParams, super::openapi::PageParams),
     responses(
-        (status = 200, description = "A page and the cursor of the next", body = app::model::EntryPage),
-        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
-        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
-        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page and the cursor of the next", body = EntryPage),
+        Refused,
     ),
     security(("api_key" = []), ("session" = []))
 )]
 pub async fn list(
+    _: Reader,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    extensions: Extensions,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    client::require_reader(&state, &headers, &extensions).await?;
+) -> Result<Json<EntryPage>, ApiError> {
     let (filter, extra) =
         Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["limit", "cursor"])?;
     let mut limit = DEFAULT_LIMIT;
@@ -90,7 +112,7 @@ pub async fn list(
         cursor.as_deref(),
     )
     .await?;
-    Ok(Json(json!(page)))
+    Ok(Json(page))
 }
 
 /// The exact number of entries matching the filter.
@@ -100,25 +122,22 @@ pub async fn list(
     tag = "query",
     params(super::openapi::FilterParams),
     responses(
-        (status = 200, description = "The count and the canonical filter", body = super::openapi::Count),
-        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
-        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
-        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+        (status = 200, description = "The count and the canonical filter", body = Count),
+        Refused,
     ),
     security(("api_key" = []), ("session" = []))
 )]
 pub async fn count(
+    _: Reader,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    extensions: Extensions,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    client::require_reader(&state, &headers, &extensions).await?;
+) -> Result<Json<Count>, ApiError> {
     let filter = Filter::parse(raw.as_deref().unwrap_or(""))?;
-    let n = query::count(&state.pool, &filter).await?;
-    Ok(Json(
-        json!({"count": n, "filter": filter.to_query_string()}),
-    ))
+    let count = query::count(&state.pool, &filter).await?;
+    Ok(Json(Count {
+        count,
+        filter: filter.to_query_string(),
+    }))
 }
 
 /// One entry by id.
@@ -128,28 +147,24 @@ pub async fn count(
     tag = "query",
     params(("id" = String, Path, description = "The entry's UUID")),
     responses(
-        (status = 200, description = "The entry", body = app::model::AuditEntry),
-        (status = 404, description = "No such entry", body = super::openapi::ErrorBody),
-        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
-        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
-        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+        (status = 200, description = "The entry", body = AuditEntry),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        Refused,
     ),
     security(("api_key" = []), ("session" = []))
 )]
 pub async fn one(
+    _: Reader,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    extensions: Extensions,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    client::require_reader(&state, &headers, &extensions).await?;
+) -> Result<Json<AuditEntry>, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::bad_request("id: must be a UUID").with_param("id"))?;
     match query::by_id(&state.pool, id)
         .await
         .map_err(ApiError::database)?
     {
-        Some(entry) => Ok(Json(json!(entry))),
+        Some(entry) => Ok(Json(entry)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no entry with id {id}"),
@@ -193,20 +208,16 @@ fn simple_params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Str
         ("limit" = Option<i64>, Query, description = "1..100, default 20"),
     ),
     responses(
-        (status = 200, description = "Matching actors", body = super::openapi::UserFacets),
-        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
-        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
-        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+        (status = 200, description = "Matching actors", body = UserFacets),
+        Refused,
     ),
     security(("api_key" = []), ("session" = []))
 )]
 pub async fn facet_users(
+    _: Reader,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    extensions: Extensions,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    client::require_reader(&state, &headers, &extensions).await?;
+) -> Result<Json<UserFacets>, ApiError> {
     let mut q = String::new();
     let mut limit = 20;
     for (k, v) in simple_params(raw.as_deref(), &["q", "limit"])? {
@@ -219,7 +230,7 @@ pub async fn facet_users(
     let users = query::actor_facets(&state.pool, &q, limit)
         .await
         .map_err(ApiError::database)?;
-    Ok(Json(json!({"users": users})))
+    Ok(Json(UserFacets { users }))
 }
 
 /// Categories and actions with their entry counts.
@@ -228,23 +239,19 @@ pub async fn facet_users(
     path = "/api/v1/facets/actions",
     tag = "query",
     responses(
-        (status = 200, description = "Action counts by category", body = super::openapi::ActionFacets),
-        (status = 400, description = "Bad parameter (named in `param`)", body = super::openapi::ErrorBody),
-        (status = 401, description = "Not signed in, no API key", body = super::openapi::ErrorBody),
-        (status = 403, description = "Role or key scope may not read the log", body = super::openapi::ErrorBody),
+        (status = 200, description = "Action counts by category", body = ActionFacets),
+        Refused,
     ),
     security(("api_key" = []), ("session" = []))
 )]
 pub async fn facet_actions(
+    _: Reader,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    extensions: Extensions,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    client::require_reader(&state, &headers, &extensions).await?;
+) -> Result<Json<ActionFacets>, ApiError> {
     simple_params(raw.as_deref(), &[])?;
     let categories = query::action_facets(&state.pool)
         .await
         .map_err(ApiError::database)?;
-    Ok(Json(json!({"categories": categories})))
+    Ok(Json(ActionFacets { categories }))
 }

@@ -11,10 +11,8 @@ use axum::{
 use serde::Deserialize;
 
 use super::{client, error::ApiError, AppState};
-use crate::domain::{
-    accounts::{self, Acting, SignIn},
-    auth,
-};
+use crate::domain::auth;
+use crate::service::accounts::{self, Acting, SignIn};
 use crate::storage::sessions;
 
 pub const COOKIE: &str = "trailkeep_session";

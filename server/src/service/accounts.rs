@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{
+use crate::domain::{
     auth::{self, Scope},
     event::NewEvent,
 };
@@ -71,10 +71,10 @@ impl Acting {
 
     pub fn event(&self, action: &str) -> NewEvent {
         let mut e = NewEvent::new(action, self.actor_type, &self.id);
-        e.actor_name = self.name.clone();
-        e.actor_email = self.email.clone();
-        e.ip = self.ip;
-        e.user_agent = self.user_agent.clone();
+        e.record.actor_name = self.name.clone();
+        e.record.actor_email = self.email.clone();
+        e.record.ip = self.ip;
+        e.record.user_agent = self.user_agent.clone();
         e
     }
 }
@@ -154,9 +154,8 @@ pub async fn create_user(
     let hash = auth::hash_password(password);
     let mut tx = pool.begin().await?;
     let id = users::insert(&mut tx, email, name, role, &hash).await?;
-    let mut event = by.event("user.invited");
-    event.resource = Some(("user".into(), id.to_string()));
-    event.details = json!({"email": email, "name": name, "role": role.as_str()});
+    let mut event = by.event("user.invited").on("user", &id.to_string());
+    event.record.details = json!({"email": email, "name": name, "role": role.as_str()});
     entries::append_in(&mut tx, vec![event]).await?;
     tx.commit().await?;
     Ok(id)
@@ -172,9 +171,8 @@ pub async fn set_role(
     let Some((id, before)) = users::set_role(&mut tx, email, role).await? else {
         return Err(AccountError::Invalid(format!("no user with email {email}")));
     };
-    let mut event = by.event("user.role_changed");
-    event.resource = Some(("user".into(), id.to_string()));
-    event.details =
+    let mut event = by.event("user.role_changed").on("user", &id.to_string());
+    event.record.details =
         json!({"email": email, "changes": {"role": {"before": before, "after": role.as_str()}}});
     entries::append_in(&mut tx, vec![event]).await?;
     tx.commit().await?;
@@ -197,9 +195,8 @@ pub async fn create_key(
     let key = auth::new_api_key();
     let mut tx = pool.begin().await?;
     let id = api_keys::insert(&mut tx, name, &key.prefix, &key.hash, scopes).await?;
-    let mut event = by.event("key.created");
-    event.resource = Some(("api_key".into(), id.to_string()));
-    event.details = json!({
+    let mut event = by.event("key.created").on("api_key", &id.to_string());
+    event.record.details = json!({
         "name": name,
         "prefix": key.prefix,
         "scopes": scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
@@ -220,9 +217,8 @@ pub async fn revoke_key(
             "no active key {id_or_prefix:?}"
         )));
     };
-    let mut event = by.event("key.revoked");
-    event.resource = Some(("api_key".into(), key.id.to_string()));
-    event.details = json!({"name": key.name, "prefix": key.prefix});
+    let mut event = by.event("key.revoked").on("api_key", &key.id.to_string());
+    event.record.details = json!({"name": key.name, "prefix": key.prefix});
     entries::append_in(&mut tx, vec![event]).await?;
     tx.commit().await?;
     Ok(key)
@@ -258,12 +254,12 @@ pub async fn sign_in(
                 .map(|u| u.id.to_string())
                 .unwrap_or_else(|| email.to_lowercase()),
         );
-        e.actor_email = Some(email.to_string());
-        e.actor_name = user.map(|u| u.name.clone());
-        e.ip = ip;
-        e.user_agent = user_agent.clone();
-        e.status = Status::Failure;
-        e.details = json!({"reason": reason});
+        e.record.actor_email = Some(email.to_string());
+        e.record.actor_name = user.map(|u| u.name.clone());
+        e.record.ip = ip;
+        e.record.user_agent = user_agent.clone();
+        e.record.status = Status::Failure;
+        e.record.details = json!({"reason": reason});
         e
     };
     if entries::recent_login_failures(pool, email, LOCKOUT_MINUTES).await? >= LOCKOUT_FAILURES {
@@ -284,7 +280,7 @@ pub async fn sign_in(
     sessions::create(pool, user.id, &auth::sha256(token.as_bytes())).await?;
     let session_user = user.session_user();
     let mut event = Acting::user(&session_user, ip, user_agent).event("user.login");
-    event.details = json!({"method": "password"});
+    event.record.details = json!({"method": "password"});
     entries::append(pool, vec![event]).await?;
     Ok(SignIn::Ok {
         user: session_user,

@@ -16,9 +16,10 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
+use crate::domain::live_filter::LiveFilter;
 use crate::storage::{
     live::{self as channel, LiveRow},
-    query::{self, LiveFilter},
+    query,
 };
 
 /// Rows read per query, by the bridge and by a client's backfill.

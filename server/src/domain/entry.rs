@@ -1,0 +1,261 @@
+//! An entry's stored fields, listed once. [`with_entry_fields!`] is the one list: the record
+//! type and its canonical (hashed) form are generated from it here, and the INSERT, the SELECT
+//! and the row decoding in `storage::entries`. A new field is one line below plus the migration
+//! (and a [`Canonical`] / `storage::entries::Column` impl if its type is new).
+
+use std::net::IpAddr;
+
+use app::model::{Actor, ActorType, AuditEntry, Resource, Status};
+use chrono::{DateTime, Timelike, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{
+    canonical,
+    chain::{self, Hash},
+};
+
+/// Calls `$then! { name: Type, … }` with every stored field of an entry except its two hashes,
+/// in column order. Types are written with full paths: they are read where `$then` expands.
+macro_rules! with_entry_fields {
+    ($then:ident) => {
+        $then! {
+            seq: i64,
+            id: ::uuid::Uuid,
+            occurred_at: ::chrono::DateTime<::chrono::Utc>,
+            recorded_at: ::chrono::DateTime<::chrono::Utc>,
+            actor_type: ::app::model::ActorType,
+            actor_id: String,
+            actor_name: Option<String>,
+            actor_email: Option<String>,
+            action: String,
+            resource_type: Option<String>,
+            resource_id: Option<String>,
+            ip: Option<::std::net::IpAddr>,
+            user_agent: Option<String>,
+            status: ::app::model::Status,
+            details: ::serde_json::Value,
+        }
+    };
+}
+pub(crate) use with_entry_fields;
+
+macro_rules! define_record {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// Every stored field of an entry except its two hashes: exactly what is hashed.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct EntryRecord {
+            $(pub $field: $ty,)*
+        }
+
+        impl EntryRecord {
+            /// The stored fields' names, in column order.
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// The JSON object whose JCS serialisation is hashed: every field under its own
+            /// name, and the derived `category`.
+            pub fn canonical_json(&self) -> Value {
+                let mut object = Map::new();
+                $(object.insert(stringify!($field).to_string(), Canonical::canonical(&self.$field));)*
+                object.insert("category".into(), Value::String(self.category().to_string()));
+                Value::Object(object)
+            }
+        }
+    };
+}
+with_entry_fields!(define_record);
+
+/// A field's value in the canonical form (README, "Verifying the log yourself").
+pub trait Canonical {
+    fn canonical(&self) -> Value;
+}
+
+impl Canonical for i64 {
+    fn canonical(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl Canonical for String {
+    fn canonical(&self) -> Value {
+        Value::String(self.clone())
+    }
+}
+
+impl Canonical for Uuid {
+    fn canonical(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+impl Canonical for DateTime<Utc> {
+    fn canonical(&self) -> Value {
+        Value::String(canonical_timestamp(self))
+    }
+}
+
+impl Canonical for ActorType {
+    fn canonical(&self) -> Value {
+        Value::String(self.as_str().into())
+    }
+}
+
+impl Canonical for Status {
+    fn canonical(&self) -> Value {
+        Value::String(self.as_str().into())
+    }
+}
+
+impl Canonical for IpAddr {
+    fn canonical(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+impl Canonical for Value {
+    fn canonical(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl<T: Canonical> Canonical for Option<T> {
+    fn canonical(&self) -> Value {
+        self.as_ref().map_or(Value::Null, Canonical::canonical)
+    }
+}
+
+/// PostgreSQL keeps microseconds: hash what will be stored.
+pub fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}
+
+/// `2026-11-25T10:00:00.000000Z`: UTC, always six fractional digits.
+pub fn canonical_timestamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+impl EntryRecord {
+    pub fn category(&self) -> &str {
+        app::model::action_category(&self.action)
+    }
+
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        canonical::to_vec(&self.canonical_json())
+    }
+
+    /// SHA-256(0x00 ‖ canonical bytes): see [`chain`].
+    pub fn leaf_hash(&self) -> Hash {
+        chain::leaf_hash(&self.canonical_bytes())
+    }
+
+    /// The API's view of the entry (nested actor and resource, hex leaf hash).
+    pub fn into_entry(self, leaf_hash: &[u8]) -> AuditEntry {
+        let resource = match (self.resource_type, self.resource_id) {
+            (Some(kind), Some(id)) => Some(Resource { kind, id }),
+            _ => None,
+        };
+        AuditEntry {
+            id: self.id,
+            seq: self.seq,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            action: self.action,
+            actor: Actor {
+                kind: self.actor_type,
+                id: self.actor_id,
+                name: self.actor_name,
+                email: self.actor_email,
+            },
+            resource,
+            ip: self.ip.map(|ip| ip.to_string()),
+            user_agent: self.user_agent,
+            status: self.status,
+            details: self.details,
+            leaf_hash: hex::encode(leaf_hash),
+        }
+    }
+}
+
+/// An entry as stored: its record and its two hashes, decoded once from a row
+/// (`storage::entries`); a stored value Trailkeep never writes is a decoding error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEntry {
+    pub record: EntryRecord,
+    pub leaf_hash: Vec<u8>,
+    pub chain_hash: Vec<u8>,
+}
+
+impl StoredEntry {
+    pub fn into_entry(self) -> AuditEntry {
+        self.record.into_entry(&self.leaf_hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record() -> EntryRecord {
+        EntryRecord {
+            seq: 0,
+            id: Uuid::nil(),
+            occurred_at: DateTime::from_timestamp(1_764_064_800, 123_456_789).unwrap(),
+            recorded_at: DateTime::from_timestamp(1_764_064_801, 0).unwrap(),
+            actor_type: ActorType::User,
+            actor_id: "u_42".into(),
+            actor_name: Some("Ada Admin".into()),
+            actor_email: None,
+            action: "config.updated".into(),
+            resource_type: Some("config".into()),
+            resource_id: Some("cfg_7".into()),
+            ip: Some("203.0.113.7".parse().unwrap()),
+            user_agent: None,
+            status: Status::Success,
+            details: json!({}),
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_are_documented_form() {
+        let mut r = record();
+        r.occurred_at = to_micros(r.occurred_at);
+        let text = String::from_utf8(r.canonical_bytes()).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"action":"config.updated","actor_email":null,"actor_id":"u_42","actor_name":"Ada Admin","#,
+                r#""actor_type":"user","category":"config","details":{},"id":"00000000-0000-0000-0000-000000000000","#,
+                r#""ip":"203.0.113.7","occurred_at":"2025-11-25T10:00:00.123456Z","recorded_at":"2025-11-25T10:00:01.000000Z","#,
+                r#""resource_id":"cfg_7","resource_type":"config","seq":0,"status":"success","user_agent":null}"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_field_is_in_the_canonical_form() {
+        let json = record().canonical_json();
+        for field in EntryRecord::FIELDS {
+            assert!(json.get(field).is_some(), "{field}");
+        }
+        assert_eq!(
+            json.as_object().unwrap().len(),
+            EntryRecord::FIELDS.len() + 1
+        );
+    }
+
+    #[test]
+    fn any_field_change_changes_leaf() {
+        let base = record().leaf_hash();
+        let mut r = record();
+        r.status = Status::Failure;
+        assert_ne!(r.leaf_hash(), base);
+        let mut r = record();
+        r.details = json!({"a": 1});
+        assert_ne!(r.leaf_hash(), base);
+        let mut r = record();
+        r.seq = 1;
+        assert_ne!(r.leaf_hash(), base);
+    }
+}

@@ -1,0 +1,87 @@
+//! Live matching: whether a freshly committed entry matches a filter, decided in memory so
+//! that one read of new rows serves every live client. It must agree with the SQL of
+//! `storage::query::conditions`; the `live_filter_agrees_with_sql` test holds the two together.
+
+use app::filter::Filter;
+use app::model::AuditEntry;
+use chrono::{DateTime, Utc};
+
+use super::window::{self, Bounds};
+
+/// A filter as a live stream applies it: its time window resolved once (dates read in its
+/// zone), except `last=` windows, which move with the clock.
+#[derive(Clone, Debug)]
+pub struct LiveFilter {
+    pub filter: Filter,
+    bounds: Bounds,
+    users_lower: Vec<String>,
+    q_lower: Option<String>,
+}
+
+impl LiveFilter {
+    /// `filter` with its window resolved (`storage::query::live_filter`).
+    pub fn new(filter: Filter, bounds: Bounds) -> Self {
+        LiveFilter {
+            users_lower: filter.users.iter().map(|u| u.to_lowercase()).collect(),
+            q_lower: filter.q.as_ref().map(|q| q.to_lowercase()),
+            bounds,
+            filter,
+        }
+    }
+
+    /// The window at `now`.
+    pub fn bounds_at(&self, now: DateTime<Utc>) -> Bounds {
+        window::moving(&self.filter, self.bounds, now)
+    }
+
+    /// Whether a freshly committed entry matches at `now`. `search_text` is the row's
+    /// `audit_search_text(…)`, computed by PostgreSQL, so `q=` matches exactly as in SQL.
+    pub fn matches(&self, entry: &AuditEntry, search_text: &str, now: DateTime<Utc>) -> bool {
+        let f = &self.filter;
+        let actor = &entry.actor;
+        let user_matches = || {
+            f.users.contains(&actor.id)
+                || actor
+                    .email
+                    .as_ref()
+                    .is_some_and(|e| self.users_lower.contains(&e.to_lowercase()))
+                || actor.name.as_ref().is_some_and(|n| f.users.contains(n))
+        };
+        if !f.users.is_empty() && !user_matches() {
+            return false;
+        }
+        if !f.actions.is_empty() && !f.actions.iter().any(|a| a.matches(&entry.action)) {
+            return false;
+        }
+        let b = self.bounds_at(now);
+        if b.from.is_some_and(|from| entry.occurred_at < from)
+            || b.to.is_some_and(|to| entry.occurred_at >= to)
+        {
+            return false;
+        }
+        if let Some(q) = &self.q_lower {
+            if !search_text.contains(q.as_str()) {
+                return false;
+            }
+        }
+        if let Some(r) = &f.resource {
+            let (kind, id) = match &entry.resource {
+                Some(r) => (Some(r.kind.as_str()), Some(r.id.as_str())),
+                None => (None, None),
+            };
+            if !r.matches(kind, id) {
+                return false;
+            }
+        }
+        if f.status.is_some_and(|s| s != entry.status) {
+            return false;
+        }
+        if let Some(block) = &f.ip {
+            let ip = entry.ip.as_deref().and_then(|ip| ip.parse().ok());
+            if !ip.is_some_and(|ip| block.contains(ip)) {
+                return false;
+            }
+        }
+        true
+    }
+}

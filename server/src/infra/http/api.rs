@@ -1,0 +1,134 @@
+//! The machine API under `/api/v1`, listed once: each route is registered from its handler's
+//! `#[utoipa::path]` (method and path), which is also what the OpenAPI document says, so an
+//! undocumented API route cannot exist. JSON in, JSON out, JSON errors even for unknown paths.
+
+use std::sync::LazyLock;
+
+use axum::{extract::DefaultBodyLimit, http::StatusCode, Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    client::Known,
+    error::{ApiError, ErrorBody},
+    export, ingest, live, openapi, query, AppState,
+};
+
+/// Every API route, with its documentation. Only `routes!` belongs here (the test below
+/// refuses a plain `.route`, which would be undocumented).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(query::list))
+        .routes(routes!(ingest::post_events))
+        .routes(routes!(query::count))
+        .routes(routes!(export::download))
+        .routes(routes!(query::one))
+        .routes(routes!(query::facet_users))
+        .routes(routes!(query::facet_actions))
+        .routes(routes!(live::subscribe))
+        .routes(routes!(document))
+}
+
+/// The API as served: [`routes`], a body limit for ingest, and JSON answers for unknown paths
+/// and methods.
+pub fn router() -> Router<AppState> {
+    let (api, _) = routes().split_for_parts();
+    let not_found = || async {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no such API endpoint (see /api/v1/openapi.json)",
+        )
+    };
+    api.layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES))
+        .route("/api/v1", axum::routing::any(not_found))
+        .route("/api/v1/", axum::routing::any(not_found))
+        .route("/api/v1/{*rest}", axum::routing::any(not_found))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method",
+            )
+        })
+}
+
+/// The OpenAPI document, built once from the routes.
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes().into_openapi());
+
+/// This document: every endpoint, parameter and body of the API.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "query",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document", body = Object),
+        (status = 401, description = "Not signed in, no API key", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
+pub async fn document(_: Known) -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(&DOCUMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_documented_and_every_documented_path_is_routed() {
+        // Routes come only from handlers' annotations.
+        let source = include_str!("api.rs");
+        let list = &source[source.find("pub fn routes()").unwrap()
+            ..source.find("/// The API as served").unwrap()];
+        assert!(!list.contains(".route("), "an API route outside routes!()");
+        assert!(
+            !list.contains(".nest"),
+            "a nested router would go undocumented"
+        );
+
+        let doc = serde_json::to_value(super::routes().into_openapi()).unwrap();
+        let mut paths: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "/api/v1/events",
+                "/api/v1/events/count",
+                "/api/v1/events/export",
+                "/api/v1/events/{id}",
+                "/api/v1/facets/actions",
+                "/api/v1/facets/users",
+                "/api/v1/live",
+                "/api/v1/openapi.json",
+            ]
+        );
+        assert!(doc["paths"]["/api/v1/events"]["get"].is_object());
+        assert!(doc["paths"]["/api/v1/events"]["post"].is_object());
+    }
+
+    #[test]
+    fn document_is_openapi_3_1_and_documents_every_filter_parameter() {
+        let doc = serde_json::to_value(&*super::DOCUMENT).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        assert!(doc["paths"]["/api/v1/events"]["post"].is_object());
+        // The documented filter parameters are exactly the Filter's.
+        let mut documented: Vec<String> = doc["paths"]["/api/v1/events/count"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        documented.sort();
+        assert_eq!(
+            documented,
+            app::filter::FILTER_PARAMS.map(String::from).to_vec()
+        );
+        // Shared refusals are in every authenticated operation.
+        let list = &doc["paths"]["/api/v1/events"]["get"]["responses"];
+        for status in ["200", "400", "401", "403", "503"] {
+            assert!(list.get(status).is_some(), "{status}");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Workflows that read and write through `storage` under `domain`'s rules: account changes
+//! committed with the entries that record them, and the live bridge.
+
+pub mod accounts;
+pub mod live;

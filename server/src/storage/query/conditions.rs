@@ -1,0 +1,162 @@
+//! The one place a `Filter` becomes SQL conditions. Values are always bound parameters; the
+//! SQL text depends only on which filter parts are present.
+
+use app::filter::{ActionPattern, Filter, Order, ResourcePattern};
+use sqlx::{Postgres, QueryBuilder};
+
+use crate::domain::window::Bounds;
+
+/// The expression the free-text index is built on (migrations/0002_query.sql).
+pub const SEARCH_TEXT: &str = "audit_search_text(actor_id, actor_name, actor_email, action, \
+    resource_type, resource_id, ip, user_agent, details)";
+
+/// `s` as a literal inside a LIKE pattern (`\` is LIKE's escape character).
+pub(super) fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The identifier inside a search term that has more around it (`req_208900c5b4524753` →
+/// `208900c5b4524753`), or `None` when the term is best searched whole.
+///
+/// Why: pg_trgm splits a term into words at non-alphanumerics and requires every trigram of
+/// every word. Short words (`req`, `com`) and word edges are in millions of rows, and a GIN scan
+/// that must confirm each candidate in those posting trees reads them almost entirely. The
+/// longest word that looks like an identifier (eight or more characters, with a digit) is rare
+/// on its own, so its trigrams alone find the few candidates fast.
+fn identifier_probe(q: &str) -> Option<&str> {
+    let probe = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 8 && w.chars().any(|c| c.is_ascii_digit()))
+        .max_by_key(|w| w.chars().count())?;
+    (probe.len() < q.len()).then_some(probe)
+}
+
+/// Appends ` AND <condition>` for every part of the filter.
+pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) {
+    if !f.users.is_empty() {
+        let lower: Vec<String> = f.users.iter().map(|u| u.to_lowercase()).collect();
+        qb.push(" AND (actor_id = ANY(")
+            .push_bind(f.users.clone())
+            .push(") OR lower(actor_email) = ANY(")
+            .push_bind(lower)
+            .push(") OR actor_name = ANY(")
+            .push_bind(f.users.clone())
+            .push("))");
+    }
+    if !f.actions.is_empty() {
+        let mut exact = Vec::new();
+        let mut categories = Vec::new();
+        let mut prefixes = Vec::new();
+        for a in &f.actions {
+            match a {
+                ActionPattern::Exact(a) => exact.push(a.clone()),
+                // `config.*` is the category column, which has its own time-ordered index.
+                ActionPattern::Under(p) if !p.contains('.') => categories.push(p.clone()),
+                // Segments are [a-z0-9_]: escape `_` for LIKE.
+                ActionPattern::Under(p) => prefixes.push(format!("{}.%", p.replace('_', "\\_"))),
+            }
+        }
+        let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
+        if !exact.is_empty() {
+            parts.push(("action = ANY(", exact));
+        }
+        if !categories.is_empty() {
+            parts.push(("category = ANY(", categories));
+        }
+        if !prefixes.is_empty() {
+            parts.push(("action LIKE ANY(", prefixes));
+        }
+        qb.push(" AND (");
+        for (i, (sql, values)) in parts.into_iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            qb.push(sql).push_bind(values).push(")");
+        }
+        qb.push(")");
+    }
+    if let Some(from) = b.from {
+        qb.push(" AND occurred_at >= ").push_bind(from);
+    }
+    if let Some(to) = b.to {
+        qb.push(" AND occurred_at < ").push_bind(to);
+    }
+    if let Some(q) = &f.q {
+        match identifier_probe(q) {
+            // The index is asked only for the identifier's trigrams; the whole term is then
+            // checked in a form the index cannot take (strpos), so the answer stays exact.
+            Some(probe) => {
+                qb.push(" AND ")
+                    .push(SEARCH_TEXT)
+                    .push(" LIKE ('%' || lower(")
+                    .push_bind(probe.to_string())
+                    .push(") || '%') AND strpos(")
+                    .push(SEARCH_TEXT)
+                    .push(", lower(")
+                    .push_bind(q.clone())
+                    .push(")) > 0");
+            }
+            None => {
+                qb.push(" AND ")
+                    .push(SEARCH_TEXT)
+                    .push(" LIKE ('%' || lower(")
+                    .push_bind(like_escape(q))
+                    .push(") || '%')");
+            }
+        }
+    }
+    match &f.resource {
+        None => {}
+        Some(ResourcePattern::Exact { kind, id }) => {
+            qb.push(" AND resource_id = ")
+                .push_bind(id.clone())
+                .push(" AND resource_type = ")
+                .push_bind(kind.clone());
+        }
+        Some(ResourcePattern::AnyOfType(kind)) => {
+            qb.push(" AND resource_type = ").push_bind(kind.clone());
+        }
+        Some(ResourcePattern::AnyType(id)) => {
+            qb.push(" AND resource_id = ").push_bind(id.clone());
+        }
+    }
+    if let Some(status) = f.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(ip) = &f.ip {
+        qb.push(" AND ip <<= ")
+            .push_bind(ip.to_string())
+            .push("::inet");
+    }
+}
+
+pub(super) fn order_by(order: Order) -> &'static str {
+    match order {
+        Order::Desc => " ORDER BY occurred_at DESC, seq DESC",
+        Order::Asc => " ORDER BY occurred_at ASC, seq ASC",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identifier_probe;
+
+    #[test]
+    fn identifier_probe_takes_the_longest_identifier_inside_a_longer_term() {
+        assert_eq!(
+            identifier_probe("req_208900c5b4524753"),
+            Some("208900c5b4524753")
+        );
+        assert_eq!(
+            identifier_probe("6f1c2a4e-1b2c-4d3e-8f90-a1b2c3d4e5f6"),
+            Some("a1b2c3d4e5f6")
+        );
+        // Whole words, words without digits and short identifiers are searched whole.
+        assert_eq!(identifier_probe("208900c5b4524753"), None);
+        assert_eq!(identifier_probe("admin@company.com"), None);
+        assert_eq!(identifier_probe("cfg_7"), None);
+        assert_eq!(identifier_probe("10.0.3.7"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! Counting the entries a filter matches: exactly, or up to a cap for the line above the
+//! table. The whole log is counted from the chain head (`seq` is gapless).
+
+use app::filter::Filter;
+use app::model::MatchCount;
+use sqlx::{PgPool, QueryBuilder};
+
+use super::conditions::push_conditions;
+use super::error::QueryError;
+use super::snapshot::{resolve_bounds, snapshot};
+use crate::domain::window::Bounds;
+
+/// The exact number of entries matching `f` now.
+pub async fn count(pool: &PgPool, f: &Filter) -> Result<i64, QueryError> {
+    Ok(count_matching(pool, f, None, None).await?.count)
+}
+
+/// Counts entries matching `f` with `seq <= through_seq` (a listing's `snapshot_seq`, so live
+/// arrivals after it can be added without counting any twice), stopping past `cap` (then
+/// `at_least`: bounded work for the line above the table).
+pub async fn count_through(
+    pool: &PgPool,
+    f: &Filter,
+    cap: Option<i64>,
+    through_seq: Option<i64>,
+) -> Result<MatchCount, QueryError> {
+    count_matching(pool, f, cap, through_seq).await
+}
+
+/// Counts entries matching `f` in a new snapshot, stopping past `cap` when there is one. The
+/// whole log is counted exactly from the chain head.
+async fn count_matching(
+    pool: &PgPool,
+    f: &Filter,
+    cap: Option<i64>,
+    through_seq: Option<i64>,
+) -> Result<MatchCount, QueryError> {
+    let (head, now) = snapshot(pool).await?;
+    let seq_limit = match through_seq {
+        Some(s) => head.min(s.saturating_add(1).max(0)),
+        None => head,
+    };
+    if f.is_everything() {
+        // seq is gapless: the chain head is the exact count
+        return Ok(MatchCount {
+            count: seq_limit,
+            at_least: false,
+        });
+    }
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let n = count_in(pool, f, seq_limit, &bounds, cap).await?;
+    Ok(match cap {
+        Some(cap) if n > cap => MatchCount {
+            count: cap,
+            at_least: true,
+        },
+        _ => MatchCount {
+            count: n,
+            at_least: false,
+        },
+    })
+}
+
+/// Matching entries below `seq_limit`, counted up to `cap + 1` when there is a cap.
+pub(super) async fn count_in(
+    pool: &PgPool,
+    f: &Filter,
+    seq_limit: i64,
+    bounds: &Bounds,
+    cap: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    let mut qb =
+        QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_entries WHERE seq < ");
+    qb.push_bind(seq_limit);
+    push_conditions(&mut qb, f, bounds);
+    if let Some(cap) = cap {
+        qb.push(" LIMIT ").push_bind(cap + 1);
+    }
+    qb.push(") AS matching");
+    qb.build_query_scalar().fetch_one(pool).await
+}

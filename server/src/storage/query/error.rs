@@ -1,0 +1,22 @@
+//! Why a read with a filter failed.
+
+use app::filter::FilterError;
+
+#[derive(Debug)]
+pub enum QueryError {
+    /// The request is wrong (400): names the parameter.
+    Filter(FilterError),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for QueryError {
+    fn from(e: sqlx::Error) -> Self {
+        QueryError::Db(e)
+    }
+}
+
+impl From<FilterError> for QueryError {
+    fn from(e: FilterError) -> Self {
+        QueryError::Filter(e)
+    }
+}

@@ -1,0 +1,51 @@
+//! An export's reads: its snapshot and exact count fixed before the first byte, then its
+//! pages, the same entries in the same order as paging the query API.
+
+use app::filter::Filter;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::counts::count_in;
+use super::error::QueryError;
+use super::pages::{page_from, Page};
+use super::snapshot::{resolve_bounds, snapshot};
+use crate::domain::cursor::Cursor;
+use crate::domain::window::Bounds;
+
+/// What an export delivers, fixed before its first byte: the chain position and clock it
+/// reads at, its time bounds, and the exact number of entries.
+#[derive(Clone, Debug)]
+pub struct ExportSnapshot {
+    pub seq_limit: i64,
+    pub now: DateTime<Utc>,
+    pub bounds: Bounds,
+    pub count: i64,
+}
+
+pub async fn export_snapshot(pool: &PgPool, f: &Filter) -> Result<ExportSnapshot, QueryError> {
+    let (seq_limit, now) = snapshot(pool).await?;
+    let bounds = resolve_bounds(pool, f, now).await?;
+    let count = if f.is_everything() {
+        seq_limit // seq is gapless
+    } else {
+        count_in(pool, f, seq_limit, &bounds, None).await?
+    };
+    Ok(ExportSnapshot {
+        seq_limit,
+        now,
+        bounds,
+        count,
+    })
+}
+
+/// The export's next page after `after` (`None`: the first), from its snapshot, in the
+/// filter's order: the same entries, in the same order, as paging the query API.
+pub async fn export_page(
+    pool: &PgPool,
+    f: &Filter,
+    s: &ExportSnapshot,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page, sqlx::Error> {
+    page_from(pool, f, s.seq_limit, s.now, &s.bounds, after, limit).await
+}
