@@ -7,7 +7,7 @@ use axum::{body::Body, http::Request};
 use common::{router, send, Reply};
 use sqlx::PgPool;
 use trailkeep::{
-    service::accounts::{self, Acting},
+    service::accounts::{self, Acting, SignIn, SignInLimits},
     storage::entries,
 };
 
@@ -109,7 +109,7 @@ async fn five_failures_lock_the_account(pool: PgPool) {
     }
     // Even the right password is refused now, and the refusal is recorded.
     let r = send(&app, login("ada@example.com", PASSWORD, None)).await;
-    assert!(location(&r).contains("Too+many"), "{}", location(&r));
+    assert!(location(&r).ends_with("error=locked"), "{}", location(&r));
     assert!(r.headers.get("set-cookie").is_none());
     let last = entries::recent(&pool, 1).await.unwrap().remove(0);
     assert_eq!(last.action, "user.login_failed");
@@ -210,4 +210,175 @@ async fn account_changes_are_audited(pool: PgPool) {
     )
     .await
     .is_err());
+}
+
+/// Events an API key sends cannot lock anyone out: not even five `user.login_failed` for the
+/// admin dated in 2099.
+#[sqlx::test(migrations = "../migrations")]
+async fn forged_failures_from_ingest_lock_nobody(pool: PgPool) {
+    user(&pool, "admin@company.com", Role::Admin).await;
+    let forged: Vec<_> = (0..5)
+        .map(|_| {
+            serde_json::json!({"action": "user.login_failed",
+            "actor": {"id": "x", "email": "admin@company.com"},
+            "occurred_at": "2099-01-01T00:00:00Z", "details": {"reason": "bad_password"}})
+        })
+        .collect();
+    entries::append(
+        &pool,
+        trailkeep::domain::event::parse_batch(&serde_json::Value::Array(forged)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let app = router(&pool).await;
+    let r = send(&app, login("admin@company.com", PASSWORD, None)).await;
+    assert_eq!(location(&r), "/audit?x=1");
+    assert!(r.headers.get("set-cookie").is_some());
+}
+
+/// Sixty guesses at once get exactly the allowed five password checks; the rest are refused
+/// as locked without one.
+#[sqlx::test(migrations = "../migrations")]
+async fn parallel_guesses_get_exactly_the_allowed_tries(pool: PgPool) {
+    user(&pool, "ada@example.com", Role::Admin).await;
+    let guesses = (0..60).map(|i| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            accounts::sign_in(
+                &pool,
+                "ada@example.com",
+                &format!("wrong-{i}"),
+                None,
+                None,
+                SignInLimits::default(),
+            )
+            .await
+            .unwrap()
+        })
+    });
+    let outcomes = futures::future::join_all(guesses).await;
+    let checked = outcomes
+        .iter()
+        .filter(|o| matches!(o.as_ref().unwrap(), SignIn::BadCredentials))
+        .count();
+    let locked = outcomes
+        .iter()
+        .filter(|o| matches!(o.as_ref().unwrap(), SignIn::LockedOut))
+        .count();
+    assert_eq!((checked, locked), (5, 55));
+}
+
+/// One address that keeps failing is not heard for the window, whatever email it tries; other
+/// addresses are unaffected. Throttled attempts add nothing to the log.
+#[sqlx::test(migrations = "../migrations")]
+async fn one_address_is_throttled_after_its_failures(pool: PgPool) {
+    user(&pool, "ada@example.com", Role::Admin).await;
+    let limits = SignInLimits {
+        ip_failures: 3,
+        ..SignInLimits::default()
+    };
+    let attacker: std::net::IpAddr = "198.51.100.9".parse().unwrap();
+    for i in 0..3 {
+        let outcome = accounts::sign_in(
+            &pool,
+            &format!("guess{i}@example.com"),
+            "nope",
+            Some(attacker),
+            None,
+            limits,
+        )
+        .await
+        .unwrap();
+        assert!(matches!(outcome, SignIn::BadCredentials));
+    }
+    let before = entries::count_all(&pool).await.unwrap();
+    let outcome = accounts::sign_in(
+        &pool,
+        "ada@example.com",
+        PASSWORD,
+        Some(attacker),
+        None,
+        limits,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, SignIn::Throttled));
+    assert_eq!(entries::count_all(&pool).await.unwrap(), before);
+    let elsewhere = Some("203.0.113.5".parse().unwrap());
+    let outcome = accounts::sign_in(&pool, "ada@example.com", PASSWORD, elsewhere, None, limits)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SignIn::Ok { .. }));
+}
+
+/// A password typed into the email field is neither stored in the log nor sent back in the
+/// redirect; an unknown address is kept, bounded.
+#[sqlx::test(migrations = "../migrations")]
+async fn what_was_typed_is_never_echoed_and_never_stored_unless_an_address(pool: PgPool) {
+    let app = router(&pool).await;
+    let r = send(&app, login("correct horse battery staple", "x", None)).await;
+    assert!(!location(&r).contains("horse"), "{}", location(&r));
+    let last = entries::recent(&pool, 1).await.unwrap().remove(0);
+    assert_eq!(last.action, "user.login_failed");
+    assert!(!serde_json::to_string(&last).unwrap().contains("horse"));
+    assert_eq!(last.actor.email, None);
+
+    let long = format!("{}@example.com", "a".repeat(300));
+    send(&app, login(&long, "x", None)).await;
+    let last = entries::recent(&pool, 1).await.unwrap().remove(0);
+    assert_eq!(
+        last.actor.email, None,
+        "over 254 characters is not an address"
+    );
+
+    send(&app, login("Mallory@Example.com", "x", None)).await;
+    let last = entries::recent(&pool, 1).await.unwrap().remove(0);
+    assert_eq!(last.actor.email.as_deref(), Some("mallory@example.com"));
+    assert_eq!(last.details["reason"], "unknown_user");
+}
+
+/// Sign-ins hash on the blocking pool: a burst of 64 does not hold up other requests.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_burst_of_sign_ins_does_not_stall_other_requests(pool: PgPool) {
+    user(&pool, "ada@example.com", Role::Admin).await;
+    let app = router(&pool).await;
+    let burst: Vec<_> = (0..64)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                send(&app, login(&format!("user{i}@example.com"), "wrong", None)).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let r = send(&app, get("/healthz", None)).await;
+        assert_eq!(r.status, 200);
+        slowest = slowest.max(started.elapsed());
+    }
+    for b in burst {
+        b.await.unwrap();
+    }
+    assert!(
+        slowest < std::time::Duration::from_millis(100),
+        "/healthz took {slowest:?} during the burst"
+    );
+}
+
+/// A role change ends the user's sessions: nobody keeps browsing under the role they had.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_role_change_ends_the_users_sessions(pool: PgPool) {
+    user(&pool, "ada@example.com", Role::Admin).await;
+    let app = router(&pool).await;
+    let r = send(&app, login("ada@example.com", PASSWORD, None)).await;
+    let cookie = session_cookie(&r);
+    assert_eq!(send(&app, get("/audit", Some(&cookie))).await.status, 200);
+    accounts::set_role(&pool, "ada@example.com", Role::Member, &Acting::cli())
+        .await
+        .unwrap();
+    let r = send(&app, get("/audit", Some(&cookie))).await;
+    assert_eq!(r.status, 303);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
 }

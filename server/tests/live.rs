@@ -191,9 +191,16 @@ async fn demo_session(pool: &PgPool) -> String {
     )
     .await
     .unwrap();
-    match accounts::sign_in(pool, "admin@company.com", "pw-for-tests", None, None)
-        .await
-        .unwrap()
+    match accounts::sign_in(
+        pool,
+        "admin@company.com",
+        "pw-for-tests",
+        None,
+        None,
+        accounts::SignInLimits::default(),
+    )
+    .await
+    .unwrap()
     {
         trailkeep::service::accounts::SignIn::Ok { token, .. } => token,
         _ => panic!("demo admin cannot sign in"),

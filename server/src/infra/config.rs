@@ -1,5 +1,7 @@
 //! Settings from the environment.
 
+use crate::service::accounts::SignInLimits;
+
 /// Server settings beyond the standard `LEPTOS_*` variables.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -12,6 +14,9 @@ pub struct Config {
     /// `TRAILKEEP_LATE_RECORD_SECONDS` (default 300): the detail panel marks an entry whose
     /// occurred and recorded times lie further apart than this.
     pub recorded_late_after: chrono::Duration,
+    /// Sign-in limits; `TRAILKEEP_SIGNIN_IP_FAILURES` (default 30) sets how many refused
+    /// sign-ins one address may make in 15 minutes.
+    pub sign_in: SignInLimits,
 }
 
 /// Five minutes: more than clock drift and retries, less than a batch sent the next day.
@@ -24,6 +29,7 @@ impl Default for Config {
             trust_proxy: false,
             site_name: "Trailkeep".into(),
             recorded_late_after: chrono::Duration::seconds(DEFAULT_LATE_RECORD_SECONDS),
+            sign_in: SignInLimits::default(),
         }
     }
 }
@@ -48,11 +54,27 @@ impl Config {
                     )
                 })?,
         };
+        let mut sign_in = SignInLimits::default();
+        if let Ok(v) = std::env::var("TRAILKEEP_SIGNIN_IP_FAILURES") {
+            sign_in.ip_failures = v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "TRAILKEEP_SIGNIN_IP_FAILURES={v:?}: give a whole number from 1 to 1000000 \
+                         (default {})",
+                        SignInLimits::default().ip_failures
+                    )
+                })?;
+        }
         Ok(Config {
             secure_cookies: flag("TRAILKEEP_SECURE_COOKIES"),
             trust_proxy: flag("TRAILKEEP_TRUST_PROXY"),
             site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),
             recorded_late_after: chrono::Duration::seconds(late),
+            sign_in,
         })
     }
 }

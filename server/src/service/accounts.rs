@@ -2,17 +2,19 @@
 //! Trailkeep never changes who may do what without the log saying so.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use app::model::{ActorType, Role, SessionUser, Status};
 use serde_json::json;
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::domain::{
     auth::{self, Scope},
     event::NewEvent,
 };
-use crate::storage::{api_keys, entries, sessions, users};
+use crate::storage::{api_keys, entries, sessions, sign_ins, users};
 
 /// Who performs an account operation, and from where.
 #[derive(Clone, Debug)]
@@ -171,6 +173,8 @@ pub async fn set_role(
     let Some((id, before)) = users::set_role(&mut tx, email, role).await? else {
         return Err(AccountError::Invalid(format!("no user with email {email}")));
     };
+    // Sessions opened under the old role end with it.
+    sessions::delete_for_user(&mut tx, id).await?;
     let mut event = by.event("user.role_changed").on("user", &id.to_string());
     event.record.details =
         json!({"email": email, "changes": {"role": {"before": before, "after": role.as_str()}}});
@@ -224,8 +228,34 @@ pub async fn revoke_key(
     Ok(key)
 }
 
+/// How sign-in refuses guessing: per email, per client address, within a sliding window.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInLimits {
+    /// Failed passwords (and unknown emails) for one email that lock it for the window.
+    pub email_failures: i64,
+    /// Refused attempts from one address after which it is not heard for the window.
+    pub ip_failures: i64,
+    pub window_minutes: i32,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        SignInLimits {
+            email_failures: LOCKOUT_FAILURES,
+            ip_failures: 30,
+            window_minutes: LOCKOUT_MINUTES,
+        }
+    }
+}
+
 pub const LOCKOUT_FAILURES: i64 = 5;
 pub const LOCKOUT_MINUTES: i32 = 15;
+
+/// Passwords checked at once by this process. Argon2id takes a core for tens of
+/// milliseconds and runs on the blocking pool; each check also holds a database connection,
+/// so a burst of sign-ins waits here instead of stalling requests or draining the pool.
+static PASSWORD_CHECKS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 pub enum SignIn {
     /// Signed in: the session token for the cookie.
@@ -234,54 +264,107 @@ pub enum SignIn {
         token: String,
     },
     BadCredentials,
+    /// Too many failures for this email in the window.
     LockedOut,
+    /// Too many refused attempts from this address in the window.
+    Throttled,
+}
+
+/// What the log may keep of an email typed into the form for an unknown account: the
+/// address itself if it looks like one (bounded), never free text such as a password typed
+/// into the wrong field.
+fn typed_email_for_the_log(typed: &str, password: &str) -> Option<String> {
+    let looks_like_an_address = typed.len() <= 254
+        && typed != password
+        && !typed.chars().any(|c| c.is_whitespace() || c.is_control())
+        && typed.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    looks_like_an_address.then(|| typed.to_lowercase())
 }
 
 /// Checks a password, records the attempt, and opens a session on success.
+///
+/// Attempts on one email (and from one address) are serialised by advisory locks held in the
+/// attempt's transaction, and counted from `sign_in_attempts`, which only this function
+/// writes: parallel guesses get exactly `email_failures` tries, and no event an API key sends
+/// can lock anyone out.
 pub async fn sign_in(
     pool: &PgPool,
     email: &str,
     password: &str,
     ip: Option<IpAddr>,
     user_agent: Option<String>,
+    limits: SignInLimits,
 ) -> Result<SignIn, AccountError> {
-    let email = email.trim();
-    let failed = |reason: &str, user: Option<&users::UserRow>| {
+    let typed = email.trim();
+    let email_key = hex::encode(auth::sha256(typed.to_lowercase().as_bytes()));
+    let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
+    let mut tx = pool.begin().await?;
+    let failures = sign_ins::lock_and_count(&mut tx, &email_key, ip, limits.window_minutes).await?;
+    if failures.ip >= limits.ip_failures {
+        // Nothing recorded: a flood from one address adds nothing to the log or the table.
+        return Ok(SignIn::Throttled);
+    }
+    let user = users::find_by_email(pool, typed).await?;
+    let failed = |reason: sign_ins::Outcome| {
+        let shown = typed_email_for_the_log(typed, password);
         let mut e = NewEvent::new(
             "user.login_failed",
             ActorType::User,
             &user
+                .as_ref()
                 .map(|u| u.id.to_string())
-                .unwrap_or_else(|| email.to_lowercase()),
+                .or_else(|| shown.clone())
+                .unwrap_or_else(|| "(not an email address)".into()),
         );
-        e.record.actor_email = Some(email.to_string());
-        e.record.actor_name = user.map(|u| u.name.clone());
+        e.record.actor_email = user.as_ref().map(|u| u.email.clone()).or(shown);
+        e.record.actor_name = user.as_ref().map(|u| u.name.clone());
         e.record.ip = ip;
         e.record.user_agent = user_agent.clone();
         e.record.status = Status::Failure;
-        e.record.details = json!({"reason": reason});
+        e.record.details = json!({"reason": reason.as_str()});
         e
     };
-    if entries::recent_login_failures(pool, email, LOCKOUT_MINUTES).await? >= LOCKOUT_FAILURES {
-        entries::append(pool, vec![failed("locked_out", None)]).await?;
+    if failures.email >= limits.email_failures {
+        sign_ins::record_failure(&mut tx, &email_key, ip, sign_ins::Outcome::LockedOut).await?;
+        entries::append_in(&mut tx, vec![failed(sign_ins::Outcome::LockedOut)]).await?;
+        tx.commit().await?;
         return Ok(SignIn::LockedOut);
     }
-    let user = users::find_by_email(pool, email).await?;
-    let Some(user) = user else {
-        auth::verify_password_against_nothing(password);
-        entries::append(pool, vec![failed("unknown_user", None)]).await?;
-        return Ok(SignIn::BadCredentials);
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let candidate = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || match stored_hash {
+        Some(hash) => auth::verify_password(&candidate, &hash),
+        None => {
+            // The same work as for a real account: timing does not tell which emails exist.
+            auth::verify_password_against_nothing(&candidate);
+            false
+        }
+    })
+    .await
+    .map_err(|e| AccountError::Invalid(format!("the password check failed: {e}")))?;
+    let user = match (&user, matches) {
+        (Some(user), true) => user,
+        _ => {
+            let outcome = if user.is_some() {
+                sign_ins::Outcome::BadPassword
+            } else {
+                sign_ins::Outcome::UnknownUser
+            };
+            sign_ins::record_failure(&mut tx, &email_key, ip, outcome).await?;
+            entries::append_in(&mut tx, vec![failed(outcome)]).await?;
+            tx.commit().await?;
+            return Ok(SignIn::BadCredentials);
+        }
     };
-    if !auth::verify_password(password, &user.password_hash) {
-        entries::append(pool, vec![failed("bad_password", Some(&user))]).await?;
-        return Ok(SignIn::BadCredentials);
-    }
     let token = auth::new_session_token();
-    sessions::create(pool, user.id, &auth::sha256(token.as_bytes())).await?;
+    sessions::create(&mut tx, user.id, &auth::sha256(token.as_bytes())).await?;
     let session_user = user.session_user();
     let mut event = Acting::user(&session_user, ip, user_agent).event("user.login");
     event.record.details = json!({"method": "password"});
-    entries::append(pool, vec![event]).await?;
+    entries::append_in(&mut tx, vec![event]).await?;
+    tx.commit().await?;
     Ok(SignIn::Ok {
         user: session_user,
         token,

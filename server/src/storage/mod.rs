@@ -8,6 +8,7 @@ pub mod query;
 #[cfg(feature = "bench")]
 pub mod scratch;
 pub mod sessions;
+pub mod sign_ins;
 pub mod users;
 
 use std::time::Duration;

@@ -2,21 +2,25 @@
 
 use app::model::SessionUser;
 use chrono::Duration;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::users::UserRow;
 
 pub const SESSION_HOURS: i64 = 12;
 
-pub async fn create(pool: &PgPool, user_id: Uuid, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+pub async fn create(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    token_hash: &[u8],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + $3::interval)",
     )
     .bind(token_hash)
     .bind(user_id)
     .bind(format!("{} hours", Duration::hours(SESSION_HOURS).num_hours()))
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -41,6 +45,15 @@ pub async fn delete(pool: &PgPool, token_hash: &[u8]) -> Result<(), sqlx::Error>
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < now()")
         .bind(token_hash)
         .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (their role changed: they sign in again under the new one).
+pub async fn delete_for_user(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -65,13 +65,12 @@ pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
-fn login_url(next: &str, error: Option<&str>, email: Option<&str>) -> String {
+/// The sign-in page, told why the last attempt failed by a code (`app::pages::login` words
+/// it): nothing typed ever travels back in the URL.
+fn login_url(next: &str, error: Option<&str>) -> String {
     let mut pairs = vec![("next", next)];
     if let Some(e) = error {
         pairs.push(("error", e));
-    }
-    if let Some(e) = email {
-        pairs.push(("email", e));
     }
     format!(
         "/login?{}",
@@ -111,6 +110,7 @@ pub async fn login(
         &form.password,
         ip,
         client::user_agent(&headers),
+        state.config.sign_in,
     )
     .await
     .map_err(|e| match e {
@@ -126,18 +126,11 @@ pub async fn login(
             );
             response
         }
-        SignIn::BadCredentials => Redirect::to(&login_url(
-            next,
-            Some("Wrong email or password."),
-            Some(&form.email),
-        ))
-        .into_response(),
-        SignIn::LockedOut => Redirect::to(&login_url(
-            next,
-            Some("Too many failed sign-ins for this account. Try again in 15 minutes."),
-            Some(&form.email),
-        ))
-        .into_response(),
+        SignIn::BadCredentials => {
+            Redirect::to(&login_url(next, Some("credentials"))).into_response()
+        }
+        SignIn::LockedOut => Redirect::to(&login_url(next, Some("locked"))).into_response(),
+        SignIn::Throttled => Redirect::to(&login_url(next, Some("throttled"))).into_response(),
     })
 }
 
@@ -217,5 +210,5 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     } else {
         target
     };
-    Redirect::to(&login_url(&target, None, None)).into_response()
+    Redirect::to(&login_url(&target, None)).into_response()
 }
