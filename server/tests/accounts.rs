@@ -382,3 +382,69 @@ async fn a_role_change_ends_the_users_sessions(pool: PgPool) {
     assert_eq!(r.status, 303);
     assert!(location(&r).starts_with("/login"), "{}", location(&r));
 }
+
+/// A console page allows only its own hydration scripts (by a nonce that changes with each
+/// response); every response refuses sniffing, framing and cross-site referrers.
+#[sqlx::test(migrations = "../migrations")]
+async fn pages_carry_a_nonce_policy_and_every_response_the_safety_headers(pool: PgPool) {
+    user(&pool, "ada@example.com", Role::Admin).await;
+    let app = router(&pool).await;
+    let cookie = session_cookie(&send(&app, login("ada@example.com", PASSWORD, None)).await);
+    let nonce_of = |r: &Reply| -> String {
+        let csp = r.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(
+            !csp.contains("'unsafe-inline' 'self'")
+                && !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{csp}"
+        );
+        let at = csp.find("'nonce-").expect("a page policy has a nonce") + "'nonce-".len();
+        csp[at..at + csp[at..].find('\'').unwrap()].to_string()
+    };
+    let first = send(&app, get("/audit", Some(&cookie))).await;
+    assert_eq!(first.status, 200);
+    let nonce = nonce_of(&first);
+    assert!(nonce.len() >= 16, "{nonce}");
+    // Every inline script of the page carries it.
+    let scripts = first.text.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        first.text.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "{}",
+        first.text
+    );
+    let second = send(&app, get("/audit", Some(&cookie))).await;
+    assert_ne!(nonce_of(&second), nonce);
+    for r in [
+        &first,
+        &send(&app, get("/api/v1/events", None)).await,
+        &send(&app, get("/login", None)).await,
+    ] {
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers["referrer-policy"], "same-origin");
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+        assert!(r.headers.contains_key("content-security-policy"));
+    }
+}
+
+/// `/readyz` asks the database and the schema; `/healthz` only the process. Both are public.
+#[sqlx::test(migrations = "../migrations")]
+async fn probes_say_whether_the_server_can_work(pool: PgPool) {
+    let app = router(&pool).await;
+    let r = send(&app, get("/healthz", None)).await;
+    assert_eq!((r.status, r.text.as_str()), (200, "ok"));
+    let r = send(&app, get("/readyz", None)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["database"], "ok");
+    assert_eq!(r.body["migrations"], "current");
+    assert_eq!(r.body["ready"], true);
+    // A database that cannot be reached makes the server not ready, with a 503 that says why.
+    pool.close().await;
+    let r = send(&app, get("/readyz", None)).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body["database"], "unreachable");
+}

@@ -95,6 +95,12 @@ impl Bridge {
         }
     }
 
+    /// For readiness: `None` before the first live client started the bridge, else whether its
+    /// listener is connected and caught up.
+    pub fn listening(&self) -> Option<bool> {
+        self.started.get().map(|r| r.position.borrow().live)
+    }
+
     /// Starts the bridge if needed; the caller must be inside the tokio runtime.
     async fn running(&self) -> Result<Running, sqlx::Error> {
         if let Some(r) = self.started.get() {

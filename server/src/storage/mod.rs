@@ -79,3 +79,20 @@ pub async fn cursor_key(pool: &PgPool) -> Result<Vec<u8>, sqlx::Error> {
         .fetch_one(pool)
         .await
 }
+
+/// Whether every migration this binary carries is applied (and none failed): a server that
+/// runs ahead of its schema is not ready.
+pub async fn migrations_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .all(|m| applied.binary_search(&m.version).is_ok()))
+}
+
+/// One round trip: the database answers.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}

@@ -5,9 +5,11 @@ mod assets;
 mod client;
 mod error;
 mod export;
+mod headers;
 mod ingest;
 mod live;
 pub mod openapi;
+mod probes;
 mod query;
 mod session;
 
@@ -168,16 +170,21 @@ pub fn router(state: AppState) -> Router {
     let assets_root = assets::root(&state.leptos_options);
     let shell_root = assets_root.clone();
     let error_root = assets_root.clone();
-    Router::new()
+    let https = state.config.secure_cookies;
+    let router = Router::new()
         .merge(assets::routes(&state.leptos_options, &assets_root))
         .merge(api::router())
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(backend.clone()),
+            move || {
+                provide_context(backend.clone());
+                headers::set_page_policy();
+            },
             move || app::shell(shell_options.clone(), shell_root.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
@@ -187,5 +194,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::guard,
         ))
-        .with_state(state)
+        .with_state(state);
+    headers::layer(router, https)
 }

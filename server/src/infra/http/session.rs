@@ -167,10 +167,11 @@ pub async fn logout(
 }
 
 /// Paths anyone may fetch: the sign-in form, static assets, the machine API (which checks
-/// its own API keys) and the health probe.
+/// its own API keys) and the probes.
 fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/healthz"
+        || path == "/readyz"
         || path == "/favicon.ico"
         || path.starts_with("/pkg/")
         || path.starts_with("/assets/")

@@ -1,0 +1,62 @@
+//! Probes for orchestrators: `/healthz` says the process serves; `/readyz` says it can do its
+//! work (database reachable, schema current, live listener connected once started). Both are
+//! public and say nothing secret.
+
+use axum::{extract::State, http::StatusCode, Json};
+use serde::Serialize;
+
+use super::AppState;
+use crate::storage;
+
+/// `GET /healthz`: the process is up (no database round trip).
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[derive(Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// `ok`, or `unreachable`.
+    pub database: &'static str,
+    /// `current`, `behind` (run `trailkeep migrate`), or `unknown` (database unreachable).
+    pub migrations: &'static str,
+    /// `connected`, `reconnecting`, or `idle` (no live client yet on this process).
+    pub live_listener: &'static str,
+}
+
+/// `GET /readyz`: 200 when ready, 503 with the failing part otherwise.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let reachable = storage::ping(&state.pool).await.is_ok();
+    let migrations = if !reachable {
+        "unknown"
+    } else {
+        match storage::migrations_current(&state.pool).await {
+            Ok(true) => "current",
+            Ok(false) => "behind",
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: cannot read the migrations table");
+                "unknown"
+            }
+        }
+    };
+    let live_listener = match state.bridge.listening() {
+        None => "idle",
+        Some(true) => "connected",
+        Some(false) => "reconnecting",
+    };
+    let ready = reachable && migrations == "current" && live_listener != "reconnecting";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            database: if reachable { "ok" } else { "unreachable" },
+            migrations,
+            live_listener,
+        }),
+    )
+}
