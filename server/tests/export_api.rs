@@ -10,6 +10,7 @@ use chrono::Utc;
 use common::{key, router, send};
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tower::ServiceExt;
 use trailkeep::{
     domain::{auth::Scope, demo, export::neutralise},
     storage::{self, entries},
@@ -471,4 +472,72 @@ async fn a_pdf_over_the_limit_is_refused_up_front(pool: PgPool) {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// Exports hold a connection and memory while their clients read: two at a time per reader
+/// and eight in all; past that a 429 with Retry-After, before any work. A finished export
+/// frees its place.
+#[sqlx::test(migrations = "../migrations")]
+async fn exports_beyond_the_caps_get_429_with_retry_after(pool: PgPool) {
+    seed(&pool, 20_000).await;
+    let app = router(&pool).await;
+    let keys = [
+        key(&pool, &[Scope::Read]).await,
+        key(&pool, &[Scope::Read]).await,
+        key(&pool, &[Scope::Read]).await,
+        key(&pool, &[Scope::Read]).await,
+        key(&pool, &[Scope::Read]).await,
+    ];
+    // Responses whose bodies nobody reads: their exports stay running.
+    let mut held = Vec::new();
+    for k in &keys[..2] {
+        for _ in 0..2 {
+            let r = app
+                .clone()
+                .oneshot(get("/api/v1/events/export?format=ndjson", k))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            held.push(r);
+        }
+    }
+    // A third at once for the same key is refused.
+    let r = send(&app, get("/api/v1/events/export?format=csv", &keys[0])).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("already running"));
+    for k in &keys[2..4] {
+        for _ in 0..2 {
+            let r = app
+                .clone()
+                .oneshot(get("/api/v1/events/export?format=ndjson", k))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            held.push(r);
+        }
+    }
+    // The ninth, from a key running none, meets the total.
+    let r = send(&app, get("/api/v1/events/export?format=json", &keys[4])).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    // A client that goes away frees its place.
+    drop(held.pop());
+    let mut status = 0;
+    for _ in 0..100 {
+        let r = app
+            .clone()
+            .oneshot(get("/api/v1/events/export?format=json", &keys[4]))
+            .await
+            .unwrap();
+        status = r.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200);
 }

@@ -7,14 +7,15 @@ use axum::{
     body::{Body, Bytes},
     extract::{RawQuery, State},
     http::{header, Extensions, HeaderMap, HeaderValue},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::{
     client::{self, Reader},
-    error::{ApiError, Refused},
+    error::{ApiError, ErrorBody, Refused},
+    export_slots::Slot,
     AppState,
 };
 use crate::domain::{
@@ -50,6 +51,7 @@ const PAGE: i64 = 2000;
             (String = "application/pdf"),
          )),
         Refused,
+        (status = 429, description = "Too many exports running (per reader or in all); see Retry-After", body = ErrorBody),
     ),
     security(("api_key" = []), ("session" = []))
 )]
@@ -59,6 +61,27 @@ pub async fn download(
     headers: HeaderMap,
     extensions: Extensions,
     RawQuery(raw): RawQuery,
+) -> Result<Response, Response> {
+    let slot = state
+        .export_slots
+        .take(match &reader {
+            Reader::User(user) => user.id,
+            Reader::Key(key) => key.id,
+        })
+        .map_err(IntoResponse::into_response)?;
+    prepare(reader, state, headers, extensions, raw, slot)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// Checks the request and starts streaming, holding `slot` until the export ends.
+async fn prepare(
+    reader: Reader,
+    state: AppState,
+    headers: HeaderMap,
+    extensions: Extensions,
+    raw: Option<String>,
+    slot: Slot,
 ) -> Result<Response, ApiError> {
     let (filter, extra) = Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["format"])?;
     let mut format = None;
@@ -107,7 +130,10 @@ pub async fn download(
     };
     let count = snapshot.count;
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(write(state, filter, snapshot, format, by, tx));
+    tokio::spawn(async move {
+        write(state, filter, snapshot, format, by, tx).await;
+        drop(slot);
+    });
     let body = Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let mut response = Response::new(body);
     let h = response.headers_mut();

@@ -5,6 +5,7 @@ mod assets;
 mod client;
 mod error;
 mod export;
+mod export_slots;
 mod headers;
 mod ingest;
 mod live;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub cursor_key: Arc<Vec<u8>>,
     /// This process's live bridge (started by its first live client).
     pub bridge: crate::service::live::Bridge,
+    /// This process's running exports, capped per reader and in all.
+    pub export_slots: export_slots::ExportSlots,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
         Ok(AppState {
             bridge: crate::service::live::Bridge::new(pool.clone()),
+            export_slots: Default::default(),
             pool,
             leptos_options,
             config: Arc::new(config),
