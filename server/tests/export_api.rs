@@ -508,7 +508,7 @@ async fn exports_beyond_the_caps_get_429_with_retry_after(pool: PgPool) {
     assert!(r.body["error"]
         .as_str()
         .unwrap()
-        .contains("already running"));
+        .contains("already have 2 exports running"));
     for k in &keys[2..4] {
         for _ in 0..2 {
             let r = app

@@ -432,3 +432,48 @@ async fn the_resume_point_comes_at_once_and_a_future_one_is_clamped(pool: PgPool
     let got = entries_through(&mut future, head + 1, WAIT).await;
     assert_eq!(got.iter().map(|e| e.seq).collect::<Vec<_>>(), [head + 1]);
 }
+
+/// One key (or session) holds at most eight live sockets on a process; the ninth is refused
+/// with 429 and Retry-After, and a closed socket frees its place.
+#[sqlx::test(migrations = "../migrations")]
+async fn live_sockets_are_capped_per_reader(pool: PgPool) {
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Error};
+    let addr = serve(&pool).await;
+    let k = key(&pool, &[Scope::Read]).await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(live(addr, &k, "").await);
+    }
+    let connect = || {
+        let mut request = format!("ws://{addr}/api/v1/live?")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {k}").parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    match connect().await {
+        Err(Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        other => panic!("a ninth socket was not refused: {:?}", other.map(|_| ())),
+    }
+    // Another key is not affected.
+    let other = key(&pool, &[Scope::Read]).await;
+    let _theirs = live(addr, &other, "").await;
+    // Closing one frees its place.
+    let mut closed = open.pop().unwrap();
+    futures::SinkExt::close(&mut closed).await.unwrap();
+    drop(closed);
+    let mut reopened = false;
+    for _ in 0..100 {
+        if connect().await.is_ok() {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(WAIT / 200).await;
+    }
+    assert!(reopened);
+}

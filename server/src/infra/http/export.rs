@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::{
     client::{self, Reader},
     error::{ApiError, ErrorBody, Refused},
-    export_slots::Slot,
+    slots::Slot,
     AppState,
 };
 use crate::domain::{

@@ -11,14 +11,16 @@ use axum::{
         RawQuery, State,
     },
     http::{header, HeaderMap, StatusCode},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use futures::{stream::SplitSink, SinkExt, StreamExt};
 
 use super::{
     client::{self, Reader},
     error::{ApiError, ErrorBody, Refused},
-    session, AppState,
+    session,
+    slots::Slot,
+    AppState,
 };
 use crate::domain::auth::Scope;
 use crate::service::live::{self, Frame, Sink};
@@ -27,6 +29,8 @@ use crate::storage::query;
 /// A client that cannot take a message for this long is disconnected (it resumes with
 /// `after_seq` when it comes back).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes a client message may hold (it has nothing to say beyond close and pong).
+const INBOUND_LIMIT: usize = 1024;
 
 /// The live tail: a websocket of entries matching the filter as they are committed.
 #[utoipa::path(
@@ -40,16 +44,37 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
     responses(
         (status = 101, description = "Websocket: JSON messages as in the README, \"Live mode\""),
         (status = 426, description = "Not a websocket request", body = ErrorBody),
+        (status = 429, description = "Too many live connections (per reader or in all); see Retry-After", body = ErrorBody),
         Refused,
     ),
     security(("api_key" = []), ("session" = []))
 )]
 pub async fn subscribe(
-    _: Reader,
+    reader: Reader,
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Response> {
+    let slot = state
+        .live_slots
+        .take(match &reader {
+            Reader::User(user) => user.id,
+            Reader::Key(key) => key.id,
+        })
+        .map_err(IntoResponse::into_response)?;
+    open(state, headers, raw, upgrade, slot)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// Checks the request and upgrades, holding `slot` until the socket closes.
+async fn open(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Option<String>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    slot: Slot,
 ) -> Result<Response, ApiError> {
     // A page on another site must not ride the console's cookie into the stream.
     if !headers.contains_key(header::AUTHORIZATION) && !session::same_origin(&headers) {
@@ -85,7 +110,12 @@ pub async fn subscribe(
         let (state, headers) = (state.clone(), headers.clone());
         async move { allowed(&state, &headers).await }
     };
+    // The client sends nothing but control frames: anything larger than this closes it.
+    let upgrade = upgrade
+        .max_message_size(INBOUND_LIMIT)
+        .max_frame_size(INBOUND_LIMIT);
     Ok(upgrade.on_upgrade(move |socket| async move {
+        let _slot = slot;
         let (sender, mut receiver) = socket.split();
         let mut sink = SocketSink(sender);
         // The client sends nothing; its side ends when it closes or drops the connection.

@@ -5,7 +5,6 @@ mod assets;
 mod client;
 mod error;
 mod export;
-mod export_slots;
 mod headers;
 mod ingest;
 mod live;
@@ -13,6 +12,7 @@ pub mod openapi;
 mod probes;
 mod query;
 mod session;
+mod slots;
 
 use std::sync::Arc;
 
@@ -43,8 +43,9 @@ pub struct AppState {
     pub cursor_key: Arc<Vec<u8>>,
     /// This process's live bridge (started by its first live client).
     pub bridge: crate::service::live::Bridge,
-    /// This process's running exports, capped per reader and in all.
-    pub export_slots: export_slots::ExportSlots,
+    /// This process's running exports and live sockets, capped per reader and in all.
+    pub export_slots: slots::Slots,
+    pub live_slots: slots::Slots,
 }
 
 impl AppState {
@@ -58,7 +59,8 @@ impl AppState {
             .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
         Ok(AppState {
             bridge: crate::service::live::Bridge::new(pool.clone()),
-            export_slots: Default::default(),
+            export_slots: slots::Slots::exports(),
+            live_slots: slots::Slots::live(),
             pool,
             leptos_options,
             config: Arc::new(config),

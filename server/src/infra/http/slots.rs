@@ -1,8 +1,7 @@
-//! How many exports this process streams at once: at most [`PER_READER`] for one user or key
-//! and [`TOTAL`] in all. An export holds a database connection, a writer task and (for a PDF)
-//! a report in memory for as long as its client reads; past the caps a request gets 429 with
-//! `Retry-After` before any work is done. The caps are per process: each process bounds its
-//! own memory and connections.
+//! Caps on long-running work a reader can start, per user or key and per process: exports (each
+//! holds a connection, a writer task and, for a PDF, a report in memory while its client reads)
+//! and live sockets. Past a cap the request gets 429 with `Retry-After` before any work is done.
+//! The caps are per process: each process bounds its own memory and connections.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,20 +12,22 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 
-pub const TOTAL: usize = 8;
-pub const PER_READER: usize = 2;
 /// Seconds a refused client is told to wait.
 const RETRY_AFTER: &str = "10";
 
-#[derive(Clone, Default)]
-pub struct ExportSlots {
-    /// Running exports by reader (user or key id).
+#[derive(Clone)]
+pub struct Slots {
+    /// What is capped, in the plural ("exports").
+    what: &'static str,
+    per_reader: usize,
+    total: usize,
+    /// Running ones by reader (user or key id).
     running: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
 /// One running export's place; freed when dropped (the export ended, however it ended).
 pub struct Slot {
-    slots: ExportSlots,
+    slots: Slots,
     reader: Uuid,
 }
 
@@ -55,19 +56,39 @@ impl IntoResponse for Busy {
     }
 }
 
-impl ExportSlots {
+impl Slots {
+    pub fn new(what: &'static str, per_reader: usize, total: usize) -> Self {
+        Slots {
+            what,
+            per_reader,
+            total,
+            running: Arc::default(),
+        }
+    }
+
+    /// Two exports at once per reader, eight in all.
+    pub fn exports() -> Self {
+        Self::new("exports", 2, 8)
+    }
+
+    /// Eight live sockets per reader (tabs, dashboards), 1,000 in all.
+    pub fn live() -> Self {
+        Self::new("live connections", 8, 1000)
+    }
+
     /// A slot for `reader`, or why not.
     pub fn take(&self, reader: Uuid) -> Result<Slot, Busy> {
         let mut running = self.running.lock().expect("not poisoned");
         let busy = |message: String| Busy(ApiError::new(StatusCode::TOO_MANY_REQUESTS, message));
-        if running.get(&reader).copied().unwrap_or(0) >= PER_READER {
+        let (what, per_reader, total) = (self.what, self.per_reader, self.total);
+        if running.get(&reader).copied().unwrap_or(0) >= per_reader {
             return Err(busy(format!(
-                "you are already running {PER_READER} exports; wait for one to finish"
+                "you already have {per_reader} {what} running; wait for one to finish"
             )));
         }
-        if running.values().sum::<usize>() >= TOTAL {
+        if running.values().sum::<usize>() >= total {
             return Err(busy(format!(
-                "the server is running {TOTAL} exports, its limit; retry in a few seconds"
+                "the server is running {total} {what}, its limit; retry in a few seconds"
             )));
         }
         *running.entry(reader).or_default() += 1;
