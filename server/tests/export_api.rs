@@ -489,16 +489,21 @@ async fn exports_beyond_the_caps_get_429_with_retry_after(pool: PgPool) {
         key(&pool, &[Scope::Read]).await,
     ];
     // Responses whose bodies nobody reads: their exports stay running.
-    let mut held = Vec::new();
-    for k in &keys[..2] {
-        for _ in 0..2 {
+    let hold = |k: String| {
+        let app = app.clone();
+        async move {
             let r = app
-                .clone()
-                .oneshot(get("/api/v1/events/export?format=ndjson", k))
+                .oneshot(get("/api/v1/events/export?format=ndjson", &k))
                 .await
                 .unwrap();
             assert_eq!(r.status(), 200);
-            held.push(r);
+            r
+        }
+    };
+    let mut held = Vec::new();
+    for k in &keys[..2] {
+        for _ in 0..2 {
+            held.push(hold(k.clone()).await);
         }
     }
     // A third at once for the same key is refused.
@@ -511,13 +516,7 @@ async fn exports_beyond_the_caps_get_429_with_retry_after(pool: PgPool) {
         .contains("already have 2 exports running"));
     for k in &keys[2..4] {
         for _ in 0..2 {
-            let r = app
-                .clone()
-                .oneshot(get("/api/v1/events/export?format=ndjson", k))
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-            held.push(r);
+            held.push(hold(k.clone()).await);
         }
     }
     // The ninth, from a key running none, meets the total.

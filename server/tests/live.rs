@@ -437,22 +437,14 @@ async fn the_resume_point_comes_at_once_and_a_future_one_is_clamped(pool: PgPool
 /// with 429 and Retry-After, and a closed socket frees its place.
 #[sqlx::test(migrations = "../migrations")]
 async fn live_sockets_are_capped_per_reader(pool: PgPool) {
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Error};
+    use tokio_tungstenite::tungstenite::Error;
     let addr = serve(&pool).await;
     let k = key(&pool, &[Scope::Read]).await;
     let mut open = Vec::new();
     for _ in 0..8 {
         open.push(live(addr, &k, "").await);
     }
-    let connect = || {
-        let mut request = format!("ws://{addr}/api/v1/live?")
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {k}").parse().unwrap());
-        tokio_tungstenite::connect_async(request)
-    };
+    let connect = || tokio_tungstenite::connect_async(common::live_request(addr, &k, ""));
     match connect().await {
         Err(Error::Http(response)) => {
             assert_eq!(response.status(), 429);

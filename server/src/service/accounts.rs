@@ -306,7 +306,7 @@ pub async fn sign_in(
         // Nothing recorded: a flood from one address adds nothing to the log or the table.
         return Ok(SignIn::Throttled);
     }
-    let user = users::find_by_email(pool, typed).await?;
+    let user = users::find_by_email(&mut *tx, typed).await?;
     let failed = |reason: sign_ins::Outcome| {
         let shown = typed_email_for_the_log(typed, password);
         let mut e = NewEvent::new(

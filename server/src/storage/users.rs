@@ -25,13 +25,16 @@ impl UserRow {
 }
 
 /// An active (not deactivated) user by email, case-insensitively.
-pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn find_by_email(
+    conn: impl sqlx::PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, email, name, role, password_hash FROM users \
          WHERE lower(email) = lower($1) AND deactivated_at IS NULL",
     )
     .bind(email)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
 

@@ -86,6 +86,18 @@ pub type Socket =
 
 /// Opens `/api/v1/live?<query>` with an API key, as a script would.
 pub async fn live(addr: std::net::SocketAddr, key: &str, query: &str) -> Socket {
+    tokio_tungstenite::connect_async(live_request(addr, key, query))
+        .await
+        .unwrap()
+        .0
+}
+
+/// The upgrade request of a live socket with `key`.
+pub fn live_request(
+    addr: std::net::SocketAddr,
+    key: &str,
+    query: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{addr}/api/v1/live?{query}")
         .into_client_request()
@@ -93,7 +105,7 @@ pub async fn live(addr: std::net::SocketAddr, key: &str, query: &str) -> Socket 
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {key}").parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.unwrap().0
+    request
 }
 
 /// The next protocol message, or `None` after `wait` of silence.

@@ -49,6 +49,16 @@ pub enum Reader {
     Key(ApiKeyRow),
 }
 
+impl Reader {
+    /// The user's or key's id: what per-reader caps count by.
+    pub fn id(&self) -> uuid::Uuid {
+        match self {
+            Reader::User(user) => user.id,
+            Reader::Key(key) => key.id,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 

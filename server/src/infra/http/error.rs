@@ -2,7 +2,7 @@
 //! refusals every endpoint shares.
 
 use axum::{
-    http::StatusCode,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -48,6 +48,8 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<Value>,
     pub param: Option<String>,
+    /// Seconds to send as `Retry-After` (a 429 or 503 the client should retry).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -57,7 +59,13 @@ impl ApiError {
             message: message.into(),
             details: None,
             param: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -101,6 +109,12 @@ impl IntoResponse for ApiError {
             param: self.param,
             details: self.details,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -7,7 +7,7 @@ use axum::{
     body::{Body, Bytes},
     extract::{RawQuery, State},
     http::{header, Extensions, HeaderMap, HeaderValue},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use super::{
     client::{self, Reader},
     error::{ApiError, ErrorBody, Refused},
-    slots::Slot,
     AppState,
 };
 use crate::domain::{
@@ -61,28 +60,8 @@ pub async fn download(
     headers: HeaderMap,
     extensions: Extensions,
     RawQuery(raw): RawQuery,
-) -> Result<Response, Response> {
-    let slot = state
-        .export_slots
-        .take(match &reader {
-            Reader::User(user) => user.id,
-            Reader::Key(key) => key.id,
-        })
-        .map_err(IntoResponse::into_response)?;
-    prepare(reader, state, headers, extensions, raw, slot)
-        .await
-        .map_err(IntoResponse::into_response)
-}
-
-/// Checks the request and starts streaming, holding `slot` until the export ends.
-async fn prepare(
-    reader: Reader,
-    state: AppState,
-    headers: HeaderMap,
-    extensions: Extensions,
-    raw: Option<String>,
-    slot: Slot,
 ) -> Result<Response, ApiError> {
+    let slot = state.export_slots.take(reader.id())?;
     let (filter, extra) = Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["format"])?;
     let mut format = None;
     for (_, value) in extra {

@@ -11,16 +11,14 @@ use axum::{
         RawQuery, State,
     },
     http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use futures::{stream::SplitSink, SinkExt, StreamExt};
 
 use super::{
     client::{self, Reader},
     error::{ApiError, ErrorBody, Refused},
-    session,
-    slots::Slot,
-    AppState,
+    session, AppState,
 };
 use crate::domain::auth::Scope;
 use crate::service::live::{self, Frame, Sink};
@@ -55,27 +53,8 @@ pub async fn subscribe(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, Response> {
-    let slot = state
-        .live_slots
-        .take(match &reader {
-            Reader::User(user) => user.id,
-            Reader::Key(key) => key.id,
-        })
-        .map_err(IntoResponse::into_response)?;
-    open(state, headers, raw, upgrade, slot)
-        .await
-        .map_err(IntoResponse::into_response)
-}
-
-/// Checks the request and upgrades, holding `slot` until the socket closes.
-async fn open(
-    state: AppState,
-    headers: HeaderMap,
-    raw: Option<String>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    slot: Slot,
 ) -> Result<Response, ApiError> {
+    let slot = state.live_slots.take(reader.id())?;
     // A page on another site must not ride the console's cookie into the stream.
     if !headers.contains_key(header::AUTHORIZATION) && !session::same_origin(&headers) {
         return Err(ApiError::new(

@@ -6,14 +6,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use uuid::Uuid;
 
 use super::error::ApiError;
 
 /// Seconds a refused client is told to wait.
-const RETRY_AFTER: &str = "10";
+const RETRY_AFTER: u32 = 10;
 
 #[derive(Clone)]
 pub struct Slots {
@@ -43,19 +42,6 @@ impl Drop for Slot {
     }
 }
 
-/// The 429 of a refused export.
-pub struct Busy(ApiError);
-
-impl IntoResponse for Busy {
-    fn into_response(self) -> Response {
-        let mut response = self.0.into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
-        response
-    }
-}
-
 impl Slots {
     pub fn new(what: &'static str, per_reader: usize, total: usize) -> Self {
         Slots {
@@ -77,9 +63,11 @@ impl Slots {
     }
 
     /// A slot for `reader`, or why not.
-    pub fn take(&self, reader: Uuid) -> Result<Slot, Busy> {
+    pub fn take(&self, reader: Uuid) -> Result<Slot, ApiError> {
         let mut running = self.running.lock().expect("not poisoned");
-        let busy = |message: String| Busy(ApiError::new(StatusCode::TOO_MANY_REQUESTS, message));
+        let busy = |message: String| {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).with_retry_after(RETRY_AFTER)
+        };
         let (what, per_reader, total) = (self.what, self.per_reader, self.total);
         if running.get(&reader).copied().unwrap_or(0) >= per_reader {
             return Err(busy(format!(
