@@ -20,7 +20,7 @@ BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
 
-.PHONY: run test build tools rust-tools npm-tools chromium unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export
+.PHONY: run test build tools rust-tools npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -45,6 +45,16 @@ chromium:
 	@{ command -v chromium && command -v pdftotext; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
 	  else echo "Chromium or pdftotext is missing: sudo apt-get install -y chromium poppler-utils"; exit 1; fi; }
+
+# Python's rfc8785 (an independent RFC 8785 implementation), with which a test recomputes leaf
+# hashes from the README's recipe (server/tests/recipe.py).
+RFC8785_VERSION := 0.1.4
+py: target/py/.installed
+
+target/py/.installed:
+	python3 -m venv target/py
+	target/py/bin/pip install --quiet --disable-pip-version-check rfc8785==$(RFC8785_VERSION)
+	touch $@
 
 ## Build
 
@@ -77,7 +87,7 @@ test: build chromium
 
 ## Parts of `make test` (unit and e2e expect DATABASE_URL)
 
-unit:
+unit: py
 	cargo test --release -p app -p server --features app/ssr,server/bench
 
 e2e:

@@ -7,7 +7,7 @@
 //! the export dialog and the PDF report's cover all read the filter through [`chips`].
 
 use crate::filter::{ActionPattern, Filter, Order, TimeBound, TimeWindow};
-use crate::model::{ActionCategory, ActorFacet};
+use crate::model::{ActionCategory, ActorFacet, Source};
 use crate::time_zone::{date_string, minutes_string, to_wall_clock};
 
 /// What a chip removes.
@@ -21,6 +21,7 @@ pub enum ChipKey {
     Status,
     Resource,
     Ip,
+    Source,
     Order,
 }
 
@@ -55,6 +56,7 @@ impl Filter {
             ChipKey::Status => f.status = None,
             ChipKey::Resource => f.resource = None,
             ChipKey::Ip => f.ip = None,
+            ChipKey::Source => f.source = None,
             ChipKey::Order => f.order = Order::Desc,
         }
         f
@@ -158,10 +160,21 @@ pub fn chips(f: &Filter, words: Words<'_>) -> Vec<Chip> {
     if let Some(ip) = &f.ip {
         push(ChipKey::Ip, format!("IP: {ip}"));
     }
+    if let Some(source) = f.source {
+        push(ChipKey::Source, format!("Source: {}", source_words(source)));
+    }
     if f.order == Order::Asc {
         push(ChipKey::Order, "Oldest first".to_string());
     }
     out
+}
+
+/// A source in words: "Trailkeep", or "API key 0f8a2c1e…" (the id's first group).
+pub fn source_words(source: Source) -> String {
+    match source {
+        Source::Trailkeep => "Trailkeep".into(),
+        Source::Key(id) => format!("API key {}…", &id.to_string()[..8]),
+    }
 }
 
 #[cfg(test)]
@@ -188,7 +201,7 @@ mod tests {
     #[test]
     fn each_chip_removes_exactly_its_value() {
         let f = Filter::parse(
-            "action=config.*&action=user.login&order=asc&q=deploy&range=7d&status=failure&tz=Europe/Berlin&user=a@b.c",
+            "action=config.*&action=user.login&order=asc&q=deploy&range=7d&source=0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b&status=failure&tz=Europe/Berlin&user=a@b.c",
         )
         .unwrap();
         let cs = chips(&f, Words::default());
@@ -202,12 +215,17 @@ mod tests {
                 "Action: config.*",
                 "Last 7 days",
                 "Status: failure",
+                "Source: API key 0f8a2c1e…",
                 "Oldest first"
             ]
         );
         assert_eq!(
             f.without(&cs[3].key).to_query_string(),
-            "action=user.login&order=asc&q=deploy&range=7d&status=failure&tz=Europe/Berlin&user=a@b.c"
+            "action=user.login&order=asc&q=deploy&range=7d&source=0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b&status=failure&tz=Europe/Berlin&user=a@b.c"
+        );
+        assert_eq!(
+            f.without(&cs[6].key).to_query_string(),
+            "action=user.login&action=config.*&order=asc&q=deploy&range=7d&status=failure&tz=Europe/Berlin&user=a@b.c"
         );
         assert_eq!(f.cleared().to_query_string(), "tz=Europe/Berlin");
     }

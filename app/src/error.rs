@@ -18,6 +18,8 @@ pub enum ConsoleError {
     BadFilter(FilterError),
     /// The store could not answer now (the server logged why): try again.
     Unavailable,
+    /// The search ran longer than the server allows (its statement timeout): narrow it.
+    TooSlow,
     /// The server could not be reached, or its answer was not one (a proxy's error page):
     /// the console asks again by itself.
     Unreachable,
@@ -44,6 +46,9 @@ impl fmt::Display for ConsoleError {
                 f.write_str("The database is unavailable right now — retrying.")
             }
             ConsoleError::Unreachable => f.write_str("Cannot reach the server — retrying."),
+            ConsoleError::TooSlow => f.write_str(
+                "This search ran longer than the server allows and was stopped. Narrow it — a shorter time range, fewer values or a longer search text — and try again.",
+            ),
             ConsoleError::Broken(detail) => write!(
                 f,
                 "The console and the server did not understand each other ({detail}). Reload the page."

@@ -10,7 +10,7 @@ use std::{fmt, net::IpAddr};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Status;
+use crate::model::{Source, Status};
 
 /// More values than this in one parameter is refused.
 pub const MAX_VALUES: usize = 50;
@@ -29,6 +29,8 @@ pub struct Filter {
     pub resource: Option<ResourcePattern>,
     pub status: Option<Status>,
     pub ip: Option<IpBlock>,
+    /// Who recorded the entry: `trailkeep`, or an API key's id.
+    pub source: Option<Source>,
     pub order: Order,
 }
 
@@ -350,8 +352,9 @@ impl Order {
 }
 
 /// The parameters of the filter, in canonical (alphabetical) order.
-pub const FILTER_PARAMS: [&str; 11] = [
-    "action", "from", "ip", "order", "q", "range", "resource", "status", "to", "tz", "user",
+pub const FILTER_PARAMS: [&str; 12] = [
+    "action", "from", "ip", "order", "q", "range", "resource", "source", "status", "to", "tz",
+    "user",
 ];
 
 fn valid_tz(tz: &str) -> bool {
@@ -451,6 +454,14 @@ impl Filter {
                     )
                 }
                 "ip" => f.ip = Some(IpBlock::parse(value_trimmed).map_err(err)?),
+                "source" => {
+                    f.source = Some(Source::parse(value_trimmed).ok_or_else(|| {
+                        err(format!(
+                            "{value_trimmed:?} is neither trailkeep nor an API key id \
+                             (a UUID such as 0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b)"
+                        ))
+                    })?)
+                }
                 "order" => {
                     f.order = match value_trimmed {
                         "desc" => Order::Desc,
@@ -544,6 +555,9 @@ impl Filter {
         }
         if let Some(r) = &self.resource {
             pairs.push(("resource", r.to_string()));
+        }
+        if let Some(source) = self.source {
+            pairs.push(("source", source.to_string()));
         }
         if let Some(s) = self.status {
             pairs.push(("status", s.as_str().into()));
@@ -709,6 +723,9 @@ mod tests {
             ("from=2026-03-02&to=2026-03-01", "to"),
             ("from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", "to"),
             ("status=ok", "status"),
+            ("source=Trailkeep", "source"),
+            ("source=key", "source"),
+            ("source=trailkeep&source=trailkeep", "source"),
             ("ip=10.0.0.0/33", "ip"),
             ("ip=host", "ip"),
             ("order=up", "order"),

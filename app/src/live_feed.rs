@@ -23,7 +23,13 @@ pub enum Connection {
     Offline,
     /// Live mode's code could not be fetched (see `chunks`): the page needs a reload.
     Unavailable,
+    /// More than [`HELD_CAP`] entries waited unseen: the stream was closed to bound the
+    /// browser's memory; Resume reloads the list and streams again from there.
+    Stopped,
 }
+
+/// Entries held unseen (paused, or scrolled away from the top) before the stream is closed.
+pub const HELD_CAP: usize = 5_000;
 
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
@@ -38,6 +44,8 @@ pub struct LiveFeed {
     /// Matching entries per ten seconds, averaged over the last few seconds (an integer:
     /// float formatting would cost the bundle more than this whole feature's logic).
     pub rate_tenths: RwSignal<u32>,
+    /// Bumped to reload the listing (after [`Connection::Stopped`]).
+    reload: RwSignal<u32>,
     #[cfg(feature = "hydrate")]
     socket: StoredValue<Option<socket::LiveSocket>, LocalStorage>,
     /// Counts starts and stops: a socket whose code arrives after a later start or stop is
@@ -47,13 +55,15 @@ pub struct LiveFeed {
 }
 
 impl LiveFeed {
-    pub fn new() -> Self {
+    /// A feed whose Resume after an overflow bumps `reload` (the listing's refresh).
+    pub fn new(reload: RwSignal<u32>) -> Self {
         LiveFeed {
             connection: RwSignal::new(Connection::Off),
             arrived: RwSignal::new(Vec::new()),
             paused: RwSignal::new(false),
             received: RwSignal::new(0),
             rate_tenths: RwSignal::new(0),
+            reload,
             #[cfg(feature = "hydrate")]
             socket: StoredValue::new_local(None),
             #[cfg(feature = "hydrate")]
@@ -108,9 +118,15 @@ impl LiveFeed {
     }
 }
 
-impl Default for LiveFeed {
-    fn default() -> Self {
-        Self::new()
+impl LiveFeed {
+    /// Pause, or Resume: after the stream stopped for holding too much, Resume reloads the
+    /// list (which starts the stream again from its snapshot).
+    pub fn toggle_pause(&self) {
+        if self.connection.get_untracked() == Connection::Stopped {
+            self.reload.update(|n| *n += 1);
+        } else {
+            self.paused.update(|p| *p = !*p);
+        }
     }
 }
 
@@ -221,6 +237,22 @@ mod socket {
         }
     }
 
+    /// Closes the stream for good (until the list is reloaded): paused, with the reason shown.
+    fn stop_for_overflow(inner: &Rc<RefCell<Inner>>) {
+        let feed = {
+            let mut i = inner.borrow_mut();
+            i.closed = true;
+            if let Some(t) = i.ticker.take() {
+                t.clear();
+            }
+            i.feed
+        };
+        drop_socket(inner);
+        feed.paused.set(true);
+        feed.rate_tenths.set(0);
+        feed.connection.set(Connection::Stopped);
+    }
+
     /// Closes the socket without hearing from it again.
     fn drop_socket(inner: &Rc<RefCell<Inner>>) {
         if let Some(ws) = inner.borrow_mut().ws.take() {
@@ -276,6 +308,12 @@ mod socket {
             i.failures = 0;
             match message {
                 LiveMessage::Entry { entry } => {
+                    if i.feed.arrived.with_untracked(Vec::len) >= super::HELD_CAP {
+                        // Held too long: stop here rather than grow without bound.
+                        drop(i);
+                        stop_for_overflow(&inner);
+                        return;
+                    }
                     i.last_seq = Some(i.last_seq.map_or(entry.seq, |s| s.max(entry.seq)));
                     i.arrivals.push_back(now());
                     i.feed.received.update(|n| *n += 1);

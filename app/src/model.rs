@@ -30,6 +30,51 @@ impl ActorType {
     }
 }
 
+/// Who recorded an entry: Trailkeep itself (sign-ins, account and key changes, exports), or
+/// the API key that ingested it. Set by the server from the caller's credentials, never read
+/// from the event, and covered by the leaf hash. Written `trailkeep` or the key's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Source {
+    Trailkeep,
+    Key(Uuid),
+}
+
+impl Source {
+    pub const TRAILKEEP: &'static str = "trailkeep";
+
+    /// `trailkeep`, or an API key id (any UUID spelling; kept lower-case hyphenated).
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == Self::TRAILKEEP {
+            Some(Source::Trailkeep)
+        } else {
+            Uuid::parse_str(s).ok().map(Source::Key)
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Trailkeep => f.write_str(Self::TRAILKEEP),
+            Source::Key(id) => write!(f, "{}", id.hyphenated()),
+        }
+    }
+}
+
+impl From<Source> for String {
+    fn from(s: Source) -> String {
+        s.to_string()
+    }
+}
+
+impl TryFrom<String> for Source {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Source::parse(&s).ok_or_else(|| format!("{s:?} is neither trailkeep nor an API key id"))
+    }
+}
+
 /// Whether the recorded action succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -92,6 +137,14 @@ pub struct AuditEntry {
     /// `request` = request metadata.
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub details: serde_json::Value,
+    /// Who recorded it: `trailkeep`, or the id of the API key that sent it; `null` for entries
+    /// recorded before Trailkeep kept provenance (form 1).
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, example = "trailkeep"))]
+    pub source: Option<Source>,
+    /// The name of that API key (as it is named now).
+    pub source_name: Option<String>,
+    /// The canonical form the leaf hash covers: 1 (before provenance) or 2 (README).
+    pub form: i16,
     /// SHA-256 leaf hash, lower-case hex.
     pub leaf_hash: String,
 }
@@ -583,6 +636,9 @@ mod tests {
             user_agent: None,
             status: Status::Failure,
             details: serde_json::json!({}),
+            source: Some(Source::Trailkeep),
+            source_name: None,
+            form: 2,
             leaf_hash: "ab".into(),
         }
     }
@@ -596,5 +652,21 @@ mod tests {
         assert_eq!(v["status"], "failure");
         assert_eq!(v["seq"], 3);
         assert_eq!(v["occurred_at"], "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn source_is_written_as_trailkeep_or_a_key_id() {
+        let key = Uuid::from_u128(0x1234);
+        for source in [Source::Trailkeep, Source::Key(key)] {
+            assert_eq!(Source::parse(&source.to_string()), Some(source));
+            let json = serde_json::to_value(source).unwrap();
+            assert_eq!(serde_json::from_value::<Source>(json).unwrap(), source);
+        }
+        assert_eq!(
+            Source::parse("00000000-0000-0000-0000-000000001234"),
+            Some(Source::Key(key))
+        );
+        assert_eq!(Source::parse("Trailkeep"), None);
+        assert_eq!(Source::parse(""), None);
     }
 }

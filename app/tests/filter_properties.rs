@@ -3,7 +3,7 @@
 use app::filter::{
     ActionPattern, Filter, IpBlock, Order, RelativeRange, ResourcePattern, TimeBound, TimeWindow,
 };
-use app::model::Status;
+use app::model::{Source, Status};
 use chrono::{DateTime, NaiveDate};
 use proptest::prelude::*;
 
@@ -113,10 +113,14 @@ fn filter() -> impl Strategy<Value = Filter> {
         prop::option::of(resource()),
         prop::option::of(prop::sample::select(vec![Status::Success, Status::Failure])),
         prop::option::of(ip()),
+        prop::option::of(prop_oneof![
+            Just(Source::Trailkeep),
+            any::<u128>().prop_map(|n| Source::Key(uuid::Uuid::from_u128(n))),
+        ]),
         prop::sample::select(vec![Order::Desc, Order::Asc]),
     )
         .prop_map(
-            |(mut users, mut actions, time, tz, q, resource, status, ip, order)| {
+            |(mut users, mut actions, time, tz, q, resource, status, ip, source, order)| {
                 users.sort();
                 users.dedup();
                 actions.sort();
@@ -130,6 +134,7 @@ fn filter() -> impl Strategy<Value = Filter> {
                     resource,
                     status,
                     ip,
+                    source,
                     order,
                 }
             },
@@ -157,7 +162,7 @@ proptest! {
 
     #[test]
     fn structured_queries_never_panic(pairs in prop::collection::vec(
-        (prop::sample::select(vec!["user", "action", "from", "to", "range", "q", "resource", "status", "ip", "order", "tz", "x"]), "[^&=]{0,20}"),
+        (prop::sample::select(vec!["user", "action", "from", "to", "range", "q", "resource", "status", "ip", "source", "order", "tz", "x"]), "[^&=]{0,20}"),
         0..6,
     )) {
         let s = pairs.iter().map(|(k, v)| format!("{k}={}", app::filter::percent_encode(v))).collect::<Vec<_>>().join("&");

@@ -104,6 +104,30 @@ test('Pause holds new entries with a counter; Resume shows them', async ({ page,
   await expect(rows(page).first()).toContainText(marker);
 });
 
+test('past 5,000 held entries the stream stops, says why, and Resume reloads the list', async ({ page, request }) => {
+  const marker = `flood_${Date.now()}`;
+  await ready(page, `/audit?user=live-${marker}`);
+  await goLive(page);
+  await page.getByTestId('live-pause').click();
+  // 5,001 matching entries in six batches while paused.
+  for (let b = 0; b < 6; b++) {
+    const n = b < 5 ? 1000 : 1;
+    const data = Array.from({ length: n }, () => ({ action: 'config.deployed', actor: { id: `live-${marker}`, type: 'system' } }));
+    const r = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${ingestKey}` }, data });
+    expect(r.status()).toBe(201);
+  }
+  await expect(page.getByTestId('live-stopped')).toContainText('More than 5000 new entries were held unseen', { timeout: 15000 });
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'stopped');
+  await expect(page.getByTestId('live-pause')).toHaveText('Resume (reload the list)');
+  await page.getByTestId('live-pause').click();
+  // The list is reloaded with everything, and the stream is live again.
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live', { timeout: 10000 });
+  await expect(page.getByTestId('live-stopped')).toHaveCount(0);
+  expect(await counted(page)).toBe(5001);
+  await ingest(request, 'config.deployed', marker);
+  await expect(rows(page).first()).toContainText(marker, { timeout: 3000 });
+});
+
 test('live mode is newest first', async ({ page }) => {
   await ready(page, '/audit?order=asc');
   await page.getByTestId('live-toggle').click();

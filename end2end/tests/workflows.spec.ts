@@ -381,6 +381,34 @@ test('an entry recorded long after it occurred is marked in the detail panel', a
   await expect(page.getByTestId('late-note')).toHaveCount(0);
 });
 
+test('the detail panel says who recorded an entry; Only this source narrows to it and its chip comes off', async ({ page, request }) => {
+  // An ingest key sends an event named like one of Trailkeep's own.
+  const r = await request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${ingestKey}` },
+    data: { action: 'user.role_changed', actor: { id: 'system', type: 'system', name: 'Trailkeep' } },
+  });
+  expect(r.status()).toBe(201);
+  const [forged] = (await r.json()).entries;
+  await ready(page, `/audit?action=user.role_changed&entry=${forged.id}`);
+  await settled(page);
+  const panel = page.getByTestId('entry-detail');
+  await expect(panel.getByTestId('detail-source')).toContainText('API key “e2e”');
+  await panel.getByRole('button', { name: 'Only this source' }).click();
+  await expect(page).toHaveURL(/source=[0-9a-f-]{36}/);
+  await settled(page);
+  const chip = page.getByRole('button', { name: /Remove filter Source: API key/ });
+  await expect(chip).toBeVisible();
+  // Trailkeep's own sign-ins are recorded by Trailkeep: narrowing to them drops the forged one.
+  await page.goto('/audit?action=user.login&source=trailkeep');
+  await settled(page);
+  await rows(page).first().click();
+  await expect(page.getByTestId('entry-detail').getByTestId('detail-source')).toHaveText('Trailkeep (the server itself)');
+  await page.getByRole('button', { name: /Remove filter Source: Trailkeep/ }).click();
+  await expect(page).not.toHaveURL(/source=/);
+  await expect(page).toHaveURL(/action=user\.login/);
+  await settled(page);
+});
+
 /** axe-core on the page as it is: no violations, any impact. */
 async function accessible(page: Page, what: string) {
   const result = await new AxeBuilder({ page }).analyze();

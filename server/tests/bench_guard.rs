@@ -29,9 +29,13 @@ async fn a_log_no_benchmark_made_is_refused(pool: PgPool) {
     let owner = storage::connect_with((*pool.connect_options()).clone(), 2)
         .await
         .unwrap();
-    entries::append(&owner, demo::events(25, Utc::now()).collect())
-        .await
-        .unwrap();
+    entries::append(
+        &owner,
+        app::model::Source::Trailkeep,
+        demo::events(25, Utc::now()).collect(),
+    )
+    .await
+    .unwrap();
     let (ok, text) = bench(&url, &["query", "--entries", "10"]);
     assert!(!ok, "{text}");
     assert!(

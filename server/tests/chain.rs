@@ -30,7 +30,9 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
          "occurred_at": "2026-03-31T23:59:59.123456789+02:00", "resource": {"type": "t", "id": "=cmd|' /C calc'!A0"}},
         {"action": "user.login", "actor": {"id": "u"}, "ip": "2001:DB8:0:0:0:0:0:1", "details": {"emoji": "👩‍💻", "rtl": "עברית", "nested": {"deep": {"deeper": {"deepest": [{}, [], ""]}}}}},
     ]);
-    let acks = entries::append(&writer, events(tricky)).await.unwrap();
+    let acks = entries::append(&writer, app::model::Source::Trailkeep, events(tricky))
+        .await
+        .unwrap();
     let rows = entries::rows_by_seq(&pool, 0, 100).await.unwrap();
     assert_eq!(rows.len(), acks.len());
     for (row, ack) in rows.iter().zip(&acks) {
@@ -62,7 +64,7 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn update_delete_truncate_are_refused_by_the_database(pool: PgPool) {
-    entries::append(&pool, events(json!([{"action": "a.b", "actor": {"id": "x"}}, {"action": "a.c", "actor": {"id": "y"}}])))
+    entries::append(&pool, app::model::Source::Trailkeep, events(json!([{"action": "a.b", "actor": {"id": "x"}}, {"action": "a.c", "actor": {"id": "y"}}])))
         .await
         .unwrap();
     // Even the owner (a superuser here) is stopped by the triggers.
@@ -125,7 +127,7 @@ async fn concurrent_writers_from_separate_pools_build_one_chain(pool: PgPool) {
                 let batch: Vec<_> = (0..size)
                     .map(|i| json!({"action": "load.test", "actor": {"id": format!("w{w}")}, "details": {"round": round, "i": i}}))
                     .collect();
-                let acks = entries::append(&p, events(serde_json::Value::Array(batch))).await.unwrap();
+                let acks = entries::append(&p, app::model::Source::Trailkeep, events(serde_json::Value::Array(batch))).await.unwrap();
                 seqs.extend(acks.into_iter().map(|a| a.seq));
             }
             seqs
@@ -149,9 +151,13 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
     let batch: Vec<_> = (0..10)
         .map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}}))
         .collect();
-    entries::append(&pool, events(serde_json::Value::Array(batch)))
-        .await
-        .unwrap();
+    entries::append(
+        &pool,
+        app::model::Source::Trailkeep,
+        events(serde_json::Value::Array(batch)),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         entries::verify(&pool).await.unwrap(),
         Verdict::Ok { entries: 10 }
@@ -189,9 +195,13 @@ async fn verify_notices_removed_entries(pool: PgPool) {
     let batch: Vec<_> = (0..5)
         .map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}}))
         .collect();
-    entries::append(&pool, events(serde_json::Value::Array(batch)))
-        .await
-        .unwrap();
+    entries::append(
+        &pool,
+        app::model::Source::Trailkeep,
+        events(serde_json::Value::Array(batch)),
+    )
+    .await
+    .unwrap();
     sqlx::query("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_delete")
         .execute(&pool)
         .await
@@ -219,7 +229,7 @@ async fn verify_notices_removed_entries(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn unknown_stored_values_are_corruption_not_relabelled(pool: PgPool) {
     entries::append(
-        &pool,
+        &pool, app::model::Source::Trailkeep,
         events(json!([{"action": "a.b", "actor": {"id": "u"}}, {"action": "a.c", "actor": {"id": "v"}}])),
     )
     .await

@@ -65,7 +65,9 @@ async fn seed(pool: &PgPool, n: u64) {
         .await
         .unwrap();
     let events: Vec<_> = demo::events(n, Utc::now()).collect();
-    entries::append(&w, events).await.unwrap();
+    entries::append(&w, app::model::Source::Trailkeep, events)
+        .await
+        .unwrap();
 }
 
 const FILTERS: [&str; 5] = [
@@ -299,9 +301,13 @@ async fn the_pdf_report_reads_back_as_text(pool: PgPool) {
          "details": {"changes": {"retention_days": {"before": 30, "after": 90}}}},
         {"action": "user.login", "actor": {"id": "u_2", "email": "grace@example.com"}}
     ]);
-    entries::append(&pool, trailkeep::domain::event::parse_batch(&body).unwrap())
-        .await
-        .unwrap();
+    entries::append(
+        &pool,
+        app::model::Source::Trailkeep,
+        trailkeep::domain::event::parse_batch(&body).unwrap(),
+    )
+    .await
+    .unwrap();
     let app = router(&pool).await;
     let k = key(&pool, &[Scope::Read]).await;
     let r = export(&app, &pool, "/api/v1/events/export?format=pdf", &k).await;
@@ -450,7 +456,9 @@ async fn a_pdf_over_the_limit_is_refused_up_front(pool: PgPool) {
     let limit = trailkeep::domain::report::MAX_ENTRIES as u64;
     for _ in 0..((limit + 1) / 20_000 + 1) {
         let events: Vec<_> = demo::events(20_000, Utc::now()).collect();
-        entries::append(&w, events).await.unwrap();
+        entries::append(&w, app::model::Source::Trailkeep, events)
+            .await
+            .unwrap();
     }
     let app = router(&pool).await;
     let k = key(&pool, &[Scope::Read]).await;

@@ -227,3 +227,67 @@ async fn revoked_key_is_refused(pool: PgPool) {
     let last = entries::recent(&pool, 1).await.unwrap().remove(0);
     assert_eq!(last.action, "key.revoked");
 }
+
+/// `/api/v1/metrics`: the Prometheus text of this process, for readers only; route labels are
+/// templates, never what a client sent.
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_count_requests_by_route_template_for_readers_only(pool: PgPool) {
+    let app = router(&pool).await;
+    let k = key(&pool, &[Scope::Ingest, Scope::Read]).await;
+    let ingest_only = key(&pool, &[Scope::Ingest]).await;
+    let r = send(
+        &app,
+        post_json(Some(&k), event("config.updated").to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let id = r.body["entries"][0]["id"].as_str().unwrap().to_string();
+    let get = |path: String, key: Option<&str>| {
+        let mut b = Request::get(path);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(
+        send(&app, get(format!("/api/v1/events/{id}"), Some(&k)))
+            .await
+            .status,
+        200
+    );
+
+    assert_eq!(
+        send(&app, get("/api/v1/metrics".into(), None)).await.status,
+        401
+    );
+    assert_eq!(
+        send(&app, get("/api/v1/metrics".into(), Some(&ingest_only)))
+            .await
+            .status,
+        403
+    );
+    let r = send(&app, get("/api/v1/metrics".into(), Some(&k))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = r.text;
+    for line in [
+        "# TYPE trailkeep_http_requests_total counter",
+        "trailkeep_http_requests_total{method=\"POST\",route=\"/api/v1/events\",status=\"201\"}",
+        "trailkeep_http_requests_total{method=\"GET\",route=\"/api/v1/events/{id}\",status=\"200\"}",
+        "trailkeep_db_connections{pool=\"read\",state=\"idle\"}",
+        "trailkeep_live_sockets 0",
+        "trailkeep_log_entries ",
+        "trailkeep_events_ingested_total ",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert!(!text.contains(&id), "a client's value became a label");
+    // Every sample line is `name{labels} number`.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}

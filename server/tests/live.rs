@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use app::filter::Filter;
 use app::live::{LiveMessage, LiveState};
+use app::model::Source;
 use chrono::Utc;
 use common::{entries_through, events, key, live, next_message, serve};
 use sqlx::PgPool;
@@ -43,7 +44,9 @@ async fn only_matching_entries_arrive(pool: PgPool) {
         "user.logout",
         "config.deleted",
     ] {
-        entries::append(&w, events(action, 2)).await.unwrap();
+        entries::append(&w, Source::Trailkeep, events(action, 2))
+            .await
+            .unwrap();
     }
     let head = storage::live::head_seq(&pool).await.unwrap();
     let got = entries_through(&mut socket, head, WAIT).await;
@@ -66,7 +69,7 @@ async fn backfill_joins_the_live_stream_without_gap_or_duplicate(pool: PgPool) {
     let w = writer(&pool).await;
     // More than one backfill batch before the client connects.
     for _ in 0..2 {
-        entries::append(&w, events("config.updated", 600))
+        entries::append(&w, Source::Trailkeep, events("config.updated", 600))
             .await
             .unwrap();
     }
@@ -75,7 +78,7 @@ async fn backfill_joins_the_live_stream_without_gap_or_duplicate(pool: PgPool) {
         let w = w.clone();
         async move {
             for _ in 0..150 {
-                entries::append(&w, events("config.updated", 3))
+                entries::append(&w, Source::Trailkeep, events("config.updated", 3))
                     .await
                     .unwrap();
             }
@@ -111,11 +114,15 @@ async fn backfill_is_filtered_too(pool: PgPool) {
     let addr = serve(&pool).await;
     let k = key(&pool, &[Scope::Read]).await;
     let w = writer(&pool).await;
-    entries::append(&w, events("user.login", 5)).await.unwrap();
-    entries::append(&w, events("user.login_failed", 2))
+    entries::append(&w, Source::Trailkeep, events("user.login", 5))
         .await
         .unwrap();
-    entries::append(&w, events("user.login", 1)).await.unwrap();
+    entries::append(&w, Source::Trailkeep, events("user.login_failed", 2))
+        .await
+        .unwrap();
+    entries::append(&w, Source::Trailkeep, events("user.login", 1))
+        .await
+        .unwrap();
     // After the key's own entry (seq 0): logins 1–5, failures 6–7, a login 8.
     let mut socket = live(addr, &k, "action=user.login_failed&after_seq=-1").await;
     let got = entries_through(&mut socket, 7, WAIT).await;
@@ -266,7 +273,7 @@ async fn a_slow_consumer_does_not_stall_a_fast_one(pool: PgPool) {
     let w = writer(&pool).await;
     let started = std::time::Instant::now();
     for _ in 0..100 {
-        entries::append(&w, events("config.updated", 1))
+        entries::append(&w, Source::Trailkeep, events("config.updated", 1))
             .await
             .unwrap();
     }
@@ -302,12 +309,28 @@ async fn a_slow_consumer_does_not_stall_a_fast_one(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn live_filter_agrees_with_sql(pool: PgPool) {
     let w = writer(&pool).await;
-    let demo_events: Vec<_> = demo::events(3000, Utc::now()).collect();
-    entries::append(&w, demo_events).await.unwrap();
+    let mut demo_events: Vec<_> = demo::events(3000, Utc::now()).collect();
+    let (key, _) = trailkeep::service::accounts::create_key(
+        &w,
+        "platform",
+        &[trailkeep::domain::auth::Scope::Ingest],
+        &trailkeep::service::accounts::Acting::cli(),
+    )
+    .await
+    .unwrap();
+    let keyed = demo_events.split_off(1500);
+    entries::append(&w, Source::Trailkeep, demo_events)
+        .await
+        .unwrap();
+    entries::append(&w, Source::Key(key), keyed).await.unwrap();
     let rows = rows_after(&pool, -1, 10_000).await.unwrap();
     let sample = &rows[1234].entry;
     let cases = [
         String::new(),
+        "source=trailkeep".into(),
+        format!("source={key}"),
+        format!("source={}", uuid::Uuid::from_u128(1)),
+        format!("source={key}&action=user.*"),
         "action=config.*".into(),
         "action=user.login&action=key.*".into(),
         "status=failure".into(),
@@ -378,7 +401,7 @@ async fn a_slow_websocket_reader_is_resynced_without_stalling_others(pool: PgPoo
     let w = writer(&pool).await;
     let ingest = tokio::spawn(async move {
         for _ in 0..800 {
-            entries::append(&w, events("config.updated", 50))
+            entries::append(&w, Source::Trailkeep, events("config.updated", 50))
                 .await
                 .unwrap();
         }
@@ -426,7 +449,7 @@ async fn the_resume_point_comes_at_once_and_a_future_one_is_clamped(pool: PgPool
     // comes next.
     let mut future = live(addr, &k, "after_seq=1000000").await;
     let w = writer(&pool).await;
-    entries::append(&w, events("config.updated", 1))
+    entries::append(&w, Source::Trailkeep, events("config.updated", 1))
         .await
         .unwrap();
     let got = entries_through(&mut future, head + 1, WAIT).await;

@@ -32,16 +32,24 @@ async fn every_committed_append_announces_its_highest_seq(pool: PgPool) {
     let writer = storage::connect_with((*pool.connect_options()).clone(), 2)
         .await
         .unwrap();
-    entries::append(&writer, events(3)).await.unwrap();
+    entries::append(&writer, app::model::Source::Trailkeep, events(3))
+        .await
+        .unwrap();
     assert_eq!(next_seq(&mut listener).await, Some(2));
-    entries::append(&writer, events(1)).await.unwrap();
+    entries::append(&writer, app::model::Source::Trailkeep, events(1))
+        .await
+        .unwrap();
     assert_eq!(next_seq(&mut listener).await, Some(3));
 
     // Rolled back: no announcement, and the next commit announces its own seq.
     let mut tx = writer.begin().await.unwrap();
-    entries::append_in(&mut tx, events(2)).await.unwrap();
+    entries::append_in(&mut tx, app::model::Source::Trailkeep, events(2))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(next_seq(&mut listener).await, None);
-    entries::append(&writer, events(2)).await.unwrap();
+    entries::append(&writer, app::model::Source::Trailkeep, events(2))
+        .await
+        .unwrap();
     assert_eq!(next_seq(&mut listener).await, Some(5));
 }

@@ -73,9 +73,13 @@ async fn entries_committed_around_a_postgres_restart_arrive_exactly_once(pool: P
         })
     );
     for _ in 0..4 {
-        entries::append(&writer, events("config.updated", 5))
-            .await
-            .unwrap();
+        entries::append(
+            &writer,
+            app::model::Source::Trailkeep,
+            events("config.updated", 5),
+        )
+        .await
+        .unwrap();
     }
 
     let status = pg_ctl(&data_dir, &["restart", "-m", "fast", "-w", "-t", "60"]);
@@ -85,7 +89,13 @@ async fn entries_committed_around_a_postgres_restart_arrive_exactly_once(pool: P
     let mut appended = 0;
     let started = std::time::Instant::now();
     while appended < 4 {
-        match entries::append(&writer, events("config.updated", 5)).await {
+        match entries::append(
+            &writer,
+            app::model::Source::Trailkeep,
+            events("config.updated", 5),
+        )
+        .await
+        {
             Ok(_) => appended += 1,
             Err(_) if started.elapsed() < Duration::from_secs(30) => {
                 tokio::time::sleep(Duration::from_millis(200)).await

@@ -22,7 +22,9 @@ use trailkeep::{
 async fn seed(pool: &PgPool) -> Vec<AuditEntry> {
     let until = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
     let events: Vec<_> = demo::events(700, until).collect();
-    entries::append(pool, events).await.unwrap();
+    entries::append(pool, app::model::Source::Trailkeep, events)
+        .await
+        .unwrap();
     let now = Utc::now();
     let recent: Vec<Value> = [1i64, 30, 60 * 20, 60 * 24 * 3, 60 * 24 * 10, 60 * 24 * 40]
         .iter()
@@ -36,16 +38,24 @@ async fn seed(pool: &PgPool) -> Vec<AuditEntry> {
                    "details": {"note": "100% sure_thing", "deploy": {"environment": "production"}}})
         })
         .collect();
-    entries::append(pool, parse_batch(&Value::Array(recent)).unwrap())
-        .await
-        .unwrap();
+    entries::append(
+        pool,
+        app::model::Source::Trailkeep,
+        parse_batch(&Value::Array(recent)).unwrap(),
+    )
+    .await
+    .unwrap();
     // Same instant, several entries: ties are ordered by seq.
     let tied: Vec<Value> = (0..5)
         .map(|i| json!({"action": "kb.bound", "actor": {"id": format!("tie{i}")}, "occurred_at": "2026-11-01T00:00:00Z"}))
         .collect();
-    entries::append(pool, parse_batch(&Value::Array(tied)).unwrap())
-        .await
-        .unwrap();
+    entries::append(
+        pool,
+        app::model::Source::Trailkeep,
+        parse_batch(&Value::Array(tied)).unwrap(),
+    )
+    .await
+    .unwrap();
     stored(pool).await
 }
 
@@ -327,9 +337,13 @@ async fn paging_is_exact_while_new_entries_arrive(pool: PgPool) {
             // Between pages: new matching entries, some dated in the past (inside the range paged).
             let late = json!([{"action": "config.updated", "actor": {"id": "late"}, "occurred_at": "2026-10-01T00:00:00Z"},
                               {"action": "config.created", "actor": {"id": "late"}}]);
-            entries::append(&pool, parse_batch(&late).unwrap())
-                .await
-                .unwrap();
+            entries::append(
+                &pool,
+                app::model::Source::Trailkeep,
+                parse_batch(&late).unwrap(),
+            )
+            .await
+            .unwrap();
             match r.body["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_string()),
                 None => break,
@@ -432,6 +446,9 @@ async fn single_entries_facets_and_access(pool: PgPool) {
         "status",
         "details",
         "leaf_hash",
+        "source",
+        "source_name",
+        "form",
     ] {
         assert!(r.body.get(field).is_some(), "{field}");
     }
@@ -497,9 +514,13 @@ async fn single_entries_facets_and_access(pool: PgPool) {
 
     // Prefix matches come first, also ahead of actors without a name (NULL must not sort first).
     let nameless = json!({"action": "user.login_failed", "actor": {"id": "radia-ad@example.com"}});
-    entries::append(&pool, parse_batch(&nameless).unwrap())
-        .await
-        .unwrap();
+    entries::append(
+        &pool,
+        app::model::Source::Trailkeep,
+        parse_batch(&nameless).unwrap(),
+    )
+    .await
+    .unwrap();
     let r = send(&app, get("/api/v1/facets/users?q=ad&limit=100", &reader)).await;
     let prefix: Vec<bool> = r.body["users"]
         .as_array()

@@ -13,7 +13,9 @@ use crate::components::{CopyButton, StatusLabel};
 use crate::console_state::ConsoleNav;
 use crate::error::ConsoleError;
 use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
-use crate::model::{changes, duration_words, plain, ActorType, AuditEntry, EntryView, Status};
+use crate::model::{
+    changes, duration_words, plain, ActorType, AuditEntry, EntryView, Source, Status,
+};
 use crate::time_zone::{format_in, format_utc};
 use crate::Hydrated;
 
@@ -50,6 +52,11 @@ pub fn pivots(f: &Filter, e: &AuditEntry) -> Vec<(&'static str, Filter)> {
         });
         out.push(("Only this resource", g));
     }
+    if let Some(source) = e.source {
+        let mut g = f.clone();
+        g.source = Some(source);
+        out.push(("Only this source", g));
+    }
     let mut around = f.clone();
     let span = chrono::Duration::minutes(AROUND_MINUTES);
     around.time = TimeWindow::Between {
@@ -58,6 +65,17 @@ pub fn pivots(f: &Filter, e: &AuditEntry) -> Vec<(&'static str, Filter)> {
     };
     out.push(("±15 minutes around it", around));
     out
+}
+
+/// Who recorded the entry, in words: Trailkeep itself, or the API key by name and id. Entries
+/// from before Trailkeep kept provenance say so.
+pub fn source_line(e: &AuditEntry) -> String {
+    match (e.source, &e.source_name) {
+        (Some(Source::Trailkeep), _) => "Trailkeep (the server itself)".into(),
+        (Some(Source::Key(id)), Some(name)) => format!("API key “{name}” ({id})"),
+        (Some(Source::Key(id)), None) => format!("API key {id}"),
+        (None, _) => "Not recorded (entry from before Trailkeep kept provenance)".into(),
+    }
 }
 
 /// What the panel shows: the entry, `None` when no entry has that id.
@@ -175,6 +193,7 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
         ActorType::ApiKey => "API key",
         ActorType::System => "System",
     };
+    let source = source_line(&entry);
     let pairs = |list: Vec<(String, String)>| {
         list.into_iter()
             .map(|(k, v)| view! { <dt>{k}</dt> <dd class="mono">{v}</dd> })
@@ -254,12 +273,16 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
             <section>
                 <h3>"Integrity"</h3>
                 <dl>
+                    <dt>"Recorded by"</dt>
+                    <dd data-testid="detail-source">{source}</dd>
                     <dt>"Sequence"</dt>
                     <dd class="mono" data-testid="detail-seq">{entry.seq}</dd>
                     <dt>"Leaf hash"</dt>
                     <dd class="mono wrap">{entry.leaf_hash.clone()}</dd>
                     <dt>"Entry id"</dt>
                     <dd class="mono">{entry.id.to_string()}</dd>
+                    <dt>"Hashed form"</dt>
+                    <dd>{format!("Form {}", entry.form)}</dd>
                 </dl>
             </section>
             <section>
@@ -287,7 +310,8 @@ mod tests {
             "action": "config.updated",
             "actor": {"type": "user", "id": "u_1", "name": "Ada", "email": "ada@example.com"},
             "resource": {"type": "config", "id": "cfg_7"}, "ip": "203.0.113.7",
-            "user_agent": null, "status": "success", "details": {}, "leaf_hash": "00"
+            "user_agent": null, "status": "success", "details": {}, "leaf_hash": "00",
+            "source": "0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b", "source_name": "Billing", "form": 2
         }))
         .unwrap();
         let f = Filter::parse("status=success&user=someone").unwrap();
@@ -311,11 +335,20 @@ mod tests {
                     "resource=config:cfg_7&status=success&user=someone".to_string()
                 ),
                 (
+                    "Only this source",
+                    "source=0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b&status=success&user=someone"
+                        .to_string()
+                ),
+                (
                     "±15 minutes around it",
                     "from=2026-11-25T09:45:00Z&status=success&to=2026-11-25T10:15:00Z&user=someone"
                         .to_string()
                 ),
             ]
+        );
+        assert_eq!(
+            source_line(&e),
+            "API key “Billing” (0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b)"
         );
     }
 }

@@ -55,10 +55,13 @@ fn LiveControls(feed: LiveFeed) -> impl IntoView {
         Connection::Reconnecting => "Reconnecting…",
         Connection::Offline => "Offline",
         Connection::Unavailable => "Could not start: reload the page",
+        Connection::Stopped => "Stopped",
     };
     let class = move || match state() {
         Connection::Live | Connection::CatchingUp => "live-status is-live",
-        Connection::Offline | Connection::Unavailable => "live-status is-offline",
+        Connection::Offline | Connection::Unavailable | Connection::Stopped => {
+            "live-status is-offline"
+        }
         _ => "live-status is-waiting",
     };
     let held = move || feed.arrived.with(Vec::len);
@@ -75,12 +78,23 @@ fn LiveControls(feed: LiveFeed) -> impl IntoView {
         </span>
         <button type="button" class="secondary" data-testid="live-pause"
             aria-pressed=move || feed.paused.get().to_string()
-            on:click=move |_| feed.paused.update(|p| *p = !*p)>
-            {move || if feed.paused.get() {
+            on:click=move |_| feed.toggle_pause()>
+            {move || if state() == Connection::Stopped {
+                "Resume (reload the list)".to_string()
+            } else if feed.paused.get() {
                 format!("Resume ({} held)", held())
             } else {
                 "Pause".to_string()
             }}
         </button>
+        <Show when=move || state() == Connection::Stopped>
+            <p class="live-stopped" role="alert" data-testid="live-stopped">
+                {format!(
+                    "More than {} new entries were held unseen, so the stream stopped to spare \
+                     this browser's memory. Resume reloads the list with everything that arrived.",
+                    crate::live_feed::HELD_CAP
+                )}
+            </p>
+        </Show>
     }
 }

@@ -96,7 +96,7 @@ fn AuditLog() -> impl IntoView {
         _ => None,
     });
     // Live mode streams what matches the filter on screen, from the newest entry loaded.
-    let feed = LiveFeed::new();
+    let feed = LiveFeed::new(refresh);
     provide_context(feed);
     let live = Memo::new(move |_| nav.query.with(|q| q.live));
     // The detail panel is drawn by the browser, once interactive: its code is a chunk loaded on

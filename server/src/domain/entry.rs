@@ -2,10 +2,15 @@
 //! type and its canonical (hashed) form are generated from it here, and the INSERT, the SELECT
 //! and the row decoding in `storage::entries`. A new field is one line below plus the migration
 //! (and a [`Canonical`] / `storage::entries::Column` impl if its type is new).
+//!
+//! The hash covers stored facts only, under a versioned [`Form`]: form 2 (every entry since
+//! provenance) is exactly the stored columns, `form` and `source` included; form 1 (entries
+//! written before) is the stored columns without those two plus the `category` rule frozen in
+//! [`v1_category`]. No hashed value is computed by code that may change later.
 
 use std::net::IpAddr;
 
-use app::model::{Actor, ActorType, AuditEntry, Resource, Status};
+use app::model::{Actor, ActorType, AuditEntry, Resource, Source, Status};
 use chrono::{DateTime, Timelike, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -35,6 +40,8 @@ macro_rules! with_entry_fields {
             user_agent: Option<String>,
             status: ::app::model::Status,
             details: ::serde_json::Value,
+            form: crate::domain::entry::Form,
+            source: Option<::app::model::Source>,
         }
     };
 }
@@ -52,12 +59,16 @@ macro_rules! define_record {
             /// The stored fields' names, in column order.
             pub const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
 
-            /// The JSON object whose JCS serialisation is hashed: every field under its own
-            /// name, and the derived `category`.
+            /// The JSON object whose JCS serialisation is hashed. Form 2: every field under
+            /// its own name. Form 1: every field but `form` and `source`, and `category`.
             pub fn canonical_json(&self) -> Value {
                 let mut object = Map::new();
                 $(object.insert(stringify!($field).to_string(), Canonical::canonical(&self.$field));)*
-                object.insert("category".into(), Value::String(self.category().to_string()));
+                if self.form == Form::V1 {
+                    object.remove("form");
+                    object.remove("source");
+                    object.insert("category".into(), Value::String(v1_category(&self.action).into()));
+                }
                 Value::Object(object)
             }
         }
@@ -65,7 +76,49 @@ macro_rules! define_record {
 }
 with_entry_fields!(define_record);
 
-/// A field's value in the canonical form (README, "Verifying the log yourself").
+/// The version of the canonical form an entry's leaf hash covers (stored with the entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// Entries written before provenance: no `source`, and a `category` derived by [`v1_category`].
+    V1,
+    /// Exactly the stored columns, `form` and `source` included.
+    V2,
+}
+
+impl Form {
+    /// The form of every entry appended now.
+    pub const CURRENT: Form = Form::V2;
+
+    pub fn number(self) -> i16 {
+        match self {
+            Form::V1 => 1,
+            Form::V2 => 2,
+        }
+    }
+
+    pub fn from_number(n: i16) -> Option<Form> {
+        match n {
+            1 => Some(Form::V1),
+            2 => Some(Form::V2),
+            _ => None,
+        }
+    }
+}
+
+/// The `category` hashed in form 1, frozen as it was when those entries were written (README):
+/// `auth` for `2fa.*`, `auth.*`, `session.*`, `user.login`, `user.logout` and
+/// `user.login_failed`; otherwise the part of `action` before the first `.`. It must never
+/// change: the console's grouping (`app::model::action_category`) is free to.
+pub fn v1_category(action: &str) -> &str {
+    let first = action.split('.').next().unwrap_or(action);
+    match (first, action) {
+        ("2fa" | "auth" | "session", _) => "auth",
+        (_, "user.login" | "user.logout" | "user.login_failed") => "auth",
+        _ => first,
+    }
+}
+
+/// A field's value in the canonical form (README, "Tamper evidence: the exact encoding").
 pub trait Canonical {
     fn canonical(&self) -> Value;
 }
@@ -118,6 +171,18 @@ impl Canonical for Value {
     }
 }
 
+impl Canonical for Form {
+    fn canonical(&self) -> Value {
+        Value::from(self.number())
+    }
+}
+
+impl Canonical for Source {
+    fn canonical(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
 impl<T: Canonical> Canonical for Option<T> {
     fn canonical(&self) -> Value {
         self.as_ref().map_or(Value::Null, Canonical::canonical)
@@ -136,10 +201,6 @@ pub fn canonical_timestamp(t: &DateTime<Utc>) -> String {
 }
 
 impl EntryRecord {
-    pub fn category(&self) -> &str {
-        app::model::action_category(&self.action)
-    }
-
     pub fn canonical_bytes(&self) -> Vec<u8> {
         canonical::to_vec(&self.canonical_json())
     }
@@ -149,8 +210,9 @@ impl EntryRecord {
         chain::leaf_hash(&self.canonical_bytes())
     }
 
-    /// The API's view of the entry (nested actor and resource, hex leaf hash).
-    pub fn into_entry(self, leaf_hash: &[u8]) -> AuditEntry {
+    /// The API's view of the entry (nested actor and resource, hex leaf hash); `source_name`
+    /// is the name of the key that sent it.
+    pub fn into_entry(self, leaf_hash: &[u8], source_name: Option<String>) -> AuditEntry {
         let resource = match (self.resource_type, self.resource_id) {
             (Some(kind), Some(id)) => Some(Resource { kind, id }),
             _ => None,
@@ -172,23 +234,28 @@ impl EntryRecord {
             user_agent: self.user_agent,
             status: self.status,
             details: self.details,
+            source: self.source,
+            source_name,
+            form: self.form.number(),
             leaf_hash: hex::encode(leaf_hash),
         }
     }
 }
 
 /// An entry as stored: its record and its two hashes, decoded once from a row
-/// (`storage::entries`); a stored value Trailkeep never writes is a decoding error.
+/// (`storage::entries`); a stored value Trailkeep never writes is a decoding error. Beside
+/// them, the current name of the key in `source` (not part of the entry).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredEntry {
     pub record: EntryRecord,
     pub leaf_hash: Vec<u8>,
     pub chain_hash: Vec<u8>,
+    pub source_name: Option<String>,
 }
 
 impl StoredEntry {
     pub fn into_entry(self) -> AuditEntry {
-        self.record.into_entry(&self.leaf_hash)
+        self.record.into_entry(&self.leaf_hash, self.source_name)
     }
 }
 
@@ -214,6 +281,8 @@ mod tests {
             user_agent: None,
             status: Status::Success,
             details: json!({}),
+            form: Form::V2,
+            source: Some(Source::Key(Uuid::from_u128(0xabc))),
         }
     }
 
@@ -226,11 +295,48 @@ mod tests {
             text,
             concat!(
                 r#"{"action":"config.updated","actor_email":null,"actor_id":"u_42","actor_name":"Ada Admin","#,
-                r#""actor_type":"user","category":"config","details":{},"id":"00000000-0000-0000-0000-000000000000","#,
+                r#""actor_type":"user","details":{},"form":2,"id":"00000000-0000-0000-0000-000000000000","#,
+                r#""ip":"203.0.113.7","occurred_at":"2025-11-25T10:00:00.123456Z","recorded_at":"2025-11-25T10:00:01.000000Z","#,
+                r#""resource_id":"cfg_7","resource_type":"config","seq":0,"#,
+                r#""source":"00000000-0000-0000-0000-000000000abc","status":"success","user_agent":null}"#
+            )
+        );
+    }
+
+    #[test]
+    fn form_1_is_the_old_documented_form() {
+        let mut r = record();
+        r.occurred_at = to_micros(r.occurred_at);
+        r.form = Form::V1;
+        r.source = None;
+        r.action = "user.login".into();
+        let text = String::from_utf8(r.canonical_bytes()).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"action":"user.login","actor_email":null,"actor_id":"u_42","actor_name":"Ada Admin","#,
+                r#""actor_type":"user","category":"auth","details":{},"id":"00000000-0000-0000-0000-000000000000","#,
                 r#""ip":"203.0.113.7","occurred_at":"2025-11-25T10:00:00.123456Z","recorded_at":"2025-11-25T10:00:01.000000Z","#,
                 r#""resource_id":"cfg_7","resource_type":"config","seq":0,"status":"success","user_agent":null}"#
             )
         );
+    }
+
+    #[test]
+    fn v1_category_is_frozen() {
+        for (action, category) in [
+            ("user.login", "auth"),
+            ("user.logout", "auth"),
+            ("user.login_failed", "auth"),
+            ("user.invited", "user"),
+            ("2fa.enrolled", "auth"),
+            ("auth.token_issued", "auth"),
+            ("session.revoked", "auth"),
+            ("config.updated", "config"),
+            ("sessions.x", "sessions"),
+        ] {
+            assert_eq!(v1_category(action), category, "{action}");
+        }
     }
 
     #[test]
@@ -239,9 +345,14 @@ mod tests {
         for field in EntryRecord::FIELDS {
             assert!(json.get(field).is_some(), "{field}");
         }
+        assert_eq!(json.as_object().unwrap().len(), EntryRecord::FIELDS.len());
+        let mut old = record();
+        old.form = Form::V1;
+        let json = old.canonical_json();
+        assert!(json.get("source").is_none() && json.get("form").is_none());
         assert_eq!(
             json.as_object().unwrap().len(),
-            EntryRecord::FIELDS.len() + 1
+            EntryRecord::FIELDS.len() - 1
         );
     }
 
@@ -256,6 +367,12 @@ mod tests {
         assert_ne!(r.leaf_hash(), base);
         let mut r = record();
         r.seq = 1;
+        assert_ne!(r.leaf_hash(), base);
+        let mut r = record();
+        r.source = Some(Source::Trailkeep);
+        assert_ne!(r.leaf_hash(), base);
+        let mut r = record();
+        r.form = Form::V1;
         assert_ne!(r.leaf_hash(), base);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use app::model::{validate_action, ActorType, Status};
+use app::model::{validate_action, ActorType, Source, Status};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     canonical,
-    entry::{to_micros, EntryRecord},
+    entry::{to_micros, EntryRecord, Form},
 };
 
 pub const MAX_BATCH: usize = 1000;
@@ -19,7 +19,8 @@ pub const MAX_TEXT_LEN: usize = 512;
 pub const MAX_USER_AGENT_LEN: usize = 2048;
 
 /// A validated event, ready to be appended: the record it will be stored as, whose `seq`, `id`,
-/// `recorded_at` (and `occurred_at` unless the client gave one) are set when it is appended.
+/// `recorded_at`, `source` (and `occurred_at` unless the client gave one) are set when it is
+/// appended. Its source comes from whoever appends it, never from the event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
     /// A client-chosen id: retries with it are idempotent.
@@ -51,6 +52,8 @@ impl NewEvent {
                 user_agent: None,
                 status: Status::Success,
                 details: Value::Object(Map::new()),
+                form: Form::CURRENT,
+                source: None,
             },
         }
     }
@@ -62,27 +65,45 @@ impl NewEvent {
         self
     }
 
-    /// The stored form at position `seq`, recorded at `recorded_at`.
-    pub fn into_record(self, seq: i64, id: Uuid, recorded_at: DateTime<Utc>) -> EntryRecord {
+    /// The stored form at position `seq`, recorded at `recorded_at` from `source`.
+    pub fn into_record(
+        self,
+        seq: i64,
+        id: Uuid,
+        recorded_at: DateTime<Utc>,
+        source: Source,
+    ) -> EntryRecord {
         EntryRecord {
             seq,
             id,
             occurred_at: to_micros(self.occurred_at.unwrap_or(recorded_at)),
             recorded_at: to_micros(recorded_at),
+            form: Form::CURRENT,
+            source: Some(source),
             ..self.record
         }
     }
 
-    /// Whether a retry of this event matches what is stored. An omitted `occurred_at`
-    /// defaulted to the first receive time, so it matches any stored time.
-    pub fn matches_stored(&self, stored: &EntryRecord) -> bool {
-        self.occurred_at
-            .is_none_or(|t| to_micros(t) == stored.occurred_at)
+    /// Whether a retry of this event from `source` matches what is stored. An omitted
+    /// `occurred_at` defaulted to the first receive time, so it matches any stored time; the
+    /// same id from another source is another event. An entry stored before provenance
+    /// (form 1) has no source to compare.
+    pub fn matches_stored(&self, stored: &EntryRecord, source: Source) -> bool {
+        let same_source = match stored.form {
+            Form::V1 => true,
+            Form::V2 => stored.source == Some(source),
+        };
+        same_source
+            && self
+                .occurred_at
+                .is_none_or(|t| to_micros(t) == stored.occurred_at)
             && EntryRecord {
                 seq: stored.seq,
                 id: stored.id,
                 occurred_at: stored.occurred_at,
                 recorded_at: stored.recorded_at,
+                form: stored.form,
+                source: stored.source,
                 ..self.record.clone()
             } == *stored
     }
@@ -509,10 +530,14 @@ mod tests {
         let e = parse_batch(&json!({"action": "a.b", "actor": {"id": "x"}, "details": {"k": 1}}))
             .unwrap()
             .remove(0);
-        let stored = e.clone().into_record(5, Uuid::nil(), Utc::now());
-        assert!(e.matches_stored(&stored));
+        let key = Source::Key(Uuid::from_u128(7));
+        let stored = e.clone().into_record(5, Uuid::nil(), Utc::now(), key);
+        assert!(e.matches_stored(&stored, key));
         let mut changed = e.clone();
         changed.record.details = json!({"k": 2});
-        assert!(!changed.matches_stored(&stored));
+        assert!(!changed.matches_stored(&stored, key));
+        // The same id and content from another key is not a retry.
+        assert!(!e.matches_stored(&stored, Source::Key(Uuid::from_u128(8))));
+        assert!(!e.matches_stored(&stored, Source::Trailkeep));
     }
 }

@@ -50,7 +50,7 @@ impl Format {
 }
 
 /// The CSV header, in column order.
-pub const CSV_COLUMNS: [&str; 15] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "timestamp",
     "actor_type",
     "actor_id",
@@ -66,6 +66,8 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "seq",
     "id",
     "leaf_hash",
+    "source",
+    "source_name",
 ];
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
@@ -99,7 +101,7 @@ pub fn resolved_period(bounds: &Bounds, now: DateTime<Utc>) -> (Option<String>, 
 }
 
 /// One CSV record, cells neutralised.
-pub fn csv_record(e: &AuditEntry) -> [String; 15] {
+pub fn csv_record(e: &AuditEntry) -> [String; 17] {
     let text = |s: &str| neutralise(s).into_owned();
     let opt = |s: &Option<String>| s.as_deref().map(text).unwrap_or_default();
     [
@@ -121,6 +123,8 @@ pub fn csv_record(e: &AuditEntry) -> [String; 15] {
         e.seq.to_string(),
         e.id.to_string(),
         e.leaf_hash.clone(),
+        e.source.map(|s| s.to_string()).unwrap_or_default(),
+        opt(&e.source_name),
     ]
 }
 

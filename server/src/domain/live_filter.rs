@@ -76,6 +76,9 @@ impl LiveFilter {
         if f.status.is_some_and(|s| s != entry.status) {
             return false;
         }
+        if f.source.is_some() && f.source != entry.source {
+            return false;
+        }
         if let Some(block) = &f.ip {
             let ip = entry.ip.as_deref().and_then(|ip| ip.parse().ok());
             if !ip.is_some_and(|ip| block.contains(ip)) {

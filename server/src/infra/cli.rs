@@ -1,8 +1,8 @@
 //! The `trailkeep` command line.
 
-use std::{io::Write, net::SocketAddr, time::Instant};
+use std::{io::Write, time::Instant};
 
-use app::model::Role;
+use app::model::{Role, Source};
 use chrono::{Timelike, Utc};
 use leptos::prelude::get_configuration;
 use sqlx::PgPool;
@@ -105,20 +105,35 @@ async fn serve() -> Result<(), String> {
     let conf = get_configuration(None).map_err(|e| format!("Leptos configuration: {e}"))?;
     let leptos_options = conf.leptos_options;
     let addr = leptos_options.site_addr;
-    let pool = storage::connect(&config::database_url()?, 16).await?;
-    let state = http::AppState::new(pool, leptos_options, config::Config::from_env()?).await?;
+    let config = config::Config::from_env()?;
+    let options: sqlx::postgres::PgConnectOptions = config::database_url()?
+        .parse()
+        .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+    let pool = storage::connect_with(options.clone(), config.db.connections).await?;
+    let reads = storage::connect_reads(
+        options,
+        config.db.read_connections,
+        config.db.read_statement,
+    )
+    .await?;
+    let limits = config.http;
+    let state = http::AppState::new(pool, reads, leptos_options, config).await?;
+    let shutdown = state.shutdown.clone();
+    let after = state.clone();
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "trailkeep serving on http://{addr}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())
+    http::serve::serve(listener, app, limits, async move {
+        shutdown_signal().await;
+        tracing::info!("SIGTERM or Ctrl-C: shutting down");
+        shutdown.begin();
+    })
+    .await;
+    after.live_sockets_closed(limits.grace).await;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -235,7 +250,17 @@ async fn seed(words: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     let until = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
-    let seeded = seed_events(&pool, count, until).await?;
+    // The history arrives as a platform would send it: through an ingest key of its own, which
+    // every demo entry names as its source.
+    let (platform, _secret) = accounts::create_key(
+        &pool,
+        "Demo platform",
+        &[auth::Scope::Ingest],
+        &Acting::cli(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let seeded = seed_events(&pool, Source::Key(platform), count, until).await?;
     eprintln!("seeded {seeded} demo entries");
     Ok(())
 }
@@ -243,6 +268,7 @@ async fn seed(words: &[&str]) -> Result<(), String> {
 /// Appends the demo history in batches through the ordinary append path, with progress.
 pub async fn seed_events(
     pool: &PgPool,
+    source: Source,
     count: u64,
     until: chrono::DateTime<Utc>,
 ) -> Result<u64, String> {
@@ -253,7 +279,7 @@ pub async fn seed_events(
     while events.peek().is_some() {
         let batch: Vec<_> = events.by_ref().take(BATCH).collect();
         let n = batch.len() as u64;
-        entries::append(pool, batch)
+        entries::append(pool, source, batch)
             .await
             .map_err(|e| format!("append failed: {e:?}"))?;
         done += n;

@@ -1,5 +1,8 @@
 //! Settings from the environment.
 
+use std::time::Duration;
+
+use crate::infra::http::serve::Limits;
 use crate::service::accounts::SignInLimits;
 
 /// Server settings beyond the standard `LEPTOS_*` variables.
@@ -17,6 +20,32 @@ pub struct Config {
     /// Sign-in limits; `TRAILKEEP_SIGNIN_IP_FAILURES` (default 30) sets how many refused
     /// sign-ins one address may make in 15 minutes.
     pub sign_in: SignInLimits,
+    /// The HTTP server's bounds: `TRAILKEEP_HTTP_MAX_CONNECTIONS` (1024),
+    /// `TRAILKEEP_HTTP_HEADER_SECONDS` (10), `TRAILKEEP_HTTP_REQUEST_SECONDS` (60),
+    /// `TRAILKEEP_SHUTDOWN_GRACE_SECONDS` (20).
+    pub http: Limits,
+    /// The database: `TRAILKEEP_DB_CONNECTIONS` (8) for appending, sessions and accounts,
+    /// `TRAILKEEP_DB_READ_CONNECTIONS` (16) for searches and exports, whose statements stop
+    /// after `TRAILKEEP_READ_STATEMENT_SECONDS` (30).
+    pub db: DbLimits,
+}
+
+/// Two pools, so that searching can never take the connections ingest needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbLimits {
+    pub connections: u32,
+    pub read_connections: u32,
+    pub read_statement: Duration,
+}
+
+impl Default for DbLimits {
+    fn default() -> Self {
+        DbLimits {
+            connections: 8,
+            read_connections: 16,
+            read_statement: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Five minutes: more than clock drift and retries, less than a batch sent the next day.
@@ -30,7 +59,28 @@ impl Default for Config {
             site_name: "Trailkeep".into(),
             recorded_late_after: chrono::Duration::seconds(DEFAULT_LATE_RECORD_SECONDS),
             sign_in: SignInLimits::default(),
+            http: Limits::default(),
+            db: DbLimits::default(),
         }
+    }
+}
+
+/// A whole number from the environment within `range`, or `default` when unset.
+fn number(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "{name}={v:?}: give a whole number from {} to {} (default {default})",
+                    range.start(),
+                    range.end()
+                )
+            }),
     }
 }
 
@@ -69,7 +119,50 @@ impl Config {
                     )
                 })?;
         }
+        let http_default = Limits::default();
+        let http = Limits {
+            max_connections: number(
+                "TRAILKEEP_HTTP_MAX_CONNECTIONS",
+                http_default.max_connections as u64,
+                1..=1_000_000,
+            )? as usize,
+            header_read: Duration::from_secs(number(
+                "TRAILKEEP_HTTP_HEADER_SECONDS",
+                http_default.header_read.as_secs(),
+                1..=3600,
+            )?),
+            request: Duration::from_secs(number(
+                "TRAILKEEP_HTTP_REQUEST_SECONDS",
+                http_default.request.as_secs(),
+                1..=86_400,
+            )?),
+            grace: Duration::from_secs(number(
+                "TRAILKEEP_SHUTDOWN_GRACE_SECONDS",
+                http_default.grace.as_secs(),
+                0..=3600,
+            )?),
+        };
+        let db_default = DbLimits::default();
+        let db = DbLimits {
+            connections: number(
+                "TRAILKEEP_DB_CONNECTIONS",
+                db_default.connections.into(),
+                2..=1000,
+            )? as u32,
+            read_connections: number(
+                "TRAILKEEP_DB_READ_CONNECTIONS",
+                db_default.read_connections.into(),
+                1..=1000,
+            )? as u32,
+            read_statement: Duration::from_secs(number(
+                "TRAILKEEP_READ_STATEMENT_SECONDS",
+                db_default.read_statement.as_secs(),
+                1..=86_400,
+            )?),
+        };
         Ok(Config {
+            http,
+            db,
             secure_cookies: flag("TRAILKEEP_SECURE_COOKIES"),
             trust_proxy: flag("TRAILKEEP_TRUST_PROXY"),
             site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use app::model::{ActorType, Role, SessionUser, Status};
+use app::model::{ActorType, Role, SessionUser, Source, Status};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
@@ -158,7 +158,7 @@ pub async fn create_user(
     let id = users::insert(&mut tx, email, name, role, &hash).await?;
     let mut event = by.event("user.invited").on("user", &id.to_string());
     event.record.details = json!({"email": email, "name": name, "role": role.as_str()});
-    entries::append_in(&mut tx, vec![event]).await?;
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -178,7 +178,7 @@ pub async fn set_role(
     let mut event = by.event("user.role_changed").on("user", &id.to_string());
     event.record.details =
         json!({"email": email, "changes": {"role": {"before": before, "after": role.as_str()}}});
-    entries::append_in(&mut tx, vec![event]).await?;
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -205,7 +205,7 @@ pub async fn create_key(
         "prefix": key.prefix,
         "scopes": scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     });
-    entries::append_in(&mut tx, vec![event]).await?;
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     tx.commit().await?;
     Ok((id, key.plaintext))
 }
@@ -223,7 +223,7 @@ pub async fn revoke_key(
     };
     let mut event = by.event("key.revoked").on("api_key", &key.id.to_string());
     event.record.details = json!({"name": key.name, "prefix": key.prefix});
-    entries::append_in(&mut tx, vec![event]).await?;
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     tx.commit().await?;
     Ok(key)
 }
@@ -328,7 +328,12 @@ pub async fn sign_in(
     };
     if failures.email >= limits.email_failures {
         sign_ins::record_failure(&mut tx, &email_key, ip, sign_ins::Outcome::LockedOut).await?;
-        entries::append_in(&mut tx, vec![failed(sign_ins::Outcome::LockedOut)]).await?;
+        entries::append_in(
+            &mut tx,
+            Source::Trailkeep,
+            vec![failed(sign_ins::Outcome::LockedOut)],
+        )
+        .await?;
         tx.commit().await?;
         return Ok(SignIn::LockedOut);
     }
@@ -353,7 +358,7 @@ pub async fn sign_in(
                 sign_ins::Outcome::UnknownUser
             };
             sign_ins::record_failure(&mut tx, &email_key, ip, outcome).await?;
-            entries::append_in(&mut tx, vec![failed(outcome)]).await?;
+            entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
             tx.commit().await?;
             return Ok(SignIn::BadCredentials);
         }
@@ -363,7 +368,7 @@ pub async fn sign_in(
     let session_user = user.session_user();
     let mut event = Acting::user(&session_user, ip, user_agent).event("user.login");
     event.record.details = json!({"method": "password"});
-    entries::append_in(&mut tx, vec![event]).await?;
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     tx.commit().await?;
     Ok(SignIn::Ok {
         user: session_user,
@@ -373,6 +378,6 @@ pub async fn sign_in(
 
 pub async fn sign_out(pool: &PgPool, token: &str, by: &Acting) -> Result<(), AccountError> {
     sessions::delete(pool, &auth::sha256(token.as_bytes())).await?;
-    entries::append(pool, vec![by.event("user.logout")]).await?;
+    entries::append(pool, Source::Trailkeep, vec![by.event("user.logout")]).await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use app::model::{ActorType, AuditEntry, Status};
+use app::model::{ActorType, AuditEntry, Source, Status};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{postgres::PgRow, FromRow, PgConnection, PgPool, Row};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     chain::{chain_hash, Hash, GENESIS},
-    entry::{with_entry_fields, EntryRecord, StoredEntry},
+    entry::{with_entry_fields, EntryRecord, Form, StoredEntry},
     event::NewEvent,
 };
 
@@ -108,6 +108,32 @@ word_column! {
     Status => "status",
 }
 
+/// The canonical form's number.
+impl Column for Form {
+    type Db = i16;
+    const ARRAY: &'static str = "smallint[]";
+    fn to_db(&self) -> i16 {
+        self.number()
+    }
+    fn from_db(value: i16) -> Result<Self, String> {
+        Form::from_number(value).ok_or_else(|| format!("unknown canonical form {value}"))
+    }
+}
+
+/// `trailkeep` or an API key id, as text (`NULL` only in form 1, which the database checks).
+impl Column for Option<Source> {
+    type Db = Option<String>;
+    const ARRAY: &'static str = "text[]";
+    fn to_db(&self) -> Option<String> {
+        self.map(|s| s.to_string())
+    }
+    fn from_db(value: Option<String>) -> Result<Self, String> {
+        value
+            .map(|text| Source::parse(&text).ok_or_else(|| format!("unknown source {text:?}")))
+            .transpose()
+    }
+}
+
 /// `inet`, sent and read as text (`host()` drops the /32 or /128).
 impl Column for Option<IpAddr> {
     type Db = Option<String>;
@@ -198,12 +224,17 @@ macro_rules! stored_columns {
                     },
                     leaf_hash: row.try_get("leaf_hash")?,
                     chain_hash: row.try_get("chain_hash")?,
+                    source_name: row.try_get(SOURCE_NAME)?,
                 })
             }
         }
     };
 }
 with_entry_fields!(stored_columns);
+
+/// Beside the stored columns: the current name of the key in `source` (an index lookup through
+/// the `source_key` column the database derives from `source`).
+const SOURCE_NAME: &str = "source_name";
 
 static SQL: LazyLock<Sql> = LazyLock::new(|| {
     let specs = column_specs();
@@ -212,7 +243,10 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     };
     let names = list(|s| s.0.to_string());
     Sql {
-        select: list(|s| s.1.clone()),
+        select: format!(
+            "{}, (SELECT k.name FROM api_keys k WHERE k.id = source_key) AS {SOURCE_NAME}",
+            list(|s| s.1.clone())
+        ),
         insert: format!(
             "INSERT INTO audit_entries ({names}) SELECT {} FROM UNNEST({}) AS u({names})",
             list(|s| s.2.clone()),
@@ -226,25 +260,34 @@ static SQL: LazyLock<Sql> = LazyLock::new(|| {
     }
 });
 
-/// The `SELECT` list that [`StoredEntry`] decodes: every stored column of an entry.
+/// The `SELECT` list that [`StoredEntry`] decodes: every stored column of an entry and the
+/// name of its source key.
 pub fn row_columns() -> &'static str {
     &SQL.select
 }
 
-/// Appends `events` atomically: all or nothing, in order, through the chain head.
-pub async fn append(pool: &PgPool, events: Vec<NewEvent>) -> Result<Vec<Appended>, AppendError> {
+/// Appends `events` recorded by `source` atomically: all or nothing, in order, through the
+/// chain head.
+pub async fn append(
+    pool: &PgPool,
+    source: Source,
+    events: Vec<NewEvent>,
+) -> Result<Vec<Appended>, AppendError> {
     let mut tx = pool.begin().await?;
-    let appended = append_in(&mut tx, events).await?;
+    let appended = append_in(&mut tx, source, events).await?;
     tx.commit().await?;
     Ok(appended)
 }
 
 /// Appends inside the caller's transaction, so a change and its audit entry commit together.
+/// `source` is who records them: [`Source::Trailkeep`] for the server's own events, else the
+/// authenticated key; it is stored and hashed with every entry.
 ///
 /// Locking the single `chain_head` row serialises every writer of every server process:
 /// `seq` stays gapless and each chain hash builds on the committed one before it.
 pub async fn append_in(
     conn: &mut PgConnection,
+    source: Source,
     events: Vec<NewEvent>,
 ) -> Result<Vec<Appended>, AppendError> {
     if events.is_empty() {
@@ -283,7 +326,7 @@ pub async fn append_in(
     for (index, event) in events.into_iter().enumerate() {
         if let Some(id) = event.id {
             if let Some((stored, leaf)) = known.get(&id) {
-                if !event.matches_stored(stored) {
+                if !event.matches_stored(stored, source) {
                     return Err(AppendError::Conflict { index, id });
                 }
                 acks.push(Appended {
@@ -295,7 +338,7 @@ pub async fn append_in(
             }
         }
         let id = event.id.unwrap_or_else(Uuid::new_v4);
-        let record = event.clone().into_record(seq, id, now);
+        let record = event.clone().into_record(seq, id, now, source);
         let leaf = record.leaf_hash();
         head = chain_hash(&head, &leaf);
         acks.push(Appended {
@@ -354,25 +397,6 @@ pub async fn count_all(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT next_seq FROM chain_head WHERE singleton")
         .fetch_one(pool)
         .await
-}
-
-/// Recent failed sign-ins for an email (for the lockout), counted from the log itself so
-/// every server process sees the same number.
-pub async fn recent_login_failures(
-    pool: &PgPool,
-    email: &str,
-    window_minutes: i32,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM audit_entries \
-         WHERE lower(actor_email) = lower($1) AND action = 'user.login_failed' \
-           AND details->>'reason' IN ('bad_password', 'unknown_user') \
-           AND occurred_at > now() - make_interval(mins => $2)",
-    )
-    .bind(email)
-    .bind(window_minutes)
-    .fetch_one(pool)
-    .await
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -37,12 +37,35 @@ pub async fn connect_with(
     options: PgConnectOptions,
     max_connections: u32,
 ) -> Result<PgPool, String> {
+    connect_as_writer(options, max_connections, None).await
+}
+
+/// A pool for reads: every statement stops after `statement_timeout` (PostgreSQL cancels it;
+/// [`is_statement_timeout`] recognises the error), so no search holds a connection longer.
+pub async fn connect_reads(
+    options: PgConnectOptions,
+    max_connections: u32,
+    statement_timeout: Duration,
+) -> Result<PgPool, String> {
+    connect_as_writer(options, max_connections, Some(statement_timeout)).await
+}
+
+async fn connect_as_writer(
+    options: PgConnectOptions,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<PgPool, String> {
+    let timeout_ms = statement_timeout.map(|t| t.as_millis().max(1));
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET ROLE trailkeep_writer").await?;
+                if let Some(ms) = timeout_ms {
+                    conn.execute(format!("SET statement_timeout = {ms}").as_str())
+                        .await?;
+                }
                 Ok(())
             })
         })
@@ -54,6 +77,25 @@ pub async fn connect_with(
              member of {WRITER_ROLE} (see README, \"Database roles\")"
         )
     })
+}
+
+/// Whether the database could not be reached or went away (pool exhausted or closed, network,
+/// PostgreSQL shutting down, restarting or starting up): retrying later makes sense. Anything
+/// else is a defect.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-57P05: shutdown, crash, starting up, idle timeouts.
+            code.starts_with("08") || code.starts_with("57P")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether PostgreSQL stopped a statement at its `statement_timeout` (SQLSTATE 57014).
+pub fn is_statement_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
 }
 
 /// A pool with the connecting user's own rights, for migrations and administration.

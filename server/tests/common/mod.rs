@@ -20,9 +20,14 @@ pub async fn router(pool: &PgPool) -> Router {
         .site_root("target/site")
         .build();
     http::router(
-        http::AppState::new(pool.clone(), leptos_options, Config::default())
-            .await
-            .unwrap(),
+        http::AppState::new(
+            pool.clone(),
+            pool.clone(),
+            leptos_options,
+            Config::default(),
+        )
+        .await
+        .unwrap(),
     )
 }
 

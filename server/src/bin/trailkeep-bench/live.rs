@@ -141,7 +141,7 @@ async fn run(
     for _ in 0..total {
         tick.tick().await;
         let started = Instant::now();
-        let appended = entries::append(pool, event.clone())
+        let appended = entries::append(pool, app::model::Source::Trailkeep, event.clone())
             .await
             .map_err(|e| format!("append: {e:?}"))?;
         sent.lock().unwrap().insert(appended[0].seq, started);

@@ -28,7 +28,13 @@ pub(crate) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
         .output_name("trailkeep")
         .site_root("target/site")
         .build();
-    let state = http::AppState::new(pool.clone(), options, config::Config::default()).await?;
+    let state = http::AppState::new(
+        pool.clone(),
+        pool.clone(),
+        options,
+        config::Config::default(),
+    )
+    .await?;
     let app = http::router(state);
     tokio::spawn(async move {
         let _ = axum::serve(
@@ -45,7 +51,13 @@ pub(crate) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
 pub(crate) async fn seed_if_empty(owner: &PgPool, n: i64) -> Result<i64, String> {
     let have = entries::count_all(owner).await.map_err(|e| e.to_string())?;
     if have == 0 {
-        trailkeep::infra::cli::seed_events(owner, n as u64, Utc::now()).await?;
+        trailkeep::infra::cli::seed_events(
+            owner,
+            app::model::Source::Trailkeep,
+            n as u64,
+            Utc::now(),
+        )
+        .await?;
         sqlx::query("VACUUM ANALYZE audit_entries")
             .execute(owner)
             .await
@@ -82,7 +94,7 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
 
     // 3. Through `seed`'s path: batches of 5000 straight into the append function.
     let started = Instant::now();
-    trailkeep::infra::cli::seed_events(&writer, n, until).await?;
+    trailkeep::infra::cli::seed_events(&writer, app::model::Source::Trailkeep, n, until).await?;
     let seed_secs = started.elapsed().as_secs_f64();
 
     let verdict = entries::verify(&writer).await.map_err(|e| e.to_string())?;
@@ -119,7 +131,12 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut head = trailkeep::domain::chain::GENESIS;
     for (seq, event) in demo::events(n, until).enumerate() {
-        let r = event.into_record(seq as i64, uuid::Uuid::new_v4(), until);
+        let r = event.into_record(
+            seq as i64,
+            uuid::Uuid::new_v4(),
+            until,
+            app::model::Source::Trailkeep,
+        );
         let leaf = r.leaf_hash();
         head = trailkeep::domain::chain::chain_hash(&head, &leaf);
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -139,6 +156,8 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
             opt(&r.user_agent),
             r.status.as_str().to_string(),
             r.details.to_string(),
+            r.form.number().to_string(),
+            r.source.map(|s| s.to_string()).unwrap_or_default(),
             format!("\\x{}", hex::encode(leaf)),
             format!("\\x{}", hex::encode(head)),
         ])
@@ -151,7 +170,7 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
         .copy_in_raw(
             "COPY bench_copy (seq, id, occurred_at, recorded_at, actor_type, actor_id, actor_name, \
              actor_email, action, resource_type, resource_id, ip, user_agent, status, details, \
-             leaf_hash, chain_hash) FROM STDIN (FORMAT csv)",
+             form, source, leaf_hash, chain_hash) FROM STDIN (FORMAT csv)",
         )
         .await
         .map_err(|e| e.to_string())?;

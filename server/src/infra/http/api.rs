@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     client::Known,
     error::{ApiError, ErrorBody},
-    export, ingest, live, openapi, query, AppState,
+    export, ingest, live, metrics, openapi, query, AppState,
 };
 
 /// Every API route, with its documentation. Only `routes!` belongs here (the test below
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(query::facet_users))
         .routes(routes!(query::facet_actions))
         .routes(routes!(live::subscribe))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(document))
 }
 
@@ -101,6 +102,7 @@ mod tests {
                 "/api/v1/facets/actions",
                 "/api/v1/facets/users",
                 "/api/v1/live",
+                "/api/v1/metrics",
                 "/api/v1/openapi.json",
             ]
         );

@@ -68,7 +68,7 @@ impl FromRequestParts<AppState> for Reader {
 }
 
 /// The API key of a request that appends events: active, with scope `ingest`.
-pub struct Ingester(#[allow(dead_code)] pub ApiKeyRow);
+pub struct Ingester(pub ApiKeyRow);
 
 impl FromRequestParts<AppState> for Ingester {
     type Rejection = ApiError;

@@ -86,19 +86,36 @@ impl ApiError {
     /// A database failure: 503 when PostgreSQL cannot be reached (retrying makes sense),
     /// 500 otherwise (a bug). The details go to the log, not to the client.
     pub fn database(e: sqlx::Error) -> Self {
-        let unavailable = matches!(
-            e,
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-        );
-        tracing::error!(error = %e, "database error");
+        if crate::storage::is_statement_timeout(&e) {
+            return Self::too_slow();
+        }
+        let unavailable = crate::storage::is_unavailable(&e);
+        if unavailable {
+            tracing::warn!(error = %e, "database unavailable");
+        } else {
+            tracing::error!(error = %e, "database error");
+        }
         if unavailable {
             Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable; retry later",
+                "the database is unavailable or busy; retry later",
             )
+            .with_retry_after(1)
         } else {
             Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
+    }
+}
+
+impl ApiError {
+    /// A read stopped at the read pool's statement timeout: the same request will be as slow.
+    pub fn too_slow() -> Self {
+        tracing::warn!("a read query ran into the statement timeout");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the query ran longer than the server allows and was stopped; narrow it (a shorter \
+             time range, fewer values, a longer search text) and try again",
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 //! `export.downloaded` (rows delivered, whether it completed).
 
 use app::filter::{Filter, FilterError};
+use app::model::Source;
 use axum::{
     body::{Body, Bytes},
     extract::{RawQuery, State},
@@ -80,7 +81,7 @@ pub async fn download(
     }
     let format = format
         .ok_or_else(|| FilterError::new("format", format!("required: one of {}", Format::NAMES)))?;
-    let snapshot = query::export_snapshot(&state.pool, &filter).await?;
+    let snapshot = query::export_snapshot(&state.reads, &filter).await?;
     if format == Format::Pdf && snapshot.count > report::MAX_ENTRIES {
         return Err(FilterError::new(
             "format",
@@ -158,8 +159,8 @@ async fn pdf(
         format!("{from} to {to}")
     };
     // The filters in the console's words (whole categories, "Name <email>").
-    let categories = query::action_facets(&state.pool).await.map_err(Stop::Db)?;
-    let actors = query::actors_named(&state.pool, &filter.users)
+    let categories = query::action_facets(&state.reads).await.map_err(Stop::Db)?;
+    let actors = query::actors_named(&state.reads, &filter.users)
         .await
         .map_err(Stop::Db)?;
     let words = app::chips::Words {
@@ -193,7 +194,7 @@ async fn pdf(
     let mut rows = 0;
     let mut after = None;
     loop {
-        let page = query::export_page(&state.pool, filter, snapshot, after, PAGE)
+        let page = query::export_page(&state.reads, filter, snapshot, after, PAGE)
             .await
             .map_err(Stop::Db)?;
         rows += page.entries.len() as i64;
@@ -243,7 +244,7 @@ async fn write(
         send(prologue(format, &canonical, &snapshot, &by)).await?;
         let mut after = None;
         loop {
-            let page = query::export_page(&state.pool, &filter, &snapshot, after, PAGE)
+            let page = query::export_page(&state.reads, &filter, &snapshot, after, PAGE)
                 .await
                 .map_err(Stop::Db)?;
             let buf = write_page(format, &page.entries, delivered == 0);
@@ -282,7 +283,7 @@ async fn write(
         "expected_rows": snapshot.count,
         "completed": completed,
     });
-    if let Err(e) = entries::append(&state.pool, vec![event]).await {
+    if let Err(e) = entries::append(&state.pool, Source::Trailkeep, vec![event]).await {
         tracing::error!(error = ?e, "could not record export.downloaded");
     }
 }

@@ -1,5 +1,6 @@
 //! `POST /api/v1/events`: append one event or a batch of up to 1000.
 
+use app::model::Source;
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
@@ -37,14 +38,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
     responses(
         (status = 201, description = "Committed in PostgreSQL", body = Acks),
         Refused,
-        (status = 409, description = "A client id is stored with other content", body = ErrorBody),
+        (status = 409, description = "A client id is stored with other content, or from another key", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
 pub async fn post_events(
-    _: Ingester,
+    Ingester(key): Ingester,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -84,13 +85,17 @@ pub async fn post_events(
         }
     })?;
 
-    match entries::append(&state.pool, events).await {
-        Ok(entries) => Ok((StatusCode::CREATED, Json(Acks { entries }))),
+    // The key is the entry's source, whatever the events say about their actors.
+    match entries::append(&state.pool, Source::Key(key.id), events).await {
+        Ok(entries) => {
+            super::metrics::ingested(entries.len());
+            Ok((StatusCode::CREATED, Json(Acks { entries })))
+        }
         Err(AppendError::Conflict { index, id }) => Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("event {index}: id {id} is already stored with different content; nothing was stored"),
+            format!("event {index}: id {id} is already stored with different content or from another key; nothing was stored"),
         )
-        .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content"}]))),
+        .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content or from another key"}]))),
         Err(AppendError::Db(e)) => Err(ApiError::database(e)),
     }
 }

@@ -1,13 +1,20 @@
 //! `GET /api/v1/live?<filter>&after_seq=N`: the live tail as a websocket (protocol in
 //! `app::live` and the README).
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 use std::time::Duration;
 
 use app::filter::{Filter, FilterError};
 use app::live::AFTER_SEQ;
 use axum::{
     extract::{
-        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
+        ws::{
+            close_code, rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket,
+            WebSocketUpgrade,
+        },
         RawQuery, State,
     },
     http::{header, HeaderMap, StatusCode},
@@ -77,7 +84,7 @@ pub async fn subscribe(
             })?;
         after_seq = Some(n);
     }
-    let filter = query::live_filter(&state.pool, filter).await?;
+    let filter = query::live_filter(&state.reads, filter).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -85,6 +92,7 @@ pub async fn subscribe(
         )
     })?;
     let bridge = state.bridge.clone();
+    let shutdown = state.shutdown.clone();
     let still_allowed = move || {
         let (state, headers) = (state.clone(), headers.clone());
         async move { allowed(&state, &headers).await }
@@ -98,11 +106,20 @@ pub async fn subscribe(
         let (sender, mut receiver) = socket.split();
         let mut sink = SocketSink(sender);
         // The client sends nothing; its side ends when it closes or drops the connection.
+        // Shutting down ends it too, and the close frame then says to reconnect.
+        let restarting = Arc::new(AtomicBool::new(false));
+        let flag = restarting.clone();
         let client_gone = async move {
-            while let Some(Ok(message)) = receiver.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
+            let closed = async {
+                while let Some(Ok(message)) = receiver.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
                 }
+            };
+            tokio::select! {
+                () = closed => {}
+                () = shutdown.started() => flag.store(true, Ordering::SeqCst),
             }
         };
         if let Err(e) = live::stream(
@@ -116,6 +133,13 @@ pub async fn subscribe(
         .await
         {
             tracing::warn!(error = %e, "live stream ended by a database error");
+        }
+        if restarting.load(Ordering::SeqCst) {
+            let frame = CloseFrame {
+                code: close_code::RESTART,
+                reason: "Trailkeep is restarting; reconnect in a moment".into(),
+            };
+            let _ = sink.0.send(Message::Close(Some(frame))).await;
         }
         let _ = sink.0.close().await;
     }))

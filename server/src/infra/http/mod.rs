@@ -8,9 +8,11 @@ mod export;
 mod headers;
 mod ingest;
 mod live;
+mod metrics;
 pub mod openapi;
 mod probes;
 mod query;
+pub mod serve;
 mod session;
 mod slots;
 
@@ -36,7 +38,10 @@ use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Appending, sessions, accounts and keys: never waits behind a search.
     pub pool: PgPool,
+    /// Searches, counts, facets and exports, each statement bounded by a timeout.
+    pub reads: PgPool,
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     /// Signs pagination cursors (shared by all processes through the database).
@@ -46,11 +51,26 @@ pub struct AppState {
     /// This process's running exports and live sockets, capped per reader and in all.
     pub export_slots: slots::Slots,
     pub live_slots: slots::Slots,
+    /// Begun when the process is asked to stop (live sockets close with "reconnect").
+    pub shutdown: serve::Shutdown,
 }
 
 impl AppState {
+    /// After the server loop has drained: waits (up to `grace`) for live sockets, which run
+    /// past their HTTP connection, to send their closing frame.
+    pub async fn live_sockets_closed(&self, grace: std::time::Duration) {
+        let started = std::time::Instant::now();
+        while self.live_slots.running() > 0 && started.elapsed() < grace {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl AppState {
+    /// `reads` may be `pool` itself (tests, tools); the server gives each its own.
     pub async fn new(
         pool: PgPool,
+        reads: PgPool,
         leptos_options: LeptosOptions,
         config: Config,
     ) -> Result<Self, String> {
@@ -61,7 +81,9 @@ impl AppState {
             bridge: crate::service::live::Bridge::new(pool.clone()),
             export_slots: slots::Slots::exports(),
             live_slots: slots::Slots::live(),
+            shutdown: serve::Shutdown::default(),
             pool,
+            reads,
             leptos_options,
             config: Arc::new(config),
             cursor_key: Arc::new(cursor_key),
@@ -82,15 +104,26 @@ struct PgConsole {
     recorded_late_after: chrono::Duration,
 }
 
-/// The store could not answer: logged here (with why), `Unavailable` to the console.
-fn unavailable(e: impl std::fmt::Display) -> ConsoleError {
+/// The store could not answer: logged here (with why), `Unavailable` to the console, or
+/// `TooSlow` when the read ran into its statement timeout.
+fn unavailable(e: sqlx::Error) -> ConsoleError {
+    if storage::is_statement_timeout(&e) {
+        tracing::warn!("a console read ran into the statement timeout");
+        return ConsoleError::TooSlow;
+    }
     tracing::error!(error = %e, "database error");
     ConsoleError::Unavailable
+}
+
+fn unavailable_too_slow() -> ConsoleError {
+    tracing::warn!("a console read ran into the statement timeout");
+    ConsoleError::TooSlow
 }
 
 fn query_failed(e: QueryError) -> ConsoleError {
     match e {
         QueryError::Filter(f) => ConsoleError::BadFilter(f),
+        QueryError::TooSlow => unavailable_too_slow(),
         QueryError::Db(e) => unavailable(e),
     }
 }
@@ -167,7 +200,7 @@ impl ConsoleBackend for PgConsole {
 
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(PgConsole {
-        pool: state.pool.clone(),
+        pool: state.reads.clone(),
         cursor_key: state.cursor_key.clone(),
         recorded_late_after: state.config.recorded_late_after,
     });
@@ -177,6 +210,8 @@ pub fn router(state: AppState) -> Router {
     let shell_root = assets_root.clone();
     let error_root = assets_root.clone();
     let https = state.config.secure_cookies;
+    let request_limit = state.config.http.request;
+    std::sync::LazyLock::force(&metrics::STARTED);
     let router = Router::new()
         .merge(assets::routes(&state.leptos_options, &assets_root))
         .merge(api::router())
@@ -200,6 +235,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::guard,
         ))
+        .layer(middleware::from_fn(move |request, next| {
+            serve::request_deadline(request_limit, request, next)
+        }))
+        .layer(middleware::from_fn(metrics::count_requests))
         .with_state(state);
     headers::layer(router, https)
 }

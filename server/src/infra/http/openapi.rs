@@ -76,6 +76,8 @@ pub struct FilterParams {
     status: Option<String>,
     /// An address or CIDR block.
     ip: Option<String>,
+    /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
+    source: Option<String>,
     /// desc (default, newest first) or asc.
     order: Option<String>,
 }

@@ -46,6 +46,7 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
             QueryError::Filter(f) => ApiError::from(f),
+            QueryError::TooSlow => ApiError::too_slow(),
             QueryError::Db(e) => ApiError::database(e),
         }
     }
@@ -105,7 +106,7 @@ pub async fn list(
         seen.push(key);
     }
     let page = query::signed_page(
-        &state.pool,
+        &state.reads,
         &state.cursor_key,
         &filter,
         limit,
@@ -133,7 +134,7 @@ pub async fn count(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Count>, ApiError> {
     let filter = Filter::parse(raw.as_deref().unwrap_or(""))?;
-    let count = query::count(&state.pool, &filter).await?;
+    let count = query::count(&state.reads, &filter).await?;
     Ok(Json(Count {
         count,
         filter: filter.to_query_string(),
@@ -160,7 +161,7 @@ pub async fn one(
 ) -> Result<Json<AuditEntry>, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::bad_request("id: must be a UUID").with_param("id"))?;
-    match query::by_id(&state.pool, id)
+    match query::by_id(&state.reads, id)
         .await
         .map_err(ApiError::database)?
     {
@@ -227,7 +228,7 @@ pub async fn facet_users(
             _ => limit = number("limit", &v, 1, 100)?,
         }
     }
-    let users = query::actor_facets(&state.pool, &q, limit)
+    let users = query::actor_facets(&state.reads, &q, limit)
         .await
         .map_err(ApiError::database)?;
     Ok(Json(UserFacets { users }))
@@ -250,7 +251,7 @@ pub async fn facet_actions(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ActionFacets>, ApiError> {
     simple_params(raw.as_deref(), &[])?;
-    let categories = query::action_facets(&state.pool)
+    let categories = query::action_facets(&state.reads)
         .await
         .map_err(ApiError::database)?;
     Ok(Json(ActionFacets { categories }))

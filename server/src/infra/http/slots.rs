@@ -62,6 +62,11 @@ impl Slots {
         Self::new("live connections", 8, 1000)
     }
 
+    /// How many are running now.
+    pub fn running(&self) -> usize {
+        self.running.lock().expect("not poisoned").values().sum()
+    }
+
     /// A slot for `reader`, or why not.
     pub fn take(&self, reader: Uuid) -> Result<Slot, ApiError> {
         let mut running = self.running.lock().expect("not poisoned");

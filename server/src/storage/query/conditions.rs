@@ -125,6 +125,9 @@ pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b
     if let Some(status) = f.status {
         qb.push(" AND status = ").push_bind(status.as_str());
     }
+    if let Some(source) = f.source {
+        qb.push(" AND source = ").push_bind(source.to_string());
+    }
     if let Some(ip) = &f.ip {
         qb.push(" AND ip <<= ")
             .push_bind(ip.to_string())

@@ -6,12 +6,18 @@ use app::filter::FilterError;
 pub enum QueryError {
     /// The request is wrong (400): names the parameter.
     Filter(FilterError),
+    /// PostgreSQL stopped the query at the read pool's `statement_timeout`.
+    TooSlow,
     Db(sqlx::Error),
 }
 
 impl From<sqlx::Error> for QueryError {
     fn from(e: sqlx::Error) -> Self {
-        QueryError::Db(e)
+        if crate::storage::is_statement_timeout(&e) {
+            QueryError::TooSlow
+        } else {
+            QueryError::Db(e)
+        }
     }
 }
 

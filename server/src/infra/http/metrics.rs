@@ -1,0 +1,171 @@
+//! `GET /api/v1/metrics`: this process's counters and gauges in the Prometheus text format
+//! (version 0.0.4), for a read-scope key or a signed-in reader (Prometheus:
+//! `authorization: {type: Bearer, credentials: tk_…}`). Each process answers for itself, so
+//! scrape every process. Labels take values from bounded sets only (route templates, status
+//! codes), never from what a client sent.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::{client::Reader, error::Refused, serve, AppState};
+use crate::storage;
+
+#[derive(Default)]
+struct Counters {
+    /// Answers by (method, route template, status).
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Events acknowledged by the ingest API (201), retries included.
+    ingested: AtomicU64,
+}
+
+static COUNTERS: LazyLock<Counters> = LazyLock::new(Counters::default);
+
+/// When the process started (set when its router is built).
+pub static STARTED: LazyLock<std::time::SystemTime> = LazyLock::new(std::time::SystemTime::now);
+
+/// A metric family: name, kind, help, and its samples as (labels, value).
+type Family = (&'static str, &'static str, &'static str, Vec<(String, f64)>);
+
+/// `# HELP` and `# TYPE` of a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Counts every answer by its route template (`/api/v1/events/{id}`, never the id itself).
+pub async fn count_requests(request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let response = next.run(request).await;
+    let key = (method, route, response.status().as_u16());
+    *COUNTERS
+        .requests
+        .lock()
+        .expect("not poisoned")
+        .entry(key)
+        .or_default() += 1;
+    response
+}
+
+/// `n` events were acknowledged by the ingest API.
+pub fn ingested(n: usize) {
+    COUNTERS.ingested.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// The metrics of this process.
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics",
+    tag = "query",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        Refused,
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
+pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "trailkeep_http_requests_total",
+        "counter",
+        "HTTP requests answered, by method, route and status.",
+    );
+    for ((method, route, status), n) in COUNTERS.requests.lock().expect("not poisoned").iter() {
+        let _ = writeln!(
+            out,
+            "trailkeep_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+            route.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+    }
+    let gauges: Vec<Family> = vec![
+        (
+            "trailkeep_events_ingested_total",
+            "counter",
+            "Events acknowledged (201) by the ingest API.",
+            vec![(String::new(), COUNTERS.ingested.load(Ordering::Relaxed) as f64)],
+        ),
+        (
+            "trailkeep_http_connections",
+            "gauge",
+            "HTTP connections open now (live sockets are counted apart).",
+            vec![(String::new(), serve::open_connections() as f64)],
+        ),
+        (
+            "trailkeep_live_sockets",
+            "gauge",
+            "Live sockets open now.",
+            vec![(String::new(), state.live_slots.running() as f64)],
+        ),
+        (
+            "trailkeep_exports_running",
+            "gauge",
+            "Exports streaming now.",
+            vec![(String::new(), state.export_slots.running() as f64)],
+        ),
+        (
+            "trailkeep_db_connections",
+            "gauge",
+            "Database connections by pool (write: appending, sessions; read: searches, exports) and state.",
+            [("write", &state.pool), ("read", &state.reads)]
+                .into_iter()
+                .flat_map(|(name, pool)| {
+                    let idle = pool.num_idle() as f64;
+                    let size = pool.size() as f64;
+                    [
+                        (format!("{{pool=\"{name}\",state=\"idle\"}}"), idle),
+                        (format!("{{pool=\"{name}\",state=\"in_use\"}}"), size - idle),
+                    ]
+                })
+                .collect(),
+        ),
+        (
+            "trailkeep_process_start_time_seconds",
+            "gauge",
+            "When this process started, in Unix seconds.",
+            vec![(
+                String::new(),
+                STARTED
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs() as f64),
+            )],
+        ),
+    ];
+    for (name, kind, help, samples) in gauges {
+        family(&mut out, name, kind, help);
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    }
+    // The log's size, as the database says (every process agrees).
+    let head = storage::live::head_seq(&state.reads).await;
+    family(
+        &mut out,
+        "trailkeep_log_entries",
+        "gauge",
+        "Entries in the log (the chain head's next seq); absent when the database did not answer.",
+    );
+    if let Ok(head) = head {
+        let _ = writeln!(out, "trailkeep_log_entries {}", head + 1);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,407 @@
+//! Faults with real processes: `trailkeep serve` stopped by SIGTERM finishes what it
+//! acknowledged and tells live clients to reconnect; and the crash test: six clients ingest
+//! through two server processes while one is killed with SIGKILL and PostgreSQL itself is
+//! restarted in immediate mode (a crash). Every acknowledged entry is there, no answer is a
+//! 500, and the chain verifies gapless.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use trailkeep::{
+    domain::auth::Scope,
+    service::accounts::{self, Acting},
+    storage::{self, entries, entries::Verdict},
+};
+
+struct Server {
+    addr: SocketAddr,
+    process: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(url: &str, env: &[(&str, &str)]) -> Server {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trailkeep"));
+    command
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("LEPTOS_SITE_ADDR", addr.to_string())
+        .env("LEPTOS_SITE_ROOT", "target/site")
+        .env("TRAILKEEP_LOG_LEVEL", "warn");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let server = Server {
+        addr,
+        process: command.spawn().unwrap(),
+    };
+    for _ in 0..150 {
+        if let Ok((200, _)) = post(addr, "/healthz", None, None).await {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("trailkeep serve did not come up on {addr}");
+}
+
+/// One HTTP/1.1 request on its own connection (`GET` without a body): status and body.
+async fn post(
+    addr: SocketAddr,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    let request = match body {
+        Some(body) => format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        None => format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"),
+    };
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await?;
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP reply: {reply:?}")))?;
+    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Ok((status, body.to_string()))
+}
+
+fn signal(server: &Server, name: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(server.process.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name}");
+}
+
+/// What the clients saw: acknowledged ids, and any answer that is neither a 201 nor one a
+/// client should retry (a 503, or a connection that failed).
+#[derive(Default)]
+struct Seen {
+    acked: BTreeSet<uuid::Uuid>,
+    bad: Vec<String>,
+    retried: usize,
+}
+
+/// A client that ingests events with ids of its own until `until`, retrying each event (same
+/// id) on the servers in turn until it is acknowledged.
+async fn client(servers: Vec<SocketAddr>, key: String, until: Instant, seen: Arc<Mutex<Seen>>) {
+    let mut turn = 0usize;
+    while Instant::now() < until {
+        let id = uuid::Uuid::new_v4();
+        let body = serde_json::json!({"id": id, "action": "config.updated", "actor": {"id": "crash-test"}})
+            .to_string();
+        loop {
+            let addr = servers[turn % servers.len()];
+            match post(addr, "/api/v1/events", Some(&key), Some(&body)).await {
+                Ok((201, _)) => {
+                    seen.lock().unwrap().acked.insert(id);
+                    break;
+                }
+                Ok((503, _)) | Err(_) => {
+                    seen.lock().unwrap().retried += 1;
+                    turn += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok((status, reply)) => {
+                    seen.lock().unwrap().bad.push(format!("{status} {reply}"));
+                    break;
+                }
+            }
+            if Instant::now() > until + Duration::from_secs(60) {
+                seen.lock()
+                    .unwrap()
+                    .bad
+                    .push(format!("{id} never acknowledged"));
+                return;
+            }
+        }
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sigterm_finishes_what_it_acknowledged_and_tells_live_clients_to_reconnect(pool: PgPool) {
+    let url = common::url_of(&pool).await;
+    let server = start(&url, &[("TRAILKEEP_SHUTDOWN_GRACE_SECONDS", "5")]).await;
+    let key = common::key(&pool, &[Scope::Ingest, Scope::Read]).await;
+    let mut socket = common::live(server.addr, &key, "").await;
+    assert!(common::next_message(&mut socket, Duration::from_secs(10))
+        .await
+        .is_some());
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let until = Instant::now() + Duration::from_secs(3);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(ingest_until_refused(
+                server.addr,
+                key.clone(),
+                until,
+                seen.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    signal(&server, "TERM");
+
+    // The live socket is closed with "service restart", not dropped.
+    let close = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the live socket is closed within the grace period");
+    assert_eq!(close, Some(1012));
+
+    for c in clients {
+        c.await.unwrap();
+    }
+    let mut server = server;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.process.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "serve did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(seen.bad.is_empty(), "{:?}", seen.bad);
+    assert!(!seen.acked.is_empty());
+    let ids: Vec<uuid::Uuid> = seen.acked.iter().copied().collect();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        ids.len() as i64,
+        "every acknowledged entry is stored"
+    );
+    assert!(matches!(
+        entries::verify(&pool).await.unwrap(),
+        Verdict::Ok { .. }
+    ));
+}
+
+/// Ingests until the server stops taking connections (it is shutting down).
+async fn ingest_until_refused(
+    addr: SocketAddr,
+    key: String,
+    until: Instant,
+    seen: Arc<Mutex<Seen>>,
+) {
+    while Instant::now() < until {
+        let id = uuid::Uuid::new_v4();
+        let body = serde_json::json!({"id": id, "action": "config.updated", "actor": {"id": "t"}})
+            .to_string();
+        match post(addr, "/api/v1/events", Some(&key), Some(&body)).await {
+            Ok((201, _)) => {
+                seen.lock().unwrap().acked.insert(id);
+            }
+            Ok((status, reply)) => seen.lock().unwrap().bad.push(format!("{status} {reply}")),
+            Err(_) => return,
+        }
+    }
+}
+
+/// A PostgreSQL cluster of the test's own (it is crashed and restarted), removed afterwards.
+struct Cluster {
+    dir: PathBuf,
+    url: String,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = root.join(format!("target/pg/crash-{}", uuid::Uuid::new_v4().simple()));
+        let out = Command::new(root.join("server/scripts/localdb.sh"))
+            .arg(&dir)
+            .arg(free_port().to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Cluster {
+            dir,
+            url: String::from_utf8(out.stdout).unwrap().trim().to_string(),
+        }
+    }
+
+    /// Runs `pg_ctl` on the cluster as its owner (the postgres user when the tests run as root,
+    /// as localdb.sh arranged).
+    fn pg_ctl(&self, args: &[&str]) {
+        let debian = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin/pg_ctl"))
+            .filter(|p| p.exists())
+            .max();
+        let pg_ctl = debian.unwrap_or_else(|| PathBuf::from("pg_ctl"));
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            c
+        } else {
+            Command::new(&pg_ctl)
+        };
+        let status = command
+            .arg("-D")
+            .arg(&self.dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl {args:?}");
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| self.pg_ctl(&["stop", "-m", "immediate"]));
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(self.dir.with_extension("initdb.log"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_nothing() {
+    let cluster = Cluster::start();
+    let owner = storage::connect_owner(&cluster.url).await.unwrap();
+    storage::migrate(&owner).await.unwrap();
+    let (_, key) = accounts::create_key(
+        &owner,
+        "crash",
+        &[Scope::Ingest, Scope::Read],
+        &Acting::cli(),
+    )
+    .await
+    .unwrap();
+    owner.close().await;
+
+    let doomed = start(&cluster.url, &[]).await;
+    let survivor = start(&cluster.url, &[]).await;
+    let servers = vec![doomed.addr, survivor.addr];
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let until = Instant::now() + Duration::from_secs(6);
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let mut order = servers.clone();
+            order.rotate_left(i % 2);
+            tokio::spawn(client(order, key.clone(), until, seen.clone()))
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut doomed = doomed;
+    doomed.process.kill().unwrap(); // SIGKILL: no shutdown at all
+    let _ = doomed.process.wait();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let crashed_at = seen.lock().unwrap().acked.len();
+    cluster.pg_ctl(&["restart", "-m", "immediate", "-w", "-t", "60"]);
+
+    for c in clients {
+        c.await.unwrap();
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(
+        seen.bad.is_empty(),
+        "answers that were neither 201 nor retryable: {:?}",
+        seen.bad
+    );
+    assert!(
+        seen.acked.len() > crashed_at,
+        "ingest resumed after the database restart ({} acknowledged before, {} in all)",
+        crashed_at,
+        seen.acked.len()
+    );
+    assert!(seen.retried > 0, "the faults were felt");
+
+    let owner = storage::connect_owner(&cluster.url).await.unwrap();
+    let ids: Vec<uuid::Uuid> = seen.acked.iter().copied().collect();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        ids.len() as i64,
+        "every acknowledged entry survived"
+    );
+    // Retries carried the same id: nothing was stored twice, and nothing unacknowledged.
+    let ingested: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE actor_id = 'crash-test'")
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+    assert_eq!(ingested, ids.len() as i64);
+    let verdict = entries::verify(&owner).await.unwrap();
+    assert!(matches!(verdict, Verdict::Ok { .. }), "{verdict:?}");
+    eprintln!(
+        "crash test: {} acknowledged, {} retries, verify {verdict:?}",
+        ids.len(),
+        seen.retried
+    );
+    owner.close().await;
+    drop(survivor);
+}

@@ -1,0 +1,128 @@
+//! Searching never starves ingest: reads have a pool of their own whose statements stop at a
+//! timeout, answered as a 503 JSON error that says to narrow the query.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::{body::Body, http::Request};
+use common::{post_json, send};
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+use trailkeep::{
+    domain::auth::Scope,
+    infra::{config::Config, http},
+    service::accounts::{self, Acting},
+    storage,
+};
+
+async fn app_with_pools(
+    pool: &PgPool,
+    reads: u32,
+    timeout: Duration,
+) -> (axum::Router, PgPool, String) {
+    let options = (*pool.connect_options()).clone();
+    let writes = storage::connect_with(options.clone(), 4).await.unwrap();
+    let read_pool = storage::connect_reads(options, reads, timeout)
+        .await
+        .unwrap();
+    let leptos_options = LeptosOptions::builder()
+        .output_name("trailkeep")
+        .site_root("target/site")
+        .build();
+    let state = http::AppState::new(
+        writes.clone(),
+        read_pool.clone(),
+        leptos_options,
+        Config::default(),
+    )
+    .await
+    .unwrap();
+    let (_, key) =
+        accounts::create_key(&writes, "t", &[Scope::Ingest, Scope::Read], &Acting::cli())
+            .await
+            .unwrap();
+    (http::router(state), read_pool, key)
+}
+
+fn get(path: &str, key: &str) -> Request<Body> {
+    Request::get(path)
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sixteen_slow_searches_leave_ingest_untouched(pool: PgPool) {
+    let (app, reads, key) = app_with_pools(&pool, 16, Duration::from_secs(30)).await;
+    // Every read connection busy with a slow statement.
+    let slow: Vec<_> = (0..16)
+        .map(|_| {
+            let reads = reads.clone();
+            tokio::spawn(async move {
+                sqlx::query("SELECT pg_sleep(3)")
+                    .execute(&reads)
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(reads.size(), 16);
+    assert_eq!(reads.num_idle(), 0);
+
+    for i in 0..20 {
+        let started = Instant::now();
+        let body =
+            serde_json::json!({"action": "config.updated", "actor": {"id": format!("u{i}")}});
+        let r = send(&app, post_json(Some(&key), body.to_string())).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "ingest waited {:?} behind searches",
+            started.elapsed()
+        );
+    }
+    for task in slow {
+        task.await.unwrap();
+    }
+    let r = send(&app, get("/api/v1/events/count", &key)).await;
+    assert_eq!(
+        (r.status, r.body["count"].as_i64()),
+        (200, Some(21)),
+        "{}",
+        r.text
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_search_past_the_statement_timeout_is_a_503_that_says_to_narrow_it(pool: PgPool) {
+    let (app, reads, key) = app_with_pools(&pool, 4, Duration::from_millis(500)).await;
+    let err = sqlx::query("SELECT pg_sleep(2)")
+        .execute(&reads)
+        .await
+        .unwrap_err();
+    assert!(storage::is_statement_timeout(&err), "{err}");
+
+    // The table's owner holds a lock every read waits for: the search runs into its timeout.
+    let mut owner = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE audit_entries IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *owner)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let r = send(&app, get("/api/v1/events?q=anything", &key)).await;
+    let waited = started.elapsed();
+    owner.rollback().await.unwrap();
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("narrow it"),
+        "{}",
+        r.text
+    );
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+
+    // Once the lock is gone the same search answers.
+    let r = send(&app, get("/api/v1/events?q=anything", &key)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
