@@ -46,14 +46,15 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
 	  else echo "Chromium or pdftotext is missing: sudo apt-get install -y chromium poppler-utils"; exit 1; fi; }
 
-# Python's rfc8785 (an independent RFC 8785 implementation), with which a test recomputes leaf
-# hashes from the README's recipe (server/tests/recipe.py).
-RFC8785_VERSION := 0.1.4
+# Python tools in a project-local venv: rfc8785 (an independent RFC 8785 implementation, with
+# which a test recomputes leaf hashes from the README's recipe, server/tests/recipe.py) and
+# schemathesis (fuzzes the API from its OpenAPI document, end2end/schemathesis.sh).
+PY_PACKAGES := rfc8785==0.1.4 schemathesis==4.32.5
 py: target/py/.installed
 
-target/py/.installed:
+target/py/.installed: Makefile
 	python3 -m venv target/py
-	target/py/bin/pip install --quiet --disable-pip-version-check rfc8785==$(RFC8785_VERSION)
+	target/py/bin/pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
 	touch $@
 
 ## Build
@@ -90,8 +91,9 @@ test: build chromium
 unit: py
 	cargo test --release -p app -p server --features app/ssr,server/bench
 
-e2e:
+e2e: py
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)"
+	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" ./schemathesis.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -51,7 +51,7 @@ async fn start(url: &str, env: &[(&str, &str)]) -> Server {
         .env("DATABASE_URL", url)
         .env("LEPTOS_SITE_ADDR", addr.to_string())
         .env("LEPTOS_SITE_ROOT", "target/site")
-        .env("TRAILKEEP_LOG_LEVEL", "warn");
+        .env("TRAILKEEP_LOG_LEVEL", "error");
     for (k, v) in env {
         command.env(k, v);
     }

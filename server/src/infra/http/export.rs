@@ -39,14 +39,14 @@ const PAGE: i64 = 2000;
     tag = "query",
     params(
         super::openapi::FilterParams,
-        ("format" = String, Query, description = "csv, json, ndjson or pdf (at most 100,000 entries)"),
+        ("format" = inline(super::openapi::ExportFormat), Query, description = "PDF: at most 100,000 entries"),
     ),
     responses(
         (status = 200, description = "Every matching entry, in the filter's order",
          headers(("x-trailkeep-count" = i64, description = "The exact number of entries sent")),
          content(
             (String = "text/csv"),
-            (String = "application/json"),
+            (super::openapi::JsonExport = "application/json"),
             (String = "application/x-ndjson"),
             (String = "application/pdf"),
          )),

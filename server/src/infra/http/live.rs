@@ -44,7 +44,7 @@ const INBOUND_LIMIT: usize = 1024;
     tag = "query",
     params(
         super::openapi::FilterParams,
-        ("after_seq" = Option<i64>, Query, description = "Resume after this seq: backfill, then live"),
+        ("after_seq" = Option<i64>, Query, minimum = -1, description = "Resume after this seq: backfill, then live"),
     ),
     responses(
         (status = 101, description = "Websocket: JSON messages as in the README, \"Live mode\""),

@@ -51,53 +51,100 @@ impl Modify for Security {
     }
 }
 
-/// The filter's query parameters (see `app::filter`); repeatable ones combine with OR.
+/// The filter's query parameters (see `app::filter`); repeatable ones combine with OR. What
+/// one parameter alone must be is stated here; rules across parameters (`range` not with
+/// `from`/`to`, `from` not after `to`) are checked by the server with a 400 naming the parameter.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct FilterParams {
-    /// Actor id, email (case-insensitive) or name, exactly. Repeatable.
+    /// Actor id, email (case-insensitive) or name, exactly. Repeatable, at most 50.
+    #[param(max_items = 50)]
     user: Option<Vec<String>>,
-    /// `user.login`, or `config.*` for every action under `config.`. Repeatable.
+    /// `user.login`, or `config.*` for every action under `config.`. Repeatable, at most 50.
+    #[param(max_items = 50)]
     action: Option<Vec<String>>,
     /// RFC 3339 instant or YYYY-MM-DD (inclusive).
     from: Option<String>,
     /// RFC 3339 instant (exclusive) or YYYY-MM-DD (the whole day).
     to: Option<String>,
-    /// 15m, 1h, 24h, 7d, 30d or 90d back from now; not with from/to.
-    range: Option<String>,
+    /// Back from now; not with from/to.
+    #[param(inline)]
+    range: Option<RangeParam>,
     /// IANA zone for dates (default UTC).
+    #[param(max_length = 64)]
     tz: Option<String>,
     /// Case-insensitive substring of actor, action, resource, IP, user agent and details.
+    #[param(max_length = 256)]
     q: Option<String>,
     /// `type:id`, `type:*` or a bare id.
     resource: Option<String>,
-    /// success or failure.
-    status: Option<String>,
+    #[param(inline)]
+    status: Option<Status>,
     /// An address or CIDR block.
     ip: Option<String>,
     /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
     source: Option<String>,
-    /// desc (default, newest first) or asc.
-    order: Option<String>,
+    /// Newest first (default) or oldest first.
+    #[param(inline)]
+    order: Option<OrderParam>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RangeParam {
+    #[serde(rename = "15m")]
+    Minutes15,
+    #[serde(rename = "1h")]
+    Hour1,
+    #[serde(rename = "24h")]
+    Hours24,
+    #[serde(rename = "7d")]
+    Days7,
+    #[serde(rename = "30d")]
+    Days30,
+    #[serde(rename = "90d")]
+    Days90,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OrderParam {
+    Desc,
+    Asc,
+}
+
+/// `format=` of an export.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+    Ndjson,
+    Pdf,
 }
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct PageParams {
-    /// 1..1000, default 100.
+    /// Default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page, with the same filter.
     cursor: Option<String>,
 }
 
-/// One event to append. Only `action` and `actor.id` are required.
+/// One event to append. Only `action` and `actor.id` are required; no other keys.
 #[derive(Serialize, ToSchema)]
 pub struct EventInput {
     /// Two or more segments of [a-z0-9_] joined by '.', at most 128 characters.
+    #[schema(pattern = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length = 128)]
     action: String,
-    actor: Actor,
+    actor: ActorInput,
     resource: Option<Resource>,
     ip: Option<String>,
     user_agent: Option<String>,
@@ -109,6 +156,37 @@ pub struct EventInput {
     details: Option<serde_json::Value>,
     /// A client-chosen UUID makes retries idempotent.
     id: Option<uuid::Uuid>,
+}
+
+/// Who acted. `id` is required and not blank.
+#[derive(Serialize, ToSchema)]
+pub struct ActorInput {
+    #[serde(rename = "type")]
+    kind: Option<ActorType>,
+    #[schema(min_length = 1, max_length = 512, pattern = r"\S")]
+    id: String,
+    #[schema(max_length = 512)]
+    name: Option<String>,
+    #[schema(max_length = 512)]
+    email: Option<String>,
+}
+
+/// `format=json`: what the export is, every entry, and their count.
+#[derive(Serialize, ToSchema)]
+pub struct JsonExport {
+    export: ExportHead,
+    entries: Vec<AuditEntry>,
+    count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExportHead {
+    format_version: i64,
+    generated_at: String,
+    /// The filter in its canonical form.
+    filter: String,
+    /// The user or key that asked for it.
+    generated_by: String,
 }
 
 #[derive(Serialize, ToSchema)]

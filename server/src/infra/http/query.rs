@@ -146,7 +146,7 @@ pub async fn count(
     get,
     path = "/api/v1/events/{id}",
     tag = "query",
-    params(("id" = String, Path, description = "The entry's UUID")),
+    params(("id" = uuid::Uuid, Path, description = "The entry's UUID")),
     responses(
         (status = 200, description = "The entry", body = AuditEntry),
         (status = 404, description = "No such entry", body = ErrorBody),
@@ -206,7 +206,7 @@ fn simple_params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Str
     tag = "query",
     params(
         ("q" = Option<String>, Query, description = "Substring of id, name or email (prefix matches first)"),
-        ("limit" = Option<i64>, Query, description = "1..100, default 20"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Default 20"),
     ),
     responses(
         (status = 200, description = "Matching actors", body = UserFacets),
