@@ -3,6 +3,11 @@
 //! `export.downloaded` (rows delivered, whether it completed).
 
 use app::filter::{Filter, FilterError};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use app::model::Source;
 use axum::{
     body::{Body, Bytes},
@@ -141,12 +146,15 @@ enum Stop {
 }
 
 /// Renders the PDF report on a blocking thread, fed page by page from the snapshot.
+/// Renders the PDF report page by page as the database hands the entries over, and stops as
+/// soon as the client has gone (`body` closed): neither reading nor rendering goes on for no one.
 async fn pdf(
     state: &AppState,
     filter: &Filter,
     snapshot: &ExportSnapshot,
     by: &Acting,
     site: String,
+    body: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(Vec<u8>, i64), Stop> {
     let period = {
         let day = |t: chrono::DateTime<chrono::Utc>| export::timestamp(&t);
@@ -184,16 +192,28 @@ async fn pdf(
         count: snapshot.count,
     };
     let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<app::model::AuditEntry>>(2);
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let stop_rendering = abandoned.clone();
     let render = tokio::task::spawn_blocking(move || {
         let mut report = report::Report::new(&cover)?;
         for page in pages_rx {
+            if stop_rendering.load(Ordering::Relaxed) {
+                return Err("the client went away".to_string());
+            }
             report.add(&page);
+        }
+        if stop_rendering.load(Ordering::Relaxed) {
+            return Err("the client went away".to_string());
         }
         report.finish()
     });
     let mut rows = 0;
     let mut after = None;
     loop {
+        if body.is_closed() {
+            abandoned.store(true, Ordering::Relaxed);
+            return Err(Stop::Gone);
+        }
         let page = query::export_page(&state.reads, filter, snapshot, after, PAGE)
             .await
             .map_err(Stop::Db)?;
@@ -232,7 +252,7 @@ async fn write(
     let site = state.config.site_name.clone();
     let outcome: Result<(), Stop> = async {
         if format == Format::Pdf {
-            let (pdf, rows) = pdf(&state, &filter, &snapshot, &by, site).await?;
+            let (pdf, rows) = pdf(&state, &filter, &snapshot, &by, site, &tx).await?;
             tx.send(Ok(pdf.into())).await.map_err(|_| Stop::Gone)?;
             delivered = rows;
             return Ok(());
