@@ -14,6 +14,7 @@ use trailkeep::infra::http::serve::{request_deadline, serve, Limits};
 fn app(deadline: Duration) -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
+        .route("/big", get(|| async { vec![b'x'; 64 << 20] }))
         .route(
             "/slow",
             get(|| async {
@@ -48,6 +49,7 @@ fn limits(header_read_ms: u64, max_connections: usize) -> Limits {
         max_connections,
         header_read: Duration::from_millis(header_read_ms),
         request: Duration::from_secs(60),
+        write_stall: Duration::from_millis(1000),
         grace: Duration::from_secs(5),
     }
 }
@@ -185,4 +187,24 @@ async fn shutdown_finishes_requests_in_flight_and_takes_no_new_ones() {
         .await
         .expect("serve returns once the last request finished")
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_loses_its_connection() {
+    let (addr, _stop, _server) = start(limits(5000, 1), Duration::from_secs(60)).await;
+    // Asks for 64 MB and reads none of it: the only place is taken until the write stalls out.
+    let mut greedy = TcpStream::connect(addr).await.unwrap();
+    greedy
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let served = tokio::time::timeout(Duration::from_secs(10), get_once(addr, "/ok"))
+        .await
+        .expect("the next client is served once the stalled one is dropped");
+    assert_eq!(served, (200, "ok".into()));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500), "waited {waited:?}");
+    drop(greedy);
 }

@@ -71,6 +71,16 @@ async fn sixteen_slow_searches_leave_ingest_untouched(pool: PgPool) {
     assert_eq!(reads.size(), 16);
     assert_eq!(reads.num_idle(), 0);
 
+    // A search meanwhile waits for a read connection (it never takes a writer's)...
+    let search = {
+        let (app, key) = (app.clone(), key.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = send(&app, get("/api/v1/events/count", &key)).await;
+            (r.status, started.elapsed())
+        })
+    };
+    // ...while ingest answers at once.
     for i in 0..20 {
         let started = Instant::now();
         let body =
@@ -83,6 +93,12 @@ async fn sixteen_slow_searches_leave_ingest_untouched(pool: PgPool) {
             started.elapsed()
         );
     }
+    let (status, waited) = search.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        waited > Duration::from_millis(1500),
+        "the search ran on a connection the slow statements did not hold ({waited:?})"
+    );
     for task in slow {
         task.await.unwrap();
     }

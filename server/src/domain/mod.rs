@@ -10,5 +10,6 @@ pub mod entry;
 pub mod event;
 pub mod export;
 pub mod live_filter;
+pub mod pdf;
 pub mod report;
 pub mod window;

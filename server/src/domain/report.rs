@@ -5,15 +5,16 @@
 //! Sans Mono embedded, so every page reads the same everywhere and column widths are exact
 //! character counts; the font's Unicode map covers characters beyond the Basic Multilingual
 //! Plane, so every character's text can be extracted and copied.
+//!
+//! Pages leave as they fill ([`Report::take`]): memory holds one page, whatever the count.
+//! What is known only at the end (the number of pages, the seq range) is drawn on the pages
+//! as named XObjects whose content is written last ([`super::pdf`]).
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 
 use app::model::{category_label, AuditEntry, Status};
-use printpdf::{
-    lopdf, Color, IndirectFontRef, Line, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference,
-    Point, Rgb, TextMatrix,
-};
+
+use super::pdf::PdfWriter;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
 
@@ -114,11 +115,7 @@ impl SeqRange {
 
 /// Writes the report as pages of entries arrive (in the export's order).
 pub struct Report {
-    doc: PdfDocumentReference,
-    font: IndirectFontRef,
-    layer: PdfLayerReference,
-    /// Every page's layer: footers ("page i of n") are drawn once n is known.
-    pages: Vec<PdfLayerReference>,
+    pdf: PdfWriter,
     y: f32,
     /// Lines on this page so far, and how many it holds.
     rows_on_page: i64,
@@ -142,31 +139,28 @@ fn truncate(text: &str, chars: usize) -> String {
     }
 }
 
-fn grey() -> Color {
-    Color::Rgb(Rgb::new(0.35, 0.38, 0.45, None))
+type Rgb = (f32, f32, f32);
+const GREY: Rgb = (0.35, 0.38, 0.45);
+const BLACK: Rgb = (0.1, 0.12, 0.16);
+const RED: Rgb = (0.7, 0.14, 0.09);
+
+/// Millimetres to points.
+fn pt(mm: f32) -> f32 {
+    mm * 72.0 / 25.4
 }
 
-fn black() -> Color {
-    Color::Rgb(Rgb::new(0.1, 0.12, 0.16, None))
-}
-
-fn red() -> Color {
-    Color::Rgb(Rgb::new(0.7, 0.14, 0.09, None))
-}
+/// The XObjects drawn last: the page count (in every footer) and the seq range (on the cover).
+const TOTAL: &str = "Total";
+const SEQS: &str = "Seqs";
+/// Where the footer's "page i of n" starts, and its baseline.
+const FOOTER_X: f32 = WIDTH - MARGIN - 20.0 * CHAR_MM;
+const FOOTER_Y: f32 = MARGIN - 2.0;
 
 impl Report {
     pub fn new(cover: &Cover) -> Result<Self, String> {
-        let (doc, page, layer) =
-            PdfDocument::new("Trailkeep audit report", Mm(WIDTH), Mm(HEIGHT), "page");
-        let font = doc
-            .add_external_font(Cursor::new(FONT))
-            .map_err(|e| format!("font: {e}"))?;
-        let layer = doc.get_page(page).get_layer(layer);
+        let pdf = PdfWriter::new(FONT, pt(WIDTH), pt(HEIGHT), &[TOTAL, SEQS])?;
         let mut report = Report {
-            doc,
-            font,
-            pages: vec![layer.clone()],
-            layer,
+            pdf,
             y: FIRST_TABLE_TOP,
             rows_on_page: 0,
             capacity: rows_per_page(FIRST_TABLE_TOP),
@@ -179,8 +173,8 @@ impl Report {
         Ok(report)
     }
 
-    fn text(&self, text: &str, size: f32, x: f32, y: f32) {
-        self.layer.use_text(text, size, Mm(x), Mm(y), &self.font);
+    fn text(&mut self, text: &str, size: f32, x: f32, y: f32) {
+        self.pdf.text(text, size, pt(x), pt(y));
     }
 
     /// Where the cover's lines are, from the top: `i` is the line's number.
@@ -188,24 +182,17 @@ impl Report {
         HEIGHT - MARGIN - 6.0 - 15.0 - i as f32 * 4.6
     }
 
-    fn rule(&self, y: f32) {
-        self.layer.set_outline_color(grey());
-        self.layer.set_outline_thickness(0.4);
-        self.layer.add_line(Line {
-            points: vec![
-                (Point::new(Mm(MARGIN), Mm(y)), false),
-                (Point::new(Mm(WIDTH - MARGIN), Mm(y)), false),
-            ],
-            is_closed: false,
-        });
+    fn rule(&mut self, y: f32) {
+        self.pdf
+            .line((pt(MARGIN), pt(y)), (pt(WIDTH - MARGIN), pt(y)), 0.4, GREY);
     }
 
-    fn cover(&self, c: &Cover) {
+    fn cover(&mut self, c: &Cover) {
         let top = HEIGHT - MARGIN - 6.0;
-        self.layer.set_fill_color(black());
+        self.pdf.fill(BLACK);
         self.text("Audit log report", 16.0, MARGIN, top);
         self.text(&truncate(&c.site, 80), 10.0, MARGIN, top - 7.0);
-        self.layer.set_fill_color(grey());
+        self.pdf.fill(GREY);
         let filters = if c.filters.is_empty() {
             "none (every entry)".to_string()
         } else {
@@ -221,8 +208,10 @@ impl Report {
         for (i, line) in lines.iter().enumerate() {
             self.text(line, 8.0, MARGIN, Self::cover_line_y(i));
         }
+        // Line 5, the seq range, is known at the end.
+        self.pdf.place(SEQS, 0.0, 0.0);
         if c.count == 0 {
-            self.layer.set_fill_color(black());
+            self.pdf.fill(BLACK);
             self.text(
                 "No entries match these filters.",
                 9.0,
@@ -232,22 +221,16 @@ impl Report {
         }
     }
 
-    /// "page i of n" on every page, once n is known.
-    fn footers(&self) {
-        let n = self.pages.len();
-        for (i, layer) in self.pages.iter().enumerate() {
-            layer.set_fill_color(grey());
-            let label = format!("page {} of {n}", i + 1);
-            let x = WIDTH - MARGIN - label.chars().count() as f32 * CHAR_MM;
-            layer.use_text(&label, TEXT_PT, Mm(x), Mm(MARGIN - 2.0), &self.font);
-            layer.use_text(
-                "Trailkeep audit log",
-                TEXT_PT,
-                Mm(MARGIN),
-                Mm(MARGIN - 2.0),
-                &self.font,
-            );
-        }
+    /// "page i of n" (n drawn at the end) and the log's name, then the page leaves.
+    fn end_page(&mut self) {
+        let i = self.pdf.page_count() + 1;
+        self.pdf.fill(GREY);
+        let label = format!("page {i} of ");
+        self.text(&label, TEXT_PT, FOOTER_X, FOOTER_Y);
+        self.pdf
+            .place(TOTAL, pt(label.chars().count() as f32 * CHAR_MM), 0.0);
+        self.text("Trailkeep audit log", TEXT_PT, MARGIN, FOOTER_Y);
+        self.pdf.end_page();
     }
 
     fn columns_x() -> impl Iterator<Item = (&'static str, usize, f32)> {
@@ -265,7 +248,7 @@ impl Report {
     }
 
     fn table_header(&mut self) {
-        self.layer.set_fill_color(black());
+        self.pdf.fill(BLACK);
         for (title, _, x) in Self::columns_x() {
             self.text(title, TEXT_PT, x, self.y);
         }
@@ -274,12 +257,15 @@ impl Report {
     }
 
     fn new_page(&mut self) {
-        let (page, layer) = self.doc.add_page(Mm(WIDTH), Mm(HEIGHT), "page");
-        self.layer = self.doc.get_page(page).get_layer(layer);
-        self.pages.push(self.layer.clone());
+        self.end_page();
         self.y = TABLE_TOP;
         self.rows_on_page = 0;
         self.capacity = rows_per_page(TABLE_TOP);
+    }
+
+    /// The document's bytes written since the last call (whole pages), to send on.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.pdf.take()
     }
 
     /// Adds entries in order, starting pages as they fill.
@@ -313,11 +299,7 @@ impl Report {
                 if failed { "FAILURE" } else { "success" }.to_string(),
                 e.details_summary(),
             ];
-            // One text object per row, cells placed absolutely: a fraction of the operations
-            // (and memory) of one object per cell.
-            self.layer.begin_text_section();
-            self.layer.set_font(&self.font, TEXT_PT);
-            self.layer.set_fill_color(black());
+            self.pdf.fill(BLACK);
             for ((_, width, x), cell) in Self::columns_x().zip(cells.iter()) {
                 let width = if width == 0 {
                     Self::detail_chars()
@@ -326,27 +308,26 @@ impl Report {
                 };
                 let failure_cell = failed && cell == "FAILURE";
                 if failure_cell {
-                    self.layer.set_fill_color(red());
+                    self.pdf.fill(RED);
                 }
-                self.layer
-                    .set_text_matrix(TextMatrix::Translate(Mm(x).into(), Mm(self.y).into()));
-                self.layer.write_text(truncate(cell, width), &self.font);
+                let y = self.y;
+                self.text(&truncate(cell, width), TEXT_PT, x, y);
                 if failure_cell {
-                    self.layer.set_fill_color(black());
+                    self.pdf.fill(BLACK);
                 }
             }
-            self.layer.end_text_section();
             // Each change's before/after, under the entry, from the User column on.
             if !changes.is_empty() {
                 let (_, _, x) = Self::columns_x().nth(1).expect("columns");
                 let room = ((WIDTH - MARGIN - x) / CHAR_MM) as usize;
-                self.layer.set_fill_color(grey());
+                self.pdf.fill(GREY);
                 for line in &changes {
                     self.y -= ROW_MM;
                     self.rows_on_page += 1;
-                    self.text(&truncate(line, room), TEXT_PT, x, self.y);
+                    let y = self.y;
+                    self.text(&truncate(line, room), TEXT_PT, x, y);
                 }
-                self.layer.set_fill_color(black());
+                self.pdf.fill(BLACK);
             }
             self.seqs.add(e.seq);
             let counts = self
@@ -364,36 +345,24 @@ impl Report {
         }
     }
 
-    /// The summary page, the footers and the cover's `seq` range, then the document's bytes.
+    /// The summary page, then the page count and the cover's `seq` range; the last bytes.
     pub fn finish(mut self) -> Result<Vec<u8>, String> {
-        if let Some(first) = self.pages.first() {
-            first.set_fill_color(grey());
-            let range = match self.seqs.0 {
-                Some((a, b)) => format!("Sequence:      seq {a} to {b}"),
-                None => "Sequence:      none".to_string(),
-            };
-            first.use_text(
-                &range,
-                8.0,
-                Mm(MARGIN),
-                Mm(Self::cover_line_y(5)),
-                &self.font,
-            );
-        }
         self.new_page();
-        self.layer.set_fill_color(black());
-        self.text("Summary", 12.0, MARGIN, self.y);
+        self.pdf.fill(BLACK);
+        let y = self.y;
+        self.text("Summary", 12.0, MARGIN, y);
         self.y -= 8.0;
-        let line = |report: &Report, y: f32, cols: [String; 4]| {
+        let line = |report: &mut Report, y: f32, cols: [String; 4]| {
             let mut x = MARGIN;
             for (text, width) in cols.iter().zip([30usize, 12, 12, 12]) {
                 report.text(text, 8.0, x, y);
                 x += width as f32 * 8.0 * 0.602 * 25.4 / 72.0 + 2.0;
             }
         };
+        let y = self.y;
         line(
-            &self,
-            self.y,
+            &mut self,
+            y,
             [
                 "Action category".into(),
                 "Success".into(),
@@ -401,17 +370,18 @@ impl Report {
                 "Total".into(),
             ],
         );
-        self.rule(self.y - 1.6);
+        self.rule(y - 1.6);
         self.y -= 5.0;
         let (mut ok, mut failed) = (0, 0);
-        for (category, (s, f)) in &self.categories {
+        for (category, (s, f)) in std::mem::take(&mut self.categories) {
+            let y = self.y;
             line(
-                &self,
-                self.y,
+                &mut self,
+                y,
                 [
-                    truncate(category, 30),
-                    app::model::thousands(*s),
-                    app::model::thousands(*f),
+                    truncate(&category, 30),
+                    app::model::thousands(s),
+                    app::model::thousands(f),
                     app::model::thousands(s + f),
                 ],
             );
@@ -419,91 +389,33 @@ impl Report {
             failed += f;
             self.y -= 4.6;
         }
-        self.rule(self.y + 3.0);
+        let y = self.y;
+        self.rule(y + 3.0);
+        let written = self.written;
         line(
-            &self,
-            self.y - 1.0,
+            &mut self,
+            y - 1.0,
             [
                 "All entries".into(),
                 app::model::thousands(ok),
                 app::model::thousands(failed),
-                app::model::thousands(self.written),
+                app::model::thousands(written),
             ],
         );
-        self.footers();
-        let bytes = self
-            .doc
-            .save_to_bytes()
-            .map_err(|e| format!("writing the PDF: {e}"))?;
-        full_unicode_maps(&bytes)
-    }
-}
-
-/// The document with every font's Unicode map (`ToUnicode`) written as PDF requires:
-/// printpdf writes a character beyond U+FFFF as one odd-length hex code (`<1d400>`), which
-/// readers cannot decode, so its text could not be extracted or copied. Such characters are
-/// rewritten as their UTF-16 surrogate pair (`<d835dc00>`).
-fn full_unicode_maps(pdf: &[u8]) -> Result<Vec<u8>, String> {
-    fn failed(e: impl std::fmt::Display) -> String {
-        format!("fixing the PDF's Unicode map: {e}")
-    }
-    let mut doc = lopdf::Document::load_mem(pdf).map_err(failed)?;
-    let maps: Vec<lopdf::ObjectId> = doc
-        .objects
-        .values()
-        .filter_map(|o| o.as_dict().ok())
-        .filter_map(|d| d.get(b"ToUnicode").and_then(|r| r.as_reference()).ok())
-        .collect();
-    for id in maps {
-        if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(id) {
-            // Compressed in release builds only (printpdf's `optimize`).
-            let text = if stream.dict.has(b"Filter") {
-                stream.decompressed_content().map_err(failed)?
-            } else {
-                stream.content.clone()
-            };
-            let fixed = utf16_cmap(&String::from_utf8_lossy(&text));
-            stream.set_plain_content(fixed.into_bytes());
-            let _ = stream.compress();
-        }
-    }
-    let mut out = Vec::with_capacity(pdf.len());
-    doc.save_to(&mut out).map_err(failed)?;
-    Ok(out)
-}
-
-/// A `bfchar` CMap with every destination as UTF-16BE hex (4 digits, or 8 for a surrogate
-/// pair); other lines unchanged.
-pub fn utf16_cmap(cmap: &str) -> String {
-    let mut out = String::with_capacity(cmap.len() + 256);
-    for line in cmap.split_inclusive('\n') {
-        let body = line.trim_end();
-        let fixed = body
-            .strip_prefix('<')
-            .and_then(|rest| rest.split_once("> <"))
-            .and_then(|(glyph, code)| {
-                let code = code.strip_suffix('>')?;
-                if code.len() <= 4 {
-                    return None;
-                }
-                let c = char::from_u32(u32::from_str_radix(code, 16).ok()?)?;
-                let mut units = [0u16; 2];
-                let hex: String = c
-                    .encode_utf16(&mut units)
-                    .iter()
-                    .map(|u| format!("{u:04x}"))
-                    .collect();
-                Some(format!("<{glyph}> <{hex}>"))
-            });
-        match fixed {
-            Some(f) => {
-                out.push_str(&f);
-                out.push_str(&line[body.len()..]);
+        self.end_page();
+        let pages = self.pdf.page_count();
+        let range = match self.seqs.0 {
+            Some((a, b)) => format!("Sequence:      seq {a} to {b}"),
+            None => "Sequence:      none".to_string(),
+        };
+        Ok(self.pdf.finish(|name, pdf| {
+            pdf.fill(GREY);
+            match name {
+                TOTAL => pdf.text(&pages.to_string(), TEXT_PT, pt(FOOTER_X), pt(FOOTER_Y)),
+                _ => pdf.text(&range, 8.0, pt(MARGIN), pt(Self::cover_line_y(5))),
             }
-            None => out.push_str(line),
-        }
+        }))
     }
-    out
 }
 
 #[cfg(test)]
@@ -523,15 +435,6 @@ mod tests {
         assert_eq!(page_count(ones(first + per + 1)), 4);
         // An entry with its before/after lines never splits across pages.
         assert_eq!(page_count(ones(first - 1).chain([3])), 3);
-    }
-
-    #[test]
-    fn characters_beyond_the_bmp_map_to_surrogate_pairs() {
-        let cmap = "2 beginbfchar\r\n<0041> <0041>\n<0ab3> <1d400>\nendbfchar\r\n";
-        assert_eq!(
-            utf16_cmap(cmap),
-            "2 beginbfchar\r\n<0041> <0041>\n<0ab3> <d835dc00>\nendbfchar\r\n"
-        );
     }
 
     #[test]

@@ -131,7 +131,10 @@ async fn serve() -> Result<(), String> {
         shutdown.begin();
     })
     .await;
-    after.live_sockets_closed(limits.grace).await;
+    // Live sockets were told at the start of the drain; their closing frames take moments.
+    after
+        .live_sockets_closed(limits.grace.min(std::time::Duration::from_secs(2)))
+        .await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -22,6 +22,7 @@ pub struct Config {
     pub sign_in: SignInLimits,
     /// The HTTP server's bounds: `TRAILKEEP_HTTP_MAX_CONNECTIONS` (1024),
     /// `TRAILKEEP_HTTP_HEADER_SECONDS` (10), `TRAILKEEP_HTTP_REQUEST_SECONDS` (60),
+    /// `TRAILKEEP_HTTP_WRITE_STALL_SECONDS` (60),
     /// `TRAILKEEP_SHUTDOWN_GRACE_SECONDS` (20).
     pub http: Limits,
     /// The database: `TRAILKEEP_DB_CONNECTIONS` (8) for appending, sessions and accounts,
@@ -134,6 +135,11 @@ impl Config {
             request: Duration::from_secs(number(
                 "TRAILKEEP_HTTP_REQUEST_SECONDS",
                 http_default.request.as_secs(),
+                1..=86_400,
+            )?),
+            write_stall: Duration::from_secs(number(
+                "TRAILKEEP_HTTP_WRITE_STALL_SECONDS",
+                http_default.write_stall.as_secs(),
                 1..=86_400,
             )?),
             grace: Duration::from_secs(number(

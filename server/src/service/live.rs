@@ -73,6 +73,8 @@ pub struct Bridge {
     pool: PgPool,
     client_buffer: usize,
     started: Arc<OnceLock<Running>>,
+    /// Times the listener connection was lost and made again (for metrics).
+    reconnects: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -92,7 +94,13 @@ impl Bridge {
             pool,
             client_buffer: batches,
             started: Arc::new(OnceLock::new()),
+            reconnects: Arc::default(),
         }
+    }
+
+    /// How many times the listener has reconnected since the process started.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// For readiness: `None` before the first live client started the bridge, else whether its
@@ -113,7 +121,12 @@ impl Bridge {
                 seq: head,
                 live: false,
             });
-            tokio::spawn(run(self.pool.clone(), batches.clone(), position_tx));
+            tokio::spawn(run(
+                self.pool.clone(),
+                batches.clone(),
+                position_tx,
+                self.reconnects.clone(),
+            ));
             Running { batches, position }
         });
         Ok(running.clone())
@@ -126,12 +139,14 @@ async fn run(
     pool: PgPool,
     batches: broadcast::Sender<Arc<Batch>>,
     position: watch::Sender<Position>,
+    reconnects: Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut backoff = Duration::from_millis(100);
     // Ends with its pool (a process shutting down, a test finishing).
     while !pool.is_closed() {
         if let Err(e) = listen_and_forward(&pool, &batches, &position).await {
             tracing::warn!(error = %e, "live bridge: reconnecting");
+            reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         // A connection that had been live starts the backoff afresh.
         if position.borrow().live {

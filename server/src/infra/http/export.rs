@@ -145,9 +145,9 @@ enum Stop {
     Pdf(String),
 }
 
-/// Renders the PDF report on a blocking thread, fed page by page from the snapshot.
-/// Renders the PDF report page by page as the database hands the entries over, and stops as
-/// soon as the client has gone (`body` closed): neither reading nor rendering goes on for no one.
+/// Renders the PDF report page by page as the database hands the entries over and sends each
+/// finished page on at once (memory holds a page of entries and a page of the document, at
+/// any count), and stops as soon as the client has gone (`body` closed). Returns the rows.
 async fn pdf(
     state: &AppState,
     filter: &Filter,
@@ -155,7 +155,7 @@ async fn pdf(
     by: &Acting,
     site: String,
     body: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(Vec<u8>, i64), Stop> {
+) -> Result<i64, Stop> {
     let period = {
         let day = |t: chrono::DateTime<chrono::Utc>| export::timestamp(&t);
         let from = snapshot
@@ -194,48 +194,71 @@ async fn pdf(
     let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<app::model::AuditEntry>>(2);
     let abandoned = Arc::new(AtomicBool::new(false));
     let stop_rendering = abandoned.clone();
-    let render = tokio::task::spawn_blocking(move || {
-        let mut report = report::Report::new(&cover)?;
+    let out = body.clone();
+    let render = tokio::task::spawn_blocking(move || -> Result<(), Stop> {
+        let gone = || stop_rendering.load(Ordering::Relaxed).then_some(Stop::Gone);
+        let send = |bytes: Vec<u8>| -> Result<(), Stop> {
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            out.blocking_send(Ok(bytes.into())).map_err(|_| Stop::Gone)
+        };
+        let mut report = report::Report::new(&cover).map_err(Stop::Pdf)?;
         for page in pages_rx {
-            if stop_rendering.load(Ordering::Relaxed) {
-                return Err("the client went away".to_string());
+            if let Some(stop) = gone() {
+                return Err(stop);
             }
             report.add(&page);
+            send(report.take())?;
         }
-        if stop_rendering.load(Ordering::Relaxed) {
-            return Err("the client went away".to_string());
+        if let Some(stop) = gone() {
+            return Err(stop);
         }
-        report.finish()
+        send(report.finish().map_err(Stop::Pdf)?)
     });
-    let mut rows = 0;
-    let mut after = None;
-    loop {
-        if body.is_closed() {
-            abandoned.store(true, Ordering::Relaxed);
-            return Err(Stop::Gone);
-        }
-        let page = query::export_page(&state.reads, filter, snapshot, after, PAGE)
-            .await
-            .map_err(Stop::Db)?;
-        rows += page.entries.len() as i64;
-        let pages_tx = pages_tx.clone();
-        let entries = page.entries;
-        // The renderer may be busy: hand the page over without blocking this task.
-        tokio::task::spawn_blocking(move || pages_tx.send(entries))
-            .await
-            .map_err(|e| Stop::Pdf(e.to_string()))?
-            .map_err(|_| Stop::Pdf("the PDF renderer stopped".into()))?;
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+    // Reads the pages and hands them over; any early stop (the client gone, the database)
+    // tells the renderer to stop too, rather than finish a report no one will receive.
+    let read = async {
+        let mut rows = 0;
+        let mut after = None;
+        loop {
+            if body.is_closed() {
+                return Err(Stop::Gone);
+            }
+            let page = query::export_page(&state.reads, filter, snapshot, after, PAGE)
+                .await
+                .map_err(Stop::Db)?;
+            rows += page.entries.len() as i64;
+            let pages_tx = pages_tx.clone();
+            let entries = page.entries;
+            // The renderer may be busy: hand the page over without blocking this task.
+            let handed = tokio::task::spawn_blocking(move || pages_tx.send(entries))
+                .await
+                .map_err(|e| Stop::Pdf(e.to_string()))?;
+            if handed.is_err() {
+                return Err(Stop::Gone);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(rows),
+            }
         }
     }
+    .await;
     drop(pages_tx);
-    let bytes = render
-        .await
-        .map_err(|e| Stop::Pdf(e.to_string()))?
-        .map_err(Stop::Pdf)?;
-    Ok((bytes, rows))
+    let rows = match read {
+        Ok(rows) => rows,
+        Err(stop) => {
+            abandoned.store(true, Ordering::Relaxed);
+            // The renderer's own failure, when that is why the pages stopped.
+            return Err(match render.await {
+                Ok(Err(Stop::Pdf(why))) => Stop::Pdf(why),
+                _ => stop,
+            });
+        }
+    };
+    render.await.map_err(|e| Stop::Pdf(e.to_string()))??;
+    Ok(rows)
 }
 
 /// Writes the export into `tx` page by page, then records it.
@@ -252,9 +275,7 @@ async fn write(
     let site = state.config.site_name.clone();
     let outcome: Result<(), Stop> = async {
         if format == Format::Pdf {
-            let (pdf, rows) = pdf(&state, &filter, &snapshot, &by, site, &tx).await?;
-            tx.send(Ok(pdf.into())).await.map_err(|_| Stop::Gone)?;
-            delivered = rows;
+            delivered = pdf(&state, &filter, &snapshot, &by, site, &tx).await?;
             return Ok(());
         }
         let send = |bytes: Vec<u8>| {

@@ -19,10 +19,25 @@ use axum::{
 use super::{client::Reader, error::Refused, serve, AppState};
 use crate::storage;
 
+/// Upper bounds (seconds) of the latency histogram's buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Time to a response's head, by route: how many took at most each bucket's bound.
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
 #[derive(Default)]
 struct Counters {
     /// Answers by (method, route template, status).
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Latency by (method, route template).
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
     /// Events acknowledged by the ingest API (201), retries included.
     ingested: AtomicU64,
 }
@@ -42,13 +57,31 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// Counts every answer by its route template (`/api/v1/events/{id}`, never the id itself).
 pub async fn count_requests(request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_string();
+    // Any token is a method to HTTP: only the standard ones become labels.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    {
+        let mut latency = COUNTERS.latency.lock().expect("not poisoned");
+        let h = latency.entry((method.clone(), route.clone())).or_default();
+        for (bound, n) in BUCKETS.iter().zip(h.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *n += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
     let key = (method, route, response.status().as_u16());
     *COUNTERS
         .requests
@@ -90,6 +123,31 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             route.replace('\\', "\\\\").replace('"', "\\\"")
         );
     }
+    family(
+        &mut out,
+        "trailkeep_http_request_duration_seconds",
+        "histogram",
+        "Time from a request to its response's head, by method and route (ingest is POST /api/v1/events).",
+    );
+    for ((method, route), h) in COUNTERS.latency.lock().expect("not poisoned").iter() {
+        let labels = format!(
+            "method=\"{method}\",route=\"{}\"",
+            route.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
+            let _ = writeln!(
+                out,
+                "trailkeep_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "trailkeep_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+             trailkeep_http_request_duration_seconds_sum{{{labels}}} {}\n\
+             trailkeep_http_request_duration_seconds_count{{{labels}}} {}",
+            h.count, h.sum, h.count
+        );
+    }
     let gauges: Vec<Family> = vec![
         (
             "trailkeep_events_ingested_total",
@@ -108,6 +166,12 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             "gauge",
             "Live sockets open now.",
             vec![(String::new(), state.live_slots.running() as f64)],
+        ),
+        (
+            "trailkeep_live_listener_reconnects_total",
+            "counter",
+            "Times this process's live listener lost its connection and made it again.",
+            vec![(String::new(), state.bridge.reconnects() as f64)],
         ),
         (
             "trailkeep_exports_running",
@@ -149,7 +213,7 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             let _ = writeln!(out, "{name}{labels} {value}");
         }
     }
-    // The log's size, as the database says (every process agrees).
+    // The chain head, as the database says (every process agrees).
     let head = storage::live::head_seq(&state.reads).await;
     family(
         &mut out,
@@ -157,8 +221,15 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
         "gauge",
         "Entries in the log (the chain head's next seq); absent when the database did not answer.",
     );
+    family(
+        &mut out,
+        "trailkeep_chain_head_seq",
+        "gauge",
+        "The seq of the newest entry (-1 for an empty log).",
+    );
     if let Ok(head) = head {
         let _ = writeln!(out, "trailkeep_log_entries {}", head + 1);
+        let _ = writeln!(out, "trailkeep_chain_head_seq {head}");
     }
     (
         [(

@@ -78,7 +78,8 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
         Ok(AppState {
-            bridge: crate::service::live::Bridge::new(pool.clone()),
+            // Live backfill and resync scan with the filter: reads, never the writers' pool.
+            bridge: crate::service::live::Bridge::new(reads.clone()),
             export_slots: slots::Slots::exports(),
             live_slots: slots::Slots::live(),
             shutdown: serve::Shutdown::default(),

@@ -3,7 +3,8 @@
 //! process nothing); a request's head must arrive whole within `header_read`, so a client that
 //! trickles bytes (slowloris) or opens a socket and says nothing is dropped; a request must
 //! produce its response within `request` (a 503 JSON error otherwise; streamed bodies such as
-//! exports and live sockets are bounded by their own caps, not by this). On shutdown the loop
+//! exports and live sockets are bounded by their own caps, not by this); a client that stops
+//! reading loses its connection once a write has waited `write_stall`. On shutdown the loop
 //! stops accepting, lets requests in flight finish for up to `grace`, then returns.
 //!
 //! It is what `axum::serve` does, plus those bounds, on the same crates (hyper, hyper-util).
@@ -47,6 +48,8 @@ pub struct Limits {
     pub header_read: Duration,
     /// Time for a request to produce its response (not to stream its body).
     pub request: Duration,
+    /// Time a response may wait for a client that reads nothing (its socket buffer full).
+    pub write_stall: Duration,
     /// Time requests in flight get to finish once shutdown starts.
     pub grace: Duration,
 }
@@ -57,6 +60,7 @@ impl Default for Limits {
             max_connections: 1024,
             header_read: Duration::from_secs(10),
             request: Duration::from_secs(60),
+            write_stall: Duration::from_secs(60),
             grace: Duration::from_secs(20),
         }
     }
@@ -86,8 +90,9 @@ impl Shutdown {
     }
 }
 
-/// A response that took longer than `limit` to start becomes a 503 JSON error; the work is
-/// dropped (its database statement is cancelled with it).
+/// A response that took longer than `limit` to start becomes a 503 JSON error and the handler
+/// is dropped. (A read's statement is bounded by the read pool's own statement timeout; the
+/// connection returns to its pool once PostgreSQL has finished with it.)
 pub async fn request_deadline(limit: Duration, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -145,7 +150,10 @@ pub async fn serve(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(
+                TokioIo::new(StallLimit::new(stream, limits.write_stall)),
+                service,
+            )
             .with_upgrades();
         let mut drain = drain.clone();
         OPEN.fetch_add(1, Ordering::Relaxed);
@@ -184,5 +192,85 @@ pub async fn serve(
             grace_seconds = limits.grace.as_secs(),
             "requests still running after the grace period were cut off"
         );
+    }
+}
+
+/// A socket whose writes fail once one has made no progress for `limit`: a client that stops
+/// reading (its receive window full) cannot hold a connection, and the response's memory, for
+/// ever. Any progress starts the clock again.
+struct StallLimit {
+    inner: tokio::net::TcpStream,
+    limit: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallLimit {
+    fn new(inner: tokio::net::TcpStream, limit: Duration) -> Self {
+        StallLimit {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After a write that could not proceed: pending until the limit, then an error.
+    fn wait<T>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>> {
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client read nothing for too long",
+            ))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for StallLimit {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for StallLimit {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            std::task::Poll::Pending => self.wait(cx),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
+            std::task::Poll::Pending => self.wait(cx),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
