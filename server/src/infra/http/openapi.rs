@@ -59,31 +59,38 @@ impl Modify for Security {
 #[allow(dead_code)]
 pub struct FilterParams {
     /// Actor id, email (case-insensitive) or name, exactly. Repeatable, at most 50.
-    #[param(max_items = 50)]
+    #[param(min_items = 1, max_items = 50)]
     user: Option<Vec<String>>,
     /// `user.login`, or `config.*` for every action under `config.`. Repeatable, at most 50.
-    #[param(max_items = 50)]
+    #[param(min_items = 1, max_items = 50)]
     action: Option<Vec<String>>,
     /// RFC 3339 instant or YYYY-MM-DD (inclusive).
+    #[param(min_length = 1)]
     from: Option<String>,
     /// RFC 3339 instant (exclusive) or YYYY-MM-DD (the whole day).
+    #[param(min_length = 1)]
     to: Option<String>,
     /// Back from now; not with from/to.
     #[param(inline)]
     range: Option<RangeParam>,
     /// IANA zone for dates (default UTC).
-    #[param(max_length = 64)]
+    #[param(min_length = 1)]
     tz: Option<String>,
     /// Case-insensitive substring of actor, action, resource, IP, user agent and details.
     #[param(max_length = 256)]
     q: Option<String>,
     /// `type:id`, `type:*` or a bare id.
+    #[param(min_length = 1, max_length = 256)]
     resource: Option<String>,
     #[param(inline)]
     status: Option<Status>,
     /// An address or CIDR block.
+    #[param(min_length = 1)]
     ip: Option<String>,
     /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
+    #[param(
+        pattern = r"^\s*(trailkeep|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\s*$"
+    )]
     source: Option<String>,
     /// Newest first (default) or oldest first.
     #[param(inline)]
@@ -135,6 +142,7 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page, with the same filter.
+    #[param(min_length = 1)]
     cursor: Option<String>,
 }
 
@@ -146,15 +154,23 @@ pub struct EventInput {
     action: String,
     actor: ActorInput,
     resource: Option<Resource>,
+    /// An IPv4 or IPv6 address.
+    #[schema(min_length = 2, max_length = 45)]
     ip: Option<String>,
+    #[schema(max_length = 2048)]
     user_agent: Option<String>,
     status: Option<Status>,
     /// RFC 3339; defaults to the receive time.
+    #[schema(min_length = 1)]
     occurred_at: Option<String>,
     /// A JSON object of at most 64 KiB; integers within ±(2^53−1).
     #[schema(value_type = Object)]
     details: Option<serde_json::Value>,
     /// A client-chosen UUID makes retries idempotent.
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+    )]
     id: Option<uuid::Uuid>,
 }
 
