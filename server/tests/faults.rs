@@ -118,19 +118,24 @@ struct Seen {
     retried: usize,
 }
 
-/// A client that ingests events with ids of its own until `until`, retrying each event (same
-/// id) on the servers in turn until it is acknowledged.
+/// A client that ingests batches of five events with ids of its own until `until`, retrying
+/// each batch (same ids) on the servers in turn until it is acknowledged.
 async fn client(servers: Vec<SocketAddr>, key: String, until: Instant, seen: Arc<Mutex<Seen>>) {
     let mut turn = 0usize;
     while Instant::now() < until {
-        let id = uuid::Uuid::new_v4();
-        let body = serde_json::json!({"id": id, "action": "config.updated", "actor": {"id": "crash-test"}})
-            .to_string();
+        let ids: Vec<uuid::Uuid> = (0..5).map(|_| uuid::Uuid::new_v4()).collect();
+        let id = ids[0];
+        let body = serde_json::Value::Array(
+            ids.iter()
+                .map(|id| serde_json::json!({"id": id, "action": "config.updated", "actor": {"id": "crash-test"}}))
+                .collect(),
+        )
+        .to_string();
         loop {
             let addr = servers[turn % servers.len()];
             match post(addr, "/api/v1/events", Some(&key), Some(&body)).await {
                 Ok((201, _)) => {
-                    seen.lock().unwrap().acked.insert(id);
+                    seen.lock().unwrap().acked.extend(ids.iter().copied());
                     break;
                 }
                 Ok((503, _)) | Err(_) => {

@@ -42,6 +42,10 @@ pub enum Refused {
     Unavailable(ErrorBody),
 }
 
+/// Requests that waited for a database connection until the pool gave up (read by
+/// `/api/v1/metrics`).
+pub static POOL_TIMEOUTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -88,6 +92,9 @@ impl ApiError {
     pub fn database(e: sqlx::Error) -> Self {
         if crate::storage::is_statement_timeout(&e) {
             return Self::too_slow();
+        }
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            POOL_TIMEOUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let unavailable = crate::storage::is_unavailable(&e);
         if unavailable {

@@ -168,6 +168,15 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             vec![(String::new(), state.live_slots.running() as f64)],
         ),
         (
+            "trailkeep_db_pool_timeouts_total",
+            "counter",
+            "Requests that waited for a database connection until the pool's 10 s acquire timeout (answered 503).",
+            vec![(
+                String::new(),
+                super::error::POOL_TIMEOUTS.load(Ordering::Relaxed) as f64,
+            )],
+        ),
+        (
             "trailkeep_live_listener_reconnects_total",
             "counter",
             "Times this process's live listener lost its connection and made it again.",
