@@ -6,16 +6,17 @@
 
 mod common;
 
+use common::processes::{free_port, http, start, Server};
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sqlx::PgPool;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use trailkeep::{
     domain::auth::Scope,
@@ -23,80 +24,13 @@ use trailkeep::{
     storage::{self, entries, entries::Verdict},
 };
 
-struct Server {
-    addr: SocketAddr,
-    process: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// How many of `ids` the log holds.
+async fn stored(pool: &PgPool, ids: &[uuid::Uuid]) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_one(pool)
+        .await
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(url: &str, env: &[(&str, &str)]) -> Server {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trailkeep"));
-    command
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("LEPTOS_SITE_ADDR", addr.to_string())
-        .env("LEPTOS_SITE_ROOT", "target/site")
-        .env("TRAILKEEP_LOG_LEVEL", "error");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let server = Server {
-        addr,
-        process: command.spawn().unwrap(),
-    };
-    for _ in 0..150 {
-        if let Ok((200, _)) = post(addr, "/healthz", None, None).await {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("trailkeep serve did not come up on {addr}");
-}
-
-/// One HTTP/1.1 request on its own connection (`GET` without a body): status and body.
-async fn post(
-    addr: SocketAddr,
-    path: &str,
-    key: Option<&str>,
-    body: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let auth = key
-        .map(|k| format!("Authorization: Bearer {k}\r\n"))
-        .unwrap_or_default();
-    let request = match body {
-        Some(body) => format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-        None => format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"),
-    };
-    stream.write_all(request.as_bytes()).await?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await?;
-    let status = reply
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no HTTP reply: {reply:?}")))?;
-    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Ok((status, body.to_string()))
 }
 
 fn signal(server: &Server, name: &str) {
@@ -133,7 +67,7 @@ async fn client(servers: Vec<SocketAddr>, key: String, until: Instant, seen: Arc
         .to_string();
         loop {
             let addr = servers[turn % servers.len()];
-            match post(addr, "/api/v1/events", Some(&key), Some(&body)).await {
+            match http(addr, "/api/v1/events", Some(&key), Some(&body)).await {
                 Ok((201, _)) => {
                     seen.lock().unwrap().acked.extend(ids.iter().copied());
                     break;
@@ -220,11 +154,7 @@ async fn sigterm_finishes_what_it_acknowledged_and_tells_live_clients_to_reconne
     assert!(seen.bad.is_empty(), "{:?}", seen.bad);
     assert!(!seen.acked.is_empty());
     let ids: Vec<uuid::Uuid> = seen.acked.iter().copied().collect();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE id = ANY($1)")
-        .bind(&ids)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let stored = stored(&pool, &ids).await;
     assert_eq!(
         stored,
         ids.len() as i64,
@@ -247,7 +177,7 @@ async fn ingest_until_refused(
         let id = uuid::Uuid::new_v4();
         let body = serde_json::json!({"id": id, "action": "config.updated", "actor": {"id": "t"}})
             .to_string();
-        match post(addr, "/api/v1/events", Some(&key), Some(&body)).await {
+        match http(addr, "/api/v1/events", Some(&key), Some(&body)).await {
             Ok((201, _)) => {
                 seen.lock().unwrap().acked.insert(id);
             }
@@ -383,11 +313,7 @@ async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_n
 
     let owner = storage::connect_owner(&cluster.url).await.unwrap();
     let ids: Vec<uuid::Uuid> = seen.acked.iter().copied().collect();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE id = ANY($1)")
-        .bind(&ids)
-        .fetch_one(&owner)
-        .await
-        .unwrap();
+    let stored = stored(&owner, &ids).await;
     assert_eq!(
         stored,
         ids.len() as i64,

@@ -66,6 +66,15 @@ impl Default for Config {
     }
 }
 
+/// Whole seconds from the environment within `range`, or `default` when unset.
+fn seconds(
+    name: &str,
+    default: Duration,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, String> {
+    number(name, default.as_secs(), range).map(Duration::from_secs)
+}
+
 /// A whole number from the environment within `range`, or `default` when unset.
 fn number(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
     match std::env::var(name) {
@@ -127,26 +136,26 @@ impl Config {
                 http_default.max_connections as u64,
                 1..=1_000_000,
             )? as usize,
-            header_read: Duration::from_secs(number(
+            header_read: seconds(
                 "TRAILKEEP_HTTP_HEADER_SECONDS",
-                http_default.header_read.as_secs(),
+                http_default.header_read,
                 1..=3600,
-            )?),
-            request: Duration::from_secs(number(
+            )?,
+            request: seconds(
                 "TRAILKEEP_HTTP_REQUEST_SECONDS",
-                http_default.request.as_secs(),
+                http_default.request,
                 1..=86_400,
-            )?),
-            write_stall: Duration::from_secs(number(
+            )?,
+            write_stall: seconds(
                 "TRAILKEEP_HTTP_WRITE_STALL_SECONDS",
-                http_default.write_stall.as_secs(),
+                http_default.write_stall,
                 1..=86_400,
-            )?),
-            grace: Duration::from_secs(number(
+            )?,
+            grace: seconds(
                 "TRAILKEEP_SHUTDOWN_GRACE_SECONDS",
-                http_default.grace.as_secs(),
+                http_default.grace,
                 0..=3600,
-            )?),
+            )?,
         };
         let db_default = DbLimits::default();
         let db = DbLimits {
@@ -160,11 +169,11 @@ impl Config {
                 db_default.read_connections.into(),
                 1..=1000,
             )? as u32,
-            read_statement: Duration::from_secs(number(
+            read_statement: seconds(
                 "TRAILKEEP_READ_STATEMENT_SECONDS",
-                db_default.read_statement.as_secs(),
+                db_default.read_statement,
                 1..=86_400,
-            )?),
+            )?,
         };
         Ok(Config {
             http,

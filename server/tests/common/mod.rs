@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod processes;
+
 use axum::{body::Body, http::Request, Router};
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;

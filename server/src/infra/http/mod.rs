@@ -116,15 +116,13 @@ fn unavailable(e: sqlx::Error) -> ConsoleError {
     ConsoleError::Unavailable
 }
 
-fn unavailable_too_slow() -> ConsoleError {
-    tracing::warn!("a console read ran into the statement timeout");
-    ConsoleError::TooSlow
-}
-
 fn query_failed(e: QueryError) -> ConsoleError {
     match e {
         QueryError::Filter(f) => ConsoleError::BadFilter(f),
-        QueryError::TooSlow => unavailable_too_slow(),
+        QueryError::TooSlow => {
+            tracing::warn!("a console read ran into the statement timeout");
+            ConsoleError::TooSlow
+        }
         QueryError::Db(e) => unavailable(e),
     }
 }

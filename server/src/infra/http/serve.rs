@@ -213,8 +213,17 @@ impl StallLimit {
         }
     }
 
-    /// After a write that could not proceed: pending until the limit, then an error.
-    fn wait<T>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>> {
+    /// What a write (or flush) of the socket returned, held to the limit: progress starts the
+    /// clock again; no progress is pending until the limit, then an error.
+    fn held<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        polled: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
         let limit = self.limit;
         let timer = self
             .stalled
@@ -245,26 +254,16 @@ impl tokio::io::AsyncWrite for StallLimit {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
-            std::task::Poll::Pending => self.wait(cx),
-            done => {
-                self.stalled = None;
-                done
-            }
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.held(cx, polled)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
-            std::task::Poll::Pending => self.wait(cx),
-            done => {
-                self.stalled = None;
-                done
-            }
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.held(cx, polled)
     }
 
     fn poll_shutdown(
