@@ -286,9 +286,13 @@ impl IpBlock {
             }
             Some((a, p)) => {
                 let addr: IpAddr = a.parse().map_err(|_| bad())?;
-                let prefix: u8 = p
-                    .parse()
-                    .ok()
+                // Plain digits without a leading zero, as the document's pattern says.
+                let plain = !p.is_empty()
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && (p == "0" || !p.starts_with('0'));
+                let prefix: u8 = plain
+                    .then(|| p.parse().ok())
+                    .flatten()
                     .filter(|p: &u8| *p <= if addr.is_ipv4() { 32 } else { 128 })
                     .ok_or_else(bad)?;
                 (addr, prefix)
@@ -400,19 +404,20 @@ impl Filter {
                 return Err(FilterError::new(&key, "may be given only once"));
             }
             seen.push(key.clone());
-            let value_trimmed = value.trim();
-            if value_trimmed.chars().count() > MAX_VALUE_LEN {
+            // Length and control characters count before trimming: what the document states.
+            if value.chars().count() > MAX_VALUE_LEN {
                 return Err(FilterError::new(
                     &key,
                     format!("a value has at most {MAX_VALUE_LEN} characters"),
                 ));
             }
-            if value_trimmed.contains(|c: char| c.is_control()) {
+            if value.contains(|c: char| c.is_control()) {
                 return Err(FilterError::new(
                     &key,
                     "must not contain control characters",
                 ));
             }
+            let value_trimmed = value.trim();
             if value_trimmed.is_empty() && key != "q" {
                 return Err(FilterError::new(&key, "must not be empty"));
             }

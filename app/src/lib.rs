@@ -17,6 +17,7 @@ pub mod live;
 pub mod live_feed;
 pub mod model;
 pub mod pages;
+pub mod patterns;
 pub mod time_zone;
 
 /// True once the page is interactive in the browser (always false on the server): what only

@@ -291,6 +291,22 @@ async fn metrics_count_requests_by_route_template_for_readers_only(pool: PgPool)
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
     assert!(!text.contains(&id), "a client's value became a label");
+    // The append and the read above each waited for a connection of their pool (statics are
+    // per process, so other tests' waits may add to the counts: at least one each).
+    for pool in ["write", "read"] {
+        let count = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "trailkeep_db_pool_wait_seconds_count{{pool=\"{pool}\"}} "
+                ))
+            })
+            .unwrap_or_else(|| panic!("no wait count for {pool} in\n{text}"));
+        assert!(count.parse::<u64>().unwrap() >= 1, "{pool}: {count}");
+        assert!(text.contains(&format!(
+            "trailkeep_db_pool_wait_seconds_bucket{{pool=\"{pool}\",le=\"+Inf\"}} {count}"
+        )));
+    }
     // Every sample line is `name{labels} number`.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let value = line.rsplit(' ').next().unwrap();

@@ -45,7 +45,7 @@ fn tricky_events() -> Vec<trailkeep::domain::event::NewEvent> {
         {"action": "2fa.enrolled", "actor": {"id": "u1"}, "ip": "2001:DB8::1"},
         {"action": "user.invited", "actor": {"id": "u1"}, "resource": {"type": "user", "id": "u2"}},
         {"action": "config.updated", "actor": {"id": "ü-ñ-😀", "name": "Zoë \"Z\" O'Brien"},
-         "details": {"n": [1e21, -0.0, 1.5e-7, 0.1, 9007199254740991i64], "s": "line\n\ttab \u{1} \u{2028}", "é": {"": null}}},
+         "details": {"n": [1e-21, -0.0, 1.5e-7, 0.1, 9007199254740991i64], "s": "line\n\ttab \u{1} \u{2028}", "é": {"": null}}},
         {"action": "kb.uploaded", "actor": {"id": "k", "type": "api_key"}, "user_agent": "",
          "occurred_at": "2026-03-31T23:59:59.123456789+02:00", "details": {"emoji": "👩‍💻", "rtl": "עברית"}},
     ]))

@@ -88,7 +88,9 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 /// Largest integer magnitude a double holds exactly (I-JSON, RFC 7493).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-/// Whether every number in `value` is exactly representable as a double.
+/// Whether every number in `value` is exactly representable as a double, and every integer
+/// (as JSON Schema counts them: any number without a fraction, `1e20` too) is within
+/// ±[`MAX_SAFE_INTEGER`], the rule the OpenAPI document states.
 pub fn numbers_are_exact(value: &Value) -> bool {
     match value {
         Value::Number(n) => {
@@ -97,7 +99,9 @@ pub fn numbers_are_exact(value: &Value) -> bool {
             } else if let Some(i) = n.as_i64() {
                 i.unsigned_abs() <= MAX_SAFE_INTEGER
             } else {
-                n.as_f64().is_some_and(f64::is_finite)
+                n.as_f64().is_some_and(|f| {
+                    f.is_finite() && (f.fract() != 0.0 || f.abs() <= MAX_SAFE_INTEGER as f64)
+                })
             }
         }
         Value::Array(items) => items.iter().all(numbers_are_exact),
@@ -176,5 +180,11 @@ mod tests {
         ));
         assert!(!numbers_are_exact(&json!({"a": 9007199254740992u64})));
         assert!(!numbers_are_exact(&json!([-9007199254740993i64])));
+        // Integers by value, as JSON Schema counts them, whatever their notation.
+        assert!(!numbers_are_exact(&json!({"a": 1e21})));
+        assert!(!numbers_are_exact(&json!({"a": -9007199254740992.0})));
+        assert!(numbers_are_exact(
+            &json!({"a": 9007199254740991.0, "b": 1.5e-300})
+        ));
     }
 }

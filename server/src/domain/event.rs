@@ -447,6 +447,55 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    mod document {
+        use super::*;
+        use app::patterns;
+        use proptest::prelude::*;
+
+        /// A field's pattern, and where in an event its value goes.
+        const FIELDS: &[(&str, &str, usize)] = &[
+            ("action", patterns::ACTION, app::model::MAX_ACTION_LEN),
+            ("ip", patterns::IP_ADDRESS, 64),
+            ("occurred_at", patterns::INSTANT, 64),
+            ("id", patterns::EVENT_ID, 36),
+            ("user_agent", patterns::EVENT_TEXT, MAX_USER_AGENT_LEN),
+            ("actor.id", patterns::ACTOR_ID, MAX_TEXT_LEN),
+            ("actor.name", patterns::EVENT_TEXT, MAX_TEXT_LEN),
+            ("resource.id", patterns::EVENT_TEXT, MAX_TEXT_LEN),
+        ];
+
+        fn event_with(field: &str, value: &str) -> Value {
+            let mut event = json!({"action": "user.login", "actor": {"id": "u1"},
+                                   "resource": {"type": "doc", "id": "d1"}});
+            match field.split_once('.') {
+                Some((outer, inner)) => event[outer][inner] = json!(value),
+                None => event[field] = json!(value),
+            }
+            event
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// Whatever the document's pattern for a field matches (within its length), ingest
+            /// accepts.
+            #[test]
+            fn ingest_accepts_what_the_document_promises(
+                ((field, pattern, max), value) in proptest::sample::select(FIELDS).prop_flat_map(|f| {
+                    let inner = &f.1[1..f.1.len() - 1];
+                    (Just(f), proptest::string::string_regex(inner).unwrap())
+                })
+            ) {
+                let value: String = value.chars().take(max).collect();
+                if !regex::Regex::new(pattern).unwrap().is_match(&value) || value.is_empty() {
+                    return Ok(());
+                }
+                let parsed = parse_batch(&event_with(field, &value));
+                prop_assert!(parsed.is_ok(), "{field}={value:?}: {parsed:?}");
+            }
+        }
+    }
+
     #[test]
     fn minimal_event_gets_defaults() {
         let events = parse_batch(&json!({"action": "user.login", "actor": {"id": "u1"}})).unwrap();

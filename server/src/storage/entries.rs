@@ -16,6 +16,7 @@ use crate::domain::{
     entry::{with_entry_fields, EntryRecord, Form, StoredEntry},
     event::NewEvent,
 };
+use crate::storage::pools;
 
 /// What the ingest API acknowledges for each event.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -273,7 +274,8 @@ pub async fn append(
     source: Source,
     events: Vec<NewEvent>,
 ) -> Result<Vec<Appended>, AppendError> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pools::acquire(pool, &pools::WRITES).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let appended = append_in(&mut tx, source, events).await?;
     tx.commit().await?;
     Ok(appended)

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod entries;
 pub mod live;
+pub mod pools;
 pub mod query;
 #[cfg(feature = "bench")]
 pub mod scratch;

@@ -2,9 +2,13 @@
 //! `#[utoipa::path]` (method and path), which is also what the OpenAPI document says, so an
 //! undocumented API route cannot exist. JSON in, JSON out, JSON errors even for unknown paths.
 
-use std::sync::LazyLock;
+use tokio::sync::OnceCell;
 
-use axum::{extract::DefaultBodyLimit, http::StatusCode, Json, Router};
+use axum::{
+    extract::{DefaultBodyLimit, State},
+    http::StatusCode,
+    Json, Router,
+};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -13,6 +17,7 @@ use super::{
     error::{ApiError, ErrorBody},
     export, ingest, live, metrics, openapi, query, AppState,
 };
+use crate::storage::query as queries;
 
 /// Every API route, with its documentation. Only `routes!` belongs here (the test below
 /// refuses a plain `.route`, which would be undocumented).
@@ -53,7 +58,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The OpenAPI document, built once from the routes.
-static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes().into_openapi());
+/// The document as served: utoipa's, with every input's real constraints written in.
+pub fn described(time_zones: &[String]) -> serde_json::Value {
+    let mut doc = serde_json::to_value(routes().into_openapi()).expect("the document is JSON");
+    openapi::constrain(&mut doc, time_zones);
+    doc
+}
 
 /// This document: every endpoint, parameter and body of the API.
 #[utoipa::path(
@@ -63,11 +73,23 @@ static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes().
     responses(
         (status = 200, description = "The OpenAPI 3.1 document", body = Object),
         (status = 401, description = "Not signed in, no API key", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (the document lists its time zones)", body = ErrorBody),
     ),
     security(("api_key" = []), ("session" = []))
 )]
-pub async fn document(_: Known) -> Json<&'static utoipa::openapi::OpenApi> {
-    Json(&DOCUMENT)
+pub async fn document(
+    _: Known,
+    State(state): State<AppState>,
+) -> Result<Json<&'static serde_json::Value>, ApiError> {
+    static DOCUMENT: OnceCell<serde_json::Value> = OnceCell::const_new();
+    let doc = DOCUMENT
+        .get_or_try_init(|| async {
+            let zones = queries::time_zones(&state.reads).await?;
+            Ok::<_, sqlx::Error>(described(&zones.iter().cloned().collect::<Vec<_>>()))
+        })
+        .await
+        .map_err(ApiError::database)?;
+    Ok(Json(doc))
 }
 
 #[cfg(test)]
@@ -112,7 +134,7 @@ mod tests {
 
     #[test]
     fn document_is_openapi_3_1_and_documents_every_filter_parameter() {
-        let doc = serde_json::to_value(&*super::DOCUMENT).unwrap();
+        let doc = super::described(&["UTC".to_string()]);
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         assert!(doc["paths"]["/api/v1/events"]["post"].is_object());
         // The documented filter parameters are exactly the Filter's.
@@ -132,5 +154,65 @@ mod tests {
         for status in ["200", "400", "401", "403", "503"] {
             assert!(list.get(status).is_some(), "{status}");
         }
+    }
+
+    #[test]
+    fn every_input_carries_its_real_constraints() {
+        let doc = super::described(&["Europe/Berlin".to_string(), "UTC".to_string()]);
+        let schema_of = |path: &str, name: &str| {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} has no {name}"))["schema"]
+                .clone()
+        };
+        for path in [
+            "/api/v1/events",
+            "/api/v1/events/count",
+            "/api/v1/events/export",
+            "/api/v1/live",
+        ] {
+            for &(name, pattern, max) in app::patterns::FILTER_VALUES {
+                let schema = schema_of(path, name);
+                let one = if schema["type"] == "array" {
+                    assert_eq!(schema["maxItems"], app::filter::MAX_VALUES);
+                    &schema["items"]
+                } else {
+                    &schema
+                };
+                assert_eq!(one["pattern"], pattern, "{path} {name}");
+                assert_eq!(one["maxLength"], max, "{path} {name}");
+            }
+            assert_eq!(
+                schema_of(path, "tz")["$ref"],
+                "#/components/schemas/TimeZone"
+            );
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["TimeZone"]["enum"],
+            serde_json::json!(["Europe/Berlin", "UTC"])
+        );
+        // The facet search is not the filter's `q`: it keeps its own (length only).
+        let facet_q = schema_of("/api/v1/facets/users", "q");
+        assert!(facet_q.get("pattern").is_none() && facet_q["maxLength"] == 256);
+        let event = &doc["components"]["schemas"]["EventInput"];
+        assert_eq!(event["additionalProperties"], false);
+        assert_eq!(
+            event["properties"]["occurred_at"]["pattern"],
+            app::patterns::INSTANT
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["ActorInput"]["properties"]["id"]["pattern"],
+            app::patterns::ACTOR_ID
+        );
+        let batch = doc["components"]["schemas"]["IngestBody"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["type"] == "array")
+            .expect("the batch form");
+        assert_eq!(batch["maxItems"], crate::domain::event::MAX_BATCH);
     }
 }

@@ -148,6 +148,29 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             h.count, h.sum, h.count
         );
     }
+    family(
+        &mut out,
+        "trailkeep_db_pool_wait_seconds",
+        "histogram",
+        "Time an append (pool write) or a read (pool read) waited for a database connection.",
+    );
+    for waits in [&storage::pools::WRITES, &storage::pools::READS] {
+        let w = waits.counts();
+        let labels = format!("pool=\"{}\"", w.pool);
+        for (bound, n) in storage::pools::WAIT_BUCKETS.iter().zip(w.cumulative) {
+            let _ = writeln!(
+                out,
+                "trailkeep_db_pool_wait_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "trailkeep_db_pool_wait_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+             trailkeep_db_pool_wait_seconds_sum{{{labels}}} {}\n\
+             trailkeep_db_pool_wait_seconds_count{{{labels}}} {}",
+            w.count, w.sum_seconds, w.count
+        );
+    }
     let gauges: Vec<Family> = vec![
         (
             "trailkeep_events_ingested_total",

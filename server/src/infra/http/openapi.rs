@@ -3,6 +3,7 @@
 //! (the handlers read them with `app::filter` and `domain::event`).
 
 use serde::Serialize;
+use serde_json::{json, Value};
 use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     IntoParams, Modify, OpenApi, ToSchema,
@@ -11,6 +12,11 @@ use utoipa::{
 use app::model::{
     ActionCategory, ActionCount, Actor, ActorFacet, ActorType, AuditEntry, EntryPage, Resource,
     Status,
+};
+
+use crate::domain::{
+    canonical::MAX_SAFE_INTEGER,
+    event::{MAX_BATCH, MAX_TEXT_LEN, MAX_USER_AGENT_LEN},
 };
 
 /// The document's frame: its info, shared schemas, security schemes and tags. Its paths come
@@ -59,38 +65,27 @@ impl Modify for Security {
 #[allow(dead_code)]
 pub struct FilterParams {
     /// Actor id, email (case-insensitive) or name, exactly. Repeatable, at most 50.
-    #[param(min_items = 1, max_items = 50)]
     user: Option<Vec<String>>,
     /// `user.login`, or `config.*` for every action under `config.`. Repeatable, at most 50.
-    #[param(min_items = 1, max_items = 50)]
     action: Option<Vec<String>>,
-    /// RFC 3339 instant or YYYY-MM-DD (inclusive).
-    #[param(min_length = 1)]
+    /// RFC 3339 instant (microseconds at most) or YYYY-MM-DD (inclusive).
     from: Option<String>,
-    /// RFC 3339 instant (exclusive) or YYYY-MM-DD (the whole day).
-    #[param(min_length = 1)]
+    /// RFC 3339 instant (exclusive, microseconds at most) or YYYY-MM-DD (the whole day).
     to: Option<String>,
     /// Back from now; not with from/to.
     #[param(inline)]
     range: Option<RangeParam>,
-    /// IANA zone for dates (default UTC).
-    #[param(min_length = 1)]
+    /// IANA zone for dates (default UTC): one this server's PostgreSQL knows.
     tz: Option<String>,
     /// Case-insensitive substring of actor, action, resource, IP, user agent and details.
-    #[param(max_length = 256)]
     q: Option<String>,
     /// `type:id`, `type:*` or a bare id.
-    #[param(min_length = 1, max_length = 256)]
     resource: Option<String>,
     #[param(inline)]
     status: Option<Status>,
     /// An address or CIDR block.
-    #[param(min_length = 1)]
     ip: Option<String>,
     /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
-    #[param(
-        pattern = r"^\s*(trailkeep|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\s*$"
-    )]
     source: Option<String>,
     /// Newest first (default) or oldest first.
     #[param(inline)]
@@ -150,27 +145,20 @@ pub struct PageParams {
 #[derive(Serialize, ToSchema)]
 pub struct EventInput {
     /// Two or more segments of [a-z0-9_] joined by '.', at most 128 characters.
-    #[schema(pattern = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length = 128)]
     action: String,
     actor: ActorInput,
     resource: Option<Resource>,
     /// An IPv4 or IPv6 address.
-    #[schema(min_length = 2, max_length = 45)]
     ip: Option<String>,
-    #[schema(max_length = 2048)]
     user_agent: Option<String>,
     status: Option<Status>,
     /// RFC 3339; defaults to the receive time.
-    #[schema(min_length = 1)]
     occurred_at: Option<String>,
-    /// A JSON object of at most 64 KiB; integers within ±(2^53−1).
-    #[schema(value_type = Object)]
+    /// A JSON object of at most 64 KiB of JSON; integers within ±(2^53−1), no NUL characters.
+    #[schema(value_type = Option<Object>)]
     details: Option<serde_json::Value>,
     /// A client-chosen UUID makes retries idempotent.
-    #[schema(
-        value_type = Option<String>,
-        pattern = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
-    )]
+    #[schema(value_type = Option<String>)]
     id: Option<uuid::Uuid>,
 }
 
@@ -179,11 +167,8 @@ pub struct EventInput {
 pub struct ActorInput {
     #[serde(rename = "type")]
     kind: Option<ActorType>,
-    #[schema(min_length = 1, max_length = 512, pattern = r"\S")]
     id: String,
-    #[schema(max_length = 512)]
     name: Option<String>,
-    #[schema(max_length = 512)]
     email: Option<String>,
 }
 
@@ -210,4 +195,102 @@ pub struct ExportHead {
 pub enum IngestBody {
     One(Box<EventInput>),
     Batch(Vec<EventInput>),
+}
+
+/// Writes each input's real constraints into the document: the filter parameters and the
+/// event's fields get their patterns from `app::patterns` (utoipa's attributes take only
+/// literals, and one place should state a rule), `tz` the zones this server's PostgreSQL knows.
+/// A client (or a fuzzer) that sends what this document allows is never refused for it.
+pub fn constrain(doc: &mut Value, time_zones: &[String]) {
+    use app::filter::MAX_VALUES;
+    use app::patterns;
+    let text = |pattern: &str, max: usize| json!({"type": "string", "pattern": pattern, "minLength": 1, "maxLength": max});
+    let many = |item: Value| json!({"type": "array", "items": item, "minItems": 1, "maxItems": MAX_VALUES});
+    let mut filter: Vec<(&str, Value)> = patterns::FILTER_VALUES
+        .iter()
+        .map(|&(name, pattern, max)| {
+            let mut schema = text(pattern, max);
+            if name == "q" {
+                schema["minLength"] = json!(0); // an empty search is no search
+            }
+            let repeatable = matches!(name, "user" | "action");
+            (name, if repeatable { many(schema) } else { schema })
+        })
+        .collect();
+    filter.push(("tz", json!({"$ref": "#/components/schemas/TimeZone"})));
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in operation.values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                // Only the operations that take the filter (they take every filter parameter).
+                let takes_filter = app::filter::FILTER_PARAMS
+                    .iter()
+                    .all(|name| params.iter().any(|p| p["name"] == *name));
+                if !takes_filter {
+                    continue;
+                }
+                for p in params.iter_mut().filter(|p| p["in"] == "query") {
+                    if let Some((_, schema)) = filter.iter().find(|(n, _)| p["name"] == *n) {
+                        p["schema"] = schema.clone();
+                    }
+                }
+            }
+        }
+    }
+
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["TimeZone"] = json!({
+        "type": "string",
+        "description": "A time zone name from this server's PostgreSQL (pg_timezone_names).",
+        "enum": time_zones,
+    });
+    // Details: any JSON object whose integers are exact as doubles and whose text has no NUL.
+    schemas["DetailValue"] = json!({"anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "string", "pattern": patterns::EVENT_TEXT},
+        {"type": "integer", "minimum": -(MAX_SAFE_INTEGER as i64), "maximum": MAX_SAFE_INTEGER},
+        {"type": "number", "not": {"type": "integer"}},
+        {"type": "array", "items": {"$ref": "#/components/schemas/DetailValue"}},
+        {"$ref": "#/components/schemas/Details"},
+    ]});
+    schemas["Details"] = json!({
+        "type": "object",
+        "description": "At most 64 KiB of JSON.",
+        "propertyNames": {"pattern": patterns::EVENT_TEXT},
+        "additionalProperties": {"$ref": "#/components/schemas/DetailValue"},
+    });
+    let optional_text = |pattern: &str, max: usize| json!({"type": ["string", "null"], "pattern": pattern, "maxLength": max});
+    let event = &mut schemas["EventInput"];
+    event["additionalProperties"] = json!(false);
+    let fields = &mut event["properties"];
+    fields["action"] = text(patterns::ACTION, app::model::MAX_ACTION_LEN);
+    fields["ip"] = optional_text(patterns::IP_ADDRESS, 64);
+    fields["occurred_at"] = optional_text(patterns::INSTANT, 64);
+    fields["id"] = optional_text(patterns::EVENT_ID, 36);
+    fields["user_agent"] = optional_text(patterns::EVENT_TEXT, MAX_USER_AGENT_LEN);
+    fields["details"] =
+        json!({"anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/Details"}]});
+    fields["resource"] = json!({"anyOf": [{"type": "null"}, {
+        "type": "object",
+        "required": ["type", "id"],
+        "additionalProperties": false,
+        "properties": {
+            "type": text(patterns::EVENT_TEXT, MAX_TEXT_LEN),
+            "id": text(patterns::EVENT_TEXT, MAX_TEXT_LEN),
+        },
+    }]});
+    if let Some(variants) = schemas["IngestBody"]["oneOf"].as_array_mut() {
+        for batch in variants.iter_mut().filter(|v| v["type"] == "array") {
+            batch["minItems"] = json!(1);
+            batch["maxItems"] = json!(MAX_BATCH);
+        }
+    }
+    let actor = &mut schemas["ActorInput"];
+    actor["additionalProperties"] = json!(false);
+    actor["properties"]["id"] = text(patterns::ACTOR_ID, MAX_TEXT_LEN);
+    actor["properties"]["name"] = optional_text(patterns::EVENT_TEXT, MAX_TEXT_LEN);
+    actor["properties"]["email"] = optional_text(patterns::EVENT_TEXT, MAX_TEXT_LEN);
 }

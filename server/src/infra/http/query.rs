@@ -205,7 +205,7 @@ fn simple_params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Str
     path = "/api/v1/facets/users",
     tag = "query",
     params(
-        ("q" = Option<String>, Query, description = "Substring of id, name or email (prefix matches first)"),
+        ("q" = Option<String>, Query, max_length = 256, description = "Substring of id, name or email (prefix matches first)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Default 20"),
     ),
     responses(

@@ -3,16 +3,18 @@
 
 use app::filter::Filter;
 use app::model::MatchCount;
-use sqlx::{PgPool, QueryBuilder};
+use sqlx::{PgConnection, PgPool, QueryBuilder};
 
 use super::conditions::push_conditions;
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
 use crate::domain::window::Bounds;
+use crate::storage::pools::{acquire, READS};
 
 /// The exact number of entries matching `f` now.
 pub async fn count(pool: &PgPool, f: &Filter) -> Result<i64, QueryError> {
-    Ok(count_matching(pool, f, None, None).await?.count)
+    let mut conn = acquire(pool, &READS).await?;
+    Ok(count_matching(&mut conn, f, None, None).await?.count)
 }
 
 /// Counts entries matching `f` with `seq <= through_seq` (a listing's `snapshot_seq`, so live
@@ -24,22 +26,25 @@ pub async fn count_through(
     cap: Option<i64>,
     through_seq: Option<i64>,
 ) -> Result<MatchCount, QueryError> {
-    count_matching(pool, f, cap, through_seq).await
+    let mut conn = acquire(pool, &READS).await?;
+    count_matching(&mut conn, f, cap, through_seq).await
 }
 
 /// Counts entries matching `f` in a new snapshot, stopping past `cap` when there is one. The
 /// whole log is counted exactly from the chain head.
 async fn count_matching(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     f: &Filter,
     cap: Option<i64>,
     through_seq: Option<i64>,
 ) -> Result<MatchCount, QueryError> {
-    let (head, now) = snapshot(pool).await?;
+    let (head, now) = snapshot(conn).await?;
     let seq_limit = match through_seq {
         Some(s) => head.min(s.saturating_add(1).max(0)),
         None => head,
     };
+    // Resolved first also when nothing is filtered: an unknown `tz` is refused either way.
+    let bounds = resolve_bounds(conn, f, now).await?;
     if f.is_everything() {
         // seq is gapless: the chain head is the exact count
         return Ok(MatchCount {
@@ -47,8 +52,7 @@ async fn count_matching(
             at_least: false,
         });
     }
-    let bounds = resolve_bounds(pool, f, now).await?;
-    let n = count_in(pool, f, seq_limit, &bounds, cap).await?;
+    let n = count_in(conn, f, seq_limit, &bounds, cap).await?;
     Ok(match cap {
         Some(cap) if n > cap => MatchCount {
             count: cap,
@@ -63,7 +67,7 @@ async fn count_matching(
 
 /// Matching entries below `seq_limit`, counted up to `cap + 1` when there is a cap.
 pub(super) async fn count_in(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     f: &Filter,
     seq_limit: i64,
     bounds: &Bounds,
@@ -77,5 +81,5 @@ pub(super) async fn count_in(
         qb.push(" LIMIT ").push_bind(cap + 1);
     }
     qb.push(") AS matching");
-    qb.build_query_scalar().fetch_one(pool).await
+    qb.build_query_scalar().fetch_one(conn).await
 }

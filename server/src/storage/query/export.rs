@@ -5,6 +5,8 @@ use app::filter::Filter;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::storage::pools::{acquire, READS};
+
 use super::counts::count_in;
 use super::error::QueryError;
 use super::pages::{page_from, Page};
@@ -23,12 +25,13 @@ pub struct ExportSnapshot {
 }
 
 pub async fn export_snapshot(pool: &PgPool, f: &Filter) -> Result<ExportSnapshot, QueryError> {
-    let (seq_limit, now) = snapshot(pool).await?;
-    let bounds = resolve_bounds(pool, f, now).await?;
+    let mut conn = acquire(pool, &READS).await?;
+    let (seq_limit, now) = snapshot(&mut conn).await?;
+    let bounds = resolve_bounds(&mut conn, f, now).await?;
     let count = if f.is_everything() {
         seq_limit // seq is gapless
     } else {
-        count_in(pool, f, seq_limit, &bounds, None).await?
+        count_in(&mut conn, f, seq_limit, &bounds, None).await?
     };
     Ok(ExportSnapshot {
         seq_limit,
@@ -47,5 +50,6 @@ pub async fn export_page(
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<Page, sqlx::Error> {
-    page_from(pool, f, s.seq_limit, s.now, &s.bounds, after, limit).await
+    let mut conn = acquire(pool, &READS).await?;
+    page_from(&mut conn, f, s.seq_limit, s.now, &s.bounds, after, limit).await
 }

@@ -4,6 +4,8 @@
 use app::model::{ActionCategory, ActorFacet};
 use sqlx::PgPool;
 
+use crate::storage::pools::{acquire, READS};
+
 use super::conditions::like_escape;
 
 #[derive(sqlx::FromRow)]
@@ -65,7 +67,7 @@ pub async fn actor_facets(
     ))
     .bind(escaped)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *acquire(pool, &READS).await?)
     .await?;
     Ok(rows.into_iter().map(ActorFacetRow::into_facet).collect())
 }
@@ -85,7 +87,7 @@ pub async fn actors_named(
         sqlx::query_as(&format!("{} ORDER BY chosen.actor_key", actor_groups(keys)))
             .bind(&lowered)
             .bind(values)
-            .fetch_all(pool)
+            .fetch_all(&mut *acquire(pool, &READS).await?)
             .await?;
     Ok(rows.into_iter().map(ActorFacetRow::into_facet).collect())
 }
@@ -94,7 +96,7 @@ pub async fn actors_named(
 pub async fn action_facets(pool: &PgPool) -> Result<Vec<ActionCategory>, sqlx::Error> {
     let counts: Vec<(String, i64)> =
         sqlx::query_as("SELECT action, entry_count FROM action_stats ORDER BY action")
-            .fetch_all(pool)
+            .fetch_all(&mut *acquire(pool, &READS).await?)
             .await?;
     Ok(ActionCategory::group(counts))
 }

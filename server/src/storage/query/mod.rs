@@ -17,4 +17,4 @@ pub use facets::{action_facets, actor_facets, actors_named};
 #[cfg(feature = "bench")]
 pub use pages::explain_page;
 pub use pages::{by_id, matching_after, page, signed_page, Page};
-pub use snapshot::{live_filter, resolve_bounds, snapshot};
+pub use snapshot::{live_filter, time_zones};

@@ -4,7 +4,7 @@
 use app::filter::{Filter, FilterError, Order};
 use app::model::{AuditEntry, EntryPage};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::conditions::{order_by, push_conditions};
@@ -15,6 +15,7 @@ use crate::domain::entry::StoredEntry;
 use crate::domain::live_filter::LiveFilter;
 use crate::domain::window::Bounds;
 use crate::storage::entries::row_columns;
+use crate::storage::pools::{acquire, READS};
 
 /// One page of results and the cursor for the next, if there is more.
 pub struct Page {
@@ -57,13 +58,14 @@ pub async fn page(
     limit: i64,
     cursor: Option<Cursor>,
 ) -> Result<Page, QueryError> {
-    let (seq_limit, now, bounds) = pin(pool, f, cursor).await?;
-    Ok(page_from(pool, f, seq_limit, now, &bounds, cursor, limit).await?)
+    let mut conn = acquire(pool, &READS).await?;
+    let (seq_limit, now, bounds) = pin(&mut conn, f, cursor).await?;
+    Ok(page_from(&mut conn, f, seq_limit, now, &bounds, cursor, limit).await?)
 }
 
 /// The page after `cursor` in a pinned snapshot.
 pub(super) async fn page_from(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     f: &Filter,
     seq_limit: i64,
     now: DateTime<Utc>,
@@ -74,7 +76,7 @@ pub(super) async fn page_from(
     // One row more than asked tells whether there is a next page.
     let mut qb = QueryBuilder::new("");
     push_page_query(&mut qb, f, bounds, seq_limit, cursor, limit + 1);
-    let mut rows: Vec<StoredEntry> = qb.build_query_as().fetch_all(pool).await?;
+    let mut rows: Vec<StoredEntry> = qb.build_query_as().fetch_all(conn).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = match (more, rows.last()) {
@@ -124,10 +126,11 @@ pub async fn explain_page(
     limit: i64,
     cursor: Option<Cursor>,
 ) -> Result<Vec<String>, QueryError> {
-    let (seq_limit, _, bounds) = pin(pool, f, cursor).await?;
+    let mut conn = acquire(pool, &READS).await?;
+    let (seq_limit, _, bounds) = pin(&mut conn, f, cursor).await?;
     let mut qb = QueryBuilder::new("EXPLAIN (ANALYZE, BUFFERS) ");
     push_page_query(&mut qb, f, &bounds, seq_limit, cursor, limit + 1);
-    Ok(qb.build_query_scalar().fetch_all(pool).await?)
+    Ok(qb.build_query_scalar().fetch_all(&mut *conn).await?)
 }
 
 pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::Error> {
@@ -136,7 +139,7 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<AuditEntry>, sqlx::
         row_columns()
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *acquire(pool, &READS).await?)
     .await?;
     Ok(row.map(StoredEntry::into_entry))
 }
@@ -156,6 +159,7 @@ pub async fn matching_after(
     qb.push_bind(after);
     push_conditions(&mut qb, &f.filter, &f.bounds_at(Utc::now()));
     qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
-    let rows: Vec<StoredEntry> = qb.build_query_as().fetch_all(pool).await?;
+    let mut conn = acquire(pool, &READS).await?;
+    let rows: Vec<StoredEntry> = qb.build_query_as().fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().map(StoredEntry::into_entry).collect())
 }

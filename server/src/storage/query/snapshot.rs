@@ -4,45 +4,48 @@
 
 use app::filter::{Filter, FilterError};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::error::QueryError;
 use crate::domain::cursor::Cursor;
 use crate::domain::live_filter::LiveFilter;
 use crate::domain::window::{self, Bounds};
+use crate::storage::pools::{acquire, READS};
 
 /// The first page pins a snapshot: the chain position and the database clock.
-pub async fn snapshot(pool: &PgPool) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
+pub(super) async fn snapshot(conn: &mut PgConnection) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
     sqlx::query_as("SELECT next_seq, now() FROM chain_head WHERE singleton")
-        .fetch_one(pool)
+        .fetch_one(conn)
+        .await
+}
+
+/// The time zone names PostgreSQL knows (`pg_timezone_names` reads the zone files: once per
+/// process).
+pub async fn time_zones<'e>(
+    db: impl PgExecutor<'e>,
+) -> Result<&'static std::collections::BTreeSet<String>, sqlx::Error> {
+    static NAMES: tokio::sync::OnceCell<std::collections::BTreeSet<String>> =
+        tokio::sync::OnceCell::const_new();
+    NAMES
+        .get_or_try_init(|| async {
+            let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pg_timezone_names")
+                .fetch_all(db)
+                .await?;
+            Ok(names.into_iter().collect())
+        })
         .await
 }
 
 /// Turns the window into instants. Dates are read in the filter's time zone, which PostgreSQL
 /// resolves from its own time zone database (an unknown zone is a 400).
-pub async fn resolve_bounds(
-    pool: &PgPool,
+pub(super) async fn resolve_bounds(
+    conn: &mut PgConnection,
     f: &Filter,
     now: DateTime<Utc>,
 ) -> Result<Bounds, QueryError> {
     let tz = f.tz.as_deref().unwrap_or("UTC");
-    if f.tz.is_some() {
-        // pg_timezone_names reads the zone files: load it once per process.
-        static NAMES: tokio::sync::OnceCell<std::collections::HashSet<String>> =
-            tokio::sync::OnceCell::const_new();
-        let names = NAMES
-            .get_or_try_init(|| async {
-                let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pg_timezone_names")
-                    .fetch_all(pool)
-                    .await?;
-                Ok::<_, sqlx::Error>(names.into_iter().collect())
-            })
-            .await?;
-        if !names.contains(tz) {
-            return Err(
-                FilterError::new("tz", format!("{tz:?} is not a known IANA time zone")).into(),
-            );
-        }
+    if f.tz.is_some() && !time_zones(&mut *conn).await?.contains(tz) {
+        return Err(FilterError::new("tz", format!("{tz:?} is not a known IANA time zone")).into());
     }
     let local = window::local_times(f);
     let mut resolved: Vec<DateTime<Utc>> = Vec::new();
@@ -50,7 +53,7 @@ pub async fn resolve_bounds(
         resolved = sqlx::query_scalar("SELECT t AT TIME ZONE $2 FROM unnest($1::timestamp[]) WITH ORDINALITY AS u(t, n) ORDER BY n")
             .bind(&local)
             .bind(tz)
-            .fetch_all(pool)
+            .fetch_all(conn)
             .await?;
     }
     Ok(window::bounds(f, now, resolved)?)
@@ -58,19 +61,20 @@ pub async fn resolve_bounds(
 
 /// The snapshot a page reads (the cursor's, or a new one for a first page) and its time bounds.
 pub(super) async fn pin(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     f: &Filter,
     cursor: Option<Cursor>,
 ) -> Result<(i64, DateTime<Utc>, Bounds), QueryError> {
     let (seq_limit, now) = match cursor {
         Some(c) => (c.seq_limit, c.now),
-        None => snapshot(pool).await?,
+        None => snapshot(conn).await?,
     };
-    Ok((seq_limit, now, resolve_bounds(pool, f, now).await?))
+    Ok((seq_limit, now, resolve_bounds(conn, f, now).await?))
 }
 
 /// `filter` ready for a live stream: its window resolved now.
 pub async fn live_filter(pool: &PgPool, filter: Filter) -> Result<LiveFilter, QueryError> {
-    let bounds = resolve_bounds(pool, &filter, Utc::now()).await?;
+    let mut conn = acquire(pool, &READS).await?;
+    let bounds = resolve_bounds(&mut conn, &filter, Utc::now()).await?;
     Ok(LiveFilter::new(filter, bounds))
 }
