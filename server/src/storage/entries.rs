@@ -285,8 +285,10 @@ pub async fn append(
 /// `source` is who records them: [`Source::Trailkeep`] for the server's own events, else the
 /// authenticated key; it is stored and hashed with every entry.
 ///
-/// Locking the single `chain_head` row serialises every writer of every server process:
-/// `seq` stays gapless and each chain hash builds on the committed one before it.
+/// Locking the single `chain_head` row (`chain_head_for_append()`, the server's role has no
+/// other way to it) serialises every writer of every server process: `seq` stays gapless and
+/// each chain hash builds on the committed one before it. The database checks both of every
+/// INSERT and moves the head itself (migrations/0007_append_path.sql).
 pub async fn append_in(
     conn: &mut PgConnection,
     source: Source,
@@ -295,11 +297,10 @@ pub async fn append_in(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let (next_seq, head, now): (i64, Vec<u8>, DateTime<Utc>) = sqlx::query_as(
-        "SELECT next_seq, head_hash, clock_timestamp() FROM chain_head WHERE singleton FOR UPDATE",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let (next_seq, head, now): (i64, Vec<u8>, DateTime<Utc>) =
+        sqlx::query_as("SELECT next_seq, head_hash, now FROM chain_head_for_append()")
+            .fetch_one(&mut *conn)
+            .await?;
     let mut head: Hash = head.try_into().map_err(|_| {
         AppendError::Db(sqlx::Error::Protocol(
             "chain_head.head_hash is not 32 bytes".into(),
@@ -357,12 +358,8 @@ pub async fn append_in(
     }
 
     if seq > next_seq {
+        // The database checks the rows extend the head, and moves it (0007_append_path.sql).
         new_rows.insert(&mut *conn).await?;
-        sqlx::query("UPDATE chain_head SET next_seq = $1, head_hash = $2 WHERE singleton")
-            .bind(seq)
-            .bind(&head[..])
-            .execute(&mut *conn)
-            .await?;
     }
     Ok(acks)
 }
