@@ -35,17 +35,29 @@ fn forged_insert(seq: i64, chain: &str) -> String {
     )
 }
 
-fn refused(err: &str) -> bool {
-    [
-        "permission denied",
-        "must be owner",
-        "append-only",
-        "not the next one",
-        "does not extend",
-        "duplicate key",
-    ]
-    .iter()
-    .any(|m| err.contains(m))
+/// Runs each statement on `pool` and checks PostgreSQL refuses it; then the log still holds
+/// `entries` entries and verifies.
+async fn refused_all(pool: &PgPool, owner: &PgPool, statements: &[String], entries: i64) {
+    for sql in statements {
+        let err = sqlx::query(sql)
+            .execute(pool)
+            .await
+            .expect_err(sql)
+            .to_string();
+        let refusals = [
+            "permission denied",
+            "must be owner",
+            "append-only",
+            "not the next one",
+            "does not extend",
+            "duplicate key",
+        ];
+        assert!(refusals.iter().any(|m| err.contains(m)), "{sql}: {err}");
+    }
+    assert_eq!(
+        entries::verify(owner).await.unwrap(),
+        Verdict::Ok { entries }
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -58,7 +70,7 @@ async fn the_writer_role_can_only_append_in_order(pool: PgPool) {
         .await
         .unwrap();
     let next_chain = hex::encode(&head); // any hash but the right one
-    for sql in [
+    let attacks = [
         // Truncating the tail: triggers off, then delete.
         "SET session_replication_role = replica".to_string(),
         "ALTER TABLE audit_entries DISABLE TRIGGER USER".to_string(),
@@ -74,19 +86,9 @@ async fn the_writer_role_can_only_append_in_order(pool: PgPool) {
         forged_insert(3, &next_chain),
         // A row that takes an earlier place.
         forged_insert(1, &zeros),
-    ] {
-        let err = sqlx::query(&sql)
-            .execute(&writer)
-            .await
-            .expect_err(&sql)
-            .to_string();
-        assert!(refused(&err), "{sql}: {err}");
-    }
-    // Nothing changed, and appending goes on.
-    assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 3 }
-    );
+    ];
+    // Each is refused and changes nothing; appending goes on.
+    refused_all(&writer, &pool, &attacks, 3).await;
     append(&writer, 2).await;
     assert_eq!(
         entries::verify(&pool).await.unwrap(),
@@ -100,16 +102,11 @@ async fn the_writer_role_can_only_append_in_order(pool: PgPool) {
 async fn even_the_owner_appends_only_in_order(pool: PgPool) {
     append(&pool, 2).await;
     let zeros = "00".repeat(32);
-    for sql in [forged_insert(3, &zeros), forged_insert(2, &zeros)] {
-        let err = sqlx::query(&sql)
-            .execute(&pool)
-            .await
-            .expect_err(&sql)
-            .to_string();
-        assert!(refused(&err), "{sql}: {err}");
-    }
-    assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 2 }
-    );
+    refused_all(
+        &pool,
+        &pool,
+        &[forged_insert(3, &zeros), forged_insert(2, &zeros)],
+        2,
+    )
+    .await;
 }

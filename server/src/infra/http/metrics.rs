@@ -55,6 +55,24 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// One histogram's samples: cumulative counts per bucket bound, then +Inf, sum and count.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    cumulative: impl Iterator<Item = (f64, u64)>,
+    count: u64,
+    sum: f64,
+) {
+    for (bound, n) in cumulative {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels},le=\"+Inf\"}} {count}\n{name}_sum{{{labels}}} {sum}\n{name}_count{{{labels}}} {count}"
+    );
+}
+
 /// Counts every answer by its route template (`/api/v1/events/{id}`, never the id itself).
 pub async fn count_requests(request: Request, next: Next) -> Response {
     // Any token is a method to HTTP: only the standard ones become labels.
@@ -134,18 +152,14 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             "method=\"{method}\",route=\"{}\"",
             route.replace('\\', "\\\\").replace('"', "\\\"")
         );
-        for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
-            let _ = writeln!(
-                out,
-                "trailkeep_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "trailkeep_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
-             trailkeep_http_request_duration_seconds_sum{{{labels}}} {}\n\
-             trailkeep_http_request_duration_seconds_count{{{labels}}} {}",
-            h.count, h.sum, h.count
+        let buckets = BUCKETS.iter().copied().zip(h.buckets.iter().copied());
+        histogram(
+            &mut out,
+            "trailkeep_http_request_duration_seconds",
+            &labels,
+            buckets,
+            h.count,
+            h.sum,
         );
     }
     family(
@@ -156,19 +170,18 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
     );
     for waits in [&storage::pools::WRITES, &storage::pools::READS] {
         let w = waits.counts();
+        let buckets = storage::pools::WAIT_BUCKETS
+            .iter()
+            .copied()
+            .zip(w.cumulative);
         let labels = format!("pool=\"{}\"", w.pool);
-        for (bound, n) in storage::pools::WAIT_BUCKETS.iter().zip(w.cumulative) {
-            let _ = writeln!(
-                out,
-                "trailkeep_db_pool_wait_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "trailkeep_db_pool_wait_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
-             trailkeep_db_pool_wait_seconds_sum{{{labels}}} {}\n\
-             trailkeep_db_pool_wait_seconds_count{{{labels}}} {}",
-            w.count, w.sum_seconds, w.count
+        histogram(
+            &mut out,
+            "trailkeep_db_pool_wait_seconds",
+            &labels,
+            buckets,
+            w.count,
+            w.sum_seconds,
         );
     }
     let gauges: Vec<Family> = vec![
