@@ -12,4 +12,5 @@ pub mod export;
 pub mod live_filter;
 pub mod pdf;
 pub mod report;
+pub mod tree;
 pub mod window;
