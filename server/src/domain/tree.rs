@@ -66,6 +66,10 @@ impl Hashes {
     pub fn insert(&mut self, index: u64, hash: Hash) {
         self.0.insert(index, hash);
     }
+
+    pub fn get(&self, index: u64) -> Option<Hash> {
+        self.0.get(&index).copied()
+    }
 }
 
 impl HashReader for Hashes {
@@ -194,6 +198,47 @@ pub fn check_consistency(
         .map_err(|_| TreeError::InvalidProof)
 }
 
+/// The stored hashes below [`first_index`]`(size)` that extending a tree of `size` leaves by
+/// `count` and computing the new root read (the rest are made by the extension itself).
+pub fn needed_to_extend(size: u64, count: u64) -> Vec<u64> {
+    let recorder = Recorder::default();
+    for n in size..size + count {
+        // Which indexes are read never depends on the values: placeholders will do.
+        let _ = append(n, [0; 32], &recorder);
+    }
+    let _ = root(size + count, &recorder);
+    let mut indexes: Vec<u64> = recorder
+        .0
+        .into_inner()
+        .into_iter()
+        .filter(|i| *i < first_index(size))
+        .collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+}
+
+/// Extends the tree of `size` leaves by `leaves`: the stored hashes to write from
+/// [`first_index`]`(size)` on, and the new root. `earlier` holds (at least) the hashes
+/// [`needed_to_extend`] names.
+pub fn extend(
+    size: u64,
+    leaves: &[Hash],
+    earlier: &Hashes,
+) -> Result<(Vec<Hash>, Hash), TreeError> {
+    let mut all = earlier.clone();
+    let mut made = Vec::new();
+    for (k, leaf) in leaves.iter().enumerate() {
+        let n = size + k as u64;
+        for (j, h) in append(n, *leaf, &all)?.into_iter().enumerate() {
+            all.insert(first_index(n) + j as u64, h);
+            made.push(h);
+        }
+    }
+    let root = root(size + leaves.len() as u64, &all)?;
+    Ok((made, root))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +364,30 @@ mod tests {
             Err(TreeError::OutOfRange(_))
         ));
         assert_eq!(consistency_proof(1, 1, &store).unwrap(), Vec::<Hash>::new());
+    }
+
+    /// Extending in batches from only the hashes `needed_to_extend` names gives the same
+    /// stored hashes and root as appending one leaf at a time with everything at hand.
+    #[test]
+    fn extending_in_batches_reads_only_what_it_names() {
+        let full = ours(700);
+        let mut stored = Hashes::default();
+        let mut size = 0u64;
+        for count in [1u64, 2, 5, 255, 256, 181] {
+            let indexes = needed_to_extend(size, count);
+            let earlier = Hashes::new(indexes.iter().map(|i| (*i, stored.0[i])));
+            let leaves: Vec<Hash> = (size..size + count).map(leaf).collect();
+            let (made, r) = extend(size, &leaves, &earlier).unwrap();
+            for (k, h) in made.into_iter().enumerate() {
+                stored.insert(first_index(size) + k as u64, h);
+            }
+            size += count;
+            assert_eq!(stored.0.len() as u64, stored_count(size));
+            assert_eq!(r, root(size, &full).unwrap(), "root of {size}");
+        }
+        for (i, h) in &stored.0 {
+            assert_eq!(full.0[i], *h, "stored hash {i}");
+        }
     }
 
     /// What a proof reads is known before any hash is: [`needed`] lists it, and exactly those

@@ -119,6 +119,10 @@ async fn serve() -> Result<(), String> {
     let limits = config.http;
     let state = http::AppState::new(pool, reads, leptos_options, config).await?;
     let shutdown = state.shutdown.clone();
+    let stopping = shutdown.clone();
+    tokio::spawn(crate::service::tree::run(state.pool.clone(), async move {
+        stopping.started().await
+    }));
     let after = state.clone();
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -307,7 +311,23 @@ async fn verify() -> i32 {
     match entries::verify(&pool).await {
         Ok(entries::Verdict::Ok { entries }) => {
             println!("ok {entries} entries");
-            0
+            match crate::service::tree::verify(&pool).await {
+                Ok(crate::service::tree::TreeVerdict::Ok { size, root }) => {
+                    println!(
+                        "ok Merkle tree of {size} entries, root {}",
+                        hex::encode(root)
+                    );
+                    0
+                }
+                Ok(crate::service::tree::TreeVerdict::Bad(why)) => {
+                    println!("bad Merkle tree: {why}");
+                    1
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
         }
         Ok(entries::Verdict::Bad { seq, reason }) => {
             println!("bad seq {seq}: {reason}");

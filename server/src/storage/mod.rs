@@ -10,6 +10,7 @@ pub mod query;
 pub mod scratch;
 pub mod sessions;
 pub mod sign_ins;
+pub mod tree;
 pub mod users;
 
 use std::time::Duration;

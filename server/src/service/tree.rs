@@ -1,0 +1,190 @@
+//! The integrator: extends the Merkle tree over the log, a batch at a time, outside the append
+//! path (appends never wait for it). In every process it runs each second; an advisory lock
+//! lets exactly one of them work at a time, the others find the work done.
+//!
+//! It never trusts the `leaf_hash` column: each leaf hash is recomputed from the entry's stored
+//! fields (its canonical form), and a mismatch stops integration at that entry, loudly, so a
+//! rewritten entry never enters the tree.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::domain::tree::{self, TreeError};
+use crate::storage;
+
+/// Leaves per transaction.
+pub const BATCH: i64 = 4096;
+
+#[derive(Debug)]
+pub enum IntegrateError {
+    Db(sqlx::Error),
+    /// The entry's stored fields do not hash to its stored `leaf_hash`.
+    Tampered {
+        seq: u64,
+    },
+    Tree(TreeError),
+}
+
+impl std::fmt::Display for IntegrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntegrateError::Db(e) => write!(f, "database: {e}"),
+            IntegrateError::Tampered { seq } => write!(
+                f,
+                "entry {seq}: its stored fields do not hash to its leaf_hash (changed after it \
+                 was appended?); the tree stops before it"
+            ),
+            IntegrateError::Tree(e) => write!(f, "tree: {e}"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for IntegrateError {
+    fn from(e: sqlx::Error) -> Self {
+        IntegrateError::Db(e)
+    }
+}
+
+impl From<TreeError> for IntegrateError {
+    fn from(e: TreeError) -> Self {
+        IntegrateError::Tree(e)
+    }
+}
+
+/// One step: if no other process is integrating, adds up to [`BATCH`] entries past the tree's
+/// size (stopping at the first gap) and commits. Returns how many leaves were added (`None`
+/// when another process holds the lock).
+pub async fn integrate_once(pool: &PgPool) -> Result<Option<u64>, IntegrateError> {
+    let mut tx = pool.begin().await?;
+    if !storage::tree::try_lock_integrator(&mut tx).await? {
+        return Ok(None);
+    }
+    let (size, _) = storage::tree::state(&mut *tx).await?;
+    let rows = storage::tree::entries_from(&mut tx, size, BATCH).await?;
+    let mut leaves = Vec::with_capacity(rows.len());
+    for (k, row) in rows.iter().enumerate() {
+        let seq = size + k as u64;
+        if row.record.seq as u64 != seq {
+            break; // a gap: what follows waits for the next step
+        }
+        let leaf = row.record.leaf_hash();
+        if row.leaf_hash != leaf {
+            if leaves.is_empty() {
+                return Err(IntegrateError::Tampered { seq });
+            }
+            break; // integrate what precedes it; the next step reports it
+        }
+        leaves.push(leaf);
+    }
+    if leaves.is_empty() {
+        return Ok(Some(0));
+    }
+    let count = leaves.len() as u64;
+    let earlier = storage::tree::hashes(&mut *tx, &tree::needed_to_extend(size, count)).await?;
+    let (made, root) = tree::extend(size, &leaves, &earlier)?;
+    storage::tree::extend(&mut tx, tree::first_index(size), &made, size + count, root).await?;
+    tx.commit().await?;
+    Ok(Some(count))
+}
+
+/// Integrates until caught up (or another process is at it).
+pub async fn integrate(pool: &PgPool) -> Result<u64, IntegrateError> {
+    let mut total = 0;
+    while let Some(n) = integrate_once(pool).await? {
+        total += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Each second until `stop` resolves: integrate what was appended. Errors are logged (a
+/// tampered entry at error level: it stops the tree) and retried the next second.
+pub async fn run(pool: PgPool, stop: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return,
+        }
+        match integrate(&pool).await {
+            Ok(_) => {}
+            Err(e @ IntegrateError::Tampered { .. }) => {
+                tracing::error!(error = %e, "the Merkle tree cannot grow")
+            }
+            Err(e) => tracing::warn!(error = %e, "integrating the Merkle tree failed; retrying"),
+        }
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TreeVerdict {
+    /// The stored tree is the one the entries give: its size and root.
+    Ok {
+        size: u64,
+        root: tree::Hash,
+    },
+    Bad(String),
+}
+
+/// Recomputes the stored tree from the entries' fields (leaf hashes recomputed, never read),
+/// batch by batch in one snapshot, and compares every stored hash and the stored root. Memory
+/// stays bounded: each batch reads the few earlier hashes it builds on from the database, and
+/// those were compared already.
+pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let (size, stored_root) = storage::tree::state(&mut *tx).await?;
+    let mut at = 0u64;
+    let mut root = tree::root(0, &tree::Hashes::default())?;
+    while at < size {
+        let rows = storage::tree::entries_from(&mut tx, at, BATCH.min((size - at) as i64)).await?;
+        let mut leaves = Vec::with_capacity(rows.len());
+        for (k, row) in rows.iter().enumerate() {
+            let seq = at + k as u64;
+            if row.record.seq as u64 != seq {
+                return Ok(TreeVerdict::Bad(format!(
+                    "the tree covers {size} entries but entry {seq} is missing"
+                )));
+            }
+            leaves.push(row.record.leaf_hash());
+        }
+        if leaves.is_empty() {
+            return Ok(TreeVerdict::Bad(format!(
+                "the tree covers {size} entries but the log has {at}"
+            )));
+        }
+        let count = leaves.len() as u64;
+        let earlier = storage::tree::hashes(&mut *tx, &tree::needed_to_extend(at, count)).await?;
+        let (made, new_root) = tree::extend(at, &leaves, &earlier)?;
+        let first = tree::first_index(at);
+        let indexes: Vec<u64> = (first..first + made.len() as u64).collect();
+        let stored = match storage::tree::hashes(&mut *tx, &indexes).await {
+            Ok(stored) => stored,
+            Err(e) => return Ok(TreeVerdict::Bad(e.to_string())),
+        };
+        for (i, h) in indexes.iter().zip(&made) {
+            if stored.get(*i) != Some(*h) {
+                return Ok(TreeVerdict::Bad(format!(
+                    "stored hash {i} (of the entries {at}..{}) is not what the entries give",
+                    at + count
+                )));
+            }
+        }
+        at += count;
+        root = new_root;
+    }
+    if root != stored_root {
+        return Ok(TreeVerdict::Bad(format!(
+            "the stored root of {size} entries is not what the entries give"
+        )));
+    }
+    Ok(TreeVerdict::Ok { size, root })
+}
