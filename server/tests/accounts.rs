@@ -442,10 +442,12 @@ async fn probes_say_whether_the_server_can_work(pool: PgPool) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["database"], "ok");
     assert_eq!(r.body["migrations"], "current");
+    assert_eq!(r.body["merkle_tree"], "growing");
     assert_eq!(r.body["ready"], true);
     // A database that cannot be reached makes the server not ready, with a 503 that says why.
     pool.close().await;
     let r = send(&app, get("/readyz", None)).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.body["database"], "unreachable");
+    assert_eq!(r.body["merkle_tree"], "unknown");
 }

@@ -287,6 +287,7 @@ async fn metrics_count_requests_by_route_template_for_readers_only(pool: PgPool)
         "trailkeep_live_listener_reconnects_total 0",
         "trailkeep_db_pool_timeouts_total ",
         "trailkeep_chain_head_seq ",
+        "trailkeep_merkle_tree_entries ",
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
     domain::{event::parse_batch, tree},
-    service::tree::{integrate, verify, IntegrateError, TreeVerdict},
+    service::tree::{health, integrate, verify, IntegrateError, TreeHealth, TreeVerdict},
     storage::{self, entries},
 };
 
@@ -52,6 +52,7 @@ async fn the_stored_tree_is_the_one_the_entries_give(pool: PgPool) {
         append(&writer, n).await;
     }
     assert_eq!(integrate(&writer).await.unwrap(), 310);
+    assert_eq!(health(&pool).await.unwrap(), TreeHealth::Ok { size: 310 });
     assert_stored_tree_is_recomputed(&pool, 310).await;
     // Later appends extend it (the first row of stored hashes grows in place).
     append(&writer, 500).await;
@@ -114,6 +115,11 @@ async fn a_rewritten_entry_never_enters_the_tree(pool: PgPool) {
     let err = integrate(&writer).await.unwrap_err();
     assert!(matches!(err, IntegrateError::Tampered { seq: 12 }), "{err}");
     assert_eq!(storage::tree::state(&pool).await.unwrap().0, 12);
+    // Every process's /readyz says so (from the database, not from who integrated).
+    assert_eq!(
+        health(&pool).await.unwrap(),
+        TreeHealth::Stopped { seq: 12 }
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -188,3 +188,22 @@ pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
     }
     Ok(TreeVerdict::Ok { size, root })
 }
+
+/// Whether the tree can grow: `Ok` with how many entries it covers, or `Stopped` at the entry
+/// whose stored fields no longer give its leaf hash (what [`integrate_once`] refuses). Read from
+/// the database, so every process answers alike.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TreeHealth {
+    Ok { size: u64 },
+    Stopped { seq: u64 },
+}
+
+pub async fn health(pool: &PgPool) -> Result<TreeHealth, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let (size, _) = storage::tree::state(&mut *conn).await?;
+    let next = storage::tree::entries_from(&mut conn, size, 1).await?;
+    Ok(match next.first() {
+        Some(row) if row.leaf_hash != row.record.leaf_hash() => TreeHealth::Stopped { seq: size },
+        _ => TreeHealth::Ok { size },
+    })
+}

@@ -276,6 +276,15 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
         let _ = writeln!(out, "trailkeep_log_entries {}", head + 1);
         let _ = writeln!(out, "trailkeep_chain_head_seq {head}");
     }
+    family(
+        &mut out,
+        "trailkeep_merkle_tree_entries",
+        "gauge",
+        "Entries the Merkle tree covers (the integrator's lag is trailkeep_log_entries minus this).",
+    );
+    if let Ok((size, _)) = storage::tree::state(&state.reads).await {
+        let _ = writeln!(out, "trailkeep_merkle_tree_entries {size}");
+    }
     (
         [(
             header::CONTENT_TYPE,

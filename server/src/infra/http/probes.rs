@@ -1,11 +1,12 @@
 //! Probes for orchestrators: `/healthz` says the process serves; `/readyz` says it can do its
-//! work (database reachable, schema current, live listener connected once started). Both are
-//! public and say nothing secret.
+//! work (database reachable, schema current, live listener connected once started), and
+//! whether the Merkle tree can grow. Both are public and say nothing secret.
 
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Serialize;
 
 use super::AppState;
+use crate::service::tree::TreeHealth;
 use crate::storage;
 
 /// `GET /healthz`: the process is up (no database round trip).
@@ -22,6 +23,9 @@ pub struct Readiness {
     pub migrations: &'static str,
     /// `connected`, `reconnecting`, or `idle` (no live client yet on this process).
     pub live_listener: &'static str,
+    /// `growing`, `stopped at seq N` (that entry was changed after it was appended: an
+    /// integrity alarm, which does not stop serving), or `unknown` (database unreachable).
+    pub merkle_tree: String,
 }
 
 /// `GET /readyz`: 200 when ready, 503 with the failing part otherwise.
@@ -44,6 +48,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Some(true) => "connected",
         Some(false) => "reconnecting",
     };
+    let merkle_tree = if migrations != "current" {
+        "unknown".to_string()
+    } else {
+        match crate::service::tree::health(&state.pool).await {
+            Ok(TreeHealth::Ok { .. }) => "growing".to_string(),
+            Ok(TreeHealth::Stopped { seq }) => format!("stopped at seq {seq}"),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: cannot read the Merkle tree's state");
+                "unknown".to_string()
+            }
+        }
+    };
     let ready = reachable && migrations == "current" && live_listener != "reconnecting";
     let status = if ready {
         StatusCode::OK
@@ -57,6 +73,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             database: if reachable { "ok" } else { "unreachable" },
             migrations,
             live_listener,
+            merkle_tree,
         }),
     )
 }
