@@ -20,7 +20,7 @@ BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
 
-.PHONY: run test build tools rust-tools npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export
+.PHONY: run test build tools rust-tools npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-tree
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -116,6 +116,14 @@ bench-query: build bench-bin
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
 	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(BENCH) query --entries $(ENTRIES)
+
+# The Merkle tree on ENTRIES_TREE demo entries (default 300,000) in a fresh scratch database:
+# integration against the same tree in memory, inclusion proofs against a read by seq, storage.
+bench-tree: bench-bin
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; \
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_tree) $(BENCH) tree --entries $${ENTRIES_TREE:-300000}
 
 # The console's bundle size (the page's WASM and the chunks fetched on first use) and its time
 # to first render on loopback (median of RUNS loads).

@@ -9,6 +9,7 @@
 mod export;
 mod live;
 mod throughput;
+mod tree;
 
 use trailkeep::infra::config;
 use trailkeep::storage;
@@ -22,6 +23,7 @@ USAGE (DATABASE_URL: a scratch database; see the guard below):
   trailkeep-bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
                                         live latency against raw LISTEN/NOTIFY
   trailkeep-bench export [--entries N]  CSV/NDJSON export against psql \\copy (seeded once, kept)
+  trailkeep-bench tree [--entries N]    Merkle tree: integration, proofs, storage
 
 A benchmark writes entries that can never be deleted: it refuses a database that already holds
 entries unless that database was made by a benchmark, or `--i-know` is given.
@@ -41,7 +43,7 @@ async fn main() {
             print!("{USAGE}");
             Ok(())
         }
-        [name, ..] if !matches!(*name, "ingest" | "query" | "live" | "export") => {
+        [name, ..] if !matches!(*name, "ingest" | "query" | "live" | "export" | "tree") => {
             Err(format!("unknown benchmark {name:?}\n\n{USAGE}"))
         }
         [name, rest @ ..] => match guard(i_know).await {
@@ -50,6 +52,7 @@ async fn main() {
                 "ingest" => throughput::ingest(rest).await,
                 "query" => throughput::query(rest).await,
                 "live" => live::live(rest).await,
+                "tree" => tree::tree(rest).await,
                 _ => export::export(rest).await,
             },
         },
