@@ -61,7 +61,7 @@ pub async fn integrate_once(pool: &PgPool) -> Result<Option<u64>, IntegrateError
         return Ok(None);
     }
     let (size, _) = storage::tree::state(&mut *tx).await?;
-    let rows = storage::tree::entries_from(&mut tx, size, BATCH).await?;
+    let rows = storage::entries::rows_by_seq(&mut *tx, size as i64, size as i64 + BATCH).await?;
     let mut leaves = Vec::with_capacity(rows.len());
     for (k, row) in rows.iter().enumerate() {
         let seq = size + k as u64;
@@ -145,7 +145,9 @@ pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
     let mut at = 0u64;
     let mut root = tree::root(0, &tree::Hashes::default())?;
     while at < size {
-        let rows = storage::tree::entries_from(&mut tx, at, BATCH.min((size - at) as i64)).await?;
+        let rows =
+            storage::entries::rows_by_seq(&mut *tx, at as i64, size.min(at + BATCH as u64) as i64)
+                .await?;
         let mut leaves = Vec::with_capacity(rows.len());
         for (k, row) in rows.iter().enumerate() {
             let seq = at + k as u64;
@@ -201,7 +203,7 @@ pub enum TreeHealth {
 pub async fn health(pool: &PgPool) -> Result<TreeHealth, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let (size, _) = storage::tree::state(&mut *conn).await?;
-    let next = storage::tree::entries_from(&mut conn, size, 1).await?;
+    let next = storage::entries::rows_by_seq(&mut *conn, size as i64, size as i64 + 1).await?;
     Ok(match next.first() {
         Some(row) if row.leaf_hash != row.record.leaf_hash() => TreeHealth::Stopped { seq: size },
         _ => TreeHealth::Ok { size },

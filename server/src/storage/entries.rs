@@ -376,9 +376,10 @@ pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::
     Ok(rows.into_iter().map(StoredEntry::into_entry).collect())
 }
 
-/// Rows by position, for tests and tools that inspect what is stored.
+/// Rows by position (`from` up to `to_exclusive`), in order: the Merkle tree's leaves, and what
+/// tests and tools inspect.
 pub async fn rows_by_seq(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     from: i64,
     to_exclusive: i64,
 ) -> Result<Vec<StoredEntry>, sqlx::Error> {
@@ -388,7 +389,7 @@ pub async fn rows_by_seq(
     ))
     .bind(from)
     .bind(to_exclusive)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 

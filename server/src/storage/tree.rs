@@ -5,9 +5,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::entry::StoredEntry;
 use crate::domain::tree::{Hash, Hashes};
-use crate::storage::entries::row_columns;
 
 /// Stored hashes per `tree_hashes` row.
 pub const CHUNK: u64 = 256;
@@ -31,22 +29,6 @@ pub async fn state(db: impl sqlx::PgExecutor<'_>) -> Result<(u64, Hash), sqlx::E
         .try_into()
         .map_err(|_| sqlx::Error::Protocol("tree_state.root is not 32 bytes".into()))?;
     Ok((size as u64, root))
-}
-
-/// The entries from `seq` on, at most `limit`, in order: the leaves to integrate.
-pub async fn entries_from(
-    conn: &mut PgConnection,
-    seq: u64,
-    limit: i64,
-) -> Result<Vec<StoredEntry>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
-        row_columns()
-    ))
-    .bind(seq as i64)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
 }
 
 /// The stored hashes at `indexes` (an error names one that is not stored).
