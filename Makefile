@@ -68,6 +68,8 @@ build: tools
 
 run: build
 	@set -e; \
+	if [ -z "$${DATABASE_URL:-}" ]; then \
+	  export TRAILKEEP_KEY_FILE=$${TRAILKEEP_KEY_FILE:-target/pg/run-log.key}; fi; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/run $(RUN_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
 	$(SERVER) migrate; \

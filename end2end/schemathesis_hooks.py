@@ -11,6 +11,12 @@ positive cases only (negative cases stay as generated), and nothing else:
 - `cursor` is the `next_cursor` of the previous page with the same filter: it is signed by the
   server, so a generated one is replaced by a real cursor for the case's own filter (or left out
   when that filter has a single page). Paging with real cursors is thus fuzzed too.
+
+Two more relate the integrity proofs' parameters to each other: an inclusion proof's `seq` is
+below its `size`, a consistency proof's `from` is at most its `to`. Generated values are folded
+into those ranges, and sizes into the latest signed checkpoint's (which the tree always covers),
+so every size and leaf still varies. (A size beyond the tree is a documented 404: no such tree
+yet.)
 """
 
 import json
@@ -81,7 +87,7 @@ def _inverted(start, end):
 @schemathesis.hook
 def filter_case(context, case):
     query = case.query or {}
-    if not _positive(case) or not isinstance(query, dict):
+    if not _positive(case) or not isinstance(query, dict) or "/integrity/" in case.path:
         return True
     start, end = _value(query, "from"), _value(query, "to")
     if _value(query, "range") is not None and (start is not None or end is not None):
@@ -91,9 +97,48 @@ def filter_case(context, case):
     return True
 
 
+_TREE = []
+
+
+def _tree_size():
+    """The latest signed checkpoint's size (fetched once; the tree covers at least as many)."""
+    if not _TREE:
+        request = urllib.request.Request(
+            f"{BASE}/api/v1/integrity/checkpoint", headers={"Authorization": f"Bearer {KEY}"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            _TREE.append(int(response.read().decode().split("\n")[1]))
+    return _TREE[0]
+
+
+def _fold(query, name, low, high):
+    """Folds a generated whole number into [low, high]."""
+    value = _value(query, name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        query[name] = low + (value - low) % (high - low + 1)
+
+
+def _proof_case(case):
+    query = case.query
+    path = case.path
+    if path.endswith("/proof/inclusion"):
+        _fold(query, "size", 1, _tree_size())
+        size = _value(query, "size")
+        if isinstance(size, int):
+            _fold(query, "seq", 0, size - 1)
+    else:
+        _fold(query, "to", 1, _tree_size())
+        to = _value(query, "to")
+        if isinstance(to, int):
+            _fold(query, "from", 1, to)
+    return case
+
+
 @schemathesis.hook
 def map_case(context, case):
     query = case.query
+    if _positive(case) and isinstance(query, dict) and "/integrity/proof/" in case.path:
+        return _proof_case(case)
     if not _positive(case) or not isinstance(query, dict) or "cursor" not in query:
         return case
     first = {k: v for k, v in query.items() if k != "cursor"}

@@ -237,15 +237,21 @@ test('every export format downloads and opens: CSV, JSON, NDJSON and the PDF rep
 
   const csv = readFileSync(await fetch('CSV'), 'utf8').trim().split('\n');
   expect(csv[0]).toMatch(/^timestamp,actor_type,/);
-  expect(csv).toHaveLength(expected + 1);
+  // The header, the entries, and a footer naming the checkpoint the export was cut against.
+  expect(csv).toHaveLength(expected + 2);
+  expect(csv[csv.length - 1]).toMatch(/^# Trailkeep checkpoint of \d+ entries; root [A-Za-z0-9+/=]+; key \S+\+[0-9a-f]{8},*$/);
   // Every timestamp has the same shape: six fractional digits.
-  for (const line of csv.slice(1)) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z,/);
+  for (const line of csv.slice(1, -1)) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z,/);
 
   const json = JSON.parse(readFileSync(await fetch('JSON'), 'utf8'));
   expect(json.count).toBe(expected);
   expect(json.entries).toHaveLength(expected);
 
   const ndjson = readFileSync(await fetch('NDJSON'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // The last line is the trailer: the checkpoint and the counts.
+  const trailer = ndjson.pop().trailer;
+  expect(trailer.count).toBe(expected);
+  expect(trailer.checkpoint).toMatch(/^\S+\n\d+\n/);
   expect(ndjson.map((e) => e.id)).toEqual(json.entries.map((e: { id: string }) => e.id));
 
   const pdf = execFileSync('pdftotext', ['-layout', await fetch('PDF'), '-'], { encoding: 'utf8' });
@@ -259,6 +265,7 @@ test('every export format downloads and opens: CSV, JSON, NDJSON and the PDF rep
   const plain = (v: unknown) => (typeof v === 'string' ? v : v === null ? '—' : JSON.stringify(v));
   expect(pdf).toContain(`${field}: ${plain(change.before)} → ${plain(change.after)}`);
   expect(pdf).toContain('Summary');
+  expect(pdf).toMatch(/Trailkeep audit log · checkpoint of \d+ entries; root /);
 
   // The recorded export names the resolved period (recorded once the download ended).
   const lastExport = async () => {

@@ -93,9 +93,19 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let lines: Vec<AuditEntry> = r
+        // Entries, then the trailer line (the checkpoint and the counts).
+        let (trailer, entries) = r
             .text
+            .trim_end()
             .lines()
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(t, e)| (t.to_string(), e.to_vec()))
+            .unwrap();
+        let trailer: Value = serde_json::from_str(&trailer).unwrap();
+        assert_eq!(trailer["trailer"]["count"], expected.len());
+        let lines: Vec<AuditEntry> = entries
+            .iter()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines, expected, "ndjson, filter {filter:?}");
@@ -117,7 +127,7 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         let got: Vec<AuditEntry> = serde_json::from_value(doc["entries"].clone()).unwrap();
         assert_eq!(got, expected, "json, filter {filter:?}");
         assert_eq!(doc["count"], expected.len());
-        assert_eq!(doc["export"]["format_version"], 1);
+        assert_eq!(doc["export"]["format_version"], 2);
         assert_eq!(
             doc["export"]["filter"],
             app::filter::Filter::parse(filter)
@@ -140,10 +150,14 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
             trailkeep::domain::export::CSV_COLUMNS
         );
-        let csv_ids: Vec<String> = reader
-            .records()
-            .map(|rec| rec.unwrap()[13].to_string())
-            .collect();
+        // Entries, then the footer record naming the checkpoint.
+        let mut records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        let footer = records.pop().unwrap();
+        assert!(
+            footer[0].starts_with("# Trailkeep checkpoint"),
+            "{footer:?}"
+        );
+        let csv_ids: Vec<String> = records.iter().map(|rec| rec[13].to_string()).collect();
         assert_eq!(csv_ids, ids, "csv, filter {filter:?}");
         let disposition = r.headers["content-disposition"].to_str().unwrap();
         assert!(
@@ -241,8 +255,8 @@ async fn each_export_is_recorded_in_the_log(pool: PgPool) {
     )
     .await;
     assert_eq!(r.status, 200);
-    let n = r.text.lines().count() as i64;
-    // Recorded after the last byte: give the writer a moment.
+    let n = r.text.lines().count() as i64 - 1; // the trailer line
+                                               // Recorded after the last byte: give the writer a moment.
     let mut recorded = Vec::new();
     for _ in 0..50 {
         recorded = export_records(&pool, head).await;

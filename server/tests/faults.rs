@@ -2,11 +2,12 @@
 //! acknowledged and tells live clients to reconnect; and the crash test: six clients ingest
 //! through two server processes while one is killed with SIGKILL and PostgreSQL itself is
 //! restarted in immediate mode (a crash). Every acknowledged entry is there, no answer is a
-//! 500, and the chain verifies gapless.
+//! 500, the chain verifies gapless, and the Merkle tree and every checkpoint signed meanwhile
+//! verify.
 
 mod common;
 
-use common::processes::{free_port, http, start, Server};
+use common::processes::{self, free_port, http, start, Server};
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use trailkeep::{
     domain::auth::Scope,
     service::accounts::{self, Acting},
+    service::{checkpoints, tree::TreeVerdict},
     storage::{self, entries, entries::Verdict},
 };
 
@@ -273,8 +275,10 @@ async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_n
     .unwrap();
     owner.close().await;
 
-    let doomed = start(&cluster.url, &[]).await;
-    let survivor = start(&cluster.url, &[]).await;
+    // Both integrate the Merkle tree and sign checkpoints (each second) while all this happens.
+    let signing = [("TRAILKEEP_CHECKPOINT_SECONDS", "1")];
+    let doomed = start(&cluster.url, &signing).await;
+    let survivor = start(&cluster.url, &signing).await;
     let servers = vec![doomed.addr, survivor.addr];
     let seen = Arc::new(Mutex::new(Seen::default()));
     let until = Instant::now() + Duration::from_secs(6);
@@ -328,8 +332,31 @@ async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_n
     assert_eq!(ingested, ids.len() as i64);
     let verdict = entries::verify(&owner).await.unwrap();
     assert!(matches!(verdict, Verdict::Ok { .. }), "{verdict:?}");
+    // The tree catches up with every entry, is the one the entries give, and every checkpoint
+    // signed through the kill and the crash verifies and is consistent with it.
+    let all = entries::count_all(&owner).await.unwrap() as u64;
+    let mut tree = None;
+    for _ in 0..100 {
+        match trailkeep::service::tree::verify(&owner).await.unwrap() {
+            TreeVerdict::Ok { size, .. } if size >= all => {
+                tree = Some(size);
+                break;
+            }
+            TreeVerdict::Ok { .. } => tokio::time::sleep(Duration::from_millis(100)).await,
+            bad => panic!("{bad:?}"),
+        }
+    }
+    assert!(tree.is_some(), "the tree caught up with {all} entries");
+    let log_key = trailkeep::infra::keyfile::load(&processes::key_file(&cluster.url))
+        .ok()
+        .expect("the servers created the log key");
+    let checkpoints = checkpoints::verify_all(&owner, log_key.verifier())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(checkpoints >= 2, "{checkpoints} checkpoints signed");
     eprintln!(
-        "crash test: {} acknowledged, {} retries, verify {verdict:?}",
+        "crash test: {} acknowledged, {} retries, verify {verdict:?}, {checkpoints} checkpoints",
         ids.len(),
         seen.retried
     );

@@ -242,6 +242,41 @@ impl EntryRecord {
     }
 }
 
+impl EntryRecord {
+    /// The record an entry of the API (or of an export) states: the inverse of
+    /// [`EntryRecord::into_entry`], so that whoever holds an entry can recompute its leaf hash.
+    pub fn from_entry(e: &AuditEntry) -> Result<Self, String> {
+        let ip = match &e.ip {
+            None => None,
+            Some(ip) => Some(
+                ip.parse::<IpAddr>()
+                    .map_err(|_| format!("ip {ip:?} is not an IP address"))?,
+            ),
+        };
+        let form =
+            Form::from_number(e.form).ok_or_else(|| format!("form {} is unknown", e.form))?;
+        Ok(EntryRecord {
+            seq: e.seq,
+            id: e.id,
+            occurred_at: e.occurred_at,
+            recorded_at: e.recorded_at,
+            actor_type: e.actor.kind,
+            actor_id: e.actor.id.clone(),
+            actor_name: e.actor.name.clone(),
+            actor_email: e.actor.email.clone(),
+            action: e.action.clone(),
+            resource_type: e.resource.as_ref().map(|r| r.kind.clone()),
+            resource_id: e.resource.as_ref().map(|r| r.id.clone()),
+            ip,
+            user_agent: e.user_agent.clone(),
+            status: e.status,
+            details: e.details.clone(),
+            form,
+            source: e.source,
+        })
+    }
+}
+
 /// An entry as stored: its record and its two hashes, decoded once from a row
 /// (`storage::entries`); a stored value Trailkeep never writes is a decoding error. Beside
 /// them, the current name of the key in `source` (not part of the entry).
@@ -284,6 +319,21 @@ mod tests {
             form: Form::V2,
             source: Some(Source::Key(Uuid::from_u128(0xabc))),
         }
+    }
+
+    #[test]
+    fn an_entry_gives_back_its_record_through_json() {
+        let mut r = record();
+        r.occurred_at = to_micros(r.occurred_at);
+        r.details = json!({"n": 1.5, "list": [1, "two", null], "deep": {"x": true}});
+        let entry = r
+            .clone()
+            .into_entry(&r.leaf_hash(), Some("key name".into()));
+        let json = serde_json::to_string(&entry).unwrap();
+        let back: AuditEntry = serde_json::from_str(&json).unwrap();
+        let again = EntryRecord::from_entry(&back).unwrap();
+        assert_eq!(again, r);
+        assert_eq!(hex::encode(again.leaf_hash()), entry.leaf_hash);
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! Exports: exactly the entries a filter matches, in its order, as CSV, JSON or NDJSON. Each
 //! format is written page by page (see `infra::http::export`), so memory stays flat.
+//!
+//! Exports carry proofs (format version 2): they are cut against the latest signed checkpoint
+//! when they start, and each JSON or NDJSON entry carries its `inclusion_proof` in that
+//! checkpoint's tree (`null` for an entry appended after it). JSON names the checkpoint in its
+//! head, NDJSON in a trailer line; CSV and PDF name it in a footer. `domain::export_check` is
+//! what `trailkeep verify-export` checks them with.
 
 use std::borrow::Cow;
 
@@ -7,6 +13,62 @@ use app::model::AuditEntry;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::window::Bounds;
+
+/// The shape of JSON and NDJSON exports: 2 since they carry proofs.
+pub const FORMAT_VERSION: u64 = 2;
+
+/// An entry as a proven export writes it: the API's entry and its inclusion proof (hex hashes,
+/// leaf to root), `null` when it is newer than the export's checkpoint.
+#[derive(serde::Serialize)]
+pub struct ProvenEntry<'a> {
+    #[serde(flatten)]
+    pub entry: &'a AuditEntry,
+    pub inclusion_proof: Option<Vec<String>>,
+}
+
+/// The checkpoint an export is cut against: its signed note (`None` before the first is signed)
+/// and how many entries it covers (the entries with a smaller `seq` carry proofs).
+#[derive(Clone, Debug, Default)]
+pub struct Cut {
+    pub note: Option<String>,
+    pub size: u64,
+    /// [`crate::domain::checkpoint::describe`] of it, for footers.
+    pub words: String,
+}
+
+impl Cut {
+    pub fn covers(&self, seq: i64) -> bool {
+        (seq as u64) < self.size && seq >= 0
+    }
+
+    /// The checkpoint in words, for the footers of CSV and PDF exports.
+    pub fn footer(&self) -> String {
+        if self.note.is_some() {
+            self.words.clone()
+        } else {
+            "checkpoint: none signed yet when this export was made".into()
+        }
+    }
+}
+
+/// The CSV footer record: the checkpoint, in the first cell (`#` first, so tools that skip
+/// comment lines skip it), the other cells empty.
+pub fn csv_footer(cut: &Cut) -> [String; 17] {
+    let mut record: [String; 17] = Default::default();
+    record[0] = format!("# Trailkeep {}", cut.footer());
+    record
+}
+
+/// The last line of an NDJSON export.
+pub fn ndjson_trailer(filter: &str, cut: &Cut, count: i64, proven: i64) -> serde_json::Value {
+    serde_json::json!({"trailer": {
+        "format_version": FORMAT_VERSION,
+        "filter": filter,
+        "checkpoint": cut.note,
+        "count": count,
+        "proven": proven,
+    }})
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod cursor;
 pub mod demo;
 pub mod entry;
 pub mod event;
 pub mod export;
+pub mod export_check;
 pub mod live_filter;
 pub mod pdf;
 pub mod report;

@@ -98,6 +98,8 @@ pub struct Cover {
     pub generated_at: String,
     pub generated_by: String,
     pub count: i64,
+    /// The checkpoint the report was cut against, in words (in every page's footer).
+    pub checkpoint: String,
 }
 
 /// The first and last `seq` of the entries in the report (in `seq` terms, whatever the order).
@@ -116,6 +118,8 @@ impl SeqRange {
 /// Writes the report as pages of entries arrive (in the export's order).
 pub struct Report {
     pdf: PdfWriter,
+    /// The footer's checkpoint line ([`Cover::checkpoint`]).
+    checkpoint: String,
     y: f32,
     /// Lines on this page so far, and how many it holds.
     rows_on_page: i64,
@@ -167,6 +171,7 @@ impl Report {
             categories: BTreeMap::new(),
             written: 0,
             seqs: SeqRange::default(),
+            checkpoint: cover.checkpoint.clone(),
         };
         report.cover(cover);
         report.table_header();
@@ -229,7 +234,8 @@ impl Report {
         self.text(&label, TEXT_PT, FOOTER_X, FOOTER_Y);
         self.pdf
             .place(TOTAL, pt(label.chars().count() as f32 * CHAR_MM), 0.0);
-        self.text("Trailkeep audit log", TEXT_PT, MARGIN, FOOTER_Y);
+        let footer = format!("Trailkeep audit log · {}", truncate(&self.checkpoint, 140));
+        self.text(&footer, TEXT_PT, MARGIN, FOOTER_Y);
         self.pdf.end_page();
     }
 

@@ -7,7 +7,7 @@ use chrono::{Timelike, Utc};
 use leptos::prelude::get_configuration;
 use sqlx::PgPool;
 
-use super::{config, http};
+use super::{config, http, keyfile};
 use crate::{
     domain::{auth, demo},
     service::accounts::{self, Acting},
@@ -26,7 +26,18 @@ USAGE:
   trailkeep key create --name N --scope ingest,read   (prints the key once)
   trailkeep key revoke <key id or prefix>
   trailkeep seed --demo [--count N] [--if-empty]      demo accounts and a 90-day history
-  trailkeep verify                      recompute every hash; exit 1 on the first bad entry
+  trailkeep verify [--checkpoint FILE] [--key VKEY]
+                                        recompute every hash, the Merkle tree and every stored
+                                        checkpoint; with --checkpoint, check that the log still
+                                        holds what a checkpoint saved earlier signed; exit 1 on
+                                        the first bad entry (VKEY: the verifier key, or a file
+                                        holding it; default: the key file's)
+  trailkeep verify-export FILE --key VKEY
+                                        check a JSON or NDJSON export without the database:
+                                        every leaf hash, every inclusion proof and the
+                                        checkpoint's signature; exit 1 naming the first bad entry
+  trailkeep key-info                    print the log's verifier key (TRAILKEEP_KEY_FILE), which
+                                        auditors pin; creates the key if there is none
 
 Benchmarks are a separate binary, never part of this one: `trailkeep-bench` (make bench-*).
 ";
@@ -42,7 +53,9 @@ pub async fn run(args: Vec<String>) -> i32 {
         ["key", "create", rest @ ..] => key_create(rest).await,
         ["key", "revoke", id] => key_revoke(id).await,
         ["seed", rest @ ..] => seed(rest).await,
-        ["verify"] => return verify().await,
+        ["verify", rest @ ..] => return verify(rest).await,
+        ["key-info"] => key_info(),
+        ["verify-export", file, rest @ ..] => return verify_export(file, rest),
         ["help"] | ["--help"] | ["-h"] => {
             print!("{USAGE}");
             Ok(())
@@ -117,12 +130,22 @@ async fn serve() -> Result<(), String> {
     )
     .await?;
     let limits = config.http;
-    let state = http::AppState::new(pool, reads, leptos_options, config).await?;
+    let log = config.log.clone();
+    let key = keyfile::load_or_create(&log.key_file, log.origin.as_deref())?;
+    let mut state = http::AppState::new(pool, reads, leptos_options, config).await?;
+    state.log_key = Some(std::sync::Arc::new(key.verifier().clone()));
     let shutdown = state.shutdown.clone();
     let stopping = shutdown.clone();
     tokio::spawn(crate::service::tree::run(state.pool.clone(), async move {
         stopping.started().await
     }));
+    let stopping = shutdown.clone();
+    tokio::spawn(crate::service::checkpoints::run(
+        state.pool.clone(),
+        key,
+        log.checkpoint_every,
+        async move { stopping.started().await },
+    ));
     let after = state.clone();
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -300,37 +323,27 @@ pub async fn seed_events(
     Ok(done)
 }
 
-async fn verify() -> i32 {
-    let pool = match pool().await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    match entries::verify(&pool).await {
-        Ok(entries::Verdict::Ok { entries }) => {
-            println!("ok {entries} entries");
-            match crate::service::tree::verify(&pool).await {
-                Ok(crate::service::tree::TreeVerdict::Ok { size, root }) => {
-                    println!(
-                        "ok Merkle tree of {size} entries, root {}",
-                        hex::encode(root)
-                    );
-                    0
-                }
-                Ok(crate::service::tree::TreeVerdict::Bad(why)) => {
-                    println!("bad Merkle tree: {why}");
-                    1
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    2
-                }
+/// `trailkeep verify-export`: 0 sound, 1 the first bad thing named, 2 could not check.
+fn verify_export(file: &str, words: &[&str]) -> i32 {
+    let checked = Options::new(words, &["--key"])
+        .and_then(|o| keyfile::verifier_arg(o.required("--key")?))
+        .and_then(|key| super::verify_export::verify(std::path::Path::new(file), &key));
+    match checked {
+        Ok(Ok(s)) => {
+            println!(
+                "ok {} entries: {} proven in the signed checkpoint of {} entries",
+                s.entries, s.proven, s.checkpoint_size
+            );
+            if s.newer > 0 {
+                println!(
+                    "note: {} entries were appended after that checkpoint and carry no proof                      yet; export them again after the next checkpoint to prove them",
+                    s.newer
+                );
             }
+            0
         }
-        Ok(entries::Verdict::Bad { seq, reason }) => {
-            println!("bad seq {seq}: {reason}");
+        Ok(Err(why)) => {
+            println!("bad: {why}");
             1
         }
         Err(e) => {
@@ -338,4 +351,94 @@ async fn verify() -> i32 {
             2
         }
     }
+}
+
+fn key_info() -> Result<(), String> {
+    let log = config::LogConfig::from_env()?;
+    let key = keyfile::load_or_create(&log.key_file, log.origin.as_deref())?;
+    println!("{}", key.verifier().as_str());
+    Ok(())
+}
+
+/// `trailkeep verify`: exit 0 when everything checked is sound, 1 on the first bad thing
+/// (named), 2 when it could not check.
+async fn verify(words: &[&str]) -> i32 {
+    match verify_log(words).await {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+async fn verify_log(words: &[&str]) -> Result<bool, String> {
+    use crate::service::{checkpoints, tree};
+    let o = Options::new(words, &["--checkpoint", "--key"])?;
+    let saved = match o.value("--checkpoint") {
+        Some(path) => Some(std::fs::read(path).map_err(|e| format!("--checkpoint {path}: {e}"))?),
+        None => None,
+    };
+    let key = match o.value("--key") {
+        Some(v) => Some(keyfile::verifier_arg(v)?),
+        None => match keyfile::load(&config::LogConfig::from_env()?.key_file) {
+            Ok(key) => Some(key.verifier().clone()),
+            Err(keyfile::LoadError::Missing) => None,
+            Err(keyfile::LoadError::Other(e)) => return Err(e),
+        },
+    };
+    let pool = pool().await?;
+    match entries::verify(&pool).await.map_err(|e| e.to_string())? {
+        entries::Verdict::Ok { entries } => println!("ok {entries} entries"),
+        entries::Verdict::Bad { seq, reason } => {
+            println!("bad seq {seq}: {reason}");
+            return Ok(false);
+        }
+    }
+    match tree::verify(&pool).await.map_err(|e| e.to_string())? {
+        tree::TreeVerdict::Ok { size, root } => println!(
+            "ok Merkle tree of {size} entries, root {}",
+            hex::encode(root)
+        ),
+        tree::TreeVerdict::Bad(why) => {
+            println!("bad Merkle tree: {why}");
+            return Ok(false);
+        }
+    }
+    let Some(key) = key else {
+        if saved.is_some() {
+            return Err("--checkpoint needs the log's verifier key: give --key VKEY".into());
+        }
+        println!(
+            "checkpoints not checked: no verifier key (give --key VKEY, or set TRAILKEEP_KEY_FILE)"
+        );
+        return Ok(true);
+    };
+    match checkpoints::verify_all(&pool, &key)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Ok(n) => println!("ok {n} checkpoints, signed by {}", key.as_str()),
+        Err(why) => {
+            println!("bad checkpoint: {why}");
+            return Ok(false);
+        }
+    }
+    if let Some(note) = saved {
+        match checkpoints::verify_saved(&pool, &key, &note)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Ok(cp) => println!(
+                "ok the log still holds the {} entries of the saved checkpoint",
+                cp.size
+            ),
+            Err(why) => {
+                println!("bad: {why}");
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }

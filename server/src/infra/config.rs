@@ -29,6 +29,47 @@ pub struct Config {
     /// `TRAILKEEP_DB_READ_CONNECTIONS` (16) for searches and exports, whose statements stop
     /// after `TRAILKEEP_READ_STATEMENT_SECONDS` (30).
     pub db: DbLimits,
+    /// The signed checkpoints (issue 15): `TRAILKEEP_KEY_FILE` (default `trailkeep-log.key`),
+    /// `TRAILKEEP_LOG_ORIGIN` (default: the key's name; `trailkeep.localhost/log` for a new
+    /// key), `TRAILKEEP_CHECKPOINT_SECONDS` (10).
+    pub log: LogConfig,
+}
+
+/// Where the log's signing key is, which log it names, how often it signs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    pub key_file: std::path::PathBuf,
+    pub origin: Option<String>,
+    pub checkpoint_every: Duration,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            key_file: "trailkeep-log.key".into(),
+            origin: None,
+            checkpoint_every: Duration::from_secs(10),
+        }
+    }
+}
+
+impl LogConfig {
+    pub fn from_env() -> Result<Self, String> {
+        let default = LogConfig::default();
+        Ok(LogConfig {
+            key_file: std::env::var_os("TRAILKEEP_KEY_FILE")
+                .map(Into::into)
+                .unwrap_or(default.key_file),
+            origin: std::env::var("TRAILKEEP_LOG_ORIGIN")
+                .ok()
+                .filter(|o| !o.trim().is_empty()),
+            checkpoint_every: seconds(
+                "TRAILKEEP_CHECKPOINT_SECONDS",
+                default.checkpoint_every,
+                1..=86_400,
+            )?,
+        })
+    }
 }
 
 /// Two pools, so that searching can never take the connections ingest needs.
@@ -62,6 +103,7 @@ impl Default for Config {
             sign_in: SignInLimits::default(),
             http: Limits::default(),
             db: DbLimits::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -178,6 +220,7 @@ impl Config {
         Ok(Config {
             http,
             db,
+            log: LogConfig::from_env()?,
             secure_cookies: flag("TRAILKEEP_SECURE_COOKIES"),
             trust_proxy: flag("TRAILKEEP_TRUST_PROXY"),
             site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),

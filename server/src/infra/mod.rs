@@ -4,4 +4,6 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod keyfile;
 pub mod logging;
+pub mod verify_export;

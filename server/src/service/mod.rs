@@ -2,5 +2,6 @@
 //! committed with the entries that record them, and the live bridge.
 
 pub mod accounts;
+pub mod checkpoints;
 pub mod live;
 pub mod tree;

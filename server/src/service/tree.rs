@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use crate::domain::tree::{self, TreeError};
+use crate::domain::tree::{self, Hash, TreeError};
 use crate::storage;
 
 /// Leaves per transaction.
@@ -78,6 +78,7 @@ pub async fn integrate_once(pool: &PgPool) -> Result<Option<u64>, IntegrateError
         leaves.push(leaf);
     }
     if leaves.is_empty() {
+        tx.rollback().await?; // now, not when the connection is next used: it holds the lock
         return Ok(Some(0));
     }
     let count = leaves.len() as u64;
@@ -208,4 +209,105 @@ pub async fn health(pool: &PgPool) -> Result<TreeHealth, sqlx::Error> {
         Some(row) if row.leaf_hash != row.record.leaf_hash() => TreeHealth::Stopped { seq: size },
         _ => TreeHealth::Ok { size },
     })
+}
+
+/// A read of the stored tree failed: the database, or a computation (a size beyond the tree, a
+/// stored hash missing).
+#[derive(Debug)]
+pub enum TreeReadError {
+    Db(sqlx::Error),
+    Tree(TreeError),
+    /// A size beyond the tree as it stands (no such tree yet).
+    Beyond(String),
+}
+
+impl std::fmt::Display for TreeReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TreeReadError::Db(e) => write!(f, "database: {e}"),
+            TreeReadError::Tree(e) => write!(f, "{e}"),
+            TreeReadError::Beyond(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<sqlx::Error> for TreeReadError {
+    fn from(e: sqlx::Error) -> Self {
+        TreeReadError::Db(e)
+    }
+}
+
+impl From<TreeError> for TreeReadError {
+    fn from(e: TreeError) -> Self {
+        TreeReadError::Tree(e)
+    }
+}
+
+/// Runs `compute` over the stored hashes it needs: O(log n) of them, fetched first.
+async fn over_stored<T>(
+    conn: &mut PgConnection,
+    compute: impl Fn(&dyn tree::Reader) -> Result<T, TreeError>,
+) -> Result<T, TreeReadError> {
+    let indexes = tree::needed(&compute);
+    let hashes = storage::tree::hashes(&mut *conn, &indexes).await?;
+    Ok(compute(&hashes)?)
+}
+
+/// The root of the stored tree's first `size` leaves (computed from stored hashes).
+pub async fn root_at(conn: &mut PgConnection, size: u64) -> Result<Hash, TreeReadError> {
+    over_stored(conn, |r| tree::root(size, r)).await
+}
+
+/// Checks that `size` is within the tree as it stands (`what` names the parameter).
+async fn within_tree(conn: &mut PgConnection, what: &str, size: u64) -> Result<(), TreeReadError> {
+    let (covered, _) = storage::tree::state(&mut *conn).await?;
+    if size > covered {
+        return Err(TreeReadError::Beyond(format!(
+            "{what}: the tree covers {covered} entries so far (a checkpoint's size is always \
+             within it)"
+        )));
+    }
+    Ok(())
+}
+
+/// Entry `seq`'s leaf hash as the tree holds it, and its inclusion proof in the tree of the
+/// first `size` entries.
+pub async fn inclusion(
+    conn: &mut PgConnection,
+    seq: u64,
+    size: u64,
+) -> Result<(Hash, Vec<Hash>), TreeReadError> {
+    within_tree(conn, "size", size).await?;
+    let proof = over_stored(conn, |r| tree::inclusion_proof(seq, size, r)).await?;
+    let leaf = storage::tree::hashes(&mut *conn, &[tree::first_index(seq)])
+        .await?
+        .get(tree::first_index(seq))
+        .ok_or(TreeError::Missing(tree::first_index(seq)))?;
+    Ok((leaf, proof))
+}
+
+/// The consistency proof from the tree of `from` entries to the tree of `to` entries.
+pub async fn consistency(
+    conn: &mut PgConnection,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash>, TreeReadError> {
+    within_tree(conn, "to", to).await?;
+    over_stored(conn, |r| tree::consistency_proof(from, to, r)).await
+}
+
+/// The inclusion proofs of entries `seqs` in the tree of the first `size` entries, in order,
+/// from one read of the stored hashes they need (an export's page at a time).
+pub async fn inclusions(
+    conn: &mut PgConnection,
+    seqs: &[u64],
+    size: u64,
+) -> Result<Vec<Vec<Hash>>, TreeReadError> {
+    within_tree(conn, "size", size).await?;
+    over_stored(conn, |r| {
+        seqs.iter()
+            .map(|&seq| tree::inclusion_proof(seq, size, r))
+            .collect()
+    })
+    .await
 }

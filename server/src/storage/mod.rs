@@ -2,6 +2,7 @@
 //! next to the type it reads or writes.
 
 pub mod api_keys;
+pub mod checkpoints;
 pub mod entries;
 pub mod live;
 pub mod pools;

@@ -28,6 +28,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Where the processes serving the database at `url` keep its log key (a temporary file).
+pub fn key_file(url: &str) -> std::path::PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    url.hash(&mut h);
+    std::env::temp_dir().join(format!("trailkeep-test-{:016x}.key", h.finish()))
+}
+
 /// `trailkeep serve` on a free port of loopback against `url`, with `env` besides; returns
 /// once `/healthz` answers.
 pub async fn start(url: &str, env: &[(&str, &str)]) -> Server {
@@ -38,7 +46,9 @@ pub async fn start(url: &str, env: &[(&str, &str)]) -> Server {
         .env("DATABASE_URL", url)
         .env("LEPTOS_SITE_ADDR", addr.to_string())
         .env("LEPTOS_SITE_ROOT", "target/site")
-        .env("TRAILKEEP_LOG_LEVEL", "error");
+        .env("TRAILKEEP_LOG_LEVEL", "error")
+        // One log key per database, shared by its processes, outside the source tree.
+        .env("TRAILKEEP_KEY_FILE", key_file(url));
     for (k, v) in env {
         command.env(k, v);
     }

@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     client::Known,
     error::{ApiError, ErrorBody},
-    export, ingest, live, metrics, openapi, query, AppState,
+    export, ingest, integrity, live, metrics, openapi, query, AppState,
 };
 use crate::storage::query as queries;
 
@@ -32,6 +32,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(query::facet_actions))
         .routes(routes!(live::subscribe))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(integrity::checkpoint))
+        .routes(routes!(integrity::inclusion))
+        .routes(routes!(integrity::consistency))
+        .routes(routes!(integrity::key))
         .routes(routes!(document))
 }
 
@@ -123,6 +127,10 @@ mod tests {
                 "/api/v1/events/{id}",
                 "/api/v1/facets/actions",
                 "/api/v1/facets/users",
+                "/api/v1/integrity/checkpoint",
+                "/api/v1/integrity/key",
+                "/api/v1/integrity/proof/consistency",
+                "/api/v1/integrity/proof/inclusion",
                 "/api/v1/live",
                 "/api/v1/metrics",
                 "/api/v1/openapi.json",

@@ -24,12 +24,14 @@ use super::{
     AppState,
 };
 use crate::domain::{
+    checkpoint,
     export::{self, Format},
     report,
 };
 use crate::service::accounts::Acting;
+use crate::service::tree::{self, TreeReadError};
 use crate::storage::{
-    entries,
+    self, entries,
     query::{self, ExportSnapshot},
 };
 
@@ -86,6 +88,8 @@ pub async fn download(
     }
     let format = format
         .ok_or_else(|| FilterError::new("format", format!("required: one of {}", Format::NAMES)))?;
+    // The checkpoint first: the snapshot taken after it holds every entry it covers.
+    let cut = cut(&state).await.map_err(ApiError::database)?;
     let snapshot = query::export_snapshot(&state.reads, &filter).await?;
     if format == Format::Pdf && snapshot.count > report::MAX_ENTRIES {
         return Err(FilterError::new(
@@ -116,7 +120,7 @@ pub async fn download(
     let count = snapshot.count;
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
-        write(state, filter, snapshot, format, by, tx).await;
+        write(state, filter, snapshot, cut, format, by, tx).await;
         drop(slot);
     });
     let body = Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
@@ -143,6 +147,56 @@ enum Stop {
     Gone,
     Db(sqlx::Error),
     Pdf(String),
+    /// The stored tree could not give a proof.
+    Proof(String),
+}
+
+/// The latest signed checkpoint, which the export is cut against.
+async fn cut(state: &AppState) -> Result<export::Cut, sqlx::Error> {
+    Ok(match storage::checkpoints::latest(&state.reads).await? {
+        None => export::Cut::default(),
+        Some(row) => export::Cut {
+            words: checkpoint::describe(&row.note, row.key_id as u32),
+            size: row.size as u64,
+            note: Some(row.note),
+        },
+    })
+}
+
+/// Each entry's inclusion proof in the cut's tree (hex), `None` for those newer than it.
+async fn proofs(
+    state: &AppState,
+    cut: &export::Cut,
+    entries: &[app::model::AuditEntry],
+) -> Result<Vec<Option<Vec<String>>>, Stop> {
+    let seqs: Vec<u64> = entries
+        .iter()
+        .filter(|e| cut.covers(e.seq))
+        .map(|e| e.seq as u64)
+        .collect();
+    let mut proofs = if seqs.is_empty() {
+        Vec::new()
+    } else {
+        let mut conn = storage::pools::acquire(&state.reads, &storage::pools::READS)
+            .await
+            .map_err(Stop::Db)?;
+        tree::inclusions(&mut conn, &seqs, cut.size)
+            .await
+            .map_err(|e| match e {
+                TreeReadError::Db(e) => Stop::Db(e),
+                TreeReadError::Tree(e) => Stop::Proof(e.to_string()),
+                TreeReadError::Beyond(m) => Stop::Proof(m),
+            })?
+    }
+    .into_iter();
+    Ok(entries
+        .iter()
+        .map(|e| {
+            cut.covers(e.seq)
+                .then(|| proofs.next().map(|p| p.iter().map(hex::encode).collect()))
+                .flatten()
+        })
+        .collect())
 }
 
 /// Renders the PDF report page by page as the database hands the entries over and sends each
@@ -154,6 +208,7 @@ async fn pdf(
     snapshot: &ExportSnapshot,
     by: &Acting,
     site: String,
+    cut: &export::Cut,
     body: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<i64, Stop> {
     let period = {
@@ -190,6 +245,7 @@ async fn pdf(
         generated_at: export::timestamp(&snapshot.now),
         generated_by: by.label(),
         count: snapshot.count,
+        checkpoint: cut.footer(),
     };
     let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<app::model::AuditEntry>>(2);
     let abandoned = Arc::new(AtomicBool::new(false));
@@ -266,6 +322,7 @@ async fn write(
     state: AppState,
     filter: Filter,
     snapshot: ExportSnapshot,
+    cut: export::Cut,
     format: Format,
     by: Acting,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -275,20 +332,26 @@ async fn write(
     let site = state.config.site_name.clone();
     let outcome: Result<(), Stop> = async {
         if format == Format::Pdf {
-            delivered = pdf(&state, &filter, &snapshot, &by, site, &tx).await?;
+            delivered = pdf(&state, &filter, &snapshot, &by, site, &cut, &tx).await?;
             return Ok(());
         }
         let send = |bytes: Vec<u8>| {
             let tx = tx.clone();
             async move { tx.send(Ok(bytes.into())).await.map_err(|_| Stop::Gone) }
         };
-        send(prologue(format, &canonical, &snapshot, &by)).await?;
+        send(prologue(format, &canonical, &snapshot, &cut, &by)).await?;
         let mut after = None;
+        let mut proven = 0;
         loop {
             let page = query::export_page(&state.reads, &filter, &snapshot, after, PAGE)
                 .await
                 .map_err(Stop::Db)?;
-            let buf = write_page(format, &page.entries, delivered == 0);
+            let proofs = match format {
+                Format::Json | Format::Ndjson => proofs(&state, &cut, &page.entries).await?,
+                Format::Csv | Format::Pdf => Vec::new(),
+            };
+            proven += proofs.iter().filter(|p| p.is_some()).count() as i64;
+            let buf = write_page(format, &page.entries, &proofs, delivered == 0);
             delivered += page.entries.len() as i64;
             send(buf).await?;
             match page.next {
@@ -296,13 +359,14 @@ async fn write(
                 None => break,
             }
         }
-        send(epilogue(format, delivered)).await
+        send(epilogue(format, &canonical, &cut, delivered, proven)).await
     }
     .await;
     let completed = outcome.is_ok();
     let failure = match &outcome {
         Err(Stop::Db(e)) => Some(format!("database error: {e}")),
         Err(Stop::Pdf(e)) => Some(format!("PDF rendering failed: {e}")),
+        Err(Stop::Proof(e)) => Some(format!("an inclusion proof failed: {e}")),
         _ => None,
     };
     if let Some(failure) = failure {
@@ -329,7 +393,13 @@ async fn write(
     }
 }
 
-fn prologue(format: Format, canonical: &str, snapshot: &ExportSnapshot, by: &Acting) -> Vec<u8> {
+fn prologue(
+    format: Format,
+    canonical: &str,
+    snapshot: &ExportSnapshot,
+    cut: &export::Cut,
+    by: &Acting,
+) -> Vec<u8> {
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -339,10 +409,11 @@ fn prologue(format: Format, canonical: &str, snapshot: &ExportSnapshot, by: &Act
         }
         Format::Json => {
             let head = json!({
-                "format_version": 1,
+                "format_version": export::FORMAT_VERSION,
                 "generated_at": export::timestamp(&snapshot.now),
                 "filter": canonical,
                 "generated_by": by.label(),
+                "checkpoint": cut.note,
             });
             format!(r#"{{"export":{head},"entries":["#).into_bytes()
         }
@@ -350,8 +421,14 @@ fn prologue(format: Format, canonical: &str, snapshot: &ExportSnapshot, by: &Act
     }
 }
 
-/// One page of entries in `format` (`first`: the page that opens the list).
-fn write_page(format: Format, entries: &[app::model::AuditEntry], first: bool) -> Vec<u8> {
+/// One page of entries in `format` (`first`: the page that opens the list), JSON and NDJSON
+/// entries with their `proofs`.
+fn write_page(
+    format: Format,
+    entries: &[app::model::AuditEntry],
+    proofs: &[Option<Vec<String>>],
+    first: bool,
+) -> Vec<u8> {
     let mut buf = Vec::with_capacity(entries.len() * 512);
     match format {
         Format::Csv => {
@@ -365,16 +442,16 @@ fn write_page(format: Format, entries: &[app::model::AuditEntry], first: bool) -
             buf = w.into_inner().expect("writing to memory");
         }
         Format::Json => {
-            for (i, entry) in entries.iter().enumerate() {
+            for (i, (entry, proof)) in entries.iter().zip(proofs).enumerate() {
                 if i > 0 || !first {
                     buf.push(b',');
                 }
-                serde_json::to_writer(&mut buf, entry).expect("entries serialise");
+                serde_json::to_writer(&mut buf, &proven(entry, proof)).expect("entries serialise");
             }
         }
         Format::Ndjson => {
-            for entry in entries {
-                serde_json::to_writer(&mut buf, entry).expect("entries serialise");
+            for (entry, proof) in entries.iter().zip(proofs) {
+                serde_json::to_writer(&mut buf, &proven(entry, proof)).expect("entries serialise");
                 buf.push(b'\n');
             }
         }
@@ -383,9 +460,36 @@ fn write_page(format: Format, entries: &[app::model::AuditEntry], first: bool) -
     buf
 }
 
-fn epilogue(format: Format, count: i64) -> Vec<u8> {
+fn proven<'a>(
+    entry: &'a app::model::AuditEntry,
+    proof: &Option<Vec<String>>,
+) -> export::ProvenEntry<'a> {
+    export::ProvenEntry {
+        entry,
+        inclusion_proof: proof.clone(),
+    }
+}
+
+fn epilogue(
+    format: Format,
+    canonical: &str,
+    cut: &export::Cut,
+    count: i64,
+    proven: i64,
+) -> Vec<u8> {
     match format {
-        Format::Json => format!(r#"],"count":{count}}}"#).into_bytes(),
-        Format::Csv | Format::Ndjson | Format::Pdf => Vec::new(),
+        Format::Json => format!(r#"],"count":{count},"proven":{proven}}}"#).into_bytes(),
+        Format::Ndjson => {
+            let mut line = export::ndjson_trailer(canonical, cut, count, proven).to_string();
+            line.push('\n');
+            line.into_bytes()
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(export::csv_footer(cut))
+                .expect("writing to memory");
+            w.into_inner().expect("writing to memory")
+        }
+        Format::Pdf => Vec::new(),
     }
 }

@@ -7,6 +7,7 @@ mod error;
 mod export;
 mod headers;
 mod ingest;
+mod integrity;
 mod live;
 mod metrics;
 pub mod openapi;
@@ -53,6 +54,9 @@ pub struct AppState {
     pub live_slots: slots::Slots,
     /// Begun when the process is asked to stop (live sockets close with "reconnect").
     pub shutdown: serve::Shutdown,
+    /// The log's verifier key (its signing key signs the checkpoints): `serve` always has one;
+    /// without it the integrity endpoints answer 503.
+    pub log_key: Option<Arc<crate::domain::checkpoint::VerifierKey>>,
 }
 
 impl AppState {
@@ -83,6 +87,7 @@ impl AppState {
             export_slots: slots::Slots::exports(),
             live_slots: slots::Slots::live(),
             shutdown: serve::Shutdown::default(),
+            log_key: None,
             pool,
             reads,
             leptos_options,

@@ -32,7 +32,7 @@ use crate::domain::{
         ActionCount
     )),
     modifiers(&Security),
-    tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"))
+    tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"), (name = "integrity", description = "Signed checkpoints and Merkle proofs: checking the log without trusting its operator"))
 )]
 pub struct ApiDoc;
 
@@ -172,22 +172,40 @@ pub struct ActorInput {
     email: Option<String>,
 }
 
-/// `format=json`: what the export is, every entry, and their count.
+/// `format=json`: what the export is, every entry with its inclusion proof, and their counts.
+/// (`format=ndjson`: one such entry per line, then a line `{"trailer": {format_version, filter,
+/// checkpoint, count, proven}}`.)
 #[derive(Serialize, ToSchema)]
 pub struct JsonExport {
     export: ExportHead,
-    entries: Vec<AuditEntry>,
+    entries: Vec<ProvenEntry>,
     count: i64,
+    /// How many entries carry a proof (the others are newer than the checkpoint).
+    proven: i64,
+}
+
+/// An exported entry: the API's entry and its proof.
+#[derive(Serialize, ToSchema)]
+pub struct ProvenEntry {
+    #[serde(flatten)]
+    entry: AuditEntry,
+    /// The entry's inclusion proof in the checkpoint's tree (hex hashes, leaf to root); null
+    /// for an entry appended after the checkpoint.
+    inclusion_proof: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ExportHead {
+    /// 2: entries carry inclusion proofs.
     format_version: i64,
     generated_at: String,
     /// The filter in its canonical form.
     filter: String,
     /// The user or key that asked for it.
     generated_by: String,
+    /// The latest signed checkpoint when the export started (a C2SP signed note), which the
+    /// proofs lead to; null before the first was signed.
+    checkpoint: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

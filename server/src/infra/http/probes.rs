@@ -1,12 +1,12 @@
 //! Probes for orchestrators: `/healthz` says the process serves; `/readyz` says it can do its
 //! work (database reachable, schema current, live listener connected once started), and
-//! whether the Merkle tree can grow. Both are public and say nothing secret.
+//! whether the Merkle tree can grow and its checkpoints be signed. Both are public and say nothing secret.
 
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Serialize;
 
 use super::AppState;
-use crate::service::tree::TreeHealth;
+use crate::service::{checkpoints::CheckpointHealth, tree::TreeHealth};
 use crate::storage;
 
 /// `GET /healthz`: the process is up (no database round trip).
@@ -26,6 +26,10 @@ pub struct Readiness {
     /// `growing`, `stopped at seq N` (that entry was changed after it was appended: an
     /// integrity alarm, which does not stop serving), or `unknown` (database unreachable).
     pub merkle_tree: String,
+    /// `current` (the latest checkpoint verifies and the tree extends it), `none yet`,
+    /// `refused: …` (the signer will not sign: an integrity alarm, which does not stop
+    /// serving), `no key` (this process holds no log key), or `unknown`.
+    pub checkpoints: String,
 }
 
 /// `GET /readyz`: 200 when ready, 503 with the failing part otherwise.
@@ -60,6 +64,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             }
         }
     };
+    let checkpoints = match (&state.log_key, migrations) {
+        (None, _) => "no key".to_string(),
+        (Some(_), m) if m != "current" => "unknown".to_string(),
+        (Some(key), _) => match crate::service::checkpoints::health(&state.pool, key).await {
+            Ok(CheckpointHealth::NoneYet) => "none yet".to_string(),
+            Ok(CheckpointHealth::Current { .. }) => "current".to_string(),
+            Ok(CheckpointHealth::Refused(r)) => format!("refused: {}", r.kind()),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: cannot check the checkpoints");
+                "unknown".to_string()
+            }
+        },
+    };
     let ready = reachable && migrations == "current" && live_listener != "reconnecting";
     let status = if ready {
         StatusCode::OK
@@ -74,6 +91,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             migrations,
             live_listener,
             merkle_tree,
+            checkpoints,
         }),
     )
 }

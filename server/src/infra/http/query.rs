@@ -58,7 +58,7 @@ impl From<app::filter::FilterError> for ApiError {
     }
 }
 
-fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+pub(super) fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
     value
         .parse::<i64>()
         .ok()
@@ -174,7 +174,10 @@ pub async fn one(
 }
 
 /// Parses `key=value` pairs where only `allowed` keys may appear, each at most once.
-fn simple_params(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub(super) fn simple_params(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

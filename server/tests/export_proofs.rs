@@ -1,0 +1,223 @@
+//! Exports carry proofs, and `verify-export` checks them without the database: an untouched
+//! JSON or NDJSON export verifies against the pinned key; a changed field, a dropped, reordered
+//! or repeated entry, a changed proof, or a checkpoint signed by another key is named.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use app::model::Source;
+use axum::{body::Body, http::Request};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use trailkeep::{
+    domain::{auth::Scope, checkpoint::SigningKey, event::parse_batch},
+    infra::verify_export::verify,
+    service::{checkpoints::sign_once, tree::integrate},
+    storage::entries,
+};
+
+const ORIGIN: &str = "trailkeep.test/log";
+
+async fn append(pool: &PgPool, n: usize) {
+    let batch: Vec<_> = (0..n)
+        .map(|i| {
+            json!({"action": if i % 3 == 0 { "config.updated" } else { "doc.viewed" },
+                   "actor": {"id": format!("u{}", i % 7), "name": "Ada"},
+                   "occurred_at": format!("2026-11-{:02}T10:{:02}:00Z", 1 + i % 28, i % 60),
+                   "details": {"i": i, "x": 1.5}})
+        })
+        .collect();
+    entries::append(pool, Source::Trailkeep, parse_batch(&json!(batch)).unwrap())
+        .await
+        .unwrap();
+}
+
+/// 300 entries under a signed checkpoint, 4 newer ones; the export of `query` as text.
+async fn setup(pool: &PgPool, key: &SigningKey) -> (axum::Router, String) {
+    append(pool, 300).await;
+    integrate(pool).await.unwrap();
+    sign_once(pool, key, Duration::ZERO).await.unwrap();
+    append(pool, 4).await;
+    integrate(pool).await.unwrap();
+    (
+        common::router(pool).await,
+        common::key(pool, &[Scope::Read]).await,
+    )
+}
+
+async fn export(app: &axum::Router, k: &str, query: &str) -> String {
+    let r = common::send(
+        app,
+        Request::get(format!("/api/v1/events/export?{query}"))
+            .header("authorization", format!("Bearer {k}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.text
+}
+
+fn file(text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("trailkeep-export-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// verify-export's verdict on `text`.
+fn verdict(text: &str, key: &SigningKey) -> Result<(u64, u64, u64), String> {
+    let path = file(text);
+    let out = verify(&path, key.verifier()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    out.map(|s| (s.entries, s.proven, s.newer))
+}
+
+fn refused(text: &str, key: &SigningKey, because: &str) {
+    match verdict(text, key) {
+        Ok(s) => panic!("accepted ({s:?}); expected: {because}"),
+        Err(why) => assert!(why.contains(because), "{why:?} does not say {because:?}"),
+    }
+}
+
+/// The JSON export with `change` applied to its document (written back in the export's key
+/// order: head, entries, counts).
+fn json_with(text: &str, change: impl FnOnce(&mut Value)) -> String {
+    let mut doc: Value = serde_json::from_str(text).unwrap();
+    change(&mut doc);
+    format!(
+        r#"{{"export":{},"entries":{},"count":{},"proven":{}}}"#,
+        doc["export"], doc["entries"], doc["count"], doc["proven"]
+    )
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPool) {
+    let key = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
+    let (app, k) = setup(&pool, &key).await;
+    let all = export(&app, &k, "format=json").await;
+    // Every entry (the key's creation too): 300 proven, the rest newer than the checkpoint.
+    let (n, proven, newer) = verdict(&all, &key).unwrap();
+    assert_eq!((proven, n - newer), (300, 300));
+    assert!(newer >= 4);
+    let filtered = export(&app, &k, "format=json&action=config.*&order=asc").await;
+    assert_eq!(verdict(&filtered, &key).unwrap(), (102, 100, 2));
+
+    let doc: Value = serde_json::from_str(&all).unwrap();
+    let proven_at = |doc: &Value, i: usize| !doc["entries"][i]["inclusion_proof"].is_null();
+    let i = (0..50).find(|&i| proven_at(&doc, i)).unwrap();
+    // A changed field.
+    refused(
+        &json_with(&all, |d| d["entries"][i]["actor"]["name"] = json!("Eve")),
+        &key,
+        "a field was changed",
+    );
+    refused(
+        &json_with(&all, |d| d["entries"][i]["details"]["x"] = json!(1.25)),
+        &key,
+        "a field was changed",
+    );
+    // A changed field with its leaf hash recomputed: the proof no longer leads to the root.
+    refused(
+        &json_with(&all, |d| {
+            let mut e: app::model::AuditEntry =
+                serde_json::from_value(d["entries"][i].clone()).unwrap();
+            e.actor.name = Some("Eve".into());
+            let record = trailkeep::domain::entry::EntryRecord::from_entry(&e).unwrap();
+            d["entries"][i]["actor"]["name"] = json!("Eve");
+            d["entries"][i]["leaf_hash"] = json!(hex::encode(record.leaf_hash()));
+        }),
+        &key,
+        "inclusion proof does not lead",
+    );
+    // A changed proof.
+    refused(
+        &json_with(&all, |d| {
+            d["entries"][i]["inclusion_proof"][0] = json!("00".repeat(32))
+        }),
+        &key,
+        "inclusion proof does not lead",
+    );
+    // A dropped entry (count left), and one dropped with the count fixed: an export of
+    // everything must hold every entry its checkpoint covers.
+    refused(
+        &json_with(&all, |d| {
+            d["entries"].as_array_mut().unwrap().remove(i);
+        }),
+        &key,
+        "entries were removed",
+    );
+    refused(
+        &json_with(&all, |d| {
+            d["entries"].as_array_mut().unwrap().remove(i);
+            d["count"] = json!(d["count"].as_u64().unwrap() - 1);
+            d["proven"] = json!(299);
+        }),
+        &key,
+        "lacks seq",
+    );
+    // A reordered or repeated entry.
+    refused(
+        &json_with(&all, |d| {
+            d["entries"].as_array_mut().unwrap().swap(i, i + 1)
+        }),
+        &key,
+        "out of the export's order",
+    );
+    // A checkpoint signed by another key, or read with another pinned key.
+    let other = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
+    refused(&all, &other, "signature does not verify");
+    let forged = other
+        .sign(&trailkeep::domain::checkpoint::Checkpoint {
+            origin: ORIGIN.into(),
+            size: 300,
+            root: [1; 32],
+        })
+        .unwrap();
+    refused(
+        &json_with(&all, |d| d["export"]["checkpoint"] = json!(forged)),
+        &key,
+        "signature does not verify",
+    );
+    // Cut short.
+    refused(&all[..all.len() / 2], &key, "not a whole");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_untouched_ndjson_export_verifies_and_a_changed_one_is_named(pool: PgPool) {
+    let key = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
+    let (app, k) = setup(&pool, &key).await;
+    let text = export(&app, &k, "format=ndjson&action=config.*").await;
+    assert_eq!(verdict(&text, &key).unwrap(), (102, 100, 2));
+    let lines: Vec<&str> = text.lines().collect();
+    let trailer: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(trailer["trailer"]["count"], 102);
+    assert_eq!(trailer["trailer"]["proven"], 100);
+    let join = |lines: &[&str]| lines.join("\n") + "\n";
+    let k = lines
+        .iter()
+        .position(|l| l.contains("\"inclusion_proof\":["))
+        .unwrap();
+    // A dropped line.
+    let mut dropped = lines.clone();
+    dropped.remove(k);
+    refused(&join(&dropped), &key, "entries were removed");
+    // A reordered line.
+    let mut moved = lines.clone();
+    moved.swap(k, k + 1);
+    refused(&join(&moved), &key, "out of the export's order");
+    // A repeated line.
+    let mut twice = lines.clone();
+    twice.insert(k, lines[k]);
+    refused(&join(&twice), &key, "out of the export's order");
+    // A changed field.
+    let changed = text.replacen(
+        "\"action\":\"config.updated\"",
+        "\"action\":\"config.deleted\"",
+        1,
+    );
+    refused(&changed, &key, "a field was changed");
+    // No trailer.
+    refused(&join(&lines[..lines.len() - 1]), &key, "trailer");
+}
