@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::filter::CanonicalFilter;
 use crate::model::{
-    ActionCategory, ActorFacet, ChipVocabulary, EntryPage, EntryView, MatchCount, SessionUser,
+    ActionCategory, ActorFacet, ChipVocabulary, EntryPage, EntryView, IntegrityEvidence,
+    MatchCount, SessionUser,
 };
 
 /// Entries per page of the table.
@@ -79,6 +80,22 @@ pub async fn exact_count(
     let backend = reader_backend().await?;
     let filter = filter.parse()?;
     backend.count(filter, None, through_seq).await
+}
+
+/// Entries the integrity badge asks about at once, at most (a page of the table).
+pub const MAX_PROVEN: usize = PAGE_SIZE as usize;
+
+/// What the browser needs to verify the log's integrity itself: the latest signed checkpoint
+/// and the inclusion proofs of `seqs` (at most [`MAX_PROVEN`]).
+#[server(input = Json)]
+pub async fn integrity_check(seqs: Vec<i64>) -> Result<Option<IntegrityEvidence>, ConsoleError> {
+    let backend = reader_backend().await?;
+    if seqs.len() > MAX_PROVEN {
+        return Err(ConsoleError::Broken(format!(
+            "at most {MAX_PROVEN} entries' proofs at once"
+        )));
+    }
+    backend.integrity(seqs).await
 }
 
 /// One entry, for the detail panel.

@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::filter::Filter;
-use crate::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
+use crate::model::{
+    ActionCategory, ActorFacet, AuditEntry, EntryPage, IntegrityEvidence, MatchCount,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -35,6 +37,9 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
     /// The actors chosen with these `user=` values (one row per value that names one).
     fn actors(&self, values: Vec<String>) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
+    /// The latest signed checkpoint, the inclusion proofs of those `seqs` it covers, and the
+    /// log's verifier key; `None` before the first checkpoint is signed.
+    fn integrity(&self, seqs: Vec<i64>) -> BoxFuture<'_, BackendResult<Option<IntegrityEvidence>>>;
     /// When the detail panel marks an entry recorded long after it occurred.
     fn recorded_late_after(&self) -> chrono::Duration;
 }

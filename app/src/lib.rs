@@ -13,6 +13,7 @@ pub mod components;
 pub mod console_state;
 pub mod error;
 pub mod filter;
+pub mod integrity;
 pub mod live;
 pub mod live_feed;
 pub mod model;

@@ -341,6 +341,19 @@ pub struct EntryPage {
     pub snapshot_seq: i64,
 }
 
+/// What the console's integrity badge checks in the browser: the latest signed checkpoint (a
+/// C2SP signed note) and when it was signed, the inclusion proofs (hex, leaf to root) of the
+/// entries asked about that it covers, and the verifier key the server holds (which a browser
+/// pins the first time it sees it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityEvidence {
+    pub note: String,
+    pub size: i64,
+    pub signed_at: DateTime<Utc>,
+    pub server_key: Option<String>,
+    pub proofs: Vec<(i64, Vec<String>)>,
+}
+
 /// How many entries match, for the line above the table. `at_least` means counting stopped
 /// there because an exact count would be slow ("10,000+").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

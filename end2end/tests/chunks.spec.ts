@@ -3,7 +3,8 @@ import { ready } from './session';
 
 // The console's on-demand parts (picker panels, export dialog, entry detail, live socket) are
 // WASM chunks of their own: the page loads and hydrates without them, each arrives on first
-// use, and a chunk that cannot be fetched leaves a notice instead of breaking the page.
+// use, and a chunk that cannot be fetched leaves a notice instead of breaking the page. The
+// integrity badge's verifier is one too, fetched once the page is interactive.
 
 /** The bundle files the page fetched, by file name. */
 function bundleFiles(page: Page): string[] {
@@ -19,7 +20,11 @@ test('the page hydrates without the on-demand chunks; each is fetched on first u
   const files = bundleFiles(page);
   await ready(page);
   expect(files).toContain('trailkeep.wasm');
-  expect(files.filter((f) => f.startsWith('split_'))).toEqual([]);
+  // Hydrated before any part's chunk; the badge's verifier follows, off the main path.
+  const parts = () => files.filter((f) => f.startsWith('split_') && f !== 'split_integrity.wasm');
+  expect(parts()).toEqual([]);
+  await expect(page.getByTestId('integrity-badge')).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
+  expect(files).toContain('split_integrity.wasm');
 
   const wasm = await page.request.get(
     new URL(page.url()).origin + '/assets/' + (await buildOf(page)) + '/pkg/trailkeep.wasm',
@@ -30,7 +35,7 @@ test('the page hydrates without the on-demand chunks; each is fetched on first u
 
   await page.getByTestId('export').click();
   await expect(page.getByTestId('export-dialog')).toBeVisible();
-  expect(files.filter((f) => f.startsWith('split_')).map((f) => f.replace(/\.wasm$/, ''))).toEqual(['split_export_dialog']);
+  expect(parts().map((f) => f.replace(/\.wasm$/, ''))).toEqual(['split_export_dialog']);
   await page.keyboard.press('Escape');
 
   await page.getByTestId('action-picker').click();

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::api::get_entry;
 use crate::chunks::{when_loaded, Chunk};
-use crate::components::{CopyButton, StatusLabel};
+use crate::components::{CopyButton, ProofStatus, StatusLabel};
 use crate::console_state::ConsoleNav;
 use crate::error::ConsoleError;
 use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
@@ -279,6 +279,8 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                     <dd class="mono" data-testid="detail-seq">{entry.seq}</dd>
                     <dt>"Leaf hash"</dt>
                     <dd class="mono wrap">{entry.leaf_hash.clone()}</dd>
+                    <dt>"Proof"</dt>
+                    <ProofStatus seq=entry.seq leaf_hash=entry.leaf_hash.clone()/>
                     <dt>"Entry id"</dt>
                     <dd class="mono">{entry.id.to_string()}</dd>
                     <dt>"Hashed form"</dt>

@@ -8,8 +8,9 @@ use crate::{
     api::{search_entries, whoami},
     components::{
         ActionPicker, ChipWords, ConsoleLayout, CopyButton, EntryDetail, EntryTable, ExportButton,
-        FilterChips, IpFilter, LiveIndicator, LiveToggle, OrderToggle, ResourceFilter, ResultCount,
-        SearchBar, StatusPicker, TimeRangePicker, TimeZoneToggle, UserPicker, SEARCH_INPUT_ID,
+        FilterChips, IntegrityBadge, IpFilter, LiveIndicator, LiveToggle, OrderToggle,
+        ResourceFilter, ResultCount, SearchBar, StatusPicker, TimeRangePicker, TimeZoneToggle,
+        UserPicker, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
     error::ConsoleError,
@@ -123,10 +124,21 @@ fn AuditLog() -> impl IntoView {
         _ => {}
     });
     on_cleanup(move || keys.remove());
+    // The entries in view, for the integrity badge to prove in the browser.
+    let in_view = Signal::derive(move || match first_page.get() {
+        Some(Ok(Some((_, page)))) => page
+            .entries
+            .iter()
+            .take(crate::api::MAX_PROVEN)
+            .map(|e| (e.seq, e.leaf_hash.clone()))
+            .collect(),
+        _ => Vec::new(),
+    });
 
     view! {
         <div class="page-header">
             <h1>"Audit Log"</h1>
+            <IntegrityBadge entries=in_view/>
             <div class="header-actions">
                 <CopyButton
                     text=|| window().location().href().unwrap_or_default()

@@ -1,52 +1,15 @@
 //! Checkpoints: what the log commits to, signed. A checkpoint is a C2SP `tlog-checkpoint`
-//! (origin, size, base64 root) carried as a C2SP `signed-note` with an Ed25519 signature. The
-//! one place notes and keys are handled: it is `signed_note` and `tlog_tiles`' checkpoint (ports
-//! of Go's sumdb `note` and `tlog`), and nothing else in Trailkeep names those types.
-//!
-//! Opening a note always verifies its signature against a verifier key given by the caller
-//! (an auditor's pinned key, or the log's own): text read from anywhere else, the database
-//! included, is never believed on its own.
+//! (origin, size, base64 root) carried as a C2SP `signed-note` with an Ed25519 signature. This
+//! is the signing half (`signed_note` and `tlog_tiles`' checkpoint, ports of Go's sumdb `note`
+//! and `tlog`): the log's key, and notes made with it. The verifying half, which the browser
+//! runs too, is `app::integrity` (re-exported here): opening a note always verifies it against
+//! a key the caller pins, and text read from anywhere else, the database included, is never
+//! believed on its own.
 
-use signed_note::{Note, StandardSigner, StandardVerifier, VerifierList};
+use signed_note::{Note, StandardSigner};
 use tlog_tiles::{tlog, Checkpoint as Text};
 
-use super::tree::Hash;
-
-/// What a note or key failed on, in words that say what to check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckpointError {
-    /// The key text is not a key (`name+keyid+base64` for a verifier key).
-    Key(String),
-    /// The note is not a signed note holding a checkpoint.
-    Malformed(String),
-    /// Not signed by the given key (another key, or a changed text or signature).
-    NotSigned(String),
-    /// The checkpoint is of another log.
-    Origin { expected: String, found: String },
-}
-
-impl std::fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CheckpointError::Key(m) | CheckpointError::Malformed(m) => f.write_str(m),
-            CheckpointError::NotSigned(m) => write!(f, "the signature does not verify: {m}"),
-            CheckpointError::Origin { expected, found } => write!(
-                f,
-                "the checkpoint is of the log {found:?}, not {expected:?} (the key's name)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for CheckpointError {}
-
-/// A checkpoint's content: the tree of the first `size` entries of the log `origin` has `root`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
-    pub origin: String,
-    pub size: u64,
-    pub root: Hash,
-}
+pub use app::integrity::{Checkpoint, CheckpointError, VerifierKey};
 
 /// The log's signing key (`PRIVATE+KEY+name+id+data`): never logged, never stored in the
 /// database. `Debug` prints only the verifier key.
@@ -58,74 +21,7 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SigningKey({})", self.verifier.text)
-    }
-}
-
-/// A verifier key (`name+keyid+base64`, what `trailkeep key-info` prints and auditors pin).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifierKey {
-    text: String,
-    name: String,
-    id: u32,
-}
-
-impl VerifierKey {
-    pub fn parse(text: &str) -> Result<Self, CheckpointError> {
-        let text = text.trim();
-        let verifier = StandardVerifier::new(text).map_err(|e| {
-            CheckpointError::Key(format!(
-                "not a verifier key ({e}): give name+keyid+base64, as `trailkeep key-info` prints"
-            ))
-        })?;
-        use signed_note::Verifier;
-        Ok(VerifierKey {
-            text: text.to_string(),
-            name: verifier.name().to_string(),
-            id: verifier.key_id(),
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// The key's name: the origin of the log it signs for.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
-    /// Verifies `note` (its signature by this key, its origin = this key's name) and returns
-    /// the checkpoint it states.
-    pub fn open(&self, note: &[u8]) -> Result<Checkpoint, CheckpointError> {
-        let parsed = Note::from_bytes(note).map_err(|e| {
-            CheckpointError::Malformed(format!("not a signed note ({e}): expected a checkpoint"))
-        })?;
-        let verifier = StandardVerifier::new(&self.text)
-            .map_err(|e| CheckpointError::Key(format!("not a verifier key: {e}")))?;
-        parsed
-            .verify(&VerifierList::new(vec![Box::new(verifier)]))
-            .map_err(|e| CheckpointError::NotSigned(format!("{e} (key {})", self.text)))?;
-        let text = Text::from_bytes(parsed.text()).map_err(|_| {
-            CheckpointError::Malformed(
-                "the note's text is not a checkpoint (origin, size, base64 root)".into(),
-            )
-        })?;
-        if text.origin() != self.name {
-            return Err(CheckpointError::Origin {
-                expected: self.name.clone(),
-                found: text.origin().to_string(),
-            });
-        }
-        Ok(Checkpoint {
-            origin: text.origin().to_string(),
-            size: text.size(),
-            root: text.hash().0,
-        })
+        write!(f, "SigningKey({})", self.verifier.as_str())
     }
 }
 
@@ -169,11 +65,11 @@ impl SigningKey {
             verifier: VerifierKey::parse(verifier)?,
         };
         let probe = Checkpoint {
-            origin: key.verifier.name.clone(),
+            origin: key.verifier.name().to_string(),
             size: 1,
             root: [0; 32],
         };
-        key.verifier
+        key.verifier()
             .open(key.sign(&probe)?.as_bytes())
             .map_err(|_| CheckpointError::Key("the signing and verifier keys differ".into()))?;
         Ok(key)
@@ -181,7 +77,7 @@ impl SigningKey {
 
     /// The two lines of a key file.
     pub fn to_file(&self) -> String {
-        format!("{}\n{}\n", self.secret, self.verifier.text)
+        format!("{}\n{}\n", self.secret, self.verifier.as_str())
     }
 
     pub fn from_file(text: &str) -> Result<Self, CheckpointError> {
@@ -200,9 +96,9 @@ impl SigningKey {
 
     /// The signed note of `checkpoint` (whose origin must be this key's name).
     pub fn sign(&self, checkpoint: &Checkpoint) -> Result<String, CheckpointError> {
-        if checkpoint.origin != self.verifier.name {
+        if checkpoint.origin != self.verifier.name() {
             return Err(CheckpointError::Origin {
-                expected: self.verifier.name.clone(),
+                expected: self.verifier.name().to_string(),
                 found: checkpoint.origin.clone(),
             });
         }
@@ -232,26 +128,10 @@ mod tests {
     const VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
     const SKEY: &str =
         "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
-    const NOTE: &str = "If you think cryptography is the answer to your problem,\n\
-                        then you don't know what your problem is.\n\
-                        \n\
-                        — PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
     #[test]
-    fn the_c2sp_signed_note_test_vector_verifies() {
-        let key = VerifierKey::parse(VKEY).unwrap();
-        assert_eq!((key.name(), key.id()), ("PeterNeumann", 0xc74f20a3));
-        // Its text is not a checkpoint: the signature verifies, then the text is refused.
-        assert!(matches!(
-            key.open(NOTE.as_bytes()),
-            Err(CheckpointError::Malformed(_))
-        ));
-        let changed = NOTE.replace("answer", "Answer");
-        assert!(matches!(
-            key.open(changed.as_bytes()),
-            Err(CheckpointError::NotSigned(_))
-        ));
-        // And the key pair of the example belongs together.
+    fn the_c2sp_example_key_pair_belongs_together() {
+        // The example of c2sp.org/signed-note (its note verifies in app::integrity's tests).
         SigningKey::from_parts(SKEY, VKEY).unwrap();
     }
 

@@ -179,8 +179,7 @@ pub fn check_inclusion(
     seq: u64,
     leaf: Hash,
 ) -> Result<(), TreeError> {
-    let proof: Vec<tlog::Hash> = proof.iter().map(|h| tlog::Hash(*h)).collect();
-    tlog::check_record(&proof, size, tlog::Hash(root), seq, tlog::Hash(leaf))
+    app::integrity::check_inclusion(proof, size, root, seq, leaf)
         .map_err(|_| TreeError::InvalidProof)
 }
 
@@ -193,8 +192,7 @@ pub fn check_consistency(
     from: u64,
     from_root: Hash,
 ) -> Result<(), TreeError> {
-    let proof: Vec<tlog::Hash> = proof.iter().map(|h| tlog::Hash(*h)).collect();
-    tlog::check_tree(&proof, to, tlog::Hash(to_root), from, tlog::Hash(from_root))
+    app::integrity::check_consistency(proof, to, to_root, from, from_root)
         .map_err(|_| TreeError::InvalidProof)
 }
 

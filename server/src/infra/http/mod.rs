@@ -22,7 +22,9 @@ use std::sync::Arc;
 use app::backend::{BackendResult, BoxFuture, ConsoleBackend, SharedBackend};
 use app::error::ConsoleError;
 use app::filter::Filter;
-use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage, MatchCount};
+use app::model::{
+    ActionCategory, ActorFacet, AuditEntry, EntryPage, IntegrityEvidence, MatchCount,
+};
 use axum::{
     extract::FromRef,
     middleware,
@@ -108,6 +110,7 @@ struct PgConsole {
     pool: PgPool,
     cursor_key: Arc<Vec<u8>>,
     recorded_late_after: chrono::Duration,
+    log_key: Option<Arc<crate::domain::checkpoint::VerifierKey>>,
 }
 
 /// The store could not answer: logged here (with why), `Unavailable` to the console, or
@@ -133,6 +136,51 @@ fn query_failed(e: QueryError) -> ConsoleError {
 }
 
 impl ConsoleBackend for PgConsole {
+    fn integrity(&self, seqs: Vec<i64>) -> BoxFuture<'_, BackendResult<Option<IntegrityEvidence>>> {
+        Box::pin(async move {
+            let Some(latest) = storage::checkpoints::latest(&self.pool)
+                .await
+                .map_err(unavailable)?
+            else {
+                return Ok(None);
+            };
+            let size = latest.size as u64;
+            let covered: Vec<u64> = seqs
+                .iter()
+                .filter(|s| **s >= 0 && (**s as u64) < size)
+                .map(|s| *s as u64)
+                .collect();
+            let proofs = if covered.is_empty() {
+                Vec::new()
+            } else {
+                let mut conn = storage::pools::acquire(&self.pool, &storage::pools::READS)
+                    .await
+                    .map_err(unavailable)?;
+                crate::service::tree::inclusions(&mut conn, &covered, size)
+                    .await
+                    .map_err(|e| match e {
+                        crate::service::tree::TreeReadError::Db(e) => unavailable(e),
+                        e @ (crate::service::tree::TreeReadError::Tree(_)
+                        | crate::service::tree::TreeReadError::Beyond(_)) => {
+                            tracing::error!(error = %e, "the stored tree cannot prove entries");
+                            ConsoleError::Unavailable
+                        }
+                    })?
+            };
+            Ok(Some(IntegrityEvidence {
+                note: latest.note,
+                size: latest.size,
+                signed_at: latest.signed_at,
+                server_key: self.log_key.as_ref().map(|k| k.as_str().to_string()),
+                proofs: covered
+                    .iter()
+                    .zip(proofs)
+                    .map(|(seq, p)| (*seq as i64, p.iter().map(hex::encode).collect()))
+                    .collect(),
+            }))
+        })
+    }
+
     fn page(
         &self,
         filter: Filter,
@@ -207,6 +255,7 @@ pub fn router(state: AppState) -> Router {
         pool: state.reads.clone(),
         cursor_key: state.cursor_key.clone(),
         recorded_late_after: state.config.recorded_late_after,
+        log_key: state.log_key.clone(),
     });
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();

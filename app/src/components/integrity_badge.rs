@@ -1,0 +1,201 @@
+//! The integrity badge on the audit log page, and an entry's proof status in the detail panel:
+//! "verified in your browser". The browser fetches the latest signed checkpoint and the
+//! inclusion proofs of the entries in view, and checks them itself (`crate::integrity`, in a
+//! WASM chunk of its own, fetched after the page is interactive: first render and scrolling
+//! never wait for it) against the verifier key it pinned: the key this browser saw first
+//! (kept in `localStorage`), so a server that later shows another key, or a checkpoint or proof
+//! it did not sign, turns the badge red, with why.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use crate::api::integrity_check;
+use crate::chunks::Chunk;
+use crate::integrity::ProvenLeaf;
+use crate::Hydrated;
+
+/// Where the browser keeps the verifier key it pinned.
+pub const PINNED_KEY: &str = "trailkeep.verifier_key";
+
+/// What the browser found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Integrity {
+    Checking,
+    /// The checkpoint verifies with the pinned key and every proof asked for leads to its root.
+    Verified {
+        size: u64,
+        signed_at: DateTime<Utc>,
+        /// The entries (by seq) proven, and those newer than the checkpoint.
+        proven: Vec<i64>,
+        newer: usize,
+    },
+    /// No checkpoint is signed yet (a new log).
+    NoneYet,
+    Failed(String),
+}
+
+/// Checks `entries` (seq, leaf hash as shown): fetches the evidence, pins the server's key on
+/// first use, and verifies in the integrity chunk.
+pub async fn check(entries: Vec<(i64, String)>) -> Integrity {
+    let seqs: Vec<i64> = entries.iter().map(|(seq, _)| *seq).collect();
+    let evidence = match integrity_check(seqs).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return Integrity::NoneYet,
+        Err(e) => return Integrity::Failed(format!("the checkpoint could not be fetched: {e}")),
+    };
+    let Some(key) = pinned_key(evidence.server_key.as_deref()) else {
+        return Integrity::Failed("no verifier key is pinned in this browser".into());
+    };
+    let mut leaves = Vec::new();
+    let mut newer = 0;
+    for (seq, leaf_hash) in entries {
+        match evidence.proofs.iter().find(|(s, _)| *s == seq) {
+            Some((_, proof)) => leaves.push(ProvenLeaf {
+                seq,
+                leaf_hash,
+                proof: proof.clone(),
+            }),
+            None if seq >= evidence.size => newer += 1,
+            None => return Integrity::Failed(format!("entry {seq}: the server gave no proof")),
+        }
+    }
+    let proven = leaves.iter().map(|l| l.seq).collect();
+    match verify(key, evidence.note, leaves).await {
+        Ok(Ok(size)) => Integrity::Verified {
+            size,
+            signed_at: evidence.signed_at,
+            proven,
+            newer,
+        },
+        Ok(Err(why)) => Integrity::Failed(why),
+        Err(_) => Integrity::Failed("the verifier could not be loaded; reload the page".into()),
+    }
+}
+
+#[wasm_split_helpers::wasm_split(integrity, fallible)]
+fn verify(key: String, note: String, leaves: Vec<ProvenLeaf>) -> Chunk<Result<u64, String>> {
+    Ok(crate::integrity::check_view(&key, &note, &leaves).map(|cp| cp.size))
+}
+
+/// The key this browser pinned, or `server`'s, pinned now (trust on first use).
+fn pinned_key(server: Option<&str>) -> Option<String> {
+    let storage = window().local_storage().ok().flatten();
+    if let Some(key) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(PINNED_KEY).ok().flatten())
+    {
+        return Some(key);
+    }
+    let key = server?.to_string();
+    if let Some(s) = storage {
+        let _ = s.set_item(PINNED_KEY, &key);
+    }
+    Some(key)
+}
+
+/// `12 s`, `4 min`, `3 h`, `2 days`.
+fn age_words(seconds: i64) -> String {
+    match seconds.max(0) {
+        s @ 0..=119 => format!("{s} s"),
+        s @ 120..=7199 => format!("{} min", s / 60),
+        s @ 7200..=172_799 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
+/// The badge: checks the entries in view each time they change, once the page is interactive.
+#[component]
+pub fn IntegrityBadge(
+    /// The entries in view: seq and leaf hash as shown.
+    #[prop(into)]
+    entries: Signal<Vec<(i64, String)>>,
+) -> impl IntoView {
+    let Hydrated(hydrated) = expect_context::<Hydrated>();
+    let state = RwSignal::new(Integrity::Checking);
+    let run = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if !hydrated.get() {
+            return;
+        }
+        let entries = entries.get();
+        let this = run.get_untracked() + 1;
+        run.set(this);
+        state.set(Integrity::Checking);
+        leptos::task::spawn_local(async move {
+            let found = check(entries).await;
+            // A newer check (the entries in view changed) wins.
+            if run.get_untracked() == this {
+                state.set(found);
+            }
+        });
+    });
+    let kind = move || match state.get() {
+        Integrity::Checking => "checking",
+        Integrity::Verified { .. } => "verified",
+        Integrity::NoneYet => "none",
+        Integrity::Failed(_) => "failed",
+    };
+    view! {
+        <div class="integrity-badge" data-testid="integrity-badge" data-state=kind
+            role="status" aria-live="polite">
+            {move || match state.get() {
+                Integrity::Checking => view! {
+                    <span class="integrity-title">"Checking integrity…"</span>
+                }.into_any(),
+                Integrity::Verified { size, signed_at, proven, newer } => view! {
+                    <span class="integrity-title">"✓ Verified in your browser"</span>
+                    <span class="integrity-detail">
+                        {format!(
+                            "Checkpoint of {} entries, signed {} ago; {} in view proven{}",
+                            crate::model::thousands(size as i64),
+                            age_words((now() - signed_at).num_seconds()),
+                            proven.len(),
+                            if newer > 0 { format!(", {newer} newer than it") } else { String::new() },
+                        )}
+                    </span>
+                }.into_any(),
+                Integrity::NoneYet => view! {
+                    <span class="integrity-title">"No checkpoint signed yet"</span>
+                }.into_any(),
+                Integrity::Failed(why) => view! {
+                    <span class="integrity-title">"✗ Integrity not verified"</span>
+                    <span class="integrity-detail" data-testid="integrity-why">{why}</span>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// One entry's proof status, for the detail panel: checked in the browser when the panel opens.
+#[component]
+pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
+    let state = RwSignal::new(Integrity::Checking);
+    Effect::new(move |_| {
+        let leaf_hash = leaf_hash.clone();
+        leptos::task::spawn_local(async move {
+            state.set(check(vec![(seq, leaf_hash)]).await);
+        });
+    });
+    view! {
+        <dd data-testid="detail-proof" class="proof-status"
+            class:failure=move || matches!(state.get(), Integrity::Failed(_))>
+            {move || match state.get() {
+                Integrity::Checking => "Checking…".to_string(),
+                Integrity::Verified { size, proven, .. } if !proven.is_empty() => format!(
+                    "✓ In the signed checkpoint of {} entries (proof checked in your browser)",
+                    crate::model::thousands(size as i64)
+                ),
+                Integrity::Verified { size, .. } => format!(
+                    "Newer than the latest checkpoint ({} entries): provable once the next is signed",
+                    crate::model::thousands(size as i64)
+                ),
+                Integrity::NoneYet => "No checkpoint signed yet".to_string(),
+                Integrity::Failed(why) => format!("✗ {why}"),
+            }}
+        </dd>
+    }
+}

@@ -1,0 +1,38 @@
+import { expect, test } from '@playwright/test';
+import { ready, rows } from './session';
+
+// The integrity badge: the browser checks the latest signed checkpoint against the key it
+// pinned and the entries in view against the checkpoint's root, by itself.
+
+test('the integrity badge turns green on the demo data, and the detail panel shows the proof', async ({ page }) => {
+  await ready(page, '/audit');
+  const badge = page.getByTestId('integrity-badge');
+  // The server signs a checkpoint within a second or two of starting (TRAILKEEP_CHECKPOINT_SECONDS=1).
+  await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
+  await expect(badge).toContainText('Verified in your browser');
+  await expect(badge).toContainText(/Checkpoint of [\d,]+ entries, signed \d+ (s|min) ago; \d+ in view proven/);
+  // The key it pinned is the server's.
+  const pinned = await page.evaluate(() => localStorage.getItem('trailkeep.verifier_key'));
+  expect(pinned).toMatch(/^trailkeep\.localhost\/log\+[0-9a-f]{8}\+/);
+  await page.screenshot({ path: 'test-results/integrity-badge.png' });
+
+  // One entry, opened: its own proof, checked in the browser.
+  await rows(page).nth(3).click();
+  await expect(page.getByTestId('detail-proof')).toContainText(/In the signed checkpoint of [\d,]+ entries|Newer than the latest checkpoint/);
+});
+
+test('with another pinned key, the badge turns red and says why', async ({ page }) => {
+  await ready(page, '/audit');
+  // The example key of the C2SP signed-note specification: a real key, not this log's.
+  await page.evaluate(() =>
+    localStorage.setItem('trailkeep.verifier_key', 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW'),
+  );
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const badge = page.getByTestId('integrity-badge');
+  await expect(badge).toHaveAttribute('data-state', 'failed', { timeout: 15_000 });
+  await expect(badge).toContainText('Integrity not verified');
+  await expect(page.getByTestId('integrity-why')).toContainText('not signed by the pinned key');
+  await page.screenshot({ path: 'test-results/integrity-badge-red.png' });
+  await page.evaluate(() => localStorage.removeItem('trailkeep.verifier_key'));
+});
