@@ -4,7 +4,11 @@
 //!   hashes written) against computing the same tree in memory from the stored leaf hashes;
 //! - an inclusion proof read from PostgreSQL (the stored hashes it needs fetched, then the
 //!   proof computed) against reading one entry by seq, p50 and p95 over random leaves;
-//! - the stored hashes' size per entry.
+//! - a consistency proof (between two random sizes) against the same read;
+//! - the stored hashes' size per entry;
+//! - under sustained ingest (batches of 100 through the append path, the integrator and the
+//!   signer running as in `serve`, signing each second): how long after its 201 an entry is
+//!   covered by a signed checkpoint, against the signer's interval.
 
 use std::time::Instant;
 
@@ -99,8 +103,22 @@ pub async fn tree(words: &[&str]) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         read_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
+    let mut consistency_ms = Vec::new();
+    for _ in 0..proofs {
+        let (a, b) = (1 + rng.next_u64() % size, 1 + rng.next_u64() % size);
+        let (from, to) = (a.min(b), a.max(b));
+        let started = Instant::now();
+        let indexes = tree::needed(|r| tree::consistency_proof(from, to, r));
+        let hashes = storage::tree::hashes(&writer, &indexes)
+            .await
+            .map_err(|e| e.to_string())?;
+        tree::consistency_proof(from, to, &hashes).map_err(|e| e.to_string())?;
+        consistency_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
     proof_ms.sort_by(f64::total_cmp);
     read_ms.sort_by(f64::total_cmp);
+    consistency_ms.sort_by(f64::total_cmp);
+    let lag = checkpoint_lag(&writer).await?;
     let table_bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('tree_hashes')")
         .fetch_one(&owner)
         .await
@@ -124,9 +142,111 @@ pub async fn tree(words: &[&str]) -> Result<(), String> {
         );
     }
     println!(
+        "| consistency proof p95 vs one entry by seq | {:.2} ms | {:.2} ms | {:.2} |",
+        percentile(&consistency_ms, 0.95),
+        percentile(&read_ms, 0.95),
+        percentile(&consistency_ms, 0.95) / percentile(&read_ms, 0.95)
+    );
+    for (label, p) in [("p50", 0.5), ("p95", 0.95)] {
+        println!(
+            "| 201 → covered by a signed checkpoint, {label}, sustained ingest ({:.0} entries/s) vs the signer's 1 s interval | {:.2} s | 1 s | {:.2} |",
+            lag.rate,
+            percentile(&lag.seconds, p),
+            percentile(&lag.seconds, p)
+        );
+    }
+    println!(
         "| stored hashes per entry (table with index and TOAST) | {:.1} bytes | 32 bytes (one hash) | {:.2} |",
         table_bytes as f64 / size as f64,
         table_bytes as f64 / size as f64 / 32.0
     );
     Ok(())
+}
+
+struct Lag {
+    seconds: Vec<f64>,
+    rate: f64,
+}
+
+/// Ingests batches of 100 for 20 s while the integrator and the signer (1 s) run as in `serve`;
+/// for each batch, the time from its acknowledgement until a stored checkpoint covers it.
+async fn checkpoint_lag(writer: &sqlx::PgPool) -> Result<Lag, String> {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    let key = trailkeep::domain::checkpoint::SigningKey::generate(
+        "bench.trailkeep.localhost/log",
+        &mut rand_core::OsRng,
+    )
+    .map_err(|e| e.to_string())?;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = |n: Arc<tokio::sync::Notify>| async move { n.notified().await };
+    let integrator = tokio::spawn(service::tree::run(writer.clone(), stopped(stop.clone())));
+    let signer = tokio::spawn(service::checkpoints::run(
+        writer.clone(),
+        key,
+        Duration::from_secs(1),
+        stopped(stop.clone()),
+    ));
+    // (last seq of the batch, when it was acknowledged)
+    let acked: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
+    let mut covered: Vec<(i64, Instant)> = Vec::new();
+    let started = Instant::now();
+    let ingest = {
+        let (writer, acked) = (writer.clone(), acked.clone());
+        tokio::spawn(async move {
+            let mut events = trailkeep::domain::demo::events(1_000_000, chrono::Utc::now());
+            let mut n = 0u64;
+            while started.elapsed() < Duration::from_secs(20) {
+                let batch: Vec<_> = events.by_ref().take(100).collect();
+                let done = storage::entries::append(&writer, app::model::Source::Trailkeep, batch)
+                    .await
+                    .map_err(|e| format!("{e:?}"))?;
+                n += 100;
+                if let Some(last) = done.last() {
+                    acked
+                        .lock()
+                        .expect("not poisoned")
+                        .push((last.seq, Instant::now()));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok::<u64, String>(n)
+        })
+    };
+    while !ingest.is_finished()
+        || covered.last().map(|c| c.0) < acked.lock().expect("not poisoned").last().map(|a| a.0 + 1)
+    {
+        if let Some(cp) = storage::checkpoints::latest(writer)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if covered.last().map(|c| c.0) != Some(cp.size) {
+                covered.push((cp.size, Instant::now()));
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err("checkpoints stopped covering new entries".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let n = ingest.await.map_err(|e| e.to_string())??;
+    let rate = n as f64 / 20.0;
+    stop.notify_waiters();
+    let _ = (integrator.await, signer.await);
+    let mut seconds: Vec<f64> = acked
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter_map(|(seq, at)| {
+            covered
+                .iter()
+                .find(|(size, _)| size > seq)
+                .map(|(_, when)| when.saturating_duration_since(*at).as_secs_f64())
+        })
+        .collect();
+    seconds.sort_by(f64::total_cmp);
+    if seconds.is_empty() {
+        return Err("no batch was covered".into());
+    }
+    Ok(Lag { seconds, rate })
 }
