@@ -336,7 +336,8 @@ fn verify_export(file: &str, words: &[&str]) -> i32 {
             );
             if s.newer > 0 {
                 println!(
-                    "note: {} entries were appended after that checkpoint and carry no proof                      yet; export them again after the next checkpoint to prove them",
+                    "note: {} entries were appended after that checkpoint and carry no proof \
+                     yet; export them again after the next checkpoint to prove them",
                     s.newer
                 );
             }
