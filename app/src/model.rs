@@ -352,6 +352,9 @@ pub struct IntegrityEvidence {
     pub signed_at: DateTime<Utc>,
     pub server_key: Option<String>,
     pub proofs: Vec<(i64, Vec<String>)>,
+    /// Why the server refuses to sign newer checkpoints (a smaller or different tree than the
+    /// latest checkpoint: an integrity alarm), when it does.
+    pub refused: Option<String>,
 }
 
 /// How many entries match, for the line above the table. `at_least` means counting stopped

@@ -485,3 +485,94 @@ fn the_key_file_is_private_and_names_its_log() {
         .contains("chmod 600"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The console's server function behind the integrity badge, as a signed-in admin's browser
+/// calls it: the checkpoint and the proofs; and, once the signer refuses, why.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_badge_hears_the_checkpoint_the_proofs_and_a_refusal(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    let key = key();
+    grow_and_sign(&pool, &key, 20).await;
+    trailkeep::service::accounts::create_user(
+        &pool,
+        "ada@example.com",
+        "Ada",
+        app::model::Role::Admin,
+        "correct horse battery",
+        &trailkeep::service::accounts::Acting::cli(),
+    )
+    .await
+    .unwrap();
+    let mut state = trailkeep::infra::http::AppState::new(
+        pool.clone(),
+        pool.clone(),
+        leptos::prelude::LeptosOptions::builder()
+            .output_name("trailkeep")
+            .site_root("target/site")
+            .build(),
+        trailkeep::infra::config::Config::default(),
+    )
+    .await
+    .unwrap();
+    state.log_key = Some(std::sync::Arc::new(key.verifier().clone()));
+    let app = trailkeep::infra::http::router(state);
+    let login = common::send(
+        &app,
+        Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "trailkeep.test")
+            .header("origin", "http://trailkeep.test")
+            .body(Body::from(
+                "email=ada%40example.com&password=correct+horse+battery&next=%2Faudit",
+            ))
+            .unwrap(),
+    )
+    .await;
+    let cookie = login.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let ask = |seqs: &str| {
+        Request::post(app::api::IntegrityCheck::PATH)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("host", "trailkeep.test")
+            .header("origin", "http://trailkeep.test")
+            .header("cookie", &cookie)
+            .body(Body::from(format!(r#"{{"seqs":{seqs}}}"#)))
+            .unwrap()
+    };
+    let r = common::send(&app, ask("[0, 19, 20]")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let evidence: app::model::IntegrityEvidence = serde_json::from_str(&r.text).unwrap();
+    assert_eq!(evidence.size, 20);
+    assert_eq!(
+        evidence.server_key.as_deref(),
+        Some(key.verifier().as_str())
+    );
+    assert_eq!(evidence.refused, None);
+    // Proofs for what the checkpoint covers (not seq 20), which verify in the browser's code.
+    let seqs: Vec<i64> = evidence.proofs.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [0, 19]);
+    let rows = entries::rows_by_seq(&pool, 0, 20).await.unwrap();
+    let leaves: Vec<app::integrity::ProvenLeaf> = evidence
+        .proofs
+        .iter()
+        .map(|(seq, proof)| app::integrity::ProvenLeaf {
+            seq: *seq,
+            leaf_hash: hex::encode(&rows[*seq as usize].leaf_hash),
+            proof: proof.clone(),
+        })
+        .collect();
+    let cp = app::integrity::check_view(key.verifier().as_str(), &evidence.note, &leaves).unwrap();
+    assert_eq!(cp.size, 20);
+    // The tree's state rewound (as after restoring an older backup): the signer refuses, and
+    // the badge is told why.
+    as_owner_unguarded(&pool, &["UPDATE tree_state SET size = 10"]).await;
+    let r = common::send(&app, ask("[]")).await;
+    let evidence: app::model::IntegrityEvidence = serde_json::from_str(&r.text).unwrap();
+    assert!(evidence.refused.is_some(), "{evidence:?}");
+}

@@ -4,7 +4,9 @@
 //! WASM chunk of its own, fetched after the page is interactive: first render and scrolling
 //! never wait for it) against the verifier key it pinned: the key this browser saw first
 //! (kept in `localStorage`), so a server that later shows another key, or a checkpoint or proof
-//! it did not sign, turns the badge red, with why.
+//! it did not sign, turns the badge red, with why; so does a server whose signer refuses to sign
+//! a tree that does not extend the latest checkpoint (the latest one still verifies, but the log
+//! no longer extends it).
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -61,6 +63,10 @@ pub async fn check(entries: Vec<(i64, String)>) -> Integrity {
     }
     let proven = leaves.iter().map(|l| l.seq).collect();
     match verify(key, evidence.note, leaves).await {
+        Ok(Ok(_)) if evidence.refused.is_some() => Integrity::Failed(format!(
+            "the server refuses to sign new checkpoints: {}",
+            evidence.refused.unwrap_or_default()
+        )),
         Ok(Ok(size)) => Integrity::Verified {
             size,
             signed_at: evidence.signed_at,

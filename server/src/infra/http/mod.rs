@@ -167,7 +167,22 @@ impl ConsoleBackend for PgConsole {
                         }
                     })?
             };
+            // The signer's verdict, as every process reads it from the database.
+            let refused = match &self.log_key {
+                None => None,
+                Some(key) => match crate::service::checkpoints::health(&self.pool, key).await {
+                    Ok(crate::service::checkpoints::CheckpointHealth::Refused(r)) => {
+                        Some(r.to_string())
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot check the signer's health");
+                        None
+                    }
+                },
+            };
             Ok(Some(IntegrityEvidence {
+                refused,
                 note: latest.note,
                 size: latest.size,
                 signed_at: latest.signed_at,
