@@ -32,19 +32,15 @@ pub struct ProvenEntry<'a> {
 pub struct Cut {
     pub note: Option<String>,
     pub size: u64,
-    /// [`crate::domain::checkpoint::describe`] of it, for footers.
-    pub words: String,
+    /// The id of the key that signed it (named in footers).
+    pub key_id: u32,
 }
 
 impl Cut {
-    pub fn covers(&self, seq: i64) -> bool {
-        (seq as u64) < self.size && seq >= 0
-    }
-
     /// The checkpoint in words, for the footers of CSV and PDF exports.
     pub fn footer(&self) -> String {
-        if self.note.is_some() {
-            self.words.clone()
+        if let Some(note) = &self.note {
+            crate::domain::checkpoint::describe(note, self.key_id)
         } else {
             "checkpoint: none signed yet when this export was made".into()
         }

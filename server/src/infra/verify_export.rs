@@ -96,7 +96,8 @@ fn json(reader: impl Read, key: &VerifierKey) -> Result<Summary, String> {
         failure: &failure,
     };
     let mut de = serde_json::Deserializer::from_reader(reader);
-    let outcome = de.deserialize_map_with(visitor);
+    let outcome =
+        serde::Deserializer::deserialize_map(&mut de, visitor).and_then(|v| de.end().map(|()| v));
     if let Some(why) = failure.into_inner() {
         return Err(why);
     }
@@ -105,18 +106,6 @@ fn json(reader: impl Read, key: &VerifierKey) -> Result<Summary, String> {
         Err(e) => Err(format!(
             "the file is not a whole Trailkeep JSON export: {e}"
         )),
-    }
-}
-
-trait DeserializeMapWith<'de> {
-    fn deserialize_map_with<V: Visitor<'de>>(&mut self, v: V) -> serde_json::Result<V::Value>;
-}
-
-impl<'de, R: serde_json::de::Read<'de>> DeserializeMapWith<'de> for serde_json::Deserializer<R> {
-    fn deserialize_map_with<V: Visitor<'de>>(&mut self, v: V) -> serde_json::Result<V::Value> {
-        let value = serde::Deserializer::deserialize_map(&mut *self, v)?;
-        self.end()?;
-        Ok(value)
     }
 }
 

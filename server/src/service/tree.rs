@@ -296,18 +296,36 @@ pub async fn consistency(
     over_stored(conn, |r| tree::consistency_proof(from, to, r)).await
 }
 
-/// The inclusion proofs of entries `seqs` in the tree of the first `size` entries, in order,
-/// from one read of the stored hashes they need (an export's page at a time).
+/// The inclusion proofs of entries `seqs` in the tree of the first `size` entries, in their
+/// order, `None` for a seq that tree does not hold (newer entries), from one read of the stored
+/// hashes they need (an export's page, or the entries the console shows, at a time). Takes a
+/// read connection only when there is something to prove.
 pub async fn inclusions(
-    conn: &mut PgConnection,
-    seqs: &[u64],
+    pool: &PgPool,
+    seqs: &[i64],
     size: u64,
-) -> Result<Vec<Vec<Hash>>, TreeReadError> {
-    within_tree(conn, "size", size).await?;
-    over_stored(conn, |r| {
-        seqs.iter()
+) -> Result<Vec<Option<Vec<Hash>>>, TreeReadError> {
+    let held = |seq: i64| (0..size as i64).contains(&seq);
+    let covered: Vec<u64> = seqs
+        .iter()
+        .filter(|s| held(**s))
+        .map(|s| *s as u64)
+        .collect();
+    if covered.is_empty() {
+        return Ok(vec![None; seqs.len()]);
+    }
+    let mut conn = storage::pools::acquire(pool, &storage::pools::READS).await?;
+    within_tree(&mut conn, "size", size).await?;
+    let proofs = over_stored(&mut conn, |r| {
+        covered
+            .iter()
             .map(|&seq| tree::inclusion_proof(seq, size, r))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
     })
-    .await
+    .await?;
+    let mut proofs = proofs.into_iter();
+    Ok(seqs
+        .iter()
+        .map(|s| if held(*s) { proofs.next() } else { None })
+        .collect())
 }

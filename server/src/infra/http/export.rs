@@ -24,7 +24,6 @@ use super::{
     AppState,
 };
 use crate::domain::{
-    checkpoint,
     export::{self, Format},
     report,
 };
@@ -156,7 +155,7 @@ async fn cut(state: &AppState) -> Result<export::Cut, sqlx::Error> {
     Ok(match storage::checkpoints::latest(&state.reads).await? {
         None => export::Cut::default(),
         Some(row) => export::Cut {
-            words: checkpoint::describe(&row.note, row.key_id as u32),
+            key_id: row.key_id as u32,
             size: row.size as u64,
             note: Some(row.note),
         },
@@ -169,33 +168,17 @@ async fn proofs(
     cut: &export::Cut,
     entries: &[app::model::AuditEntry],
 ) -> Result<Vec<Option<Vec<String>>>, Stop> {
-    let seqs: Vec<u64> = entries
-        .iter()
-        .filter(|e| cut.covers(e.seq))
-        .map(|e| e.seq as u64)
-        .collect();
-    let mut proofs = if seqs.is_empty() {
-        Vec::new()
-    } else {
-        let mut conn = storage::pools::acquire(&state.reads, &storage::pools::READS)
-            .await
-            .map_err(Stop::Db)?;
-        tree::inclusions(&mut conn, &seqs, cut.size)
-            .await
-            .map_err(|e| match e {
-                TreeReadError::Db(e) => Stop::Db(e),
-                TreeReadError::Tree(e) => Stop::Proof(e.to_string()),
-                TreeReadError::Beyond(m) => Stop::Proof(m),
-            })?
-    }
-    .into_iter();
-    Ok(entries
-        .iter()
-        .map(|e| {
-            cut.covers(e.seq)
-                .then(|| proofs.next().map(|p| p.iter().map(hex::encode).collect()))
-                .flatten()
-        })
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    let proofs = tree::inclusions(&state.reads, &seqs, cut.size)
+        .await
+        .map_err(|e| match e {
+            TreeReadError::Db(e) => Stop::Db(e),
+            TreeReadError::Tree(e) => Stop::Proof(e.to_string()),
+            TreeReadError::Beyond(m) => Stop::Proof(m),
+        })?;
+    Ok(proofs
+        .into_iter()
+        .map(|p| p.map(|p| p.iter().map(hex::encode).collect()))
         .collect())
 }
 

@@ -144,29 +144,16 @@ impl ConsoleBackend for PgConsole {
             else {
                 return Ok(None);
             };
-            let size = latest.size as u64;
-            let covered: Vec<u64> = seqs
-                .iter()
-                .filter(|s| **s >= 0 && (**s as u64) < size)
-                .map(|s| *s as u64)
-                .collect();
-            let proofs = if covered.is_empty() {
-                Vec::new()
-            } else {
-                let mut conn = storage::pools::acquire(&self.pool, &storage::pools::READS)
-                    .await
-                    .map_err(unavailable)?;
-                crate::service::tree::inclusions(&mut conn, &covered, size)
-                    .await
-                    .map_err(|e| match e {
-                        crate::service::tree::TreeReadError::Db(e) => unavailable(e),
-                        e @ (crate::service::tree::TreeReadError::Tree(_)
-                        | crate::service::tree::TreeReadError::Beyond(_)) => {
-                            tracing::error!(error = %e, "the stored tree cannot prove entries");
-                            ConsoleError::Unavailable
-                        }
-                    })?
-            };
+            let proofs = crate::service::tree::inclusions(&self.pool, &seqs, latest.size as u64)
+                .await
+                .map_err(|e| match e {
+                    crate::service::tree::TreeReadError::Db(e) => unavailable(e),
+                    e @ (crate::service::tree::TreeReadError::Tree(_)
+                    | crate::service::tree::TreeReadError::Beyond(_)) => {
+                        tracing::error!(error = %e, "the stored tree cannot prove entries");
+                        ConsoleError::Unavailable
+                    }
+                })?;
             // The signer's verdict, as every process reads it from the database.
             let refused = match &self.log_key {
                 None => None,
@@ -187,10 +174,10 @@ impl ConsoleBackend for PgConsole {
                 size: latest.size,
                 signed_at: latest.signed_at,
                 server_key: self.log_key.as_ref().map(|k| k.as_str().to_string()),
-                proofs: covered
+                proofs: seqs
                     .iter()
                     .zip(proofs)
-                    .map(|(seq, p)| (*seq as i64, p.iter().map(hex::encode).collect()))
+                    .filter_map(|(seq, p)| Some((*seq, p?.iter().map(hex::encode).collect())))
                     .collect(),
             }))
         })
