@@ -4,8 +4,9 @@
 //! form and are parsed by the same `Filter` the REST API uses.
 
 use leptos::prelude::*;
-// JSON request bodies: no query-string encoder in the bundle, and a cross-site form cannot
-// send one (it would need a CORS preflight).
+// JSON request bodies: no query-string encoder in the bundle, and the server refuses any other
+// Content-Type (server/src/infra/http/origin.rs), which a cross-site form cannot send: it
+// would need a CORS preflight this server never grants.
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
@@ -29,12 +30,24 @@ async fn session_user() -> Result<SessionUser, ConsoleError> {
         .map_err(|_| ConsoleError::SignedOut)
 }
 
+/// A refusal answered with its own status (403), not the 500 of a failure.
+#[cfg(feature = "ssr")]
+fn refused(status: axum::http::StatusCode, error: ConsoleError) -> ConsoleError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    error
+}
+
 /// The console backend, once the user is known to be allowed to read the log.
 #[cfg(feature = "ssr")]
 async fn reader_backend() -> Result<crate::backend::SharedBackend, ConsoleError> {
     let user = session_user().await?;
     if !user.role.can_read_log() {
-        return Err(ConsoleError::NoAccess);
+        return Err(refused(
+            axum::http::StatusCode::FORBIDDEN,
+            ConsoleError::NoAccess,
+        ));
     }
     use_context::<crate::backend::SharedBackend>()
         .ok_or_else(|| ConsoleError::Broken("the console backend is missing".into()))

@@ -15,13 +15,22 @@ macro_rules! no_control {
     };
 }
 
-/// A calendar date, `YYYY-MM-DD`, leap days included.
+/// A calendar date, `YYYY-MM-DD`, leap days included; `date!(years)` with `years` the pattern
+/// of four-digit years it allows besides the leap days of years divisible by 4 but not 100,
+/// and `century_leaps` that of the years divisible by 400.
 macro_rules! date {
     () => {
+        date!("[0-9]{4}", "(?:[02468][048]|[13579][26])00")
+    };
+    ($years:expr, $century_leaps:expr) => {
         concat!(
-            "(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])",
+            "(?:",
+            $years,
+            "-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])",
             "|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)",
-            "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)"
+            "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|",
+            $century_leaps,
+            ")-02-29)"
         )
     };
 }
@@ -143,8 +152,19 @@ pub const ACTION: &str = r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+$";
 /// An event's `ip`: one address.
 pub const IP_ADDRESS: &str = concat!("^(?:", ipv4!(), "|", ipv6!(), ")$");
 
-/// An event's `occurred_at`: an RFC 3339 instant (digits past nanoseconds are ignored).
-pub const INSTANT: &str = concat!("^", date!(), time_of_day!(r"\.[0-9]+"), "$");
+/// An event's `occurred_at`: an RFC 3339 instant (digits past nanoseconds are ignored),
+/// without a leap second, in the years 0002–9998: the server takes 0001–9999 in UTC (what
+/// PostgreSQL stores as it is hashed), and the pattern leaves out the edge years, where an
+/// offset could carry the instant outside them.
+pub const INSTANT: &str = concat!(
+    "^",
+    date!(
+        "(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])",
+        "(?:0[48]|[2468][048]|[13579][26])00"
+    ),
+    time_of_day!(r"\.[0-9]+"),
+    "$"
+);
 
 /// An event's client-chosen `id`: a UUID, hyphenated or as 32 hex digits.
 pub const EVENT_ID: &str = concat!("^(?:", uuid!(), "|[0-9a-fA-F]{32})$");

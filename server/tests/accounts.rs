@@ -435,7 +435,8 @@ async fn pages_carry_a_nonce_policy_and_every_response_the_safety_headers(pool: 
 /// `/readyz` asks the database and the schema; `/healthz` only the process. Both are public.
 #[sqlx::test(migrations = "../migrations")]
 async fn probes_say_whether_the_server_can_work(pool: PgPool) {
-    let app = router(&pool).await;
+    let writer = common::writer_pool(&pool).await;
+    let app = common::router_on(&writer).await;
     let r = send(&app, get("/healthz", None)).await;
     assert_eq!((r.status, r.text.as_str()), (200, "ok"));
     let r = send(&app, get("/readyz", None)).await;
@@ -443,9 +444,10 @@ async fn probes_say_whether_the_server_can_work(pool: PgPool) {
     assert_eq!(r.body["database"], "ok");
     assert_eq!(r.body["migrations"], "current");
     assert_eq!(r.body["merkle_tree"], "growing");
+    assert_eq!(r.body["integrity"], "ok");
     assert_eq!(r.body["ready"], true);
     // A database that cannot be reached makes the server not ready, with a 503 that says why.
-    pool.close().await;
+    writer.close().await;
     let r = send(&app, get("/readyz", None)).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.body["database"], "unreachable");

@@ -52,7 +52,7 @@ async fn append(pool: &PgPool, n: usize) {
 async fn grow_and_sign(pool: &PgPool, key: &SigningKey, n: usize) -> String {
     append(pool, n).await;
     integrate(pool).await.unwrap();
-    let signed = sign_once(pool, key, Duration::ZERO).await.unwrap();
+    let signed = sign_once(pool, key, Duration::ZERO, None).await.unwrap();
     let latest = storage::checkpoints::latest(pool).await.unwrap().unwrap();
     assert_eq!(signed, Signed::New(latest.size as u64));
     latest.note
@@ -93,11 +93,13 @@ async fn the_signer_signs_what_the_tree_grew_by_and_every_checkpoint_is_kept(poo
     let key = key();
     // An empty log: nothing to sign.
     assert_eq!(
-        sign_once(&writer, &key, Duration::ZERO).await.unwrap(),
+        sign_once(&writer, &key, Duration::ZERO, None)
+            .await
+            .unwrap(),
         Signed::NothingNew
     );
     assert_eq!(
-        health(&pool, key.verifier()).await.unwrap(),
+        health(&pool, key.verifier(), None).await.unwrap(),
         CheckpointHealth::NoneYet
     );
     let first = grow_and_sign(&writer, &key, 300).await;
@@ -106,24 +108,28 @@ async fn the_signer_signs_what_the_tree_grew_by_and_every_checkpoint_is_kept(poo
     assert_eq!(cp.root, recomputed_root(&pool, 300).await);
     // Not again until the tree grows, and not sooner than the interval.
     assert_eq!(
-        sign_once(&writer, &key, Duration::ZERO).await.unwrap(),
+        sign_once(&writer, &key, Duration::ZERO, None)
+            .await
+            .unwrap(),
         Signed::NothingNew
     );
     append(&writer, 5).await;
     integrate(&writer).await.unwrap();
     assert_eq!(
-        sign_once(&writer, &key, Duration::from_secs(3600))
+        sign_once(&writer, &key, Duration::from_secs(3600), None)
             .await
             .unwrap(),
         Signed::NotYet
     );
     assert_eq!(
-        sign_once(&writer, &key, Duration::ZERO).await.unwrap(),
+        sign_once(&writer, &key, Duration::ZERO, None)
+            .await
+            .unwrap(),
         Signed::New(305)
     );
     grow_and_sign(&writer, &key, 700).await;
     assert!(matches!(
-        health(&pool, key.verifier()).await.unwrap(),
+        health(&pool, key.verifier(), None).await.unwrap(),
         CheckpointHealth::Current { size: 1005, .. }
     ));
     assert_eq!(verify_all(&pool, key.verifier()).await.unwrap(), Ok(3));
@@ -145,7 +151,7 @@ async fn the_signer_signs_what_the_tree_grew_by_and_every_checkpoint_is_kept(poo
     append(&writer, 1).await;
     integrate(&writer).await.unwrap();
     assert!(matches!(
-        sign_once(&writer, &other, Duration::ZERO).await,
+        sign_once(&writer, &other, Duration::ZERO, None).await,
         Err(SignError::Refused(Refusal::Unverified { size: 1005, .. }))
     ));
 }
@@ -157,8 +163,8 @@ async fn two_signers_sign_as_one(pool: PgPool) {
     append(&a, 50).await;
     integrate(&a).await.unwrap();
     let (x, y) = tokio::join!(
-        sign_once(&a, &key, Duration::from_secs(60)),
-        sign_once(&b, &key, Duration::from_secs(60))
+        sign_once(&a, &key, Duration::from_secs(60), None),
+        sign_once(&b, &key, Duration::from_secs(60), None)
     );
     let mut outcomes = [x.unwrap(), y.unwrap()];
     outcomes.sort_by_key(|o| format!("{o:?}"));
@@ -294,14 +300,14 @@ async fn a_checkpoint_saved_outside_detects_a_rewrite_and_the_signer_refuses_it(
     append(&writer, 3).await;
     integrate(&writer).await.unwrap();
     assert!(matches!(
-        sign_once(&writer, &key, Duration::ZERO).await,
+        sign_once(&writer, &key, Duration::ZERO, None).await,
         Err(SignError::Refused(Refusal::Inconsistent {
             tree: 33,
             checkpoint: 30
         }))
     ));
     assert!(matches!(
-        health(&pool, key.verifier()).await.unwrap(),
+        health(&pool, key.verifier(), None).await.unwrap(),
         CheckpointHealth::Refused(Refusal::Inconsistent { .. })
     ));
 }
@@ -332,7 +338,7 @@ async fn the_signer_refuses_a_smaller_tree_and_names_an_altered_checkpoint(pool:
     )
     .await;
     assert!(matches!(
-        sign_once(&writer, &key, Duration::ZERO).await,
+        sign_once(&writer, &key, Duration::ZERO, None).await,
         Err(SignError::Refused(Refusal::Smaller {
             tree: 20,
             checkpoint: 40
@@ -371,7 +377,7 @@ async fn the_api_serves_checkpoints_and_proofs_that_verify(pool: PgPool) {
     }
     let reader = common::key(&pool, &[Scope::Read]).await;
     let ingest_only = common::key(&pool, &[Scope::Ingest]).await;
-    let app = common::router(&pool).await;
+    let app = common::router_with_key(&pool, Some(key.verifier())).await;
     let get = |path: &str, k: &str| {
         Request::get(path)
             .header("authorization", format!("Bearer {k}"))

@@ -38,11 +38,11 @@ async fn append(pool: &PgPool, n: usize) {
 async fn setup(pool: &PgPool, key: &SigningKey) -> (axum::Router, String) {
     append(pool, 300).await;
     integrate(pool).await.unwrap();
-    sign_once(pool, key, Duration::ZERO).await.unwrap();
+    sign_once(pool, key, Duration::ZERO, None).await.unwrap();
     append(pool, 4).await;
     integrate(pool).await.unwrap();
     (
-        common::router(pool).await,
+        common::router_with_key(pool, Some(key.verifier())).await,
         common::key(pool, &[Scope::Read]).await,
     )
 }

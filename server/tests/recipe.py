@@ -19,7 +19,9 @@ import rfc8785
 def six_digits(timestamp: str) -> str:
     """An RFC 3339 instant as UTC with exactly six fractional digits."""
     t = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = t.astimezone(datetime.timezone.utc)
+    # Four-digit years always (strftime's %Y writes year 33 as "33" on some platforms).
+    return f"{t.year:04d}-" + t.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def form_1_category(action: str) -> str:

@@ -160,3 +160,58 @@ mod tests {
         }
     }
 }
+
+/// What sign-in failures are counted against: the account found (its id), or, when no account
+/// has the email typed, that email case-folded. Keyed on the account, the lockout follows
+/// whichever account PostgreSQL matched, however the address was spelled (`İ`, upper case).
+pub fn sign_in_account_key(account: Option<uuid::Uuid>, typed_email: &str) -> String {
+    let key = match account {
+        Some(id) => format!("account:{id}"),
+        None => format!("email:{}", typed_email.trim().to_lowercase()),
+    };
+    hex::encode(sha256(key.as_bytes()))
+}
+
+/// The block a client's address counts in: the address itself for IPv4, its `/64` for IPv6
+/// (one subscriber holds a whole /64, so rotating inside it gains nothing), as `inet` text.
+pub fn address_block(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod sign_in_keys {
+    use super::*;
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let block = |s: &str| address_block(s.parse().unwrap());
+        assert_eq!(block("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(block("2001:db8:1:2:ffff::9"), "2001:db8:1:2::/64");
+        assert_ne!(block("2001:db8:1:3::1"), "2001:db8:1:2::/64");
+        assert_eq!(block("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(block("198.51.100.7"), "198.51.100.7");
+    }
+
+    #[test]
+    fn the_account_found_decides_not_its_spelling() {
+        let id = uuid::Uuid::new_v4();
+        assert_eq!(
+            sign_in_account_key(Some(id), "victim@company.com"),
+            sign_in_account_key(Some(id), "v\u{130}ctim@company.com")
+        );
+        assert_ne!(
+            sign_in_account_key(None, "victim@company.com"),
+            sign_in_account_key(Some(id), "victim@company.com")
+        );
+    }
+}

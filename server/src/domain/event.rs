@@ -378,8 +378,14 @@ fn parse_event(value: &Value, ctx: &mut Ctx) -> Option<NewEvent> {
 
     let occurred_at = match ctx.text(obj, "occurred_at", "occurred_at", 64) {
         None => None,
-        Some(s) => match DateTime::parse_from_rfc3339(&s) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
+        Some(s) => match DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)) {
+            Ok(t) => match storable_instant(t) {
+                Ok(t) => Some(t),
+                Err(why) => {
+                    ctx.fail("occurred_at", why);
+                    None
+                }
+            },
             Err(_) => {
                 ctx.fail(
                     "occurred_at",
@@ -431,6 +437,24 @@ fn parse_event(value: &Value, ctx: &mut Ctx) -> Option<NewEvent> {
         ..event.record
     };
     (ctx.errors.len() == before).then_some(event)
+}
+
+/// An instant PostgreSQL stores and returns exactly as it is hashed, or why not: a leap second
+/// (chrono keeps second 60, PostgreSQL rolls it into the next minute) and a UTC year outside
+/// 0001–9999 (PostgreSQL writes other years as `BC` or with more digits) are refused, so the
+/// stored fields always give the leaf hash computed at ingest.
+pub fn storable_instant(t: DateTime<Utc>) -> Result<DateTime<Utc>, &'static str> {
+    use chrono::{Datelike, Timelike};
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(
+            "must not be a leap second (second 60): send the next second, :00 of the \
+                    next minute, instead",
+        );
+    }
+    if !(1..=9999).contains(&t.year()) {
+        return Err("must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z (UTC)");
+    }
+    Ok(t)
 }
 
 fn contains_nul(v: &Value) -> bool {

@@ -19,19 +19,24 @@ trailkeep — a tamper-evident audit log
 
 USAGE:
   trailkeep serve                       serve the console and API (LEPTOS_SITE_ADDR, DATABASE_URL)
-  trailkeep migrate                     apply database migrations (connect as the schema owner)
+  trailkeep migrate [--owner ROLE]      apply database migrations (connect as the schema owner);
+                                        --owner (as a superuser) then gives every table and
+                                        function to ROLE, a NOLOGIN role, so no login owns the log
   trailkeep user create --email E --name N --role admin|compliance|member
                                         (the password is read as one line from stdin)
   trailkeep user set-role --email E --role R
+  trailkeep user unlock --email E       forget the account's failed sign-ins (recorded)
   trailkeep key create --name N --scope ingest,read   (prints the key once)
   trailkeep key revoke <key id or prefix>
   trailkeep seed --demo [--count N] [--if-empty]      demo accounts and a 90-day history
-  trailkeep verify [--checkpoint FILE] [--key VKEY]
+  trailkeep verify [--checkpoint FILE] [--key VKEY] [--no-checkpoints]
                                         recompute every hash, the Merkle tree and every stored
-                                        checkpoint; with --checkpoint, check that the log still
-                                        holds what a checkpoint saved earlier signed; exit 1 on
-                                        the first bad entry (VKEY: the verifier key, or a file
-                                        holding it; default: the key file's)
+                                        checkpoint; check that the log still holds what a
+                                        checkpoint saved earlier (--checkpoint) and the signer's
+                                        memory beside the key file signed; exit 1 on the first
+                                        bad thing, 2 when something could not be checked (VKEY:
+                                        the verifier key, or a file holding it; default: the key
+                                        file's)
   trailkeep verify-export FILE --key VKEY
                                         check a JSON or NDJSON export without the database:
                                         every leaf hash, every inclusion proof and the
@@ -47,9 +52,10 @@ pub async fn run(args: Vec<String>) -> i32 {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match words.as_slice() {
         ["serve"] => serve().await,
-        ["migrate"] => migrate().await,
+        ["migrate", rest @ ..] => migrate(rest).await,
         ["user", "create", rest @ ..] => user_create(rest).await,
         ["user", "set-role", rest @ ..] => user_set_role(rest).await,
+        ["user", "unlock", rest @ ..] => user_unlock(rest).await,
         ["key", "create", rest @ ..] => key_create(rest).await,
         ["key", "revoke", id] => key_revoke(id).await,
         ["seed", rest @ ..] => seed(rest).await,
@@ -134,6 +140,8 @@ async fn serve() -> Result<(), String> {
     let key = keyfile::load_or_create(&log.key_file, log.origin.as_deref())?;
     let mut state = http::AppState::new(pool, reads, leptos_options, config).await?;
     state.log_key = Some(std::sync::Arc::new(key.verifier().clone()));
+    let memory = crate::service::checkpoints::Memory::beside(&log.key_file);
+    state.signer_memory = Some(std::sync::Arc::new(memory.clone()));
     let shutdown = state.shutdown.clone();
     let stopping = shutdown.clone();
     tokio::spawn(crate::service::tree::run(state.pool.clone(), async move {
@@ -144,6 +152,7 @@ async fn serve() -> Result<(), String> {
         state.pool.clone(),
         key,
         log.checkpoint_every,
+        Some(memory),
         async move { stopping.started().await },
     ));
     let after = state.clone();
@@ -182,15 +191,31 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-async fn migrate() -> Result<(), String> {
+async fn migrate(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--owner"])?;
     let pool = storage::connect_owner(&config::database_url()?).await?;
     storage::migrate(&pool).await?;
     tracing::info!("migrations applied");
+    if let Some(role) = o.value("--owner") {
+        storage::hand_over(&pool, role).await?;
+        tracing::info!(role, "the tables and functions now belong to {role}");
+    }
     Ok(())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("unknown role {s:?} (admin, compliance, member)"))
+}
+
+async fn user_unlock(words: &[&str]) -> Result<(), String> {
+    let o = Options::new(words, &["--email"])?;
+    let email = o.required("--email")?;
+    let pool = pool().await?;
+    let n = accounts::unlock(&pool, email, &Acting::cli())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("unlocked {email}: {n} failed sign-ins forgotten");
+    Ok(())
 }
 
 async fn user_create(words: &[&str]) -> Result<(), String> {
@@ -361,8 +386,9 @@ fn key_info() -> Result<(), String> {
     Ok(())
 }
 
-/// `trailkeep verify`: exit 0 when everything checked is sound, 1 on the first bad thing
-/// (named), 2 when it could not check.
+/// `trailkeep verify`: exit 0 when everything it checks is sound, 1 on the first bad thing
+/// (named), 2 when it could not check something it normally checks (no verifier key, an
+/// unreadable memory file, a database error) unless told to skip it.
 async fn verify(words: &[&str]) -> i32 {
     match verify_log(words).await {
         Ok(true) => 0,
@@ -376,14 +402,16 @@ async fn verify(words: &[&str]) -> i32 {
 
 async fn verify_log(words: &[&str]) -> Result<bool, String> {
     use crate::service::{checkpoints, tree};
-    let o = Options::new(words, &["--checkpoint", "--key"])?;
+    let o = Options::new(words, &["--checkpoint", "--key", "--no-checkpoints"])?;
+    let skip_checkpoints = o.flag("--no-checkpoints");
     let saved = match o.value("--checkpoint") {
         Some(path) => Some(std::fs::read(path).map_err(|e| format!("--checkpoint {path}: {e}"))?),
         None => None,
     };
+    let key_file = config::LogConfig::from_env()?.key_file;
     let key = match o.value("--key") {
         Some(v) => Some(keyfile::verifier_arg(v)?),
-        None => match keyfile::load(&config::LogConfig::from_env()?.key_file) {
+        None => match keyfile::load(&key_file) {
             Ok(key) => Some(key.verifier().clone()),
             Err(keyfile::LoadError::Missing) => None,
             Err(keyfile::LoadError::Other(e)) => return Err(e),
@@ -407,14 +435,16 @@ async fn verify_log(words: &[&str]) -> Result<bool, String> {
             return Ok(false);
         }
     }
-    let Some(key) = key else {
-        if saved.is_some() {
-            return Err("--checkpoint needs the log's verifier key: give --key VKEY".into());
-        }
-        println!(
-            "checkpoints not checked: no verifier key (give --key VKEY, or set TRAILKEEP_KEY_FILE)"
-        );
+    if skip_checkpoints {
+        println!("checkpoints not checked (--no-checkpoints)");
         return Ok(true);
+    }
+    let Some(key) = key else {
+        println!(
+            "not checked: checkpoints, for want of the log's verifier key (give --key VKEY, set \
+             TRAILKEEP_KEY_FILE, or skip them with --no-checkpoints)"
+        );
+        return Err("the checkpoints could not be checked".into());
     };
     match checkpoints::verify_all(&pool, &key)
         .await
@@ -426,17 +456,35 @@ async fn verify_log(words: &[&str]) -> Result<bool, String> {
             return Ok(false);
         }
     }
-    if let Some(note) = saved {
+    // What was signed, kept outside the database: the only way to see a cut tail.
+    let memory = checkpoints::Memory::beside(&key_file);
+    let remembered = match std::fs::read(memory.path()) {
+        Ok(note) => Some((memory.path().display().to_string(), note)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", memory.path().display())),
+    };
+    let outside: Vec<(String, Vec<u8>)> = saved
+        .map(|note| ("the saved checkpoint".to_string(), note))
+        .into_iter()
+        .chain(remembered)
+        .collect();
+    if outside.is_empty() {
+        println!(
+            "note: entries cut from the end of the log, with the database's guards switched \
+             off by its owner or a superuser, are detectable only against a checkpoint kept \
+             outside the database: give --checkpoint FILE (a checkpoint saved earlier), or run \
+             this where the signer's memory ({}) can be read",
+            memory.path().display()
+        );
+    }
+    for (what, note) in outside {
         match checkpoints::verify_saved(&pool, &key, &note)
             .await
             .map_err(|e| e.to_string())?
         {
-            Ok(cp) => println!(
-                "ok the log still holds the {} entries of the saved checkpoint",
-                cp.size
-            ),
+            Ok(cp) => println!("ok the log still holds the {} entries of {what}", cp.size),
             Err(why) => {
-                println!("bad: {why}");
+                println!("bad ({what}): {why}");
                 return Ok(false);
             }
         }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use app::model::{ActorType, Role, SessionUser, Source, Status};
 use serde_json::json;
@@ -106,6 +107,10 @@ impl From<entries::AppendError> for AccountError {
     fn from(e: entries::AppendError) -> Self {
         match e {
             entries::AppendError::Db(e) => AccountError::Db(e),
+            e @ entries::AppendError::Unfaithful { .. } => {
+                tracing::error!(error = %e, "bug: an entry was not stored as it was hashed");
+                AccountError::Db(sqlx::Error::Protocol(e.to_string()))
+            }
             entries::AppendError::Conflict { id, .. } => {
                 AccountError::Invalid(format!("id {id} conflicts"))
             }
@@ -228,13 +233,17 @@ pub async fn revoke_key(
     Ok(key)
 }
 
-/// How sign-in refuses guessing: per email, per client address, within a sliding window.
+/// How sign-in refuses guessing, within a sliding window: per account from one address
+/// block, per address block, and a slow-down per account.
 #[derive(Clone, Copy, Debug)]
 pub struct SignInLimits {
-    /// Failed passwords (and unknown emails) for one email that lock it for the window.
+    /// Failed passwords for one account from one address block (`/64` for IPv6) that lock the
+    /// account for that block (only) for the window.
     pub email_failures: i64,
-    /// Refused attempts from one address after which it is not heard for the window.
+    /// Refused attempts from one address block after which it is not heard for the window.
     pub ip_failures: i64,
+    /// Failures on one account from anywhere after which its checks are spaced out.
+    pub slow_after: i64,
     pub window_minutes: i32,
 }
 
@@ -243,10 +252,16 @@ impl Default for SignInLimits {
         SignInLimits {
             email_failures: LOCKOUT_FAILURES,
             ip_failures: 30,
+            slow_after: 10,
             window_minutes: LOCKOUT_MINUTES,
         }
     }
 }
+
+/// The least time between two password checks on an account past its slow-down: at most
+/// `slow_after` + 15 min / 2 s = 460 guesses per account in a 15-minute window, from any
+/// number of addresses.
+pub const SLOW_SPACING: Duration = Duration::from_secs(2);
 
 pub const LOCKOUT_FAILURES: i64 = 5;
 pub const LOCKOUT_MINUTES: i32 = 15;
@@ -298,15 +313,29 @@ pub async fn sign_in(
     limits: SignInLimits,
 ) -> Result<SignIn, AccountError> {
     let typed = email.trim();
-    let email_key = hex::encode(auth::sha256(typed.to_lowercase().as_bytes()));
     let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
     let mut tx = pool.begin().await?;
-    let failures = sign_ins::lock_and_count(&mut tx, &email_key, ip, limits.window_minutes).await?;
-    if failures.ip >= limits.ip_failures {
+    // The account PostgreSQL matches decides what failures count against, never how the
+    // address was spelled (U+0130, upper case): one key per account.
+    let user = users::find_by_email(&mut *tx, typed).await?;
+    let email_key = auth::sign_in_account_key(user.as_ref().map(|u| u.id), typed);
+    let block = ip.map(auth::address_block);
+    let failures =
+        sign_ins::lock_and_count(&mut tx, &email_key, block.as_deref(), limits.window_minutes)
+            .await?;
+    if failures.block >= limits.ip_failures {
         // Nothing recorded: a flood from one address adds nothing to the log or the table.
         return Ok(SignIn::Throttled);
     }
-    let user = users::find_by_email(&mut *tx, typed).await?;
+    // Past `slow_after` failures on the account from anywhere, its password checks are spaced
+    // `SLOW_SPACING` apart (attempts queue on the account's lock meanwhile): the guesses any
+    // number of addresses get stay bounded, and the right password is delayed, never refused.
+    if failures.account >= limits.slow_after {
+        let spacing = SLOW_SPACING.as_secs_f64();
+        if let Some(since) = failures.since_last.filter(|s| *s < spacing) {
+            tokio::time::sleep(Duration::from_secs_f64(spacing - since)).await;
+        }
+    }
     let failed = |reason: sign_ins::Outcome| {
         let shown = typed_email_for_the_log(typed, password);
         let mut e = NewEvent::new(
@@ -326,8 +355,9 @@ pub async fn sign_in(
         e.record.details = json!({"reason": reason.as_str()});
         e
     };
-    if failures.email >= limits.email_failures {
-        sign_ins::record_failure(&mut tx, &email_key, ip, sign_ins::Outcome::LockedOut).await?;
+    if failures.account_here >= limits.email_failures {
+        let outcome = sign_ins::Outcome::LockedOut;
+        sign_ins::record_failure(&mut tx, &email_key, block.as_deref(), outcome).await?;
         entries::append_in(
             &mut tx,
             Source::Trailkeep,
@@ -357,7 +387,7 @@ pub async fn sign_in(
             } else {
                 sign_ins::Outcome::UnknownUser
             };
-            sign_ins::record_failure(&mut tx, &email_key, ip, outcome).await?;
+            sign_ins::record_failure(&mut tx, &email_key, block.as_deref(), outcome).await?;
             entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
             tx.commit().await?;
             return Ok(SignIn::BadCredentials);
@@ -374,6 +404,22 @@ pub async fn sign_in(
         user: session_user,
         token,
     })
+}
+
+/// `trailkeep user unlock --email E`: forgets the failed sign-ins counted against the account,
+/// recorded as `user.unlocked`. Returns how many were forgotten.
+pub async fn unlock(pool: &PgPool, email: &str, by: &Acting) -> Result<u64, AccountError> {
+    let mut tx = pool.begin().await?;
+    let user = users::find_by_email(&mut *tx, email.trim())
+        .await?
+        .ok_or_else(|| AccountError::Invalid(format!("no active user has the email {email:?}")))?;
+    let key = auth::sign_in_account_key(Some(user.id), &user.email);
+    let forgotten = sign_ins::forget(&mut tx, &key).await?;
+    let mut event = by.event("user.unlocked").on("user", &user.id.to_string());
+    event.record.details = json!({"email": user.email, "failures_forgotten": forgotten});
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    tx.commit().await?;
+    Ok(forgotten)
 }
 
 pub async fn sign_out(pool: &PgPool, token: &str, by: &Acting) -> Result<(), AccountError> {

@@ -8,6 +8,7 @@
 //! consistency proof from those hashes must link the latest checkpoint to the tree. A tree that
 //! is smaller (a restored backup) or different is refused, loudly, and shows in `/readyz`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +31,15 @@ pub enum Refusal {
     Inconsistent { tree: u64, checkpoint: u64 },
     /// The stored root is not what the stored hashes give.
     RootMismatch { tree: u64 },
+    /// The tree covers more entries than the log holds (the chain head).
+    BeyondLog { tree: u64, log: u64 },
+    /// A leaf of the tree is not the hash of its entry's stored fields.
+    Leaf { seq: u64 },
+    /// The tree does not extend what this signer signed last (its memory beside the key):
+    /// rows were cut or rewritten by someone who could switch the database's guards off.
+    Forgotten { tree: u64, remembered: u64 },
+    /// The signer's memory file cannot be read or does not verify with the key.
+    Memory(String),
 }
 
 impl std::fmt::Display for Refusal {
@@ -52,6 +62,22 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the stored root of the tree of {tree} entries is not what its stored hashes give"
             ),
+            Refusal::BeyondLog { tree, log } => write!(
+                f,
+                "the tree covers {tree} entries but the log holds {log}: leaves were invented"
+            ),
+            Refusal::Leaf { seq } => write!(
+                f,
+                "the tree's leaf {seq} is not the hash of entry {seq}'s stored fields"
+            ),
+            Refusal::Forgotten { tree, remembered } => write!(
+                f,
+                "the tree of {tree} entries does not extend the checkpoint of {remembered} \
+                 entries this signer signed last (its memory file): entries were removed or \
+                 changed by someone able to switch the database's guards off (its owner or a \
+                 superuser), or the database was restored from a backup"
+            ),
+            Refusal::Memory(why) => write!(f, "the signer's memory: {why}"),
         }
     }
 }
@@ -64,6 +90,10 @@ impl Refusal {
             Refusal::Smaller { .. } => "tree smaller than the latest checkpoint",
             Refusal::Inconsistent { .. } => "tree inconsistent with the latest checkpoint",
             Refusal::RootMismatch { .. } => "stored root wrong",
+            Refusal::BeyondLog { .. } => "tree larger than the log",
+            Refusal::Leaf { .. } => "tree leaf not its entry's hash",
+            Refusal::Forgotten { .. } => "tree does not extend the signer's memory",
+            Refusal::Memory(_) => "signer's memory unreadable",
         }
     }
 }
@@ -134,45 +164,211 @@ fn open(row: &StoredCheckpoint, key: &VerifierKey) -> Result<Checkpoint, Refusal
     Ok(cp)
 }
 
+/// The signer's memory: the note it signed last, kept in a file beside the key (never in the
+/// database), written atomically before the checkpoint row is inserted. Whoever can switch the
+/// database's guards off (its owner, a superuser) can rewrite every table, but not this file:
+/// the signer refuses to sign a tree that does not extend what it remembers. With several
+/// signing hosts, each remembers only what it signed itself.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    path: PathBuf,
+}
+
+impl Memory {
+    /// `<key file>.last-checkpoint`.
+    pub fn beside(key_file: &Path) -> Memory {
+        let mut path = key_file.as_os_str().to_owned();
+        path.push(".last-checkpoint");
+        Memory { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The checkpoint signed last here, verified with `key` (`None` before the first).
+    pub fn recall(&self, key: &VerifierKey) -> Result<Option<Checkpoint>, Refusal> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Refusal::Memory(format!("{}: {e}", self.path.display()))),
+        };
+        key.open(&bytes).map(Some).map_err(|e| {
+            Refusal::Memory(format!(
+                "{} does not verify with the log's key ({e})",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Replaces the memory with `note`: a temporary file, synced, renamed over the old one,
+    /// and the directory synced, so a crash leaves the old note or the new one.
+    pub fn remember(&self, note: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut tmp = self.path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(note.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &self.path)?;
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::File::open(dir)?.sync_all()
+    }
+}
+
+/// Unverifiable rows passed over before [`newest`] gives up (each is an alarm).
+const MAX_UNVERIFIED: usize = 1000;
+
+/// The newest stored checkpoint that verifies with the key, and the newest row above it that
+/// does not (reported as an alarm, never obeyed).
+#[derive(Debug, Default)]
+pub struct Newest {
+    pub verified: Option<(StoredCheckpoint, Checkpoint)>,
+    pub unverified: Option<Refusal>,
+}
+
+/// Reads checkpoints newest first until one verifies with `key`: what exports, the console
+/// and the signer build on, so a row the server's role stored without the key never counts.
+pub async fn newest(conn: &mut PgConnection, key: &VerifierKey) -> Result<Newest, SignError> {
+    let mut found = Newest::default();
+    let mut before = u64::MAX;
+    let mut passed = 0;
+    loop {
+        let page = storage::checkpoints::page_before(&mut *conn, before, 100).await?;
+        if page.is_empty() {
+            return Ok(found);
+        }
+        for row in page {
+            match open(&row, key) {
+                Ok(cp) => {
+                    found.verified = Some((row, cp));
+                    return Ok(found);
+                }
+                Err(refusal) => {
+                    found.unverified.get_or_insert(refusal);
+                    before = row.size as u64;
+                    passed += 1;
+                }
+            }
+        }
+        if passed >= MAX_UNVERIFIED {
+            return Err(SignError::Refused(Refusal::Unverified {
+                size: before,
+                why: format!("{passed} newer checkpoints do not verify either"),
+            }));
+        }
+    }
+}
+
+/// The newest checkpoint that verifies with `key` (none without a key): what exports, the
+/// console and the checkpoint API serve. An unverifiable newer row is logged as an alarm and
+/// passed over, never served.
+pub async fn newest_verified(
+    pool: &PgPool,
+    key: Option<&VerifierKey>,
+) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
+    let Some(key) = key else { return Ok(None) };
+    let mut conn = pool.acquire().await?;
+    match newest(&mut conn, key).await {
+        Ok(found) => {
+            if let Some(bad) = found.unverified {
+                tracing::error!(error = %bad, "a stored checkpoint does not verify; it is ignored");
+            }
+            Ok(found.verified.map(|(row, _)| row))
+        }
+        Err(SignError::Db(e)) => Err(e),
+        Err(e) => {
+            tracing::error!(error = %e, "no stored checkpoint verifies");
+            Ok(None)
+        }
+    }
+}
+
 /// Checks that the tree of `size` entries whose stored root is `root` is what its stored hashes
-/// give and extends `latest` (verified with `key`). Returns the latest checkpoint's content.
+/// give, lies within the log, and extends both `previous` (the newest checkpoint that
+/// verifies) and `remembered` (what this signer signed last).
 async fn check_extends(
     conn: &mut PgConnection,
-    key: &VerifierKey,
-    latest: Option<&StoredCheckpoint>,
+    previous: Option<&Checkpoint>,
+    remembered: Option<&Checkpoint>,
     size: u64,
     root: Hash,
-) -> Result<Option<Checkpoint>, SignError> {
+) -> Result<(), SignError> {
     if root_at(&mut *conn, size).await? != root {
         return Err(SignError::Refused(Refusal::RootMismatch { tree: size }));
     }
-    let Some(row) = latest else { return Ok(None) };
-    let cp = open(row, key).map_err(SignError::Refused)?;
-    if size < cp.size {
-        return Err(SignError::Refused(Refusal::Smaller {
-            tree: size,
-            checkpoint: cp.size,
-        }));
+    let log = storage::entries::count_all(&mut *conn).await? as u64;
+    if size > log {
+        return Err(SignError::Refused(Refusal::BeyondLog { tree: size, log }));
     }
-    let (from, to) = (cp.size, size);
-    let indexes = tree::needed(|r| tree::consistency_proof(from, to, r));
-    let hashes = storage::tree::hashes(&mut *conn, &indexes).await?;
-    let proof = tree::consistency_proof(from, to, &hashes).map_err(SignError::Tree)?;
-    tree::check_consistency(&proof, to, root, from, cp.root).map_err(|_| {
-        SignError::Refused(Refusal::Inconsistent {
-            tree: size,
-            checkpoint: cp.size,
-        })
-    })?;
-    Ok(Some(cp))
+    for (cp, ours) in [(previous, false), (remembered, true)] {
+        let Some(cp) = cp else { continue };
+        let refusal = |tree: u64, checkpoint: u64| match ours {
+            true => Refusal::Forgotten {
+                tree,
+                remembered: checkpoint,
+            },
+            false if tree < checkpoint => Refusal::Smaller { tree, checkpoint },
+            false => Refusal::Inconsistent { tree, checkpoint },
+        };
+        if size < cp.size {
+            return Err(SignError::Refused(refusal(size, cp.size)));
+        }
+        let (from, to) = (cp.size, size);
+        let indexes = tree::needed(|r| tree::consistency_proof(from, to, r));
+        let hashes = storage::tree::hashes(&mut *conn, &indexes).await?;
+        let proof = tree::consistency_proof(from, to, &hashes).map_err(SignError::Tree)?;
+        tree::check_consistency(&proof, to, root, from, cp.root)
+            .map_err(|_| SignError::Refused(refusal(size, cp.size)))?;
+    }
+    Ok(())
 }
 
-/// One step: signs the tree as it stands if it grew since the latest checkpoint, that one is at
-/// least `every` old, and no other process is signing.
+/// Checks that the tree's leaves `from..to` are the hashes of those entries' stored fields,
+/// recomputed here (the database builds the tree from the `leaf_hash` column, which the
+/// server's role writes).
+async fn check_leaves(conn: &mut PgConnection, from: u64, to: u64) -> Result<(), SignError> {
+    let mut at = from;
+    while at < to {
+        let end = to.min(at + crate::service::tree::BATCH as u64);
+        let rows = storage::entries::rows_by_seq(&mut *conn, at as i64, end as i64).await?;
+        let indexes: Vec<u64> = (at..end).map(tree::first_index).collect();
+        let leaves = storage::tree::hashes(&mut *conn, &indexes).await?;
+        for seq in at..end {
+            let row = rows
+                .get((seq - at) as usize)
+                .filter(|r| r.record.seq as u64 == seq);
+            match (row, leaves.get(tree::first_index(seq))) {
+                (Some(row), Some(leaf)) if row.record.leaf_hash() == leaf => {}
+                _ => return Err(SignError::Refused(Refusal::Leaf { seq })),
+            }
+        }
+        at = end;
+    }
+    Ok(())
+}
+
+/// One step: signs the tree as it stands if it grew since the newest checkpoint that
+/// verifies, that one is at least `every` old, and no other process is signing. With a
+/// `memory`, the tree must also extend what was signed last here, and the new note is
+/// remembered before its row is stored.
 pub async fn sign_once(
     pool: &PgPool,
     key: &SigningKey,
     every: Duration,
+    memory: Option<&Memory>,
 ) -> Result<Signed, SignError> {
     let mut tx = pool.begin().await?;
     if !storage::checkpoints::try_lock_signer(&mut tx).await? {
@@ -180,20 +376,34 @@ pub async fn sign_once(
     }
     // Early answers end the transaction at once (a dropped one ends only when its connection
     // is next used, and would hold the signer's lock until then).
-    let latest = storage::checkpoints::latest(&mut *tx).await?;
-    if let Some(row) = &latest {
+    let newest = newest(&mut tx, key.verifier()).await?;
+    match (&newest.verified, newest.unverified) {
+        // Checkpoints, none of which this key signed: the wrong key, or all forged.
+        (None, Some(bad)) => return Err(SignError::Refused(bad)),
+        (_, Some(bad)) => {
+            tracing::error!(error = %bad, "a stored checkpoint does not verify; it is ignored")
+        }
+        _ => {}
+    }
+    if let Some((row, _)) = &newest.verified {
         let age = Utc::now() - row.signed_at;
         if age < chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX) {
             tx.rollback().await?;
             return Ok(Signed::NotYet);
         }
     }
+    let previous = newest.verified.map(|(_, cp)| cp);
+    let remembered = match memory {
+        Some(m) => m.recall(key.verifier()).map_err(SignError::Refused)?,
+        None => None,
+    };
     let (size, root) = storage::tree::state(&mut *tx).await?;
-    let previous = check_extends(&mut tx, key.verifier(), latest.as_ref(), size, root).await?;
-    if size == 0 || previous.is_some_and(|cp| cp.size == size) {
+    check_extends(&mut tx, previous.as_ref(), remembered.as_ref(), size, root).await?;
+    if size == 0 || previous.as_ref().is_some_and(|cp| cp.size == size) {
         tx.rollback().await?;
         return Ok(Signed::NothingNew);
     }
+    check_leaves(&mut tx, previous.as_ref().map_or(0, |cp| cp.size), size).await?;
     let note = key
         .sign(&Checkpoint {
             origin: key.verifier().name().to_string(),
@@ -201,6 +411,14 @@ pub async fn sign_once(
             root,
         })
         .map_err(SignError::Key)?;
+    if let Some(m) = memory {
+        m.remember(&note).map_err(|e| {
+            SignError::Refused(Refusal::Memory(format!(
+                "cannot write {}: {e}",
+                m.path().display()
+            )))
+        })?;
+    }
     storage::checkpoints::insert(&mut tx, size, &root, key.verifier().id(), &note).await?;
     tx.commit().await?;
     Ok(Signed::New(size))
@@ -212,6 +430,7 @@ pub async fn run(
     pool: PgPool,
     key: SigningKey,
     every: Duration,
+    memory: Option<Memory>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     // Ticks a little more often than the interval: the checkpoint's age decides.
@@ -223,7 +442,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = &mut stop => return,
         }
-        match sign_once(&pool, &key, every).await {
+        match sign_once(&pool, &key, every, memory.as_ref()).await {
             Ok(Signed::New(size)) => tracing::debug!(size, "checkpoint signed"),
             Ok(_) => {}
             Err(e @ (SignError::Refused(_) | SignError::Key(_) | SignError::Tree(_))) => {
@@ -248,20 +467,37 @@ pub enum CheckpointHealth {
     Refused(Refusal),
 }
 
-pub async fn health(pool: &PgPool, key: &VerifierKey) -> Result<CheckpointHealth, SignError> {
+/// The signer's verdict without signing: the newest rows verify, and the tree extends the
+/// newest verified checkpoint and what `memory` remembers.
+pub async fn health(
+    pool: &PgPool,
+    key: &VerifierKey,
+    memory: Option<&Memory>,
+) -> Result<CheckpointHealth, SignError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let latest = storage::checkpoints::latest(&mut *tx).await?;
-    let (size, root) = storage::tree::state(&mut *tx).await?;
-    match check_extends(&mut tx, key, latest.as_ref(), size, root).await {
-        Ok(_) => Ok(match latest {
-            None => CheckpointHealth::NoneYet,
-            Some(row) => CheckpointHealth::Current {
-                size: row.size as u64,
-                signed_at: row.signed_at,
-            },
+    let verdict = async {
+        let newest = newest(&mut tx, key).await?;
+        if let Some(bad) = newest.unverified {
+            return Err(SignError::Refused(bad));
+        }
+        let remembered = match memory {
+            Some(m) => m.recall(key).map_err(SignError::Refused)?,
+            None => None,
+        };
+        let (size, root) = storage::tree::state(&mut *tx).await?;
+        let previous = newest.verified.as_ref().map(|(_, cp)| cp);
+        check_extends(&mut tx, previous, remembered.as_ref(), size, root).await?;
+        Ok(newest.verified)
+    }
+    .await;
+    match verdict {
+        Ok(None) => Ok(CheckpointHealth::NoneYet),
+        Ok(Some((row, _))) => Ok(CheckpointHealth::Current {
+            size: row.size as u64,
+            signed_at: row.signed_at,
         }),
         Err(SignError::Refused(r)) => Ok(CheckpointHealth::Refused(r)),
         Err(e) => Err(e),

@@ -82,9 +82,8 @@ pub async fn integrate_once(pool: &PgPool) -> Result<Option<u64>, IntegrateError
         return Ok(Some(0));
     }
     let count = leaves.len() as u64;
-    let earlier = storage::tree::hashes(&mut *tx, &tree::needed_to_extend(size, count)).await?;
-    let (made, root) = tree::extend(size, &leaves, &earlier)?;
-    storage::tree::extend(&mut tx, tree::first_index(size), &made, size + count, root).await?;
+    // The database computes the new stored hashes from the same leaf_hash column checked above.
+    storage::tree::extend_to(&mut tx, size + count).await?;
     tx.commit().await?;
     Ok(Some(count))
 }

@@ -50,7 +50,9 @@ pub async fn of_size(
     .await
 }
 
-/// Stores a new checkpoint (the database refuses one not newer than the latest).
+/// Stores a new checkpoint through `checkpoint_insert` (0010_integrity_guards.sql): the
+/// database refuses one not newer than the latest, beyond the tree, whose root is not the
+/// tree's root at its size, or whose note does not state both.
 pub async fn insert(
     conn: &mut PgConnection,
     size: u64,
@@ -58,7 +60,7 @@ pub async fn insert(
     key_id: u32,
     note: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO checkpoints (size, root, key_id, note) VALUES ($1, $2, $3, $4)")
+    sqlx::query("SELECT checkpoint_insert($1, $2, $3, $4)")
         .bind(size as i64)
         .bind(&root[..])
         .bind(i64::from(key_id))
@@ -78,6 +80,22 @@ pub async fn page(
         "SELECT {COLUMNS} FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2"
     ))
     .bind(after as i64)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Up to `limit` checkpoints smaller than `before`, newest first (to find the newest that
+/// verifies).
+pub async fn page_before(
+    db: impl sqlx::PgExecutor<'_>,
+    before: u64,
+    limit: i64,
+) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkpoints WHERE size < $1 ORDER BY size DESC LIMIT $2"
+    ))
+    .bind(i64::try_from(before).unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(db)
     .await

@@ -40,7 +40,32 @@ pub enum AppendError {
         index: usize,
         id: Uuid,
     },
+    /// A row read back inside the append's transaction does not give the leaf hash computed
+    /// before it was written: what was hashed is not what PostgreSQL stores. A bug (the batch
+    /// is rolled back; the tree would stop at that entry otherwise).
+    Unfaithful {
+        seq: i64,
+    },
     Db(sqlx::Error),
+}
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppendError::Conflict { index, id } => {
+                write!(
+                    f,
+                    "event {index}: id {id} is already stored with other content"
+                )
+            }
+            AppendError::Unfaithful { seq } => write!(
+                f,
+                "entry {seq} as PostgreSQL stores it does not give the leaf hash computed at \
+                 ingest (a normalisation bug); the batch was rolled back"
+            ),
+            AppendError::Db(e) => write!(f, "database: {e}"),
+        }
+    }
 }
 
 impl From<sqlx::Error> for AppendError {
@@ -360,6 +385,15 @@ pub async fn append_in(
     if seq > next_seq {
         // The database checks the rows extend the head, and moves it (0007_append_path.sql).
         new_rows.insert(&mut *conn).await?;
+        // Defence in depth: read the rows back exactly as the integrator will, in this
+        // transaction, and recompute their leaf hashes; any difference rolls the batch back.
+        for row in rows_by_seq(&mut *conn, next_seq, seq).await? {
+            if row.record.leaf_hash()[..] != row.leaf_hash[..] {
+                return Err(AppendError::Unfaithful {
+                    seq: row.record.seq,
+                });
+            }
+        }
     }
     Ok(acks)
 }
@@ -393,9 +427,10 @@ pub async fn rows_by_seq(
     .await
 }
 
-pub async fn count_all(pool: &PgPool) -> Result<i64, sqlx::Error> {
+/// How many entries the log holds (the chain head's next seq).
+pub async fn count_all(db: impl sqlx::PgExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT next_seq FROM chain_head WHERE singleton")
-        .fetch_one(pool)
+        .fetch_one(db)
         .await
 }
 

@@ -118,6 +118,82 @@ pub async fn migrate(pool: &PgPool) -> Result<(), String> {
         .map_err(|e| format!("migration failed: {e}"))
 }
 
+/// Hands every table and function of the schema (extensions' own aside) to `role`, a
+/// `NOLOGIN` role created when missing, so that no login owns the log: whoever owns the tables
+/// can switch their guards off. Needs a superuser connection (as `trailkeep migrate --owner`
+/// runs), and is repeated after each migration, which creates objects as the connecting user.
+pub async fn hand_over(pool: &PgPool, role: &str) -> Result<(), String> {
+    let valid = role
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && role.len() <= 63;
+    if !valid {
+        return Err(format!(
+            "--owner {role:?}: give a role name of lower-case letters, digits and _, such as \
+             trailkeep_owner"
+        ));
+    }
+    let db = |e: sqlx::Error| format!("handing the tables to {role}: {e}");
+    let superuser: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(pool)
+            .await
+            .map_err(db)?;
+    if !superuser {
+        return Err(
+            "--owner needs a superuser connection (e.g. DATABASE_URL of the postgres user): \
+             only a superuser can give the tables to a role nobody logs in as"
+                .into(),
+        );
+    }
+    let mut tx = pool.begin().await.map_err(db)?;
+    let exists: Option<bool> =
+        sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1")
+            .bind(role)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    match exists {
+        None => {
+            // The name is checked above: plain lower-case letters, digits and _.
+            sqlx::query(&format!("CREATE ROLE {role} NOLOGIN"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        Some(true) => {
+            return Err(format!(
+                "{role} can log in: give the tables to a NOLOGIN role (ALTER ROLE {role} \
+                 NOLOGIN, or name a new one)"
+            ))
+        }
+        Some(false) => {}
+    }
+    let statements: Vec<String> = sqlx::query_scalar(
+        "SELECT format('ALTER TABLE public.%I OWNER TO %I', c.relname, $1) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') \
+         UNION ALL \
+         SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, $1) \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'public' \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+    )
+    .bind(role)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    for statement in statements {
+        sqlx::query(&statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)
+}
+
 /// The key that signs pagination cursors (created by the migrations).
 pub async fn cursor_key(pool: &PgPool) -> Result<Vec<u8>, sqlx::Error> {
     sqlx::query_scalar("SELECT cursor_key FROM server_secret WHERE singleton")

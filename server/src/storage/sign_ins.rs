@@ -1,8 +1,6 @@
 //! `sign_in_attempts`: what the sign-in lockout and the per-address limit count. Only `/login`
 //! writes here, at the database's clock: nothing an API key can send reaches these rows.
 
-use std::net::IpAddr;
-
 use sqlx::PgConnection;
 
 /// How an attempt ended (the table's CHECK lists the same words).
@@ -24,66 +22,96 @@ impl Outcome {
 }
 
 /// Failures counted for one attempt, inside its transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Failures {
-    /// Wrong passwords and unknown users for this email in the window.
-    pub email: i64,
-    /// Every refused attempt from this address in the window.
-    pub ip: i64,
+    /// Wrong passwords and unknown users for this account from this address block.
+    pub account_here: i64,
+    /// Wrong passwords and unknown users for this account from anywhere.
+    pub account: i64,
+    /// Every refused attempt from this address block, whatever the account.
+    pub block: i64,
+    /// Seconds since the last refused attempt on this account (`None`: none in the window).
+    pub since_last: Option<f64>,
 }
 
-/// Serialises attempts on one email (and one address) until the caller's transaction ends,
-/// then counts the failures of the last `minutes`: parallel guesses see each other's failures.
+/// Serialises attempts on one account (and one address block) until the caller's transaction
+/// ends, then counts the failures of the last `minutes`: parallel guesses see each other's.
+/// `account_key` names the account found (or the email typed, when none is), `block` the
+/// client's address block (`/64` for IPv6).
 pub async fn lock_and_count(
     tx: &mut PgConnection,
-    email_key: &str,
-    ip: Option<IpAddr>,
+    account_key: &str,
+    block: Option<&str>,
     minutes: i32,
 ) -> Result<Failures, sqlx::Error> {
-    // Always email first, then address: two attempts never wait for each other in a circle.
+    // Always account first, then block: two attempts never wait for each other in a circle.
     sqlx::query(
         "SELECT pg_advisory_xact_lock(hashtextextended('trailkeep.sign_in.email:' || $1, 0))",
     )
-    .bind(email_key)
+    .bind(account_key)
     .execute(&mut *tx)
     .await?;
-    if let Some(ip) = ip {
+    if let Some(block) = block {
         sqlx::query(
             "SELECT pg_advisory_xact_lock(hashtextextended('trailkeep.sign_in.ip:' || $1, 0))",
         )
-        .bind(ip.to_string())
+        .bind(block)
         .execute(&mut *tx)
         .await?;
     }
-    let (email, ip): (i64, i64) = sqlx::query_as(
-        "SELECT \
-           (SELECT count(*) FROM sign_in_attempts WHERE email_key = $1 \
-              AND outcome IN ('bad_password', 'unknown_user') \
-              AND at > now() - make_interval(mins => $3)), \
-           (SELECT count(*) FROM sign_in_attempts WHERE ip = $2::inet \
-              AND at > now() - make_interval(mins => $3))",
+    let (account_here, account, block, since_last): (i64, i64, i64, Option<f64>) = sqlx::query_as(
+        "WITH recent AS (SELECT * FROM sign_in_attempts \
+                             WHERE at > now() - make_interval(mins => $3)) \
+             SELECT \
+               (SELECT count(*) FROM recent WHERE email_key = $1 \
+                  AND outcome IN ('bad_password', 'unknown_user') \
+                  AND ip IS NOT DISTINCT FROM $2::inet), \
+               (SELECT count(*) FROM recent WHERE email_key = $1 \
+                  AND outcome IN ('bad_password', 'unknown_user')), \
+               (SELECT count(*) FROM recent WHERE ip = $2::inet), \
+               (SELECT extract(epoch FROM clock_timestamp() - max(at))::float8 FROM recent \
+                  WHERE email_key = $1 AND outcome IN ('bad_password', 'unknown_user'))",
     )
-    .bind(email_key)
-    .bind(ip.map(|ip| ip.to_string()))
+    .bind(account_key)
+    .bind(block)
     .bind(minutes)
     .fetch_one(&mut *tx)
     .await?;
-    Ok(Failures { email, ip })
+    Ok(Failures {
+        account_here,
+        account,
+        block,
+        since_last,
+    })
+}
+
+/// Forgets the failures counted against one account (`trailkeep user unlock`).
+pub async fn forget(conn: &mut PgConnection, account_key: &str) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM sign_in_attempts WHERE email_key = $1")
+            .bind(account_key)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Records a refused attempt (successes are not counted), and prunes what no window needs.
 pub async fn record_failure(
     tx: &mut PgConnection,
-    email_key: &str,
-    ip: Option<IpAddr>,
+    account_key: &str,
+    block: Option<&str>,
     outcome: Outcome,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sign_in_attempts (email_key, ip, outcome) VALUES ($1, $2::inet, $3)")
-        .bind(email_key)
-        .bind(ip.map(|ip| ip.to_string()))
-        .bind(outcome.as_str())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sign_in_attempts (email_key, ip, outcome, at) \
+         VALUES ($1, $2::inet, $3, clock_timestamp())",
+    )
+    .bind(account_key)
+    .bind(block)
+    .bind(outcome.as_str())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM sign_in_attempts WHERE at < now() - interval '1 day'")
         .execute(&mut *tx)
         .await?;

@@ -1,7 +1,8 @@
 //! The Merkle tree's rows (migrations/0008_merkle_tree.sql): stored hashes 256 to a
-//! `tree_hashes` row, and `tree_state` (size, root). The integrator (`service::tree`) is their
-//! only writer, one at a time across every process (an advisory lock held by its transaction);
-//! the database refuses any change to a stored hash or a shrinking tree, whoever tries.
+//! `tree_hashes` row, and `tree_state` (size, root). Only the database writes them, through
+//! `tree_extend` (0010_integrity_guards.sql), which the integrator (`service::tree`) calls one at
+//! a time across every process (an advisory lock held by its transaction); the database
+//! refuses any change to a stored hash or a shrinking tree, whoever tries.
 
 use sqlx::{PgConnection, PgPool};
 
@@ -53,47 +54,16 @@ pub async fn hashes(db: impl sqlx::PgExecutor<'_>, indexes: &[u64]) -> Result<Ha
     Ok(out)
 }
 
-/// Writes `made` as the stored hashes from index `first` on, and moves the state to `size`
-/// leaves with `root`. A row's old bytes stay its prefix (the database checks it too).
-pub async fn extend(
-    conn: &mut PgConnection,
-    first: u64,
-    made: &[Hash],
-    size: u64,
-    root: Hash,
-) -> Result<(), sqlx::Error> {
-    let mut index = first;
-    let mut rest = made;
-    while !rest.is_empty() {
-        // Up to the end of the row `index` is in.
-        let room = (CHUNK - index % CHUNK) as usize;
-        let (part, tail) = rest.split_at(room.min(rest.len()));
-        rest = tail;
-        let chunk = (index / CHUNK) as i64;
-        let bytes: Vec<u8> = part.concat();
-        let length: i32 = sqlx::query_scalar(
-            "INSERT INTO tree_hashes (chunk, hashes) VALUES ($1, $2) \
-             ON CONFLICT (chunk) DO UPDATE SET hashes = tree_hashes.hashes || EXCLUDED.hashes \
-             RETURNING length(hashes)",
-        )
-        .bind(chunk)
-        .bind(&bytes)
-        .fetch_one(&mut *conn)
+/// Extends the tree to `target` leaves. The database computes every new stored hash and the
+/// root itself from the entries' `leaf_hash` column, never past the chain head
+/// (`tree_extend`, migrations/0010_integrity_guards.sql): the server's role can ask the tree to
+/// grow, not say what it holds. Returns the tree's size.
+pub async fn extend_to(conn: &mut PgConnection, target: u64) -> Result<u64, sqlx::Error> {
+    let size: i64 = sqlx::query_scalar("SELECT tree_extend($1)")
+        .bind(i64::try_from(target).unwrap_or(i64::MAX))
+        .fetch_one(conn)
         .await?;
-        index += part.len() as u64;
-        let expected = ((index - 1) % CHUNK + 1) * 32;
-        if length as u64 != expected {
-            return Err(sqlx::Error::Protocol(format!(
-                "tree_hashes row {chunk} holds {length} bytes, expected {expected}"
-            )));
-        }
-    }
-    sqlx::query("UPDATE tree_state SET size = $1, root = $2 WHERE singleton")
-        .bind(size as i64)
-        .bind(&root[..])
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    Ok(size as u64)
 }
 
 /// Every stored hash, in order (for `verify` and tests).

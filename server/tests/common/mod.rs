@@ -16,21 +16,51 @@ use trailkeep::{
     service::accounts::{self, Acting},
 };
 
+/// The HTTP router as `serve` builds it: its pools connect as `trailkeep_writer` (the server's
+/// role), never as the test's superuser, so a missing or excessive grant fails the tests.
 pub async fn router(pool: &PgPool) -> Router {
+    router_with_key(pool, None).await
+}
+
+/// [`router`] with the log's verifier key, as `serve` has it.
+pub async fn router_with_key(
+    pool: &PgPool,
+    key: Option<&trailkeep::domain::checkpoint::VerifierKey>,
+) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("trailkeep")
         .site_root("target/site")
         .build();
-    http::router(
-        http::AppState::new(
-            pool.clone(),
-            pool.clone(),
-            leptos_options,
-            Config::default(),
-        )
+    let writer = writer_pool(pool).await;
+    let mut state = http::AppState::new(writer.clone(), writer, leptos_options, Config::default())
         .await
-        .unwrap(),
+        .unwrap();
+    state.log_key = key.map(|k| std::sync::Arc::new(k.clone()));
+    http::router(state)
+}
+
+/// The router on `writer` itself (a pool from [`writer_pool`]), for a test that closes it.
+pub async fn router_on(writer: &PgPool) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("trailkeep")
+        .site_root("target/site")
+        .build();
+    let state = http::AppState::new(
+        writer.clone(),
+        writer.clone(),
+        leptos_options,
+        Config::default(),
     )
+    .await
+    .unwrap();
+    http::router(state)
+}
+
+/// A pool on the test's database connected as the server's role, as `serve` connects.
+pub async fn writer_pool(pool: &PgPool) -> PgPool {
+    trailkeep::storage::connect_with((*pool.connect_options()).clone(), 4)
+        .await
+        .expect("the migrations grant the writer role what the server needs")
 }
 
 pub async fn key(pool: &PgPool, scopes: &[Scope]) -> String {

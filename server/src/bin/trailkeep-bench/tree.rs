@@ -185,6 +185,7 @@ async fn checkpoint_lag(writer: &sqlx::PgPool) -> Result<Lag, String> {
         writer.clone(),
         key,
         Duration::from_secs(1),
+        None,
         stopped(stop.clone()),
     ));
     // (last seq of the batch, when it was acknowledged)

@@ -30,7 +30,7 @@ use crate::domain::{
 use crate::service::accounts::Acting;
 use crate::service::tree::{self, TreeReadError};
 use crate::storage::{
-    self, entries,
+    entries,
     query::{self, ExportSnapshot},
 };
 
@@ -150,16 +150,19 @@ enum Stop {
     Proof(String),
 }
 
-/// The latest signed checkpoint, which the export is cut against.
+/// The newest checkpoint that verifies with the log's key, which the export is cut against.
 async fn cut(state: &AppState) -> Result<export::Cut, sqlx::Error> {
-    Ok(match storage::checkpoints::latest(&state.reads).await? {
-        None => export::Cut::default(),
-        Some(row) => export::Cut {
-            key_id: row.key_id as u32,
-            size: row.size as u64,
-            note: Some(row.note),
+    let key = state.log_key.as_deref();
+    Ok(
+        match crate::service::checkpoints::newest_verified(&state.reads, key).await? {
+            None => export::Cut::default(),
+            Some(row) => export::Cut {
+                key_id: row.key_id as u32,
+                size: row.size as u64,
+                note: Some(row.note),
+            },
         },
-    })
+    )
 }
 
 /// Each entry's inclusion proof in the cut's tree (hex), `None` for those newer than it.

@@ -96,6 +96,14 @@ pub async fn post_events(
             format!("event {index}: id {id} is already stored with different content or from another key; nothing was stored"),
         )
         .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content or from another key"}]))),
+        Err(e @ AppendError::Unfaithful { .. }) => {
+            tracing::error!(error = %e, "bug: an event was not stored as it was hashed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the event could not be stored exactly as it was hashed (a Trailkeep bug, \
+                 logged); nothing was stored",
+            ))
+        }
         Err(AppendError::Db(e)) => Err(ApiError::database(e)),
     }
 }

@@ -82,7 +82,10 @@ pub async fn checkpoint(
         size = Some(number("size", &v, 1, MAX)? as u64);
     }
     let found = match size {
-        None => storage::checkpoints::latest(&state.reads).await,
+        None => {
+            crate::service::checkpoints::newest_verified(&state.reads, state.log_key.as_deref())
+                .await
+        }
         Some(n) => storage::checkpoints::of_size(&state.reads, n).await,
     }
     .map_err(ApiError::database)?;

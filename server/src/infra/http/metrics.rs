@@ -285,6 +285,20 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
     if let Ok((size, _)) = storage::tree::state(&state.reads).await {
         let _ = writeln!(out, "trailkeep_merkle_tree_entries {size}");
     }
+    family(
+        &mut out,
+        "trailkeep_integrity_ok",
+        "gauge",
+        "1 while the Merkle tree grows and the signer signs, 0 on an integrity alarm (a stopped \
+         tree, a refused or unverifiable checkpoint: see /readyz and the error log); absent when \
+         the database did not answer.",
+    );
+    let current = storage::migrations_current(&state.pool)
+        .await
+        .unwrap_or(false);
+    if let Some(ok) = super::probes::integrity(&state, current).await.ok {
+        let _ = writeln!(out, "trailkeep_integrity_ok {}", u8::from(ok));
+    }
     (
         [(
             header::CONTENT_TYPE,

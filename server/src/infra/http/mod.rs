@@ -11,6 +11,7 @@ mod integrity;
 mod live;
 mod metrics;
 pub mod openapi;
+mod origin;
 mod probes;
 mod query;
 pub mod serve;
@@ -59,6 +60,9 @@ pub struct AppState {
     /// The log's verifier key (its signing key signs the checkpoints): `serve` always has one;
     /// without it the integrity endpoints answer 503.
     pub log_key: Option<Arc<crate::domain::checkpoint::VerifierKey>>,
+    /// What this host's signer signed last (beside the key file): `/readyz` and the console
+    /// check the tree against it too.
+    pub signer_memory: Option<Arc<crate::service::checkpoints::Memory>>,
 }
 
 impl AppState {
@@ -90,6 +94,7 @@ impl AppState {
             live_slots: slots::Slots::live(),
             shutdown: serve::Shutdown::default(),
             log_key: None,
+            signer_memory: None,
             pool,
             reads,
             leptos_options,
@@ -111,6 +116,7 @@ struct PgConsole {
     cursor_key: Arc<Vec<u8>>,
     recorded_late_after: chrono::Duration,
     log_key: Option<Arc<crate::domain::checkpoint::VerifierKey>>,
+    signer_memory: Option<Arc<crate::service::checkpoints::Memory>>,
 }
 
 /// The store could not answer: logged here (with why), `Unavailable` to the console, or
@@ -138,9 +144,10 @@ fn query_failed(e: QueryError) -> ConsoleError {
 impl ConsoleBackend for PgConsole {
     fn integrity(&self, seqs: Vec<i64>) -> BoxFuture<'_, BackendResult<Option<IntegrityEvidence>>> {
         Box::pin(async move {
-            let Some(latest) = storage::checkpoints::latest(&self.pool)
-                .await
-                .map_err(unavailable)?
+            let Some(latest) =
+                crate::service::checkpoints::newest_verified(&self.pool, self.log_key.as_deref())
+                    .await
+                    .map_err(unavailable)?
             else {
                 return Ok(None);
             };
@@ -157,7 +164,13 @@ impl ConsoleBackend for PgConsole {
             // The signer's verdict, as every process reads it from the database.
             let refused = match &self.log_key {
                 None => None,
-                Some(key) => match crate::service::checkpoints::health(&self.pool, key).await {
+                Some(key) => match crate::service::checkpoints::health(
+                    &self.pool,
+                    key,
+                    self.signer_memory.as_deref(),
+                )
+                .await
+                {
                     Ok(crate::service::checkpoints::CheckpointHealth::Refused(r)) => {
                         Some(r.to_string())
                     }
@@ -258,6 +271,7 @@ pub fn router(state: AppState) -> Router {
         cursor_key: state.cursor_key.clone(),
         recorded_late_after: state.config.recorded_late_after,
         log_key: state.log_key.clone(),
+        signer_memory: state.signer_memory.clone(),
     });
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();
@@ -290,6 +304,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::guard,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
         .layer(middleware::from_fn(move |request, next| {
             serve::request_deadline(request_limit, request, next)
         }))

@@ -23,6 +23,10 @@ pub struct Readiness {
     pub migrations: &'static str,
     /// `connected`, `reconnecting`, or `idle` (no live client yet on this process).
     pub live_listener: &'static str,
+    /// `ok`, or `degraded` when the Merkle tree stopped or the signer refuses (an integrity
+    /// alarm for monitoring, which does not stop serving; `trailkeep_integrity_ok` says the
+    /// same), or `unknown` (database unreachable or schema behind).
+    pub integrity: &'static str,
     /// `growing`, `stopped at seq N` (that entry was changed after it was appended: an
     /// integrity alarm, which does not stop serving), or `unknown` (database unreachable).
     pub merkle_tree: String,
@@ -52,31 +56,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Some(true) => "connected",
         Some(false) => "reconnecting",
     };
-    let merkle_tree = if migrations != "current" {
-        "unknown".to_string()
-    } else {
-        match crate::service::tree::health(&state.pool).await {
-            Ok(TreeHealth::Ok { .. }) => "growing".to_string(),
-            Ok(TreeHealth::Stopped { seq }) => format!("stopped at seq {seq}"),
-            Err(e) => {
-                tracing::warn!(error = %e, "readiness: cannot read the Merkle tree's state");
-                "unknown".to_string()
-            }
-        }
-    };
-    let checkpoints = match (&state.log_key, migrations) {
-        (None, _) => "no key".to_string(),
-        (Some(_), m) if m != "current" => "unknown".to_string(),
-        (Some(key), _) => match crate::service::checkpoints::health(&state.pool, key).await {
-            Ok(CheckpointHealth::NoneYet) => "none yet".to_string(),
-            Ok(CheckpointHealth::Current { .. }) => "current".to_string(),
-            Ok(CheckpointHealth::Refused(r)) => format!("refused: {}", r.kind()),
-            Err(e) => {
-                tracing::warn!(error = %e, "readiness: cannot check the checkpoints");
-                "unknown".to_string()
-            }
-        },
-    };
+    let integrity = integrity(&state, migrations == "current").await;
     let ready = reachable && migrations == "current" && live_listener != "reconnecting";
     let status = if ready {
         StatusCode::OK
@@ -90,8 +70,76 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             database: if reachable { "ok" } else { "unreachable" },
             migrations,
             live_listener,
-            merkle_tree,
-            checkpoints,
+            integrity: integrity.word(),
+            merkle_tree: integrity.merkle_tree,
+            checkpoints: integrity.checkpoints,
         }),
     )
+}
+
+/// The integrity machinery's state as the database and this host's signer memory say.
+pub struct Integrity {
+    /// As [`Readiness::merkle_tree`].
+    pub merkle_tree: String,
+    /// As [`Readiness::checkpoints`].
+    pub checkpoints: String,
+    /// `Some(true)` when both are sound, `Some(false)` on an alarm, `None` when unknown.
+    pub ok: Option<bool>,
+}
+
+impl Integrity {
+    fn word(&self) -> &'static str {
+        match self.ok {
+            Some(true) => "ok",
+            Some(false) => "degraded",
+            None => "unknown",
+        }
+    }
+}
+
+/// Whether the tree grows and the signer signs (`schema_current`: else both are unknown).
+pub async fn integrity(state: &AppState, schema_current: bool) -> Integrity {
+    if !schema_current {
+        return Integrity {
+            merkle_tree: "unknown".into(),
+            checkpoints: "unknown".into(),
+            ok: None,
+        };
+    }
+    let (merkle_tree, tree_ok) = match crate::service::tree::health(&state.pool).await {
+        Ok(TreeHealth::Ok { .. }) => ("growing".to_string(), Some(true)),
+        Ok(TreeHealth::Stopped { seq }) => (format!("stopped at seq {seq}"), Some(false)),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: cannot read the Merkle tree's state");
+            ("unknown".to_string(), None)
+        }
+    };
+    let (checkpoints, signer_ok) = match &state.log_key {
+        None => ("no key".to_string(), Some(true)),
+        Some(key) => match crate::service::checkpoints::health(
+            &state.pool,
+            key,
+            state.signer_memory.as_deref(),
+        )
+        .await
+        {
+            Ok(CheckpointHealth::NoneYet) => ("none yet".to_string(), Some(true)),
+            Ok(CheckpointHealth::Current { .. }) => ("current".to_string(), Some(true)),
+            Ok(CheckpointHealth::Refused(r)) => (format!("refused: {}", r.kind()), Some(false)),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: cannot check the checkpoints");
+                ("unknown".to_string(), None)
+            }
+        },
+    };
+    let ok = match (tree_ok, signer_ok) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    };
+    Integrity {
+        merkle_tree,
+        checkpoints,
+        ok,
+    }
 }
