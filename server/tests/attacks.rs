@@ -316,7 +316,7 @@ async fn a_forged_checkpoint_row_is_reported_and_passed_over(pool: PgPool) {
         })
         .unwrap();
     storage::checkpoints::insert(
-        &mut *writer.acquire().await.unwrap(),
+        &mut writer.acquire().await.unwrap(),
         size,
         &root,
         forger.verifier().id(),
