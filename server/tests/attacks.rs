@@ -820,3 +820,127 @@ mod sign_in {
         assert!(matches!(o, SignIn::Ok { .. }));
     }
 }
+
+// --- Bounded by clients -------------------------------------------------------------------
+
+/// An ingest key is held to its rate limit and daily quota (429 with Retry-After; nothing of
+/// a refused batch is stored); another key is not affected.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_ingest_key_is_held_to_its_rate_limit_and_daily_quota(pool: PgPool) {
+    use trailkeep::{infra::config::Config, service::ingest::IngestLimits};
+    let config = |per_minute, per_day| Config {
+        ingest: IngestLimits {
+            per_minute,
+            per_day,
+        },
+        ..Config::default()
+    };
+    let batch = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"action": "doc.viewed", "actor": {"id": format!("u{i}")}}))
+                .collect(),
+        )
+    };
+    let app = common::router_with(&pool, None, config(5, 1000)).await;
+    let k = common::key(&pool, &[Scope::Ingest]).await;
+    assert_eq!(post(&app, &k, &batch(3)).await.status, 201);
+    let before = entries::count_all(&pool).await.unwrap();
+    let r = post(&app, &k, &batch(3)).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    let retry: u32 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("5 events per minute"));
+    assert_eq!(entries::count_all(&pool).await.unwrap(), before);
+    assert_eq!(post(&app, &k, &batch(2)).await.status, 201);
+    let other = common::key(&pool, &[Scope::Ingest]).await;
+    assert_eq!(post(&app, &other, &batch(5)).await.status, 201);
+
+    // The day's quota, across processes: another router on the same database sees the count.
+    let app = common::router_with(&pool, None, config(1000, 8)).await;
+    let r = post(&app, &k, &batch(4)).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    let retry: u32 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    assert!(r.body["error"].as_str().unwrap().contains("per day"));
+    assert_eq!(post(&app, &k, &batch(3)).await.status, 201);
+}
+
+/// Readers that open exports and read nothing do not hold the places for long: below the
+/// floor, an export is dropped, its place freed and it is recorded as not completed.
+#[sqlx::test(migrations = "../migrations")]
+async fn exports_whose_clients_read_nothing_are_dropped(pool: PgPool) {
+    use tokio::io::AsyncWriteExt;
+    use trailkeep::infra::config::{Config, ExportFloor};
+    for _ in 0..30 {
+        let batch: Vec<_> = (0..1000)
+            .map(|i| json!({"action": "doc.viewed", "actor": {"id": format!("u{i}"), "name": "A reader of many documents"},
+                            "details": {"padding": "x".repeat(400)}}))
+            .collect();
+        entries::append(
+            &pool,
+            Source::Trailkeep,
+            parse_batch(&json!(batch)).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let config = Config {
+        export_floor: ExportFloor {
+            bytes_per_second: 64 * 1024,
+            window: Duration::from_secs(1),
+        },
+        ..Config::default()
+    };
+    let addr = common::serve_router(common::router_with(&pool, None, config).await).await;
+    let k = common::key(&pool, &[Scope::Read]).await;
+    let request = format!(
+        "GET /api/v1/events/export?format=ndjson HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {k}\r\n\r\n"
+    );
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        idle.push(s); // never read
+    }
+    let k = &k;
+    let status = |addr| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /api/v1/events/export?format=csv&action=none.here HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {k}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut head = vec![0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut s, &mut head)
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head[9..12]).to_string()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(status(addr).await, "429", "both places are held");
+    let started = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if status(addr).await == "200" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the places were never freed"
+        );
+    }
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_entries WHERE action = 'export.downloaded' \
+         AND details->>'completed' = 'false'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(dropped >= 1, "{dropped}");
+    drop(idle);
+}

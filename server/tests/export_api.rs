@@ -127,7 +127,8 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         let got: Vec<AuditEntry> = serde_json::from_value(doc["entries"].clone()).unwrap();
         assert_eq!(got, expected, "json, filter {filter:?}");
         assert_eq!(doc["count"], expected.len());
-        assert_eq!(doc["export"]["format_version"], 2);
+        assert_eq!(doc["export"]["format_version"], 3);
+        assert!(doc["export"]["to"].is_string(), "the period it covers");
         assert_eq!(
             doc["export"]["filter"],
             app::filter::Filter::parse(filter)

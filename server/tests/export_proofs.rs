@@ -68,10 +68,19 @@ fn file(text: &str) -> PathBuf {
 
 /// verify-export's verdict on `text`.
 fn verdict(text: &str, key: &SigningKey) -> Result<(u64, u64, u64), String> {
+    summary(text, key, true).map(|s| (s.entries, s.proven, s.newer))
+}
+
+/// verify-export's whole summary; `allow_unproven` as its flag.
+fn summary(
+    text: &str,
+    key: &SigningKey,
+    allow_unproven: bool,
+) -> Result<trailkeep::domain::export_check::Summary, String> {
     let path = file(text);
-    let out = verify(&path, key.verifier()).unwrap();
+    let out = verify(&path, key.verifier(), allow_unproven).unwrap();
     let _ = std::fs::remove_file(&path);
-    out.map(|s| (s.entries, s.proven, s.newer))
+    out
 }
 
 fn refused(text: &str, key: &SigningKey, because: &str) {
@@ -182,6 +191,76 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
     );
     // Cut short.
     refused(&all[..all.len() / 2], &key, "not a whole");
+
+    // Read as every other tool reads it (issue 22, finding 8): a second entries list, a
+    // repeated member inside an entry, a member no export holds.
+    let (open, rest) = all.split_once(r#""entries":["#).unwrap();
+    let second = format!(r#"{open}"entries":[],"entries":[{rest}"#);
+    refused(&second, &key, "appears twice");
+    refused(
+        &all.replacen(r#""action":""#, r#""action":"x.y","action":""#, 1),
+        &key,
+        "appears twice",
+    );
+    refused(
+        &json_with(&all, |d| d["entries"][i]["note"] = json!("unhashed")),
+        &key,
+        "never writes",
+    );
+    refused(
+        &json_with(&all, |d| d["export"]["complete"] = json!(true)),
+        &key,
+        "never writes",
+    );
+    // Relabelled as filtered: the entries no longer match what it says it holds.
+    refused(
+        &json_with(&all, |d| d["export"]["filter"] = json!("action=config.*")),
+        &key,
+        "does not match the export's filter",
+    );
+    // Entries outside the stated period, or fabricated newer ones.
+    refused(
+        &json_with(&all, |d| {
+            d["export"]["to"] = json!("2026-11-02T00:00:00.000000Z")
+        }),
+        &key,
+        "outside the period",
+    );
+    let newest = (0..doc["entries"].as_array().unwrap().len())
+        .find(|&i| !proven_at(&doc, i))
+        .unwrap();
+    refused(
+        &json_with(&all, |d| d["entries"][newest]["seq"] = json!(-5)),
+        &key,
+        "never negative",
+    );
+    refused(
+        &json_with(&all, |d| {
+            d["entries"][newest]["seq"] = json!(1_000_000_000_000i64)
+        }),
+        &key,
+        "a field was changed",
+    );
+    // ... and with its leaf hash recomputed: a gap after the checkpoint in an export of all.
+    refused(
+        &json_with(&all, |d| {
+            let mut e: app::model::AuditEntry =
+                serde_json::from_value(d["entries"][newest].clone()).unwrap();
+            e.seq = 1_000_000_000_000;
+            let record = trailkeep::domain::entry::EntryRecord::from_entry(&e).unwrap();
+            d["entries"][newest]["seq"] = json!(e.seq);
+            d["entries"][newest]["leaf_hash"] = json!(hex::encode(record.leaf_hash()));
+        }),
+        &key,
+        "without a gap",
+    );
+    // Unproven entries are refused unless allowed; the summary says what it verified.
+    let strict = summary(&all, &key, false).unwrap_err();
+    assert!(strict.contains("--allow-unproven"), "{strict}");
+    let s = summary(&all, &key, true).unwrap();
+    assert!(s.complete && s.filter.is_empty(), "{s:?}");
+    let s = summary(&filtered, &key, true).unwrap();
+    assert!(!s.complete && s.filter.contains("config"), "{s:?}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -14,8 +14,31 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::window::Bounds;
 
-/// The shape of JSON and NDJSON exports: 2 since they carry proofs.
-pub const FORMAT_VERSION: u64 = 2;
+/// The shape of JSON and NDJSON exports: 2 since they carry proofs, 3 since they state the
+/// period their filter resolved to (`from`, `to`: what `verify-export` checks entries against).
+pub const FORMAT_VERSION: u64 = 3;
+
+/// The members of a JSON export's head, an NDJSON export's trailer, and the top level of a
+/// JSON export, each exactly: `verify-export` refuses any other.
+pub const HEAD_KEYS: &[&str] = &[
+    "format_version",
+    "generated_at",
+    "filter",
+    "from",
+    "to",
+    "generated_by",
+    "checkpoint",
+];
+pub const TRAILER_KEYS: &[&str] = &[
+    "format_version",
+    "filter",
+    "from",
+    "to",
+    "checkpoint",
+    "count",
+    "proven",
+];
+pub const JSON_KEYS: &[&str] = &["export", "entries", "count", "proven"];
 
 /// An entry as a proven export writes it: the API's entry and its inclusion proof (hex hashes,
 /// leaf to root), `null` when it is newer than the export's checkpoint.
@@ -56,10 +79,18 @@ pub fn csv_footer(cut: &Cut) -> [String; 17] {
 }
 
 /// The last line of an NDJSON export.
-pub fn ndjson_trailer(filter: &str, cut: &Cut, count: i64, proven: i64) -> serde_json::Value {
+pub fn ndjson_trailer(
+    filter: &str,
+    period: &(Option<String>, String),
+    cut: &Cut,
+    count: i64,
+    proven: i64,
+) -> serde_json::Value {
     serde_json::json!({"trailer": {
         "format_version": FORMAT_VERSION,
         "filter": filter,
+        "from": period.0,
+        "to": period.1,
         "checkpoint": cut.note,
         "count": count,
         "proven": proven,

@@ -1,66 +1,174 @@
 //! What `trailkeep verify-export` checks, without a database: the export's checkpoint is
 //! signed by the pinned key; every entry's fields give its leaf hash (recomputed from the
 //! fields, never read); every entry the checkpoint covers carries an inclusion proof that leads
-//! from that leaf hash to the signed root; entries are in the export's order, none twice, as
-//! many as the export says; and an export of everything holds every entry the checkpoint
-//! covers. The first failure is named (by `seq` and position) and ends the check.
+//! from that leaf hash to the signed root; every entry matches the filter and lies in the
+//! period the export states; entries are in the export's order, none twice, as many as the
+//! export says; and an export of everything holds every entry the checkpoint covers. Entries
+//! newer than the checkpoint cannot be proven: refused unless the caller allows them. The
+//! first failure is named (by `seq` and position) and ends the check.
 //!
-//! The file's framing (JSON or NDJSON) is read by `infra::verify_export`; this takes its parts.
+//! Every object is read strictly: the file's framing (`infra::verify_export`) refuses duplicate
+//! keys at any level, and this refuses any member an export does not write, so a file that
+//! other tools read differently never passes.
 
-use app::filter::{Filter, Order};
+use std::collections::BTreeSet;
+
+use app::filter::{Filter, Order, TimeWindow};
 use app::model::AuditEntry;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::checkpoint::{Checkpoint, VerifierKey};
 use super::entry::EntryRecord;
+use super::live_filter::LiveFilter;
 use super::tree::{self, Hash};
+use super::window::Bounds;
 
-/// What a sound export holds.
+/// What a sound export holds, and what could not be verified.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Summary {
     pub entries: u64,
     /// Entries proven in the checkpoint's tree.
     pub proven: u64,
-    /// Entries appended after the checkpoint (no proof possible yet).
+    /// Entries appended after the checkpoint (no proof possible yet; only when allowed).
     pub newer: u64,
     pub checkpoint_size: u64,
+    /// The export's filter, canonical (empty: every entry).
+    pub filter: String,
+    /// An export of every entry: it is proven complete up to its checkpoint.
+    pub complete: bool,
+    /// The filter's `q=` search could not be checked offline (PostgreSQL's text search).
+    pub search_unchecked: bool,
+    /// Entries carrying a `source_name`, which no hash covers (the key's current name).
+    pub unhashed_names: u64,
+}
+
+/// The members an entry of an export holds: the API's entry and its proof.
+const ENTRY_KEYS: &[&str] = &[
+    "id",
+    "seq",
+    "occurred_at",
+    "recorded_at",
+    "action",
+    "actor",
+    "resource",
+    "ip",
+    "user_agent",
+    "status",
+    "details",
+    "source",
+    "source_name",
+    "form",
+    "leaf_hash",
+    "inclusion_proof",
+];
+const ACTOR_KEYS: &[&str] = &["type", "id", "name", "email"];
+const RESOURCE_KEYS: &[&str] = &["type", "id"];
+
+/// Refuses an object with a member outside `allowed` (`what` names it in the message).
+pub fn only_known(value: &Value, allowed: &[&str], what: &str) -> Result<(), String> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| format!("{what} is not an object"))?;
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "{what} has a member {k:?} that Trailkeep never writes: the file was changed"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks an export's entries one at a time, in file order (memory: one bit per entry the
-/// checkpoint covers).
+/// checkpoint covers, and the seqs of newer ones).
 pub struct Checker {
     checkpoint: Checkpoint,
+    canonical: String,
     order: Order,
     everything: bool,
+    /// The filter without its time window and search: evaluated on each entry in memory.
+    matcher: LiveFilter,
+    /// The period the export states, `None` for a version-2 export (which states none).
+    period: Option<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    search_unchecked: bool,
+    allow_unproven: bool,
     entries: u64,
     proven: u64,
+    names: u64,
     last: Option<(DateTime<Utc>, i64)>,
     seen: Vec<u64>,
-    newer_seen: std::collections::BTreeSet<i64>,
+    newer_seen: BTreeSet<i64>,
 }
 
 impl Checker {
-    /// From the export's checkpoint note and filter (as its head or trailer states them).
-    pub fn new(key: &VerifierKey, note: Option<&str>, filter: &str) -> Result<Self, String> {
-        let note = note.ok_or(
+    /// From what the export's head (JSON) or trailer (NDJSON) states, read strictly: only
+    /// `allowed` members. `allow_unproven`: accept entries newer than the checkpoint.
+    pub fn new(
+        key: &VerifierKey,
+        stated: &Value,
+        allowed: &[&str],
+        allow_unproven: bool,
+    ) -> Result<Self, String> {
+        only_known(stated, allowed, "the export's head")?;
+        let version = stated["format_version"].as_u64();
+        if !matches!(version, Some(2 | 3)) {
+            return Err(format!(
+                "the export's format_version {} is not one this verifier reads (2 or 3)",
+                stated["format_version"]
+            ));
+        }
+        let note = stated["checkpoint"].as_str().ok_or(
             "the export carries no checkpoint (it was made before the log's first checkpoint \
              was signed): nothing in it can be proven; export it again",
         )?;
         let checkpoint = key
             .open(note.as_bytes())
             .map_err(|e| format!("the export's checkpoint: {e}"))?;
-        let filter = Filter::parse(filter)
-            .map_err(|e| format!("the export's filter {filter:?} does not parse: {e}"))?;
+        let canonical = stated["filter"]
+            .as_str()
+            .ok_or("the export states no filter")?
+            .to_string();
+        let filter = Filter::parse(&canonical)
+            .map_err(|e| format!("the export's filter {canonical:?} does not parse: {e}"))?;
+        let instant = |v: &Value, what: &str| -> Result<Option<DateTime<Utc>>, String> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) => DateTime::parse_from_rfc3339(s)
+                    .map(|t| Some(t.with_timezone(&Utc)))
+                    .map_err(|_| format!("the export's {what} {s:?} is not an instant")),
+                _ => Err(format!("the export's {what} is not an instant")),
+            }
+        };
+        let period = match version {
+            Some(3) => Some((
+                instant(&stated["from"], "from")?,
+                instant(&stated["to"], "to")?.ok_or("the export states no end (to)")?,
+            )),
+            _ => None,
+        };
+        let search_unchecked = filter.q.is_some();
+        let matcher = LiveFilter::new(
+            Filter {
+                time: TimeWindow::All,
+                q: None,
+                ..filter.clone()
+            },
+            Bounds::default(),
+        );
         let words = checkpoint.size.div_ceil(64) as usize;
         Ok(Checker {
             order: filter.order,
             everything: filter.is_everything(),
+            canonical,
+            matcher,
+            period,
+            search_unchecked,
+            allow_unproven,
             entries: 0,
             proven: 0,
+            names: 0,
             last: None,
             seen: vec![0; words],
-            newer_seen: Default::default(),
+            newer_seen: BTreeSet::new(),
             checkpoint,
         })
     }
@@ -72,19 +180,44 @@ impl Checker {
     /// The next entry of the file (an object: the API's entry and its `inclusion_proof`).
     pub fn entry(&mut self, mut value: Value) -> Result<(), String> {
         let at = self.entries + 1;
+        only_known(&value, ENTRY_KEYS, &format!("entry #{at}"))?;
+        only_known(&value["actor"], ACTOR_KEYS, &format!("entry #{at}'s actor"))?;
+        if !value["resource"].is_null() {
+            only_known(
+                &value["resource"],
+                RESOURCE_KEYS,
+                &format!("entry #{at}'s resource"),
+            )?;
+        }
         let proof = value
             .as_object_mut()
-            .and_then(|o| o.remove("inclusion_proof"))
+            .and_then(|o: &mut Map<String, Value>| o.remove("inclusion_proof"))
             .ok_or_else(|| format!("entry #{at} has no inclusion_proof field"))?;
         let entry: AuditEntry = serde_json::from_value(value)
             .map_err(|e| format!("entry #{at} is not an entry: {e}"))?;
         let seq = entry.seq;
         let name = format!("entry #{at} (seq {seq})");
+        if seq < 0 {
+            return Err(format!("{name}: a seq is never negative"));
+        }
         let record = EntryRecord::from_entry(&entry).map_err(|e| format!("{name}: {e}"))?;
         let leaf = record.leaf_hash();
         if hex::encode(leaf) != entry.leaf_hash {
             return Err(format!(
                 "{name}: its fields do not give its leaf_hash: a field was changed"
+            ));
+        }
+        if let Some((from, to)) = self.period {
+            if from.is_some_and(|f| entry.occurred_at < f) || entry.occurred_at >= to {
+                return Err(format!(
+                    "{name} lies outside the period the export states: it was added"
+                ));
+            }
+        }
+        if !self.matcher.matches(&entry, "", Utc::now()) {
+            return Err(format!(
+                "{name} does not match the export's filter {:?}: it was added",
+                self.canonical
             ));
         }
         let key = (entry.occurred_at, seq);
@@ -101,7 +234,7 @@ impl Checker {
         }
         self.last = Some(key);
         let size = self.checkpoint.size;
-        if seq >= 0 && (seq as u64) < size {
+        if (seq as u64) < size {
             let (word, bit) = ((seq as u64 / 64) as usize, seq as u64 % 64);
             if self.seen[word] & (1 << bit) != 0 {
                 return Err(format!("{name} appears twice"));
@@ -118,6 +251,13 @@ impl Checker {
             )?;
             self.proven += 1;
         } else {
+            if !self.allow_unproven {
+                return Err(format!(
+                    "{name} is newer than the export's checkpoint of {size} entries, so nothing \
+                     proves it: export again after the next checkpoint (seconds later), or pass \
+                     --allow-unproven to accept unproven entries"
+                ));
+            }
             if !proof.is_null() {
                 return Err(format!(
                     "{name} has a proof but the checkpoint covers only {size} entries"
@@ -126,6 +266,9 @@ impl Checker {
             if !self.newer_seen.insert(seq) {
                 return Err(format!("{name} appears twice"));
             }
+        }
+        if entry.source_name.is_some() {
+            self.names += 1;
         }
         self.entries += 1;
         Ok(())
@@ -149,8 +292,9 @@ impl Checker {
                 self.proven
             ));
         }
-        if self.everything && self.proven != self.checkpoint.size {
-            let missing = (0..self.checkpoint.size)
+        let size = self.checkpoint.size;
+        if self.everything && self.proven != size {
+            let missing = (0..size)
                 .find(|s| self.seen[(s / 64) as usize] & (1 << (s % 64)) == 0)
                 .unwrap_or(0);
             return Err(format!(
@@ -158,11 +302,26 @@ impl Checker {
                  covers: entries were removed"
             ));
         }
+        // The unproven entries of an export of everything follow the checkpoint without a gap.
+        if self.everything {
+            let expected = (size as i64..).take(self.newer_seen.len());
+            if !self.newer_seen.iter().copied().eq(expected) {
+                return Err(format!(
+                    "the export is of every entry but its entries newer than the checkpoint \
+                     are not seqs {size}, {}, … without a gap: entries were removed or added",
+                    size + 1
+                ));
+            }
+        }
         Ok(Summary {
             entries: self.entries,
             proven: self.proven,
             newer: self.entries - self.proven,
-            checkpoint_size: self.checkpoint.size,
+            checkpoint_size: size,
+            filter: self.canonical,
+            complete: self.everything,
+            search_unchecked: self.search_unchecked,
+            unhashed_names: self.names,
         })
     }
 }

@@ -37,10 +37,13 @@ USAGE:
                                         bad thing, 2 when something could not be checked (VKEY:
                                         the verifier key, or a file holding it; default: the key
                                         file's)
-  trailkeep verify-export FILE --key VKEY
+  trailkeep verify-export FILE --key VKEY [--allow-unproven]
                                         check a JSON or NDJSON export without the database:
-                                        every leaf hash, every inclusion proof and the
-                                        checkpoint's signature; exit 1 naming the first bad entry
+                                        every leaf hash, every inclusion proof, the checkpoint's
+                                        signature, every entry against the stated filter and
+                                        period; prints the filter and whether the export is
+                                        complete; exit 1 naming the first bad entry (entries
+                                        newer than the checkpoint too, unless allowed)
   trailkeep key-info                    print the log's verifier key (TRAILKEEP_KEY_FILE), which
                                         auditors pin; creates the key if there is none
 
@@ -350,19 +353,46 @@ pub async fn seed_events(
 
 /// `trailkeep verify-export`: 0 sound, 1 the first bad thing named, 2 could not check.
 fn verify_export(file: &str, words: &[&str]) -> i32 {
-    let checked = Options::new(words, &["--key"])
-        .and_then(|o| keyfile::verifier_arg(o.required("--key")?))
-        .and_then(|key| super::verify_export::verify(std::path::Path::new(file), &key));
+    let checked = Options::new(words, &["--key", "--allow-unproven"]).and_then(|o| {
+        let key = keyfile::verifier_arg(o.required("--key")?)?;
+        let allow_unproven = o.flag("--allow-unproven");
+        super::verify_export::verify(std::path::Path::new(file), &key, allow_unproven)
+    });
     match checked {
         Ok(Ok(s)) => {
             println!(
                 "ok {} entries: {} proven in the signed checkpoint of {} entries",
                 s.entries, s.proven, s.checkpoint_size
             );
+            if s.complete {
+                println!(
+                    "filter: none (every entry): complete, every entry of the checkpoint is here"
+                );
+            } else {
+                println!(
+                    "filter: {}: filtered, so completeness cannot be proven (each entry here \
+                     matches it and is proven; none can show that no matching entry was left out)",
+                    s.filter
+                );
+            }
+            if s.search_unchecked {
+                println!(
+                    "not checked: the filter's q= search (PostgreSQL's text search cannot be \
+                     rebuilt offline); every other part of the filter was checked"
+                );
+            }
+            if s.unhashed_names > 0 {
+                println!(
+                    "not verified: source_name on {} entries (the key's current name, which no \
+                     hash covers; source, the key's id, is verified)",
+                    s.unhashed_names
+                );
+            }
             if s.newer > 0 {
                 println!(
-                    "note: {} entries were appended after that checkpoint and carry no proof \
-                     yet; export them again after the next checkpoint to prove them",
+                    "not proven: {} entries were appended after that checkpoint and carry no \
+                     proof (accepted with --allow-unproven); export them again after the next \
+                     checkpoint to prove them",
                     s.newer
                 );
             }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::infra::http::serve::Limits;
 use crate::service::accounts::SignInLimits;
+use crate::service::ingest::IngestLimits;
 
 /// Server settings beyond the standard `LEPTOS_*` variables.
 #[derive(Clone, Debug)]
@@ -33,6 +34,28 @@ pub struct Config {
     /// `TRAILKEEP_LOG_ORIGIN` (default: the key's name; `trailkeep.localhost/log` for a new
     /// key), `TRAILKEEP_CHECKPOINT_SECONDS` (10).
     pub log: LogConfig,
+    /// What one API key may append: `TRAILKEEP_INGEST_EVENTS_PER_MINUTE` (60000) and
+    /// `TRAILKEEP_INGEST_EVENTS_PER_DAY` (50000000, per UTC day); beyond, 429.
+    pub ingest: IngestLimits,
+    /// The slowest an export's client may read: `TRAILKEEP_EXPORT_MIN_BYTES_PER_SECOND`
+    /// (65536) over each `TRAILKEEP_EXPORT_FLOOR_SECONDS` (15); a slower one is dropped.
+    pub export_floor: ExportFloor,
+}
+
+/// The floor below which an export's client is dropped, freeing its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportFloor {
+    pub bytes_per_second: u64,
+    pub window: Duration,
+}
+
+impl Default for ExportFloor {
+    fn default() -> Self {
+        ExportFloor {
+            bytes_per_second: 64 * 1024,
+            window: Duration::from_secs(15),
+        }
+    }
 }
 
 /// Where the log's signing key is, which log it names, how often it signs.
@@ -104,6 +127,8 @@ impl Default for Config {
             http: Limits::default(),
             db: DbLimits::default(),
             log: LogConfig::default(),
+            ingest: IngestLimits::default(),
+            export_floor: ExportFloor::default(),
         }
     }
 }
@@ -217,7 +242,35 @@ impl Config {
                 1..=86_400,
             )?,
         };
+        let ingest_default = IngestLimits::default();
+        let ingest = IngestLimits {
+            per_minute: number(
+                "TRAILKEEP_INGEST_EVENTS_PER_MINUTE",
+                ingest_default.per_minute as u64,
+                1..=100_000_000,
+            )? as i64,
+            per_day: number(
+                "TRAILKEEP_INGEST_EVENTS_PER_DAY",
+                ingest_default.per_day as u64,
+                1..=100_000_000_000,
+            )? as i64,
+        };
+        let floor_default = ExportFloor::default();
+        let export_floor = ExportFloor {
+            bytes_per_second: number(
+                "TRAILKEEP_EXPORT_MIN_BYTES_PER_SECOND",
+                floor_default.bytes_per_second,
+                0..=1_000_000_000,
+            )?,
+            window: seconds(
+                "TRAILKEEP_EXPORT_FLOOR_SECONDS",
+                floor_default.window,
+                1..=3600,
+            )?,
+        };
         Ok(Config {
+            ingest,
+            export_floor,
             http,
             db,
             log: LogConfig::from_env()?,

@@ -2,21 +2,32 @@
 //! database, and hands its parts to `domain::export_check`. JSON is read as a stream (one entry
 //! in memory at a time); NDJSON is read twice, first for its trailer line (the checkpoint),
 //! then entry by entry.
+//!
+//! Every value is read strictly: an object with a repeated member is refused at any level
+//! (serde_json would keep the last copy, other tools the first), and so is a member, or a
+//! second `entries` list, that an export never holds. A file is verified only as every other
+//! reader of JSON reads it.
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
 
-use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 
 use crate::domain::checkpoint::VerifierKey;
-use crate::domain::export_check::{Checker, Summary};
+use crate::domain::export::{HEAD_KEYS, JSON_KEYS, TRAILER_KEYS};
+use crate::domain::export_check::{only_known, Checker, Summary};
 
 /// `Ok(Ok(summary))`: sound. `Ok(Err(why))`: the first thing wrong, named. `Err`: the file
-/// could not be read as an export at all.
-pub fn verify(path: &Path, key: &VerifierKey) -> Result<Result<Summary, String>, String> {
+/// could not be read at all. `allow_unproven`: accept entries newer than the checkpoint.
+pub fn verify(
+    path: &Path,
+    key: &VerifierKey,
+    allow_unproven: bool,
+) -> Result<Result<Summary, String>, String> {
     let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut start = [0u8; 16];
     let n = file.read(&mut start).map_err(|e| e.to_string())?;
@@ -28,13 +39,91 @@ pub fn verify(path: &Path, key: &VerifierKey) -> Result<Result<Summary, String>,
         .filter(|c| !c.is_whitespace())
         .collect();
     if head.starts_with("{\"export\"") {
-        Ok(json(BufReader::new(file), key))
+        Ok(json(BufReader::new(file), key, allow_unproven))
     } else {
-        ndjson(file, key)
+        ndjson(file, key, allow_unproven)
     }
 }
 
-fn ndjson(file: File, key: &VerifierKey) -> Result<Result<Summary, String>, String> {
+/// A JSON value read strictly: an object that repeats a member is refused.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Strict::deserialize(d).map(|s| s.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "the member {key:?} appears twice in one object (readers disagree on which \
+                     counts): the file was changed"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+fn strict_line(text: &str) -> Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let Strict(value) = Strict::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+fn ndjson(
+    file: File,
+    key: &VerifierKey,
+    allow_unproven: bool,
+) -> Result<Result<Summary, String>, String> {
     let mut reader = BufReader::new(file);
     let mut last = String::new();
     let mut lines = 0u64;
@@ -49,19 +138,23 @@ fn ndjson(file: File, key: &VerifierKey) -> Result<Result<Summary, String>, Stri
             std::mem::swap(&mut last, &mut line);
         }
     }
-    let trailer: Value = serde_json::from_str(&last).unwrap_or(Value::Null);
-    let Some(trailer) = trailer.get("trailer") else {
-        return Ok(Err(
+    let not_trailer = || {
+        Ok(Err(
             "the last line is not the export's trailer: the file was cut short, or is not a \
              Trailkeep NDJSON export"
-                .into(),
-        ));
+                .to_string(),
+        ))
     };
-    let mut checker = match Checker::new(
-        key,
-        trailer["checkpoint"].as_str(),
-        trailer["filter"].as_str().unwrap_or(""),
-    ) {
+    let Ok(trailer) = strict_line(&last) else {
+        return not_trailer();
+    };
+    if only_known(&trailer, &["trailer"], "the trailer line").is_err() {
+        return not_trailer();
+    }
+    let Some(trailer) = trailer.get("trailer") else {
+        return not_trailer();
+    };
+    let mut checker = match Checker::new(key, trailer, TRAILER_KEYS, allow_unproven) {
         Ok(c) => c,
         Err(why) => return Ok(Err(why)),
     };
@@ -77,9 +170,9 @@ fn ndjson(file: File, key: &VerifierKey) -> Result<Result<Summary, String>, Stri
             break; // the trailer
         }
         entries += 1;
-        let value: Value = match serde_json::from_str(&text) {
+        let value = match strict_line(&text) {
             Ok(v) => v,
-            Err(e) => return Ok(Err(format!("line {entries} is not JSON: {e}"))),
+            Err(e) => return Ok(Err(format!("line {entries} is not one JSON entry: {e}"))),
         };
         if let Err(why) = checker.entry(value) {
             return Ok(Err(why));
@@ -89,10 +182,11 @@ fn ndjson(file: File, key: &VerifierKey) -> Result<Result<Summary, String>, Stri
 }
 
 /// The JSON export `{"export": head, "entries": [...], "count": n, "proven": p}`, streamed.
-fn json(reader: impl Read, key: &VerifierKey) -> Result<Summary, String> {
+fn json(reader: impl Read, key: &VerifierKey, allow_unproven: bool) -> Result<Summary, String> {
     let failure = RefCell::new(None::<String>);
     let visitor = ExportVisitor {
         key,
+        allow_unproven,
         failure: &failure,
     };
     let mut de = serde_json::Deserializer::from_reader(reader);
@@ -111,6 +205,7 @@ fn json(reader: impl Read, key: &VerifierKey) -> Result<Summary, String> {
 
 struct ExportVisitor<'a> {
     key: &'a VerifierKey,
+    allow_unproven: bool,
     failure: &'a RefCell<Option<String>>,
 }
 
@@ -124,21 +219,31 @@ impl<'de> Visitor<'de> for ExportVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut checker = None;
         let (mut count, mut proven) = (None, None);
+        let mut seen: Vec<String> = Vec::new();
         let stop = |why: String| {
             *self.failure.borrow_mut() = Some(why);
             A::Error::custom("stopped at the first failure")
         };
         while let Some(key) = map.next_key::<String>()? {
+            if !JSON_KEYS.contains(&key.as_str()) {
+                return Err(stop(format!(
+                    "the export has a member {key:?} that Trailkeep never writes: the file was \
+                     changed"
+                )));
+            }
+            if seen.contains(&key) {
+                return Err(stop(format!(
+                    "the export's {key:?} appears twice (readers disagree on which counts): \
+                     the file was changed"
+                )));
+            }
+            seen.push(key.clone());
             match key.as_str() {
                 "export" => {
-                    let head: Value = map.next_value()?;
+                    let Strict(head) = map.next_value()?;
                     checker = Some(
-                        Checker::new(
-                            self.key,
-                            head["checkpoint"].as_str(),
-                            head["filter"].as_str().unwrap_or(""),
-                        )
-                        .map_err(stop)?,
+                        Checker::new(self.key, &head, HEAD_KEYS, self.allow_unproven)
+                            .map_err(stop)?,
                     );
                 }
                 "entries" => {
@@ -153,14 +258,14 @@ impl<'de> Visitor<'de> for ExportVisitor<'_> {
                     })?;
                 }
                 "count" => count = Some(map.next_value::<u64>()?),
-                "proven" => proven = Some(map.next_value::<u64>()?),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                _ => proven = Some(map.next_value::<u64>()?),
             }
         }
         Ok(match checker {
             None => Err("the export has no head".into()),
+            Some(_) if !seen.iter().any(|k| k == "entries") => {
+                Err("the export has no entries list".into())
+            }
             Some(checker) => checker.finish(count, proven),
         })
     }
@@ -187,7 +292,7 @@ impl<'de> Visitor<'de> for Entries<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Value>()? {
+        while let Some(Strict(value)) = seq.next_element()? {
             if let Err(why) = self.checker.entry(value) {
                 *self.failure.borrow_mut() = Some(why);
                 return Err(A::Error::custom("stopped at the first failure"));

@@ -3,5 +3,6 @@
 
 pub mod accounts;
 pub mod checkpoints;
+pub mod ingest;
 pub mod live;
 pub mod tree;

@@ -27,12 +27,21 @@ pub async fn router_with_key(
     pool: &PgPool,
     key: Option<&trailkeep::domain::checkpoint::VerifierKey>,
 ) -> Router {
+    router_with(pool, key, Config::default()).await
+}
+
+/// [`router`] with a key and settings of the test's own.
+pub async fn router_with(
+    pool: &PgPool,
+    key: Option<&trailkeep::domain::checkpoint::VerifierKey>,
+    config: Config,
+) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("trailkeep")
         .site_root("target/site")
         .build();
     let writer = writer_pool(pool).await;
-    let mut state = http::AppState::new(writer.clone(), writer, leptos_options, Config::default())
+    let mut state = http::AppState::new(writer.clone(), writer, leptos_options, config)
         .await
         .unwrap();
     state.log_key = key.map(|k| std::sync::Arc::new(k.clone()));
@@ -104,7 +113,11 @@ pub fn post_json(key: Option<&str>, body: impl Into<Body>) -> Request<Body> {
 
 /// Serves the router on a real loopback port (websockets need one); returns its address.
 pub async fn serve(pool: &PgPool) -> std::net::SocketAddr {
-    let app = router(pool).await;
+    serve_router(router(pool).await).await
+}
+
+/// Serves `app` on a real loopback port; returns its address.
+pub async fn serve_router(app: Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

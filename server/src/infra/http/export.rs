@@ -4,7 +4,7 @@
 
 use app::filter::{Filter, FilterError};
 use std::sync::{
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
     Arc,
 };
 
@@ -118,11 +118,20 @@ pub async fn download(
     };
     let count = snapshot.count;
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    // What the client has taken so far: the floor below which the export is dropped.
+    let taken = Arc::new(AtomicU64::new(0));
+    let read = taken.clone();
     tokio::spawn(async move {
-        write(state, filter, snapshot, cut, format, by, tx).await;
+        write(state, filter, snapshot, cut, format, by, tx, taken).await;
         drop(slot);
     });
-    let body = Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let body = Body::from_stream(futures::stream::poll_fn(move |cx| {
+        let next = rx.poll_recv(cx);
+        if let std::task::Poll::Ready(Some(Ok(bytes))) = &next {
+            read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+        next
+    }));
     let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
@@ -148,6 +157,8 @@ enum Stop {
     Pdf(String),
     /// The stored tree could not give a proof.
     Proof(String),
+    /// The client read slower than the floor.
+    Slow,
 }
 
 /// The newest checkpoint that verifies with the log's key, which the export is cut against.
@@ -303,7 +314,28 @@ async fn pdf(
     Ok(rows)
 }
 
-/// Writes the export into `tx` page by page, then records it.
+/// Resolves when the client has read less than the floor in a window while the export was
+/// waiting on it (its channel full): it holds a place that a reader who reads should have.
+async fn reads_too_slowly(
+    floor: crate::infra::config::ExportFloor,
+    taken: &AtomicU64,
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let least = floor.bytes_per_second as f64 * floor.window.as_secs_f64();
+    let mut before = taken.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(floor.window).await;
+        let now = taken.load(Ordering::Relaxed);
+        if ((now - before) as f64) < least && tx.capacity() == 0 {
+            return;
+        }
+        before = now;
+    }
+}
+
+/// Writes the export into `tx` page by page, then records it. An export whose client reads
+/// slower than the floor is dropped (recorded as not completed).
+#[allow(clippy::too_many_arguments)]
 async fn write(
     state: AppState,
     filter: Filter,
@@ -312,11 +344,13 @@ async fn write(
     format: Format,
     by: Acting,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    taken: Arc<AtomicU64>,
 ) {
     let canonical = filter.to_query_string();
     let mut delivered: i64 = 0;
     let site = state.config.site_name.clone();
-    let outcome: Result<(), Stop> = async {
+    let floor = state.config.export_floor;
+    let work = async {
         if format == Format::Pdf {
             delivered = pdf(&state, &filter, &snapshot, &by, site, &cut, &tx).await?;
             return Ok(());
@@ -345,14 +379,26 @@ async fn write(
                 None => break,
             }
         }
-        send(epilogue(format, &canonical, &cut, delivered, proven)).await
-    }
-    .await;
+        let period = export::resolved_period(&snapshot.bounds, snapshot.now);
+        send(epilogue(
+            format, &canonical, &period, &cut, delivered, proven,
+        ))
+        .await
+    };
+    let outcome: Result<(), Stop> = tokio::select! {
+        outcome = work => outcome,
+        () = reads_too_slowly(floor, &taken, &tx) => Err(Stop::Slow),
+    };
     let completed = outcome.is_ok();
     let failure = match &outcome {
         Err(Stop::Db(e)) => Some(format!("database error: {e}")),
         Err(Stop::Pdf(e)) => Some(format!("PDF rendering failed: {e}")),
         Err(Stop::Proof(e)) => Some(format!("an inclusion proof failed: {e}")),
+        Err(Stop::Slow) => {
+            super::metrics::export_too_slow();
+            tracing::info!(by = %by.label(), "an export's client read slower than the floor: dropped");
+            None
+        }
         _ => None,
     };
     if let Some(failure) = failure {
@@ -394,10 +440,13 @@ fn prologue(
             w.into_inner().expect("writing to memory")
         }
         Format::Json => {
+            let (from, to) = export::resolved_period(&snapshot.bounds, snapshot.now);
             let head = json!({
                 "format_version": export::FORMAT_VERSION,
                 "generated_at": export::timestamp(&snapshot.now),
                 "filter": canonical,
+                "from": from,
+                "to": to,
                 "generated_by": by.label(),
                 "checkpoint": cut.note,
             });
@@ -459,6 +508,7 @@ fn proven<'a>(
 fn epilogue(
     format: Format,
     canonical: &str,
+    period: &(Option<String>, String),
     cut: &export::Cut,
     count: i64,
     proven: i64,
@@ -466,7 +516,8 @@ fn epilogue(
     match format {
         Format::Json => format!(r#"],"count":{count},"proven":{proven}}}"#).into_bytes(),
         Format::Ndjson => {
-            let mut line = export::ndjson_trailer(canonical, cut, count, proven).to_string();
+            let mut line =
+                export::ndjson_trailer(canonical, period, cut, count, proven).to_string();
             line.push('\n');
             line.into_bytes()
         }

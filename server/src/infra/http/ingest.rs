@@ -1,6 +1,5 @@
 //! `POST /api/v1/events`: append one event or a batch of up to 1000.
 
-use app::model::Source;
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
@@ -18,7 +17,8 @@ use super::{
 };
 use crate::{
     domain::event::{parse_batch, BatchError},
-    storage::entries::{self, AppendError, Appended},
+    service::ingest::{self, IngestError, Limit},
+    storage::entries::{AppendError, Appended},
 };
 
 /// What a 201 acknowledges: each event's id, position and leaf hash, in the order sent.
@@ -39,6 +39,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
         (status = 201, description = "Committed in PostgreSQL", body = Acks),
         Refused,
         (status = 409, description = "A client id is stored with other content, or from another key", body = ErrorBody),
+        (status = 429, description = "The key's rate limit or daily quota would be passed: nothing was stored; see Retry-After", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
     ),
@@ -85,25 +86,52 @@ pub async fn post_events(
         }
     })?;
 
-    // The key is the entry's source, whatever the events say about their actors.
-    match entries::append(&state.pool, Source::Key(key.id), events).await {
+    // The key is the entry's source, whatever the events say about their actors; its rate
+    // limit and daily quota are charged in the append's transaction.
+    let n = events.len();
+    match ingest::append(&state.pool, key.id, events, state.config.ingest).await {
         Ok(entries) => {
             super::metrics::ingested(entries.len());
             Ok((StatusCode::CREATED, Json(Acks { entries })))
         }
-        Err(AppendError::Conflict { index, id }) => Err(ApiError::new(
+        Err(IngestError::Limited {
+            limit,
+            allowed,
+            retry_after,
+        }) => {
+            super::metrics::ingest_limited(limit);
+            let per = match limit {
+                Limit::PerMinute => "minute",
+                Limit::PerDay => "day (UTC)",
+            };
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this key may append {allowed} events per {per}; these {n} would pass it, \
+                     so nothing was stored: retry after {retry_after} s (Retry-After)"
+                ),
+            )
+            .with_retry_after(retry_after))
+        }
+        Err(IngestError::Append(e)) => Err(appended_error(e)),
+    }
+}
+
+fn appended_error(e: AppendError) -> ApiError {
+    match e {
+        AppendError::Conflict { index, id } => ApiError::new(
             StatusCode::CONFLICT,
             format!("event {index}: id {id} is already stored with different content or from another key; nothing was stored"),
         )
-        .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content or from another key"}]))),
-        Err(e @ AppendError::Unfaithful { .. }) => {
+        .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content or from another key"}])),
+        e @ AppendError::Unfaithful { .. } => {
             tracing::error!(error = %e, "bug: an event was not stored as it was hashed");
-            Err(ApiError::new(
+            ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the event could not be stored exactly as it was hashed (a Trailkeep bug, \
                  logged); nothing was stored",
-            ))
+            )
         }
-        Err(AppendError::Db(e)) => Err(ApiError::database(e)),
+        AppendError::Db(e) => ApiError::database(e),
     }
 }

@@ -40,6 +40,11 @@ struct Counters {
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     /// Events acknowledged by the ingest API (201), retries included.
     ingested: AtomicU64,
+    /// Batches refused (429) for a key's rate limit, and for its daily quota.
+    limited_minute: AtomicU64,
+    limited_day: AtomicU64,
+    /// Exports dropped because their client read slower than the floor.
+    exports_too_slow: AtomicU64,
 }
 
 static COUNTERS: LazyLock<Counters> = LazyLock::new(Counters::default);
@@ -113,6 +118,20 @@ pub async fn count_requests(request: Request, next: Next) -> Response {
 /// `n` events were acknowledged by the ingest API.
 pub fn ingested(n: usize) {
     COUNTERS.ingested.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// A batch was refused for a key's limit.
+pub fn ingest_limited(limit: crate::service::ingest::Limit) {
+    let counter = match limit {
+        crate::service::ingest::Limit::PerMinute => &COUNTERS.limited_minute,
+        crate::service::ingest::Limit::PerDay => &COUNTERS.limited_day,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// An export was dropped for reading slower than the floor.
+pub fn export_too_slow() {
+    COUNTERS.exports_too_slow.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The metrics of this process.
@@ -190,6 +209,30 @@ pub async fn metrics(_: Reader, State(state): State<AppState>) -> Response {
             "counter",
             "Events acknowledged (201) by the ingest API.",
             vec![(String::new(), COUNTERS.ingested.load(Ordering::Relaxed) as f64)],
+        ),
+        (
+            "trailkeep_ingest_refused_total",
+            "counter",
+            "Batches refused with 429 by a key's limit (limit: minute or day).",
+            vec![
+                (
+                    "{limit=\"minute\"}".to_string(),
+                    COUNTERS.limited_minute.load(Ordering::Relaxed) as f64,
+                ),
+                (
+                    "{limit=\"day\"}".to_string(),
+                    COUNTERS.limited_day.load(Ordering::Relaxed) as f64,
+                ),
+            ],
+        ),
+        (
+            "trailkeep_exports_too_slow_total",
+            "counter",
+            "Exports dropped because their client read slower than the floor.",
+            vec![(
+                String::new(),
+                COUNTERS.exports_too_slow.load(Ordering::Relaxed) as f64,
+            )],
         ),
         (
             "trailkeep_http_connections",

@@ -174,7 +174,7 @@ pub struct ActorInput {
 
 /// `format=json`: what the export is, every entry with its inclusion proof, and their counts.
 /// (`format=ndjson`: one such entry per line, then a line `{"trailer": {format_version, filter,
-/// checkpoint, count, proven}}`.)
+/// from, to, checkpoint, count, proven}}`.)
 #[derive(Serialize, ToSchema)]
 pub struct JsonExport {
     export: ExportHead,
@@ -196,11 +196,16 @@ pub struct ProvenEntry {
 
 #[derive(Serialize, ToSchema)]
 pub struct ExportHead {
-    /// 2: entries carry inclusion proofs.
+    /// 3: entries carry inclusion proofs, and the head states the period.
     format_version: i64,
     generated_at: String,
     /// The filter in its canonical form.
     filter: String,
+    /// The period the filter resolved to when the export started (`range=7d`: the seven days
+    /// before it): the first instant it includes, null when open.
+    from: Option<String>,
+    /// The instant the period ends before (exclusive).
+    to: String,
     /// The user or key that asked for it.
     generated_by: String,
     /// The latest signed checkpoint when the export started (a C2SP signed note), which the
