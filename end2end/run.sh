@@ -21,7 +21,7 @@ export TRAILKEEP_DEMO_PASSWORD=${TRAILKEEP_DEMO_PASSWORD:-trailkeep-demo}
 log="$root/target/e2e-server.log"
 # A fresh log, a fresh key (created by serve); checkpoints each second for the badge's tests.
 export TRAILKEEP_KEY_FILE="$root/target/e2e-log.key"
-rm -f "$TRAILKEEP_KEY_FILE"
+rm -f "$TRAILKEEP_KEY_FILE" "$TRAILKEEP_KEY_FILE.last-checkpoint"
 export TRAILKEEP_CHECKPOINT_SECONDS=1
 LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="$addr" LEPTOS_ENV=PROD \
   "$server" serve >"$log" 2>&1 &
