@@ -9,11 +9,15 @@ test('the integrity badge turns green on the demo data, and the detail panel sho
   const badge = page.getByTestId('integrity-badge');
   // The server signs a checkpoint within a second or two of starting (TRAILKEEP_CHECKPOINT_SECONDS=1).
   await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
-  await expect(badge).toContainText('Verified in your browser');
-  await expect(badge).toContainText(/Checkpoint of [\d,]+ entries, signed \d+ (s|min) ago; \d+ in view proven/);
-  // The key it pinned is the server's.
+  await expect(badge).toContainText('Proofs checked in your browser');
+  await expect(badge).toContainText(
+    /\d+ in view proven against checkpoint [\d,]+ \(key trailkeep\.localhost\/log\+[0-9a-f]{8}\), signed \d+ (s|min) ago/,
+  );
+  // The key it pinned is the server's, and the badge names it as `trailkeep key-info` does.
   const pinned = await page.evaluate(() => localStorage.getItem('trailkeep.verifier_key'));
   expect(pinned).toMatch(/^trailkeep\.localhost\/log\+[0-9a-f]{8}\+/);
+  await expect(page.getByTestId('integrity-key')).toContainText(pinned!.split('+').slice(0, 2).join('+'));
+  await expect(page.getByTestId('integrity-key')).toContainText('trailkeep key-info');
   await page.screenshot({ path: 'test-results/integrity-badge.png' });
 
   // One entry, opened: its own proof, checked in the browser.

@@ -788,6 +788,51 @@ mod sign_in {
         assert_eq!(unlocked, 1);
     }
 
+    /// Refused sign-ins from one address block do not grow the log one entry each: the first
+    /// of a minute is an entry, the rest are summarised after their minute, counted.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn refused_sign_ins_from_one_block_are_summarised(pool: PgPool) {
+        victim(&pool).await;
+        let logged = |pool: PgPool| async move {
+            sqlx::query_as::<_, (i64, Option<i64>)>(
+                "SELECT count(*), sum((details->'summary'->>'attempts')::bigint)::bigint FROM audit_entries \
+                 WHERE action = 'user.login_failed'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
+        for i in 0..20 {
+            let from = format!("2001:db8:7:7::{:x}", i + 1);
+            let email = format!("guess{i}@company.com");
+            let o = attempt(&pool, &email, "nope", &from, SignInLimits::default()).await;
+            assert!(matches!(o, SignIn::BadCredentials));
+        }
+        let (entries_now, _) = logged(pool.clone()).await;
+        assert!((1..=2).contains(&entries_now), "{entries_now}");
+        // Their minute over (moved back, as the owner), the summariser records the rest.
+        sqlx::query("UPDATE sign_in_attempts SET at = at - interval '2 minutes'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let writer = common::writer_pool(&pool).await;
+        let appended = accounts::summarise_sign_ins(&writer).await.unwrap();
+        assert!((1..=2).contains(&appended), "{appended}");
+        let (entries_then, summarised) = logged(pool.clone()).await;
+        assert_eq!(entries_then, entries_now + appended as i64);
+        assert_eq!(entries_now + summarised.unwrap_or(0), 20);
+        // Nothing is summarised twice.
+        assert_eq!(accounts::summarise_sign_ins(&writer).await.unwrap(), 0);
+        let block: String = sqlx::query_scalar(
+            "SELECT details->'summary'->>'block' FROM audit_entries \
+             WHERE details ? 'summary' LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(block, "2001:db8:7:7::/64");
+    }
+
     /// Guesses from ever new addresses are spaced once the account has failed `slow_after`
     /// times, so the guesses per account stay bounded; the right password still gets in.
     #[sqlx::test(migrations = "../migrations")]

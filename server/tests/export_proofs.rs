@@ -300,3 +300,24 @@ async fn an_untouched_ndjson_export_verifies_and_a_changed_one_is_named(pool: Pg
     // No trailer.
     refused(&join(&lines[..lines.len() - 1]), &key, "trailer");
 }
+
+/// A server holding the key signs a checkpoint for an export on demand and cuts the export at
+/// it: every entry is proven, and verify-export passes without --allow-unproven.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_export_is_cut_at_a_checkpoint_signed_for_it(pool: PgPool) {
+    let key = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
+    append(&pool, 30).await;
+    integrate(&pool).await.unwrap();
+    sign_once(&pool, &key, Duration::ZERO, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past the on-demand interval
+    append(&pool, 4).await; // newer than the checkpoint, not yet in the tree
+    let k = common::key(&pool, &[Scope::Read]).await;
+    let app = common::router_signing(&pool, &key).await;
+    let all = export(&app, &k, "format=json").await;
+    let s = summary(&all, &key, false).unwrap();
+    assert_eq!((s.entries, s.proven, s.newer), (35, 35, 0), "{s:?}");
+    assert!(s.complete);
+    let nd = export(&app, &k, "format=ndjson&action=doc.viewed").await;
+    let s = summary(&nd, &key, false).unwrap();
+    assert_eq!(s.newer, 0, "{s:?}");
+}

@@ -26,6 +26,8 @@ pub enum Integrity {
     /// The checkpoint verifies with the pinned key and every proof asked for leads to its root.
     Verified {
         size: u64,
+        /// The pinned key's name and id (`origin+id`), as `trailkeep key-info` prints them.
+        key: String,
         signed_at: DateTime<Utc>,
         /// The entries (by seq) proven, and those newer than the checkpoint.
         proven: Vec<i64>,
@@ -62,6 +64,7 @@ pub async fn check(entries: Vec<(i64, String)>) -> Integrity {
         }
     }
     let proven = leaves.iter().map(|l| l.seq).collect();
+    let key_label = key_label(&key);
     match verify(key, evidence.note, leaves).await {
         Ok(Ok(_)) if evidence.refused.is_some() => Integrity::Failed(format!(
             "the server refuses to sign new checkpoints: {}",
@@ -69,6 +72,7 @@ pub async fn check(entries: Vec<(i64, String)>) -> Integrity {
         )),
         Ok(Ok(size)) => Integrity::Verified {
             size,
+            key: key_label,
             signed_at: evidence.signed_at,
             proven,
             newer,
@@ -97,6 +101,12 @@ fn pinned_key(server: Option<&str>) -> Option<String> {
         let _ = s.set_item(PINNED_KEY, &key);
     }
     Some(key)
+}
+
+/// A verifier key's name and id (`origin+1a2b3c4d`): what someone compares with the line
+/// `trailkeep key-info` prints on the server (a key's name never holds `+`).
+fn key_label(key: &str) -> String {
+    key.splitn(3, '+').take(2).collect::<Vec<_>>().join("+")
 }
 
 /// `12 s`, `4 min`, `3 h`, `2 days`.
@@ -152,15 +162,22 @@ pub fn IntegrityBadge(
                 Integrity::Checking => view! {
                     <span class="integrity-title">"Checking integrity…"</span>
                 }.into_any(),
-                Integrity::Verified { size, signed_at, proven, newer } => view! {
-                    <span class="integrity-title">"✓ Verified in your browser"</span>
+                Integrity::Verified { size, key, signed_at, proven, newer } => view! {
+                    <span class="integrity-title">"✓ Proofs checked in your browser"</span>
                     <span class="integrity-detail">
                         {format!(
-                            "Checkpoint of {} entries, signed {} ago; {} in view proven{}",
-                            crate::model::thousands(size as i64),
-                            age_words((now() - signed_at).num_seconds()),
+                            "{} in view proven against checkpoint {} (key {}), signed {} ago{}",
                             proven.len(),
-                            if newer > 0 { format!(", {newer} newer than it") } else { String::new() },
+                            crate::model::thousands(size as i64),
+                            key,
+                            age_words((now() - signed_at).num_seconds()),
+                            if newer > 0 { format!("; {newer} newer than it") } else { String::new() },
+                        )}
+                    </span>
+                    <span class="integrity-hint" data-testid="integrity-key">
+                        {format!(
+                            "This browser pinned key {key}: it should be what `trailkeep key-info` \
+                             prints on the server (before the second +)."
                         )}
                     </span>
                 }.into_any(),

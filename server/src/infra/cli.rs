@@ -145,11 +145,17 @@ async fn serve() -> Result<(), String> {
     state.log_key = Some(std::sync::Arc::new(key.verifier().clone()));
     let memory = crate::service::checkpoints::Memory::beside(&log.key_file);
     state.signer_memory = Some(std::sync::Arc::new(memory.clone()));
+    state.signing_key = Some(std::sync::Arc::new(key.clone()));
     let shutdown = state.shutdown.clone();
     let stopping = shutdown.clone();
     tokio::spawn(crate::service::tree::run(state.pool.clone(), async move {
         stopping.started().await
     }));
+    let stopping = shutdown.clone();
+    tokio::spawn(crate::service::accounts::run_sign_in_summaries(
+        state.pool.clone(),
+        async move { stopping.started().await },
+    ));
     let stopping = shutdown.clone();
     tokio::spawn(crate::service::checkpoints::run(
         state.pool.clone(),

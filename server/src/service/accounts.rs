@@ -355,15 +355,18 @@ pub async fn sign_in(
         e.record.details = json!({"reason": reason.as_str()});
         e
     };
+    // From a known address block, only the first refused attempt of each minute is an entry
+    // of its own; the summariser records the others after their minute, counted.
+    let own_entry = match block.as_deref() {
+        Some(block) => sign_ins::this_minute(&mut tx, block).await? == 0,
+        None => true,
+    };
     if failures.account_here >= limits.email_failures {
         let outcome = sign_ins::Outcome::LockedOut;
-        sign_ins::record_failure(&mut tx, &email_key, block.as_deref(), outcome).await?;
-        entries::append_in(
-            &mut tx,
-            Source::Trailkeep,
-            vec![failed(sign_ins::Outcome::LockedOut)],
-        )
-        .await?;
+        sign_ins::record_failure(&mut tx, &email_key, block.as_deref(), outcome, own_entry).await?;
+        if own_entry {
+            entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
+        }
         tx.commit().await?;
         return Ok(SignIn::LockedOut);
     }
@@ -387,8 +390,11 @@ pub async fn sign_in(
             } else {
                 sign_ins::Outcome::UnknownUser
             };
-            sign_ins::record_failure(&mut tx, &email_key, block.as_deref(), outcome).await?;
-            entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
+            sign_ins::record_failure(&mut tx, &email_key, block.as_deref(), outcome, own_entry)
+                .await?;
+            if own_entry {
+                entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
+            }
             tx.commit().await?;
             return Ok(SignIn::BadCredentials);
         }
@@ -404,6 +410,59 @@ pub async fn sign_in(
         user: session_user,
         token,
     })
+}
+
+/// Records, as one `user.login_failed` entry per address block and minute, the refused
+/// sign-ins of minutes already over that have no entry of their own (each block's first of a
+/// minute has one). One process at a time (an advisory lock); returns the entries appended.
+pub async fn summarise_sign_ins(pool: &PgPool) -> Result<usize, AccountError> {
+    let mut tx = pool.begin().await?;
+    if !sign_ins::try_lock_summariser(&mut tx).await? {
+        return Ok(0);
+    }
+    let groups = sign_ins::take_unlogged(&mut tx).await?;
+    let events: Vec<NewEvent> = groups
+        .iter()
+        .map(|g| {
+            let mut e = NewEvent::new("user.login_failed", ActorType::User, "(repeated attempts)");
+            // The block's first address stands for it; `details.block` names the block.
+            e.record.ip = g.block.split('/').next().and_then(|a| a.parse().ok());
+            e.record.status = Status::Failure;
+            e.record.details = json!({
+                "reason": "repeated",
+                "summary": {
+                    "block": g.block,
+                    "minute": crate::domain::export::timestamp(&g.minute),
+                    "attempts": g.attempts,
+                    "accounts": g.accounts,
+                    "bad_password": g.bad_password,
+                    "unknown_user": g.unknown_user,
+                    "locked_out": g.locked_out,
+                },
+            });
+            e
+        })
+        .collect();
+    let n = events.len();
+    entries::append_in(&mut tx, Source::Trailkeep, events).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Every 10 s until `stop` resolves: summarise the refused sign-ins of the minutes past.
+pub async fn run_sign_in_summaries(pool: PgPool, stop: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => return,
+        }
+        if let Err(e) = summarise_sign_ins(&pool).await {
+            tracing::warn!(error = %e, "summarising refused sign-ins failed; retrying");
+        }
+    }
 }
 
 /// `trailkeep user unlock --email E`: forgets the failed sign-ins counted against the account,

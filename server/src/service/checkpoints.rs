@@ -424,6 +424,37 @@ pub async fn sign_once(
     Ok(Signed::New(size))
 }
 
+/// The least time between two checkpoints signed for exports (across processes: the age of
+/// the newest checkpoint decides).
+pub const ON_DEMAND_EVERY: Duration = Duration::from_secs(1);
+
+/// Brings the newest checkpoint up to at least `head` entries, for an export about to start:
+/// integrates the tree and signs (at most one checkpoint per [`ON_DEMAND_EVERY`]), retrying
+/// until `wait` has passed. Returns whether a checkpoint now covers `head`.
+pub async fn cover(
+    pool: &PgPool,
+    key: &SigningKey,
+    memory: Option<&Memory>,
+    head: u64,
+    wait: Duration,
+) -> Result<bool, SignError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Err(e) = crate::service::tree::integrate(pool).await {
+            tracing::warn!(error = %e, "integrating for an export failed");
+            return Ok(false);
+        }
+        sign_once(pool, key, ON_DEMAND_EVERY, memory).await?;
+        let covered = newest_verified(pool, Some(key.verifier()))
+            .await?
+            .is_some_and(|row| row.size as u64 >= head);
+        if covered || tokio::time::Instant::now() >= deadline {
+            return Ok(covered);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Each `every` until `stop` resolves: sign what the tree grew by. A refusal is logged at
 /// error level each time it is met (it is an integrity alarm); other errors are retried.
 pub async fn run(

@@ -96,20 +96,76 @@ pub async fn forget(conn: &mut PgConnection, account_key: &str) -> Result<u64, s
     )
 }
 
+/// Refused attempts from `block` already recorded in this minute (the database's clock); the
+/// caller holds the block's lock ([`lock_and_count`]), so exactly one attempt sees 0.
+pub async fn this_minute(tx: &mut PgConnection, block: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM sign_in_attempts \
+         WHERE ip = $1::inet AND at >= date_trunc('minute', clock_timestamp())",
+    )
+    .bind(block)
+    .fetch_one(tx)
+    .await
+}
+
+/// The refused attempts of one address block in one past minute that no entry records yet.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Unlogged {
+    /// The address block (`198.51.100.7`, `2001:db8:1:2::/64`).
+    pub block: String,
+    pub minute: chrono::DateTime<chrono::Utc>,
+    pub attempts: i64,
+    pub accounts: i64,
+    pub bad_password: i64,
+    pub unknown_user: i64,
+    pub locked_out: i64,
+}
+
+/// Takes the summariser's lock for this transaction, if no other process holds it.
+pub async fn try_lock_summariser(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('trailkeep.sign_in.summary', 0))",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Marks every unlogged attempt of a minute already over as logged and returns them, grouped
+/// by block and minute (one statement: only what it marks is counted).
+pub async fn take_unlogged(conn: &mut PgConnection) -> Result<Vec<Unlogged>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH marked AS ( \
+           UPDATE sign_in_attempts SET logged = true \
+           WHERE NOT logged AND ip IS NOT NULL AND at < date_trunc('minute', clock_timestamp()) \
+           RETURNING ip, at, email_key, outcome) \
+         SELECT CASE WHEN masklen(ip) IN (32, 128) THEN host(ip) ELSE text(ip) END AS block, \
+           date_trunc('minute', at) AS minute, count(*) AS attempts, \
+           count(DISTINCT email_key) AS accounts, \
+           count(*) FILTER (WHERE outcome = 'bad_password') AS bad_password, \
+           count(*) FILTER (WHERE outcome = 'unknown_user') AS unknown_user, \
+           count(*) FILTER (WHERE outcome = 'locked_out') AS locked_out \
+         FROM marked GROUP BY 1, 2 ORDER BY 2, 1",
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Records a refused attempt (successes are not counted), and prunes what no window needs.
 pub async fn record_failure(
     tx: &mut PgConnection,
     account_key: &str,
     block: Option<&str>,
     outcome: Outcome,
+    logged: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO sign_in_attempts (email_key, ip, outcome, at) \
-         VALUES ($1, $2::inet, $3, clock_timestamp())",
+        "INSERT INTO sign_in_attempts (email_key, ip, outcome, at, logged) \
+         VALUES ($1, $2::inet, $3, clock_timestamp(), $4)",
     )
     .bind(account_key)
     .bind(block)
     .bind(outcome.as_str())
+    .bind(logged)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM sign_in_attempts WHERE at < now() - interval '1 day'")

@@ -30,6 +30,24 @@ pub async fn router_with_key(
     router_with(pool, key, Config::default()).await
 }
 
+/// [`router`] holding the log's signing key, as `serve` does: exports sign on demand.
+pub async fn router_signing(
+    pool: &PgPool,
+    key: &trailkeep::domain::checkpoint::SigningKey,
+) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("trailkeep")
+        .site_root("target/site")
+        .build();
+    let writer = writer_pool(pool).await;
+    let mut state = http::AppState::new(writer.clone(), writer, leptos_options, Config::default())
+        .await
+        .unwrap();
+    state.log_key = Some(std::sync::Arc::new(key.verifier().clone()));
+    state.signing_key = Some(std::sync::Arc::new(key.clone()));
+    http::router(state)
+}
+
 /// [`router`] with a key and settings of the test's own.
 pub async fn router_with(
     pool: &PgPool,

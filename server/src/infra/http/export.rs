@@ -87,9 +87,26 @@ pub async fn download(
     }
     let format = format
         .ok_or_else(|| FilterError::new("format", format!("required: one of {}", Format::NAMES)))?;
-    // The checkpoint first: the snapshot taken after it holds every entry it covers.
+    // When this server holds the key, a checkpoint covering everything committed now is
+    // signed first (rate-limited), and the export is cut at it: every entry it holds is
+    // proven, and those committed after the request are for the next export. If none can be
+    // signed (an integrity alarm), nothing is left out: the newest entries come unproven.
+    let mut covered = false;
+    if let Some(key) = &state.signing_key {
+        let head = entries::count_all(&state.reads)
+            .await
+            .map_err(ApiError::database)?;
+        let memory = state.signer_memory.as_deref();
+        let wait = std::time::Duration::from_secs(3);
+        match crate::service::checkpoints::cover(&state.pool, key, memory, head as u64, wait).await
+        {
+            Ok(c) => covered = c,
+            Err(e) => tracing::error!(error = %e, "no checkpoint could be signed for an export"),
+        }
+    }
     let cut = cut(&state).await.map_err(ApiError::database)?;
-    let snapshot = query::export_snapshot(&state.reads, &filter).await?;
+    let at_most = (covered && cut.note.is_some()).then_some(cut.size);
+    let snapshot = query::export_snapshot(&state.reads, &filter, at_most).await?;
     if format == Format::Pdf && snapshot.count > report::MAX_ENTRIES {
         return Err(FilterError::new(
             "format",

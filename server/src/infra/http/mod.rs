@@ -63,6 +63,9 @@ pub struct AppState {
     /// What this host's signer signed last (beside the key file): `/readyz` and the console
     /// check the tree against it too.
     pub signer_memory: Option<Arc<crate::service::checkpoints::Memory>>,
+    /// The log's signing key (`serve` has it): exports sign a checkpoint on demand, so that
+    /// every entry they hold is proven.
+    pub signing_key: Option<Arc<crate::domain::checkpoint::SigningKey>>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             shutdown: serve::Shutdown::default(),
             log_key: None,
             signer_memory: None,
+            signing_key: None,
             pool,
             reads,
             leptos_options,

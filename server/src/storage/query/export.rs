@@ -24,9 +24,18 @@ pub struct ExportSnapshot {
     pub count: i64,
 }
 
-pub async fn export_snapshot(pool: &PgPool, f: &Filter) -> Result<ExportSnapshot, QueryError> {
+/// Pins what an export of `f` delivers: the entries committed now, or only the first
+/// `at_most` of the log (an export cut at a checkpoint holds only entries it proves).
+pub async fn export_snapshot(
+    pool: &PgPool,
+    f: &Filter,
+    at_most: Option<u64>,
+) -> Result<ExportSnapshot, QueryError> {
     let mut conn = acquire(pool, &READS).await?;
-    let (seq_limit, now) = snapshot(&mut conn).await?;
+    let (mut seq_limit, now) = snapshot(&mut conn).await?;
+    if let Some(cap) = at_most {
+        seq_limit = seq_limit.min(i64::try_from(cap).unwrap_or(i64::MAX));
+    }
     let bounds = resolve_bounds(&mut conn, f, now).await?;
     let count = if f.is_everything() {
         seq_limit // seq is gapless
