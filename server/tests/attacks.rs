@@ -330,7 +330,7 @@ async fn a_forged_checkpoint_row_is_reported_and_passed_over(pool: PgPool) {
         .unwrap();
     assert_eq!(served.size, 40);
     assert!(matches!(
-        health(&pool, key.verifier(), None).await.unwrap(),
+        health(&pool, key.verifier(), None, None).await.unwrap(),
         CheckpointHealth::Refused(Refusal::Unverified { size: 50, .. })
     ));
     // The signer signs the next size (the forged row holds 50).
@@ -350,12 +350,39 @@ async fn a_forged_checkpoint_row_is_reported_and_passed_over(pool: PgPool) {
             .size,
         51
     );
-    // With only rows this key did not sign, the signer refuses (the wrong key file).
-    let stranger = self::key();
-    assert!(matches!(
-        sign_once(&writer, &stranger, Duration::ZERO, None).await,
-        Err(SignError::Refused(Refusal::Unverified { .. }))
-    ));
+    // A forged row at the very size the signer is about to sign does not block it either.
+    append(&writer, 2).await;
+    integrate(&writer).await.unwrap();
+    let (size, root) = storage::tree::state(&pool).await.unwrap();
+    let forged = forger
+        .sign(&trailkeep::domain::checkpoint::Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root,
+        })
+        .unwrap();
+    sqlx::query("SELECT checkpoint_insert($1, $2, $3, $4)")
+        .bind(size as i64)
+        .bind(&root[..])
+        .bind(i64::from(forger.verifier().id()))
+        .bind(&forged)
+        .execute(&writer)
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_once(&writer, &key, Duration::ZERO, None)
+            .await
+            .unwrap(),
+        Signed::New(size)
+    );
+    assert_eq!(
+        newest_verified(&writer, Some(key.verifier()))
+            .await
+            .unwrap()
+            .unwrap()
+            .size as u64,
+        size
+    );
 }
 
 /// A leaf the server's role slipped into the tree through `tree_extend` past an entry whose
@@ -397,6 +424,18 @@ async fn the_signer_recomputes_new_leaves_from_the_entries(pool: PgPool) {
     assert!(matches!(
         sign_once(&writer, &key, Duration::ZERO, None).await,
         Err(SignError::Refused(Refusal::Leaf { seq: 5 }))
+    ));
+    // Monitoring sees it: the tree grew and nothing is signed any more.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(matches!(
+        health(&pool, key.verifier(), None, Some(Duration::ZERO))
+            .await
+            .unwrap(),
+        CheckpointHealth::Refused(Refusal::Stalled {
+            tree: 6,
+            checkpoint: 5,
+            ..
+        })
     ));
     // The integrator names it too (the tree stops there: an alarm).
     assert_eq!(
@@ -458,7 +497,9 @@ async fn the_signers_memory_exposes_a_cut_tail_the_database_agrees_with(pool: Pg
         }))
     ));
     assert!(matches!(
-        health(&pool, key.verifier(), Some(&memory)).await.unwrap(),
+        health(&pool, key.verifier(), Some(&memory), None)
+            .await
+            .unwrap(),
         CheckpointHealth::Refused(Refusal::Forgotten { .. })
     ));
     // Without the memory the database alone looks sound: why it is kept outside.

@@ -40,6 +40,13 @@ pub enum Refusal {
     Forgotten { tree: u64, remembered: u64 },
     /// The signer's memory file cannot be read or does not verify with the key.
     Memory(String),
+    /// The tree grew but nothing was signed for longer than the signer ever waits: it refuses
+    /// (why is in its error log) or is not running.
+    Stalled {
+        tree: u64,
+        checkpoint: u64,
+        seconds: i64,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -78,6 +85,15 @@ impl std::fmt::Display for Refusal {
                  superuser), or the database was restored from a backup"
             ),
             Refusal::Memory(why) => write!(f, "the signer's memory: {why}"),
+            Refusal::Stalled {
+                tree,
+                checkpoint,
+                seconds,
+            } => write!(
+                f,
+                "the tree covers {tree} entries but the newest checkpoint, of {checkpoint}, was \
+                 signed {seconds} s ago: the signer refuses (see its error log) or is not running"
+            ),
         }
     }
 }
@@ -94,6 +110,7 @@ impl Refusal {
             Refusal::Leaf { .. } => "tree leaf not its entry's hash",
             Refusal::Forgotten { .. } => "tree does not extend the signer's memory",
             Refusal::Memory(_) => "signer's memory unreadable",
+            Refusal::Stalled { .. } => "no checkpoint signed although the log grew",
         }
     }
 }
@@ -243,7 +260,7 @@ pub struct Newest {
 /// and the signer build on, so a row the server's role stored without the key never counts.
 pub async fn newest(conn: &mut PgConnection, key: &VerifierKey) -> Result<Newest, SignError> {
     let mut found = Newest::default();
-    let mut before = u64::MAX;
+    let mut before = (u64::MAX, i64::MAX);
     let mut passed = 0;
     loop {
         let page = storage::checkpoints::page_before(&mut *conn, before, 100).await?;
@@ -258,18 +275,24 @@ pub async fn newest(conn: &mut PgConnection, key: &VerifierKey) -> Result<Newest
                 }
                 Err(refusal) => {
                     found.unverified.get_or_insert(refusal);
-                    before = row.size as u64;
+                    before = (row.size as u64, row.id);
                     passed += 1;
                 }
             }
         }
         if passed >= MAX_UNVERIFIED {
             return Err(SignError::Refused(Refusal::Unverified {
-                size: before,
+                size: before.0,
                 why: format!("{passed} newer checkpoints do not verify either"),
             }));
         }
     }
+}
+
+/// How long the tree may grow without a new checkpoint before `health` calls it stalled:
+/// three signing intervals, and at least 30 s.
+pub fn stale_after(every: Duration) -> Duration {
+    (every * 3).max(Duration::from_secs(30))
 }
 
 /// The newest checkpoint that verifies with `key` (none without a key): what exports, the
@@ -377,13 +400,10 @@ pub async fn sign_once(
     // Early answers end the transaction at once (a dropped one ends only when its connection
     // is next used, and would hold the signer's lock until then).
     let newest = newest(&mut tx, key.verifier()).await?;
-    match (&newest.verified, newest.unverified) {
-        // Checkpoints, none of which this key signed: the wrong key, or all forged.
-        (None, Some(bad)) => return Err(SignError::Refused(bad)),
-        (_, Some(bad)) => {
-            tracing::error!(error = %bad, "a stored checkpoint does not verify; it is ignored")
-        }
-        _ => {}
+    // A row this key did not sign is an alarm (health reports it), never obeyed, and never a
+    // reason to stop signing: the server's role can store such rows.
+    if let Some(bad) = &newest.unverified {
+        tracing::error!(error = %bad, "a stored checkpoint does not verify; it is ignored");
     }
     if let Some((row, _)) = &newest.verified {
         let age = Utc::now() - row.signed_at;
@@ -498,12 +518,14 @@ pub enum CheckpointHealth {
     Refused(Refusal),
 }
 
-/// The signer's verdict without signing: the newest rows verify, and the tree extends the
-/// newest verified checkpoint and what `memory` remembers.
+/// The signer's verdict without signing: the newest rows verify, the tree extends the newest
+/// verified checkpoint and what `memory` remembers, and, when the tree grew, a checkpoint was
+/// signed within `stale_after` (else the signer refuses or is not running: an alarm).
 pub async fn health(
     pool: &PgPool,
     key: &VerifierKey,
     memory: Option<&Memory>,
+    stale_after: Option<Duration>,
 ) -> Result<CheckpointHealth, SignError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -521,6 +543,16 @@ pub async fn health(
         let (size, root) = storage::tree::state(&mut *tx).await?;
         let previous = newest.verified.as_ref().map(|(_, cp)| cp);
         check_extends(&mut tx, previous, remembered.as_ref(), size, root).await?;
+        if let (Some((row, cp)), Some(limit)) = (&newest.verified, stale_after) {
+            let seconds = (Utc::now() - row.signed_at).num_seconds();
+            if size > cp.size && seconds > limit.as_secs() as i64 {
+                return Err(SignError::Refused(Refusal::Stalled {
+                    tree: size,
+                    checkpoint: cp.size,
+                    seconds,
+                }));
+            }
+        }
         Ok(newest.verified)
     }
     .await;
@@ -545,7 +577,7 @@ pub async fn verify_all(
 ) -> Result<Result<u64, String>, SignError> {
     let mut conn = pool.acquire().await?;
     let (tree_size, _) = storage::tree::state(&mut *conn).await?;
-    let mut after = 0u64;
+    let mut after = (0u64, 0i64);
     let mut count = 0u64;
     loop {
         let page = storage::checkpoints::page(&mut *conn, after, 1000).await?;
@@ -570,7 +602,7 @@ pub async fn verify_all(
                 )));
             }
             count += 1;
-            after = cp.size;
+            after = (cp.size, row.id);
         }
     }
 }

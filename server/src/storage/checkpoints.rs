@@ -8,6 +8,9 @@ use sqlx::PgConnection;
 /// One stored checkpoint.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredCheckpoint {
+    /// The row's own number (a size may be stored more than once: only one row of it is the
+    /// log's, the one that verifies).
+    pub id: i64,
     pub size: i64,
     pub root: Vec<u8>,
     pub key_id: i64,
@@ -15,7 +18,7 @@ pub struct StoredCheckpoint {
     pub signed_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "size, root, key_id, note, signed_at";
+const COLUMNS: &str = "id, size, root, key_id, note, signed_at";
 
 /// Takes the signer's lock for this transaction, if no other process holds it.
 pub async fn try_lock_signer(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
@@ -31,22 +34,23 @@ pub async fn latest(
     db: impl sqlx::PgExecutor<'_>,
 ) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM checkpoints ORDER BY size DESC LIMIT 1"
+        "SELECT {COLUMNS} FROM checkpoints ORDER BY size DESC, id DESC LIMIT 1"
     ))
     .fetch_optional(db)
     .await
 }
 
-/// The checkpoint of exactly `size` entries, if one was signed.
+/// The rows stored for exactly `size` entries, newest first (at most 100: the caller takes
+/// the one that verifies).
 pub async fn of_size(
     db: impl sqlx::PgExecutor<'_>,
     size: u64,
-) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
+) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM checkpoints WHERE size = $1"
+        "SELECT {COLUMNS} FROM checkpoints WHERE size = $1 ORDER BY id DESC LIMIT 100"
     ))
     .bind(i64::try_from(size).unwrap_or(i64::MAX))
-    .fetch_optional(db)
+    .fetch_all(db)
     .await
 }
 
@@ -70,32 +74,36 @@ pub async fn insert(
     Ok(())
 }
 
-/// Up to `limit` checkpoints larger than `after`, in size order (to walk them all in pages).
+/// Up to `limit` checkpoints after row `after` (`(size, id)`; `(0, 0)`: the first), in size
+/// order (to walk them all in pages).
 pub async fn page(
     db: impl sqlx::PgExecutor<'_>,
-    after: u64,
+    after: (u64, i64),
     limit: i64,
 ) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2"
+        "SELECT {COLUMNS} FROM checkpoints WHERE (size, id) > ($1, $2) ORDER BY size, id LIMIT $3"
     ))
-    .bind(after as i64)
+    .bind(after.0 as i64)
+    .bind(after.1)
     .bind(limit)
     .fetch_all(db)
     .await
 }
 
-/// Up to `limit` checkpoints smaller than `before`, newest first (to find the newest that
-/// verifies).
+/// Up to `limit` checkpoints before row `before` (`(size, id)`), newest first (to find the
+/// newest that verifies).
 pub async fn page_before(
     db: impl sqlx::PgExecutor<'_>,
-    before: u64,
+    before: (u64, i64),
     limit: i64,
 ) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM checkpoints WHERE size < $1 ORDER BY size DESC LIMIT $2"
+        "SELECT {COLUMNS} FROM checkpoints WHERE (size, id) < ($1, $2) \
+         ORDER BY size DESC, id DESC LIMIT $3"
     ))
-    .bind(i64::try_from(before).unwrap_or(i64::MAX))
+    .bind(i64::try_from(before.0).unwrap_or(i64::MAX))
+    .bind(before.1)
     .bind(limit)
     .fetch_all(db)
     .await

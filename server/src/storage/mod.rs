@@ -186,6 +186,10 @@ pub async fn hand_over(pool: &PgPool, role: &str) -> Result<(), String> {
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;
+    // The schema too: its owner may drop any table in it, owned or not.
+    let statements = statements
+        .into_iter()
+        .chain([format!("ALTER SCHEMA public OWNER TO {role}")]);
     for statement in statements {
         sqlx::query(&statement)
             .execute(&mut *tx)

@@ -85,15 +85,18 @@ pub async fn lock_and_count(
     })
 }
 
-/// Forgets the failures counted against one account (`trailkeep user unlock`).
+/// Forgets the failures counted against one account (`trailkeep user unlock`): they stop
+/// counting against it, yet stay for the per-address limit and the log's summaries.
 pub async fn forget(conn: &mut PgConnection, account_key: &str) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM sign_in_attempts WHERE email_key = $1")
-            .bind(account_key)
-            .execute(conn)
-            .await?
-            .rows_affected(),
+    Ok(sqlx::query(
+        "UPDATE sign_in_attempts \
+         SET email_key = encode(sha256(convert_to('forgotten:' || email_key, 'UTF8')), 'hex') \
+         WHERE email_key = $1",
     )
+    .bind(account_key)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// Refused attempts from `block` already recorded in this minute (the database's clock); the

@@ -135,17 +135,22 @@ pub async fn download(
     };
     let count = snapshot.count;
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    // What the client has taken so far: the floor below which the export is dropped.
-    let taken = Arc::new(AtomicU64::new(0));
-    let read = taken.clone();
+    // What the client has taken so far (the floor below which the export is dropped), and
+    // whether the export failed: the body then ends in an error at once, whatever is still
+    // buffered, so a download is never short yet looks whole.
+    let progress = Arc::new(Progress::default());
+    let read = progress.clone();
     tokio::spawn(async move {
-        write(state, filter, snapshot, cut, format, by, tx, taken).await;
+        write(state, filter, snapshot, cut, format, by, tx, progress).await;
         drop(slot);
     });
     let body = Body::from_stream(futures::stream::poll_fn(move |cx| {
+        if read.failed.load(Ordering::Relaxed) {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other("export interrupted"))));
+        }
         let next = rx.poll_recv(cx);
         if let std::task::Poll::Ready(Some(Ok(bytes))) = &next {
-            read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            read.taken.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
         next
     }));
@@ -264,6 +269,14 @@ async fn pdf(
     let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<app::model::AuditEntry>>(2);
     let abandoned = Arc::new(AtomicBool::new(false));
     let stop_rendering = abandoned.clone();
+    // However this future ends (dropped below the read floor too), the renderer stops.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let _stop_on_drop = StopOnDrop(abandoned.clone());
     let out = body.clone();
     let render = tokio::task::spawn_blocking(move || -> Result<(), Stop> {
         let gone = || stop_rendering.load(Ordering::Relaxed).then_some(Stop::Gone);
@@ -331,6 +344,19 @@ async fn pdf(
     Ok(rows)
 }
 
+/// An export's progress as its response body sees it.
+#[derive(Default)]
+struct Progress {
+    /// Bytes the client has taken.
+    taken: AtomicU64,
+    /// The export stopped early: the body fails on its next read.
+    failed: AtomicBool,
+}
+
+/// The largest piece an export hands to its body at once: the floor sees progress at this
+/// grain, and a slow but steady client is never judged by one large page.
+const PIECE: usize = 64 * 1024;
+
 /// Resolves when the client has read less than the floor in a window while the export was
 /// waiting on it (its channel full): it holds a place that a reader who reads should have.
 async fn reads_too_slowly(
@@ -361,7 +387,7 @@ async fn write(
     format: Format,
     by: Acting,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    taken: Arc<AtomicU64>,
+    progress: Arc<Progress>,
 ) {
     let canonical = filter.to_query_string();
     let mut delivered: i64 = 0;
@@ -374,7 +400,14 @@ async fn write(
         }
         let send = |bytes: Vec<u8>| {
             let tx = tx.clone();
-            async move { tx.send(Ok(bytes.into())).await.map_err(|_| Stop::Gone) }
+            async move {
+                let bytes = Bytes::from(bytes);
+                for at in (0..bytes.len()).step_by(PIECE) {
+                    let piece = bytes.slice(at..bytes.len().min(at + PIECE));
+                    tx.send(Ok(piece)).await.map_err(|_| Stop::Gone)?;
+                }
+                Ok(())
+            }
         };
         send(prologue(format, &canonical, &snapshot, &cut, &by)).await?;
         let mut after = None;
@@ -404,7 +437,7 @@ async fn write(
     };
     let outcome: Result<(), Stop> = tokio::select! {
         outcome = work => outcome,
-        () = reads_too_slowly(floor, &taken, &tx) => Err(Stop::Slow),
+        () = reads_too_slowly(floor, &progress.taken, &tx) => Err(Stop::Slow),
     };
     let completed = outcome.is_ok();
     let failure = match &outcome {
@@ -420,11 +453,12 @@ async fn write(
     };
     if let Some(failure) = failure {
         tracing::error!(%failure, "export stopped");
+    }
+    if outcome.is_err() {
         // Fails the response instead of ending it cleanly: the download is visibly broken,
-        // never silently short.
-        let _ = tx
-            .send(Err(std::io::Error::other("export interrupted")))
-            .await;
+        // never silently short. Never waits on a client that reads nothing.
+        progress.failed.store(true, Ordering::Relaxed);
+        let _ = tx.try_send(Err(std::io::Error::other("export interrupted")));
     }
     let (from, to) = export::resolved_period(&snapshot.bounds, snapshot.now);
     let mut event = by.event("export.downloaded");

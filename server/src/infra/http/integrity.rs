@@ -86,7 +86,14 @@ pub async fn checkpoint(
             crate::service::checkpoints::newest_verified(&state.reads, state.log_key.as_deref())
                 .await
         }
-        Some(n) => storage::checkpoints::of_size(&state.reads, n).await,
+        Some(n) => storage::checkpoints::of_size(&state.reads, n)
+            .await
+            .map(|rows| {
+                // A size may be stored more than once: the row this log's key signed.
+                let key = state.log_key.as_deref();
+                rows.into_iter()
+                    .find(|row| key.is_some_and(|k| k.open(row.note.as_bytes()).is_ok()))
+            }),
     }
     .map_err(ApiError::database)?;
     found.map(Note).ok_or_else(|| {

@@ -121,6 +121,8 @@ struct PgConsole {
     recorded_late_after: chrono::Duration,
     log_key: Option<Arc<crate::domain::checkpoint::VerifierKey>>,
     signer_memory: Option<Arc<crate::service::checkpoints::Memory>>,
+    /// When a signer that signs nothing although the log grew is an alarm.
+    stale_after: std::time::Duration,
 }
 
 /// The store could not answer: logged here (with why), `Unavailable` to the console, or
@@ -172,6 +174,7 @@ impl ConsoleBackend for PgConsole {
                     &self.pool,
                     key,
                     self.signer_memory.as_deref(),
+                    Some(self.stale_after),
                 )
                 .await
                 {
@@ -276,6 +279,7 @@ pub fn router(state: AppState) -> Router {
         recorded_late_after: state.config.recorded_late_after,
         log_key: state.log_key.clone(),
         signer_memory: state.signer_memory.clone(),
+        stale_after: crate::service::checkpoints::stale_after(state.config.log.checkpoint_every),
     });
     let routes = generate_route_list(app::App);
     let shell_options = state.leptos_options.clone();

@@ -120,6 +120,9 @@ pub async fn integrity(state: &AppState, schema_current: bool) -> Integrity {
             &state.pool,
             key,
             state.signer_memory.as_deref(),
+            Some(crate::service::checkpoints::stale_after(
+                state.config.log.checkpoint_every,
+            )),
         )
         .await
         {
