@@ -874,6 +874,74 @@ mod sign_in {
         assert_eq!(block, "2001:db8:7:7::/64");
     }
 
+    /// Guessers queued on one account hold nothing while they wait: another account signs in
+    /// at once, and of many guesses at the same turn, one is checked.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn guessing_one_account_slows_no_one_else(pool: PgPool) {
+        victim(&pool).await;
+        accounts::create_user(
+            &pool,
+            "other@company.com",
+            "Other",
+            app::model::Role::Compliance,
+            PASSWORD,
+            &Acting::cli(),
+        )
+        .await
+        .unwrap();
+        let limits = SignInLimits {
+            slow_after: 2,
+            ..SignInLimits::default()
+        };
+        for i in 0..2 {
+            let o = attempt(
+                &pool,
+                "victim@company.com",
+                "guess",
+                &format!("2001:db8:{i}::1"),
+                limits,
+            )
+            .await;
+            assert!(matches!(o, SignIn::BadCredentials));
+        }
+        let guesses: Vec<_> = (0..8)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    attempt(
+                        &pool,
+                        "victim@company.com",
+                        "guess",
+                        &format!("2001:db8:9{i}::1"),
+                        limits,
+                    )
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let o = attempt(&pool, "other@company.com", PASSWORD, "192.0.2.9", limits).await;
+        assert!(matches!(o, SignIn::Ok { .. }));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let mut checked = 0;
+        for g in guesses {
+            match g.await.unwrap() {
+                SignIn::BadCredentials => checked += 1,
+                SignIn::Throttled => {}
+                _ => panic!("a guess got in"),
+            }
+        }
+        assert!(
+            (1..=2).contains(&checked),
+            "{checked} guesses were checked at one turn"
+        );
+    }
+
     /// Guesses from ever new addresses are spaced once the account has failed `slow_after`
     /// times, so the guesses per account stay bounded; the right password still gets in.
     #[sqlx::test(migrations = "../migrations")]

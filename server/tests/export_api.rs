@@ -128,7 +128,7 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         assert_eq!(got, expected, "json, filter {filter:?}");
         assert_eq!(doc["count"], expected.len());
         assert_eq!(doc["export"]["format_version"], 3);
-        assert!(doc["export"]["to"].is_string(), "the period it covers");
+        assert!(doc["export"].get("to").is_some(), "the period it covers");
         assert_eq!(
             doc["export"]["filter"],
             app::filter::Filter::parse(filter)

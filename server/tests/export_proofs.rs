@@ -218,14 +218,50 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
         &key,
         "does not match the export's filter",
     );
-    // Entries outside the stated period, or fabricated newer ones.
+    // A stated period that is not the filter's, or entries outside the filter's window.
     refused(
         &json_with(&all, |d| {
             d["export"]["to"] = json!("2026-11-02T00:00:00.000000Z")
         }),
         &key,
-        "outside the period",
+        "the export was changed",
     );
+    let window = export(&app, &k, "format=json&from=2026-11-05&to=2026-11-10").await;
+    assert!(verdict(&window, &key).is_ok());
+    let outside = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["occurred_at"].as_str().unwrap() > "2026-11-11")
+        .unwrap()
+        .clone();
+    // Widened (stated period and all), or downgraded to format 2 without a period: an added
+    // entry from outside the filter's own window is named.
+    let widen = |d: &mut Value| {
+        d["export"]["from"] = json!(null);
+        d["export"]["to"] = json!(null);
+    };
+    let downgrade = |d: &mut Value| {
+        d["export"]["format_version"] = json!(2);
+        let head = d["export"].as_object_mut().unwrap();
+        head.remove("from");
+        head.remove("to");
+    };
+    for change in [&widen as &dyn Fn(&mut Value), &downgrade] {
+        let changed = json_with(&window, |d| {
+            change(d);
+            d["entries"]
+                .as_array_mut()
+                .unwrap()
+                .insert(0, outside.clone());
+            d["count"] = json!(d["count"].as_u64().unwrap() + 1);
+        });
+        let why = verdict(&changed, &key).unwrap_err();
+        assert!(
+            why.contains("export was changed") || why.contains("lies outside the period"),
+            "{why}"
+        );
+    }
     let newest = (0..doc["entries"].as_array().unwrap().len())
         .find(|&i| !proven_at(&doc, i))
         .unwrap();
@@ -261,6 +297,7 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
     assert!(s.complete && s.filter.is_empty(), "{s:?}");
     let s = summary(&filtered, &key, true).unwrap();
     assert!(!s.complete && s.filter.contains("config"), "{s:?}");
+    assert!(s.period_from_filter && s.period.is_some(), "{s:?}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -310,7 +347,18 @@ async fn an_export_is_cut_at_a_checkpoint_signed_for_it(pool: PgPool) {
     integrate(&pool).await.unwrap();
     sign_once(&pool, &key, Duration::ZERO, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await; // past the on-demand interval
-    append(&pool, 4).await; // newer than the checkpoint, not yet in the tree
+    append(&pool, 3).await; // newer than the checkpoint, not yet in the tree
+                            // One dated in the future (a client's clock): an export of everything holds it, and
+                            // verifies.
+    entries::append(
+        &pool,
+        Source::Trailkeep,
+        parse_batch(&json!([{"action": "doc.viewed", "actor": {"id": "u"},
+                             "occurred_at": "2031-01-01T00:00:00Z"}]))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
     let k = common::key(&pool, &[Scope::Read]).await;
     let app = common::router_signing(&pool, &key).await;
     let all = export(&app, &k, "format=json").await;

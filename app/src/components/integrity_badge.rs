@@ -175,10 +175,9 @@ pub fn IntegrityBadge(
                         )}
                     </span>
                     <span class="integrity-hint" data-testid="integrity-key">
-                        {format!(
-                            "This browser pinned key {key}: it should be what `trailkeep key-info` \
-                             prints on the server (before the second +)."
-                        )}
+                        "This browser pinned that key: compare it with what "
+                        <code>"trailkeep key-info"</code>
+                        " prints on the server."
                     </span>
                 }.into_any(),
                 Integrity::NoneYet => view! {

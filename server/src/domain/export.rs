@@ -81,7 +81,7 @@ pub fn csv_footer(cut: &Cut) -> [String; 17] {
 /// The last line of an NDJSON export.
 pub fn ndjson_trailer(
     filter: &str,
-    period: &(Option<String>, String),
+    period: &(Option<String>, Option<String>),
     cut: &Cut,
     count: i64,
     proven: i64,
@@ -177,6 +177,15 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
 /// sorts as text and every row has the same shape.
 pub fn csv_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The period an export's head states: its filter's window as the query applied it, each end
+/// `None` when open (an export of everything holds entries dated in the future too).
+pub fn stated_period(bounds: &Bounds) -> (Option<String>, Option<String>) {
+    (
+        bounds.from.as_ref().map(timestamp),
+        bounds.to.as_ref().map(timestamp),
+    )
 }
 
 /// The period an export covers, resolved to instants at its snapshot (`range=7d` becomes the

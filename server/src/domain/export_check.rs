@@ -41,6 +41,13 @@ pub struct Summary {
     pub search_unchecked: bool,
     /// Entries carrying a `source_name`, which no hash covers (the key's current name).
     pub unhashed_names: u64,
+    /// Form-1 entries, whose `source` no hash covers (recorded before provenance).
+    pub unhashed_sources: u64,
+    /// The period every entry was checked against (`None`: none, a version-2 export of a
+    /// relative range), and whether it follows from the filter itself (`false`: a relative
+    /// range, or dates in a zone resolved only by PostgreSQL, taken as the export states it).
+    pub period: Option<Bounds>,
+    pub period_from_filter: bool,
 }
 
 /// The members an entry of an export holds: the API's entry and its proof.
@@ -87,8 +94,10 @@ pub struct Checker {
     everything: bool,
     /// The filter without its time window and search: evaluated on each entry in memory.
     matcher: LiveFilter,
-    /// The period the export states, `None` for a version-2 export (which states none).
-    period: Option<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    /// The period entries are checked against, and whether it follows from the filter.
+    period: Option<Bounds>,
+    period_from_filter: bool,
+    sources: u64,
     search_unchecked: bool,
     allow_unproven: bool,
     entries: u64,
@@ -138,13 +147,28 @@ impl Checker {
                 _ => Err(format!("the export's {what} is not an instant")),
             }
         };
-        let period = match version {
-            Some(3) => Some((
-                instant(&stated["from"], "from")?,
-                instant(&stated["to"], "to")?.ok_or("the export states no end (to)")?,
-            )),
+        let stated = match version {
+            Some(3) => Some(Bounds {
+                from: instant(&stated["from"], "from")?,
+                to: instant(&stated["to"], "to")?,
+            }),
             _ => None,
         };
+        // The filter's own window when it needs no clock and no zone database: authoritative,
+        // and what the export states must be it.
+        let own = filter_window(&filter);
+        if let (Some(own), Some(stated)) = (own, stated) {
+            if own != stated {
+                return Err(format!(
+                    "the export states the period {} but its filter {canonical:?} means {}: the \
+                     export was changed",
+                    words(&stated),
+                    words(&own)
+                ));
+            }
+        }
+        let period_from_filter = own.is_some();
+        let period = own.or(stated);
         let search_unchecked = filter.q.is_some();
         let matcher = LiveFilter::new(
             Filter {
@@ -161,6 +185,8 @@ impl Checker {
             canonical,
             matcher,
             period,
+            period_from_filter,
+            sources: 0,
             search_unchecked,
             allow_unproven,
             entries: 0,
@@ -207,8 +233,10 @@ impl Checker {
                 "{name}: its fields do not give its leaf_hash: a field was changed"
             ));
         }
-        if let Some((from, to)) = self.period {
-            if from.is_some_and(|f| entry.occurred_at < f) || entry.occurred_at >= to {
+        if let Some(Bounds { from, to }) = self.period {
+            if from.is_some_and(|f| entry.occurred_at < f)
+                || to.is_some_and(|t| entry.occurred_at >= t)
+            {
                 return Err(format!(
                     "{name} lies outside the period the export states: it was added"
                 ));
@@ -270,6 +298,9 @@ impl Checker {
         if entry.source_name.is_some() {
             self.names += 1;
         }
+        if entry.form == 1 {
+            self.sources += 1;
+        }
         self.entries += 1;
         Ok(())
     }
@@ -322,8 +353,40 @@ impl Checker {
             complete: self.everything,
             search_unchecked: self.search_unchecked,
             unhashed_names: self.names,
+            unhashed_sources: self.sources,
+            period: self.period,
+            period_from_filter: self.period_from_filter,
         })
     }
+}
+
+/// The filter's window as instants when it follows from the filter alone: no window, instants,
+/// or dates in UTC. `None` for a relative range (it needs the export's clock) or dates in
+/// another zone (PostgreSQL's zone database resolves them).
+fn filter_window(f: &Filter) -> Option<Bounds> {
+    if matches!(f.time, TimeWindow::Last(_)) {
+        return None;
+    }
+    let local = super::window::local_times(f);
+    if !local.is_empty() && !matches!(f.tz.as_deref(), None | Some("UTC")) {
+        return None;
+    }
+    let resolved = local.into_iter().map(|t| t.and_utc()).collect();
+    super::window::bounds(f, Utc::now(), resolved).ok()
+}
+
+/// A period in words: `2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z`.
+pub fn words(b: &Bounds) -> String {
+    let at = |t: Option<DateTime<Utc>>, open: &str| {
+        t.map_or(open.to_string(), |t| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        })
+    };
+    format!(
+        "{} to {}",
+        at(b.from, "the first entry"),
+        at(b.to, "the last")
+    )
 }
 
 /// A proof as exports write it: an array of hex hashes.

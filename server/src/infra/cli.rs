@@ -381,10 +381,33 @@ fn verify_export(file: &str, words: &[&str]) -> i32 {
                     s.filter
                 );
             }
+            match (&s.period, s.period_from_filter) {
+                (Some(p), true) => println!(
+                    "period: {} (every entry checked against it; it follows from the filter)",
+                    crate::domain::export_check::words(p)
+                ),
+                (Some(p), false) => println!(
+                    "period: {} as the export states it (a relative range, or dates in a zone \
+                     only PostgreSQL resolves: not provable from the file); every entry checked \
+                     against it",
+                    crate::domain::export_check::words(p)
+                ),
+                (None, _) => println!(
+                    "not checked: the period (an export of format 2 of a relative range states \
+                     none)"
+                ),
+            }
             if s.search_unchecked {
                 println!(
                     "not checked: the filter's q= search (PostgreSQL's text search cannot be \
                      rebuilt offline); every other part of the filter was checked"
+                );
+            }
+            if s.unhashed_sources > 0 {
+                println!(
+                    "not verified: source on {} entries recorded before provenance (form 1, \
+                     whose hash does not cover it)",
+                    s.unhashed_sources
                 );
             }
             if s.unhashed_names > 0 {

@@ -313,6 +313,20 @@ pub async fn sign_in(
     limits: SignInLimits,
 ) -> Result<SignIn, AccountError> {
     let typed = email.trim();
+    // Past `slow_after` failures on the account from anywhere, its password checks are spaced
+    // `SLOW_SPACING` apart: however many addresses guess, the guesses stay bounded. The wait
+    // happens here, holding nothing (no lock, no connection, no place among the password
+    // checks), so guessers cannot slow anyone else; under the account's lock below, an attempt
+    // that still comes too soon is answered "try again in a moment" without a check.
+    let spacing = SLOW_SPACING.as_secs_f64();
+    let found = users::find_by_email(pool, typed).await?;
+    let account = auth::sign_in_account_key(found.as_ref().map(|u| u.id), typed);
+    let (failed, since_last) = sign_ins::peek(pool, &account, limits.window_minutes).await?;
+    if failed >= limits.slow_after {
+        if let Some(since) = since_last.filter(|s| *s < spacing) {
+            tokio::time::sleep(Duration::from_secs_f64(spacing - since)).await;
+        }
+    }
     let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
     let mut tx = pool.begin().await?;
     // The account PostgreSQL matches decides what failures count against, never how the
@@ -327,14 +341,11 @@ pub async fn sign_in(
         // Nothing recorded: a flood from one address adds nothing to the log or the table.
         return Ok(SignIn::Throttled);
     }
-    // Past `slow_after` failures on the account from anywhere, its password checks are spaced
-    // `SLOW_SPACING` apart (attempts queue on the account's lock meanwhile): the guesses any
-    // number of addresses get stay bounded, and the right password is delayed, never refused.
-    if failures.account >= limits.slow_after {
-        let spacing = SLOW_SPACING.as_secs_f64();
-        if let Some(since) = failures.since_last.filter(|s| *s < spacing) {
-            tokio::time::sleep(Duration::from_secs_f64(spacing - since)).await;
-        }
+    if failures.account >= limits.slow_after
+        && failures.since_last.is_some_and(|s| s < spacing * 0.95)
+    {
+        // Another attempt on this account took the turn: nothing checked, nothing recorded.
+        return Ok(SignIn::Throttled);
     }
     let failed = |reason: sign_ins::Outcome| {
         let shown = typed_email_for_the_log(typed, password);

@@ -85,6 +85,25 @@ pub async fn lock_and_count(
     })
 }
 
+/// Failures on an account in the window and seconds since the last, read without any lock:
+/// what an attempt waits for before it takes a turn.
+pub async fn peek(
+    db: impl sqlx::PgExecutor<'_>,
+    account_key: &str,
+    minutes: i32,
+) -> Result<(i64, Option<f64>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), extract(epoch FROM clock_timestamp() - max(at))::float8 \
+         FROM sign_in_attempts WHERE email_key = $1 \
+         AND outcome IN ('bad_password', 'unknown_user') \
+         AND at > now() - make_interval(mins => $2)",
+    )
+    .bind(account_key)
+    .bind(minutes)
+    .fetch_one(db)
+    .await
+}
+
 /// Forgets the failures counted against one account (`trailkeep user unlock`): they stop
 /// counting against it, yet stay for the per-address limit and the log's summaries.
 pub async fn forget(conn: &mut PgConnection, account_key: &str) -> Result<u64, sqlx::Error> {

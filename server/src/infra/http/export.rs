@@ -429,7 +429,7 @@ async fn write(
                 None => break,
             }
         }
-        let period = export::resolved_period(&snapshot.bounds, snapshot.now);
+        let period = export::stated_period(&snapshot.bounds);
         send(epilogue(
             format, &canonical, &period, &cut, delivered, proven,
         ))
@@ -491,7 +491,7 @@ fn prologue(
             w.into_inner().expect("writing to memory")
         }
         Format::Json => {
-            let (from, to) = export::resolved_period(&snapshot.bounds, snapshot.now);
+            let (from, to) = export::stated_period(&snapshot.bounds);
             let head = json!({
                 "format_version": export::FORMAT_VERSION,
                 "generated_at": export::timestamp(&snapshot.now),
@@ -559,7 +559,7 @@ fn proven<'a>(
 fn epilogue(
     format: Format,
     canonical: &str,
-    period: &(Option<String>, String),
+    period: &(Option<String>, Option<String>),
     cut: &export::Cut,
     count: i64,
     proven: i64,

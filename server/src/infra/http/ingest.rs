@@ -89,7 +89,15 @@ pub async fn post_events(
     // The key is the entry's source, whatever the events say about their actors; its rate
     // limit and daily quota are charged in the append's transaction.
     let n = events.len();
-    match ingest::append(&state.pool, key.id, events, state.config.ingest).await {
+    let limits = state.config.ingest;
+    if n as i64 > limits.per_minute.min(limits.per_day) {
+        return Err(ApiError::bad_request(format!(
+            "a batch of {n} events is more than this key may append per minute ({}) or per day \
+             ({}): send smaller batches; nothing was stored",
+            limits.per_minute, limits.per_day
+        )));
+    }
+    match ingest::append(&state.pool, key.id, events, limits).await {
         Ok(entries) => {
             super::metrics::ingested(entries.len());
             Ok((StatusCode::CREATED, Json(Acks { entries })))

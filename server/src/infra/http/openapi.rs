@@ -201,11 +201,11 @@ pub struct ExportHead {
     generated_at: String,
     /// The filter in its canonical form.
     filter: String,
-    /// The period the filter resolved to when the export started (`range=7d`: the seven days
+    /// The period the filter resolved to when the export started (`range=7d`: from seven days
     /// before it): the first instant it includes, null when open.
     from: Option<String>,
-    /// The instant the period ends before (exclusive).
-    to: String,
+    /// The instant the period ends before (exclusive), null when open.
+    to: Option<String>,
     /// The user or key that asked for it.
     generated_by: String,
     /// The latest signed checkpoint when the export started (a C2SP signed note), which the
