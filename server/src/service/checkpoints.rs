@@ -1,12 +1,15 @@
-//! The signer: commits the log to its Merkle tree in signed checkpoints, and refuses to sign a
-//! tree that does not extend the latest checkpoint. In every process it runs each interval; an
-//! advisory lock lets exactly one sign at a time, and a checkpoint younger than the interval
-//! makes the others wait, so several processes sign as one.
+//! The signer: commits the log to its Merkle tree in signed checkpoints, and signs only a tree
+//! that is the log's: within the chain head, every leaf added since the last checkpoint
+//! recomputed from its entry, consistent with the newest checkpoint that verifies under the
+//! key and with what this signer signed last (its memory, a file beside the key, outside the
+//! database). In every process it runs each interval; an advisory lock lets exactly one sign
+//! at a time, and a checkpoint younger than the interval makes the others wait, so several
+//! processes sign as one. Exports ask for a checkpoint on demand ([`cover`]).
 //!
-//! Before signing, the signer believes nothing it reads: the latest checkpoint's note must
-//! verify with this log's key, the tree's root is recomputed from its stored hashes, and a
-//! consistency proof from those hashes must link the latest checkpoint to the tree. A tree that
-//! is smaller (a restored backup) or different is refused, loudly, and shows in `/readyz`.
+//! Nothing read from the database is believed on its own: a checkpoint row counts only if its
+//! note verifies with the key (the server's role can store rows no key signed: they are an
+//! alarm, reported by [`health`], never obeyed); the tree's root is recomputed from its stored
+//! hashes. A refusal is logged at error level and shows in `/readyz`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
