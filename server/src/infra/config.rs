@@ -34,8 +34,8 @@ pub struct Config {
     /// `TRAILKEEP_LOG_ORIGIN` (default: the key's name; `trailkeep.localhost/log` for a new
     /// key), `TRAILKEEP_CHECKPOINT_SECONDS` (10).
     pub log: LogConfig,
-    /// What one API key may append: `TRAILKEEP_INGEST_EVENTS_PER_MINUTE` (60000) and
-    /// `TRAILKEEP_INGEST_EVENTS_PER_DAY` (50000000, per UTC day); beyond, 429.
+    /// What one API key may append: `TRAILKEEP_INGEST_EVENTS_PER_MINUTE` (600000) and
+    /// `TRAILKEEP_INGEST_EVENTS_PER_DAY` (500000000, per UTC day); beyond, 429.
     pub ingest: IngestLimits,
     /// The slowest an export's client may read: `TRAILKEEP_EXPORT_MIN_BYTES_PER_SECOND`
     /// (65536) over each `TRAILKEEP_EXPORT_FLOOR_SECONDS` (15); a slower one is dropped.
