@@ -757,6 +757,48 @@ mod sign_in {
         assert!(matches!(o, SignIn::LockedOut));
     }
 
+    /// `ß` is not `ss` to PostgreSQL's lower(): `STRAßE@…` reaches no account, so it counts
+    /// apart and signs nobody in; the account itself stays locked for the address.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn sharp_s_is_not_a_way_around_a_lockout(pool: PgPool) {
+        accounts::create_user(
+            &pool,
+            "strasse@company.com",
+            "Strasse",
+            app::model::Role::Admin,
+            PASSWORD,
+            &Acting::cli(),
+        )
+        .await
+        .unwrap();
+        for i in 0..5 {
+            let o = attempt(
+                &pool,
+                "strasse@company.com",
+                &format!("g{i}"),
+                "198.51.100.8",
+                SignInLimits::default(),
+            )
+            .await;
+            assert!(matches!(o, SignIn::BadCredentials));
+        }
+        for spelling in [
+            "STRAßE@company.com",
+            "straße@company.com",
+            "STRASSE@company.com",
+        ] {
+            let o = attempt(
+                &pool,
+                spelling,
+                PASSWORD,
+                "198.51.100.8",
+                SignInLimits::default(),
+            )
+            .await;
+            assert!(!matches!(o, SignIn::Ok { .. }), "{spelling}");
+        }
+    }
+
     /// After the account is locked for an address, its address spelled with U+0130 (which
     /// PostgreSQL's lower() may fold to `i`), upper case or full-width letters opens nothing.
     #[sqlx::test(migrations = "../migrations")]
