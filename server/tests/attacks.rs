@@ -469,20 +469,7 @@ async fn the_signers_memory_exposes_a_cut_tail_the_database_agrees_with(pool: Pg
         Signed::New(60)
     );
     assert_eq!(memory.recall(key.verifier()).unwrap().unwrap().size, 60);
-    let mut conn = pool.acquire().await.unwrap();
-    for sql in [
-        "SET session_replication_role = replica",
-        "DELETE FROM audit_entries WHERE seq >= 50",
-        "UPDATE chain_head SET next_seq = 50, \
-         head_hash = (SELECT chain_hash FROM audit_entries WHERE seq = 49)",
-        "DELETE FROM checkpoints",
-        "DELETE FROM tree_hashes",
-        "UPDATE tree_state SET size = 0, root = sha256('')",
-        "SET session_replication_role = origin",
-    ] {
-        sqlx::query(sql).execute(&mut *conn).await.unwrap();
-    }
-    drop(conn);
+    common::cut_tail_as_owner(&pool, 50).await;
     append(&writer, 15).await; // a second history, longer than the first
     integrate(&writer).await.unwrap();
     assert!(matches!(
@@ -702,17 +689,29 @@ mod sign_in {
 
     const PASSWORD: &str = "correct horse battery";
 
-    async fn victim(pool: &PgPool) {
+    async fn user(pool: &PgPool, email: &str) {
         accounts::create_user(
             pool,
-            "victim@company.com",
-            "Victim",
+            email,
+            "Someone",
             app::model::Role::Admin,
             PASSWORD,
             &Acting::cli(),
         )
         .await
         .unwrap();
+    }
+
+    async fn victim(pool: &PgPool) {
+        user(pool, "victim@company.com").await;
+    }
+
+    /// None of `spellings` signs in from `from` with the right password.
+    async fn none_signs_in(pool: &PgPool, spellings: &[&str], from: &str) {
+        for spelling in spellings {
+            let o = attempt(pool, spelling, PASSWORD, from, SignInLimits::default()).await;
+            assert!(!matches!(o, SignIn::Ok { .. }), "{spelling}");
+        }
     }
 
     async fn attempt(
@@ -761,16 +760,7 @@ mod sign_in {
     /// apart and signs nobody in; the account itself stays locked for the address.
     #[sqlx::test(migrations = "../migrations")]
     async fn sharp_s_is_not_a_way_around_a_lockout(pool: PgPool) {
-        accounts::create_user(
-            &pool,
-            "strasse@company.com",
-            "Strasse",
-            app::model::Role::Admin,
-            PASSWORD,
-            &Acting::cli(),
-        )
-        .await
-        .unwrap();
+        user(&pool, "strasse@company.com").await;
         for i in 0..5 {
             let o = attempt(
                 &pool,
@@ -782,21 +772,12 @@ mod sign_in {
             .await;
             assert!(matches!(o, SignIn::BadCredentials));
         }
-        for spelling in [
+        let spellings = [
             "STRAßE@company.com",
             "straße@company.com",
             "STRASSE@company.com",
-        ] {
-            let o = attempt(
-                &pool,
-                spelling,
-                PASSWORD,
-                "198.51.100.8",
-                SignInLimits::default(),
-            )
-            .await;
-            assert!(!matches!(o, SignIn::Ok { .. }), "{spelling}");
-        }
+        ];
+        none_signs_in(&pool, &spellings, "198.51.100.8").await;
     }
 
     /// After the account is locked for an address, its address spelled with U+0130 (which
@@ -805,22 +786,13 @@ mod sign_in {
     async fn another_spelling_of_the_address_does_not_escape_the_lockout(pool: PgPool) {
         victim(&pool).await;
         lock_from(&pool, "198.51.100.7").await;
-        for spelling in [
+        let spellings = [
             "v\u{130}ctim@company.com",
             "VICTIM@company.com",
             "ｖictim@company.com",
             "victim@company.com ",
-        ] {
-            let o = attempt(
-                &pool,
-                spelling,
-                PASSWORD,
-                "198.51.100.7",
-                SignInLimits::default(),
-            )
-            .await;
-            assert!(!matches!(o, SignIn::Ok { .. }), "{spelling}");
-        }
+        ];
+        none_signs_in(&pool, &spellings, "198.51.100.7").await;
     }
 
     /// An attacker at one address (or anywhere in its IPv6 /64) cannot keep the owner at
@@ -921,16 +893,7 @@ mod sign_in {
     #[sqlx::test(migrations = "../migrations")]
     async fn guessing_one_account_slows_no_one_else(pool: PgPool) {
         victim(&pool).await;
-        accounts::create_user(
-            &pool,
-            "other@company.com",
-            "Other",
-            app::model::Role::Compliance,
-            PASSWORD,
-            &Acting::cli(),
-        )
-        .await
-        .unwrap();
+        user(&pool, "other@company.com").await;
         let limits = SignInLimits {
             slow_after: 2,
             ..SignInLimits::default()

@@ -165,20 +165,7 @@ async fn the_auditors_commands_say_ok_bad_and_not_checked(pool: PgPool) {
 
     // The owner cuts the tail and rebuilds everything derived from it: the database agrees
     // with itself, the signer's memory does not.
-    let mut conn = pool.acquire().await.unwrap();
-    for sql in [
-        "SET session_replication_role = replica",
-        "DELETE FROM audit_entries WHERE seq >= 30",
-        "UPDATE chain_head SET next_seq = 30, \
-         head_hash = (SELECT chain_hash FROM audit_entries WHERE seq = 29)",
-        "DELETE FROM checkpoints",
-        "DELETE FROM tree_hashes",
-        "UPDATE tree_state SET size = 0, root = sha256('')",
-        "SET session_replication_role = origin",
-    ] {
-        sqlx::query(sql).execute(&mut *conn).await.unwrap();
-    }
-    drop(conn);
+    common::cut_tail_as_owner(&pool, 30).await;
     integrate(&writer).await.unwrap();
     let cut = trailkeep(&["verify"], &env);
     assert_eq!(cut.code, 1, "{}", cut.out);

@@ -240,3 +240,35 @@ pub async fn url_of(pool: &PgPool) -> String {
     };
     format!("{root}/{db}{query}")
 }
+
+/// What someone owning the tables (or a superuser) can do with the guards off: keeps the first
+/// `keep` entries, rewinds the chain head to them and empties the tree and the checkpoints, so
+/// that the database agrees with itself again. Only what is kept outside it can tell.
+pub async fn cut_tail_as_owner(pool: &PgPool, keep: i64) {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_entries WHERE seq >= $1")
+        .bind(keep)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE chain_head SET next_seq = $1, \
+         head_hash = (SELECT chain_hash FROM audit_entries WHERE seq = $1 - 1)",
+    )
+    .bind(keep)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    for sql in [
+        "DELETE FROM checkpoints",
+        "DELETE FROM tree_hashes",
+        "UPDATE tree_state SET size = 0, root = sha256('')",
+        "SET session_replication_role = origin",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await.unwrap();
+    }
+}
