@@ -462,18 +462,13 @@ pub async fn summarise_sign_ins(pool: &PgPool) -> Result<usize, AccountError> {
 
 /// Every 10 s until `stop` resolves: summarise the refused sign-ins of the minutes past.
 pub async fn run_sign_in_summaries(pool: PgPool, stop: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = &mut stop => return,
-        }
-        if let Err(e) = summarise_sign_ins(&pool).await {
+    let pool = &pool;
+    super::periodic::every(Duration::from_secs(10), stop, || async move {
+        if let Err(e) = summarise_sign_ins(pool).await {
             tracing::warn!(error = %e, "summarising refused sign-ins failed; retrying");
         }
-    }
+    })
+    .await
 }
 
 /// `trailkeep user unlock --email E`: forgets the failed sign-ins counted against the account,

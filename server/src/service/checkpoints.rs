@@ -488,15 +488,10 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) {
     // Ticks a little more often than the interval: the checkpoint's age decides.
-    let mut tick = tokio::time::interval((every / 4).max(Duration::from_millis(250)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = &mut stop => return,
-        }
-        match sign_once(&pool, &key, every, memory.as_ref()).await {
+    let period = (every / 4).max(Duration::from_millis(250));
+    let (pool, key, memory) = (&pool, &key, memory.as_ref());
+    super::periodic::every(period, stop, || async move {
+        match sign_once(pool, key, every, memory).await {
             Ok(Signed::New(size)) => tracing::debug!(size, "checkpoint signed"),
             Ok(_) => {}
             Err(e @ (SignError::Refused(_) | SignError::Key(_) | SignError::Tree(_))) => {
@@ -504,7 +499,8 @@ pub async fn run(
             }
             Err(e) => tracing::warn!(error = %e, "signing a checkpoint failed; retrying"),
         }
-    }
+    })
+    .await
 }
 
 /// What `/readyz` and the console say of the checkpoints, read from the database so that every

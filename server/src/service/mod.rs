@@ -5,4 +5,5 @@ pub mod accounts;
 pub mod checkpoints;
 pub mod ingest;
 pub mod live;
+pub mod periodic;
 pub mod tree;

@@ -103,22 +103,17 @@ pub async fn integrate(pool: &PgPool) -> Result<u64, IntegrateError> {
 /// Each second until `stop` resolves: integrate what was appended. Errors are logged (a
 /// tampered entry at error level: it stops the tree) and retried the next second.
 pub async fn run(pool: PgPool, stop: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = &mut stop => return,
-        }
-        match integrate(&pool).await {
+    let pool = &pool;
+    super::periodic::every(Duration::from_secs(1), stop, || async move {
+        match integrate(pool).await {
             Ok(_) => {}
             Err(e @ IntegrateError::Tampered { .. }) => {
                 tracing::error!(error = %e, "the Merkle tree cannot grow")
             }
             Err(e) => tracing::warn!(error = %e, "integrating the Merkle tree failed; retrying"),
         }
-    }
+    })
+    .await
 }
 
 /// What [`verify`] found.
