@@ -2,7 +2,7 @@
 //! signed by this key" and "this proof leads from this entry to that root". It runs in the
 //! browser (the console's integrity badge) and in the server's own checks alike, so there is
 //! one implementation of each: `signed_note` and `tlog_tiles` (ports of Go's sumdb `note` and
-//! `tlog`). The proving and signing half is the server's (`domain::tree`, `domain::checkpoint`).
+//! `tlog`). The proving and signing half is the server's (`domain::integrity::tree`, `domain::integrity::checkpoint`).
 //!
 //! Opening a note always verifies its signature against a verifier key the caller pins (an
 //! auditor's, or the one the browser kept): text read from anywhere else is never believed.
@@ -12,6 +12,157 @@ use tlog_tiles::{tlog, Checkpoint as Text};
 
 /// A SHA-256 hash: a leaf's, a node's or a root.
 pub type Hash = [u8; 32];
+
+/// Which integrity check a [`Finding`] comes from: the same name in `trailkeep verify`,
+/// `verify-export`, the signer's refusal, `/readyz` and the console's badge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// An entry's stored fields give its stored leaf hash.
+    LeafHash,
+    /// Each entry's chain hash follows from the one before it, with no entry missing.
+    Chain,
+    /// The chain head agrees with the last entry.
+    ChainHead,
+    /// The stored Merkle tree is the one the entries give.
+    Tree,
+    /// A checkpoint is signed by the pinned key, for this log.
+    Signature,
+    /// A checkpoint's tree is a prefix of the current one (no entry changed or removed since).
+    Consistency,
+    /// An entry's inclusion proof leads from its leaf hash to the signed root.
+    Inclusion,
+    /// The tree still extends the checkpoint the signer last signed (kept outside the database).
+    Memory,
+    /// The signer has signed nothing for too long while the log grew.
+    Stalled,
+    /// An export file is a whole, untouched Trailkeep export (its framing and members).
+    ExportFormat,
+    /// An exported entry matches the export's filter and period, in its order, once.
+    ExportFilter,
+    /// An export holds as many entries as it states (and, unfiltered, every one covered).
+    ExportCount,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::LeafHash => "leaf-hash",
+            Check::Chain => "chain",
+            Check::ChainHead => "chain-head",
+            Check::Tree => "tree",
+            Check::Signature => "signature",
+            Check::Consistency => "consistency",
+            Check::Inclusion => "inclusion",
+            Check::Memory => "memory",
+            Check::Stalled => "stalled",
+            Check::ExportFormat => "export-format",
+            Check::ExportFilter => "export-filter",
+            Check::ExportCount => "export-count",
+        }
+    }
+
+    /// The check in a compliance officer's words.
+    pub fn title(self) -> &'static str {
+        match self {
+            Check::LeafHash => "an entry differs from what was recorded",
+            Check::Chain => "the chain of entries is broken",
+            Check::ChainHead => "the chain head disagrees with the entries",
+            Check::Tree => "the stored tree disagrees with the entries",
+            Check::Signature => "a checkpoint is not signed by the log's key",
+            Check::Consistency => "the log no longer extends a signed checkpoint",
+            Check::Inclusion => "an entry is not in the signed tree",
+            Check::Memory => "the log no longer extends the checkpoint last signed",
+            Check::Stalled => "no checkpoint has been signed for too long",
+            Check::ExportFormat => "the file is not a whole Trailkeep export",
+            Check::ExportFilter => "an exported entry does not belong where it is",
+            Check::ExportCount => "the export does not hold what it states",
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a finding is: an entry of the log, a tree of that many entries, or an entry of an
+/// export file (its 1-based position).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    Seq(i64),
+    TreeSize(u64),
+    FileEntry(u64),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Seq(seq) => write!(f, "entry {seq}"),
+            Place::TreeSize(size) => write!(f, "the tree of {size} entries"),
+            Place::FileEntry(n) => write!(f, "the file's entry {n}"),
+        }
+    }
+}
+
+/// What an integrity check found wrong: which check, where, what was expected and what was
+/// found, and what it means in words. Every check (`trailkeep verify`, `verify-export`, the
+/// signer, the browser's) reports this one shape, so each names a failure the same way.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Finding {
+    pub check: Check,
+    pub at: Option<Place>,
+    pub expected: Option<String>,
+    pub found: Option<String>,
+    /// What is wrong and what to do, in words.
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(check: Check, detail: impl Into<String>) -> Self {
+        Finding {
+            check,
+            at: None,
+            expected: None,
+            found: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn at(mut self, place: Place) -> Self {
+        self.at = Some(place);
+        self
+    }
+
+    pub fn seq(self, seq: i64) -> Self {
+        self.at(Place::Seq(seq))
+    }
+
+    /// What the check expected and what it found instead.
+    pub fn differs(mut self, expected: impl Into<String>, found: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self.found = Some(found.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] ", self.check)?;
+        if let Some(at) = &self.at {
+            write!(f, "{at}: ")?;
+        }
+        f.write_str(&self.detail)?;
+        if let (Some(expected), Some(found)) = (&self.expected, &self.found) {
+            write!(f, " (expected {expected}, found {found})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Finding {}
 
 /// What a note or key failed on, in words that say what to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,46 +310,124 @@ pub fn hash_from_hex(text: &str) -> Option<Hash> {
     Some(out)
 }
 
-/// An entry the console shows, with the proof the server gave for it.
+/// Bytes as lower-case hex: how hashes and proofs are written everywhere (API, exports, CLI).
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Serde for a [`Hash`] as 64 hex digits.
+pub mod hex_hash {
+    use super::{hash_from_hex, to_hex, Hash};
+
+    pub fn serialize<S: serde::Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&to_hex(h))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        hash_from_hex(&text).ok_or_else(|| {
+            <D::Error as serde::de::Error>::custom(format!(
+                "{text:?} is not a hash (64 hex digits)"
+            ))
+        })
+    }
+}
+
+/// A Merkle proof: the hashes from a leaf (inclusion) or a smaller tree (consistency) up to
+/// a root, in order, written as a list of hex hashes. The one shape of a proof in the API, the
+/// exports, the console and every check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Proof(pub Vec<Hash>);
+
+impl serde::Serialize for Proof {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|h| to_hex(h)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Proof {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let texts = <Vec<String> as serde::Deserialize>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| hash_from_hex(t))
+            .collect::<Option<Vec<Hash>>>()
+            .map(Proof)
+            .ok_or_else(|| {
+                <D::Error as serde::de::Error>::custom(
+                    "a proof is a list of hashes (64 hex digits)",
+                )
+            })
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Proof {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9a-f]{64}$"))
+                    .description(Some("A SHA-256 hash, lower-case hex")),
+            )
+            .description(Some(
+                "Hashes from the leaf (or smaller tree) up to the root",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Proof {}
+
+/// An entry's leaf hash with its inclusion proof: what the console's badge checks, and what
+/// the API and exports give for each entry they prove.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProvenLeaf {
     pub seq: i64,
-    /// The entry's leaf hash as the console received it (hex).
-    pub leaf_hash: String,
-    /// Its inclusion proof in the checkpoint's tree (hex, leaf to root).
-    pub proof: Vec<String>,
+    /// The entry's leaf hash as the reader holds it.
+    #[serde(with = "hex_hash")]
+    pub leaf_hash: Hash,
+    /// Its inclusion proof in the checkpoint's tree (leaf to root).
+    pub proof: Proof,
 }
 
 /// What the console's badge checks: `note` is signed by the pinned `key`, and each leaf's
-/// proof leads to its root. The checkpoint, or the first thing wrong, in words for the badge.
-pub fn check_view(key: &str, note: &str, leaves: &[ProvenLeaf]) -> Result<Checkpoint, String> {
-    let key = VerifierKey::parse(key).map_err(|e| format!("the pinned key: {e}"))?;
-    let checkpoint = key
-        .open(note.as_bytes())
-        .map_err(|e| format!("the latest checkpoint is not signed by the pinned key: {e}"))?;
+/// proof leads to its root. The checkpoint, or the first [`Finding`].
+pub fn check_view(key: &str, note: &str, leaves: &[ProvenLeaf]) -> Result<Checkpoint, Finding> {
+    let key = VerifierKey::parse(key)
+        .map_err(|e| Finding::new(Check::Signature, format!("the pinned key: {e}")))?;
+    let checkpoint = key.open(note.as_bytes()).map_err(|e| {
+        Finding::new(
+            Check::Signature,
+            format!("the latest checkpoint is not signed by the pinned key: {e}"),
+        )
+    })?;
     for leaf in leaves {
         let bad = || {
-            format!(
-                "entry {}: its proof does not lead to the signed root",
-                leaf.seq
+            Finding::new(
+                Check::Inclusion,
+                "its proof does not lead to the signed root",
             )
+            .seq(leaf.seq)
         };
-        let hash = hash_from_hex(&leaf.leaf_hash).ok_or_else(bad)?;
-        let proof: Vec<Hash> = leaf
-            .proof
-            .iter()
-            .map(|h| hash_from_hex(h))
-            .collect::<Option<_>>()
-            .ok_or_else(bad)?;
         if leaf.seq < 0 {
             return Err(bad());
         }
         check_inclusion(
-            &proof,
+            &leaf.proof.0,
             checkpoint.size,
             checkpoint.root,
             leaf.seq as u64,
-            hash,
+            leaf.leaf_hash,
         )
         .map_err(|_| bad())?;
     }
@@ -237,6 +466,7 @@ mod tests {
     fn hex_hashes_read_back() {
         let h: Hash = core::array::from_fn(|i| (i * 7) as u8);
         let text: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(to_hex(&h), text);
         assert_eq!(hash_from_hex(&text), Some(h));
         assert_eq!(hash_from_hex(&text.to_uppercase()), Some(h));
         assert_eq!(hash_from_hex(&text[1..]), None);

@@ -351,10 +351,10 @@ pub struct IntegrityEvidence {
     pub size: i64,
     pub signed_at: DateTime<Utc>,
     pub server_key: Option<String>,
-    pub proofs: Vec<(i64, Vec<String>)>,
+    pub proofs: Vec<(i64, crate::integrity::Proof)>,
     /// Why the server refuses to sign newer checkpoints (a smaller or different tree than the
     /// latest checkpoint: an integrity alarm), when it does.
-    pub refused: Option<String>,
+    pub refused: Option<crate::integrity::Finding>,
 }
 
 /// How many entries match, for the line above the table. `at_least` means counting stopped

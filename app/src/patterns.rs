@@ -1,7 +1,7 @@
 //! The API's input grammar as regular expressions, for the OpenAPI document: every value a
 //! pattern here matches, its parser accepts (so a client that follows the document is never
 //! refused), and the parsers' own tests hold them to that (`tests` below for the filter, the
-//! event's in `server::domain::event`).
+//! event's in `server::domain::entry::event`).
 //!
 //! The patterns are written in the subset that ECMA-262 (JSON Schema), Python's `re` (the
 //! fuzzer) and Rust's `regex` (these tests) read alike: `[0-9]`, never `\d` (Unicode digits in

@@ -227,7 +227,7 @@ async fn forged_failures_from_ingest_lock_nobody(pool: PgPool) {
     entries::append(
         &pool,
         app::model::Source::Trailkeep,
-        trailkeep::domain::event::parse_batch(&serde_json::Value::Array(forged)).unwrap(),
+        trailkeep::domain::entry::event::parse_batch(&serde_json::Value::Array(forged)).unwrap(),
     )
     .await
     .unwrap();

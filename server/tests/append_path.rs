@@ -6,8 +6,8 @@ use app::model::Source;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::event::parse_batch,
-    storage::{self, entries, entries::Verdict},
+    domain::entry::event::parse_batch,
+    storage::{self, entries},
 };
 
 async fn writer_pool(pool: &PgPool) -> PgPool {
@@ -55,8 +55,8 @@ async fn refused_all(pool: &PgPool, owner: &PgPool, statements: &[String], entri
         assert!(refusals.iter().any(|m| err.contains(m)), "{sql}: {err}");
     }
     assert_eq!(
-        entries::verify(owner).await.unwrap(),
-        Verdict::Ok { entries }
+        trailkeep::service::chain::verify(owner).await.unwrap(),
+        Ok(entries)
     );
 }
 
@@ -91,8 +91,8 @@ async fn the_writer_role_can_only_append_in_order(pool: PgPool) {
     refused_all(&writer, &pool, &attacks, 3).await;
     append(&writer, 2).await;
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 5 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(5)
     );
 }
 

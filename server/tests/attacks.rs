@@ -21,13 +21,13 @@ use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{auth::Scope, checkpoint::SigningKey, event::parse_batch},
+    domain::{auth::Scope, entry::event::parse_batch, integrity::checkpoint::SigningKey},
     service::{
         checkpoints::{self, health, newest_verified, sign_once, CheckpointHealth, Memory},
         checkpoints::{Refusal, SignError, Signed},
         tree::{self, integrate, TreeVerdict},
     },
-    storage::{self, entries, entries::Verdict},
+    storage::{self, entries},
 };
 
 const ORIGIN: &str = "trailkeep.test/log";
@@ -83,8 +83,8 @@ async fn leap_seconds_and_years_outside_0001_to_9999_are_refused_naming_the_fiel
         assert_eq!(r.status, 201, "{at}: {}", r.text);
     }
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 3 } // the key's creation, then the two events
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(3) // the key's creation, then the two events
     );
     assert_eq!(integrate(&pool).await.unwrap(), 3);
 }
@@ -205,8 +205,8 @@ async fn random_events_round_trip_through_postgresql_to_their_acknowledged_hash(
     }
     let total = stored.len() as i64;
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: total }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(total)
     );
     assert_eq!(integrate(&pool).await.unwrap(), total as u64);
     assert!(matches!(
@@ -309,7 +309,7 @@ async fn a_forged_checkpoint_row_is_reported_and_passed_over(pool: PgPool) {
     let forger = self::key();
     let (size, root) = storage::tree::state(&pool).await.unwrap();
     let forged = forger
-        .sign(&trailkeep::domain::checkpoint::Checkpoint {
+        .sign(&trailkeep::domain::integrity::checkpoint::Checkpoint {
             origin: ORIGIN.into(),
             size,
             root,
@@ -355,7 +355,7 @@ async fn a_forged_checkpoint_row_is_reported_and_passed_over(pool: PgPool) {
     integrate(&writer).await.unwrap();
     let (size, root) = storage::tree::state(&pool).await.unwrap();
     let forged = forger
-        .sign(&trailkeep::domain::checkpoint::Checkpoint {
+        .sign(&trailkeep::domain::integrity::checkpoint::Checkpoint {
             origin: ORIGIN.into(),
             size,
             root,
@@ -403,7 +403,7 @@ async fn the_signer_recomputes_new_leaves_from_the_entries(pool: PgPool) {
         .await
         .unwrap();
     let leaf = [7u8; 32];
-    let chain = trailkeep::domain::chain::chain_hash(&head.try_into().unwrap(), &leaf);
+    let chain = trailkeep::domain::entry::chain::chain_hash(&head.try_into().unwrap(), &leaf);
     sqlx::query(
         "INSERT INTO audit_entries (seq, id, occurred_at, recorded_at, actor_type, actor_id, \
          action, status, details, form, source, leaf_hash, chain_hash) VALUES ($1, \
@@ -473,8 +473,8 @@ async fn the_signers_memory_exposes_a_cut_tail_the_database_agrees_with(pool: Pg
     append(&writer, 15).await; // a second history, longer than the first
     integrate(&writer).await.unwrap();
     assert!(matches!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 65 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(65)
     ));
     assert!(matches!(
         sign_once(&writer, &key, Duration::ZERO, Some(&memory)).await,
@@ -1033,7 +1033,7 @@ async fn an_ingest_key_is_held_to_its_rate_limit_and_daily_quota(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn exports_whose_clients_read_nothing_are_dropped(pool: PgPool) {
     use tokio::io::AsyncWriteExt;
-    use trailkeep::infra::config::{Config, ExportFloor};
+    use trailkeep::{infra::config::Config, service::export::ExportFloor};
     for _ in 0..30 {
         let batch: Vec<_> = (0..1000)
             .map(|i| json!({"action": "doc.viewed", "actor": {"id": format!("u{i}"), "name": "A reader of many documents"},

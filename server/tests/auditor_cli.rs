@@ -13,7 +13,7 @@ use axum::{body::Body, http::Request};
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{auth::Scope, event::parse_batch},
+    domain::{auth::Scope, entry::event::parse_batch},
     infra::keyfile,
     service::{
         checkpoints::{sign_once, Memory},

@@ -8,7 +8,7 @@ mod common;
 use chrono::Utc;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::demo,
+    service::demo,
     storage::{self, entries},
 };
 

@@ -3,8 +3,8 @@
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{entry::EntryRecord, event::parse_batch, event::NewEvent},
-    storage::{self, entries, entries::Verdict},
+    domain::{entry::event::parse_batch, entry::event::NewEvent, entry::record::EntryRecord},
+    storage::{self, entries},
 };
 
 fn events(body: serde_json::Value) -> Vec<NewEvent> {
@@ -57,8 +57,8 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
     );
     assert_eq!(rows[3].record.ip, Some("2001:db8::1".parse().unwrap()));
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 4 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(4)
     );
 }
 
@@ -107,8 +107,8 @@ async fn update_delete_truncate_are_refused_by_the_database(pool: PgPool) {
         );
     }
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 2 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(2)
     );
 }
 
@@ -141,8 +141,8 @@ async fn concurrent_writers_from_separate_pools_build_one_chain(pool: PgPool) {
     let n = all.len() as i64;
     assert_eq!(all, (0..n).collect::<Vec<_>>(), "gapless, no duplicates");
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: n }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(n)
     );
 }
 
@@ -159,8 +159,8 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { entries: 10 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(10)
     );
 
     // Someone with the table owner's rights switches the guard off and edits an entry.
@@ -172,8 +172,8 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    match entries::verify(&pool).await.unwrap() {
-        Verdict::Bad { seq, .. } => assert_eq!(seq, 6),
+    match trailkeep::service::chain::verify(&pool).await.unwrap() {
+        Err(f) => assert_eq!(f.at, Some(app::integrity::Place::Seq(6))),
         ok => panic!("tampering not detected: {ok:?}"),
     }
     // Recomputing the leaf hash too is caught by the chain.
@@ -184,8 +184,11 @@ async fn verify_finds_the_first_tampered_entry(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    match entries::verify(&pool).await.unwrap() {
-        Verdict::Bad { seq, reason } => assert_eq!((seq, reason.contains("chain")), (6, true)),
+    match trailkeep::service::chain::verify(&pool).await.unwrap() {
+        Err(f) => assert_eq!(
+            (f.at, f.detail.contains("chain")),
+            (Some(app::integrity::Place::Seq(6)), true)
+        ),
         ok => panic!("tampering not detected: {ok:?}"),
     }
 }
@@ -211,16 +214,22 @@ async fn verify_notices_removed_entries(pool: PgPool) {
         .await
         .unwrap();
     assert!(matches!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Bad { seq: 4, .. }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Err(app::integrity::Finding {
+            at: Some(app::integrity::Place::Seq(4)),
+            ..
+        })
     ));
     sqlx::query("DELETE FROM audit_entries WHERE seq = 2")
         .execute(&pool)
         .await
         .unwrap();
     assert!(matches!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Bad { seq: 2, .. }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Err(app::integrity::Finding {
+            at: Some(app::integrity::Place::Seq(2)),
+            ..
+        })
     ));
 }
 
@@ -246,10 +255,10 @@ async fn unknown_stored_values_are_corruption_not_relabelled(pool: PgPool) {
     ] {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
-    match entries::verify(&pool).await.unwrap() {
-        Verdict::Bad { seq, reason } => {
-            assert_eq!(seq, 1);
-            assert!(reason.contains("status"), "{reason}");
+    match trailkeep::service::chain::verify(&pool).await.unwrap() {
+        Err(f) => {
+            assert_eq!(f.at, Some(app::integrity::Place::Seq(1)));
+            assert!(f.detail.contains("status"), "{f}");
         }
         ok => panic!("corruption not detected: {ok:?}"),
     }

@@ -15,9 +15,9 @@ use sqlx::PgPool;
 use trailkeep::{
     domain::{
         auth::Scope,
-        checkpoint::SigningKey,
-        event::parse_batch,
-        tree::{self, Hash},
+        entry::event::parse_batch,
+        integrity::checkpoint::SigningKey,
+        integrity::tree::{self, Hash},
     },
     service::{
         checkpoints::{health, sign_once, verify_all, verify_saved, CheckpointHealth, Refusal},
@@ -204,8 +204,8 @@ async fn a_checkpoint_saved_outside_detects_a_truncated_tail(pool: PgPool) {
     .await;
     integrate(&writer).await.unwrap();
     assert!(matches!(
-        entries::verify(&pool).await.unwrap(),
-        entries::Verdict::Ok { entries: 45 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(45)
     ));
     assert!(matches!(
         verify(&pool).await.unwrap(),
@@ -218,7 +218,7 @@ async fn a_checkpoint_saved_outside_detects_a_truncated_tail(pool: PgPool) {
     assert!(
         verdict
             .as_ref()
-            .is_err_and(|why| why.contains("50 entries")),
+            .is_err_and(|why| why.detail.contains("50 entries")),
         "{verdict:?}"
     );
     // Appending 5 new entries in their place does not fool it either.
@@ -228,9 +228,9 @@ async fn a_checkpoint_saved_outside_detects_a_truncated_tail(pool: PgPool) {
         .await
         .unwrap();
     assert!(
-        verdict
-            .as_ref()
-            .is_err_and(|why| why.contains("not the ones the saved checkpoint signed")),
+        verdict.as_ref().is_err_and(|why| why
+            .detail
+            .contains("not the ones the saved checkpoint signed")),
         "{verdict:?}"
     );
 }
@@ -280,8 +280,8 @@ async fn a_checkpoint_saved_outside_detects_a_rewrite_and_the_signer_refuses_it(
     as_owner_unguarded(&pool, &statements).await;
     integrate(&writer).await.unwrap();
     assert!(matches!(
-        entries::verify(&pool).await.unwrap(),
-        entries::Verdict::Ok { entries: 30 }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(30)
     ));
     assert!(matches!(
         verify(&pool).await.unwrap(),
@@ -295,7 +295,7 @@ async fn a_checkpoint_saved_outside_detects_a_rewrite_and_the_signer_refuses_it(
     assert!(verify_all(&pool, key.verifier())
         .await
         .unwrap()
-        .is_err_and(|why| why.contains("30 entries")));
+        .is_err_and(|why| why.detail.contains("30 entries")));
     append(&writer, 3).await;
     integrate(&writer).await.unwrap();
     assert!(matches!(
@@ -327,7 +327,7 @@ async fn the_signer_refuses_a_smaller_tree_and_names_an_altered_checkpoint(pool:
     assert!(
         verdict
             .as_ref()
-            .is_err_and(|why| why.contains("of 20 entries")),
+            .is_err_and(|why| why.detail.contains("of 20 entries")),
         "{verdict:?}"
     );
     // A restored backup: the tree is back at an earlier size.
@@ -568,7 +568,7 @@ async fn the_badge_hears_the_checkpoint_the_proofs_and_a_refusal(pool: PgPool) {
         .iter()
         .map(|(seq, proof)| app::integrity::ProvenLeaf {
             seq: *seq,
-            leaf_hash: hex::encode(&rows[*seq as usize].leaf_hash),
+            leaf_hash: rows[*seq as usize].leaf_hash.clone().try_into().unwrap(),
             proof: proof.clone(),
         })
         .collect();

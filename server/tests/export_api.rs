@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower::ServiceExt;
 use trailkeep::{
-    domain::{auth::Scope, demo, export::neutralise},
+    domain::{auth::Scope, export::format::neutralise},
+    service::demo,
     storage::{self, entries},
 };
 
@@ -149,7 +150,7 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         let mut reader = csv::Reader::from_reader(r.text.as_bytes());
         assert_eq!(
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            trailkeep::domain::export::CSV_COLUMNS
+            trailkeep::domain::export::format::CSV_COLUMNS
         );
         // Entries, then the footer record naming the checkpoint.
         let mut records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
@@ -319,7 +320,7 @@ async fn the_pdf_report_reads_back_as_text(pool: PgPool) {
     entries::append(
         &pool,
         app::model::Source::Trailkeep,
-        trailkeep::domain::event::parse_batch(&body).unwrap(),
+        trailkeep::domain::entry::event::parse_batch(&body).unwrap(),
     )
     .await
     .unwrap();
@@ -421,8 +422,10 @@ async fn the_pdf_report_has_every_page_and_entry(pool: PgPool) {
         let bytes = &r.bytes[..];
         assert!(bytes.starts_with(b"%PDF-"), "a PDF document");
         let pdf = lopdf::Document::load_mem(bytes).expect("a well-formed PDF");
-        let pages = trailkeep::domain::report::page_count(
-            expected.iter().map(trailkeep::domain::report::entry_lines),
+        let pages = trailkeep::domain::export::report::page_count(
+            expected
+                .iter()
+                .map(trailkeep::domain::export::report::entry_lines),
         );
         assert_eq!(pdf.get_pages().len() as i64, pages, "filter {filter:?}");
         let text = pdf_text(bytes);
@@ -480,7 +483,7 @@ async fn a_pdf_over_the_limit_is_refused_up_front(pool: PgPool) {
     let w = storage::connect_with((*pool.connect_options()).clone(), 2)
         .await
         .unwrap();
-    let limit = trailkeep::domain::report::MAX_ENTRIES as u64;
+    let limit = trailkeep::domain::export::report::MAX_ENTRIES as u64;
     for _ in 0..((limit + 1) / 20_000 + 1) {
         let events: Vec<_> = demo::events(20_000, Utc::now()).collect();
         entries::append(&w, app::model::Source::Trailkeep, events)

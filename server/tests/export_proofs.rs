@@ -12,7 +12,7 @@ use axum::{body::Body, http::Request};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{auth::Scope, checkpoint::SigningKey, event::parse_batch},
+    domain::{auth::Scope, entry::event::parse_batch, integrity::checkpoint::SigningKey},
     infra::verify_export::verify,
     service::{checkpoints::sign_once, tree::integrate},
     storage::entries,
@@ -76,11 +76,11 @@ fn summary(
     text: &str,
     key: &SigningKey,
     allow_unproven: bool,
-) -> Result<trailkeep::domain::export_check::Summary, String> {
+) -> Result<trailkeep::domain::export::check::Summary, String> {
     let path = file(text);
     let out = verify(&path, key.verifier(), allow_unproven).unwrap();
     let _ = std::fs::remove_file(&path);
-    out
+    out.map_err(|f| f.to_string())
 }
 
 fn refused(text: &str, key: &SigningKey, because: &str) {
@@ -133,7 +133,7 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
             let mut e: app::model::AuditEntry =
                 serde_json::from_value(d["entries"][i].clone()).unwrap();
             e.actor.name = Some("Eve".into());
-            let record = trailkeep::domain::entry::EntryRecord::from_entry(&e).unwrap();
+            let record = trailkeep::domain::entry::record::EntryRecord::from_entry(&e).unwrap();
             d["entries"][i]["actor"]["name"] = json!("Eve");
             d["entries"][i]["leaf_hash"] = json!(hex::encode(record.leaf_hash()));
         }),
@@ -178,7 +178,7 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
     let other = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
     refused(&all, &other, "signature does not verify");
     let forged = other
-        .sign(&trailkeep::domain::checkpoint::Checkpoint {
+        .sign(&trailkeep::domain::integrity::checkpoint::Checkpoint {
             origin: ORIGIN.into(),
             size: 300,
             root: [1; 32],
@@ -283,7 +283,7 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
             let mut e: app::model::AuditEntry =
                 serde_json::from_value(d["entries"][newest].clone()).unwrap();
             e.seq = 1_000_000_000_000;
-            let record = trailkeep::domain::entry::EntryRecord::from_entry(&e).unwrap();
+            let record = trailkeep::domain::entry::record::EntryRecord::from_entry(&e).unwrap();
             d["entries"][newest]["seq"] = json!(e.seq);
             d["entries"][newest]["leaf_hash"] = json!(hex::encode(record.leaf_hash()));
         }),

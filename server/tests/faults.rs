@@ -23,7 +23,7 @@ use trailkeep::{
     domain::auth::Scope,
     service::accounts::{self, Acting},
     service::{checkpoints, tree::TreeVerdict},
-    storage::{self, entries, entries::Verdict},
+    storage::{self, entries},
 };
 
 /// How many of `ids` the log holds.
@@ -163,8 +163,8 @@ async fn sigterm_finishes_what_it_acknowledged_and_tells_live_clients_to_reconne
         "every acknowledged entry is stored"
     );
     assert!(matches!(
-        entries::verify(&pool).await.unwrap(),
-        Verdict::Ok { .. }
+        trailkeep::service::chain::verify(&pool).await.unwrap(),
+        Ok(_)
     ));
 }
 
@@ -330,8 +330,8 @@ async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_n
             .await
             .unwrap();
     assert_eq!(ingested, ids.len() as i64);
-    let verdict = entries::verify(&owner).await.unwrap();
-    assert!(matches!(verdict, Verdict::Ok { .. }), "{verdict:?}");
+    let verdict = trailkeep::service::chain::verify(&owner).await.unwrap();
+    assert!(matches!(verdict, Ok(_)), "{verdict:?}");
     // The tree catches up with every entry, is the one the entries give, and every checkpoint
     // signed through the kill and the crash verifies and is consistent with it.
     let all = entries::count_all(&owner).await.unwrap() as u64;

@@ -231,8 +231,8 @@ fn the_checker_sees_grouped_and_relative_imports() {
         &files[&module("storage::entries")],
         &files,
     );
-    assert!(deps.contains(&module("domain::entry")), "{deps:?}");
-    assert!(deps.contains(&module("domain::chain")), "{deps:?}");
+    assert!(deps.contains(&module("domain::entry::record")), "{deps:?}");
+    assert!(deps.contains(&module("domain::entry::chain")), "{deps:?}");
     let deps = imports(
         &module("storage::query::pages"),
         &files[&module("storage::query::pages")],
@@ -263,6 +263,29 @@ fn domain_does_no_io() {
             assert!(
                 !text.contains(io),
                 "{} uses {io}: I/O belongs in storage, service or infra",
+                module.join("::")
+            );
+        }
+    }
+}
+
+#[test]
+fn sql_lives_only_in_storage() {
+    for (module, path) in module_files() {
+        if module[0] == "storage" {
+            continue;
+        }
+        let text = code(&path);
+        for sql in [
+            "sqlx::query",
+            "query_as(",
+            "query_scalar(",
+            "query_as::<",
+            "raw_sql(",
+        ] {
+            assert!(
+                !text.contains(sql),
+                "{} runs SQL ({sql}): SQL lives in storage, next to the type it reads or writes",
                 module.join("::")
             );
         }

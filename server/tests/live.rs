@@ -13,7 +13,8 @@ use chrono::Utc;
 use common::{entries_through, events, key, live, next_message, serve};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{auth::Scope, demo},
+    domain::auth::Scope,
+    service::demo,
     service::live as bridge,
     storage::{self, entries, live::rows_after, query},
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::event::{parse_batch, NewEvent},
+    domain::entry::event::{parse_batch, NewEvent},
     storage::{self, entries, live},
 };
 

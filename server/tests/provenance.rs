@@ -17,12 +17,12 @@ use sqlx::{migrate::Migrator, PgPool};
 use trailkeep::{
     domain::{
         auth::Scope,
-        chain::{chain_hash, GENESIS},
-        entry::Form,
-        event::parse_batch,
+        entry::chain::{chain_hash, GENESIS},
+        entry::event::parse_batch,
+        entry::record::Form,
     },
     service::accounts::{self, Acting},
-    storage::{self, entries, entries::Verdict},
+    storage,
 };
 
 /// The migration that added provenance.
@@ -37,7 +37,7 @@ fn get(path: &str, key: &str) -> Request<Body> {
 
 /// Events with the content that trips encoders: unicode, escapes, numbers JCS rewrites, and
 /// the actions whose form-1 category is `auth`.
-fn tricky_events() -> Vec<trailkeep::domain::event::NewEvent> {
+fn tricky_events() -> Vec<trailkeep::domain::entry::event::NewEvent> {
     parse_batch(&json!([
         {"action": "user.login", "actor": {"id": "u1", "email": "ada@example.com"}, "ip": "203.0.113.7"},
         {"action": "user.login_failed", "actor": {"id": "u1"}, "status": "failure", "details": {"reason": "bad_password"}},
@@ -137,8 +137,8 @@ async fn old_and_new_entries_match_the_readme_recipe_in_python(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(
-        entries::verify(&writer).await.unwrap(),
-        Verdict::Ok { entries: old },
+        trailkeep::service::chain::verify(&writer).await.unwrap(),
+        Ok(old),
         "entries written before provenance keep verifying under form 1"
     );
 
@@ -175,9 +175,9 @@ async fn old_and_new_entries_match_the_readme_recipe_in_python(pool: PgPool) {
         .all(|f| *f == (2, Some(Source::Key(key_id)))));
     assert_eq!(got[n + 1].source_name.as_deref(), Some("Billing platform"));
     // (The export is recorded too, as `export.downloaded`, once it has been delivered.)
-    let verdict = entries::verify(&writer).await.unwrap();
+    let verdict = trailkeep::service::chain::verify(&writer).await.unwrap();
     assert!(
-        matches!(verdict, Verdict::Ok { entries } if entries >= (2 * n + 1) as i64),
+        matches!(verdict, Ok(entries) if entries >= (2 * n + 1) as i64),
         "{verdict:?}"
     );
 

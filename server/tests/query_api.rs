@@ -13,8 +13,9 @@ use common::{key, router, send};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{auth::Scope, demo, event::parse_batch},
+    domain::{auth::Scope, entry::event::parse_batch},
     service::accounts::{self, Acting},
+    service::demo,
     storage::entries,
 };
 

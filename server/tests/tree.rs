@@ -6,7 +6,7 @@ use app::model::Source;
 use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
-    domain::{event::parse_batch, tree},
+    domain::{entry::event::parse_batch, integrity::tree},
     service::tree::{health, integrate, verify, IntegrateError, TreeHealth, TreeVerdict},
     storage::{self, entries},
 };
@@ -174,5 +174,6 @@ async fn verify_recomputes_the_tree_and_names_a_changed_hash(pool: PgPool) {
     let TreeVerdict::Bad(why) = verify(&pool).await.unwrap() else {
         panic!("a changed stored hash went unnoticed")
     };
-    assert!(why.contains("stored hash 263 "), "{why}");
+    assert_eq!(why.check, app::integrity::Check::Tree);
+    assert!(why.detail.contains("stored hash 263 "), "{why}");
 }

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 
 use crate::api::integrity_check;
 use crate::chunks::Chunk;
-use crate::integrity::ProvenLeaf;
+use crate::integrity::{hash_from_hex, Check, Finding, ProvenLeaf};
 use crate::Hydrated;
 
 /// Where the browser keeps the verifier key it pinned.
@@ -35,7 +35,10 @@ pub enum Integrity {
     },
     /// No checkpoint is signed yet (a new log).
     NoneYet,
-    Failed(String),
+    /// A check failed: which, where, and why.
+    Failed(Finding),
+    /// The evidence could not be fetched or checked (the network, the verifier's chunk).
+    Unavailable(String),
 }
 
 /// Checks `entries` (seq, leaf hash as shown): fetches the evidence, pins the server's key on
@@ -45,31 +48,52 @@ pub async fn check(entries: Vec<(i64, String)>) -> Integrity {
     let evidence = match integrity_check(seqs).await {
         Ok(Some(e)) => e,
         Ok(None) => return Integrity::NoneYet,
-        Err(e) => return Integrity::Failed(format!("the checkpoint could not be fetched: {e}")),
+        Err(e) => {
+            return Integrity::Unavailable(format!("the checkpoint could not be fetched: {e}"))
+        }
     };
     let Some(key) = pinned_key(evidence.server_key.as_deref()) else {
-        return Integrity::Failed("no verifier key is pinned in this browser".into());
+        return Integrity::Failed(Finding::new(
+            Check::Signature,
+            "no verifier key is pinned in this browser",
+        ));
     };
     let mut leaves = Vec::new();
     let mut newer = 0;
     for (seq, leaf_hash) in entries {
         match evidence.proofs.iter().find(|(s, _)| *s == seq) {
-            Some((_, proof)) => leaves.push(ProvenLeaf {
-                seq,
-                leaf_hash,
-                proof: proof.clone(),
-            }),
+            Some((_, proof)) => match hash_from_hex(&leaf_hash) {
+                Some(leaf_hash) => leaves.push(ProvenLeaf {
+                    seq,
+                    leaf_hash,
+                    proof: proof.clone(),
+                }),
+                None => {
+                    return Integrity::Failed(
+                        Finding::new(Check::LeafHash, "the entry's leaf hash is not a hash")
+                            .seq(seq),
+                    )
+                }
+            },
             None if seq >= evidence.size => newer += 1,
-            None => return Integrity::Failed(format!("entry {seq}: the server gave no proof")),
+            None => {
+                return Integrity::Failed(
+                    Finding::new(Check::Inclusion, "the server gave no proof").seq(seq),
+                )
+            }
         }
     }
     let proven = leaves.iter().map(|l| l.seq).collect();
     let key_label = key_label(&key);
     match verify(key, evidence.note, leaves).await {
-        Ok(Ok(_)) if evidence.refused.is_some() => Integrity::Failed(format!(
-            "the server refuses to sign new checkpoints: {}",
-            evidence.refused.unwrap_or_default()
-        )),
+        Ok(Ok(_)) if evidence.refused.is_some() => {
+            let mut finding = evidence.refused.expect("checked above");
+            finding.detail = format!(
+                "the server refuses to sign new checkpoints: {}",
+                finding.detail
+            );
+            Integrity::Failed(finding)
+        }
         Ok(Ok(size)) => Integrity::Verified {
             size,
             key: key_label,
@@ -78,12 +102,14 @@ pub async fn check(entries: Vec<(i64, String)>) -> Integrity {
             newer,
         },
         Ok(Err(why)) => Integrity::Failed(why),
-        Err(_) => Integrity::Failed("the verifier could not be loaded; reload the page".into()),
+        Err(_) => {
+            Integrity::Unavailable("the verifier could not be loaded; reload the page".into())
+        }
     }
 }
 
 #[wasm_split_helpers::wasm_split(integrity, fallible)]
-fn verify(key: String, note: String, leaves: Vec<ProvenLeaf>) -> Chunk<Result<u64, String>> {
+fn verify(key: String, note: String, leaves: Vec<ProvenLeaf>) -> Chunk<Result<u64, Finding>> {
     Ok(crate::integrity::check_view(&key, &note, &leaves).map(|cp| cp.size))
 }
 
@@ -107,6 +133,12 @@ fn pinned_key(server: Option<&str>) -> Option<String> {
 /// `trailkeep key-info` prints on the server (a key's name never holds `+`).
 fn key_label(key: &str) -> String {
     key.splitn(3, '+').take(2).collect::<Vec<_>>().join("+")
+}
+
+/// A finding in the badge's words: what failed (the check's title), where, and why.
+fn finding_words(finding: &Finding) -> String {
+    let at = finding.at.map(|p| format!("{p}: ")).unwrap_or_default();
+    format!("{} — {at}{}", finding.check.title(), finding.detail)
 }
 
 /// `12 s`, `4 min`, `3 h`, `2 days`.
@@ -153,7 +185,7 @@ pub fn IntegrityBadge(
         Integrity::Checking => "checking",
         Integrity::Verified { .. } => "verified",
         Integrity::NoneYet => "none",
-        Integrity::Failed(_) => "failed",
+        Integrity::Failed(_) | Integrity::Unavailable(_) => "failed",
     };
     view! {
         <div class="integrity-badge" data-testid="integrity-badge" data-state=kind
@@ -183,7 +215,14 @@ pub fn IntegrityBadge(
                 Integrity::NoneYet => view! {
                     <span class="integrity-title">"No checkpoint signed yet"</span>
                 }.into_any(),
-                Integrity::Failed(why) => view! {
+                Integrity::Failed(finding) => view! {
+                    <span class="integrity-title">"✗ Integrity not verified"</span>
+                    <span class="integrity-detail" data-testid="integrity-why"
+                        data-check=finding.check.as_str()>
+                        {finding_words(&finding)}
+                    </span>
+                }.into_any(),
+                Integrity::Unavailable(why) => view! {
                     <span class="integrity-title">"✗ Integrity not verified"</span>
                     <span class="integrity-detail" data-testid="integrity-why">{why}</span>
                 }.into_any(),
@@ -204,7 +243,7 @@ pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
     });
     view! {
         <dd data-testid="detail-proof" class="proof-status"
-            class:failure=move || matches!(state.get(), Integrity::Failed(_))>
+            class:failure=move || matches!(state.get(), Integrity::Failed(_) | Integrity::Unavailable(_))>
             {move || match state.get() {
                 Integrity::Checking => "Checking…".to_string(),
                 Integrity::Verified { size, proven, .. } if !proven.is_empty() => format!(
@@ -216,7 +255,8 @@ pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
                     crate::model::thousands(size as i64)
                 ),
                 Integrity::NoneYet => "No checkpoint signed yet".to_string(),
-                Integrity::Failed(why) => format!("✗ {why}"),
+                Integrity::Failed(finding) => format!("✗ {}", finding_words(&finding)),
+                Integrity::Unavailable(why) => format!("✗ {why}"),
             }}
         </dd>
     }

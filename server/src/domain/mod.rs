@@ -1,18 +1,16 @@
 //! What Trailkeep is, independent of HTTP, the CLI and the database: pure rules and types.
-//! Nothing here performs I/O; `storage` and `service` build on it.
+//! Nothing here performs I/O; `storage` and `service` build on it. One folder per concept:
+//!
+//! - `entry`: an entry's one field list, the events that become entries, their canonical
+//!   (hashed) form and the hash chain.
+//! - `integrity`: the Merkle tree over the entries and the signed checkpoints of its root.
+//! - `export`: the export formats, their offline check, and the PDF report.
+//! - `query`: what reading the log needs beyond the shared `Filter`: cursors, time windows,
+//!   the in-memory match of live and exported entries.
+//! - `auth`: passwords, API keys, sessions.
 
 pub mod auth;
-pub mod canonical;
-pub mod chain;
-pub mod checkpoint;
-pub mod cursor;
-pub mod demo;
 pub mod entry;
-pub mod event;
 pub mod export;
-pub mod export_check;
-pub mod live_filter;
-pub mod pdf;
-pub mod report;
-pub mod tree;
-pub mod window;
+pub mod integrity;
+pub mod query;

@@ -40,20 +40,30 @@ pub struct Config {
     /// The slowest an export's client may read: `TRAILKEEP_EXPORT_MIN_BYTES_PER_SECOND`
     /// (65536) over each `TRAILKEEP_EXPORT_FLOOR_SECONDS` (15); a slower one is dropped.
     pub export_floor: ExportFloor,
+    /// How many exports and live sockets run at once, per reader and per process.
+    pub caps: Caps,
 }
 
-/// The floor below which an export's client is dropped, freeing its place.
+use crate::service::export::ExportFloor;
+
+/// Caps on long-running work a reader can start (`infra::http::slots`): past one, 429.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExportFloor {
-    pub bytes_per_second: u64,
-    pub window: Duration,
+pub struct Caps {
+    /// Two exports at once per reader, eight in all.
+    pub exports_per_reader: usize,
+    pub exports: usize,
+    /// Eight live sockets per reader (tabs, dashboards), 1,000 in all.
+    pub live_per_reader: usize,
+    pub live: usize,
 }
 
-impl Default for ExportFloor {
+impl Default for Caps {
     fn default() -> Self {
-        ExportFloor {
-            bytes_per_second: 64 * 1024,
-            window: Duration::from_secs(15),
+        Caps {
+            exports_per_reader: 2,
+            exports: 8,
+            live_per_reader: 8,
+            live: 1000,
         }
     }
 }
@@ -129,6 +139,7 @@ impl Default for Config {
             log: LogConfig::default(),
             ingest: IngestLimits::default(),
             export_floor: ExportFloor::default(),
+            caps: Caps::default(),
         }
     }
 }
@@ -279,6 +290,7 @@ impl Config {
             site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),
             recorded_late_after: chrono::Duration::seconds(late),
             sign_in,
+            caps: Caps::default(),
         })
     }
 }

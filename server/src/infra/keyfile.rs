@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::domain::checkpoint::{SigningKey, VerifierKey};
+use crate::domain::integrity::checkpoint::{SigningKey, VerifierKey};
 
 /// Reads the key at `path`, or creates it for `origin` when there is none. `origin` `None`
 /// takes the key's own name (or [`DEFAULT_ORIGIN`] for a new key).

@@ -1,5 +1,5 @@
 //! `trailkeep verify-export FILE --key VKEY`: reads a JSON or NDJSON export from disk, with no
-//! database, and hands its parts to `domain::export_check`. JSON is read as a stream (one entry
+//! database, and hands its parts to `domain::export::check`. JSON is read as a stream (one entry
 //! in memory at a time); NDJSON is read twice, first for its trailer line (the checkpoint),
 //! then entry by entry.
 //!
@@ -17,21 +17,35 @@ use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::domain::checkpoint::VerifierKey;
-use crate::domain::export::{HEAD_KEYS, JSON_KEYS, TRAILER_KEYS};
-use crate::domain::export_check::{only_known, Checker, Summary};
+use app::integrity::Finding;
 
-/// `Ok(Ok(summary))`: sound. `Ok(Err(why))`: the first thing wrong, named. `Err`: the file
+use crate::domain::export::check::{malformed, Checker, Summary};
+use crate::domain::export::format::{ExportHead, Stated, TrailerLine, JSON_KEYS};
+use crate::domain::integrity::checkpoint::VerifierKey;
+
+/// The file could not be read at all (nothing was checked).
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct ReadError {
+    path: String,
+    source: std::io::Error,
+}
+
+/// `Ok(Ok(summary))`: sound. `Ok(Err(finding))`: the first thing wrong, named. `Err`: the file
 /// could not be read at all. `allow_unproven`: accept entries newer than the checkpoint.
 pub fn verify(
     path: &Path,
     key: &VerifierKey,
     allow_unproven: bool,
-) -> Result<Result<Summary, String>, String> {
-    let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+) -> Result<Result<Summary, Finding>, ReadError> {
+    let failed = |source| ReadError {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = File::open(path).map_err(failed)?;
     let mut start = [0u8; 16];
-    let n = file.read(&mut start).map_err(|e| e.to_string())?;
-    file.rewind().map_err(|e| e.to_string())?;
+    let n = file.read(&mut start).map_err(failed)?;
+    file.rewind().map_err(failed)?;
     // A JSON export opens with its head (`{"export":`); an NDJSON one with an entry or, when
     // empty, its trailer.
     let head: String = String::from_utf8_lossy(&start[..n])
@@ -41,8 +55,18 @@ pub fn verify(
     if head.starts_with("{\"export\"") {
         Ok(json(BufReader::new(file), key, allow_unproven))
     } else {
-        ndjson(file, key, allow_unproven)
+        ndjson(file, key, allow_unproven).map_err(failed)
     }
+}
+
+/// A head or trailer read strictly: only the members its type names.
+fn typed<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, Finding> {
+    serde_json::from_value(value).map_err(|e| {
+        malformed(format!(
+            "{what} is not one Trailkeep writes ({e}): a member Trailkeep never writes, or a \
+             changed value: the file was changed"
+        ))
+    })
 }
 
 /// A JSON value read strictly: an object that repeats a member is refused.
@@ -123,14 +147,14 @@ fn ndjson(
     file: File,
     key: &VerifierKey,
     allow_unproven: bool,
-) -> Result<Result<Summary, String>, String> {
+) -> Result<Result<Summary, Finding>, std::io::Error> {
     let mut reader = BufReader::new(file);
     let mut last = String::new();
     let mut lines = 0u64;
     let mut line = String::new();
     loop {
         line.clear();
-        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+        if reader.read_line(&mut line)? == 0 {
             break;
         }
         if !line.trim().is_empty() {
@@ -139,30 +163,30 @@ fn ndjson(
         }
     }
     let not_trailer = || {
-        Ok(Err(
+        Ok(Err(malformed(
             "the last line is not the export's trailer: the file was cut short, or is not a \
-             Trailkeep NDJSON export"
-                .to_string(),
-        ))
+             Trailkeep NDJSON export",
+        )))
     };
     let Ok(trailer) = strict_line(&last) else {
         return not_trailer();
     };
-    if only_known(&trailer, &["trailer"], "the trailer line").is_err() {
+    if !trailer.get("trailer").is_some_and(Value::is_object) {
         return not_trailer();
     }
-    let Some(trailer) = trailer.get("trailer") else {
-        return not_trailer();
+    let trailer = match typed::<TrailerLine>(trailer, "the trailer") {
+        Ok(line) => line.trailer,
+        Err(finding) => return Ok(Err(finding)),
     };
-    let mut checker = match Checker::new(key, trailer, TRAILER_KEYS, allow_unproven) {
+    let mut checker = match Checker::new(key, Stated::from(&trailer), allow_unproven) {
         Ok(c) => c,
-        Err(why) => return Ok(Err(why)),
+        Err(finding) => return Ok(Err(finding)),
     };
     let mut reader = reader.into_inner();
-    reader.rewind().map_err(|e| e.to_string())?;
+    reader.rewind()?;
     let mut entries = 0u64;
     for text in BufReader::new(reader).lines() {
-        let text = text.map_err(|e| e.to_string())?;
+        let text = text?;
         if text.trim().is_empty() {
             continue;
         }
@@ -172,18 +196,22 @@ fn ndjson(
         entries += 1;
         let value = match strict_line(&text) {
             Ok(v) => v,
-            Err(e) => return Ok(Err(format!("line {entries} is not one JSON entry: {e}"))),
+            Err(e) => {
+                return Ok(Err(malformed(format!(
+                    "line {entries} is not one JSON entry: {e}"
+                ))))
+            }
         };
-        if let Err(why) = checker.entry(value) {
-            return Ok(Err(why));
+        if let Err(finding) = checker.entry(value) {
+            return Ok(Err(finding));
         }
     }
-    Ok(checker.finish(trailer["count"].as_u64(), trailer["proven"].as_u64()))
+    Ok(checker.finish(Some(trailer.count), Some(trailer.proven)))
 }
 
 /// The JSON export `{"export": head, "entries": [...], "count": n, "proven": p}`, streamed.
-fn json(reader: impl Read, key: &VerifierKey, allow_unproven: bool) -> Result<Summary, String> {
-    let failure = RefCell::new(None::<String>);
+fn json(reader: impl Read, key: &VerifierKey, allow_unproven: bool) -> Result<Summary, Finding> {
+    let failure = RefCell::new(None::<Finding>);
     let visitor = ExportVisitor {
         key,
         allow_unproven,
@@ -197,20 +225,20 @@ fn json(reader: impl Read, key: &VerifierKey, allow_unproven: bool) -> Result<Su
     }
     match outcome {
         Ok(summary) => summary,
-        Err(e) => Err(format!(
+        Err(e) => Err(malformed(format!(
             "the file is not a whole Trailkeep JSON export: {e}"
-        )),
+        ))),
     }
 }
 
 struct ExportVisitor<'a> {
     key: &'a VerifierKey,
     allow_unproven: bool,
-    failure: &'a RefCell<Option<String>>,
+    failure: &'a RefCell<Option<Finding>>,
 }
 
 impl<'de> Visitor<'de> for ExportVisitor<'_> {
-    type Value = Result<Summary, String>;
+    type Value = Result<Summary, Finding>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a Trailkeep JSON export")
@@ -220,37 +248,38 @@ impl<'de> Visitor<'de> for ExportVisitor<'_> {
         let mut checker = None;
         let (mut count, mut proven) = (None, None);
         let mut seen: Vec<String> = Vec::new();
-        let stop = |why: String| {
-            *self.failure.borrow_mut() = Some(why);
+        let stop = |finding: Finding| {
+            *self.failure.borrow_mut() = Some(finding);
             A::Error::custom("stopped at the first failure")
         };
         while let Some(key) = map.next_key::<String>()? {
             if !JSON_KEYS.contains(&key.as_str()) {
-                return Err(stop(format!(
+                return Err(stop(malformed(format!(
                     "the export has a member {key:?} that Trailkeep never writes: the file was \
                      changed"
-                )));
+                ))));
             }
             if seen.contains(&key) {
-                return Err(stop(format!(
+                return Err(stop(malformed(format!(
                     "the export's {key:?} appears twice (readers disagree on which counts): \
                      the file was changed"
-                )));
+                ))));
             }
             seen.push(key.clone());
             match key.as_str() {
                 "export" => {
                     let Strict(head) = map.next_value()?;
+                    let head: ExportHead = typed(head, "the export's head").map_err(stop)?;
                     checker = Some(
-                        Checker::new(self.key, &head, HEAD_KEYS, self.allow_unproven)
+                        Checker::new(self.key, Stated::from(&head), self.allow_unproven)
                             .map_err(stop)?,
                     );
                 }
                 "entries" => {
                     let Some(checker) = checker.as_mut() else {
-                        return Err(stop(
-                            "the export's head must come before its entries".into(),
-                        ));
+                        return Err(stop(malformed(
+                            "the export's head must come before its entries",
+                        )));
                     };
                     map.next_value_seed(Entries {
                         checker,
@@ -262,9 +291,9 @@ impl<'de> Visitor<'de> for ExportVisitor<'_> {
             }
         }
         Ok(match checker {
-            None => Err("the export has no head".into()),
+            None => Err(malformed("the export has no head")),
             Some(_) if !seen.iter().any(|k| k == "entries") => {
-                Err("the export has no entries list".into())
+                Err(malformed("the export has no entries list"))
             }
             Some(checker) => checker.finish(count, proven),
         })
@@ -273,7 +302,7 @@ impl<'de> Visitor<'de> for ExportVisitor<'_> {
 
 struct Entries<'a> {
     checker: &'a mut Checker,
-    failure: &'a RefCell<Option<String>>,
+    failure: &'a RefCell<Option<Finding>>,
 }
 
 impl<'de> DeserializeSeed<'de> for Entries<'_> {
@@ -293,8 +322,8 @@ impl<'de> Visitor<'de> for Entries<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(Strict(value)) = seq.next_element()? {
-            if let Err(why) = self.checker.entry(value) {
-                *self.failure.borrow_mut() = Some(why);
+            if let Err(finding) = self.checker.entry(value) {
+                *self.failure.borrow_mut() = Some(finding);
                 return Err(A::Error::custom("stopped at the first failure"));
             }
         }

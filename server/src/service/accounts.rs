@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     auth::{self, Scope},
-    event::NewEvent,
+    entry::event::NewEvent,
 };
 use crate::storage::{api_keys, entries, sessions, sign_ins, users};
 
@@ -443,7 +443,7 @@ pub async fn summarise_sign_ins(pool: &PgPool) -> Result<usize, AccountError> {
                 "reason": "repeated",
                 "summary": {
                     "block": g.block,
-                    "minute": crate::domain::export::timestamp(&g.minute),
+                    "minute": crate::domain::export::format::timestamp(&g.minute),
                     "attempts": g.attempts,
                     "accounts": g.accounts,
                     "bad_password": g.bad_password,

@@ -17,8 +17,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::checkpoint::{Checkpoint, CheckpointError, SigningKey, VerifierKey};
-use crate::domain::tree::{self, Hash, TreeError};
+use app::integrity::{Check, Finding, Place};
+
+use crate::domain::integrity::checkpoint::{Checkpoint, CheckpointError, SigningKey, VerifierKey};
+use crate::domain::integrity::tree::{self, Hash, TreeError};
 use crate::service::tree::{root_at, TreeReadError};
 use crate::storage::{self, checkpoints::StoredCheckpoint};
 
@@ -102,6 +104,26 @@ impl std::fmt::Display for Refusal {
 }
 
 impl Refusal {
+    /// The refusal as a [`Finding`]: which check failed, where, in the words above.
+    pub fn finding(&self) -> Finding {
+        let (check, at) = match self {
+            Refusal::Unverified { size, .. } => (Check::Signature, Some(Place::TreeSize(*size))),
+            Refusal::Smaller { tree, .. } | Refusal::Inconsistent { tree, .. } => {
+                (Check::Consistency, Some(Place::TreeSize(*tree)))
+            }
+            Refusal::RootMismatch { tree } | Refusal::BeyondLog { tree, .. } => {
+                (Check::Tree, Some(Place::TreeSize(*tree)))
+            }
+            Refusal::Leaf { seq } => (Check::LeafHash, Some(Place::Seq(*seq as i64))),
+            Refusal::Forgotten { tree, .. } => (Check::Memory, Some(Place::TreeSize(*tree))),
+            Refusal::Memory(_) => (Check::Memory, None),
+            Refusal::Stalled { tree, .. } => (Check::Stalled, Some(Place::TreeSize(*tree))),
+        };
+        let mut finding = Finding::new(check, self.to_string());
+        finding.at = at;
+        finding
+    }
+
     /// A short public word for `/readyz` (sizes and reasons stay in the log).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -526,10 +548,7 @@ pub async fn health(
     memory: Option<&Memory>,
     stale_after: Option<Duration>,
 ) -> Result<CheckpointHealth, SignError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = storage::read_only_snapshot(pool).await?;
     let verdict = async {
         let newest = newest(&mut tx, key).await?;
         if let Some(bad) = newest.unverified {
@@ -573,7 +592,7 @@ pub async fn health(
 pub async fn verify_all(
     pool: &PgPool,
     key: &VerifierKey,
-) -> Result<Result<u64, String>, SignError> {
+) -> Result<Result<u64, Finding>, SignError> {
     let mut conn = pool.acquire().await?;
     let (tree_size, _) = storage::tree::state(&mut *conn).await?;
     let mut after = (0u64, 0i64);
@@ -586,19 +605,28 @@ pub async fn verify_all(
         for row in &page {
             let cp = match open(row, key) {
                 Ok(cp) => cp,
-                Err(r) => return Ok(Err(r.to_string())),
+                Err(r) => return Ok(Err(r.finding())),
             };
+            let at = Place::TreeSize(cp.size);
             if cp.size > tree_size {
-                return Ok(Err(format!(
-                    "the checkpoint of {} entries is larger than the tree ({tree_size})",
-                    cp.size
-                )));
+                return Ok(Err(Finding::new(
+                    Check::Consistency,
+                    format!(
+                        "the checkpoint of {} entries is larger than the tree ({tree_size})",
+                        cp.size
+                    ),
+                )
+                .at(at)));
             }
             if root_at(&mut conn, cp.size).await? != cp.root {
-                return Ok(Err(format!(
-                    "the checkpoint of {} entries: its root is not the tree's at that size",
-                    cp.size
-                )));
+                return Ok(Err(Finding::new(
+                    Check::Consistency,
+                    format!(
+                        "the checkpoint of {} entries: its root is not the tree's at that size",
+                        cp.size
+                    ),
+                )
+                .at(at)));
             }
             count += 1;
             after = (cp.size, row.id);
@@ -613,26 +641,40 @@ pub async fn verify_saved(
     pool: &PgPool,
     key: &VerifierKey,
     note: &[u8],
-) -> Result<Result<Checkpoint, String>, SignError> {
+) -> Result<Result<Checkpoint, Finding>, SignError> {
     let cp = match key.open(note) {
         Ok(cp) => cp,
-        Err(e) => return Ok(Err(format!("the saved checkpoint: {e}"))),
+        Err(e) => {
+            return Ok(Err(Finding::new(
+                Check::Signature,
+                format!("the saved checkpoint: {e}"),
+            )))
+        }
     };
     let mut conn = pool.acquire().await?;
     let (size, _) = storage::tree::state(&mut *conn).await?;
+    let at = Place::TreeSize(cp.size);
     if size < cp.size {
-        return Ok(Err(format!(
-            "the saved checkpoint covers {} entries but the log's tree only {size}: entries \
-             were removed (or the integrator has not caught up: run verify again shortly)",
-            cp.size
-        )));
+        return Ok(Err(Finding::new(
+            Check::Consistency,
+            format!(
+                "the saved checkpoint covers {} entries but the log's tree only {size}: entries \
+                 were removed (or the integrator has not caught up: run verify again shortly)",
+                cp.size
+            ),
+        )
+        .at(at)));
     }
     if root_at(&mut conn, cp.size).await? != cp.root {
-        return Ok(Err(format!(
-            "the log's first {} entries are not the ones the saved checkpoint signed: entries \
-             were changed or removed",
-            cp.size
-        )));
+        return Ok(Err(Finding::new(
+            Check::Consistency,
+            format!(
+                "the log's first {} entries are not the ones the saved checkpoint signed: \
+                 entries were changed or removed",
+                cp.size
+            ),
+        )
+        .at(at)));
     }
     Ok(Ok(cp))
 }

@@ -6,7 +6,7 @@ use app::model::Source;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::event::NewEvent;
+use crate::domain::entry::event::NewEvent;
 use crate::storage::{
     entries::{self, AppendError, Appended},
     ingest_usage, pools,

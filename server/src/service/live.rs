@@ -16,7 +16,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::live_filter::LiveFilter;
+use crate::domain::query::live_filter::LiveFilter;
 use crate::storage::{
     live::{self as channel, LiveRow},
     query,

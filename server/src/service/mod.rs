@@ -2,7 +2,10 @@
 //! committed with the entries that record them, and the live bridge.
 
 pub mod accounts;
+pub mod chain;
 pub mod checkpoints;
+pub mod demo;
+pub mod export;
 pub mod ingest;
 pub mod live;
 pub mod periodic;

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::tree::{self, Hash, TreeError};
+use app::integrity::{to_hex, Check, Finding, Hash, Place, Proof};
+
+use crate::domain::integrity::tree::{self, TreeError};
 use crate::storage;
 
 /// Leaves per transaction.
@@ -124,7 +126,7 @@ pub enum TreeVerdict {
         size: u64,
         root: tree::Hash,
     },
-    Bad(String),
+    Bad(Finding),
 }
 
 /// Recomputes the stored tree from the entries' fields (leaf hashes recomputed, never read),
@@ -132,10 +134,7 @@ pub enum TreeVerdict {
 /// stays bounded: each batch reads the few earlier hashes it builds on from the database, and
 /// those were compared already.
 pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = storage::read_only_snapshot(pool).await?;
     let (size, stored_root) = storage::tree::state(&mut *tx).await?;
     let mut at = 0u64;
     let mut root = tree::root(0, &tree::Hashes::default())?;
@@ -147,16 +146,24 @@ pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
         for (k, row) in rows.iter().enumerate() {
             let seq = at + k as u64;
             if row.record.seq as u64 != seq {
-                return Ok(TreeVerdict::Bad(format!(
-                    "the tree covers {size} entries but entry {seq} is missing"
-                )));
+                return Ok(TreeVerdict::Bad(
+                    Finding::new(
+                        Check::Tree,
+                        format!("the tree covers {size} entries but entry {seq} is missing"),
+                    )
+                    .seq(seq as i64),
+                ));
             }
             leaves.push(row.record.leaf_hash());
         }
         if leaves.is_empty() {
-            return Ok(TreeVerdict::Bad(format!(
-                "the tree covers {size} entries but the log has {at}"
-            )));
+            return Ok(TreeVerdict::Bad(
+                Finding::new(
+                    Check::Tree,
+                    format!("the tree covers {size} entries but the log has {at}"),
+                )
+                .at(Place::TreeSize(size)),
+            ));
         }
         let count = leaves.len() as u64;
         let earlier = storage::tree::hashes(&mut *tx, &tree::needed_to_extend(at, count)).await?;
@@ -165,23 +172,38 @@ pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
         let indexes: Vec<u64> = (first..first + made.len() as u64).collect();
         let stored = match storage::tree::hashes(&mut *tx, &indexes).await {
             Ok(stored) => stored,
-            Err(e) => return Ok(TreeVerdict::Bad(e.to_string())),
+            Err(e) => return Ok(TreeVerdict::Bad(Finding::new(Check::Tree, e.to_string()))),
         };
         for (i, h) in indexes.iter().zip(&made) {
             if stored.get(*i) != Some(*h) {
-                return Ok(TreeVerdict::Bad(format!(
-                    "stored hash {i} (of the entries {at}..{}) is not what the entries give",
-                    at + count
-                )));
+                return Ok(TreeVerdict::Bad(
+                    Finding::new(
+                        Check::Tree,
+                        format!(
+                            "stored hash {i} (of the entries {at}..{}) is not what the entries \
+                             give",
+                            at + count
+                        ),
+                    )
+                    .differs(
+                        to_hex(h),
+                        stored.get(*i).map(|s| to_hex(&s)).unwrap_or_default(),
+                    ),
+                ));
             }
         }
         at += count;
         root = new_root;
     }
     if root != stored_root {
-        return Ok(TreeVerdict::Bad(format!(
-            "the stored root of {size} entries is not what the entries give"
-        )));
+        return Ok(TreeVerdict::Bad(
+            Finding::new(
+                Check::Tree,
+                format!("the stored root of {size} entries is not what the entries give"),
+            )
+            .at(Place::TreeSize(size))
+            .differs(to_hex(&root), to_hex(&stored_root)),
+        ));
     }
     Ok(TreeVerdict::Ok { size, root })
 }
@@ -270,14 +292,14 @@ pub async fn inclusion(
     conn: &mut PgConnection,
     seq: u64,
     size: u64,
-) -> Result<(Hash, Vec<Hash>), TreeReadError> {
+) -> Result<(Hash, Proof), TreeReadError> {
     within_tree(conn, "size", size).await?;
     let proof = over_stored(conn, |r| tree::inclusion_proof(seq, size, r)).await?;
     let leaf = storage::tree::hashes(&mut *conn, &[tree::first_index(seq)])
         .await?
         .get(tree::first_index(seq))
         .ok_or(TreeError::Missing(tree::first_index(seq)))?;
-    Ok((leaf, proof))
+    Ok((leaf, Proof(proof)))
 }
 
 /// The consistency proof from the tree of `from` entries to the tree of `to` entries.
@@ -285,9 +307,11 @@ pub async fn consistency(
     conn: &mut PgConnection,
     from: u64,
     to: u64,
-) -> Result<Vec<Hash>, TreeReadError> {
+) -> Result<Proof, TreeReadError> {
     within_tree(conn, "to", to).await?;
-    over_stored(conn, |r| tree::consistency_proof(from, to, r)).await
+    over_stored(conn, |r| tree::consistency_proof(from, to, r))
+        .await
+        .map(Proof)
 }
 
 /// The inclusion proofs of entries `seqs` in the tree of the first `size` entries, in their
@@ -298,7 +322,7 @@ pub async fn inclusions(
     pool: &PgPool,
     seqs: &[i64],
     size: u64,
-) -> Result<Vec<Option<Vec<Hash>>>, TreeReadError> {
+) -> Result<Vec<Option<Proof>>, TreeReadError> {
     let held = |seq: i64| (0..size as i64).contains(&seq);
     let covered: Vec<u64> = seqs
         .iter()
@@ -320,6 +344,12 @@ pub async fn inclusions(
     let mut proofs = proofs.into_iter();
     Ok(seqs
         .iter()
-        .map(|s| if held(*s) { proofs.next() } else { None })
+        .map(|s| {
+            if held(*s) {
+                proofs.next().map(Proof)
+            } else {
+                None
+            }
+        })
         .collect())
 }

@@ -1,7 +1,7 @@
 //! The signed checkpoints (migrations/0009, 0010, 0013): every one is kept, a newer one covers
 //! at least as many entries, and a row is stored only through `checkpoint_insert`, which checks
 //! its size and root against the tree. What is read here is only what the database says:
-//! callers verify a note's signature (`domain::checkpoint`) before they believe it, since the
+//! callers verify a note's signature (`domain::integrity::checkpoint`) before they believe it, since the
 //! server's role can store a row no key signed.
 
 use chrono::{DateTime, Utc};

@@ -7,14 +7,13 @@ use std::sync::LazyLock;
 
 use app::model::{ActorType, AuditEntry, Source, Status};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use sqlx::{postgres::PgRow, FromRow, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::{
-    chain::{chain_hash, Hash, GENESIS},
-    entry::{with_entry_fields, EntryRecord, Form, StoredEntry},
-    event::NewEvent,
+    entry::chain::{chain_hash, Hash},
+    entry::event::NewEvent,
+    entry::record::{with_entry_fields, EntryRecord, Form, StoredEntry},
 };
 use crate::storage::pools;
 
@@ -434,73 +433,19 @@ pub async fn count_all(db: impl sqlx::PgExecutor<'_>) -> Result<i64, sqlx::Error
         .await
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Ok { entries: i64 },
-    Bad { seq: i64, reason: String },
+/// Every entry in seq order, streamed (one row in memory at a time): what `service::chain`
+/// verifies, inside a snapshot ([`super::read_only_snapshot`]).
+pub fn all_in_order(
+    conn: &mut PgConnection,
+) -> impl futures::Stream<Item = Result<StoredEntry, sqlx::Error>> + '_ {
+    static SQL_ALL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {} FROM audit_entries ORDER BY seq", row_columns()));
+    sqlx::query_as::<_, StoredEntry>(SQL_ALL.as_str()).fetch(conn)
 }
 
-/// Recomputes every leaf and chain hash in seq order, then checks the chain head.
-/// Runs in one repeatable-read snapshot, so appends during the check cannot confuse it.
-pub async fn verify(pool: &PgPool) -> Result<Verdict, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let sql = format!("SELECT {} FROM audit_entries ORDER BY seq", row_columns());
-    let mut rows = sqlx::query_as::<_, StoredEntry>(&sql).fetch(&mut *tx);
-    let mut expected_seq = 0i64;
-    let mut head = GENESIS;
-    loop {
-        let bad = |reason: &str| Verdict::Bad {
-            seq: expected_seq,
-            reason: reason.to_string(),
-        };
-        let row = match rows.try_next().await {
-            Ok(Some(row)) => row,
-            Ok(None) => break,
-            Err(sqlx::Error::ColumnDecode { index, source }) => {
-                return Ok(bad(&format!(
-                    "column {index} holds a value Trailkeep never writes ({source})"
-                )))
-            }
-            Err(e) => return Err(e),
-        };
-        let record = &row.record;
-        if record.seq != expected_seq {
-            return Ok(bad(&format!(
-                "entry {expected_seq} is missing (next stored seq is {})",
-                record.seq
-            )));
-        }
-        let leaf = record.leaf_hash();
-        if row.leaf_hash != leaf {
-            return Ok(bad("leaf hash does not match the entry's content"));
-        }
-        head = chain_hash(&head, &leaf);
-        if row.chain_hash != head {
-            return Ok(bad("chain hash does not follow from the previous entry"));
-        }
-        expected_seq += 1;
-    }
-    drop(rows);
-    let (next_seq, head_hash): (i64, Vec<u8>) =
-        sqlx::query_as("SELECT next_seq, head_hash FROM chain_head WHERE singleton")
-            .fetch_one(&mut *tx)
-            .await?;
-    if next_seq != expected_seq {
-        return Ok(Verdict::Bad {
-            seq: expected_seq,
-            reason: format!("the chain head records {next_seq} entries, {expected_seq} are stored"),
-        });
-    }
-    if head_hash != head {
-        return Ok(Verdict::Bad {
-            seq: expected_seq - 1,
-            reason: "the chain head hash does not match the last entry".into(),
-        });
-    }
-    Ok(Verdict::Ok {
-        entries: expected_seq,
-    })
+/// The chain head: how many entries the log holds and the last chain hash.
+pub async fn chain_head(db: impl sqlx::PgExecutor<'_>) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    sqlx::query_as("SELECT next_seq, head_hash FROM chain_head WHERE singleton")
+        .fetch_one(db)
+        .await
 }

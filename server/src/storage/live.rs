@@ -6,7 +6,7 @@ use sqlx::{postgres::PgListener, FromRow, PgPool};
 
 use super::entries::row_columns;
 use super::query::conditions::SEARCH_TEXT;
-use crate::domain::entry::StoredEntry;
+use crate::domain::entry::record::StoredEntry;
 
 /// The channel the log's insert trigger notifies.
 pub const CHANNEL: &str = "trailkeep_entries";

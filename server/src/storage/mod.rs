@@ -83,6 +83,19 @@ async fn connect_as_writer(
     })
 }
 
+/// A read-only snapshot: one transaction at `REPEATABLE READ`, so a check that reads the log in
+/// several statements sees it as of one instant while appends go on. The one place such a
+/// transaction is opened.
+pub async fn read_only_snapshot(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Whether the database could not be reached or went away (pool exhausted or closed, network,
 /// PostgreSQL shutting down, restarting or starting up): retrying later makes sense. Anything
 /// else is a defect.

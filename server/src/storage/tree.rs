@@ -6,7 +6,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::tree::{Hash, Hashes};
+use crate::domain::integrity::tree::{Hash, Hashes};
 
 /// Stored hashes per `tree_hashes` row.
 pub const CHUNK: u64 = 256;

@@ -25,7 +25,7 @@ pub async fn router(pool: &PgPool) -> Router {
 /// [`router`] with the log's verifier key, as `serve` has it.
 pub async fn router_with_key(
     pool: &PgPool,
-    key: Option<&trailkeep::domain::checkpoint::VerifierKey>,
+    key: Option<&trailkeep::domain::integrity::checkpoint::VerifierKey>,
 ) -> Router {
     router_with(pool, key, Config::default()).await
 }
@@ -33,7 +33,7 @@ pub async fn router_with_key(
 /// [`router`] holding the log's signing key, as `serve` does: exports sign on demand.
 pub async fn router_signing(
     pool: &PgPool,
-    key: &trailkeep::domain::checkpoint::SigningKey,
+    key: &trailkeep::domain::integrity::checkpoint::SigningKey,
 ) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("trailkeep")
@@ -51,7 +51,7 @@ pub async fn router_signing(
 /// [`router`] with a key and settings of the test's own.
 pub async fn router_with(
     pool: &PgPool,
-    key: Option<&trailkeep::domain::checkpoint::VerifierKey>,
+    key: Option<&trailkeep::domain::integrity::checkpoint::VerifierKey>,
     config: Config,
 ) -> Router {
     let leptos_options = LeptosOptions::builder()
@@ -216,11 +216,11 @@ pub async fn entries_through(
 }
 
 /// `n` valid events with the given action, as the ingest API takes them.
-pub fn events(action: &str, n: usize) -> Vec<trailkeep::domain::event::NewEvent> {
+pub fn events(action: &str, n: usize) -> Vec<trailkeep::domain::entry::event::NewEvent> {
     let batch: Vec<Value> = (0..n)
         .map(|i| serde_json::json!({"action": action, "actor": {"id": format!("u{i}")}}))
         .collect();
-    trailkeep::domain::event::parse_batch(&Value::Array(batch)).expect("valid events")
+    trailkeep::domain::entry::event::parse_batch(&Value::Array(batch)).expect("valid events")
 }
 
 /// The test database's URL (for a process of its own): DATABASE_URL with the database name

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::options::Options;
 use trailkeep::domain::auth::Scope;
-use trailkeep::infra::{cli::Options, config};
+use trailkeep::infra::config;
 use trailkeep::service::accounts::{self, Acting};
 use trailkeep::storage::{self, entries};
 
@@ -100,7 +101,8 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
     .map_err(|e| format!("{e:?}"))?;
     let (secs, _, bytes, rss_mb) = download(addr, &key, "pdf", &filter).await?;
     // One line per entry: a lower bound (entries with changes take more lines).
-    let pages = trailkeep::domain::report::page_count(std::iter::repeat_n(1, filtered as usize));
+    let pages =
+        trailkeep::domain::export::report::page_count(std::iter::repeat_n(1, filtered as usize));
     println!();
     println!(
         "PDF report of {filtered} entries: at least {pages} pages, {:.1} MB, {secs:.2} s = {:.0} pages/s \

@@ -12,8 +12,9 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-use trailkeep::domain::{auth::Scope, event::parse_batch};
-use trailkeep::infra::{cli::Options, config};
+use crate::options::Options;
+use trailkeep::domain::{auth::Scope, entry::event::parse_batch};
+use trailkeep::infra::config;
 use trailkeep::service::accounts::{self, Acting};
 use trailkeep::storage::{self, entries, live};
 

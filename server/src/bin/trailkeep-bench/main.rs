@@ -8,6 +8,7 @@
 
 mod export;
 mod live;
+mod options;
 mod throughput;
 mod tree;
 

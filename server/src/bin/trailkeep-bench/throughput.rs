@@ -10,10 +10,12 @@ use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use trailkeep::infra::{cli::Options, config, http};
+use crate::options::Options;
+use trailkeep::infra::{config, http};
 use trailkeep::{
-    domain::{auth::Scope, demo},
+    domain::auth::Scope,
     service::accounts::{self, Acting},
+    service::demo,
     storage::{self, entries},
 };
 
@@ -51,13 +53,15 @@ pub(crate) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
 pub(crate) async fn seed_if_empty(owner: &PgPool, n: i64) -> Result<i64, String> {
     let have = entries::count_all(owner).await.map_err(|e| e.to_string())?;
     if have == 0 {
-        trailkeep::infra::cli::seed_events(
+        trailkeep::service::demo::seed_events(
             owner,
             app::model::Source::Trailkeep,
             n as u64,
             Utc::now(),
+            |_, _| {},
         )
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
         sqlx::query("VACUUM ANALYZE audit_entries")
             .execute(owner)
             .await
@@ -94,10 +98,20 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
 
     // 3. Through `seed`'s path: batches of 5000 straight into the append function.
     let started = Instant::now();
-    trailkeep::infra::cli::seed_events(&writer, app::model::Source::Trailkeep, n, until).await?;
+    trailkeep::service::demo::seed_events(
+        &writer,
+        app::model::Source::Trailkeep,
+        n,
+        until,
+        |_, _| {},
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let seed_secs = started.elapsed().as_secs_f64();
 
-    let verdict = entries::verify(&writer).await.map_err(|e| e.to_string())?;
+    let verdict = trailkeep::service::chain::verify(&writer)
+        .await
+        .map_err(|e| e.to_string())?;
     let rate = |secs: f64| n as f64 / secs;
     println!("rows per path: {n}; API clients: {clients}");
     println!("| path | seconds | rows/s | ratio to COPY |");
@@ -129,7 +143,7 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
     .await
     .map_err(|e| e.to_string())?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let mut head = trailkeep::domain::chain::GENESIS;
+    let mut head = trailkeep::domain::entry::chain::GENESIS;
     for (seq, event) in demo::events(n, until).enumerate() {
         let r = event.into_record(
             seq as i64,
@@ -138,7 +152,7 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
             app::model::Source::Trailkeep,
         );
         let leaf = r.leaf_hash();
-        head = trailkeep::domain::chain::chain_hash(&head, &leaf);
+        head = trailkeep::domain::entry::chain::chain_hash(&head, &leaf);
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         out.write_record([
             r.seq.to_string(),
@@ -329,7 +343,11 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     println!("entries: {n}; first page of 50; {runs} timed runs after 5 warm-up runs (hot cache)");
     println!("| query | rows on page | p50 ms | p95 ms |");
     println!("| --- | ---: | ---: | ---: |");
-    let mut slowest: Option<(f64, String, Option<trailkeep::domain::cursor::Cursor>)> = None;
+    let mut slowest: Option<(
+        f64,
+        String,
+        Option<trailkeep::domain::query::cursor::Cursor>,
+    )> = None;
     let mut time_case = |name: &str, query: &str, timings: &mut Vec<f64>, rows: usize, cursor| {
         timings.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let p50 = timings[timings.len() / 2];
@@ -395,7 +413,7 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
 async fn first_pages(
     pool: &PgPool,
     filter: &app::filter::Filter,
-    cursor: Option<trailkeep::domain::cursor::Cursor>,
+    cursor: Option<trailkeep::domain::query::cursor::Cursor>,
     runs: usize,
 ) -> Result<(Vec<f64>, usize), String> {
     let mut timings = Vec::with_capacity(runs);

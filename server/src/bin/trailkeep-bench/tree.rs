@@ -14,8 +14,9 @@ use std::time::Instant;
 
 use rand_core::RngCore;
 
-use trailkeep::infra::{cli::Options, config};
-use trailkeep::{domain::tree, service, storage};
+use crate::options::Options;
+use trailkeep::infra::config;
+use trailkeep::{domain::integrity::tree, service, storage};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -35,13 +36,15 @@ pub async fn tree(words: &[&str]) -> Result<(), String> {
     if have as u64 != 0 {
         return Err("the benchmark needs an empty scratch database".into());
     }
-    trailkeep::infra::cli::seed_events(
+    trailkeep::service::demo::seed_events(
         &writer,
         app::model::Source::Trailkeep,
         n,
         chrono::Utc::now(),
+        |_, _| {},
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     let size = storage::entries::count_all(&owner)
         .await
         .map_err(|e| e.to_string())? as u64;
@@ -173,7 +176,7 @@ struct Lag {
 async fn checkpoint_lag(writer: &sqlx::PgPool) -> Result<Lag, String> {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
-    let key = trailkeep::domain::checkpoint::SigningKey::generate(
+    let key = trailkeep::domain::integrity::checkpoint::SigningKey::generate(
         "bench.trailkeep.localhost/log",
         &mut rand_core::OsRng,
     )
@@ -195,7 +198,7 @@ async fn checkpoint_lag(writer: &sqlx::PgPool) -> Result<Lag, String> {
     let ingest = {
         let (writer, acked) = (writer.clone(), acked.clone());
         tokio::spawn(async move {
-            let mut events = trailkeep::domain::demo::events(1_000_000, chrono::Utc::now());
+            let mut events = trailkeep::service::demo::events(1_000_000, chrono::Utc::now());
             let mut n = 0u64;
             while started.elapsed() < Duration::from_secs(20) {
                 let batch: Vec<_> = events.by_ref().take(100).collect();

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    client::Known,
+    auth::Known,
     error::{ApiError, ErrorBody},
     export, ingest, integrity, live, metrics, openapi, query, AppState,
 };
@@ -221,6 +221,6 @@ mod tests {
             .iter()
             .find(|v| v["type"] == "array")
             .expect("the batch form");
-        assert_eq!(batch["maxItems"], crate::domain::event::MAX_BATCH);
+        assert_eq!(batch["maxItems"], crate::domain::entry::event::MAX_BATCH);
     }
 }

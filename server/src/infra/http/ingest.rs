@@ -11,12 +11,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{
-    client::Ingester,
+    auth::Ingester,
     error::{ApiError, ErrorBody, Refused},
     AppState,
 };
 use crate::{
-    domain::event::{parse_batch, BatchError},
+    domain::entry::event::{parse_batch, BatchError},
     service::ingest::{self, IngestError, Limit},
     storage::entries::{AppendError, Appended},
 };

@@ -4,26 +4,25 @@
 //! checkpoints are C2SP signed notes, as the verifier tools expect.
 
 use axum::{
-    extract::{RawQuery, State},
+    extract::State,
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    client::Reader,
+    auth::Reader,
     error::{ApiError, ErrorBody, Refused},
-    query::{number, simple_params},
+    params::Params,
     AppState,
 };
-use crate::domain::tree::TreeError;
+use app::integrity::{Hash, Proof};
+
+use crate::domain::integrity::tree::TreeError;
 use crate::service::tree::{self, TreeReadError};
 use crate::storage::{self, checkpoints::StoredCheckpoint};
-
-/// Sizes and leaf numbers the API takes: what PostgreSQL's bigint holds.
-const MAX: i64 = i64::MAX;
 
 impl From<TreeReadError> for ApiError {
     fn from(e: TreeReadError) -> Self {
@@ -57,14 +56,20 @@ impl IntoResponse for Note {
     }
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckpointQuery {
+    /// The checkpoint of exactly this many entries (default: the latest).
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
+    size: Option<u64>,
+}
+
 /// The latest signed checkpoint, or the one of exactly `size` entries.
 #[utoipa::path(
     get,
     path = "/api/v1/integrity/checkpoint",
     tag = "integrity",
-    params(
-        ("size" = Option<i64>, Query, minimum = 1, description = "The checkpoint of exactly this many entries (default: the latest)"),
-    ),
+    params(CheckpointQuery),
     responses(
         (status = 200, description = "A C2SP tlog-checkpoint as a C2SP signed note (Ed25519); header x-trailkeep-signed-at says when it was signed", content_type = "text/plain", body = String),
         (status = 404, description = "No checkpoint (of that size) was signed", body = ErrorBody),
@@ -75,12 +80,8 @@ impl IntoResponse for Note {
 pub async fn checkpoint(
     _: Reader,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Params(CheckpointQuery { size }): Params<CheckpointQuery>,
 ) -> Result<Note, ApiError> {
-    let mut size = None;
-    for (_, v) in simple_params(raw.as_deref(), &["size"])? {
-        size = Some(number("size", &v, 1, MAX)? as u64);
-    }
     let found = match size {
         None => {
             crate::service::checkpoints::newest_verified(&state.reads, state.log_key.as_deref())
@@ -115,10 +116,23 @@ pub async fn checkpoint(
 pub struct InclusionProof {
     pub seq: u64,
     pub size: u64,
-    /// The entry's leaf hash as the tree holds it.
-    pub leaf_hash: String,
+    /// The entry's leaf hash as the tree holds it (lower-case hex).
+    #[serde(with = "app::integrity::hex_hash")]
+    #[schema(value_type = String)]
+    pub leaf_hash: Hash,
     /// The audit path, leaf to root.
-    pub proof: Vec<String>,
+    pub proof: Proof,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionQuery {
+    /// The entry's seq.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    seq: u64,
+    /// The tree's size (a checkpoint's): greater than seq.
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
+    size: u64,
 }
 
 /// The proof that entry `seq` is in the tree of the first `size` entries.
@@ -126,10 +140,7 @@ pub struct InclusionProof {
     get,
     path = "/api/v1/integrity/proof/inclusion",
     tag = "integrity",
-    params(
-        ("seq" = i64, Query, minimum = 0, description = "The entry's seq"),
-        ("size" = i64, Query, minimum = 1, description = "The tree's size (a checkpoint's): greater than seq"),
-    ),
+    params(InclusionQuery),
     responses(
         (status = 200, description = "The proof", body = InclusionProof),
         (status = 404, description = "No such proof: seq is not below size, or the tree is not that large (yet)", body = ErrorBody),
@@ -140,17 +151,8 @@ pub struct InclusionProof {
 pub async fn inclusion(
     _: Reader,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Params(InclusionQuery { seq, size }): Params<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    let (mut seq, mut size) = (None, None);
-    for (k, v) in simple_params(raw.as_deref(), &["seq", "size"])? {
-        match k.as_str() {
-            "seq" => seq = Some(number("seq", &v, 0, MAX)? as u64),
-            _ => size = Some(number("size", &v, 1, MAX)? as u64),
-        }
-    }
-    let seq = seq.ok_or_else(|| ApiError::bad_request("seq: required").with_param("seq"))?;
-    let size = size.ok_or_else(|| ApiError::bad_request("size: required").with_param("size"))?;
     if seq >= size {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -170,8 +172,8 @@ pub async fn inclusion(
     Ok(Json(InclusionProof {
         seq,
         size,
-        leaf_hash: hex::encode(leaf),
-        proof: proof.iter().map(hex::encode).collect(),
+        leaf_hash: leaf,
+        proof,
     }))
 }
 
@@ -180,7 +182,18 @@ pub async fn inclusion(
 pub struct ConsistencyProof {
     pub from: u64,
     pub to: u64,
-    pub proof: Vec<String>,
+    pub proof: Proof,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The smaller tree's size.
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
+    from: u64,
+    /// The larger tree's size (at least from).
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
+    to: u64,
 }
 
 /// The proof that the tree of the first `from` entries is a prefix of the tree of `to`.
@@ -188,10 +201,7 @@ pub struct ConsistencyProof {
     get,
     path = "/api/v1/integrity/proof/consistency",
     tag = "integrity",
-    params(
-        ("from" = i64, Query, minimum = 1, description = "The smaller tree's size"),
-        ("to" = i64, Query, minimum = 1, description = "The larger tree's size (at least from)"),
-    ),
+    params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof", body = ConsistencyProof),
         (status = 404, description = "No such proof: from is above to, or the tree is not that large (yet)", body = ErrorBody),
@@ -202,17 +212,8 @@ pub struct ConsistencyProof {
 pub async fn consistency(
     _: Reader,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Params(ConsistencyQuery { from, to }): Params<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let (mut from, mut to) = (None, None);
-    for (k, v) in simple_params(raw.as_deref(), &["from", "to"])? {
-        match k.as_str() {
-            "from" => from = Some(number("from", &v, 1, MAX)? as u64),
-            _ => to = Some(number("to", &v, 1, MAX)? as u64),
-        }
-    }
-    let from = from.ok_or_else(|| ApiError::bad_request("from: required").with_param("from"))?;
-    let to = to.ok_or_else(|| ApiError::bad_request("to: required").with_param("to"))?;
     if from > to {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -226,11 +227,7 @@ pub async fn consistency(
     let proof = tree::consistency(&mut conn, from, to)
         .await
         .map_err(|e| ApiError::from(e).with_param("to"))?;
-    Ok(Json(ConsistencyProof {
-        from,
-        to,
-        proof: proof.iter().map(hex::encode).collect(),
-    }))
+    Ok(Json(ConsistencyProof { from, to, proof }))
 }
 
 /// The log's verifier key as text (`text/plain`).

@@ -7,7 +7,7 @@ use std::sync::{
 };
 use std::time::Duration;
 
-use app::filter::{Filter, FilterError};
+use app::filter::Filter;
 use app::live::AFTER_SEQ;
 use axum::{
     extract::{
@@ -17,17 +17,17 @@ use axum::{
         },
         RawQuery, State,
     },
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use futures::{stream::SplitSink, SinkExt, StreamExt};
 
 use super::{
-    client::{self, Reader},
+    auth,
+    auth::Reader,
     error::{ApiError, ErrorBody, Refused},
-    session, AppState,
+    params, AppState,
 };
-use crate::domain::auth::Scope;
 use crate::service::live::{self, Frame, Sink};
 use crate::storage::query;
 
@@ -37,6 +37,15 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes a client message may hold (it has nothing to say beyond close and pong).
 const INBOUND_LIMIT: usize = 1024;
 
+/// The live socket's own parameter, beside the filter (its name is `app::live::AFTER_SEQ`).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LiveQuery {
+    /// Resume after this seq: backfill, then live.
+    #[param(minimum = -1)]
+    after_seq: Option<i64>,
+}
+
 /// The live tail: a websocket of entries matching the filter as they are committed.
 #[utoipa::path(
     get,
@@ -44,7 +53,7 @@ const INBOUND_LIMIT: usize = 1024;
     tag = "query",
     params(
         super::openapi::FilterParams,
-        ("after_seq" = Option<i64>, Query, minimum = -1, description = "Resume after this seq: backfill, then live"),
+        LiveQuery,
     ),
     responses(
         (status = 101, description = "Websocket: JSON messages as in the README, \"Live mode\""),
@@ -65,20 +74,7 @@ pub async fn subscribe(
     // A page on another site cannot ride the console's cookie into the stream: the origin
     // guard (origin.rs) refuses it before this handler.
     let (filter, extra) = Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &[AFTER_SEQ])?;
-    let mut after_seq = None;
-    for (_, value) in extra {
-        if after_seq.is_some() {
-            return Err(FilterError::new(AFTER_SEQ, "may be given only once").into());
-        }
-        let n = value
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= -1)
-            .ok_or_else(|| {
-                FilterError::new(AFTER_SEQ, "must be a whole number, -1 or more (a seq)")
-            })?;
-        after_seq = Some(n);
-    }
+    let LiveQuery { after_seq } = params::parse_pairs(&extra)?;
     let filter = query::live_filter(&state.reads, filter).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::new(
@@ -90,7 +86,7 @@ pub async fn subscribe(
     let shutdown = state.shutdown.clone();
     let still_allowed = move || {
         let (state, headers) = (state.clone(), headers.clone());
-        async move { allowed(&state, &headers).await }
+        async move { auth::still_reader(&state, &headers).await }
     };
     // The client sends nothing but control frames: anything larger than this closes it.
     let upgrade = upgrade
@@ -138,20 +134,6 @@ pub async fn subscribe(
         }
         let _ = sink.0.close().await;
     }))
-}
-
-/// Whether the connection's credentials still may read the log (key not revoked, session not
-/// ended, role not changed).
-async fn allowed(state: &AppState, headers: &HeaderMap) -> bool {
-    if headers.contains_key(header::AUTHORIZATION) {
-        client::require_key(state, headers, Scope::Read)
-            .await
-            .is_ok()
-    } else {
-        session::current_user(state, headers)
-            .await
-            .is_some_and(|u| u.role.can_read_log())
-    }
 }
 
 struct SocketSink(SplitSink<WebSocket, Message>);

@@ -16,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{client::Reader, error::Refused, serve, AppState};
+use super::{auth::Reader, error::Refused, serve, AppState};
 use crate::storage;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.

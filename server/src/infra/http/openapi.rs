@@ -1,6 +1,6 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the routes'
 //! annotations and the model's types. The types below only describe requests for the document
-//! (the handlers read them with `app::filter` and `domain::event`).
+//! (the handlers read them with `app::filter` and `domain::entry::event`).
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -15,8 +15,8 @@ use app::model::{
 };
 
 use crate::domain::{
-    canonical::MAX_SAFE_INTEGER,
-    event::{MAX_BATCH, MAX_TEXT_LEN, MAX_USER_AGENT_LEN},
+    entry::canonical::MAX_SAFE_INTEGER,
+    entry::event::{MAX_BATCH, MAX_TEXT_LEN, MAX_USER_AGENT_LEN},
 };
 
 /// The document's frame: its info, shared schemas, security schemes and tags. Its paths come
@@ -118,29 +118,6 @@ pub enum OrderParam {
     Asc,
 }
 
-/// `format=` of an export.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum ExportFormat {
-    Csv,
-    Json,
-    Ndjson,
-    Pdf,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct PageParams {
-    /// Default 100.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page, with the same filter.
-    #[param(min_length = 1)]
-    cursor: Option<String>,
-}
-
 /// One event to append. Only `action` and `actor.id` are required; no other keys.
 #[derive(Serialize, ToSchema)]
 pub struct EventInput {
@@ -170,47 +147,6 @@ pub struct ActorInput {
     id: String,
     name: Option<String>,
     email: Option<String>,
-}
-
-/// `format=json`: what the export is, every entry with its inclusion proof, and their counts.
-/// (`format=ndjson`: one such entry per line, then a line `{"trailer": {format_version, filter,
-/// from, to, checkpoint, count, proven}}`.)
-#[derive(Serialize, ToSchema)]
-pub struct JsonExport {
-    export: ExportHead,
-    entries: Vec<ProvenEntry>,
-    count: i64,
-    /// How many entries carry a proof (the others are newer than the checkpoint).
-    proven: i64,
-}
-
-/// An exported entry: the API's entry and its proof.
-#[derive(Serialize, ToSchema)]
-pub struct ProvenEntry {
-    #[serde(flatten)]
-    entry: AuditEntry,
-    /// The entry's inclusion proof in the checkpoint's tree (hex hashes, leaf to root); null
-    /// for an entry appended after the checkpoint.
-    inclusion_proof: Option<Vec<String>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ExportHead {
-    /// 3: entries carry inclusion proofs, and the head states the period.
-    format_version: i64,
-    generated_at: String,
-    /// The filter in its canonical form.
-    filter: String,
-    /// The period the filter resolved to when the export started (`range=7d`: from seven days
-    /// before it): the first instant it includes, null when open.
-    from: Option<String>,
-    /// The instant the period ends before (exclusive), null when open.
-    to: Option<String>,
-    /// The user or key that asked for it.
-    generated_by: String,
-    /// The latest signed checkpoint when the export started (a C2SP signed note), which the
-    /// proofs lead to; null before the first was signed.
-    checkpoint: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -27,12 +27,14 @@ pub struct Readiness {
     /// alarm for monitoring, which does not stop serving; `trailkeep_integrity_ok` says the
     /// same), or `unknown` (database unreachable or schema behind).
     pub integrity: &'static str,
-    /// `growing`, `stopped at seq N` (that entry was changed after it was appended: an
-    /// integrity alarm, which does not stop serving), or `unknown` (database unreachable).
+    /// `growing`, `stopped at seq N [leaf-hash]` (that entry was changed after it was
+    /// appended: an integrity alarm, which does not stop serving), or `unknown` (database
+    /// unreachable).
     pub merkle_tree: String,
     /// `current` (the latest checkpoint verifies and the tree extends it), `none yet`,
-    /// `refused: …` (the signer will not sign: an integrity alarm, which does not stop
-    /// serving), `no key` (this process holds no log key), or `unknown`.
+    /// `refused: [check] …` (the signer will not sign: an integrity alarm, which does not stop
+    /// serving; the check named as `trailkeep verify` names it), `no key` (this process holds
+    /// no log key), or `unknown`.
     pub checkpoints: String,
 }
 
@@ -108,7 +110,10 @@ pub async fn integrity(state: &AppState, schema_current: bool) -> Integrity {
     }
     let (merkle_tree, tree_ok) = match crate::service::tree::health(&state.pool).await {
         Ok(TreeHealth::Ok { .. }) => ("growing".to_string(), Some(true)),
-        Ok(TreeHealth::Stopped { seq }) => (format!("stopped at seq {seq}"), Some(false)),
+        Ok(TreeHealth::Stopped { seq }) => (
+            format!("stopped at seq {seq} [{}]", app::integrity::Check::LeafHash),
+            Some(false),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: cannot read the Merkle tree's state");
             ("unknown".to_string(), None)
@@ -128,7 +133,10 @@ pub async fn integrity(state: &AppState, schema_current: bool) -> Integrity {
         {
             Ok(CheckpointHealth::NoneYet) => ("none yet".to_string(), Some(true)),
             Ok(CheckpointHealth::Current { .. }) => ("current".to_string(), Some(true)),
-            Ok(CheckpointHealth::Refused(r)) => (format!("refused: {}", r.kind()), Some(false)),
+            Ok(CheckpointHealth::Refused(r)) => (
+                format!("refused: [{}] {}", r.finding().check, r.kind()),
+                Some(false),
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "readiness: cannot check the checkpoints");
                 ("unknown".to_string(), None)

@@ -8,13 +8,14 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    client::Reader,
+    auth::Reader,
     error::{ApiError, ErrorBody, Refused},
+    params::{self, Params},
     AppState,
 };
 use crate::storage::query::{self, QueryError};
@@ -40,7 +41,6 @@ pub struct ActionFacets {
 }
 
 pub const DEFAULT_LIMIT: i64 = 100;
-pub const MAX_LIMIT: i64 = 1000;
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
@@ -71,12 +71,24 @@ pub(super) fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64
         })
 }
 
+/// A page's size and where it starts, beside the filter.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page, with the same filter.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+}
+
 /// Entries matching the filter, one keyset page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/events",
     tag = "query",
-    params(super::openapi::FilterParams, super::openapi::PageParams),
+    params(super::openapi::FilterParams, PageQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next", body = EntryPage),
         Refused,
@@ -90,21 +102,8 @@ pub async fn list(
 ) -> Result<Json<EntryPage>, ApiError> {
     let (filter, extra) =
         Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["limit", "cursor"])?;
-    let mut limit = DEFAULT_LIMIT;
-    let mut cursor = None;
-    let mut seen: Vec<String> = Vec::new();
-    for (key, value) in extra {
-        if seen.contains(&key) {
-            return Err(
-                ApiError::bad_request(format!("{key}: may be given only once")).with_param(&key),
-            );
-        }
-        match key.as_str() {
-            "limit" => limit = number("limit", &value, 1, MAX_LIMIT)?,
-            _ => cursor = Some(value),
-        }
-        seen.push(key);
-    }
+    let PageQuery { limit, cursor } = params::parse_pairs(&extra)?;
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
     let page = query::signed_page(
         &state.reads,
         &state.cursor_key,
@@ -202,15 +201,23 @@ pub(super) fn simple_params(
     Ok(out)
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFacetQuery {
+    /// Substring of id, name or email (prefix matches first).
+    #[param(max_length = 256)]
+    q: Option<String>,
+    /// Default 20.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+}
+
 /// Actors whose id, name or email contains `q`, with entry counts.
 #[utoipa::path(
     get,
     path = "/api/v1/facets/users",
     tag = "query",
-    params(
-        ("q" = Option<String>, Query, max_length = 256, description = "Substring of id, name or email (prefix matches first)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Default 20"),
-    ),
+    params(UserFacetQuery),
     responses(
         (status = 200, description = "Matching actors", body = UserFacets),
         Refused,
@@ -220,22 +227,20 @@ pub(super) fn simple_params(
 pub async fn facet_users(
     _: Reader,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Params(UserFacetQuery { q, limit }): Params<UserFacetQuery>,
 ) -> Result<Json<UserFacets>, ApiError> {
-    let mut q = String::new();
-    let mut limit = 20;
-    for (k, v) in simple_params(raw.as_deref(), &["q", "limit"])? {
-        match k.as_str() {
-            "q" if v.chars().count() <= 256 => q = v.trim().to_string(),
-            "q" => return Err(ApiError::bad_request("q: at most 256 characters").with_param("q")),
-            _ => limit = number("limit", &v, 1, 100)?,
-        }
-    }
+    let q = q.as_deref().unwrap_or("").trim().to_string();
+    let limit = limit.unwrap_or(20);
     let users = query::actor_facets(&state.reads, &q, limit)
         .await
         .map_err(ApiError::database)?;
     Ok(Json(UserFacets { users }))
 }
+
+/// No parameters: any is refused.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoQuery {}
 
 /// Categories and actions with their entry counts.
 #[utoipa::path(
@@ -251,9 +256,8 @@ pub async fn facet_users(
 pub async fn facet_actions(
     _: Reader,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Params(NoQuery {}): Params<NoQuery>,
 ) -> Result<Json<ActionFacets>, ApiError> {
-    simple_params(raw.as_deref(), &[])?;
     let categories = query::action_facets(&state.reads)
         .await
         .map_err(ApiError::database)?;

@@ -1,45 +1,23 @@
-//! Console sign-in: the login form's POST, logout, and the guard that sends signed-out
-//! visitors to `/login?next=…`.
+//! Console sign-in: the login form's POST (a session cookie) and logout. Who a request's
+//! cookie belongs to is `auth`'s.
 
 use axum::{
-    extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
-    middleware::Next,
+    extract::State,
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Redirect, Response},
     Form,
 };
 use serde::Deserialize;
 
-use super::{client, error::ApiError, AppState};
+use super::{
+    auth::{session_token, COOKIE},
+    client,
+    error::ApiError,
+    AppState,
+};
 use crate::domain::auth;
 use crate::service::accounts::{self, Acting, SignIn};
 use crate::storage::sessions;
-
-pub const COOKIE: &str = "trailkeep_session";
-
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The user of the request's session cookie, if it is still valid.
-pub(super) async fn current_user(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Option<app::model::SessionUser> {
-    let token = session_token(headers)?;
-    sessions::find_user(&state.pool, &auth::sha256(token.as_bytes()))
-        .await
-        .ok()
-        .flatten()
-}
 
 fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64) -> HeaderValue {
     let secure = state.config.secure_cookies
@@ -55,7 +33,7 @@ fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64)
 
 /// The sign-in page, told why the last attempt failed by a code (`app::pages::login` words
 /// it): nothing typed ever travels back in the URL.
-fn login_url(next: &str, error: Option<&str>) -> String {
+pub(super) fn login_url(next: &str, error: Option<&str>) -> String {
     let mut pairs = vec![("next", next)];
     if let Some(e) = error {
         pairs.push(("error", e));
@@ -140,52 +118,4 @@ pub async fn logout(
         .headers_mut()
         .insert(header::SET_COOKIE, cookie(&state, &headers, "", 0));
     Ok(response)
-}
-
-/// Paths anyone may fetch: the sign-in form, static assets, the machine API (which checks
-/// its own API keys) and the probes.
-fn is_public(path: &str) -> bool {
-    path == "/login"
-        || path == "/healthz"
-        || path == "/readyz"
-        || path == "/favicon.ico"
-        || path.starts_with("/pkg/")
-        || path.starts_with("/assets/")
-        || path.starts_with("/api/v1/")
-}
-
-/// Resolves the session cookie into a `SessionUser` extension; sends signed-out visitors of
-/// console pages to `/login?next=<the page>`.
-pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    if let Some(token) = session_token(request.headers()) {
-        match sessions::find_user(&state.pool, &auth::sha256(token.as_bytes())).await {
-            Ok(Some(user)) => {
-                request.extensions_mut().insert(user);
-            }
-            Ok(None) => {}
-            Err(e) => return ApiError::database(e).into_response(),
-        }
-    }
-    let signed_in = request
-        .extensions()
-        .get::<app::model::SessionUser>()
-        .is_some();
-    if signed_in || is_public(&path) || path == "/logout" {
-        return next.run(request).await;
-    }
-    if path.starts_with("/api/") {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "sign in first").into_response();
-    }
-    let target = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let target = if target == "/" {
-        "/audit".to_string()
-    } else {
-        target
-    };
-    Redirect::to(&login_url(&target, None)).into_response()
 }

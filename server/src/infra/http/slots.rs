@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use crate::infra::config::Caps;
 
 /// Seconds a refused client is told to wait.
 const RETRY_AFTER: u32 = 10;
@@ -52,14 +53,12 @@ impl Slots {
         }
     }
 
-    /// Two exports at once per reader, eight in all.
-    pub fn exports() -> Self {
-        Self::new("exports", 2, 8)
+    pub fn exports(caps: &Caps) -> Self {
+        Self::new("exports", caps.exports_per_reader, caps.exports)
     }
 
-    /// Eight live sockets per reader (tabs, dashboards), 1,000 in all.
-    pub fn live() -> Self {
-        Self::new("live connections", 8, 1000)
+    pub fn live(caps: &Caps) -> Self {
+        Self::new("live connections", caps.live_per_reader, caps.live)
     }
 
     /// How many are running now.

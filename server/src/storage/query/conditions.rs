@@ -4,7 +4,7 @@
 use app::filter::{ActionPattern, Filter, Order, ResourcePattern};
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::domain::window::Bounds;
+use crate::domain::query::window::Bounds;
 
 /// The expression the free-text index is built on (migrations/0002_query.sql).
 pub const SEARCH_TEXT: &str = "audit_search_text(actor_id, actor_name, actor_email, action, \

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool, QueryBuilder};
 use super::conditions::push_conditions;
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
-use crate::domain::window::Bounds;
+use crate::domain::query::window::Bounds;
 use crate::storage::pools::{acquire, READS};
 
 /// The exact number of entries matching `f` now.

@@ -11,8 +11,8 @@ use super::counts::count_in;
 use super::error::QueryError;
 use super::pages::{page_from, Page};
 use super::snapshot::{resolve_bounds, snapshot};
-use crate::domain::cursor::Cursor;
-use crate::domain::window::Bounds;
+use crate::domain::query::cursor::Cursor;
+use crate::domain::query::window::Bounds;
 
 /// What an export delivers, fixed before its first byte: the chain position and clock it
 /// reads at, its time bounds, and the exact number of entries.

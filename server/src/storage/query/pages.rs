@@ -10,10 +10,10 @@ use uuid::Uuid;
 use super::conditions::{order_by, push_conditions};
 use super::error::QueryError;
 use super::snapshot::pin;
-use crate::domain::cursor::Cursor;
-use crate::domain::entry::StoredEntry;
-use crate::domain::live_filter::LiveFilter;
-use crate::domain::window::Bounds;
+use crate::domain::entry::record::StoredEntry;
+use crate::domain::query::cursor::Cursor;
+use crate::domain::query::live_filter::LiveFilter;
+use crate::domain::query::window::Bounds;
 use crate::storage::entries::row_columns;
 use crate::storage::pools::{acquire, READS};
 

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::error::QueryError;
-use crate::domain::cursor::Cursor;
-use crate::domain::live_filter::LiveFilter;
-use crate::domain::window::{self, Bounds};
+use crate::domain::query::cursor::Cursor;
+use crate::domain::query::live_filter::LiveFilter;
+use crate::domain::query::window::{self, Bounds};
 use crate::storage::pools::{acquire, READS};
 
 /// The first page pins a snapshot: the chain position and the database clock.

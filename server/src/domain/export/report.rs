@@ -16,7 +16,7 @@ use app::model::{category_label, AuditEntry, Status};
 
 use super::pdf::PdfWriter;
 
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansMono.ttf");
 
 /// A PDF over this many entries is refused up front (CSV and JSON have no limit).
 pub const MAX_ENTRIES: i64 = 100_000;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     canonical,
-    entry::{to_micros, EntryRecord, Form},
+    record::{to_micros, EntryRecord, Form},
 };
 
 pub const MAX_BATCH: usize = 1000;
@@ -591,7 +591,7 @@ mod tests {
         let until = DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
             .unwrap()
             .to_utc();
-        let events: Vec<NewEvent> = super::super::demo::events(2_000, until).collect();
+        let events: Vec<NewEvent> = crate::service::demo::events(2_000, until).collect();
         let inputs = Value::Array(
             events.iter().map(NewEvent::to_input).collect::<Vec<_>>()[..1000].to_vec(),
         );

@@ -14,15 +14,17 @@
 use std::collections::BTreeSet;
 
 use app::filter::{Filter, Order, TimeWindow};
+use app::integrity::{to_hex, Check, Finding, Place, Proof};
 use app::model::AuditEntry;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::checkpoint::{Checkpoint, VerifierKey};
-use super::entry::EntryRecord;
-use super::live_filter::LiveFilter;
-use super::tree::{self, Hash};
-use super::window::Bounds;
+use crate::domain::entry::record::EntryRecord;
+use crate::domain::export::format::Stated;
+use crate::domain::integrity::checkpoint::{Checkpoint, VerifierKey};
+use crate::domain::integrity::tree;
+use crate::domain::query::live_filter::LiveFilter;
+use crate::domain::query::window::{self, Bounds};
 
 /// What a sound export holds, and what could not be verified.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,15 +74,20 @@ const ENTRY_KEYS: &[&str] = &[
 const ACTOR_KEYS: &[&str] = &["type", "id", "name", "email"];
 const RESOURCE_KEYS: &[&str] = &["type", "id"];
 
+/// A finding about the file's shape.
+pub fn malformed(detail: impl Into<String>) -> Finding {
+    Finding::new(Check::ExportFormat, detail)
+}
+
 /// Refuses an object with a member outside `allowed` (`what` names it in the message).
-pub fn only_known(value: &Value, allowed: &[&str], what: &str) -> Result<(), String> {
+pub fn only_known(value: &Value, allowed: &[&str], what: &str) -> Result<(), Finding> {
     let object = value
         .as_object()
-        .ok_or_else(|| format!("{what} is not an object"))?;
+        .ok_or_else(|| malformed(format!("{what} is not an object")))?;
     match object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(format!(
+        Some(k) => Err(malformed(format!(
             "{what} has a member {k:?} that Trailkeep never writes: the file was changed"
-        )),
+        ))),
         None => Ok(()),
     }
 }
@@ -109,66 +116,65 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// From what the export's head (JSON) or trailer (NDJSON) states, read strictly: only
-    /// `allowed` members. `allow_unproven`: accept entries newer than the checkpoint.
-    pub fn new(
-        key: &VerifierKey,
-        stated: &Value,
-        allowed: &[&str],
-        allow_unproven: bool,
-    ) -> Result<Self, String> {
-        only_known(stated, allowed, "the export's head")?;
-        let version = stated["format_version"].as_u64();
-        if !matches!(version, Some(2 | 3)) {
-            return Err(format!(
-                "the export's format_version {} is not one this verifier reads (2 or 3)",
-                stated["format_version"]
-            ));
+    /// From what the export's head (JSON) or trailer (NDJSON) states (read strictly by
+    /// the caller: only the members its type names). `allow_unproven`: accept entries newer
+    /// than the checkpoint.
+    pub fn new(key: &VerifierKey, stated: Stated, allow_unproven: bool) -> Result<Self, Finding> {
+        let version = stated.format_version;
+        if !matches!(version, 2 | 3) {
+            return Err(malformed(format!(
+                "the export's format_version {version} is not one this verifier reads (2 or 3)"
+            )));
         }
-        let note = stated["checkpoint"].as_str().ok_or(
-            "the export carries no checkpoint (it was made before the log's first checkpoint \
-             was signed): nothing in it can be proven; export it again",
-        )?;
+        let note = stated.checkpoint.as_deref().ok_or_else(|| {
+            malformed(
+                "the export carries no checkpoint (it was made before the log's first \
+                 checkpoint was signed): nothing in it can be proven; export it again",
+            )
+        })?;
         let checkpoint = key
             .open(note.as_bytes())
-            .map_err(|e| format!("the export's checkpoint: {e}"))?;
-        let canonical = stated["filter"]
-            .as_str()
-            .ok_or("the export states no filter")?
-            .to_string();
-        let filter = Filter::parse(&canonical)
-            .map_err(|e| format!("the export's filter {canonical:?} does not parse: {e}"))?;
-        let instant = |v: &Value, what: &str| -> Result<Option<DateTime<Utc>>, String> {
+            .map_err(|e| Finding::new(Check::Signature, format!("the export's checkpoint: {e}")))?;
+        let canonical = stated.filter.clone();
+        let filter = Filter::parse(&canonical).map_err(|e| {
+            malformed(format!(
+                "the export's filter {canonical:?} does not parse: {e}"
+            ))
+        })?;
+        let instant = |v: &Option<String>, what: &str| -> Result<Option<DateTime<Utc>>, Finding> {
             match v {
-                Value::Null => Ok(None),
-                Value::String(s) => DateTime::parse_from_rfc3339(s)
+                None => Ok(None),
+                Some(s) => DateTime::parse_from_rfc3339(s)
                     .map(|t| Some(t.with_timezone(&Utc)))
-                    .map_err(|_| format!("the export's {what} {s:?} is not an instant")),
-                _ => Err(format!("the export's {what} is not an instant")),
+                    .map_err(|_| malformed(format!("the export's {what} {s:?} is not an instant"))),
             }
         };
-        let stated = match version {
-            Some(3) => Some(Bounds {
-                from: instant(&stated["from"], "from")?,
-                to: instant(&stated["to"], "to")?,
+        let stated_period = match version {
+            3 => Some(Bounds {
+                from: instant(&stated.from, "from")?,
+                to: instant(&stated.to, "to")?,
             }),
             _ => None,
         };
         // The filter's own window when it needs no clock and no zone database: authoritative,
         // and what the export states must be it.
         let own = filter_window(&filter);
-        if let (Some(own), Some(stated)) = (own, stated) {
+        if let (Some(own), Some(stated)) = (own, stated_period) {
             if own != stated {
-                return Err(format!(
-                    "the export states the period {} but its filter {canonical:?} means {}: the \
-                     export was changed",
-                    words(&stated),
-                    words(&own)
-                ));
+                return Err(Finding::new(
+                    Check::ExportFilter,
+                    format!(
+                        "the export states the period {} but its filter {canonical:?} means {}: \
+                         the export was changed",
+                        words(&stated),
+                        words(&own)
+                    ),
+                )
+                .differs(words(&own), words(&stated)));
             }
         }
         let period_from_filter = own.is_some();
-        let period = own.or(stated);
+        let period = own.or(stated_period);
         let search_unchecked = filter.q.is_some();
         let matcher = LiveFilter::new(
             Filter {
@@ -204,48 +210,64 @@ impl Checker {
     }
 
     /// The next entry of the file (an object: the API's entry and its `inclusion_proof`).
-    pub fn entry(&mut self, mut value: Value) -> Result<(), String> {
+    pub fn entry(&mut self, mut value: Value) -> Result<(), Finding> {
         let at = self.entries + 1;
-        only_known(&value, ENTRY_KEYS, &format!("entry #{at}"))?;
-        only_known(&value["actor"], ACTOR_KEYS, &format!("entry #{at}'s actor"))?;
+        let here = Place::FileEntry(at);
+        only_known(&value, ENTRY_KEYS, &format!("entry #{at}")).map_err(|f| f.at(here))?;
+        only_known(&value["actor"], ACTOR_KEYS, &format!("entry #{at}'s actor"))
+            .map_err(|f| f.at(here))?;
         if !value["resource"].is_null() {
             only_known(
                 &value["resource"],
                 RESOURCE_KEYS,
                 &format!("entry #{at}'s resource"),
-            )?;
+            )
+            .map_err(|f| f.at(here))?;
         }
         let proof = value
             .as_object_mut()
             .and_then(|o: &mut Map<String, Value>| o.remove("inclusion_proof"))
-            .ok_or_else(|| format!("entry #{at} has no inclusion_proof field"))?;
+            .ok_or_else(|| {
+                malformed(format!("entry #{at} has no inclusion_proof field")).at(here)
+            })?;
         let entry: AuditEntry = serde_json::from_value(value)
-            .map_err(|e| format!("entry #{at} is not an entry: {e}"))?;
+            .map_err(|e| malformed(format!("entry #{at} is not an entry: {e}")).at(here))?;
         let seq = entry.seq;
         let name = format!("entry #{at} (seq {seq})");
+        let named = |check: Check, detail: String| Finding::new(check, detail).at(here);
         if seq < 0 {
-            return Err(format!("{name}: a seq is never negative"));
-        }
-        let record = EntryRecord::from_entry(&entry).map_err(|e| format!("{name}: {e}"))?;
-        let leaf = record.leaf_hash();
-        if hex::encode(leaf) != entry.leaf_hash {
-            return Err(format!(
-                "{name}: its fields do not give its leaf_hash: a field was changed"
+            return Err(named(
+                Check::ExportFormat,
+                format!("{name}: a seq is never negative"),
             ));
+        }
+        let record = EntryRecord::from_entry(&entry)
+            .map_err(|e| named(Check::LeafHash, format!("{name}: {e}")))?;
+        let leaf = record.leaf_hash();
+        if to_hex(&leaf) != entry.leaf_hash {
+            return Err(named(
+                Check::LeafHash,
+                format!("{name}: its fields do not give its leaf_hash: a field was changed"),
+            )
+            .differs(to_hex(&leaf), entry.leaf_hash.clone()));
         }
         if let Some(Bounds { from, to }) = self.period {
             if from.is_some_and(|f| entry.occurred_at < f)
                 || to.is_some_and(|t| entry.occurred_at >= t)
             {
-                return Err(format!(
-                    "{name} lies outside the period the export states: it was added"
+                return Err(named(
+                    Check::ExportFilter,
+                    format!("{name} lies outside the period the export states: it was added"),
                 ));
             }
         }
         if !self.matcher.matches(&entry, "", Utc::now()) {
-            return Err(format!(
-                "{name} does not match the export's filter {:?}: it was added",
-                self.canonical
+            return Err(named(
+                Check::ExportFilter,
+                format!(
+                    "{name} does not match the export's filter {:?}: it was added",
+                    self.canonical
+                ),
             ));
         }
         let key = (entry.occurred_at, seq);
@@ -255,8 +277,9 @@ impl Checker {
                 Order::Asc => key > last,
             };
             if !in_order {
-                return Err(format!(
-                    "{name} is out of the export's order (entries were moved or repeated)"
+                return Err(named(
+                    Check::ExportFilter,
+                    format!("{name} is out of the export's order (entries were moved or repeated)"),
                 ));
             }
         }
@@ -265,34 +288,46 @@ impl Checker {
         if (seq as u64) < size {
             let (word, bit) = ((seq as u64 / 64) as usize, seq as u64 % 64);
             if self.seen[word] & (1 << bit) != 0 {
-                return Err(format!("{name} appears twice"));
+                return Err(named(Check::ExportCount, format!("{name} appears twice")));
             }
             self.seen[word] |= 1 << bit;
-            let proof = hashes(&proof).map_err(|e| format!("{name}: inclusion_proof {e}"))?;
-            tree::check_inclusion(&proof, size, self.checkpoint.root, seq as u64, leaf).map_err(
+            let proof: Proof = serde_json::from_value(proof).map_err(|e| {
+                named(
+                    Check::ExportFormat,
+                    format!("{name}: inclusion_proof is not a proof ({e})"),
+                )
+            })?;
+            tree::check_inclusion(&proof.0, size, self.checkpoint.root, seq as u64, leaf).map_err(
                 |_| {
-                    format!(
-                        "{name}: its inclusion proof does not lead to the checkpoint's root \
-                         (the entry, or its proof, was changed)"
+                    named(
+                        Check::Inclusion,
+                        format!(
+                            "{name}: its inclusion proof does not lead to the checkpoint's root \
+                             (the entry, or its proof, was changed)"
+                        ),
                     )
                 },
             )?;
             self.proven += 1;
         } else {
             if !self.allow_unproven {
-                return Err(format!(
-                    "{name} is newer than the export's checkpoint of {size} entries, so nothing \
-                     proves it: export again after the next checkpoint (seconds later), or pass \
-                     --allow-unproven to accept unproven entries"
+                return Err(named(
+                    Check::Inclusion,
+                    format!(
+                        "{name} is newer than the export's checkpoint of {size} entries, so \
+                         nothing proves it: export again after the next checkpoint (seconds \
+                         later), or pass --allow-unproven to accept unproven entries"
+                    ),
                 ));
             }
             if !proof.is_null() {
-                return Err(format!(
-                    "{name} has a proof but the checkpoint covers only {size} entries"
+                return Err(named(
+                    Check::ExportFormat,
+                    format!("{name} has a proof but the checkpoint covers only {size} entries"),
                 ));
             }
             if !self.newer_seen.insert(seq) {
-                return Err(format!("{name} appears twice"));
+                return Err(named(Check::ExportCount, format!("{name} appears twice")));
             }
         }
         if entry.source_name.is_some() {
@@ -306,42 +341,46 @@ impl Checker {
     }
 
     /// After the last entry: the counts the export states must be what it holds.
-    pub fn finish(self, count: Option<u64>, proven: Option<u64>) -> Result<Summary, String> {
-        let count =
-            count.ok_or("the export does not say how many entries it holds (cut short?)")?;
+    pub fn finish(self, count: Option<u64>, proven: Option<u64>) -> Result<Summary, Finding> {
+        let counted = |detail: String| Finding::new(Check::ExportCount, detail);
+        let count = count.ok_or_else(|| {
+            counted("the export does not say how many entries it holds (cut short?)".into())
+        })?;
         if count != self.entries {
-            return Err(format!(
+            return Err(counted(format!(
                 "the export says it holds {count} entries but it holds {}: entries were removed \
                  or added",
                 self.entries
-            ));
+            ))
+            .differs(count.to_string(), self.entries.to_string()));
         }
-        if proven.is_some_and(|p| p != self.proven) {
-            return Err(format!(
-                "the export says {} entries are proven but {} are",
-                proven.unwrap_or(0),
+        if let Some(stated) = proven.filter(|p| *p != self.proven) {
+            return Err(counted(format!(
+                "the export says {stated} entries are proven but {} are",
                 self.proven
-            ));
+            ))
+            .differs(stated.to_string(), self.proven.to_string()));
         }
         let size = self.checkpoint.size;
         if self.everything && self.proven != size {
             let missing = (0..size)
                 .find(|s| self.seen[(s / 64) as usize] & (1 << (s % 64)) == 0)
                 .unwrap_or(0);
-            return Err(format!(
+            return Err(counted(format!(
                 "the export is of every entry but lacks seq {missing}, which the checkpoint \
                  covers: entries were removed"
-            ));
+            ))
+            .seq(missing as i64));
         }
         // The unproven entries of an export of everything follow the checkpoint without a gap.
         if self.everything {
             let expected = (size as i64..).take(self.newer_seen.len());
             if !self.newer_seen.iter().copied().eq(expected) {
-                return Err(format!(
+                return Err(counted(format!(
                     "the export is of every entry but its entries newer than the checkpoint \
                      are not seqs {size}, {}, … without a gap: entries were removed or added",
                     size + 1
-                ));
+                )));
             }
         }
         Ok(Summary {
@@ -367,12 +406,12 @@ fn filter_window(f: &Filter) -> Option<Bounds> {
     if matches!(f.time, TimeWindow::Last(_)) {
         return None;
     }
-    let local = super::window::local_times(f);
+    let local = window::local_times(f);
     if !local.is_empty() && !matches!(f.tz.as_deref(), None | Some("UTC")) {
         return None;
     }
     let resolved = local.into_iter().map(|t| t.and_utc()).collect();
-    super::window::bounds(f, Utc::now(), resolved).ok()
+    window::bounds(f, Utc::now(), resolved).ok()
 }
 
 /// A period in words: `2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z`.
@@ -387,17 +426,4 @@ pub fn words(b: &Bounds) -> String {
         at(b.from, "the first entry"),
         at(b.to, "the last")
     )
-}
-
-/// A proof as exports write it: an array of hex hashes.
-fn hashes(proof: &Value) -> Result<Vec<Hash>, String> {
-    let list = proof.as_array().ok_or("is missing")?;
-    list.iter()
-        .map(|h| {
-            h.as_str()
-                .and_then(|h| hex::decode(h).ok())
-                .and_then(|b| Hash::try_from(b).ok())
-                .ok_or_else(|| "holds something that is not a hex SHA-256 hash".to_string())
-        })
-        .collect()
 }

@@ -4,49 +4,129 @@
 //! Exports carry proofs (format version 2): they are cut against the latest signed checkpoint
 //! when they start, and each JSON or NDJSON entry carries its `inclusion_proof` in that
 //! checkpoint's tree (`null` for an entry appended after it). JSON names the checkpoint in its
-//! head, NDJSON in a trailer line; CSV and PDF name it in a footer. `domain::export_check` is
+//! head, NDJSON in a trailer line; CSV and PDF name it in a footer. `domain::export::check` is
 //! what `trailkeep verify-export` checks them with.
 
 use std::borrow::Cow;
 
+use app::integrity::Proof;
 use app::model::AuditEntry;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::domain::window::Bounds;
+use crate::domain::query::window::Bounds;
 
 /// The shape of JSON and NDJSON exports: 2 since they carry proofs, 3 since they state the
 /// period their filter resolved to (`from`, `to`: what `verify-export` checks entries against).
 pub const FORMAT_VERSION: u64 = 3;
 
-/// The members of a JSON export's head, an NDJSON export's trailer, and the top level of a
-/// JSON export, each exactly: `verify-export` refuses any other.
-pub const HEAD_KEYS: &[&str] = &[
-    "format_version",
-    "generated_at",
-    "filter",
-    "from",
-    "to",
-    "generated_by",
-    "checkpoint",
-];
-pub const TRAILER_KEYS: &[&str] = &[
-    "format_version",
-    "filter",
-    "from",
-    "to",
-    "checkpoint",
-    "count",
-    "proven",
-];
+/// The head of a JSON export: what it is and what it is cut against. Written by the export,
+/// documented in the OpenAPI document and read back by `verify-export` from this one type
+/// (which refuses any member it does not name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportHead {
+    /// 3: entries carry inclusion proofs, and the head states the period.
+    pub format_version: u64,
+    pub generated_at: String,
+    /// The filter in its canonical form.
+    pub filter: String,
+    /// The period the filter resolved to when the export started (`range=7d`: from seven days
+    /// before it): the first instant it includes, null when open. (Absent in version 2.)
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The instant the period ends before (exclusive), null when open.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The user or key that asked for it.
+    pub generated_by: String,
+    /// The latest signed checkpoint when the export started (a C2SP signed note), which the
+    /// proofs lead to; null before the first was signed.
+    pub checkpoint: Option<String>,
+}
+
+/// The last line of an NDJSON export, `{"trailer": {…}}`: what the export is, what it is cut
+/// against, and how many entries it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trailer {
+    pub format_version: u64,
+    pub filter: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    pub checkpoint: Option<String>,
+    pub count: u64,
+    /// How many entries carry a proof (the others are newer than the checkpoint).
+    pub proven: u64,
+}
+
+/// The NDJSON trailer line's one member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrailerLine {
+    pub trailer: Trailer,
+}
+
+/// What the head of a JSON export and the trailer of an NDJSON one both state, as the
+/// checker reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stated {
+    pub format_version: u64,
+    pub filter: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub checkpoint: Option<String>,
+}
+
+impl From<&ExportHead> for Stated {
+    fn from(h: &ExportHead) -> Self {
+        Stated {
+            format_version: h.format_version,
+            filter: h.filter.clone(),
+            from: h.from.clone(),
+            to: h.to.clone(),
+            checkpoint: h.checkpoint.clone(),
+        }
+    }
+}
+
+impl From<&Trailer> for Stated {
+    fn from(t: &Trailer) -> Self {
+        Stated {
+            format_version: t.format_version,
+            filter: t.filter.clone(),
+            from: t.from.clone(),
+            to: t.to.clone(),
+            checkpoint: t.checkpoint.clone(),
+        }
+    }
+}
+
+/// `format=json`: what the export is, every entry with its inclusion proof, and their counts,
+/// in this order. (`format=ndjson`: one [`ProvenEntry`] per line, then a [`TrailerLine`].)
+/// The writer streams it member by member; `verify-export` reads it back the same way.
+#[derive(Serialize, ToSchema)]
+pub struct JsonExport<'a> {
+    pub export: ExportHead,
+    pub entries: Vec<ProvenEntry<'a>>,
+    pub count: u64,
+    /// How many entries carry a proof (the others are newer than the checkpoint).
+    pub proven: u64,
+}
+
+/// The members of [`JsonExport`], in order: `verify-export` refuses any other.
 pub const JSON_KEYS: &[&str] = &["export", "entries", "count", "proven"];
 
-/// An entry as a proven export writes it: the API's entry and its inclusion proof (hex hashes,
-/// leaf to root), `null` when it is newer than the export's checkpoint.
-#[derive(serde::Serialize)]
+/// An exported entry: the API's entry and its inclusion proof in the checkpoint's tree (leaf
+/// to root), `null` for an entry appended after the checkpoint.
+#[derive(Serialize, ToSchema)]
 pub struct ProvenEntry<'a> {
     #[serde(flatten)]
     pub entry: &'a AuditEntry,
-    pub inclusion_proof: Option<Vec<String>>,
+    pub inclusion_proof: Option<&'a Proof>,
 }
 
 /// The checkpoint an export is cut against: its signed note (`None` before the first is signed)
@@ -63,7 +143,7 @@ impl Cut {
     /// The checkpoint in words, for the footers of CSV and PDF exports.
     pub fn footer(&self) -> String {
         if let Some(note) = &self.note {
-            crate::domain::checkpoint::describe(note, self.key_id)
+            crate::domain::integrity::checkpoint::describe(note, self.key_id)
         } else {
             "checkpoint: none signed yet when this export was made".into()
         }
@@ -78,47 +158,18 @@ pub fn csv_footer(cut: &Cut) -> [String; 17] {
     record
 }
 
-/// The last line of an NDJSON export.
-pub fn ndjson_trailer(
-    filter: &str,
-    period: &(Option<String>, Option<String>),
-    cut: &Cut,
-    count: i64,
-    proven: i64,
-) -> serde_json::Value {
-    serde_json::json!({"trailer": {
-        "format_version": FORMAT_VERSION,
-        "filter": filter,
-        "from": period.0,
-        "to": period.1,
-        "checkpoint": cut.note,
-        "count": count,
-        "proven": proven,
-    }})
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An export's format: `format=csv|json|ndjson|pdf`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,
     Json,
     Ndjson,
-    /// The human-readable report (`domain::report`).
+    /// The human-readable report (`domain::export::report`).
     Pdf,
 }
 
 impl Format {
-    pub const NAMES: &'static str = "csv, json, ndjson, pdf";
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "csv" => Some(Format::Csv),
-            "json" => Some(Format::Json),
-            "ndjson" => Some(Format::Ndjson),
-            "pdf" => Some(Format::Pdf),
-            _ => None,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -248,6 +299,47 @@ pub fn file_name(bounds: &Bounds, now: DateTime<Utc>, n: i64, format: Format) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_members_are_the_documents() {
+        let entry: AuditEntry = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000000", "seq": 0,
+            "occurred_at": "2026-01-01T00:00:00Z", "recorded_at": "2026-01-01T00:00:00Z",
+            "action": "a.b", "actor": {"type": "user", "id": "u"}, "status": "success",
+            "details": {}, "leaf_hash": "00", "form": 2
+        }))
+        .unwrap();
+        let head = ExportHead {
+            format_version: FORMAT_VERSION,
+            generated_at: String::new(),
+            filter: String::new(),
+            from: None,
+            to: None,
+            generated_by: String::new(),
+            checkpoint: None,
+        };
+        let doc = serde_json::to_value(JsonExport {
+            export: head,
+            entries: vec![ProvenEntry {
+                entry: &entry,
+                inclusion_proof: None,
+            }],
+            count: 1,
+            proven: 0,
+        })
+        .unwrap();
+        let keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut expected = JSON_KEYS.to_vec();
+        expected.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, expected);
+    }
 
     #[test]
     fn formulas_are_neutralised_and_other_text_is_kept() {

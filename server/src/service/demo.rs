@@ -7,7 +7,7 @@ use app::model::{ActorType, Status};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::event::NewEvent;
+use crate::domain::entry::event::NewEvent;
 
 /// SplitMix64: tiny, deterministic, good enough for demo data.
 struct Rng(u64);
@@ -310,6 +310,32 @@ fn details_for(action: &str, rng: &mut Rng, request_id: &str) -> (Option<(String
             json!({"filename": format!("handbook-{}.pdf", rng.below(50)), "size_bytes": 10_000 + rng.below(5_000_000)}),
         ),
     }
+}
+
+/// Appends `count` events of the demo history in batches through the ordinary append path,
+/// calling `progress(done, rate per second)` after each batch; returns how many were appended.
+pub async fn seed_events(
+    pool: &sqlx::PgPool,
+    source: app::model::Source,
+    count: u64,
+    until: DateTime<Utc>,
+    mut progress: impl FnMut(u64, f64),
+) -> Result<u64, crate::storage::entries::AppendError> {
+    const BATCH: usize = 5000;
+    let started = std::time::Instant::now();
+    let mut done = 0u64;
+    let mut events = events(count, until).peekable();
+    while events.peek().is_some() {
+        let batch: Vec<_> = events.by_ref().take(BATCH).collect();
+        let n = batch.len() as u64;
+        crate::storage::entries::append(pool, source, batch).await?;
+        done += n;
+        progress(
+            done,
+            done as f64 / started.elapsed().as_secs_f64().max(1e-3),
+        );
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

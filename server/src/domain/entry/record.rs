@@ -40,7 +40,7 @@ macro_rules! with_entry_fields {
             user_agent: Option<String>,
             status: ::app::model::Status,
             details: ::serde_json::Value,
-            form: crate::domain::entry::Form,
+            form: crate::domain::entry::record::Form,
             source: Option<::app::model::Source>,
         }
     };

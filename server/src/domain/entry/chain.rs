@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-pub type Hash = [u8; 32];
+pub use app::integrity::Hash;
 pub const GENESIS: Hash = [0u8; 32];
 
 /// SHA-256(0x00 ‖ `canonical_bytes`): an entry's leaf (the prefix keeps leaves apart from

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 
 use tlog_tiles::tlog::{self, HashReader};
 
-/// A SHA-256 hash: a leaf's, a node's or a root.
-pub type Hash = [u8; 32];
+/// The one hash type, shared with the browser (a leaf's, a node's or a root).
+pub use app::integrity::Hash;
 
 /// A proof that failed to verify, or a computation asked of hashes not (yet) stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,209 @@
+//! The auditor's checks: `trailkeep verify` (the log in the database: chain, tree,
+//! checkpoints, what was signed outside it) and `trailkeep verify-export` (a file, without the
+//! database). Each prints what it checked, what it could not, and the first [`Finding`] by the
+//! name of its check; exit 0 sound, 1 bad, 2 not checked.
+//!
+//! [`Finding`]: app::integrity::Finding
+
+use std::path::{Path, PathBuf};
+
+use app::integrity::to_hex;
+
+use super::KeyFile;
+use crate::infra::keyfile;
+use crate::service::{chain, checkpoints, tree};
+
+/// `trailkeep verify-export`: 0 sound, 1 the first bad thing named, 2 could not check.
+pub fn verify_export(file: &Path, key: &str, allow_unproven: bool) -> i32 {
+    let checked = keyfile::verifier_arg(key).and_then(|key| {
+        crate::infra::verify_export::verify(file, &key, allow_unproven).map_err(|e| e.to_string())
+    });
+    match checked {
+        Ok(Ok(s)) => {
+            println!(
+                "ok {} entries: {} proven in the signed checkpoint of {} entries",
+                s.entries, s.proven, s.checkpoint_size
+            );
+            if s.complete {
+                println!(
+                    "filter: none (every entry): complete, every entry of the checkpoint is here"
+                );
+            } else {
+                println!(
+                    "filter: {}: filtered, so completeness cannot be proven (each entry here \
+                     matches it and is proven; none can show that no matching entry was left out)",
+                    s.filter
+                );
+            }
+            match (&s.period, s.period_from_filter) {
+                (Some(p), true) => println!(
+                    "period: {} (every entry checked against it; it follows from the filter)",
+                    crate::domain::export::check::words(p)
+                ),
+                (Some(p), false) => println!(
+                    "period: {} as the export states it (a relative range, or dates in a zone \
+                     only PostgreSQL resolves: not provable from the file); every entry checked \
+                     against it",
+                    crate::domain::export::check::words(p)
+                ),
+                (None, _) => println!(
+                    "not checked: the period (an export of format 2 of a relative range states \
+                     none)"
+                ),
+            }
+            if s.search_unchecked {
+                println!(
+                    "not checked: the filter's q= search (PostgreSQL's text search cannot be \
+                     rebuilt offline); every other part of the filter was checked"
+                );
+            }
+            if s.unhashed_sources > 0 {
+                println!(
+                    "not verified: source on {} entries recorded before provenance (form 1, \
+                     whose hash does not cover it)",
+                    s.unhashed_sources
+                );
+            }
+            if s.unhashed_names > 0 {
+                println!(
+                    "not verified: source_name on {} entries (the key's current name, which no \
+                     hash covers; source, the key's id, is verified)",
+                    s.unhashed_names
+                );
+            }
+            if s.newer > 0 {
+                println!(
+                    "not proven: {} entries were appended after that checkpoint and carry no \
+                     proof (accepted with --allow-unproven); export them again after the next \
+                     checkpoint to prove them",
+                    s.newer
+                );
+            }
+            0
+        }
+        Ok(Err(finding)) => {
+            println!("bad: {finding}");
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// `trailkeep verify`: exit 0 when everything it checks is sound, 1 on the first bad thing
+/// (named), 2 when it could not check something it normally checks (no verifier key, an
+/// unreadable memory file, a database error) unless told to skip it.
+pub async fn verify(
+    url: Option<String>,
+    checkpoint: Option<PathBuf>,
+    key: Option<String>,
+    no_checkpoints: bool,
+    key_file: KeyFile,
+) -> i32 {
+    match verify_log(url, checkpoint, key, no_checkpoints, key_file).await {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+async fn verify_log(
+    url: Option<String>,
+    checkpoint: Option<PathBuf>,
+    key: Option<String>,
+    skip_checkpoints: bool,
+    key_file: KeyFile,
+) -> Result<bool, String> {
+    let saved = match checkpoint {
+        Some(path) => Some(
+            std::fs::read(&path).map_err(|e| format!("--checkpoint {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let key_file = key_file.log_config()?.key_file;
+    let key = match key {
+        Some(v) => Some(keyfile::verifier_arg(&v)?),
+        None => match keyfile::load(&key_file) {
+            Ok(key) => Some(key.verifier().clone()),
+            Err(keyfile::LoadError::Missing) => None,
+            Err(keyfile::LoadError::Other(e)) => return Err(e),
+        },
+    };
+    let pool = super::pool(url).await?;
+    match chain::verify(&pool).await.map_err(|e| e.to_string())? {
+        Ok(entries) => println!("ok {entries} entries"),
+        Err(finding) => {
+            println!("bad {finding}");
+            return Ok(false);
+        }
+    }
+    match tree::verify(&pool).await.map_err(|e| e.to_string())? {
+        tree::TreeVerdict::Ok { size, root } => {
+            println!("ok Merkle tree of {size} entries, root {}", to_hex(&root))
+        }
+        tree::TreeVerdict::Bad(finding) => {
+            println!("bad Merkle tree: {finding}");
+            return Ok(false);
+        }
+    }
+    if skip_checkpoints {
+        println!("checkpoints not checked (--no-checkpoints)");
+        return Ok(true);
+    }
+    let Some(key) = key else {
+        println!(
+            "not checked: checkpoints, for want of the log's verifier key (give --key VKEY, set \
+             TRAILKEEP_KEY_FILE, or skip them with --no-checkpoints)"
+        );
+        return Err("the checkpoints could not be checked".into());
+    };
+    match checkpoints::verify_all(&pool, &key)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Ok(n) => println!("ok {n} checkpoints, signed by {}", key.as_str()),
+        Err(finding) => {
+            println!("bad checkpoint: {finding}");
+            return Ok(false);
+        }
+    }
+    // What was signed, kept outside the database: the only way to see a cut tail.
+    let memory = checkpoints::Memory::beside(&key_file);
+    let remembered = match std::fs::read(memory.path()) {
+        Ok(note) => Some((memory.path().display().to_string(), note)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", memory.path().display())),
+    };
+    let outside: Vec<(String, Vec<u8>)> = saved
+        .map(|note| ("the saved checkpoint".to_string(), note))
+        .into_iter()
+        .chain(remembered)
+        .collect();
+    if outside.is_empty() {
+        println!(
+            "note: entries cut from the end of the log, with the database's guards switched \
+             off by its owner or a superuser, are detectable only against a checkpoint kept \
+             outside the database: give --checkpoint FILE (a checkpoint saved earlier), or run \
+             this where the signer's memory ({}) can be read",
+            memory.path().display()
+        );
+    }
+    for (what, note) in outside {
+        match checkpoints::verify_saved(&pool, &key, &note)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Ok(cp) => println!("ok the log still holds the {} entries of {what}", cp.size),
+            Err(finding) => {
+                println!("bad ({what}): {finding}");
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}

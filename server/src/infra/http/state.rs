@@ -1,0 +1,98 @@
+//! The state every handler shares: the two pools, the configuration, the log's keys, this
+//! process's live bridge and its caps on exports and live sockets.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+
+use super::{serve, slots};
+use crate::infra::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// Appending, sessions, accounts and keys: never waits behind a search.
+    pub pool: PgPool,
+    /// Searches, counts, facets and exports, each statement bounded by a timeout.
+    pub reads: PgPool,
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    /// Signs pagination cursors (shared by all processes through the database).
+    pub cursor_key: Arc<Vec<u8>>,
+    /// This process's live bridge (started by its first live client).
+    pub bridge: crate::service::live::Bridge,
+    /// This process's running exports and live sockets, capped per reader and in all.
+    pub export_slots: slots::Slots,
+    pub live_slots: slots::Slots,
+    /// Begun when the process is asked to stop (live sockets close with "reconnect").
+    pub shutdown: serve::Shutdown,
+    /// The log's verifier key (its signing key signs the checkpoints): `serve` always has one;
+    /// without it the integrity endpoints answer 503.
+    pub log_key: Option<Arc<crate::domain::integrity::checkpoint::VerifierKey>>,
+    /// What this host's signer signed last (beside the key file): `/readyz` and the console
+    /// check the tree against it too.
+    pub signer_memory: Option<Arc<crate::service::checkpoints::Memory>>,
+    /// The log's signing key (`serve` has it): exports sign a checkpoint on demand, so that
+    /// every entry they hold is proven.
+    pub signing_key: Option<Arc<crate::domain::integrity::checkpoint::SigningKey>>,
+}
+
+impl AppState {
+    /// What an export needs of this server (`service::export`).
+    pub fn exporter(&self) -> crate::service::export::Exporter {
+        crate::service::export::Exporter {
+            pool: self.pool.clone(),
+            reads: self.reads.clone(),
+            log_key: self.log_key.clone(),
+            signing_key: self.signing_key.clone(),
+            signer_memory: self.signer_memory.clone(),
+            site_name: self.config.site_name.clone(),
+            floor: self.config.export_floor,
+        }
+    }
+
+    /// After the server loop has drained: waits (up to `grace`) for live sockets, which run
+    /// past their HTTP connection, to send their closing frame.
+    pub async fn live_sockets_closed(&self, grace: std::time::Duration) {
+        let started = std::time::Instant::now();
+        while self.live_slots.running() > 0 && started.elapsed() < grace {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl AppState {
+    /// `reads` may be `pool` itself (tests, tools); the server gives each its own.
+    pub async fn new(
+        pool: PgPool,
+        reads: PgPool,
+        leptos_options: LeptosOptions,
+        config: Config,
+    ) -> Result<Self, String> {
+        let cursor_key = crate::storage::cursor_key(&pool)
+            .await
+            .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
+        Ok(AppState {
+            // Live backfill and resync scan with the filter: reads, never the writers' pool.
+            bridge: crate::service::live::Bridge::new(reads.clone()),
+            export_slots: slots::Slots::exports(&config.caps),
+            live_slots: slots::Slots::live(&config.caps),
+            shutdown: serve::Shutdown::default(),
+            log_key: None,
+            signer_memory: None,
+            signing_key: None,
+            pool,
+            reads,
+            leptos_options,
+            config: Arc::new(config),
+            cursor_key: Arc::new(cursor_key),
+        })
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
