@@ -4,6 +4,7 @@
 // The console page's view types nest deeply.
 #![recursion_limit = "512"]
 
+pub mod action;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;

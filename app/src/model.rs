@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::action::{action_category, category_label, ActionPattern};
+
 /// Who performed an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -243,50 +245,6 @@ pub fn duration_words(seconds: i64) -> String {
     }
 }
 
-/// The action grammar, the one definition: two or more segments of `[a-z0-9_]` joined by `.`,
-/// at most [`MAX_ACTION_LEN`] bytes (`config.updated`, `2fa.enrolled`). Ingest validates with
-/// [`validate_action`], the filter's `action=` patterns with [`is_action_prefix`], and the
-/// database's CHECK repeats it as defence in depth (migrations/0001_init.sql).
-pub const MAX_ACTION_LEN: usize = 128;
-
-/// Whether `segment` is one segment of an action name: non-empty, of `[a-z0-9_]`.
-pub fn is_action_segment(segment: &str) -> bool {
-    !segment.is_empty()
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// Whether `s` is one or more segments joined by `.` within the length limit: what precedes
-/// `.*` in a filter pattern (a category, or a longer prefix of action names).
-pub fn is_action_prefix(s: &str) -> bool {
-    s.len() <= MAX_ACTION_LEN && s.split('.').all(is_action_segment)
-}
-
-/// Checks an action name; the error says how to write one.
-pub fn validate_action(action: &str) -> Result<(), String> {
-    if action.len() > MAX_ACTION_LEN {
-        return Err(format!("must be at most {MAX_ACTION_LEN} characters"));
-    }
-    if is_action_prefix(action) && action.contains('.') {
-        Ok(())
-    } else {
-        Err("must be two or more segments of [a-z0-9_] joined by '.', e.g. config.updated".into())
-    }
-}
-
-/// The category of an action name: the part before the first `.`, except that sign-in events
-/// (`user.login`, `user.logout`, `user.login_failed`, `2fa.*`) form `auth`, apart from user
-/// management, as users of audit consoles expect.
-pub fn action_category(action: &str) -> &str {
-    let first = action.split('.').next().unwrap_or(action);
-    match (first, action) {
-        ("2fa" | "auth" | "session", _) => "auth",
-        (_, "user.login" | "user.logout" | "user.login_failed") => "auth",
-        _ => first,
-    }
-}
-
 /// A console user's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -454,8 +412,7 @@ impl ActionCategory {
     /// The filter values that select the whole category: `config.*` where the category owns
     /// every action under that segment, the actions one by one where it shares the segment
     /// (`user.login` is Authentication, `user.invited` is Users).
-    pub fn patterns(&self, all: &[ActionCategory]) -> Vec<crate::filter::ActionPattern> {
-        use crate::filter::ActionPattern;
+    pub fn patterns(&self, all: &[ActionCategory]) -> Vec<ActionPattern> {
         let mut out: Vec<ActionPattern> = Vec::new();
         for a in &self.actions {
             let segment = a.action.split('.').next().unwrap_or(&a.action);
@@ -481,26 +438,6 @@ impl ActionCategory {
     /// The name users know the category by.
     pub fn label(&self) -> String {
         category_label(&self.category)
-    }
-}
-
-/// `auth` → `Authentication`; unknown categories are shown capitalised.
-pub fn category_label(category: &str) -> String {
-    match category {
-        "auth" => "Authentication".into(),
-        "config" => "Configuration".into(),
-        "key" => "Keys".into(),
-        "user" => "Users".into(),
-        "export" => "Exports".into(),
-        "escalation" => "Escalations".into(),
-        "kb" => "Knowledge Base".into(),
-        other => {
-            let mut c = other.chars();
-            match c.next() {
-                Some(first) => first.to_uppercase().chain(c).collect(),
-                None => String::new(),
-            }
-        }
     }
 }
 
@@ -547,34 +484,6 @@ mod tests {
             ]
         );
         assert!(changes(&serde_json::json!({})).is_empty());
-    }
-
-    #[test]
-    fn action_rule() {
-        assert!(validate_action("config.updated").is_ok());
-        assert!(validate_action("2fa.enrolled").is_ok());
-        assert!(validate_action("a.b.c_d").is_ok());
-        for bad in [
-            "config",
-            "Config.updated",
-            "config..x",
-            ".x",
-            "x.",
-            "config.up-dated",
-            "ç.a",
-        ] {
-            assert!(validate_action(bad).is_err(), "{bad}");
-        }
-        assert!(validate_action(&format!("a.{}", "b".repeat(126))).is_ok());
-        assert!(validate_action(&format!("a.{}", "b".repeat(127))).is_err());
-    }
-
-    #[test]
-    fn category_is_first_segment() {
-        assert_eq!(action_category("config.updated"), "config");
-        assert_eq!(action_category("user.invited"), "user");
-        assert_eq!(action_category("user.login_failed"), "auth");
-        assert_eq!(action_category("2fa.enrolled"), "auth");
     }
 
     #[test]

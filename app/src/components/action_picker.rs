@@ -4,11 +4,12 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
+use crate::action::ActionPattern;
 use crate::api::action_facets;
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
-use crate::filter::{ActionPattern, Filter};
+use crate::filter::Filter;
 use crate::model::{thousands, ActionCategory};
 
 /// Whether `category` as a whole is selected.

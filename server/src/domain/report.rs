@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{category_label, AuditEntry, Status};
+use app::action::category_label;
+use app::model::{AuditEntry, Status};
 
 use super::pdf::PdfWriter;
 
