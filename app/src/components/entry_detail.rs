@@ -13,11 +13,11 @@ use crate::components::{CopyButton, ProofStatus, StatusLabel};
 use crate::console_state::ConsoleNav;
 use crate::error::ConsoleError;
 use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
+use crate::hydration::Hydrated;
 use crate::model::{
     changes, duration_words, plain, ActorType, AuditEntry, EntryView, Source, Status,
 };
 use crate::time_zone::{format_in, format_utc};
-use crate::Hydrated;
 
 /// A field name in words: `request_id` → `Request id`.
 pub fn field_label(key: &str) -> String {

@@ -9,8 +9,8 @@ use crate::chunks::{when_loaded, Chunk};
 use crate::components::ChipWords;
 use crate::console_state::ConsoleNav;
 use crate::filter::CanonicalFilter;
+use crate::hydration::Hydrated;
 use crate::model::thousands;
-use crate::Hydrated;
 
 /// Up to this many entries the browser fetches the file itself and shows progress; above it
 /// the attachment URL streams straight to disk (the browser's download shows progress).

@@ -13,8 +13,8 @@ use leptos::prelude::*;
 
 use crate::api::integrity_check;
 use crate::chunks::Chunk;
+use crate::hydration::Hydrated;
 use crate::integrity::ProvenLeaf;
-use crate::Hydrated;
 
 /// Where the browser keeps the verifier key it pinned.
 pub const PINNED_KEY: &str = "trailkeep.verifier_key";

@@ -15,8 +15,8 @@ use crate::{
     console_state::ConsoleNav,
     error::ConsoleError,
     filter::CanonicalFilter,
+    hydration::Hydrated,
     live_feed::LiveFeed,
-    Hydrated,
 };
 
 #[component]
