@@ -184,7 +184,7 @@ impl TimeBound {
 impl fmt::Display for TimeBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeBound::Date(d) => f.write_str(&crate::time_zone::date_string(*d)),
+            TimeBound::Date(d) => f.write_str(&crate::format::date_string(*d)),
             TimeBound::Instant(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         }
     }

@@ -15,6 +15,7 @@ pub mod components;
 pub mod console_state;
 pub mod error;
 pub mod filter;
+pub mod format;
 pub mod hydration;
 pub mod integrity;
 pub mod live;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::action::{action_category, category_label, ActionPattern};
+use crate::format::{plain, thousands};
 
 /// Who performed an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -178,15 +179,6 @@ impl AuditEntry {
     }
 }
 
-/// A JSON value as one readable line (strings without quotes).
-pub fn plain(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "—".into(),
-        other => other.to_string(),
-    }
-}
-
 /// `(field, before, after)` of `details.changes`, by field name.
 pub fn changes(details: &serde_json::Value) -> Vec<(String, String, String)> {
     let Some(map) = details
@@ -231,17 +223,6 @@ impl EntryView {
             late_threshold_seconds: threshold,
             entry,
         }
-    }
-}
-
-/// `90 s`, `12 min`, `3 h 5 min`, `2 days 4 h`: a duration as people say it.
-pub fn duration_words(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
     }
 }
 
@@ -334,22 +315,6 @@ impl MatchCount {
         };
         format!("{}{plus} {noun}", thousands(self.count))
     }
-}
-
-/// `1204` → `1,204`.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
 }
 
 /// An actor for the user picker, with how many entries it has.
@@ -463,9 +428,6 @@ mod tests {
             EntryView::new(e, chrono::Duration::seconds(300)).recorded_late_seconds,
             Some(-7_200)
         );
-        assert_eq!(duration_words(301), "5 min");
-        assert_eq!(duration_words(-7_200), "2 h 0 min");
-        assert_eq!(duration_words(90_000), "1 days 1 h");
     }
 
     #[test]

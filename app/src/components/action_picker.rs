@@ -10,7 +10,8 @@ use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
 use crate::filter::Filter;
-use crate::model::{thousands, ActionCategory};
+use crate::format::thousands;
+use crate::model::ActionCategory;
 
 /// Whether `category` as a whole is selected.
 fn whole_selected(f: &Filter, category: &ActionCategory, all: &[ActionCategory]) -> bool {

@@ -7,10 +7,10 @@ use leptos::{ev, html, prelude::*};
 use crate::api::search_entries;
 use crate::console_state::ConsoleNav;
 use crate::filter::CanonicalFilter;
+use crate::format::{format_wall, thousands};
 use crate::hydration::Hydrated;
 use crate::live_feed::LiveFeed;
-use crate::model::{thousands, ActorType, AuditEntry, EntryPage, Status};
-use crate::time_zone::format_wall;
+use crate::model::{ActorType, AuditEntry, EntryPage, Status};
 
 /// Every row is this tall (CSS keeps it so): the scroll offset says which rows are in view.
 pub const ROW_PX: usize = 36;
