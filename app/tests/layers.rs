@@ -31,6 +31,10 @@ fn the_checker_sees_grouped_and_relative_imports() {
     let files = module_files();
     let deps = |m: &str| imports(&module(m), &files[&module(m)], &files);
     let filter = deps("filter");
+    assert!(filter.contains(&module("action")), "{filter:?}");
     assert!(filter.contains(&module("model")), "{filter:?}");
-    assert!(filter.contains(&module("time_zone")), "{filter:?}");
+    let log = deps("pages::audit::log");
+    assert!(log.contains(&module("pages::audit::filter_bar")), "{log:?}");
+    assert!(log.contains(&module("pages::audit::states")), "{log:?}");
+    assert!(log.contains(&module("components")), "{log:?}");
 }

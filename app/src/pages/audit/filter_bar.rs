@@ -1,5 +1,5 @@
-//! The pickers above the table. At most the picker being used is open: a click elsewhere or
-//! Escape closes the others.
+//! The pickers above the table. A click closes every open picker that does not hold it;
+//! Escape closes them all.
 
 use leptos::{ev, prelude::*};
 
