@@ -20,14 +20,16 @@ BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
 
-.PHONY: run test build tools rust-tools npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-tree
+.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-tree
 
 ## Installation (idempotent: each step is skipped when already done)
 
 tools: rust-tools npm-tools
 
-rust-tools:
+wasm-target:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+rust-tools: wasm-target
 	@cargo leptos --version 2>/dev/null | grep -q ' $(CARGO_LEPTOS_VERSION)$$' \
 	  || cargo install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked --features no_downloads
 	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' \
@@ -97,9 +99,11 @@ e2e: py
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)"
 	end2end/run.sh "$(SERVER)" "$(E2E_ADDR)" ./schemathesis.sh
 
-lint:
+# Clippy for both halves: the server build, and the browser build of the shared crate.
+lint: wasm-target
 	cargo fmt --all -- --check
 	cargo clippy --release -p app -p server --features app/ssr,server/bench --all-targets -- -D warnings
+	cargo clippy --release -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 bench-bin:
 	cargo build --release -p server --features bench --bin trailkeep-bench

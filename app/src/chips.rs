@@ -6,9 +6,11 @@
 //! ([`Filter::without`]), so chips may be added and removed in any order. The console's chips,
 //! the export dialog and the PDF report's cover all read the filter through [`chips`].
 
-use crate::filter::{ActionPattern, Filter, Order, TimeBound, TimeWindow};
+use crate::action::ActionPattern;
+use crate::filter::{Filter, Order, TimeBound, TimeWindow};
+use crate::format::{date_string, minutes_string};
 use crate::model::{ActionCategory, ActorFacet, Source};
-use crate::time_zone::{date_string, minutes_string, to_wall_clock};
+use crate::time_zone::to_wall_clock;
 
 /// What a chip removes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@ use std::{fmt, net::IpAddr};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::action::ActionPattern;
 use crate::model::{Source, Status};
 
 /// More values than this in one parameter is refused.
@@ -32,14 +33,6 @@ pub struct Filter {
     /// Who recorded the entry: `trailkeep`, or an API key's id.
     pub source: Option<Source>,
     pub order: Order,
-}
-
-/// `user.login` exactly, or `config.*`: every action under `config.`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum ActionPattern {
-    Exact(String),
-    /// The segments before `.*`, e.g. `config` for `config.*`.
-    Under(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -121,50 +114,6 @@ impl fmt::Display for FilterError {
 
 impl std::error::Error for FilterError {}
 
-impl ActionPattern {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (body, wildcard) = match s.strip_suffix(".*") {
-            Some(prefix) => (prefix, true),
-            None => (s, false),
-        };
-        if s.len() > crate::model::MAX_ACTION_LEN || !crate::model::is_action_prefix(body) {
-            return Err(if s.contains('*') {
-                format!("{s:?}: a wildcard covers whole segments only, as in config.*")
-            } else {
-                format!("{s:?} is not an action (segments of a-z, 0-9, _ joined by '.')")
-            });
-        }
-        if wildcard {
-            Ok(ActionPattern::Under(body.to_string()))
-        } else if !body.contains('.') {
-            Err(format!(
-                "{s:?} is not an action; for every action under it write {s}.*"
-            ))
-        } else {
-            Ok(ActionPattern::Exact(body.to_string()))
-        }
-    }
-
-    /// Whether `action` is matched.
-    pub fn matches(&self, action: &str) -> bool {
-        match self {
-            ActionPattern::Exact(a) => a == action,
-            ActionPattern::Under(p) => action
-                .strip_prefix(p.as_str())
-                .is_some_and(|rest| rest.starts_with('.')),
-        }
-    }
-}
-
-impl fmt::Display for ActionPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ActionPattern::Exact(a) => f.write_str(a),
-            ActionPattern::Under(p) => write!(f, "{p}.*"),
-        }
-    }
-}
-
 impl RelativeRange {
     pub const ALL: [RelativeRange; 6] = [
         RelativeRange::Minutes15,
@@ -235,7 +184,7 @@ impl TimeBound {
 impl fmt::Display for TimeBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeBound::Date(d) => f.write_str(&crate::time_zone::date_string(*d)),
+            TimeBound::Date(d) => f.write_str(&crate::format::date_string(*d)),
             TimeBound::Instant(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         }
     }
@@ -769,9 +718,6 @@ mod tests {
 
     #[test]
     fn patterns_match() {
-        let p = ActionPattern::parse("config.*").unwrap();
-        assert!(p.matches("config.updated") && p.matches("config.a.b"));
-        assert!(!p.matches("configs.updated") && !p.matches("config"));
         let block = IpBlock::parse("2001:db8::/32").unwrap();
         assert!(block.contains("2001:db8:1::5".parse().unwrap()));
         assert!(!block.contains("2001:db9::1".parse().unwrap()));

@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::action::{action_category, category_label, ActionPattern};
+use crate::format::{plain, thousands};
+
 /// Who performed an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -176,15 +179,6 @@ impl AuditEntry {
     }
 }
 
-/// A JSON value as one readable line (strings without quotes).
-pub fn plain(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "—".into(),
-        other => other.to_string(),
-    }
-}
-
 /// `(field, before, after)` of `details.changes`, by field name.
 pub fn changes(details: &serde_json::Value) -> Vec<(String, String, String)> {
     let Some(map) = details
@@ -229,61 +223,6 @@ impl EntryView {
             late_threshold_seconds: threshold,
             entry,
         }
-    }
-}
-
-/// `90 s`, `12 min`, `3 h 5 min`, `2 days 4 h`: a duration as people say it.
-pub fn duration_words(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-/// The action grammar, the one definition: two or more segments of `[a-z0-9_]` joined by `.`,
-/// at most [`MAX_ACTION_LEN`] bytes (`config.updated`, `2fa.enrolled`). Ingest validates with
-/// [`validate_action`], the filter's `action=` patterns with [`is_action_prefix`], and the
-/// database's CHECK repeats it as defence in depth (migrations/0001_init.sql).
-pub const MAX_ACTION_LEN: usize = 128;
-
-/// Whether `segment` is one segment of an action name: non-empty, of `[a-z0-9_]`.
-pub fn is_action_segment(segment: &str) -> bool {
-    !segment.is_empty()
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// Whether `s` is one or more segments joined by `.` within the length limit: what precedes
-/// `.*` in a filter pattern (a category, or a longer prefix of action names).
-pub fn is_action_prefix(s: &str) -> bool {
-    s.len() <= MAX_ACTION_LEN && s.split('.').all(is_action_segment)
-}
-
-/// Checks an action name; the error says how to write one.
-pub fn validate_action(action: &str) -> Result<(), String> {
-    if action.len() > MAX_ACTION_LEN {
-        return Err(format!("must be at most {MAX_ACTION_LEN} characters"));
-    }
-    if is_action_prefix(action) && action.contains('.') {
-        Ok(())
-    } else {
-        Err("must be two or more segments of [a-z0-9_] joined by '.', e.g. config.updated".into())
-    }
-}
-
-/// The category of an action name: the part before the first `.`, except that sign-in events
-/// (`user.login`, `user.logout`, `user.login_failed`, `2fa.*`) form `auth`, apart from user
-/// management, as users of audit consoles expect.
-pub fn action_category(action: &str) -> &str {
-    let first = action.split('.').next().unwrap_or(action);
-    match (first, action) {
-        ("2fa" | "auth" | "session", _) => "auth",
-        (_, "user.login" | "user.logout" | "user.login_failed") => "auth",
-        _ => first,
     }
 }
 
@@ -378,22 +317,6 @@ impl MatchCount {
     }
 }
 
-/// `1204` → `1,204`.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
-}
-
 /// An actor for the user picker, with how many entries it has.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -454,8 +377,7 @@ impl ActionCategory {
     /// The filter values that select the whole category: `config.*` where the category owns
     /// every action under that segment, the actions one by one where it shares the segment
     /// (`user.login` is Authentication, `user.invited` is Users).
-    pub fn patterns(&self, all: &[ActionCategory]) -> Vec<crate::filter::ActionPattern> {
-        use crate::filter::ActionPattern;
+    pub fn patterns(&self, all: &[ActionCategory]) -> Vec<ActionPattern> {
         let mut out: Vec<ActionPattern> = Vec::new();
         for a in &self.actions {
             let segment = a.action.split('.').next().unwrap_or(&a.action);
@@ -484,26 +406,6 @@ impl ActionCategory {
     }
 }
 
-/// `auth` → `Authentication`; unknown categories are shown capitalised.
-pub fn category_label(category: &str) -> String {
-    match category {
-        "auth" => "Authentication".into(),
-        "config" => "Configuration".into(),
-        "key" => "Keys".into(),
-        "user" => "Users".into(),
-        "export" => "Exports".into(),
-        "escalation" => "Escalations".into(),
-        "kb" => "Knowledge Base".into(),
-        other => {
-            let mut c = other.chars();
-            match c.next() {
-                Some(first) => first.to_uppercase().chain(c).collect(),
-                None => String::new(),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,9 +428,6 @@ mod tests {
             EntryView::new(e, chrono::Duration::seconds(300)).recorded_late_seconds,
             Some(-7_200)
         );
-        assert_eq!(duration_words(301), "5 min");
-        assert_eq!(duration_words(-7_200), "2 h 0 min");
-        assert_eq!(duration_words(90_000), "1 days 1 h");
     }
 
     #[test]
@@ -547,34 +446,6 @@ mod tests {
             ]
         );
         assert!(changes(&serde_json::json!({})).is_empty());
-    }
-
-    #[test]
-    fn action_rule() {
-        assert!(validate_action("config.updated").is_ok());
-        assert!(validate_action("2fa.enrolled").is_ok());
-        assert!(validate_action("a.b.c_d").is_ok());
-        for bad in [
-            "config",
-            "Config.updated",
-            "config..x",
-            ".x",
-            "x.",
-            "config.up-dated",
-            "ç.a",
-        ] {
-            assert!(validate_action(bad).is_err(), "{bad}");
-        }
-        assert!(validate_action(&format!("a.{}", "b".repeat(126))).is_ok());
-        assert!(validate_action(&format!("a.{}", "b".repeat(127))).is_err());
-    }
-
-    #[test]
-    fn category_is_first_segment() {
-        assert_eq!(action_category("config.updated"), "config");
-        assert_eq!(action_category("user.invited"), "user");
-        assert_eq!(action_category("user.login_failed"), "auth");
-        assert_eq!(action_category("2fa.enrolled"), "auth");
     }
 
     #[test]

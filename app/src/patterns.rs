@@ -138,7 +138,7 @@ pub const SOURCE: &str = concat!("^(?:trailkeep|", uuid!(), ")$");
 pub const FILTER_VALUES: &[(&str, &str, usize)] = &[
     ("user", USER, crate::filter::MAX_VALUE_LEN),
     ("q", SEARCH, crate::filter::MAX_VALUE_LEN),
-    ("action", ACTION_PATTERN, crate::model::MAX_ACTION_LEN),
+    ("action", ACTION_PATTERN, crate::action::MAX_ACTION_LEN),
     ("from", TIME_BOUND, 64),
     ("to", TIME_BOUND, 64),
     ("resource", RESOURCE, crate::filter::MAX_VALUE_LEN),

@@ -1,31 +1,9 @@
-//! Showing instants in UTC or in a named time zone. The browser knows every IANA zone
-//! (`Intl.DateTimeFormat`), so zone arithmetic happens there; the server renders UTC, which
-//! the page replaces with the chosen zone once it is interactive.
+//! Time zones: the server knows only UTC, the browser every IANA zone (`Intl.DateTimeFormat`),
+//! so zone arithmetic happens there; the server renders UTC, which the page replaces with the
+//! chosen zone once it is interactive. Also reads the dates and times people type. How they
+//! are shown is `crate::format`.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
-
-// Dates are written and read by hand, not with chrono's strftime machinery: the browser bundle
-// stays smaller, and these are the only shapes the console uses.
-
-/// `2026-11-25`
-pub fn date_string(d: NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
-}
-
-/// `2026-11-25 14:03` (`sep` between date and time; `T` for date inputs).
-pub fn minutes_string(t: NaiveDateTime, sep: char) -> String {
-    format!(
-        "{}{sep}{:02}:{:02}",
-        date_string(t.date()),
-        t.hour(),
-        t.minute()
-    )
-}
-
-/// `2026-11-25 14:03:07`
-pub fn seconds_string(t: NaiveDateTime) -> String {
-    format!("{}:{:02}", minutes_string(t, ' '), t.second())
-}
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 /// `2026-11-25` → the date.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -52,32 +30,6 @@ pub fn parse_minutes(s: &str) -> Option<NaiveDateTime> {
         return None;
     }
     parse_date(date)?.and_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
-}
-
-/// `2026-11-25 14:03:07 UTC`
-pub fn format_utc(t: &DateTime<Utc>) -> String {
-    format!("{} UTC", seconds_string(t.naive_utc()))
-}
-
-/// `2026-11-25 15:03:07 UTC+01:00` in `tz`, or UTC when there is none or it is unknown here.
-pub fn format_in(t: &DateTime<Utc>, tz: Option<&str>) -> String {
-    match tz.and_then(|tz| offset_seconds(t, tz)) {
-        Some(0) | None => format_utc(t),
-        Some(seconds) => {
-            let offset = FixedOffset::east_opt(seconds).expect("offsets are within a day");
-            format!(
-                "{} UTC{}",
-                seconds_string(t.with_timezone(&offset).naive_local()),
-                offset
-            )
-        }
-    }
-}
-
-/// `2026-11-25 15:03:07` in `tz` (UTC when there is none or it is unknown here), without
-/// the zone: for the table, whose header names it.
-pub fn format_wall(t: &DateTime<Utc>, tz: Option<&str>) -> String {
-    seconds_string(to_wall_clock(t, tz))
 }
 
 /// The instant a wall-clock time in `tz` names (UTC when `tz` is `None`).
@@ -111,7 +63,9 @@ pub fn browser_zone() -> Option<String> {
     }
 }
 
-fn offset_seconds(t: &DateTime<Utc>, tz: &str) -> Option<i32> {
+/// Seconds east of UTC in `tz` at `t`; `None` for a zone unknown here (every zone but UTC on
+/// the server).
+pub fn offset_seconds(t: &DateTime<Utc>, tz: &str) -> Option<i32> {
     if tz == "UTC" {
         return Some(0);
     }
@@ -213,13 +167,12 @@ mod tests {
     #[test]
     fn dates_parse_and_print() {
         let d = parse_date("2026-03-01").unwrap();
-        assert_eq!(date_string(d), "2026-03-01");
+        assert_eq!(d, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(parse_date("2026-02-30"), None);
         assert_eq!(parse_date("2026-3-01x"), None);
         assert_eq!(parse_date("+026-03-01"), None);
         let t = parse_minutes("2026-03-01T09:05").unwrap();
-        assert_eq!(minutes_string(t, 'T'), "2026-03-01T09:05");
-        assert_eq!(seconds_string(t), "2026-03-01 09:05:00");
+        assert_eq!(t, d.and_hms_opt(9, 5, 0).unwrap());
         assert_eq!(parse_minutes("2026-03-01T9:05"), None);
         assert_eq!(parse_minutes("2026-03-01"), None);
     }
@@ -234,13 +187,11 @@ mod tests {
     }
 
     #[test]
-    fn utc_formats_without_a_zone() {
+    fn utc_wall_clock_is_the_instant() {
         let t = DateTime::parse_from_rfc3339("2026-11-25T14:03:07Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(format_utc(&t), "2026-11-25 14:03:07 UTC");
-        assert_eq!(format_in(&t, None), "2026-11-25 14:03:07 UTC");
-        assert_eq!(format_in(&t, Some("UTC")), "2026-11-25 14:03:07 UTC");
         assert_eq!(from_wall_clock(t.naive_utc(), None), Some(t));
+        assert_eq!(to_wall_clock(&t, Some("UTC")), t.naive_utc());
     }
 }

@@ -1,8 +1,7 @@
 //! Property tests: every filter survives its canonical query string, and parsing never panics.
 
-use app::filter::{
-    ActionPattern, Filter, IpBlock, Order, RelativeRange, ResourcePattern, TimeBound, TimeWindow,
-};
+use app::action::ActionPattern;
+use app::filter::{Filter, IpBlock, Order, RelativeRange, ResourcePattern, TimeBound, TimeWindow};
 use app::model::{Source, Status};
 use chrono::{DateTime, NaiveDate};
 use proptest::prelude::*;

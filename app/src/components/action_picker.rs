@@ -4,12 +4,14 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
+use crate::action::ActionPattern;
 use crate::api::action_facets;
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
-use crate::filter::{ActionPattern, Filter};
-use crate::model::{thousands, ActionCategory};
+use crate::filter::Filter;
+use crate::format::thousands;
+use crate::model::ActionCategory;
 
 /// Whether `category` as a whole is selected.
 fn whole_selected(f: &Filter, category: &ActionCategory, all: &[ActionCategory]) -> bool {

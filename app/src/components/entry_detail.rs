@@ -13,11 +13,9 @@ use crate::components::{CopyButton, ProofStatus, StatusLabel};
 use crate::console_state::ConsoleNav;
 use crate::error::ConsoleError;
 use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
-use crate::model::{
-    changes, duration_words, plain, ActorType, AuditEntry, EntryView, Source, Status,
-};
-use crate::time_zone::{format_in, format_utc};
-use crate::Hydrated;
+use crate::format::{duration_words, format_in, format_utc, plain};
+use crate::hydration::Hydrated;
+use crate::model::{changes, ActorType, AuditEntry, EntryView, Source, Status};
 
 /// A field name in words: `request_id` → `Request id`.
 pub fn field_label(key: &str) -> String {

@@ -9,8 +9,8 @@ use crate::chunks::{when_loaded, Chunk};
 use crate::components::ChipWords;
 use crate::console_state::ConsoleNav;
 use crate::filter::CanonicalFilter;
-use crate::model::thousands;
-use crate::Hydrated;
+use crate::format::{size_words, thousands};
+use crate::hydration::Hydrated;
 
 /// Up to this many entries the browser fetches the file itself and shows progress; above it
 /// the attachment URL streams straight to disk (the browser's download shows progress).
@@ -87,19 +87,6 @@ fn DialogFrame(open: RwSignal<bool>) -> impl IntoView {
 #[wasm_split_helpers::wasm_split(export_dialog, fallible)]
 fn export_dialog(open: RwSignal<bool>) -> Chunk {
     Ok(view! { <ExportDialog open/> }.into_any())
-}
-
-/// `512 bytes`, `14.2 KB`, `3.4 MB`: a size people read at a glance.
-pub fn size_words(bytes: u64) -> String {
-    let tenths = |unit: u64| {
-        let t = bytes * 10 / unit;
-        format!("{}.{}", t / 10, t % 10)
-    };
-    match bytes {
-        0..=999 => format!("{bytes} bytes"),
-        1_000..=999_999 => format!("{} KB", tenths(1_000)),
-        _ => format!("{} MB", tenths(1_000_000)),
-    }
 }
 
 #[component]
@@ -217,18 +204,6 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
                 disabled=move || matches!(progress.get(), Progress::Receiving { .. }) || pdf_too_large()
                 on:click=download>"Download"</button>
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_at_a_glance() {
-        assert_eq!(size_words(512), "512 bytes");
-        assert_eq!(size_words(14_250), "14.2 KB");
-        assert_eq!(size_words(3_456_789), "3.4 MB");
     }
 }
 

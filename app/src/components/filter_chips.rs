@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use crate::api::chip_words;
 use crate::chips::{chips, Chip, Words};
 use crate::console_state::ConsoleNav;
+use crate::hydration::Hydrated;
 use crate::model::ChipVocabulary;
-use crate::Hydrated;
 
 /// What makes chips readable (category names, "Name <email>"), asked by the browser once the
 /// page is interactive and only when the filter has users or several actions; until then a

@@ -13,8 +13,8 @@ use leptos::prelude::*;
 
 use crate::api::integrity_check;
 use crate::chunks::Chunk;
+use crate::hydration::Hydrated;
 use crate::integrity::{hash_from_hex, Check, Finding, ProvenLeaf};
-use crate::Hydrated;
 
 /// Where the browser keeps the verifier key it pinned.
 pub const PINNED_KEY: &str = "trailkeep.verifier_key";
@@ -200,7 +200,7 @@ pub fn IntegrityBadge(
                         {format!(
                             "{} in view proven against checkpoint {} (key {}), signed {} ago{}",
                             proven.len(),
-                            crate::model::thousands(size as i64),
+                            crate::format::thousands(size as i64),
                             key,
                             age_words((now() - signed_at).num_seconds()),
                             if newer > 0 { format!("; {newer} newer than it") } else { String::new() },
@@ -248,11 +248,11 @@ pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
                 Integrity::Checking => "Checking…".to_string(),
                 Integrity::Verified { size, proven, .. } if !proven.is_empty() => format!(
                     "✓ In the signed checkpoint of {} entries (proof checked in your browser)",
-                    crate::model::thousands(size as i64)
+                    crate::format::thousands(size as i64)
                 ),
                 Integrity::Verified { size, .. } => format!(
                     "Newer than the latest checkpoint ({} entries): provable once the next is signed",
-                    crate::model::thousands(size as i64)
+                    crate::format::thousands(size as i64)
                 ),
                 Integrity::NoneYet => "No checkpoint signed yet".to_string(),
                 Integrity::Failed(finding) => format!("✗ {}", finding_words(&finding)),

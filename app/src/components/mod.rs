@@ -18,6 +18,7 @@ mod result_count;
 mod search_bar;
 mod status_picker;
 mod time_range_picker;
+mod typing;
 mod user_picker;
 mod view_toggles;
 
@@ -39,17 +40,6 @@ pub use result_count::ResultCount;
 pub use search_bar::{SearchBar, SEARCH_INPUT_ID};
 pub use status_picker::StatusPicker;
 pub use time_range_picker::TimeRangePicker;
+pub use typing::typing;
 pub use user_picker::UserPicker;
 pub use view_toggles::{OrderToggle, TimeZoneToggle};
-
-/// Whether a key press happened while typing into a field (then `/` and the arrows are the
-/// field's).
-pub fn typing(ev: &leptos::ev::KeyboardEvent) -> bool {
-    use wasm_bindgen::JsCast;
-    ev.target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|el| {
-            matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-                || el.has_attribute("contenteditable")
-        })
-}

@@ -8,8 +8,9 @@ use leptos::prelude::*;
 
 use crate::api::{count_entries, exact_count, COUNT_CAP};
 use crate::filter::CanonicalFilter;
+use crate::format::thousands;
 use crate::live_feed::LiveFeed;
-use crate::model::{thousands, MatchCount};
+use crate::model::MatchCount;
 
 /// What the count is of: the canonical filter and the listing's snapshot.
 pub type Counted = Option<(CanonicalFilter, i64)>;

@@ -9,10 +9,9 @@ use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open};
 use crate::console_state::ConsoleNav;
 use crate::filter::{RelativeRange, TimeBound, TimeWindow};
-use crate::time_zone::{
-    date_string, from_wall_clock, minutes_string, parse_minutes, to_wall_clock,
-};
-use crate::Hydrated;
+use crate::format::{date_string, minutes_string};
+use crate::hydration::Hydrated;
+use crate::time_zone::{from_wall_clock, parse_minutes, to_wall_clock};
 
 /// A bound as the custom range's input shows it in `tz`: `2026-11-25 14:03`.
 fn input_value(b: Option<TimeBound>, tz: Option<&str>) -> String {

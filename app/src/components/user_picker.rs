@@ -11,7 +11,8 @@ use crate::api::user_facets;
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, Debounce, PickerSummary};
 use crate::console_state::ConsoleNav;
-use crate::model::{thousands, ActorFacet};
+use crate::format::thousands;
+use crate::model::ActorFacet;
 
 #[component]
 pub fn UserPicker() -> impl IntoView {

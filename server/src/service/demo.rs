@@ -365,7 +365,7 @@ mod tests {
         assert!(a.iter().all(|e| e.occurred_at.unwrap() <= until));
         assert!(a.iter().any(|e| e.record.ip.is_some_and(|ip| ip.is_ipv6())));
         for e in &a {
-            app::model::validate_action(&e.record.action).unwrap();
+            app::action::validate_action(&e.record.action).unwrap();
         }
     }
 }

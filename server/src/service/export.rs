@@ -145,8 +145,8 @@ impl Exporter {
                 format!(
                     "a PDF report holds at most {} entries and this filter matches {}: narrow \
                      the filters, or export CSV or JSON, which have no limit",
-                    app::model::thousands(report::MAX_ENTRIES),
-                    app::model::thousands(snapshot.count)
+                    app::format::thousands(report::MAX_ENTRIES),
+                    app::format::thousands(snapshot.count)
                 ),
             )));
         }

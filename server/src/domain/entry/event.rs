@@ -2,7 +2,8 @@
 
 use std::net::IpAddr;
 
-use app::model::{validate_action, ActorType, Source, Status};
+use app::action::validate_action;
+use app::model::{ActorType, Source, Status};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -478,7 +479,7 @@ mod tests {
 
         /// A field's pattern, and where in an event its value goes.
         const FIELDS: &[(&str, &str, usize)] = &[
-            ("action", patterns::ACTION, app::model::MAX_ACTION_LEN),
+            ("action", patterns::ACTION, app::action::MAX_ACTION_LEN),
             ("ip", patterns::IP_ADDRESS, 64),
             ("occurred_at", patterns::INSTANT, 64),
             ("id", patterns::EVENT_ID, 36),

@@ -108,7 +108,7 @@ impl Form {
 /// The `category` hashed in form 1, frozen as it was when those entries were written (README):
 /// `auth` for `2fa.*`, `auth.*`, `session.*`, `user.login`, `user.logout` and
 /// `user.login_failed`; otherwise the part of `action` before the first `.`. It must never
-/// change: the console's grouping (`app::model::action_category`) is free to.
+/// change: the console's grouping (`app::action::action_category`) is free to.
 pub fn v1_category(action: &str) -> &str {
     let first = action.split('.').next().unwrap_or(action);
     match (first, action) {

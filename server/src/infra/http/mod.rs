@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         signer_memory: state.signer_memory.clone(),
         stale_after: crate::service::checkpoints::stale_after(state.config.log.checkpoint_every),
     });
-    let routes = generate_route_list(app::App);
+    let routes = generate_route_list(app::shell::App);
     let shell_options = state.leptos_options.clone();
     let assets_root = assets::root(&state.leptos_options);
     let shell_root = assets_root.clone();
@@ -71,10 +71,10 @@ pub fn router(state: AppState) -> Router {
                 provide_context(backend.clone());
                 headers::set_page_policy();
             },
-            move || app::shell(shell_options.clone(), shell_root.clone()),
+            move || app::shell::shell(shell_options.clone(), shell_root.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            move |options| app::shell(options, error_root.clone()),
+            move |options| app::shell::shell(options, error_root.clone()),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(state.clone(), origin::guard))

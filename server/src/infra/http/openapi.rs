@@ -225,7 +225,7 @@ pub fn constrain(doc: &mut Value, time_zones: &[String]) {
     let event = &mut schemas["EventInput"];
     event["additionalProperties"] = json!(false);
     let fields = &mut event["properties"];
-    fields["action"] = text(patterns::ACTION, app::model::MAX_ACTION_LEN);
+    fields["action"] = text(patterns::ACTION, app::action::MAX_ACTION_LEN);
     fields["ip"] = optional_text(patterns::IP_ADDRESS, 64);
     fields["occurred_at"] = optional_text(patterns::INSTANT, 64);
     fields["id"] = optional_text(patterns::EVENT_ID, 36);

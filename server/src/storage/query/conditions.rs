@@ -1,7 +1,8 @@
 //! The one place a `Filter` becomes SQL conditions. Values are always bound parameters; the
 //! SQL text depends only on which filter parts are present.
 
-use app::filter::{ActionPattern, Filter, Order, ResourcePattern};
+use app::action::ActionPattern;
+use app::filter::{Filter, Order, ResourcePattern};
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::domain::query::window::Bounds;

@@ -1,58 +1,29 @@
-//! `/audit`: the audit log. Everything on it follows the URL (see `console_state`).
+//! The audit log for a reader allowed to see it. Everything on it follows the URL (see
+//! `console_state`): the entries, their count, the chips, the live feed and the open entry.
 
-use leptos::either::{EitherOf3, EitherOf5};
+use leptos::either::EitherOf5;
 use leptos::reactive::computed::suspense::SuspenseContext;
 use leptos::{ev, prelude::*};
 
+use super::filter_bar::FilterBar;
+use super::states::{EmptyState, NoAccess, RefusedFilter};
 use crate::{
-    api::{search_entries, whoami},
+    api::search_entries,
     components::{
-        ActionPicker, ChipWords, ConsoleLayout, CopyButton, EntryDetail, EntryTable, ExportButton,
-        FilterChips, IntegrityBadge, IpFilter, LiveIndicator, LiveToggle, OrderToggle,
-        ResourceFilter, ResultCount, SearchBar, StatusPicker, TimeRangePicker, TimeZoneToggle,
-        UserPicker, SEARCH_INPUT_ID,
+        ChipWords, CopyButton, EntryDetail, EntryTable, ExportButton, FilterChips, IntegrityBadge,
+        LiveIndicator, LiveToggle, OrderToggle, ResultCount, SearchBar, TimeZoneToggle,
+        SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
     error::ConsoleError,
     filter::CanonicalFilter,
+    hydration::Hydrated,
     live_feed::LiveFeed,
-    Hydrated,
 };
 
+/// The log of a reader allowed to see it: header, search, filters, chips, results.
 #[component]
-pub fn AuditPage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
-    view! {
-        <ConsoleLayout user=me>
-            <Suspense fallback=|| view! { <p class="state-message">"Loading…"</p> }>
-                {move || me.get().map(|r| match r {
-                    Ok(user) if user.role.can_read_log() => EitherOf3::A(view! { <AuditLog/> }),
-                    Ok(_) => EitherOf3::B(view! { <NoAccess/> }),
-                    Err(e) => EitherOf3::C(view! {
-                        <div class="state-message error" role="alert">
-                            <h2>"Not signed in"</h2>
-                            <p>{e.to_string()}</p>
-                            <a href="/login">"Sign in"</a>
-                        </div>
-                    }),
-                })}
-            </Suspense>
-        </ConsoleLayout>
-    }
-}
-
-#[component]
-fn NoAccess() -> impl IntoView {
-    view! {
-        <div class="state-message" role="alert">
-            <h2>"No access"</h2>
-            <p>"Only admins and compliance officers can view the audit log. Ask an admin if you need access."</p>
-        </div>
-    }
-}
-
-#[component]
-fn AuditLog() -> impl IntoView {
+pub fn AuditLog() -> impl IntoView {
     // What the log reads outside the table's own transition (counts, chip words, the live
     // feed's page) registers with a suspense context of its own that no boundary shows a
     // fallback for: under the page's suspense above, each reload would take the whole page
@@ -186,90 +157,6 @@ fn AuditLog() -> impl IntoView {
                 })}
             </Transition>
             {move || detail_open.get().then(|| view! { <EntryDetail/> })}
-        </div>
-    }
-}
-
-/// Closes the open pickers that do not hold `target` (`None`: all of them).
-fn close_pickers(target: Option<web_sys::Node>) {
-    let Ok(open) = document().query_selector_all("details.picker[open]") else {
-        return;
-    };
-    for i in 0..open.length() {
-        if let Some(node) = open.item(i) {
-            if target.as_ref().is_some_and(|t| node.contains(Some(t))) {
-                continue;
-            }
-            if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node) {
-                let _ = el.remove_attribute("open");
-            }
-        }
-    }
-}
-
-/// The pickers and toggles above the table. A picker closes on a click elsewhere or Escape.
-#[component]
-fn FilterBar() -> impl IntoView {
-    let clicks = window_event_listener(ev::click, |ev| {
-        let target = ev
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Node>(t).ok());
-        close_pickers(target);
-    });
-    let keys = window_event_listener(ev::keydown, |ev| {
-        if ev.key() == "Escape" {
-            close_pickers(None);
-        }
-    });
-    on_cleanup(move || {
-        clicks.remove();
-        keys.remove();
-    });
-    view! {
-        <div class="filter-bar" role="toolbar" aria-label="Filters">
-            <UserPicker/>
-            <ActionPicker/>
-            <TimeRangePicker/>
-            <StatusPicker/>
-            <ResourceFilter/>
-            <IpFilter/>
-        </div>
-    }
-}
-
-/// No rows for `filter` (its canonical form, recorded for tests as what is shown).
-#[component]
-fn EmptyState(filter: CanonicalFilter) -> impl IntoView {
-    let nav = expect_context::<ConsoleNav>();
-    let narrowed = move || !nav.filter().is_everything();
-    view! {
-        <div class="state-message" data-testid="empty-state" data-shown-filter=filter.to_string()>
-            <Show
-                when=narrowed
-                fallback=|| view! { <h2>"No entries recorded yet"</h2> <p>"Entries appear here as soon as they are ingested."</p> }
-            >
-                <h2>"No entries match these filters"</h2>
-                <p>"Nothing in the log matches every filter above. Remove a filter or clear them all."</p>
-                <button type="button" class="primary"
-                    on:click=move |_| nav.update_filter(|f| *f = f.cleared())>"Clear all filters"</button>
-            </Show>
-        </div>
-    }
-}
-
-#[component]
-fn RefusedFilter() -> impl IntoView {
-    let nav = expect_context::<ConsoleNav>();
-    let message = move || {
-        nav.query
-            .with(|q| q.filter.as_ref().err().map(|e| e.to_string()))
-            .unwrap_or_default()
-    };
-    view! {
-        <div class="state-message error" role="alert" data-testid="filter-error">
-            <h2>"This link's filter cannot be used"</h2>
-            <p>{message}</p>
-            <a class="button primary" href="/audit">"Show all entries"</a>
         </div>
     }
 }

@@ -1,3 +1,5 @@
+//! The page for a path the console does not know (status 404 when rendered by the server).
+
 use leptos::prelude::*;
 
 #[component]

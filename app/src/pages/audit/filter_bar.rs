@@ -1,0 +1,55 @@
+//! The pickers above the table. A click closes every open picker that does not hold it;
+//! Escape closes them all.
+
+use leptos::{ev, prelude::*};
+
+use crate::components::{
+    ActionPicker, IpFilter, ResourceFilter, StatusPicker, TimeRangePicker, UserPicker,
+};
+
+/// Closes the open pickers that do not hold `target` (`None`: all of them).
+fn close_pickers(target: Option<web_sys::Node>) {
+    let Ok(open) = document().query_selector_all("details.picker[open]") else {
+        return;
+    };
+    for i in 0..open.length() {
+        if let Some(node) = open.item(i) {
+            if target.as_ref().is_some_and(|t| node.contains(Some(t))) {
+                continue;
+            }
+            if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node) {
+                let _ = el.remove_attribute("open");
+            }
+        }
+    }
+}
+
+/// The pickers and toggles above the table. A picker closes on a click elsewhere or Escape.
+#[component]
+pub fn FilterBar() -> impl IntoView {
+    let clicks = window_event_listener(ev::click, |ev| {
+        let target = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Node>(t).ok());
+        close_pickers(target);
+    });
+    let keys = window_event_listener(ev::keydown, |ev| {
+        if ev.key() == "Escape" {
+            close_pickers(None);
+        }
+    });
+    on_cleanup(move || {
+        clicks.remove();
+        keys.remove();
+    });
+    view! {
+        <div class="filter-bar" role="toolbar" aria-label="Filters">
+            <UserPicker/>
+            <ActionPicker/>
+            <TimeRangePicker/>
+            <StatusPicker/>
+            <ResourceFilter/>
+            <IpFilter/>
+        </div>
+    }
+}

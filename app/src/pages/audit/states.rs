@@ -1,0 +1,56 @@
+//! What the audit page shows instead of entries: no access, no entries (for these filters or
+//! at all), or a link's filter that cannot be used. Each says what to do next.
+
+use leptos::prelude::*;
+
+use crate::console_state::ConsoleNav;
+use crate::filter::CanonicalFilter;
+
+/// A member who is not allowed to read the log.
+#[component]
+pub fn NoAccess() -> impl IntoView {
+    view! {
+        <div class="state-message" role="alert">
+            <h2>"No access"</h2>
+            <p>"Only admins and compliance officers can view the audit log. Ask an admin if you need access."</p>
+        </div>
+    }
+}
+
+/// No rows for `filter` (its canonical form, recorded for tests as what is shown).
+#[component]
+pub fn EmptyState(filter: CanonicalFilter) -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let narrowed = move || !nav.filter().is_everything();
+    view! {
+        <div class="state-message" data-testid="empty-state" data-shown-filter=filter.to_string()>
+            <Show
+                when=narrowed
+                fallback=|| view! { <h2>"No entries recorded yet"</h2> <p>"Entries appear here as soon as they are ingested."</p> }
+            >
+                <h2>"No entries match these filters"</h2>
+                <p>"Nothing in the log matches every filter above. Remove a filter or clear them all."</p>
+                <button type="button" class="primary"
+                    on:click=move |_| nav.update_filter(|f| *f = f.cleared())>"Clear all filters"</button>
+            </Show>
+        </div>
+    }
+}
+
+/// The URL's filter is refused: why, and a way back to the whole log.
+#[component]
+pub fn RefusedFilter() -> impl IntoView {
+    let nav = expect_context::<ConsoleNav>();
+    let message = move || {
+        nav.query
+            .with(|q| q.filter.as_ref().err().map(|e| e.to_string()))
+            .unwrap_or_default()
+    };
+    view! {
+        <div class="state-message error" role="alert" data-testid="filter-error">
+            <h2>"This link's filter cannot be used"</h2>
+            <p>{message}</p>
+            <a class="button primary" href="/audit">"Show all entries"</a>
+        </div>
+    }
+}

@@ -1,0 +1,5 @@
+//! `/login`: the sign-in page.
+
+mod page;
+
+pub use page::LoginPage;
