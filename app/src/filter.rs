@@ -621,6 +621,75 @@ pub fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The filter's query parameters as the OpenAPI document states them, beside the parser that
+/// reads them ([`Filter::parse`]); the server's tests hold the two to the same names
+/// ([`FILTER_PARAMS`]) and range values ([`RelativeRange::as_str`]).
+#[cfg(feature = "ssr")]
+pub mod params {
+    use serde::Serialize;
+
+    /// The filter's query parameters (see `app::filter`); repeatable ones combine with OR. What
+    /// one parameter alone must be is stated here; rules across parameters (`range` not with
+    /// `from`/`to`, `from` not after `to`) are checked by the server with a 400 naming the parameter.
+    #[derive(utoipa::IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct FilterQuery {
+        /// Actor id, email (case-insensitive) or name, exactly. Repeatable, at most 50.
+        user: Option<Vec<String>>,
+        /// `user.login`, or `config.*` for every action under `config.`. Repeatable, at most 50.
+        action: Option<Vec<String>>,
+        /// RFC 3339 instant (microseconds at most) or YYYY-MM-DD (inclusive).
+        from: Option<String>,
+        /// RFC 3339 instant (exclusive, microseconds at most) or YYYY-MM-DD (the whole day).
+        to: Option<String>,
+        /// Back from now; not with from/to.
+        #[param(inline)]
+        range: Option<RangeParam>,
+        /// IANA zone for dates (default UTC): one this server's PostgreSQL knows.
+        tz: Option<String>,
+        /// Case-insensitive substring of actor, action, resource, IP, user agent and details.
+        q: Option<String>,
+        /// `type:id`, `type:*` or a bare id.
+        resource: Option<String>,
+        #[param(inline)]
+        status: Option<crate::model::Status>,
+        /// An address or CIDR block.
+        ip: Option<String>,
+        /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
+        source: Option<String>,
+        /// Newest first (default) or oldest first.
+        #[param(inline)]
+        order: Option<OrderParam>,
+    }
+
+    #[derive(Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    pub enum RangeParam {
+        #[serde(rename = "15m")]
+        Minutes15,
+        #[serde(rename = "1h")]
+        Hour1,
+        #[serde(rename = "24h")]
+        Hours24,
+        #[serde(rename = "7d")]
+        Days7,
+        #[serde(rename = "30d")]
+        Days30,
+        #[serde(rename = "90d")]
+        Days90,
+    }
+
+    #[derive(Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    pub enum OrderParam {
+        Desc,
+        Asc,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ pub struct Appended {
 }
 
 fn hex_hash<S: serde::Serializer>(h: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode(h))
+    s.serialize_str(&app::integrity::to_hex(h))
 }
 
 #[derive(Debug)]

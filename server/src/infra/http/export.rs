@@ -41,7 +41,7 @@ pub struct ExportQuery {
     path = "/api/v1/events/export",
     tag = "query",
     params(
-        super::openapi::FilterParams,
+        app::filter::params::FilterQuery,
         ExportQuery,
     ),
     responses(

@@ -52,7 +52,7 @@ pub struct LiveQuery {
     path = "/api/v1/live",
     tag = "query",
     params(
-        super::openapi::FilterParams,
+        app::filter::params::FilterQuery,
         LiveQuery,
     ),
     responses(

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-    IntoParams, Modify, OpenApi, ToSchema,
+    Modify, OpenApi, ToSchema,
 };
 
 use app::model::{
@@ -55,67 +55,6 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("trailkeep_session"))),
         );
     }
-}
-
-/// The filter's query parameters (see `app::filter`); repeatable ones combine with OR. What
-/// one parameter alone must be is stated here; rules across parameters (`range` not with
-/// `from`/`to`, `from` not after `to`) are checked by the server with a 400 naming the parameter.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct FilterParams {
-    /// Actor id, email (case-insensitive) or name, exactly. Repeatable, at most 50.
-    user: Option<Vec<String>>,
-    /// `user.login`, or `config.*` for every action under `config.`. Repeatable, at most 50.
-    action: Option<Vec<String>>,
-    /// RFC 3339 instant (microseconds at most) or YYYY-MM-DD (inclusive).
-    from: Option<String>,
-    /// RFC 3339 instant (exclusive, microseconds at most) or YYYY-MM-DD (the whole day).
-    to: Option<String>,
-    /// Back from now; not with from/to.
-    #[param(inline)]
-    range: Option<RangeParam>,
-    /// IANA zone for dates (default UTC): one this server's PostgreSQL knows.
-    tz: Option<String>,
-    /// Case-insensitive substring of actor, action, resource, IP, user agent and details.
-    q: Option<String>,
-    /// `type:id`, `type:*` or a bare id.
-    resource: Option<String>,
-    #[param(inline)]
-    status: Option<Status>,
-    /// An address or CIDR block.
-    ip: Option<String>,
-    /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
-    source: Option<String>,
-    /// Newest first (default) or oldest first.
-    #[param(inline)]
-    order: Option<OrderParam>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum RangeParam {
-    #[serde(rename = "15m")]
-    Minutes15,
-    #[serde(rename = "1h")]
-    Hour1,
-    #[serde(rename = "24h")]
-    Hours24,
-    #[serde(rename = "7d")]
-    Days7,
-    #[serde(rename = "30d")]
-    Days30,
-    #[serde(rename = "90d")]
-    Days90,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum OrderParam {
-    Desc,
-    Asc,
 }
 
 /// One event to append. Only `action` and `actor.id` are required; no other keys.
@@ -252,4 +191,41 @@ pub fn constrain(doc: &mut Value, time_zones: &[String]) {
     actor["properties"]["id"] = text(patterns::ACTOR_ID, MAX_TEXT_LEN);
     actor["properties"]["name"] = optional_text(patterns::EVENT_TEXT, MAX_TEXT_LEN);
     actor["properties"]["email"] = optional_text(patterns::EVENT_TEXT, MAX_TEXT_LEN);
+}
+
+#[cfg(test)]
+mod tests {
+    use app::filter::params::{FilterQuery, OrderParam, RangeParam};
+    use app::filter::{Order, RelativeRange, FILTER_PARAMS};
+    use utoipa::{IntoParams, PartialSchema};
+
+    fn values(schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) -> Vec<String> {
+        let doc = serde_json::to_value(schema).unwrap();
+        doc["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The filter's documented parameters are the ones its parser reads, with its values.
+    #[test]
+    fn the_documented_filter_is_the_parsed_one() {
+        let mut names: Vec<String> = FilterQuery::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, FILTER_PARAMS);
+        let ranges: Vec<String> = RelativeRange::ALL
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect();
+        assert_eq!(values(RangeParam::schema()), ranges);
+        assert_eq!(
+            values(OrderParam::schema()),
+            [Order::Desc.as_str(), Order::Asc.as_str()]
+        );
+    }
 }

@@ -88,7 +88,7 @@ pub struct PageQuery {
     get,
     path = "/api/v1/events",
     tag = "query",
-    params(super::openapi::FilterParams, PageQuery),
+    params(app::filter::params::FilterQuery, PageQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next", body = EntryPage),
         Refused,
@@ -120,7 +120,7 @@ pub async fn list(
     get,
     path = "/api/v1/events/count",
     tag = "query",
-    params(super::openapi::FilterParams),
+    params(app::filter::params::FilterQuery),
     responses(
         (status = 200, description = "The count and the canonical filter", body = Count),
         Refused,
