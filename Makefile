@@ -12,7 +12,8 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 RUN_ADDR ?= 127.0.0.1:3000
 RUN_DB_PORT ?= 55432
 TEST_DB_PORT ?= 55433
-E2E_ADDR ?= 127.0.0.1:3107
+# Empty: end2end/run.sh picks a free port of loopback at run time (set it to pin one).
+E2E_ADDR ?=
 
 SERVER := target/release/trailkeep
 # The benchmarks: a binary of their own (`--features bench`), never part of `trailkeep`.
