@@ -891,7 +891,9 @@ mod sign_in {
     }
 
     /// Guessers queued on one account hold nothing while they wait: another account signs in
-    /// at once, and of many guesses at the same turn, one is checked.
+    /// before any of them is answered (their turn is `SLOW_SPACING` after the last check), and
+    /// of many guesses at the same turn, one is checked. How long the other sign-in takes is a
+    /// benchmark (`trailkeep-bench sign-in`), not a test.
     #[sqlx::test(migrations = "../migrations")]
     async fn guessing_one_account_slows_no_one_else(pool: PgPool) {
         victim(&pool).await;
@@ -926,14 +928,14 @@ mod sign_in {
                 })
             })
             .collect();
+        // A head start for the guesses to reach their wait: where they wait holds nothing,
+        // so nothing shows that they are there (this pause is not what the test measures).
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let started = std::time::Instant::now();
         let o = attempt(&pool, "other@company.com", PASSWORD, "192.0.2.9", limits).await;
         assert!(matches!(o, SignIn::Ok { .. }));
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
+            guesses.iter().all(|g| !g.is_finished()),
+            "another account's sign-in waited for the guessers' turn"
         );
         let mut checked = 0;
         for g in guesses {
