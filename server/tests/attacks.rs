@@ -427,18 +427,29 @@ async fn the_signer_recomputes_new_leaves_from_the_entries(pool: PgPool) {
         sign_once(&writer, &key, Duration::ZERO, None).await,
         Err(SignError::Refused(Refusal::Leaf { seq: 5 }))
     ));
-    // Monitoring sees it: the tree grew and nothing is signed any more.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(matches!(
-        health(&pool, key.verifier(), None, Some(Duration::ZERO))
+    // Monitoring sees it: the tree grew and nothing is signed any more (once the clock has
+    // passed the newest checkpoint: polled, not slept).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = health(&pool, key.verifier(), None, Some(Duration::ZERO))
             .await
-            .unwrap(),
-        CheckpointHealth::Refused(Refusal::Stalled {
-            tree: 6,
-            checkpoint: 5,
-            ..
-        })
-    ));
+            .unwrap();
+        if matches!(
+            seen,
+            CheckpointHealth::Refused(Refusal::Stalled {
+                tree: 6,
+                checkpoint: 5,
+                ..
+            })
+        ) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitoring never saw the stall: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The integrator names it too (the tree stops there: an alarm).
     assert_eq!(
         tree::health(&pool).await.unwrap(),
@@ -1084,18 +1095,20 @@ async fn exports_whose_clients_read_nothing_are_dropped(pool: PgPool) {
             .unwrap();
         String::from_utf8_lossy(&head[9..12]).to_string()
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(status(addr).await, "429", "both places are held");
-    let started = std::time::Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if status(addr).await == "200" {
-            break;
-        }
+    // Both places are held once the idle exports have started: polled, not slept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while status(addr).await != "429" {
+        assert!(std::time::Instant::now() < deadline, "both places are held");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Then the floor drops them, and the places are freed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while status(addr).await != "200" {
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            std::time::Instant::now() < deadline,
             "the places were never freed"
         );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let dropped: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_entries WHERE action = 'export.downloaded' \
