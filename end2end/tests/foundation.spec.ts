@@ -24,16 +24,19 @@ test('a signed-out visitor is sent to the login page and comes back after signin
 });
 
 test('the page hydrates: Refresh fetches an entry ingested after load', async ({ page, request }) => {
-  await page.goto('/login');
+  // The page watches a resource of this test's own: the row it expects can only be its entry.
+  const marker = `e2e_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+  await page.goto(`/audit?resource=config:${marker}`);
   await signIn(page, 'admin@company.com');
+  await expect(page).toHaveURL(new RegExp(`resource=config(:|%3A)${marker}`));
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  const marker = `e2e_${Date.now()}`;
+  await expect(page.getByTestId('result-count')).toHaveText('0 entries');
   const response = await request.post('/api/v1/events', {
     headers: { Authorization: `Bearer ${ingestKey}` },
     data: {
       action: 'config.deployed',
       actor: { id: 'e2e-bot', name: marker, type: 'system' },
-      resource: { type: 'config', id: 'cfg_e2e' },
+      resource: { type: 'config', id: marker },
       ip: '2001:db8::7',
       status: 'success',
     },
@@ -41,7 +44,9 @@ test('the page hydrates: Refresh fetches an entry ingested after load', async ({
   expect(response.status()).toBe(201);
   await expect(page.getByText(marker)).toHaveCount(0);
   await page.getByTestId('refresh').click();
-  const first = page.locator('table.entry-table tbody tr[data-seq]').first();
+  const rows = page.locator('table.entry-table tbody tr[data-seq]');
+  await expect(rows).toHaveCount(1);
+  const first = rows.first();
   await expect(first).toContainText(marker);
   await expect(first).toContainText('config.deployed');
   await expect(first).toContainText('2001:db8::7');
@@ -53,6 +58,8 @@ test('a wrong password shows an error and is recorded as user.login_failed', asy
   await expect(page.getByRole('alert')).toContainText('Wrong email or password');
   await signIn(page, 'compliance@company.com');
   await expect(page).toHaveURL(/\/audit$/);
+  // Only this account's sign-ins (no other test signs in as compliance@), newest first.
+  await page.goto('/audit?user=compliance@company.com&action=user.login&action=user.login_failed');
   const rows = page.locator('table.entry-table tbody tr[data-seq]');
   // Newest first: this sign-in, then the failed attempt before it.
   await expect(rows.nth(0).locator('code')).toHaveText('user.login');

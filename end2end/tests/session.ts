@@ -1,4 +1,4 @@
-import { expect, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
 
 // Signing in as the demo admin, shared by the console specs.
 
@@ -21,4 +21,25 @@ export async function signIn(page: Page, path = '/audit') {
 export async function ready(page: Page, path = '/audit') {
   await signIn(page, path);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** A name no other test (or run) uses: a spec's own data carries it, and its filters name it. */
+export function unique(prefix: string): string {
+  return `${prefix}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Ingests `events` with the run's key; the entries as recorded. */
+export async function ingest(request: APIRequestContext, events: object | object[]) {
+  const response = await request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${ingestKey}` },
+    data: events,
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()).entries as { id: string; seq: number }[];
+}
+
+/** The rows' count once at least one is shown: a check of every row proves nothing on none. */
+export async function someRows(page: Page): Promise<number> {
+  await expect(rows(page).first()).toBeVisible();
+  return rows(page).count();
 }

@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ingestKey, ready, rows, signIn } from './session';
+import { ingest, ingestKey, ready, rows, signIn, someRows, unique } from './session';
 
 // The console as a compliance officer works it: filters built through the pickers and removed
 // chip by chip in every order, search typed with human pauses, every export format opened,
@@ -27,7 +27,9 @@ async function settled(page: Page) {
     .toBe(want);
 }
 
+/** One column of the rows in the DOM, at least one row (a check of every row passes on none). */
 async function column(page: Page, index: number): Promise<string[]> {
+  await someRows(page);
   return (await rows(page).locator(`td:nth-child(${index})`).allInnerTexts()).map((t) => t.trim());
 }
 
@@ -77,8 +79,13 @@ const ORDERS: Picked[][] = [
   ['action', 'status', 'time'],
 ];
 
-test('filters built through the pickers come off chip by chip, in every order', async ({ page }) => {
+test('filters built through the pickers come off chip by chip, in every order', async ({ page, request }) => {
   test.setTimeout(120_000);
+  // Rows of its own for all three filters, so no check below runs over an empty table.
+  const marker = unique('picked');
+  await ingest(request, [1, 2, 3].map((i) => ({
+    action: 'user.login_failed', status: 'failure', actor: { id: `${marker}-${i}`, type: 'user' },
+  })));
   await ready(page);
   for (const order of ORDERS) {
     await page.goto('/audit');
@@ -111,7 +118,9 @@ test('a whole category is one chip, and Clear all keeps nothing', async ({ page 
   await expect(page).toHaveURL(/\/audit$/);
 });
 
-test('the IP filter takes an address or a CIDR block and says why it refuses one', async ({ page }) => {
+test('the IP filter takes an address or a CIDR block and says why it refuses one', async ({ page, request }) => {
+  // An entry of its own in the block, so the rows checked below are never none.
+  await ingest(request, { action: 'config.updated', actor: { id: unique('ip'), type: 'system' }, ip: '203.0.113.77' });
   await ready(page);
   await page.getByTestId('ip-filter').fill('203.0.113.0/24');
   await page.getByTestId('ip-filter').press('Enter');
@@ -126,7 +135,8 @@ test('the IP filter takes an address or a CIDR block and says why it refuses one
   await expect(page).toHaveURL(/ip=203\.0\.113\.0\/24/);
 });
 
-/** Types `text` key by key, a human pause between keys. */
+/** Types `text` key by key, a human pause between keys: the pace of a person typing (what the
+ * test is about), not a wait for something to happen. */
 async function typeSlowly(page: Page, text: string, pauses: () => number) {
   for (const ch of text) {
     await page.keyboard.type(ch);
@@ -216,6 +226,12 @@ test('the user picker: focused on open, one row per person, chips read Name <ema
 test('every export format downloads and opens: CSV, JSON, NDJSON and the PDF report', async ({ page }) => {
   test.setTimeout(90_000);
   await ready(page, '/audit?action=config.updated');
+  // Exports are recorded in the log: this test's are the ones after the newest entry now.
+  const head = async () => {
+    const api = await page.request.get('/api/v1/events?limit=1', { headers: { Authorization: `Bearer ${ingestKey}` } });
+    return (await api.json()).entries[0].seq as number;
+  };
+  const since = await head();
   await page.getByTestId('export').click();
   const dialog = page.getByTestId('export-dialog');
   await expect(dialog.getByTestId('export-count')).toHaveText(/Exactly [\d,]+ entr/);
@@ -267,12 +283,14 @@ test('every export format downloads and opens: CSV, JSON, NDJSON and the PDF rep
   expect(pdf).toContain('Summary');
   expect(pdf).toMatch(/Trailkeep audit log · checkpoint of \d+ entries; root /);
 
-  // The recorded export names the resolved period (recorded once the download ended).
+  // The recorded export names the resolved period (recorded once the download ended): the PDF
+  // export of this test, after `since`.
   const lastExport = async () => {
-    const api = await page.request.get('/api/v1/events?action=export.downloaded&limit=1', {
+    const api = await page.request.get('/api/v1/events?action=export.downloaded&limit=20', {
       headers: { Authorization: `Bearer ${ingestKey}` },
     });
-    return (await api.json()).entries[0]?.details;
+    const mine = (await api.json()).entries.filter((e: { seq: number; details: { format?: string } }) => e.seq > since && e.details.format === 'pdf');
+    return mine[0]?.details;
   };
   await expect.poll(async () => (await lastExport())?.format).toBe('pdf');
   const recorded = await lastExport();

@@ -338,7 +338,9 @@ async fn what_was_typed_is_never_echoed_and_never_stored_unless_an_address(pool:
     assert_eq!(last.details["reason"], "unknown_user");
 }
 
-/// Sign-ins hash on the blocking pool: a burst of 64 does not hold up other requests.
+/// Sign-ins hash on the blocking pool: a burst of 64 does not hold up other requests, which
+/// are answered while the burst's password checks (two at a time) are still queued. How fast
+/// they are answered is a benchmark (`trailkeep-bench sign-in`), not a test.
 #[sqlx::test(migrations = "../migrations")]
 async fn a_burst_of_sign_ins_does_not_stall_other_requests(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
@@ -351,21 +353,24 @@ async fn a_burst_of_sign_ins_does_not_stall_other_requests(pool: PgPool) {
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let mut slowest = std::time::Duration::ZERO;
+    // The burst is under way once its first sign-in has been answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !burst.iter().any(|b| b.is_finished()) {
+        assert!(std::time::Instant::now() < deadline, "no sign-in answered");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     for _ in 0..5 {
-        let started = std::time::Instant::now();
         let r = send(&app, get("/healthz", None)).await;
         assert_eq!(r.status, 200);
-        slowest = slowest.max(started.elapsed());
     }
+    let pending = burst.iter().filter(|b| !b.is_finished()).count();
+    assert!(
+        pending > 0,
+        "/healthz was answered only once the whole burst was"
+    );
     for b in burst {
         b.await.unwrap();
     }
-    assert!(
-        slowest < std::time::Duration::from_millis(100),
-        "/healthz took {slowest:?} during the burst"
-    );
 }
 
 /// A role change ends the user's sessions: nobody keeps browsing under the role they had.

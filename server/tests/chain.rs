@@ -35,6 +35,10 @@ async fn tricky_content_hashes_recompute_from_what_is_stored(pool: PgPool) {
         .unwrap();
     let rows = entries::rows_by_seq(&pool, 0, 100).await.unwrap();
     assert_eq!(rows.len(), acks.len());
+    assert!(
+        !rows.is_empty(),
+        "a check of every row proves nothing on none"
+    );
     for (row, ack) in rows.iter().zip(&acks) {
         let record: &EntryRecord = &row.record;
         assert_eq!(

@@ -346,7 +346,16 @@ async fn an_export_is_cut_at_a_checkpoint_signed_for_it(pool: PgPool) {
     append(&pool, 30).await;
     integrate(&pool).await.unwrap();
     sign_once(&pool, &key, Duration::ZERO, None).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await; // past the on-demand interval
+    // Past the on-demand interval since that checkpoint (the condition the signer checks, awaited).
+    let signed_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT max(signed_at) FROM checkpoints")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let every = trailkeep::service::checkpoints::ON_DEMAND_EVERY;
+    while chrono::Utc::now() - signed_at <= chrono::Duration::from_std(every).unwrap() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     append(&pool, 3).await; // newer than the checkpoint, not yet in the tree
                             // One dated in the future (a client's clock): an export of everything holds it, and
                             // verifies.

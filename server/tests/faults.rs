@@ -117,7 +117,8 @@ async fn sigterm_finishes_what_it_acknowledged_and_tells_live_clients_to_reconne
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // SIGTERM once ingest is under way (entries acknowledged): awaited, not slept.
+    acknowledged(&seen, 1).await;
     signal(&server, "TERM");
 
     // The live socket is closed with "service restart", not dropped.
@@ -166,6 +167,42 @@ async fn sigterm_finishes_what_it_acknowledged_and_tells_live_clients_to_reconne
         trailkeep::service::chain::verify(&pool).await.unwrap(),
         Ok(_)
     ));
+}
+
+/// Waits until at least `n` entries have been acknowledged (a generous deadline: only ingest
+/// that never gets going fails it).
+async fn acknowledged(seen: &Mutex<Seen>, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().acked.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} entries acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the cluster at `url` holds at least `n` signed checkpoints; how many it holds.
+async fn checkpoints_signed(url: &str, n: i64) -> i64 {
+    use sqlx::Connection;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let signed = match sqlx::PgConnection::connect(url).await {
+            Ok(mut c) => sqlx::query_scalar("SELECT count(*) FROM checkpoints")
+                .fetch_one(&mut c)
+                .await
+                .unwrap_or(0),
+            Err(_) => 0, // restarting
+        };
+        if signed >= n {
+            return signed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{signed} checkpoints signed, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Ingests until the server stops taking connections (it is shutting down).
@@ -290,17 +327,25 @@ async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_n
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The kill once ingest is under way (30 entries, as many as a batch for each client) and a
+    // checkpoint is signed, the database crash once the clients have gone on without the dead
+    // server: awaited, not slept.
+    acknowledged(&seen, 6 * 5).await;
+    checkpoints_signed(&cluster.url, 1).await;
     let mut doomed = doomed;
     doomed.process.kill().unwrap(); // SIGKILL: no shutdown at all
     let _ = doomed.process.wait();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let killed_at = seen.lock().unwrap().acked.len();
+    acknowledged(&seen, killed_at + 5).await;
     let crashed_at = seen.lock().unwrap().acked.len();
+    let signed_before = checkpoints_signed(&cluster.url, 1).await;
     cluster.pg_ctl(&["restart", "-m", "immediate", "-w", "-t", "60"]);
 
     for c in clients {
         c.await.unwrap();
     }
+    // The survivor signs again after the crash.
+    checkpoints_signed(&cluster.url, signed_before + 1).await;
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(
         seen.bad.is_empty(),

@@ -60,16 +60,22 @@ async fn sixteen_slow_searches_leave_ingest_untouched(pool: PgPool) {
         .map(|_| {
             let reads = reads.clone();
             tokio::spawn(async move {
-                sqlx::query("SELECT pg_sleep(3)")
+                sqlx::query("SELECT pg_sleep(5)")
                     .execute(&reads)
                     .await
                     .unwrap();
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(reads.size(), 16);
-    assert_eq!(reads.num_idle(), 0);
+    // Every read connection taken: polled, not slept.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(reads.size() == 16 && reads.num_idle() == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "the slow statements never held every read connection"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     // A search meanwhile waits for a read connection (it never takes a writer's)...
     let search = {
@@ -80,17 +86,17 @@ async fn sixteen_slow_searches_leave_ingest_untouched(pool: PgPool) {
             (r.status, started.elapsed())
         })
     };
-    // ...while ingest answers at once.
+    // ...while ingest answers, every time before the slow statements (5 s) end and the
+    // search waiting behind them is answered: it never waits behind searches. (How fast
+    // ingest is, is the ingest benchmark's.)
     for i in 0..20 {
-        let started = Instant::now();
         let body =
             serde_json::json!({"action": "config.updated", "actor": {"id": format!("u{i}")}});
         let r = send(&app, post_json(Some(&key), body.to_string())).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "ingest waited {:?} behind searches",
-            started.elapsed()
+            !search.is_finished() && slow.iter().all(|t| !t.is_finished()),
+            "ingest {i} was answered only after the searches"
         );
     }
     let (status, waited) = search.await.unwrap();
@@ -136,7 +142,9 @@ async fn a_search_past_the_statement_timeout_is_a_503_that_says_to_narrow_it(poo
         "{}",
         r.text
     );
-    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    // The statement timeout (500 ms) is the behaviour: checked against a generous deadline,
+    // so that only a search that waits for the lock to go fails it.
+    assert!(waited < Duration::from_secs(30), "waited {waited:?}");
 
     // Once the lock is gone the same search answers.
     let r = send(&app, get("/api/v1/events?q=anything", &key)).await;

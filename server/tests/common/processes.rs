@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Command};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -37,32 +37,44 @@ pub fn key_file(url: &str) -> std::path::PathBuf {
 }
 
 /// `trailkeep serve` on a free port of loopback against `url`, with `env` besides; returns
-/// once `/healthz` answers.
+/// once `/healthz` answers from it. A port chosen free can be taken before serve binds it: serve
+/// then exits, and another port is tried (and an answer counts only while our process runs).
 pub async fn start(url: &str, env: &[(&str, &str)]) -> Server {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trailkeep"));
-    command
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("LEPTOS_SITE_ADDR", addr.to_string())
-        .env("LEPTOS_SITE_ROOT", "target/site")
-        .env("TRAILKEEP_LOG_LEVEL", "error")
-        // One log key per database, shared by its processes, outside the source tree.
-        .env("TRAILKEEP_KEY_FILE", key_file(url));
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let server = Server {
-        addr,
-        process: command.spawn().unwrap(),
-    };
-    for _ in 0..150 {
-        if let Ok((200, _)) = http(addr, "/healthz", None, None).await {
-            return server;
+    for _ in 0..5 {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trailkeep"));
+        command
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .env("TRAILKEEP_LOG_LEVEL", "error")
+            // One log key per database, shared by its processes, outside the source tree.
+            .env("TRAILKEEP_KEY_FILE", key_file(url));
+        for (k, v) in env {
+            command.env(k, v);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut server = Server {
+            addr,
+            process: command.spawn().unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if server.process.try_wait().unwrap().is_some() {
+                break; // exited: most likely the port was taken meanwhile
+            }
+            if let Ok((200, _)) = http(addr, "/healthz", None, None).await {
+                if server.process.try_wait().unwrap().is_none() {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if server.process.try_wait().unwrap().is_none() {
+            panic!("trailkeep serve did not come up on {addr} within 15 s");
+        }
     }
-    panic!("trailkeep serve did not come up on {addr}");
+    panic!("trailkeep serve exited five times on ports chosen free");
 }
 
 /// One request on its own connection: a JSON `POST` with `body`, else a `GET`. Status and

@@ -128,7 +128,7 @@ fn rss_kb() -> u64 {
 
 /// Downloads the whole export, discarding it: seconds, time to first byte, bytes, and the
 /// largest growth of resident memory seen while it ran.
-async fn download(
+pub(crate) async fn download(
     addr: SocketAddr,
     key: &str,
     format: &str,

@@ -10,6 +10,7 @@ mod export;
 mod live;
 mod options;
 mod throughput;
+mod timings;
 mod tree;
 
 use trailkeep::infra::config;
@@ -25,6 +26,11 @@ USAGE (DATABASE_URL: a scratch database; see the guard below):
                                         live latency against raw LISTEN/NOTIFY
   trailkeep-bench export [--entries N]  CSV/NDJSON export against psql \\copy (seeded once, kept)
   trailkeep-bench tree [--entries N]    Merkle tree: integration, proofs, storage
+  trailkeep-bench sign-in [--burst 64] [--rounds 5]
+                                        /healthz during a sign-in burst against idle; another
+                                        account's sign-in while guesses queue against alone
+  trailkeep-bench export-abandon [--entries 20000] [--rounds 3]
+                                        an abandoned PDF export recorded, against the whole one
 
 A benchmark writes entries that can never be deleted: it refuses a database that already holds
 entries unless that database was made by a benchmark, or `--i-know` is given.
@@ -44,7 +50,12 @@ async fn main() {
             print!("{USAGE}");
             Ok(())
         }
-        [name, ..] if !matches!(*name, "ingest" | "query" | "live" | "export" | "tree") => {
+        [name, ..]
+            if !matches!(
+                *name,
+                "ingest" | "query" | "live" | "export" | "tree" | "sign-in" | "export-abandon"
+            ) =>
+        {
             Err(format!("unknown benchmark {name:?}\n\n{USAGE}"))
         }
         [name, rest @ ..] => match guard(i_know).await {
@@ -54,6 +65,8 @@ async fn main() {
                 "query" => throughput::query(rest).await,
                 "live" => live::live(rest).await,
                 "tree" => tree::tree(rest).await,
+                "sign-in" => timings::sign_in(rest).await,
+                "export-abandon" => timings::export_abandon(rest).await,
                 _ => export::export(rest).await,
             },
         },

@@ -500,7 +500,14 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(2048))]
+            // A fixed seed unless PROPTEST_RNG_SEED names another; printed with a failure.
+            #![proptest_config({
+                use proptest::test_runner::RngSeed;
+                let c = ProptestConfig::with_cases(2048);
+                let seed = match c.rng_seed { RngSeed::Fixed(seed) => seed, RngSeed::Random => 2026 };
+                eprintln!("proptest seed {seed}: PROPTEST_RNG_SEED={seed} replays this run");
+                ProptestConfig { rng_seed: RngSeed::Fixed(seed), ..c }
+            })]
 
             /// Whatever the document's pattern for a field matches (within its length), ingest
             /// accepts.
