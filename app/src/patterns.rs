@@ -176,28 +176,17 @@ pub const EVENT_TEXT: &str = r"^[^\x00]*$";
 pub const ACTOR_ID: &str = r"^[^\x00]*[^\s\x00][^\x00]*$";
 
 #[cfg(test)]
+#[path = "../tests/support/seeded.rs"]
+mod seeded;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::filter::Filter;
     use proptest::prelude::*;
     use proptest::string::string_regex_parsed;
-    use proptest::test_runner::RngSeed;
+    use super::seeded::seeded;
     use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
-
-    /// A fixed seed, so a failure replays on every run; `PROPTEST_RNG_SEED=<n>` runs other
-    /// cases (and replays a run made with it: the seed is printed with a failure).
-    fn seeded(cases: u32) -> ProptestConfig {
-        let config = ProptestConfig::with_cases(cases);
-        let seed = match config.rng_seed {
-            RngSeed::Fixed(seed) => seed,
-            RngSeed::Random => 2026,
-        };
-        eprintln!("proptest seed {seed}: PROPTEST_RNG_SEED={seed} replays this run");
-        ProptestConfig {
-            rng_seed: RngSeed::Fixed(seed),
-            ..config
-        }
-    }
 
     /// `hir` with every unbounded repetition (`*`, `+`) bounded at `cap`.
     fn capped(hir: &Hir, cap: u32) -> Hir {

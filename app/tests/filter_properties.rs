@@ -5,22 +5,10 @@ use app::filter::{Filter, IpBlock, Order, RelativeRange, ResourcePattern, TimeBo
 use app::model::{Source, Status};
 use chrono::{DateTime, NaiveDate};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
-/// A fixed seed, so a failure replays on every run; `PROPTEST_RNG_SEED=<n>` runs other cases
-/// (and replays a run made with it: the seed is printed with a failure).
-fn seeded(cases: u32) -> ProptestConfig {
-    let config = ProptestConfig::with_cases(cases);
-    let seed = match config.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => 2026,
-    };
-    eprintln!("proptest seed {seed}: PROPTEST_RNG_SEED={seed} replays this run");
-    ProptestConfig {
-        rng_seed: RngSeed::Fixed(seed),
-        ..config
-    }
-}
+#[path = "support/seeded.rs"]
+mod seeded;
+use seeded::seeded;
 
 /// Text as users type it: any characters but controls, no surrounding whitespace, not empty
 /// (by construction: nothing generated is thrown away).

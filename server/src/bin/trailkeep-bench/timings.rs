@@ -17,7 +17,8 @@ use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use trailkeep::domain::auth::Scope;
-use trailkeep::infra::{cli::Options, config};
+use crate::options::Options;
+use trailkeep::infra::config;
 use trailkeep::service::accounts::{self, Acting, SignIn, SignInLimits};
 use trailkeep::storage;
 
