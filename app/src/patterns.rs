@@ -181,11 +181,11 @@ mod seeded;
 
 #[cfg(test)]
 mod tests {
+    use super::seeded::seeded;
     use super::*;
     use crate::filter::Filter;
     use proptest::prelude::*;
     use proptest::string::string_regex_parsed;
-    use super::seeded::seeded;
     use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 
     /// `hir` with every unbounded repetition (`*`, `+`) bounded at `cap`.

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use trailkeep::domain::auth::Scope;
 use crate::options::Options;
+use trailkeep::domain::auth::Scope;
 use trailkeep::infra::config;
 use trailkeep::service::accounts::{self, Acting, SignIn, SignInLimits};
 use trailkeep::storage;
