@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-use super::{error::ApiError, session::login_url, AppState};
+use super::{error::ApiError, AppState};
 use crate::{
     domain::auth::{self, Scope},
     storage::{
@@ -233,4 +233,17 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         target
     };
     Redirect::to(&login_url(&target, None)).into_response()
+}
+
+/// The sign-in page, told why the last attempt failed by a code (`app::pages::login` words
+/// it): nothing typed ever travels back in the URL.
+pub(super) fn login_url(next: &str, error: Option<&str>) -> String {
+    let mut pairs = vec![("next", next)];
+    if let Some(e) = error {
+        pairs.push(("error", e));
+    }
+    format!(
+        "/login?{}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
 }

@@ -15,7 +15,7 @@ use utoipa::openapi::{
 use utoipa::{IntoParams, Number};
 
 use super::error::ApiError;
-use super::query::{number, simple_params};
+use app::filter::percent_decode;
 
 /// The query string of a request, parsed into `T` as its documentation states.
 pub struct Params<T>(pub T);
@@ -102,6 +102,49 @@ fn check(p: &Parameter, value: &str) -> Result<(), ApiError> {
         }
         _ => Ok(()),
     }
+}
+
+/// A whole number within `min..=max`, or a 400 naming `param`.
+pub(super) fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{param}: must be a whole number from {min} to {max}"
+            ))
+            .with_param(param)
+        })
+}
+
+/// Parses `key=value` pairs where only `allowed` keys may appear, each at most once.
+pub(super) fn simple_params(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(k)
+            .ok_or_else(|| ApiError::bad_request("the query string is not valid UTF-8"))?;
+        let v = percent_decode(v)
+            .ok_or_else(|| ApiError::bad_request(format!("{k}: not valid UTF-8")).with_param(&k))?;
+        if !allowed.contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "{k}: unknown parameter (known: {})",
+                allowed.join(", ")
+            ))
+            .with_param(&k));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(
+                ApiError::bad_request(format!("{k}: may be given only once")).with_param(&k),
+            );
+        }
+        out.push((k, v));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

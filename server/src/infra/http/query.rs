@@ -1,7 +1,7 @@
 //! The read API: `GET /api/v1/events` (keyset pages), `/events/count`, `/events/{id}` and the
 //! facets for the pickers. Session users need role admin or compliance; keys need scope `read`.
 
-use app::filter::{percent_decode, Filter};
+use app::filter::Filter;
 use app::model::{ActionCategory, ActorFacet, AuditEntry, EntryPage};
 use axum::{
     extract::{Path, RawQuery, State},
@@ -56,19 +56,6 @@ impl From<app::filter::FilterError> for ApiError {
     fn from(f: app::filter::FilterError) -> Self {
         ApiError::bad_request(f.to_string()).with_param(&f.param)
     }
-}
-
-pub(super) fn number(param: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
-    value
-        .parse::<i64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{param}: must be a whole number from {min} to {max}"
-            ))
-            .with_param(param)
-        })
 }
 
 /// A page's size and where it starts, beside the filter.
@@ -170,35 +157,6 @@ pub async fn one(
             format!("no entry with id {id}"),
         )),
     }
-}
-
-/// Parses `key=value` pairs where only `allowed` keys may appear, each at most once.
-pub(super) fn simple_params(
-    raw: Option<&str>,
-    allowed: &[&str],
-) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode(k)
-            .ok_or_else(|| ApiError::bad_request("the query string is not valid UTF-8"))?;
-        let v = percent_decode(v)
-            .ok_or_else(|| ApiError::bad_request(format!("{k}: not valid UTF-8")).with_param(&k))?;
-        if !allowed.contains(&k.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "{k}: unknown parameter (known: {})",
-                allowed.join(", ")
-            ))
-            .with_param(&k));
-        }
-        if out.iter().any(|(seen, _)| *seen == k) {
-            return Err(
-                ApiError::bad_request(format!("{k}: may be given only once")).with_param(&k),
-            );
-        }
-        out.push((k, v));
-    }
-    Ok(out)
 }
 
 #[derive(Deserialize, IntoParams)]

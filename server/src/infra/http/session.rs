@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    auth::{session_token, COOKIE},
+    auth::{login_url, session_token, COOKIE},
     client,
     error::ApiError,
     AppState,
@@ -29,19 +29,6 @@ fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64)
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&text).expect("cookie text is ASCII")
-}
-
-/// The sign-in page, told why the last attempt failed by a code (`app::pages::login` words
-/// it): nothing typed ever travels back in the URL.
-pub(super) fn login_url(next: &str, error: Option<&str>) -> String {
-    let mut pairs = vec![("next", next)];
-    if let Some(e) = error {
-        pairs.push(("error", e));
-    }
-    format!(
-        "/login?{}",
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
-    )
 }
 
 #[derive(Deserialize)]
