@@ -237,7 +237,7 @@ impl EntryRecord {
             source: self.source,
             source_name,
             form: self.form.number(),
-            leaf_hash: app::integrity::to_hex(&leaf_hash),
+            leaf_hash: app::integrity::to_hex(leaf_hash),
         }
     }
 }
