@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::filter::CanonicalFilter;
 use crate::model::{
-    ActionCategory, ActorFacet, ChipVocabulary, EntryPage, EntryView, IntegrityEvidence,
+    ActionCategory, ActorFacetPage, ChipVocabulary, EntryPage, EntryView, IntegrityEvidence,
     MatchCount, SessionUser,
 };
 
@@ -147,12 +147,24 @@ pub async fn chip_words(
     })
 }
 
-/// Actors matching `q`, for the user picker.
+/// Actors in one page of the user picker.
+pub const USER_PAGE: i64 = 20;
+
+/// Actors matching `q`, for the user picker: [`USER_PAGE`] from `offset`, counted under the
+/// filter on screen without its users (`filter`), and how many match in all.
 #[server(input = Json)]
-pub async fn user_facets(q: String) -> Result<Vec<ActorFacet>, ConsoleError> {
+pub async fn user_facets(
+    q: String,
+    filter: CanonicalFilter,
+    offset: i64,
+) -> Result<ActorFacetPage, ConsoleError> {
     let backend = reader_backend().await?;
     let q: String = q.trim().chars().take(256).collect();
-    backend.user_facets(q, 20).await
+    let mut others = filter.parse()?;
+    others.users.clear();
+    backend
+        .user_facets(q, others, USER_PAGE, offset.clamp(0, 1_000_000))
+        .await
 }
 
 /// Categories and actions with counts, for the action picker.

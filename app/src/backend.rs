@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::error::ConsoleError;
 use crate::filter::Filter;
 use crate::model::{
-    ActionCategory, ActorFacet, AuditEntry, EntryPage, IntegrityEvidence, MatchCount,
+    ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence,
+    MatchCount,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -33,7 +34,15 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         through_seq: Option<i64>,
     ) -> BoxFuture<'_, BackendResult<MatchCount>>;
     fn entry(&self, id: Uuid) -> BoxFuture<'_, BackendResult<Option<AuditEntry>>>;
-    fn user_facets(&self, q: String, limit: i64) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
+    /// One page of the user picker: actors matching `q`, counted under `others` (the filter on
+    /// screen without its users), `limit` from `offset`, and how many match in all.
+    fn user_facets(
+        &self,
+        q: String,
+        others: Filter,
+        limit: i64,
+        offset: i64,
+    ) -> BoxFuture<'_, BackendResult<ActorFacetPage>>;
     fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
     /// The actors chosen with these `user=` values (one row per value that names one).
     fn actors(&self, values: Vec<String>) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;

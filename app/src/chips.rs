@@ -6,9 +6,11 @@
 //! ([`Filter::without`]), so chips may be added and removed in any order. The console's chips,
 //! the export dialog and the PDF report's cover all read the filter through [`chips`].
 
+use chrono::{DateTime, Utc};
+
 use crate::action::ActionPattern;
 use crate::filter::{Filter, Order, TimeBound, TimeWindow};
-use crate::format::{date_string, minutes_string};
+use crate::format::{date_string, wall_string};
 use crate::model::{ActionCategory, ActorFacet, Source};
 use crate::time_zone::to_wall_clock;
 
@@ -64,24 +66,55 @@ impl Filter {
         f
     }
 
-    /// Everything cleared but the time-zone choice (a display preference, not a filter).
+    /// Everything cleared but the time-zone choice and the order (display preferences, not
+    /// filters).
     pub fn cleared(&self) -> Filter {
         Filter {
             tz: self.tz.clone(),
+            order: self.order,
             ..Filter::default()
         }
     }
 }
 
-/// `2026-11-25 14:03 UTC`, or in `zone` (`2026-11-25 15:03 Europe/Berlin`).
+/// A start as people read it, at the precision it has: `2026-11-25 14:03 UTC`,
+/// `2026-11-25 14:03:07.250 Europe/Berlin`, or a whole day `2026-11-25`.
 pub fn bound_label(b: &TimeBound, zone: Option<&str>) -> String {
     match b {
         TimeBound::Date(d) => date_string(*d),
         TimeBound::Instant(t) => format!(
             "{} {}",
-            minutes_string(to_wall_clock(t, zone), ' '),
+            wall_string(to_wall_clock(t, zone)),
             zone.unwrap_or("UTC")
         ),
+    }
+}
+
+/// An end as people read it: the last minute or second it includes (an end is exclusive: `to`
+/// of 14:04:00 includes all of 14:03), or "before" an instant finer than a second.
+pub fn end_label(b: &TimeBound, zone: Option<&str>) -> String {
+    match b {
+        TimeBound::Date(d) => date_string(*d),
+        TimeBound::Instant(t) => {
+            let zone_name = zone.unwrap_or("UTC");
+            match inclusive_end(t) {
+                Some(last) => format!("{} {zone_name}", wall_string(to_wall_clock(&last, zone))),
+                None => format!("before {}", bound_label(b, zone)),
+            }
+        }
+    }
+}
+
+/// The start of the last whole minute or second an exclusive end includes (`None` when the end
+/// is finer than a second).
+pub fn inclusive_end(t: &DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::Timelike;
+    if t.nanosecond() != 0 {
+        None
+    } else if t.second() == 0 {
+        Some(*t - chrono::Duration::minutes(1))
+    } else {
+        Some(*t - chrono::Duration::seconds(1))
     }
 }
 
@@ -91,9 +124,9 @@ pub fn window_label(w: &TimeWindow, zone: Option<&str>) -> String {
         TimeWindow::All => "All time".to_string(),
         TimeWindow::Last(r) => r.label().to_string(),
         TimeWindow::Between { from, to } => match (from, to) {
-            (Some(a), Some(b)) => format!("{} → {}", bound_label(a, zone), bound_label(b, zone)),
+            (Some(a), Some(b)) => format!("{} → {}", bound_label(a, zone), end_label(b, zone)),
             (Some(a), None) => format!("From {}", bound_label(a, zone)),
-            (None, Some(b)) => format!("Until {}", bound_label(b, zone)),
+            (None, Some(b)) => format!("Until {}", end_label(b, zone)),
             (None, None) => "All time".to_string(),
         },
     }
@@ -154,7 +187,7 @@ pub fn chips(f: &Filter, words: Words<'_>) -> Vec<Chip> {
         push(ChipKey::Time, window_label(&f.time, words.zone));
     }
     if let Some(s) = f.status {
-        push(ChipKey::Status, format!("Status: {}", s.as_str()));
+        push(ChipKey::Status, format!("Status: {}", s.label()));
     }
     if let Some(r) = &f.resource {
         push(ChipKey::Resource, format!("Resource: {r}"));
@@ -216,7 +249,7 @@ mod tests {
                 "Action: user.login",
                 "Action: config.*",
                 "Last 7 days",
-                "Status: failure",
+                "Status: Failure",
                 "Source: API key 0f8a2c1e…",
                 "Oldest first"
             ]
@@ -229,7 +262,8 @@ mod tests {
             f.without(&cs[6].key).to_query_string(),
             "action=user.login&action=config.*&order=asc&q=deploy&range=7d&status=failure&tz=Europe/Berlin&user=a@b.c"
         );
-        assert_eq!(f.cleared().to_query_string(), "tz=Europe/Berlin");
+        // Clear all keeps the display choices: the zone and the order.
+        assert_eq!(f.cleared().to_query_string(), "order=asc&tz=Europe/Berlin");
     }
 
     /// The defect this module exists for: a chip drawn from an older filter, removed after
@@ -302,6 +336,7 @@ mod tests {
             name: Some("Avery Admin".into()),
             email: Some("admin@company.com".into()),
             count: 3,
+            unknown_sign_in: false,
         }];
         let f = Filter::parse("user=admin@company.com&user=someone").unwrap();
         let words = Words {
@@ -321,6 +356,23 @@ mod tests {
         assert_eq!(
             chips(&f, Words::default())[0].label,
             "2026-01-01 00:00 UTC → 2026-02-01"
+        );
+        // Seconds and milliseconds when the bounds have them (a ±15-minute context); an end
+        // reads as the last minute or second it includes.
+        let f = Filter::parse("from=2026-01-01T10:00:07.250Z&to=2026-01-01T10:30:07.250Z").unwrap();
+        assert_eq!(
+            chips(&f, Words::default())[0].label,
+            "2026-01-01 10:00:07.250 UTC → before 2026-01-01 10:30:07.250 UTC"
+        );
+        let f = Filter::parse("from=2026-01-01T10:00:00Z&to=2026-01-01T10:04:00Z").unwrap();
+        assert_eq!(
+            chips(&f, Words::default())[0].label,
+            "2026-01-01 10:00 UTC → 2026-01-01 10:03 UTC"
+        );
+        let f = Filter::parse("to=2026-01-01T10:04:05Z").unwrap();
+        assert_eq!(
+            chips(&f, Words::default())[0].label,
+            "Until 2026-01-01 10:04:04 UTC"
         );
     }
 }

@@ -21,11 +21,22 @@ pub struct ConsoleQuery {
     pub entry: Option<Uuid>,
     /// Live mode: new entries stream in at the top (newest first only).
     pub live: bool,
+    /// When the filter was refused: the console URL with every parameter that can be used
+    /// (the refused ones dropped, the others kept as they were), `None` when nothing is left.
+    pub recovery: Option<String>,
 }
 
 impl ConsoleQuery {
     pub fn parse(search: &str) -> Self {
         let search = search.strip_prefix('?').unwrap_or(search);
+        let mut query = Self::parse_once(search);
+        if query.filter.is_err() {
+            query.recovery = recover(search);
+        }
+        query
+    }
+
+    fn parse_once(search: &str) -> Self {
         match Filter::parse_with_extra(search, &CONSOLE_PARAMS) {
             Ok((filter, extra)) => {
                 let mut entry = None;
@@ -34,6 +45,7 @@ impl ConsoleQuery {
                     filter: Err(FilterError::new(key, message)),
                     entry: None,
                     live: false,
+                    recovery: None,
                 };
                 for (key, value) in extra {
                     if key == "live" {
@@ -52,12 +64,14 @@ impl ConsoleQuery {
                     live: live && filter.order == Order::Desc,
                     filter: Ok(filter),
                     entry,
+                    recovery: None,
                 }
             }
             Err(e) => ConsoleQuery {
                 filter: Err(e),
                 entry: None,
                 live: false,
+                recovery: None,
             },
         }
     }
@@ -65,6 +79,45 @@ impl ConsoleQuery {
     /// The filter to show controls for: the URL's, or none when it was refused.
     pub fn filter_or_default(&self) -> Filter {
         self.filter.clone().unwrap_or_default()
+    }
+}
+
+/// The console URL of a refused query with the parameters that can be used: parameters are
+/// dropped one refused name at a time (all its values), until what is left parses. `None` when
+/// nothing narrows what is left (the whole log: the page's own "Show all entries").
+fn recover(search: &str) -> Option<String> {
+    let mut pairs: Vec<&str> = search.split('&').filter(|p| !p.is_empty()).collect();
+    for _ in 0..pairs.len() {
+        let query = pairs.join("&");
+        let parsed = ConsoleQuery::parse_strict(&query);
+        match parsed {
+            Ok(q) if q.filter.as_ref().is_ok_and(|f| !f.is_everything()) || q.entry.is_some() => {
+                return Some(console_url(&q.filter.unwrap_or_default(), q.entry, q.live));
+            }
+            Ok(_) => return None,
+            Err(bad) => {
+                let before = pairs.len();
+                pairs.retain(|p| {
+                    let key = p.split_once('=').map_or(*p, |(k, _)| k);
+                    crate::filter::percent_decode(key).as_deref() != Some(bad.as_str())
+                });
+                if pairs.len() == before {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
+impl ConsoleQuery {
+    /// The query, or the name of the parameter refused (no recovery attempted).
+    fn parse_strict(search: &str) -> Result<ConsoleQuery, String> {
+        let q = ConsoleQuery::parse_once(search);
+        match q.filter {
+            Err(e) => Err(e.param),
+            Ok(_) => Ok(q),
+        }
     }
 }
 
@@ -226,5 +279,25 @@ mod tests {
             ConsoleQuery::parse("range=2w").filter.unwrap_err().param,
             "range"
         );
+    }
+
+    #[test]
+    fn a_bad_link_keeps_its_valid_parameters() {
+        let q = ConsoleQuery::parse("user=grace&range=2w&action=config.*");
+        assert_eq!(q.filter.unwrap_err().param, "range");
+        assert_eq!(
+            q.recovery.as_deref(),
+            Some("/audit?action=config.*&user=grace")
+        );
+        // Several bad ones: each dropped, the good ones kept.
+        let q = ConsoleQuery::parse("status=maybe&user=grace&ip=300.1.1.1&live=1");
+        assert_eq!(q.recovery.as_deref(), Some("/audit?user=grace&live=1"));
+        // A bad value among good ones of a repeatable parameter drops that parameter.
+        let q = ConsoleQuery::parse("action=config.*&action=BAD!&status=failure");
+        assert_eq!(q.recovery.as_deref(), Some("/audit?status=failure"));
+        // Nothing usable left: no recovery beyond the whole log.
+        assert_eq!(ConsoleQuery::parse("range=2w").recovery, None);
+        // A good link has none.
+        assert_eq!(ConsoleQuery::parse("user=grace").recovery, None);
     }
 }

@@ -37,7 +37,7 @@ impl ConsoleError {
 impl fmt::Display for ConsoleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConsoleError::SignedOut => f.write_str("Your session has ended. Sign in again."),
+            ConsoleError::SignedOut => f.write_str("Your session ended — sign in again."),
             ConsoleError::NoAccess => f.write_str(
                 "Only admins and compliance officers can view the audit log. Ask an admin if you need access.",
             ),
@@ -77,6 +77,19 @@ impl FromServerFnError for ConsoleError {
             }
             other => ConsoleError::Broken(other.to_string()),
         }
+    }
+
+    /// Every server function's refusal in the browser passes here: an ended session is
+    /// reported to the page once, wherever it was noticed (`crate::session`).
+    fn de(data: leptos::server_fn::Bytes) -> Self {
+        use leptos::server_fn::error::IntoAppError;
+        use leptos::server_fn::Decodes;
+        let error = Self::Encoder::decode(data)
+            .unwrap_or_else(|e| ServerFnErrorErr::Deserialization(e.to_string()).into_app_error());
+        if error == ConsoleError::SignedOut {
+            crate::session::report_ended();
+        }
+        error
     }
 }
 

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::action::ActionPattern;
 use crate::model::{Source, Status};
 
+pub mod params;
+pub mod search;
+pub use params::FilterQuery;
+
 /// More values than this in one parameter is refused.
 pub const MAX_VALUES: usize = 50;
 pub const MAX_VALUE_LEN: usize = 256;
@@ -35,13 +39,21 @@ pub struct Filter {
     pub order: Order,
 }
 
+/// A preset back from now; its serde names are the `range` values of the query string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum RelativeRange {
+    #[serde(rename = "15m")]
     Minutes15,
+    #[serde(rename = "1h")]
     Hour1,
+    #[serde(rename = "24h")]
     Hours24,
+    #[serde(rename = "7d")]
     Days7,
+    #[serde(rename = "30d")]
     Days30,
+    #[serde(rename = "90d")]
     Days90,
 }
 
@@ -81,7 +93,10 @@ pub struct IpBlock {
     pub prefix: u8,
 }
 
+/// The order of the rows; its serde names are the `order` values of the query string.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum Order {
     /// Newest first.
     #[default]
@@ -296,11 +311,17 @@ impl fmt::Display for IpBlock {
 }
 
 impl Order {
+    pub const ALL: [Order; 2] = [Order::Desc, Order::Asc];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Order::Desc => "desc",
             Order::Asc => "asc",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -320,16 +341,15 @@ fn valid_tz(tz: &str) -> bool {
 
 impl Filter {
     /// Parses a query string (without `?`). Parameters in `extra` are returned, not refused.
+    ///
+    /// Each value is read into [`FilterQuery`] (the type the OpenAPI document states), then
+    /// [`FilterQuery::into_filter`] checks what holds across parameters.
     pub fn parse_with_extra(
         query: &str,
         extra: &[&str],
     ) -> Result<(Filter, Vec<(String, String)>), FilterError> {
-        let mut f = Filter::default();
+        let mut params = FilterQuery::default();
         let mut others = Vec::new();
-        let mut seen: Vec<String> = Vec::new();
-        let mut from = None;
-        let mut to = None;
-        let mut range = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = percent_decode(raw_key)
@@ -340,117 +360,9 @@ impl Filter {
                 others.push((key, value));
                 continue;
             }
-            let repeatable = matches!(key.as_str(), "user" | "action");
-            if !FILTER_PARAMS.contains(&key.as_str()) {
-                let mut known: Vec<&str> = FILTER_PARAMS.to_vec();
-                known.extend_from_slice(extra);
-                return Err(FilterError::new(
-                    &key,
-                    format!("unknown parameter (known: {})", known.join(", ")),
-                ));
-            }
-            if !repeatable && seen.contains(&key) {
-                return Err(FilterError::new(&key, "may be given only once"));
-            }
-            seen.push(key.clone());
-            // Length and control characters count before trimming: what the document states.
-            if value.chars().count() > MAX_VALUE_LEN {
-                return Err(FilterError::new(
-                    &key,
-                    format!("a value has at most {MAX_VALUE_LEN} characters"),
-                ));
-            }
-            if value.contains(|c: char| c.is_control()) {
-                return Err(FilterError::new(
-                    &key,
-                    "must not contain control characters",
-                ));
-            }
-            let value_trimmed = value.trim();
-            if value_trimmed.is_empty() && key != "q" {
-                return Err(FilterError::new(&key, "must not be empty"));
-            }
-            let err = |m: String| FilterError::new(&key, m);
-            match key.as_str() {
-                "user" => f.users.push(value_trimmed.to_string()),
-                "action" => f
-                    .actions
-                    .push(ActionPattern::parse(value_trimmed).map_err(err)?),
-                "from" => from = Some(TimeBound::parse(value_trimmed).map_err(err)?),
-                "to" => to = Some(TimeBound::parse(value_trimmed).map_err(err)?),
-                "range" => {
-                    range = Some(RelativeRange::parse(value_trimmed).ok_or_else(|| {
-                        err("must be one of 15m, 1h, 24h, 7d, 30d, 90d".to_string())
-                    })?)
-                }
-                "tz" => {
-                    if !valid_tz(value_trimmed) {
-                        return Err(err(format!(
-                            "{value_trimmed:?} is not a time zone name such as Europe/Berlin"
-                        )));
-                    }
-                    if value_trimmed != "UTC" {
-                        f.tz = Some(value_trimmed.to_string());
-                    }
-                }
-                "q" => {
-                    if !value_trimmed.is_empty() {
-                        f.q = Some(value_trimmed.to_string());
-                    }
-                }
-                "resource" => {
-                    f.resource = Some(ResourcePattern::parse(value_trimmed).map_err(err)?)
-                }
-                "status" => {
-                    f.status = Some(
-                        Status::parse(value_trimmed)
-                            .ok_or_else(|| err("must be success or failure".to_string()))?,
-                    )
-                }
-                "ip" => f.ip = Some(IpBlock::parse(value_trimmed).map_err(err)?),
-                "source" => {
-                    f.source = Some(Source::parse(value_trimmed).ok_or_else(|| {
-                        err(format!(
-                            "{value_trimmed:?} is neither trailkeep nor an API key id \
-                             (a UUID such as 0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b)"
-                        ))
-                    })?)
-                }
-                "order" => {
-                    f.order = match value_trimmed {
-                        "desc" => Order::Desc,
-                        "asc" => Order::Asc,
-                        _ => return Err(err("must be desc or asc".to_string())),
-                    }
-                }
-                _ => unreachable!("checked against FILTER_PARAMS"),
-            }
+            params.set(&key, &value, extra)?;
         }
-        for (param, n) in [("user", f.users.len()), ("action", f.actions.len())] {
-            if n > MAX_VALUES {
-                return Err(FilterError::new(
-                    param,
-                    format!("at most {MAX_VALUES} values, got {n}"),
-                ));
-            }
-        }
-        f.users.sort();
-        f.users.dedup();
-        f.actions.sort();
-        f.actions.dedup();
-        f.time = match (range, from, to) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                return Err(FilterError::new(
-                    "range",
-                    "cannot be combined with from/to: choose a preset or a custom range",
-                ))
-            }
-            (Some(r), None, None) => TimeWindow::Last(r),
-            (None, None, None) => TimeWindow::All,
-            (None, from, to) => TimeWindow::Between { from, to },
-        };
-        f.check_order_of_bounds()?;
-        Ok((f, others))
+        Ok((params.into_filter()?, others))
     }
 
     /// Parses a query string that holds only filter parameters.
@@ -619,75 +531,6 @@ pub fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-/// The filter's query parameters as the OpenAPI document states them, beside the parser that
-/// reads them ([`Filter::parse`]); the server's tests hold the two to the same names
-/// ([`FILTER_PARAMS`]) and range values ([`RelativeRange::as_str`]).
-#[cfg(feature = "ssr")]
-pub mod params {
-    use serde::Serialize;
-
-    /// The filter's query parameters (see `app::filter`); repeatable ones combine with OR. What
-    /// one parameter alone must be is stated here; rules across parameters (`range` not with
-    /// `from`/`to`, `from` not after `to`) are checked by the server with a 400 naming the parameter.
-    #[derive(utoipa::IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct FilterQuery {
-        /// Actor id, email (case-insensitive) or name, exactly. Repeatable, at most 50.
-        user: Option<Vec<String>>,
-        /// `user.login`, or `config.*` for every action under `config.`. Repeatable, at most 50.
-        action: Option<Vec<String>>,
-        /// RFC 3339 instant (microseconds at most) or YYYY-MM-DD (inclusive).
-        from: Option<String>,
-        /// RFC 3339 instant (exclusive, microseconds at most) or YYYY-MM-DD (the whole day).
-        to: Option<String>,
-        /// Back from now; not with from/to.
-        #[param(inline)]
-        range: Option<RangeParam>,
-        /// IANA zone for dates (default UTC): one this server's PostgreSQL knows.
-        tz: Option<String>,
-        /// Case-insensitive substring of actor, action, resource, IP, user agent and details.
-        q: Option<String>,
-        /// `type:id`, `type:*` or a bare id.
-        resource: Option<String>,
-        #[param(inline)]
-        status: Option<crate::model::Status>,
-        /// An address or CIDR block.
-        ip: Option<String>,
-        /// Who recorded the entry: `trailkeep`, or the id of the API key that ingested it.
-        source: Option<String>,
-        /// Newest first (default) or oldest first.
-        #[param(inline)]
-        order: Option<OrderParam>,
-    }
-
-    #[derive(Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "lowercase")]
-    #[allow(dead_code)]
-    pub enum RangeParam {
-        #[serde(rename = "15m")]
-        Minutes15,
-        #[serde(rename = "1h")]
-        Hour1,
-        #[serde(rename = "24h")]
-        Hours24,
-        #[serde(rename = "7d")]
-        Days7,
-        #[serde(rename = "30d")]
-        Days30,
-        #[serde(rename = "90d")]
-        Days90,
-    }
-
-    #[derive(Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "lowercase")]
-    #[allow(dead_code)]
-    pub enum OrderParam {
-        Desc,
-        Asc,
-    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,18 @@ pub fn minutes_string(t: NaiveDateTime, sep: char) -> String {
     )
 }
 
+/// A wall-clock time at the precision it has: `2026-11-25 14:03`, `… 14:03:07`,
+/// `… 14:03:07.250` (milliseconds) or `… 14:03:07.250001` (microseconds).
+pub fn wall_string(t: NaiveDateTime) -> String {
+    let micros = t.nanosecond() / 1_000;
+    match (t.second(), micros) {
+        (0, 0) => minutes_string(t, ' '),
+        (_, 0) => seconds_string(t),
+        (_, m) if m % 1_000 == 0 => format!("{}.{:03}", seconds_string(t), m / 1_000),
+        (_, m) => format!("{}.{m:06}", seconds_string(t)),
+    }
+}
+
 /// `2026-11-25 14:03:07`
 pub fn seconds_string(t: NaiveDateTime) -> String {
     format!("{}:{:02}", minutes_string(t, ' '), t.second())

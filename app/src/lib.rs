@@ -23,5 +23,6 @@ pub mod live_feed;
 pub mod model;
 pub mod pages;
 pub mod patterns;
+pub mod session;
 pub mod shell;
 pub mod time_zone;

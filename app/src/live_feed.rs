@@ -23,6 +23,8 @@ pub enum Connection {
     Offline,
     /// Live mode's code could not be fetched (see `chunks`): the page needs a reload.
     Unavailable,
+    /// The session ended: the stream stopped (the page says how to sign in again).
+    SignedOut,
     /// More than [`HELD_CAP`] entries waited unseen: the stream was closed to bound the
     /// browser's memory; Resume reloads the list and streams again from there.
     Stopped,
@@ -363,11 +365,30 @@ mod socket {
         let weak = Rc::downgrade(inner);
         set_timeout(
             move || {
-                if let Some(inner) = weak.upgrade() {
-                    if !inner.borrow().closed {
+                // A refused socket looks like any dropped one: ask who is signed in first, so
+                // an ended session stops the stream (and is reported) instead of retrying.
+                leptos::task::spawn_local(async move {
+                    let signed_out =
+                        crate::api::whoami().await == Err(crate::error::ConsoleError::SignedOut);
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.borrow().closed {
+                        return;
+                    }
+                    if signed_out {
+                        let feed = {
+                            let mut i = inner.borrow_mut();
+                            i.closed = true;
+                            if let Some(t) = i.ticker.take() {
+                                t.clear();
+                            }
+                            i.feed
+                        };
+                        feed.rate_tenths.set(0);
+                        feed.connection.set(Connection::SignedOut);
+                    } else {
                         connect(&inner);
                     }
-                }
+                });
             },
             delay,
         );

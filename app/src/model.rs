@@ -95,6 +95,14 @@ impl Status {
         }
     }
 
+    /// The word people read ("Success", "Failure").
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Success => "Success",
+            Status::Failure => "Failure",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "success" => Some(Status::Success),
@@ -327,6 +335,10 @@ pub struct ActorFacet {
     pub name: Option<String>,
     pub email: Option<String>,
     pub count: i64,
+    /// Every entry of it is Trailkeep's record of a refused sign-in with an email no account
+    /// has (or their summary): a name typed at the sign-in page, not a person of the platform.
+    #[serde(default)]
+    pub unknown_sign_in: bool,
 }
 
 impl ActorFacet {
@@ -334,6 +346,54 @@ impl ActorFacet {
     pub fn filter_value(&self) -> String {
         self.email.clone().unwrap_or_else(|| self.id.clone())
     }
+
+    /// The group of the user picker it is listed under.
+    pub fn group(&self) -> ActorGroup {
+        if self.unknown_sign_in {
+            ActorGroup::UnknownSignIns
+        } else {
+            match self.actor_type.as_str() {
+                "user" => ActorGroup::People,
+                "api_key" => ActorGroup::ApiKeys,
+                _ => ActorGroup::System,
+            }
+        }
+    }
+}
+
+/// The groups of the user picker, in the order it lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ActorGroup {
+    People,
+    ApiKeys,
+    System,
+    UnknownSignIns,
+}
+
+impl ActorGroup {
+    pub const ALL: [ActorGroup; 4] = [
+        ActorGroup::People,
+        ActorGroup::ApiKeys,
+        ActorGroup::System,
+        ActorGroup::UnknownSignIns,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ActorGroup::People => "People",
+            ActorGroup::ApiKeys => "API keys",
+            ActorGroup::System => "System",
+            ActorGroup::UnknownSignIns => "Unknown sign-in names",
+        }
+    }
+}
+
+/// One page of the user picker: the actors matching what was typed, counted under the other
+/// active filters, and how many match in all ("showing 20 of 31").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorFacetPage {
+    pub actors: Vec<ActorFacet>,
+    pub total: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

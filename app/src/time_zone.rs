@@ -22,14 +22,46 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 
 /// `2026-11-25 14:03` or `2026-11-25T14:03` (24-hour) → the wall-clock time.
 pub fn parse_minutes(s: &str) -> Option<NaiveDateTime> {
+    parse_wall(s)
+        .filter(|(_, unit)| *unit == chrono::Duration::minutes(1))
+        .map(|(t, _)| t)
+}
+
+/// A wall-clock time typed as `YYYY-MM-DD HH:MM`, `… HH:MM:SS` or `… HH:MM:SS.ffffff` (or with
+/// `T`), and the unit it was typed to (a minute, a second, or exactly: zero), so that an end
+/// can include the whole of its last minute or second.
+pub fn parse_wall(s: &str) -> Option<(NaiveDateTime, chrono::Duration)> {
     let (date, time) = s.split_once(['T', ' '])?;
     let time = time.trim_start();
-    let (h, m) = time.split_once(':')?;
-    let digits = |x: &str| x.len() == 2 && x.bytes().all(|c| c.is_ascii_digit());
-    if !digits(h) || !digits(m) {
+    let digits = |x: &str, n: usize| x.len() == n && x.bytes().all(|c| c.is_ascii_digit());
+    let mut parts = time.splitn(3, ':');
+    let (h, m) = (parts.next()?, parts.next()?);
+    if !digits(h, 2) || !digits(m, 2) {
         return None;
     }
-    parse_date(date)?.and_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
+    let day = parse_date(date)?;
+    let (sec, micros, unit) = match parts.next() {
+        None => (0, 0, chrono::Duration::minutes(1)),
+        Some(sec) => {
+            let (whole, fraction) = match sec.split_once('.') {
+                Some((w, f)) => (w, Some(f)),
+                None => (sec, None),
+            };
+            if !digits(whole, 2) {
+                return None;
+            }
+            match fraction {
+                None => (whole.parse().ok()?, 0, chrono::Duration::seconds(1)),
+                Some(f) if (1..=6).contains(&f.len()) && f.bytes().all(|c| c.is_ascii_digit()) => {
+                    let micros: u32 = format!("{f:0<6}").parse().ok()?;
+                    (whole.parse().ok()?, micros, chrono::Duration::zero())
+                }
+                Some(_) => return None,
+            }
+        }
+    };
+    let t = day.and_hms_micro_opt(h.parse().ok()?, m.parse().ok()?, sec, micros)?;
+    Some((t, unit))
 }
 
 /// The instant a wall-clock time in `tz` names (UTC when `tz` is `None`).
@@ -175,6 +207,21 @@ mod tests {
         assert_eq!(t, d.and_hms_opt(9, 5, 0).unwrap());
         assert_eq!(parse_minutes("2026-03-01T9:05"), None);
         assert_eq!(parse_minutes("2026-03-01"), None);
+        let minute = chrono::Duration::minutes(1);
+        assert_eq!(parse_wall("2026-03-01 09:05"), Some((t, minute)));
+        let s = d.and_hms_opt(9, 5, 7).unwrap();
+        assert_eq!(
+            parse_wall("2026-03-01 09:05:07"),
+            Some((s, chrono::Duration::seconds(1)))
+        );
+        let f = d.and_hms_micro_opt(9, 5, 7, 250_000).unwrap();
+        assert_eq!(
+            parse_wall("2026-03-01 09:05:07.25"),
+            Some((f, chrono::Duration::zero()))
+        );
+        assert_eq!(parse_wall("2026-03-01 09:05:7"), None);
+        assert_eq!(parse_wall("2026-03-01 09:05:07.1234567"), None);
+        assert_eq!(parse_wall("2026-03-01 24:00"), None);
     }
 
     #[test]

@@ -90,7 +90,8 @@ test('date presets, a custom range, status and resource filters', async ({ page 
   await page.getByTestId('range-start').fill('2026-01-01T00:00');
   await page.getByTestId('range-end').fill('2099-01-01T00:00');
   await page.getByTestId('range-apply').click();
-  await expect(page).toHaveURL(/from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z/);
+  // The end minute is included: the range ends before the next one.
+  await expect(page).toHaveURL(/from=2026-01-01T00:00:00Z&to=2099-01-01T00:01:00Z/);
   await expect(page.locator('.chip', { hasText: '2026-01-01 00:00 UTC → 2099-01-01 00:00 UTC' })).toBeVisible();
   // The button says the range chosen; the dropdown closed when it was applied.
   await expect(page.getByTestId('time-picker')).toContainText('2026-01-01 00:00 UTC → 2099-01-01 00:00 UTC');
@@ -187,12 +188,18 @@ test('oldest first orders the table chronologically', async ({ page }) => {
   await ready(page);
   await page.getByTestId('oldest-first').click();
   await expect(page).toHaveURL(/order=asc/);
-  await expect(page.locator('.chip', { hasText: 'Oldest first' })).toBeVisible();
+  // A sort, not a filter: the toggle shows it, no chip does, and Clear all keeps it.
+  await expect(page.getByTestId('oldest-first')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('.chip', { hasText: 'Oldest first' })).toHaveCount(0);
   await settled(page);
   expect(await someRows(page)).toBeGreaterThan(1);
   const times = await rows(page).locator('time').evaluateAll((ts) => ts.slice(0, 20).map((t) => t.getAttribute('datetime') ?? ''));
   const sorted = [...times].sort((a, b) => Date.parse(a) - Date.parse(b));
   expect(times).toEqual(sorted);
+  await page.getByTestId('status-picker').selectOption('failure');
+  await expect(page).toHaveURL(/status=failure/);
+  await page.getByRole('button', { name: 'Clear all' }).click();
+  await expect(page).toHaveURL(/\/audit\?order=asc$/);
 });
 
 test('the detail panel shows every field and the diff; keyboard opens and closes it', async ({ page }) => {
@@ -294,11 +301,41 @@ test('UTC and local time: the toggle writes tz= and the times follow it', async 
   await context.close();
 });
 
+test('a custom range takes plain dates (whole days) and an end includes its last minute', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('time-picker').click();
+  await page.getByTestId('range-start').pressSequentially('2026-01-01', { delay: 60 });
+  await page.getByTestId('range-end').pressSequentially('2026-01-31', { delay: 60 });
+  await page.getByTestId('range-apply').click();
+  await expect(page).toHaveURL(/from=2026-01-01&to=2026-01-31/);
+  await expect(page.locator('.chip', { hasText: '2026-01-01 → 2026-01-31' })).toBeVisible();
+  // Opened again, the inputs show what was typed, not a shifted end.
+  await page.getByTestId('time-picker').click();
+  await expect(page.getByTestId('range-end')).toHaveValue('2026-01-31');
+  await page.getByTestId('range-end').fill('2026-01-31 23:59');
+  await page.getByTestId('range-apply').click();
+  await expect(page).toHaveURL(/to=2026-02-01T00:00:00Z/);
+  await expect(page.locator('.chip', { hasText: '2026-01-01 → 2026-01-31 23:59 UTC' })).toBeVisible();
+});
+
 test('a refused filter in the URL is explained, not a blank page', async ({ page }) => {
   await ready(page, '/audit?range=2w');
   await expect(page.getByTestId('filter-error')).toContainText('range');
   await page.getByRole('link', { name: 'Show all entries' }).click();
   await settled(page);
+});
+
+test('a link with one bad parameter keeps its valid ones, and the count never sticks', async ({ page }) => {
+  await ready(page, '/audit?user=grace@company.com&range=2w&status=failure');
+  const refused = page.getByTestId('filter-error');
+  await expect(refused).toContainText('“range” cannot be used');
+  await expect(refused).toContainText('must be one of 15m');
+  await expect(page.getByTestId('result-count')).toHaveText('');
+  await page.getByTestId('filter-recovery').click();
+  await expect(page).toHaveURL(/\/audit\?status=failure&user=grace@company\.com$/);
+  await settled(page);
+  await expect(page.locator('.chip', { hasText: 'Status: Failure' })).toBeVisible();
+  await expect(page.getByTestId('result-count')).toHaveText(/^[\d,]+ entr(y|ies)$/);
 });
 
 test('screenshot of the console at 1280 and 768 pixels', async ({ page }) => {

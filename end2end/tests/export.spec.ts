@@ -21,7 +21,7 @@ test('the export dialog downloads exactly the filtered entries', async ({ page, 
   const download = page.waitForEvent('download');
   await dialog.getByTestId('export-download').click();
   const file = await download;
-  expect(file.suggestedFilename()).toMatch(new RegExp(`^trailkeep-audit-start_\\d{4}-\\d{2}-\\d{2}-${expected}\\.ndjson$`));
+  expect(file.suggestedFilename()).toMatch(new RegExp(`^trailkeep-audit-all-time_\\d{4}-\\d{2}-\\d{2}-${expected}\\.ndjson$`));
   const lines = readFileSync((await file.path())!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   // The entries, then the trailer line (the checkpoint the export was cut against).
   expect(lines.pop().trailer.count).toBe(expected);

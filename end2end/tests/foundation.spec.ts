@@ -57,6 +57,10 @@ test('a wrong password shows an error and is recorded as user.login_failed', asy
   await page.goto('/login');
   await signIn(page, 'compliance@company.com', 'not-the-password');
   await expect(page.getByRole('alert')).toContainText('Wrong email or password');
+  // The email stays as typed and the password to type again has the focus.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.getByLabel('Email')).toHaveValue('compliance@company.com');
+  await expect(page.getByLabel('Password')).toBeFocused();
   await signIn(page, 'compliance@company.com');
   await expect(page).toHaveURL(/\/audit$/);
   // Only this account's sign-ins (no other test signs in as compliance@), newest first.

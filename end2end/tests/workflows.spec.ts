@@ -39,7 +39,7 @@ async function chipLabels(page: Page): Promise<string[]> {
 
 const PICKED = {
   time: { label: 'Last 7 days', param: 'range=7d' },
-  status: { label: 'Status: failure', param: 'status=failure' },
+  status: { label: 'Status: Failure', param: 'status=failure' },
   action: { label: 'Action: user.login_failed', param: 'action=user.login_failed' },
 } as const;
 type Picked = keyof typeof PICKED;
@@ -133,6 +133,28 @@ test('the IP filter takes an address or a CIDR block and says why it refuses one
   await page.getByTestId('ip-filter').press('Enter');
   await expect(page.locator('.ip-filter .field-error')).toContainText('not an IP address');
   await expect(page).toHaveURL(/ip=203\.0\.113\.0\/24/);
+});
+
+test('IP and Resource apply as you type, and a refused value says it is not applied', async ({ page, request }) => {
+  const actor = unique('ipt');
+  await ingest(request, { action: 'config.updated', actor: { id: actor, type: 'system' }, ip: '198.51.100.201', resource: { type: 'config', id: actor } });
+  await ready(page);
+  await page.setViewportSize({ width: 1600, height: 900 });
+  // Typed with pauses, no Enter: applied once the typing stops.
+  await page.getByTestId('ip-filter').pressSequentially('198.51.100.201', { delay: 80 });
+  await expect(page).toHaveURL(/ip=198\.51\.100\.201/);
+  await settled(page);
+  expect(await column(page, 5)).toContain('198.51.100.201');
+  await page.getByTestId('resource-filter').pressSequentially(`config:${actor}`, { delay: 60 });
+  await expect(page).toHaveURL(new RegExp(`resource=config:${actor}`));
+  await settled(page);
+  await expect(rows(page)).toHaveCount(1);
+  // Half an address is refused beside the field; the table keeps what it showed.
+  await page.getByTestId('ip-filter').fill('');
+  await page.getByTestId('ip-filter').pressSequentially('198.51.', { delay: 80 });
+  await expect(page.getByTestId('ip-filter-problem')).toContainText('Not applied');
+  await expect(page.getByTestId('ip-filter')).toHaveClass(/pending/);
+  await expect(page).toHaveURL(/ip=198\.51\.100\.201/);
 });
 
 /** Types `text` key by key, a human pause between keys: the pace of a person typing (what the

@@ -104,8 +104,26 @@ async fn wrong_password_is_refused_and_recorded_without_the_password(pool: PgPoo
 async fn five_failures_lock_the_account(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
     let app = router(&pool).await;
-    for _ in 0..5 {
-        send(&app, login("ada@example.com", "wrong-password", None)).await;
+    // The page is told when the lock is near (the same for an email no account has: the
+    // warning tells nothing about which accounts exist).
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let mut codes = Vec::new();
+        for _ in 0..5 {
+            let r = send(&app, login(email, "wrong-password", None)).await;
+            let at = location(&r);
+            codes.push(at[at.find("error=").unwrap() + 6..].to_string());
+        }
+        assert_eq!(
+            codes,
+            [
+                "credentials",
+                "credentials",
+                "credentials",
+                "credentials-1",
+                "credentials-0"
+            ],
+            "{email}"
+        );
     }
     // Even the right password is refused now, and the refusal is recorded.
     let r = send(&app, login("ada@example.com", PASSWORD, None)).await;
@@ -260,7 +278,7 @@ async fn parallel_guesses_get_exactly_the_allowed_tries(pool: PgPool) {
     let outcomes = futures::future::join_all(guesses).await;
     let checked = outcomes
         .iter()
-        .filter(|o| matches!(o.as_ref().unwrap(), SignIn::BadCredentials))
+        .filter(|o| matches!(o.as_ref().unwrap(), SignIn::BadCredentials { .. }))
         .count();
     let locked = outcomes
         .iter()
@@ -290,7 +308,7 @@ async fn one_address_is_throttled_after_its_failures(pool: PgPool) {
         )
         .await
         .unwrap();
-        assert!(matches!(outcome, SignIn::BadCredentials));
+        assert!(matches!(outcome, SignIn::BadCredentials { .. }));
     }
     let before = entries::count_all(&pool).await.unwrap();
     let outcome = accounts::sign_in(
@@ -435,6 +453,75 @@ async fn pages_carry_a_nonce_policy_and_every_response_the_safety_headers(pool: 
         assert_eq!(r.headers["x-frame-options"], "DENY");
         assert!(r.headers.contains_key("content-security-policy"));
     }
+}
+
+/// No page or answer stays in the browser's cache (issue 24, D2): after Sign out, Back asks the
+/// server again and gets the sign-in page instead of the log a shared workstation still held.
+#[sqlx::test(migrations = "../migrations")]
+async fn pages_and_log_answers_are_never_cached(pool: PgPool) {
+    user(&pool, "ada@example.com", Role::Admin).await;
+    let app = router(&pool).await;
+    let cookie = session_cookie(&send(&app, login("ada@example.com", PASSWORD, None)).await);
+    let reader = common::key(&pool, &[trailkeep::domain::auth::Scope::Read]).await;
+    let with_key = |path: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {reader}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for (what, r) in [
+        (
+            "console page",
+            send(&app, get("/audit", Some(&cookie))).await,
+        ),
+        ("sign-in page", send(&app, get("/login", None)).await),
+        ("entries", send(&app, with_key("/api/v1/events")).await),
+        ("count", send(&app, with_key("/api/v1/events/count")).await),
+        (
+            "export",
+            send(&app, with_key("/api/v1/export?format=csv")).await,
+        ),
+        ("refused", send(&app, get("/api/v1/events", None)).await),
+    ] {
+        assert!(r.status < 500, "{what}: {}", r.status);
+        assert_eq!(r.headers["cache-control"], "no-store", "{what}");
+    }
+    // Signed out, the console page sends the browser to sign in (what Back then shows).
+    let out = send(
+        &app,
+        Request::post("/logout")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(out.status, 303, "sign out");
+    let after = send(&app, get("/audit", Some(&cookie))).await;
+    assert_eq!(after.status, 303, "{}", after.text);
+    assert!(
+        location(&after).starts_with("/login"),
+        "{}",
+        location(&after)
+    );
+}
+
+/// A console server function called without a session answers with the console's own error,
+/// which the page reads as "your session ended" (not a JSON it cannot decode, which it took for
+/// a network failure and retried for ever).
+#[sqlx::test(migrations = "../migrations")]
+async fn a_server_function_without_a_session_answers_signed_out(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    let app = router(&pool).await;
+    let r = send(
+        &app,
+        Request::post(<app::api::Whoami as ServerFn>::PATH)
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.text, "\"SignedOut\"");
 }
 
 /// `/readyz` asks the database and the schema; `/healthz` only the process. Both are public.

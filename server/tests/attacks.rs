@@ -756,7 +756,7 @@ mod sign_in {
                 SignInLimits::default(),
             )
             .await;
-            assert!(matches!(o, SignIn::BadCredentials));
+            assert!(matches!(o, SignIn::BadCredentials { .. }));
         }
         let o = attempt(
             pool,
@@ -783,7 +783,7 @@ mod sign_in {
                 SignInLimits::default(),
             )
             .await;
-            assert!(matches!(o, SignIn::BadCredentials));
+            assert!(matches!(o, SignIn::BadCredentials { .. }));
         }
         let spellings = [
             "STRAßE@company.com",
@@ -874,7 +874,7 @@ mod sign_in {
             let from = format!("2001:db8:7:7::{:x}", i + 1);
             let email = format!("guess{i}@company.com");
             let o = attempt(&pool, &email, "nope", &from, SignInLimits::default()).await;
-            assert!(matches!(o, SignIn::BadCredentials));
+            assert!(matches!(o, SignIn::BadCredentials { .. }));
         }
         let (entries_now, _) = logged(pool.clone()).await;
         assert!((1..=2).contains(&entries_now), "{entries_now}");
@@ -922,7 +922,7 @@ mod sign_in {
                 limits,
             )
             .await;
-            assert!(matches!(o, SignIn::BadCredentials));
+            assert!(matches!(o, SignIn::BadCredentials { .. }));
         }
         let guesses: Vec<_> = (0..8)
             .map(|i| {
@@ -951,7 +951,7 @@ mod sign_in {
         let mut checked = 0;
         for g in guesses {
             match g.await.unwrap() {
-                SignIn::BadCredentials => checked += 1,
+                SignIn::BadCredentials { .. } => checked += 1,
                 SignIn::Throttled => {}
                 _ => panic!("a guess got in"),
             }
@@ -981,7 +981,7 @@ mod sign_in {
                 limits,
             )
             .await;
-            assert!(matches!(o, SignIn::BadCredentials));
+            assert!(matches!(o, SignIn::BadCredentials { .. }));
         }
         // Attempts 3, 4 and 5 waited for the spacing after the one before.
         let spacing = accounts::SLOW_SPACING;

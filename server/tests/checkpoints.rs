@@ -483,10 +483,12 @@ fn the_key_file_is_private_and_names_its_log() {
     );
     assert!(load_or_create(&path, Some("other.example/log"))
         .unwrap_err()
+        .to_string()
         .contains("TRAILKEEP_LOG_ORIGIN"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(load_or_create(&path, None)
         .unwrap_err()
+        .to_string()
         .contains("chmod 600"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -236,11 +236,21 @@ impl Cluster {
     fn start() -> Cluster {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let dir = root.join(format!("target/pg/crash-{}", uuid::Uuid::new_v4().simple()));
-        let out = Command::new(root.join("server/scripts/localdb.sh"))
-            .arg(&dir)
-            .arg(free_port().to_string())
-            .output()
-            .unwrap();
+        // A free port can be taken by another process before PostgreSQL binds it: on that
+        // race (and only on it) try another one.
+        let mut attempts = 0;
+        let out = loop {
+            attempts += 1;
+            let out = Command::new(root.join("server/scripts/localdb.sh"))
+                .arg(&dir)
+                .arg(free_port().to_string())
+                .output()
+                .unwrap();
+            let taken = String::from_utf8_lossy(&out.stderr).contains("could not bind");
+            if out.status.success() || !taken || attempts == 5 {
+                break out;
+            }
+        };
         assert!(
             out.status.success(),
             "{}",

@@ -36,7 +36,8 @@ async fn seed(pool: &PgPool) -> Vec<AuditEntry> {
                    "status": if i % 2 == 0 { "success" } else { "failure" },
                    "resource": {"type": "config", "id": "cfg_7"}, "ip": "203.0.113.99",
                    "occurred_at": (now - Duration::minutes(*minutes_ago)).to_rfc3339(),
-                   "details": {"note": "100% sure_thing", "deploy": {"environment": "production"}}})
+                   "details": {"note": "100% sure_thing", "deploy": {"environment": "production"},
+                               "marker_key_only": 7}})
         })
         .collect();
     entries::append(
@@ -70,6 +71,17 @@ async fn stored(pool: &PgPool) -> Vec<AuditEntry> {
         .collect()
 }
 
+/// The scalar values inside a JSON value, as text (strings unquoted), depth first.
+fn detail_values(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Null => {}
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Bool(_) | serde_json::Value::Number(_) => out.push(v.to_string()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| detail_values(i, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| detail_values(i, out)),
+    }
+}
+
 /// The reference: a plain filter over all entries, independent of SQL.
 fn reference(
     all: &[AuditEntry],
@@ -93,8 +105,9 @@ fn reference(
         .filter(|e| f.actions.is_empty() || f.actions.iter().any(|p| p.matches(&e.action)))
         .filter(|e| from.is_none_or(|t| e.occurred_at >= t) && to.is_none_or(|t| e.occurred_at < t))
         .filter(|e| {
-            f.q.as_ref().is_none_or(|q| {
-                let text = [
+            f.q.as_deref().is_none_or(|q| {
+                // Each field on its own, and each value of the details (not their keys).
+                let mut fields: Vec<String> = [
                     Some(e.actor.id.clone()),
                     e.actor.name.clone(),
                     e.actor.email.clone(),
@@ -103,14 +116,12 @@ fn reference(
                     e.resource.as_ref().map(|r| r.id.clone()),
                     e.ip.clone(),
                     e.user_agent.clone(),
-                    Some(e.details.to_string()),
                 ]
                 .into_iter()
                 .flatten()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase();
-                text.contains(&q.to_lowercase())
+                .collect();
+                detail_values(&e.details, &mut fields);
+                app::filter::search::matches(q, fields.iter().map(String::as_str))
             })
         })
         .filter(|e| {
@@ -229,6 +240,14 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
         ("q=production", None, None),
         ("q=2001:db8", None, None),
         ("q=zzz-no-such-text", None, None),
+        // Search across fields: words in different fields, phrases as written, values only.
+        ("q=sure%20production", None, None),
+        ("q=PRODUCTION%20%20100%25", None, None),
+        ("q=%22100%25%20sure%22", None, None),
+        ("q=%22sure%20production%22", None, None),
+        ("q=%22sure_thing%22%20cfg_7%20admin", None, None),
+        ("q=marker_key_only", None, None),
+        ("q=grace%20hopper%20totp", None, None),
         ("range=24h", Some(now - Duration::hours(24)), None),
         ("range=7d&user=u_01", Some(now - Duration::days(7)), None),
         (
@@ -283,9 +302,15 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
                 .join("&");
             let filter = Filter::parse(&full).unwrap();
             let expected = reference(&all, &filter, from, to);
-            let meant_empty = ["zzz", "grace+hopper", "2025-01-01"]
-                .iter()
-                .any(|m| query.contains(m));
+            let meant_empty = [
+                "zzz",
+                "grace+hopper",
+                "2025-01-01",
+                "%22sure%20production%22",
+                "marker_key_only",
+            ]
+            .iter()
+            .any(|m| query.contains(m));
             assert_eq!(
                 expected.is_empty(),
                 meant_empty,
@@ -309,6 +334,74 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
     let filter = Filter::parse("range=7d&user=u_01").unwrap();
     assert!(matches!(filter.time, TimeWindow::Last(_)));
     assert!(!reference(&all, &filter, Some(now - Duration::days(7)), None).is_empty());
+}
+
+/// Searches made of random pieces of the stored entries (one to three terms, some quoted, some
+/// from different entries, some with a letter changed) count exactly what the reference finds.
+#[sqlx::test(migrations = "../migrations")]
+async fn random_searches_match_the_reference(pool: PgPool) {
+    let k = key(&pool, &[Scope::Read]).await;
+    let all = seed(&pool).await;
+    let app = router(&pool).await;
+    // A fixed seed: a failure names its query and replays.
+    let mut state: u64 = 0x2024_7e57_5ea2_c400;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n.max(1)
+    };
+    let mut found = 0;
+    for round in 0..80 {
+        let mut terms = Vec::new();
+        for _ in 0..1 + next(3) {
+            let e = &all[next(all.len())];
+            let mut fields: Vec<String> = [
+                Some(e.actor.id.clone()),
+                e.actor.name.clone(),
+                Some(e.action.clone()),
+                e.resource.as_ref().map(|r| r.id.clone()),
+                e.ip.clone(),
+                e.user_agent.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            detail_values(&e.details, &mut fields);
+            let field: Vec<char> = fields[next(fields.len())].chars().collect();
+            let len = (2 + next(8)).min(field.len());
+            let start = next(field.len() - len + 1);
+            let mut piece: String = field[start..start + len].iter().collect();
+            if round % 7 == 6 {
+                piece.push('q'); // most likely found nowhere
+            }
+            let piece = piece.replace('"', "");
+            if piece.trim().is_empty() {
+                continue;
+            }
+            terms.push(if piece.contains(' ') || next(4) == 0 {
+                format!("\"{piece}\"")
+            } else {
+                piece
+            });
+        }
+        if terms.is_empty() {
+            continue;
+        }
+        let q = terms.join(" ");
+        let query = format!("q={}", app::filter::percent_encode(&q));
+        let filter = Filter::parse(&query).unwrap();
+        let expected = reference(&all, &filter, None, None);
+        found += usize::from(!expected.is_empty());
+        let count = send(&app, get(&format!("/api/v1/events/count?{query}"), &k)).await;
+        assert_eq!(count.body["count"], expected.len(), "count of q={q:?}");
+        let got = all_pages(&app, &k, &query, 1000).await;
+        assert_eq!(got, expected, "rows of q={q:?}");
+    }
+    assert!(
+        found > 40,
+        "most random searches must find something ({found} did)"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -616,4 +709,90 @@ async fn single_entries_facets_and_access(pool: PgPool) {
     )
     .await;
     assert_eq!(r.status, 403);
+}
+
+/// The user picker reaches every actor (pages, with the total), counts each under the other
+/// filters exactly as the reference does, and keeps sign-in names that match no account apart.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_user_picker_pages_every_actor_with_faceted_counts(pool: PgPool) {
+    use app::model::ActorGroup;
+    use trailkeep::storage::query::actor_facet_page;
+    let all = seed(&pool).await;
+    // A name typed at the sign-in page that no account has.
+    let outcome = accounts::sign_in(
+        &pool,
+        "nobody-here@example.com",
+        "wrong",
+        None,
+        None,
+        accounts::SignInLimits::default(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, accounts::SignIn::BadCredentials { .. }));
+    let all = {
+        let mut all = all;
+        all.extend(stored(&pool).await.into_iter().skip(all.len()));
+        all
+    };
+    let key =
+        |id: &str, email: Option<&str>| email.map_or_else(|| id.to_string(), str::to_lowercase);
+    for others in [
+        "",
+        "status=failure",
+        "action=config.*&range=90d",
+        "q=safari",
+    ] {
+        let filter = Filter::parse(others).unwrap();
+        let bounds_from = match filter.time {
+            TimeWindow::Last(r) => Some(Utc::now() - r.duration()),
+            _ => None,
+        };
+        let matching = reference(&all, &filter, bounds_from, None);
+        let mut expected: std::collections::BTreeMap<String, i64> = Default::default();
+        for e in all.iter().filter(|e| matching.contains(&e.id.to_string())) {
+            *expected
+                .entry(key(&e.actor.id, e.actor.email.as_deref()))
+                .or_default() += 1;
+        }
+        // Every page, 7 at a time, until the total is reached.
+        let mut got: std::collections::BTreeMap<String, i64> = Default::default();
+        let mut offset = 0;
+        loop {
+            let page = actor_facet_page(&pool, "", &filter, 7, offset)
+                .await
+                .unwrap();
+            assert_eq!(page.total, expected.len() as i64, "total under {others:?}");
+            if page.actors.is_empty() {
+                break;
+            }
+            for a in &page.actors {
+                let k = key(&a.id, a.email.as_deref());
+                assert!(
+                    got.insert(k, a.count).is_none(),
+                    "twice under {others:?}: {a:?}"
+                );
+            }
+            offset += page.actors.len() as i64;
+        }
+        assert_eq!(got, expected, "counts under {others:?}");
+    }
+    // The typed name is its own group; people stay people.
+    let page = actor_facet_page(&pool, "nobody-here", &Filter::default(), 20, 0)
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.actors[0].group(), ActorGroup::UnknownSignIns);
+    let page = actor_facet_page(&pool, "admin@company.com", &Filter::default(), 20, 0)
+        .await
+        .unwrap();
+    assert!(
+        page.actors.iter().all(|a| a.group() == ActorGroup::People),
+        "{page:?}"
+    );
+    // A search narrows the total too.
+    let page = actor_facet_page(&pool, "ad", &Filter::default(), 2, 0)
+        .await
+        .unwrap();
+    assert!(page.total >= page.actors.len() as i64 && page.actors.len() <= 2);
 }

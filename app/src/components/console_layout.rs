@@ -32,6 +32,7 @@ pub fn ConsoleLayout(
                 <a href="/audit" aria-current="page">"Audit Log"</a>
             </nav>
             <main class="content">{children()}</main>
+            <super::SessionEndedNotice/>
         </div>
     }
 }

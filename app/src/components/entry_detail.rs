@@ -84,6 +84,8 @@ type EntryResource = Resource<Result<Option<EntryView>, ConsoleError>>;
 #[component]
 pub fn EntryDetail() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
+    // Closed (Close, Escape), the focus goes back to what opened it (the table).
+    crate::components::return_focus_on_close();
     // Moving to another entry keeps the panel, showing the old entry until the new one is in.
     let id = Memo::new(move |_| nav.query.with(|q| q.entry));
     let entry: EntryResource = Resource::new(

@@ -74,10 +74,24 @@ fn DialogFrame(open: RwSignal<bool>) -> impl IntoView {
         }
     });
     on_cleanup(move || escape.remove());
+    // Focus moves into the dialog when it opens, stays in it (Tab wraps), and goes back to
+    // Export when it closes.
+    crate::components::return_focus_on_close();
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = dialog.get() {
+            let _ = el.focus();
+        }
+    });
     view! {
         <div class="dialog-backdrop" on:click=move |_| open.set(false)></div>
         <div class="export-dialog" role="dialog" aria-modal="true" aria-labelledby="export-title"
-            data-testid="export-dialog">
+            data-testid="export-dialog" tabindex="-1" node_ref=dialog
+            on:keydown=move |ev| {
+                if let Some(el) = dialog.get_untracked() {
+                    crate::components::trap_tab(&ev, &el);
+                }
+            }>
             <h2 id="export-title">"Export entries"</h2>
             {when_loaded(Box::pin(export_dialog(open)))}
         </div>
@@ -128,9 +142,22 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         move |_| {
             let href = url();
             if total().is_none_or(|n| n > IN_PAGE_LIMIT) {
-                // Large, or not counted yet: straight to disk through the attachment URL.
-                let _ = window().location().set_href(&href);
-                progress.set(Progress::ToDisk);
+                // Large, or not counted yet: straight to disk through the attachment URL, once
+                // the session is known to hold (else the browser would show the API's refusal
+                // in place of the console; the ended session is reported instead).
+                #[cfg(feature = "hydrate")]
+                leptos::task::spawn_local(async move {
+                    if crate::api::whoami().await != Err(crate::error::ConsoleError::SignedOut) {
+                        let _ = window().location().set_href(&href);
+                        progress.set(Progress::ToDisk);
+                    } else {
+                        progress.set(Progress::Failed(
+                            crate::error::ConsoleError::SignedOut.to_string(),
+                        ));
+                    }
+                });
+                #[cfg(not(feature = "hydrate"))]
+                let _ = href;
                 return;
             }
             progress.set(Progress::Receiving { bytes: 0 });
@@ -218,6 +245,10 @@ async fn fetch_to_file(url: &str, progress: RwSignal<Progress>) -> Result<(u64, 
         .await
         .map_err(|_| failed("the server could not be reached"))?
         .unchecked_into();
+    if response.status() == 401 {
+        crate::session::report_ended();
+        return Err(crate::error::ConsoleError::SignedOut.to_string());
+    }
     if !response.ok() {
         let text = match response.text() {
             Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),

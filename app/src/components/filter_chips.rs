@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::chip_words;
-use crate::chips::{chips, Chip, Words};
+use crate::chips::{chips, Chip, ChipKey, Words};
 use crate::console_state::ConsoleNav;
 use crate::hydration::Hydrated;
 use crate::model::ChipVocabulary;
@@ -66,7 +66,12 @@ pub fn FilterChips() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let words = expect_context::<ChipWords>();
     let Hydrated(hydrated) = expect_context::<Hydrated>();
-    let list = Memo::new(move |_| words.chips(nav, hydrated));
+    // The order is the sort toggle's, not a filter: no chip, and Clear all keeps it.
+    let list = Memo::new(move |_| {
+        let mut list = words.chips(nav, hydrated);
+        list.retain(|c| c.key != ChipKey::Order);
+        list
+    });
     view! {
         <Show when=move || list.with(|l| !l.is_empty())>
             <div class="filter-chips" aria-label="Active filters" role="group">

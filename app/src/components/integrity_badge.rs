@@ -185,7 +185,9 @@ pub fn IntegrityBadge(
         Integrity::Checking => "checking",
         Integrity::Verified { .. } => "verified",
         Integrity::NoneYet => "none",
-        Integrity::Failed(_) | Integrity::Unavailable(_) => "failed",
+        Integrity::Failed(_) => "failed",
+        // Not reaching the server says nothing about the log: grey, not red.
+        Integrity::Unavailable(_) => "unavailable",
     };
     view! {
         <div class="integrity-badge" data-testid="integrity-badge" data-state=kind
@@ -223,7 +225,7 @@ pub fn IntegrityBadge(
                     </span>
                 }.into_any(),
                 Integrity::Unavailable(why) => view! {
-                    <span class="integrity-title">"✗ Integrity not verified"</span>
+                    <span class="integrity-title">"Couldn't check right now"</span>
                     <span class="integrity-detail" data-testid="integrity-why">{why}</span>
                 }.into_any(),
             }}
@@ -243,7 +245,7 @@ pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
     });
     view! {
         <dd data-testid="detail-proof" class="proof-status"
-            class:failure=move || matches!(state.get(), Integrity::Failed(_) | Integrity::Unavailable(_))>
+            class:failure=move || matches!(state.get(), Integrity::Failed(_))>
             {move || match state.get() {
                 Integrity::Checking => "Checking…".to_string(),
                 Integrity::Verified { size, proven, .. } if !proven.is_empty() => format!(
@@ -256,7 +258,7 @@ pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
                 ),
                 Integrity::NoneYet => "No checkpoint signed yet".to_string(),
                 Integrity::Failed(finding) => format!("✗ {}", finding_words(&finding)),
-                Integrity::Unavailable(why) => format!("✗ {why}"),
+                Integrity::Unavailable(why) => format!("Couldn't check right now: {why}"),
             }}
         </dd>
     }

@@ -55,13 +55,15 @@ fn LiveControls(feed: LiveFeed) -> impl IntoView {
         Connection::Reconnecting => "Reconnecting…",
         Connection::Offline => "Offline",
         Connection::Unavailable => "Could not start: reload the page",
+        Connection::SignedOut => "Stopped: session ended",
         Connection::Stopped => "Stopped",
     };
     let class = move || match state() {
         Connection::Live | Connection::CatchingUp => "live-status is-live",
-        Connection::Offline | Connection::Unavailable | Connection::Stopped => {
-            "live-status is-offline"
-        }
+        Connection::Offline
+        | Connection::Unavailable
+        | Connection::Stopped
+        | Connection::SignedOut => "live-status is-offline",
         _ => "live-status is-waiting",
     };
     let held = move || feed.arrived.with(Vec::len);

@@ -25,8 +25,13 @@ enum Known {
     Failed,
 }
 
+/// `idle`: nothing is being counted (the filter was refused, or the entries could not be
+/// read): the line stays empty rather than "Counting…" for ever.
 #[component]
-pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
+pub fn ResultCount(
+    #[prop(into)] of: Signal<Counted>,
+    #[prop(into)] idle: Signal<bool>,
+) -> impl IntoView {
     let feed = expect_context::<LiveFeed>();
     let known = RwSignal::new(Known::Counting);
     let asked = StoredValue::new(0u64);
@@ -62,6 +67,9 @@ pub fn ResultCount(#[prop(into)] of: Signal<Counted>) -> impl IntoView {
     });
     let text = move || {
         let live = feed.received.get();
+        if idle.get() {
+            return String::new();
+        }
         match known.get() {
             Known::Counting => "Counting…".to_string(),
             Known::Failed => String::new(),

@@ -54,6 +54,13 @@ pub fn SearchBar() -> impl IntoView {
                     text.set(event_target_value(&ev));
                     typing.call(move || apply(true));
                 }
+                // Esc closes what is open (the detail panel); it never wipes a search typed with
+                // care (a search box's default). Clearing is the chip's ✕ or selecting the text.
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        ev.prevent_default();
+                    }
+                }
             />
             <button type="submit" class="primary">"Search"</button>
         </form>

@@ -1,24 +1,30 @@
-//! Date range: presets, or a custom start/end typed as `YYYY-MM-DD HH:MM` (24-hour, the form
-//! the table shows) and read in the zone the table shows (UTC or the `tz` of the URL). The
-//! button says the range chosen; a preset closes the dropdown.
+//! Date range: presets, or a custom start/end typed as `YYYY-MM-DD` (the whole day),
+//! `YYYY-MM-DD HH:MM` (24-hour, the form the table shows) or with seconds, read in the zone the
+//! table shows (UTC or the `tz` of the URL). An end includes all of its day, minute or second.
+//! The button says the range chosen; a preset closes the dropdown.
 
 use leptos::prelude::*;
 
-use crate::chips::window_label;
+use crate::chips::{inclusive_end, window_label};
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open};
 use crate::console_state::ConsoleNav;
 use crate::filter::{RelativeRange, TimeBound, TimeWindow};
-use crate::format::{date_string, minutes_string};
+use crate::format::{date_string, wall_string};
 use crate::hydration::Hydrated;
-use crate::time_zone::{from_wall_clock, parse_minutes, to_wall_clock};
+use crate::time_zone::{from_wall_clock, parse_date, parse_wall, to_wall_clock};
 
-/// A bound as the custom range's input shows it in `tz`: `2026-11-25 14:03`.
-fn input_value(b: Option<TimeBound>, tz: Option<&str>) -> String {
+/// A bound as the custom range's input shows it in `tz`: `2026-11-25 14:03`, a whole day
+/// `2026-11-25`, and an end as the last minute or second it includes (as typed).
+fn input_value(b: Option<TimeBound>, tz: Option<&str>, end: bool) -> String {
     match b {
         None => String::new(),
-        Some(TimeBound::Date(d)) => format!("{} 00:00", date_string(d)),
-        Some(TimeBound::Instant(t)) => minutes_string(to_wall_clock(&t, tz), ' '),
+        Some(TimeBound::Date(d)) => date_string(d),
+        Some(TimeBound::Instant(t)) if end => match inclusive_end(&t) {
+            Some(last) => wall_string(to_wall_clock(&last, tz)),
+            None => wall_string(to_wall_clock(&t, tz)),
+        },
+        Some(TimeBound::Instant(t)) => wall_string(to_wall_clock(&t, tz)),
     }
 }
 
@@ -30,20 +36,35 @@ fn close_picker(ev: &leptos::ev::MouseEvent) {
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
         .and_then(|el| el.closest("details").ok().flatten());
     if let Some(details) = details {
+        crate::components::focus_summary_of(&details);
         let _ = details.remove_attribute("open");
     }
 }
 
-fn parse_input(value: &str, tz: Option<&str>, what: &str) -> Result<Option<TimeBound>, String> {
-    if value.trim().is_empty() {
+/// What was typed as a bound: a plain date is the whole day (in the filter's zone), a time is
+/// that minute or second; an end includes all of its minute or second.
+fn parse_input(
+    value: &str,
+    tz: Option<&str>,
+    what: &str,
+    end: bool,
+) -> Result<Option<TimeBound>, String> {
+    let value = value.trim();
+    if value.is_empty() {
         return Ok(None);
     }
-    let wall = parse_minutes(value.trim()).ok_or_else(|| {
-        format!("The {what} is not a date and time: write it as 2026-11-25 14:03 (24-hour).")
+    if let Some(day) = parse_date(value) {
+        return Ok(Some(TimeBound::Date(day)));
+    }
+    let (wall, unit) = parse_wall(value).ok_or_else(|| {
+        format!(
+            "The {what} is not a date or a date and time: write it as 2026-11-25, \
+             2026-11-25 14:03 or 2026-11-25 14:03:07 (24-hour)."
+        )
     })?;
-    from_wall_clock(wall, tz)
-        .map(|t| Some(TimeBound::Instant(t)))
-        .ok_or_else(|| format!("The {what} cannot be read in this time zone."))
+    let t = from_wall_clock(wall, tz)
+        .ok_or_else(|| format!("The {what} cannot be read in this time zone."))?;
+    Ok(Some(TimeBound::Instant(if end { t + unit } else { t })))
 }
 
 #[component]
@@ -84,12 +105,8 @@ fn TimePanel() -> impl IntoView {
             TimeWindow::Between { from, to } => (from, to),
             _ => (None, None),
         };
-        start.set(input_value(from, f.tz.as_deref()));
-        // A date `to` covers its whole day: show the end of it.
-        end.set(match to {
-            Some(TimeBound::Date(d)) => format!("{} 23:59", date_string(d)),
-            other => input_value(other, f.tz.as_deref()),
-        });
+        start.set(input_value(from, f.tz.as_deref(), false));
+        end.set(input_value(to, f.tz.as_deref(), true));
     });
     let preset = move |ev: leptos::ev::MouseEvent, w: TimeWindow| {
         problem.set(None);
@@ -98,13 +115,16 @@ fn TimePanel() -> impl IntoView {
     };
     let apply = move |ev: leptos::ev::MouseEvent| {
         let tz = nav.filter_untracked().tz;
-        let from = parse_input(&start.get_untracked(), tz.as_deref(), "start");
-        let to = parse_input(&end.get_untracked(), tz.as_deref(), "end");
+        let from = parse_input(&start.get_untracked(), tz.as_deref(), "start", false);
+        let to = parse_input(&end.get_untracked(), tz.as_deref(), "end", true);
         match (from, to) {
             (Err(m), _) | (_, Err(m)) => problem.set(Some(m)),
             (Ok(None), Ok(None)) => problem.set(Some("Enter a start, an end, or both.".into())),
             (Ok(Some(TimeBound::Instant(a))), Ok(Some(TimeBound::Instant(b)))) if a >= b => {
                 problem.set(Some("The end must be after the start.".into()))
+            }
+            (Ok(Some(TimeBound::Date(a))), Ok(Some(TimeBound::Date(b)))) if a > b => {
+                problem.set(Some("The end must not be before the start.".into()))
             }
             (Ok(from), Ok(to)) => {
                 problem.set(None);
@@ -130,14 +150,14 @@ fn TimePanel() -> impl IntoView {
             <label>
                 <span class="control-label">"Start"</span>
                 <input type="text" data-testid="range-start" inputmode="numeric"
-                    placeholder="YYYY-MM-DD HH:MM" autocomplete="off"
+                    placeholder="YYYY-MM-DD or YYYY-MM-DD HH:MM" autocomplete="off"
                     prop:value=move || start.get()
                     on:input=move |ev| start.set(event_target_value(&ev))/>
             </label>
             <label>
                 <span class="control-label">"End"</span>
                 <input type="text" data-testid="range-end" inputmode="numeric"
-                    placeholder="YYYY-MM-DD HH:MM" autocomplete="off"
+                    placeholder="YYYY-MM-DD or YYYY-MM-DD HH:MM" autocomplete="off"
                     prop:value=move || end.get()
                     on:input=move |ev| end.set(event_target_value(&ev))/>
             </label>
@@ -153,17 +173,41 @@ mod tests {
 
     #[test]
     fn custom_inputs_read_in_utc() {
-        let b = parse_input("2026-11-25 14:03", None, "start")
+        let b = parse_input("2026-11-25 14:03", None, "start", false)
             .unwrap()
             .unwrap();
         assert_eq!(b.to_string(), "2026-11-25T14:03:00Z");
-        assert_eq!(input_value(Some(b), None), "2026-11-25 14:03");
+        assert_eq!(input_value(Some(b), None, false), "2026-11-25 14:03");
         // The form a datetime-local input or a pasted ISO time uses is read too.
         assert_eq!(
-            parse_input("2026-11-25T14:03", None, "start").unwrap(),
+            parse_input("2026-11-25T14:03", None, "start", false).unwrap(),
             Some(b)
         );
-        assert!(parse_input("yesterday", None, "start").is_err());
-        assert_eq!(parse_input("  ", None, "end"), Ok(None));
+        assert!(parse_input("yesterday", None, "start", false).is_err());
+        assert_eq!(parse_input("  ", None, "end", true), Ok(None));
+    }
+
+    #[test]
+    fn an_end_includes_its_whole_day_minute_or_second() {
+        let day = parse_input("2026-11-25", None, "end", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(day, TimeBound::Date(parse_date("2026-11-25").unwrap()));
+        assert_eq!(input_value(Some(day), None, true), "2026-11-25");
+        let minute = parse_input("2026-11-25 23:59", None, "end", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(minute.to_string(), "2026-11-26T00:00:00Z");
+        assert_eq!(input_value(Some(minute), None, true), "2026-11-25 23:59");
+        let second = parse_input("2026-11-25 23:59:30", None, "end", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.to_string(), "2026-11-25T23:59:31Z");
+        assert_eq!(input_value(Some(second), None, true), "2026-11-25 23:59:30");
+        // A start is the instant typed.
+        let start = parse_input("2026-11-25 23:59:30", None, "start", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(start.to_string(), "2026-11-25T23:59:30Z");
     }
 }

@@ -1,18 +1,21 @@
 //! The user filter: search-as-you-type over the actors in the log, several may be chosen.
 //! One row per actor as `user=` tells them apart (by email, else id); its search has focus
-//! as soon as the picker opens.
+//! as soon as the picker opens. Every actor is reachable: pages of 20 ("Showing 20 of 31 —
+//! type to search", "Show 20 more"), grouped as people, API keys, the system and sign-in names
+//! that match no account; counts are under the other filters on screen.
 
 use std::time::Duration;
 
 use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
-use crate::api::user_facets;
+use crate::api::{user_facets, USER_PAGE};
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, Debounce, PickerSummary};
 use crate::console_state::ConsoleNav;
+use crate::filter::{CanonicalFilter, Filter};
 use crate::format::thousands;
-use crate::model::ActorFacet;
+use crate::model::{ActorFacet, ActorFacetPage, ActorGroup};
 
 #[component]
 pub fn UserPicker() -> impl IntoView {
@@ -45,23 +48,58 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
     let typing = Debounce::new(Duration::from_millis(200));
+    // Counted under the other filters on screen: the filter without its users.
+    let others = Memo::new(move |_| {
+        let mut f = nav.filter();
+        f.users.clear();
+        f
+    });
     // Asked only in the browser (effects do not run on the server), while the picker is open;
-    // an answer to an older search is dropped.
-    let found = RwSignal::new(None::<Result<Vec<ActorFacet>, String>>);
+    // an answer to an older question is dropped. "Show more" appends the next page.
+    let found = RwSignal::new(None::<Result<ActorFacetPage, String>>);
+    let more = RwSignal::new(0u32);
     let asked = StoredValue::new(0u64);
     Effect::new(move |_| {
-        let (open, q) = (open.get(), search.get());
+        let (open, q, others) = (open.get(), search.get(), others.get());
         if !open {
             return;
         }
         asked.update_value(|n| *n += 1);
         let mine = asked.get_value();
+        found.set(None);
         leptos::task::spawn_local(async move {
-            let answer = user_facets(q).await.map_err(|e| e.to_string());
+            let answer = user_facets(q, CanonicalFilter::from(&others), 0)
+                .await
+                .map_err(|e| e.to_string());
             if asked.get_value() == mine {
                 found.set(Some(answer));
             }
         });
+    });
+    Effect::new(move |before: Option<u32>| {
+        let n = more.get();
+        if before.is_some_and(|b| b != n) {
+            let offset = found.with_untracked(|f| match f {
+                Some(Ok(page)) => page.actors.len() as i64,
+                _ => 0,
+            });
+            let mine = asked.get_value();
+            let (q, others) = (search.get_untracked(), others.get_untracked());
+            leptos::task::spawn_local(async move {
+                let answer = user_facets(q, CanonicalFilter::from(&others), offset).await;
+                if asked.get_value() == mine {
+                    if let Ok(next) = answer {
+                        found.update(|f| {
+                            if let Some(Ok(page)) = f {
+                                page.actors.extend(next.actors);
+                                page.total = next.total;
+                            }
+                        });
+                    }
+                }
+            });
+        }
+        n
     });
     let chosen = move || nav.filter().users;
     let toggle = move |value: String| {
@@ -74,6 +112,28 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
             }
         })
     };
+    let option = move |a: ActorFacet| {
+        let value = a.filter_value();
+        let main = a.name.clone().unwrap_or_else(|| a.id.clone());
+        // Who exactly: the email, else the id (names may be shared).
+        let who = a.email.clone().unwrap_or_else(|| a.id.clone());
+        let sub = if a.actor_type == "api_key" {
+            format!("API key · {who}")
+        } else {
+            who
+        };
+        view! {
+            <li>
+                <label>
+                    <input type="checkbox" checked=false on:change=move |_| toggle(value.clone())/>
+                    <span class="option-main">{main}</span>
+                    <span class="option-sub">{sub}</span>
+                    <span class="option-count">{thousands(a.count)}</span>
+                </label>
+            </li>
+        }
+    };
+    let filtered = move || !others.with(Filter::is_everything);
     view! {
         <input
             type="search"
@@ -86,6 +146,9 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
                 typing.call(move || search.set(typed.get_untracked().trim().to_string()));
             }
         />
+        <Show when=filtered>
+            <p class="picker-note muted" data-testid="user-counts-note">"Counts under the other filters on screen."</p>
+        </Show>
         <ul class="picker-options" aria-label="Users">
             {move || chosen().into_iter().map(|u| {
                 let value = u.clone();
@@ -98,34 +161,48 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
                     </li>
                 }
             }).collect_view()}
-                {move || match found.get() {
-                    None => EitherOf4::A(view! { <li class="muted">"Searching…"</li> }),
-                    Some(r) => match r {
-                    Err(m) => EitherOf4::B(view! { <li class="field-error">{m}</li> }),
-                    Ok(list) if list.is_empty() && open.get() => EitherOf4::C(view! {
-                        <li class="muted">"No users match."</li>
-                    }),
-                    Ok(list) => EitherOf4::D(list.into_iter()
-                        .filter(|a| !chosen().contains(&a.filter_value()))
-                        .map(|a| {
-                            let value = a.filter_value();
-                            let main = a.name.clone().unwrap_or_else(|| a.id.clone());
-                            // Who exactly: the email, else the id (names may be shared).
-                            let who = a.email.clone().unwrap_or_else(|| a.id.clone());
-                            let sub = if a.actor_type == "api_key" { format!("API key · {who}") } else { who };
-                            view! {
-                                <li>
-                                    <label>
-                                        <input type="checkbox" checked=false on:change=move |_| toggle(value.clone())/>
-                                        <span class="option-main">{main}</span>
-                                        <span class="option-sub">{sub}</span>
-                                        <span class="option-count">{thousands(a.count)}</span>
-                                    </label>
-                                </li>
-                            }
+            {move || match found.get() {
+                None => EitherOf4::A(view! { <li class="muted">"Searching…"</li> }),
+                Some(Err(m)) => EitherOf4::B(view! { <li class="field-error">{m}</li> }),
+                Some(Ok(page)) if page.actors.is_empty() => EitherOf4::C(view! {
+                    <li class="muted">{if filtered() { "No users match under these filters." } else { "No users match." }}</li>
+                }),
+                Some(Ok(page)) => {
+                    let taken = chosen();
+                    let groups = ActorGroup::ALL.map(|group| {
+                        let members: Vec<ActorFacet> = page
+                            .actors
+                            .iter()
+                            .filter(|a| a.group() == group && !taken.contains(&a.filter_value()))
+                            .cloned()
+                            .collect();
+                        (!members.is_empty()).then(|| view! {
+                            <li class="picker-group" data-testid="user-group">
+                                <span class="picker-group-name" id=format!("user-group-{group:?}")>{group.label()}</span>
+                                <ul class="picker-options" aria-labelledby=format!("user-group-{group:?}")>
+                                    {members.into_iter().map(option).collect_view()}
+                                </ul>
+                            </li>
                         })
-                        .collect_view()),
-                }}}
+                    });
+                    EitherOf4::D(groups.into_iter().flatten().collect_view())
+                }
+            }}
         </ul>
+        {move || match found.get() {
+            Some(Ok(page)) if (page.actors.len() as i64) < page.total => Some(view! {
+                <p class="picker-more" data-testid="user-picker-more">
+                    <span>{format!(
+                        "Showing {} of {} — type to search",
+                        thousands(page.actors.len() as i64),
+                        thousands(page.total)
+                    )}</span>
+                    <button type="button" class="link-button" on:click=move |_| more.update(|n| *n += 1)>
+                        {format!("Show {} more", (page.total - page.actors.len() as i64).min(USER_PAGE))}
+                    </button>
+                </p>
+            }),
+            _ => None,
+        }}
     }
 }

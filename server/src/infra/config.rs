@@ -1,10 +1,36 @@
-//! Settings from the environment.
+//! Settings from the environment. A variable set to something it does not take stops the
+//! server with a [`ConfigError`] naming the variable and what it takes; none is silently
+//! replaced by its default, and no message repeats `DATABASE_URL` (it may hold a password).
 
 use std::time::Duration;
 
 use crate::infra::http::serve::Limits;
 use crate::service::accounts::SignInLimits;
 use crate::service::ingest::IngestLimits;
+
+/// Why the environment's settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds something other than a whole number within its bounds: its name, the
+    /// value as given, and what it takes.
+    #[error("{name}={value:?}: give {unit} from {min} to {max} (default {default})")]
+    OutOfRange {
+        name: &'static str,
+        value: String,
+        /// What the number counts, as the message says it: "a whole number", "whole seconds".
+        unit: &'static str,
+        min: u64,
+        max: u64,
+        default: u64,
+    },
+    /// A required variable is not set (or is not Unicode).
+    #[error("{name} is not set (e.g. {example})")]
+    Missing {
+        name: &'static str,
+        /// A value of the form it takes.
+        example: &'static str,
+    },
+}
 
 /// Server settings beyond the standard `LEPTOS_*` variables.
 #[derive(Clone, Debug)]
@@ -87,7 +113,7 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         let default = LogConfig::default();
         Ok(LogConfig {
             key_file: std::env::var_os("TRAILKEEP_KEY_FILE")
@@ -146,29 +172,32 @@ impl Default for Config {
 
 /// Whole seconds from the environment within `range`, or `default` when unset.
 fn seconds(
-    name: &str,
+    name: &'static str,
     default: Duration,
     range: std::ops::RangeInclusive<u64>,
-) -> Result<Duration, String> {
+) -> Result<Duration, ConfigError> {
     number(name, default.as_secs(), range).map(Duration::from_secs)
 }
 
 /// A whole number from the environment within `range`, or `default` when unset.
-fn number(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+fn number(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
     match std::env::var(name) {
         Err(_) => Ok(default),
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| {
-                format!(
-                    "{name}={v:?}: give a whole number from {} to {} (default {default})",
-                    range.start(),
-                    range.end()
-                )
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ConfigError::OutOfRange {
+                name,
+                value: v,
+                unit: "a whole number",
+                min: *range.start(),
+                max: *range.end(),
+                default,
             }),
+        },
     }
 }
 
@@ -177,35 +206,38 @@ fn flag(name: &str) -> bool {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         let late = match std::env::var("TRAILKEEP_LATE_RECORD_SECONDS") {
             Err(_) => DEFAULT_LATE_RECORD_SECONDS,
-            Ok(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|s| (0..=365 * 86_400).contains(s))
-                .ok_or_else(|| {
-                    format!(
-                        "TRAILKEEP_LATE_RECORD_SECONDS={v:?}: give whole seconds from 0 to \
-                         31536000 (default {DEFAULT_LATE_RECORD_SECONDS})"
-                    )
-                })?,
+            Ok(v) => match v.trim().parse::<i64>() {
+                Ok(s) if (0..=365 * 86_400).contains(&s) => s,
+                _ => {
+                    return Err(ConfigError::OutOfRange {
+                        name: "TRAILKEEP_LATE_RECORD_SECONDS",
+                        value: v,
+                        unit: "whole seconds",
+                        min: 0,
+                        max: 365 * 86_400,
+                        default: DEFAULT_LATE_RECORD_SECONDS as u64,
+                    })
+                }
+            },
         };
         let mut sign_in = SignInLimits::default();
         if let Ok(v) = std::env::var("TRAILKEEP_SIGNIN_IP_FAILURES") {
-            sign_in.ip_failures = v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| {
-                    format!(
-                        "TRAILKEEP_SIGNIN_IP_FAILURES={v:?}: give a whole number from 1 to 1000000 \
-                         (default {})",
-                        SignInLimits::default().ip_failures
-                    )
-                })?;
+            sign_in.ip_failures = match v.trim().parse::<i64>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::OutOfRange {
+                        name: "TRAILKEEP_SIGNIN_IP_FAILURES",
+                        value: v,
+                        unit: "a whole number",
+                        min: 1,
+                        max: 1_000_000,
+                        default: SignInLimits::default().ip_failures as u64,
+                    })
+                }
+            };
         }
         let http_default = Limits::default();
         let http = Limits {
@@ -296,8 +328,9 @@ impl Config {
 }
 
 /// `DATABASE_URL`, required by every command that touches the database.
-pub fn database_url() -> Result<String, String> {
-    std::env::var("DATABASE_URL").map_err(|_| {
-        "DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/trailkeep)".to_string()
+pub fn database_url() -> Result<String, ConfigError> {
+    std::env::var("DATABASE_URL").map_err(|_| ConfigError::Missing {
+        name: "DATABASE_URL",
+        example: "postgres://user@127.0.0.1:5432/trailkeep",
     })
 }

@@ -6,14 +6,29 @@
 
 use tracing_subscriber::filter::LevelFilter;
 
+/// Why the logger was not installed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// `TRAILKEEP_LOG_LEVEL` is not a level (the value as given).
+    #[error("TRAILKEEP_LOG_LEVEL={0:?}: one of error, warn, info, debug, trace")]
+    Level(String),
+    /// `TRAILKEEP_LOG_FORMAT` is not a format (the value as given).
+    #[error("TRAILKEEP_LOG_FORMAT={0:?}: text (the default) or json")]
+    Format(String),
+    /// Another logger is installed already.
+    #[error("cannot install the logger: {0}")]
+    Install(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
 /// Installs the process's logger from the environment; a bad setting is an error that says
 /// which values it takes.
-pub fn init() -> Result<(), String> {
+pub fn init() -> Result<(), LoggingError> {
     let level = match std::env::var("TRAILKEEP_LOG_LEVEL") {
         Err(_) => LevelFilter::INFO,
-        Ok(v) => v.trim().parse::<LevelFilter>().map_err(|_| {
-            format!("TRAILKEEP_LOG_LEVEL={v:?}: one of error, warn, info, debug, trace")
-        })?,
+        Ok(v) => match v.trim().parse::<LevelFilter>() {
+            Ok(level) => level,
+            Err(_) => return Err(LoggingError::Level(v)),
+        },
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
@@ -22,11 +37,7 @@ pub fn init() -> Result<(), String> {
     let installed = match std::env::var("TRAILKEEP_LOG_FORMAT").as_deref() {
         Err(_) | Ok("text") => builder.try_init(),
         Ok("json") => builder.json().try_init(),
-        Ok(other) => {
-            return Err(format!(
-                "TRAILKEEP_LOG_FORMAT={other:?}: text (the default) or json"
-            ))
-        }
+        Ok(other) => return Err(LoggingError::Format(other.to_string())),
     };
-    installed.map_err(|e| format!("cannot install the logger: {e}"))
+    installed.map_err(LoggingError::Install)
 }

@@ -82,25 +82,15 @@ impl Acting {
     }
 }
 
-#[derive(Debug)]
+/// Why an account operation changed nothing.
+#[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// The request cannot be carried out as asked (its words are shown to whoever asked).
+    #[error("{0}")]
     Invalid(String),
-    Db(sqlx::Error),
-}
-
-impl std::fmt::Display for AccountError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AccountError::Invalid(m) => f.write_str(m),
-            AccountError::Db(e) => write!(f, "database error: {e}"),
-        }
-    }
-}
-
-impl From<sqlx::Error> for AccountError {
-    fn from(e: sqlx::Error) -> Self {
-        AccountError::Db(e)
-    }
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
 }
 
 impl From<entries::AppendError> for AccountError {
@@ -274,11 +264,11 @@ static PASSWORD_CHECKS: LazyLock<Semaphore> =
 
 pub enum SignIn {
     /// Signed in: the session token for the cookie.
-    Ok {
-        user: SessionUser,
-        token: String,
-    },
-    BadCredentials,
+    Ok { user: SessionUser, token: String },
+    /// The email or the password is wrong. `attempts_left`: further failures for this account
+    /// from this address block before it locks for the window (the same for an unknown email,
+    /// so the count tells nothing about which accounts exist).
+    BadCredentials { attempts_left: i64 },
     /// Too many failures for this email in the window.
     LockedOut,
     /// Too many refused attempts from this address in the window.
@@ -407,7 +397,9 @@ pub async fn sign_in(
                 entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
             }
             tx.commit().await?;
-            return Ok(SignIn::BadCredentials);
+            return Ok(SignIn::BadCredentials {
+                attempts_left: (limits.email_failures - failures.account_here - 1).max(0),
+            });
         }
     };
     let token = auth::new_session_token();

@@ -25,82 +25,56 @@ use crate::service::tree::{root_at, TreeReadError};
 use crate::storage::{self, checkpoints::StoredCheckpoint};
 
 /// Why the signer will not sign (each is an integrity alarm, or a wrong key).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// The latest stored checkpoint does not verify with this log's key, or its columns are not
     /// what its note says.
+    #[error("the stored checkpoint of {size} entries: {why}")]
     Unverified { size: u64, why: String },
     /// The tree covers fewer entries than the latest checkpoint (a restored backup?).
+    #[error(
+        "the tree covers {tree} entries, fewer than the checkpoint of {checkpoint} \
+         already signed (was the database restored from a backup?)"
+    )]
     Smaller { tree: u64, checkpoint: u64 },
     /// The tree's stored hashes do not extend the latest checkpoint's tree.
+    #[error(
+        "the tree of {tree} entries does not extend the signed checkpoint of \
+         {checkpoint} entries (entries or stored hashes were changed)"
+    )]
     Inconsistent { tree: u64, checkpoint: u64 },
     /// The stored root is not what the stored hashes give.
+    #[error("the stored root of the tree of {tree} entries is not what its stored hashes give")]
     RootMismatch { tree: u64 },
     /// The tree covers more entries than the log holds (the chain head).
+    #[error("the tree covers {tree} entries but the log holds {log}: leaves were invented")]
     BeyondLog { tree: u64, log: u64 },
     /// A leaf of the tree is not the hash of its entry's stored fields.
+    #[error("the tree's leaf {seq} is not the hash of entry {seq}'s stored fields")]
     Leaf { seq: u64 },
     /// The tree does not extend what this signer signed last (its memory beside the key):
     /// rows were cut or rewritten by someone who could switch the database's guards off.
+    #[error(
+        "the tree of {tree} entries does not extend the checkpoint of {remembered} \
+         entries this signer signed last (its memory file): entries were removed or \
+         changed by someone able to switch the database's guards off (its owner or a \
+         superuser), or the database was restored from a backup"
+    )]
     Forgotten { tree: u64, remembered: u64 },
     /// The signer's memory file cannot be read or does not verify with the key.
+    #[error("the signer's memory: {0}")]
     Memory(String),
     /// The tree grew but nothing was signed for longer than the signer ever waits: it refuses
     /// (why is in its error log) or is not running.
+    #[error(
+        "the tree covers {tree} entries but the newest checkpoint, of {checkpoint}, was \
+         signed {seconds} s ago: the signer refuses (see its error log) or is not running"
+    )]
     Stalled {
         tree: u64,
         checkpoint: u64,
         seconds: i64,
     },
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::Unverified { size, why } => {
-                write!(f, "the stored checkpoint of {size} entries: {why}")
-            }
-            Refusal::Smaller { tree, checkpoint } => write!(
-                f,
-                "the tree covers {tree} entries, fewer than the checkpoint of {checkpoint} \
-                 already signed (was the database restored from a backup?)"
-            ),
-            Refusal::Inconsistent { tree, checkpoint } => write!(
-                f,
-                "the tree of {tree} entries does not extend the signed checkpoint of \
-                 {checkpoint} entries (entries or stored hashes were changed)"
-            ),
-            Refusal::RootMismatch { tree } => write!(
-                f,
-                "the stored root of the tree of {tree} entries is not what its stored hashes give"
-            ),
-            Refusal::BeyondLog { tree, log } => write!(
-                f,
-                "the tree covers {tree} entries but the log holds {log}: leaves were invented"
-            ),
-            Refusal::Leaf { seq } => write!(
-                f,
-                "the tree's leaf {seq} is not the hash of entry {seq}'s stored fields"
-            ),
-            Refusal::Forgotten { tree, remembered } => write!(
-                f,
-                "the tree of {tree} entries does not extend the checkpoint of {remembered} \
-                 entries this signer signed last (its memory file): entries were removed or \
-                 changed by someone able to switch the database's guards off (its owner or a \
-                 superuser), or the database was restored from a backup"
-            ),
-            Refusal::Memory(why) => write!(f, "the signer's memory: {why}"),
-            Refusal::Stalled {
-                tree,
-                checkpoint,
-                seconds,
-            } => write!(
-                f,
-                "the tree covers {tree} entries but the newest checkpoint, of {checkpoint}, was \
-                 signed {seconds} s ago: the signer refuses (see its error log) or is not running"
-            ),
-        }
-    }
 }
 
 impl Refusal {
@@ -140,29 +114,21 @@ impl Refusal {
     }
 }
 
-#[derive(Debug)]
+/// Why one step of the signer signed nothing.
+#[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    Db(sqlx::Error),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The tree is not the log's, or the key is not this log's: an integrity alarm.
+    #[error("refusing to sign: {0}")]
     Refused(Refusal),
+    /// The key could not sign (or its note could not be built).
+    #[error("signing: {0}")]
     Key(CheckpointError),
+    /// The tree's math refused its stored hashes.
+    #[error("tree: {0}")]
     Tree(TreeError),
-}
-
-impl std::fmt::Display for SignError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SignError::Db(e) => write!(f, "database: {e}"),
-            SignError::Refused(r) => write!(f, "refusing to sign: {r}"),
-            SignError::Key(e) => write!(f, "signing: {e}"),
-            SignError::Tree(e) => write!(f, "tree: {e}"),
-        }
-    }
-}
-
-impl From<sqlx::Error> for SignError {
-    fn from(e: sqlx::Error) -> Self {
-        SignError::Db(e)
-    }
 }
 
 impl From<TreeReadError> for SignError {

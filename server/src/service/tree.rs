@@ -18,40 +18,21 @@ use crate::storage;
 /// Leaves per transaction.
 pub const BATCH: i64 = 4096;
 
-#[derive(Debug)]
+/// Why the integrator added nothing.
+#[derive(Debug, thiserror::Error)]
 pub enum IntegrateError {
-    Db(sqlx::Error),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
     /// The entry's stored fields do not hash to its stored `leaf_hash`.
-    Tampered {
-        seq: u64,
-    },
-    Tree(TreeError),
-}
-
-impl std::fmt::Display for IntegrateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IntegrateError::Db(e) => write!(f, "database: {e}"),
-            IntegrateError::Tampered { seq } => write!(
-                f,
-                "entry {seq}: its stored fields do not hash to its leaf_hash (changed after it \
-                 was appended?); the tree stops before it"
-            ),
-            IntegrateError::Tree(e) => write!(f, "tree: {e}"),
-        }
-    }
-}
-
-impl From<sqlx::Error> for IntegrateError {
-    fn from(e: sqlx::Error) -> Self {
-        IntegrateError::Db(e)
-    }
-}
-
-impl From<TreeError> for IntegrateError {
-    fn from(e: TreeError) -> Self {
-        IntegrateError::Tree(e)
-    }
+    #[error(
+        "entry {seq}: its stored fields do not hash to its leaf_hash (changed after it \
+         was appended?); the tree stops before it"
+    )]
+    Tampered { seq: u64 },
+    /// The tree's math refused its stored hashes.
+    #[error("tree: {0}")]
+    Tree(#[from] TreeError),
 }
 
 /// One step: if no other process is integrating, adds up to [`BATCH`] entries past the tree's
@@ -229,34 +210,17 @@ pub async fn health(pool: &PgPool) -> Result<TreeHealth, sqlx::Error> {
 
 /// A read of the stored tree failed: the database, or a computation (a size beyond the tree, a
 /// stored hash missing).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TreeReadError {
-    Db(sqlx::Error),
-    Tree(TreeError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A computation over the stored hashes failed (its words as they are).
+    #[error(transparent)]
+    Tree(#[from] TreeError),
     /// A size beyond the tree as it stands (no such tree yet).
+    #[error("{0}")]
     Beyond(String),
-}
-
-impl std::fmt::Display for TreeReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TreeReadError::Db(e) => write!(f, "database: {e}"),
-            TreeReadError::Tree(e) => write!(f, "{e}"),
-            TreeReadError::Beyond(m) => f.write_str(m),
-        }
-    }
-}
-
-impl From<sqlx::Error> for TreeReadError {
-    fn from(e: sqlx::Error) -> Self {
-        TreeReadError::Db(e)
-    }
-}
-
-impl From<TreeError> for TreeReadError {
-    fn from(e: TreeError) -> Self {
-        TreeReadError::Tree(e)
-    }
 }
 
 /// Runs `compute` over the stored hashes it needs: O(log n) of them, fetched first.

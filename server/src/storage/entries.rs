@@ -32,45 +32,23 @@ fn hex_hash<S: serde::Serializer>(h: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&app::integrity::to_hex(h))
 }
 
-#[derive(Debug)]
+/// Why an append stored nothing: the batch is rolled back whole.
+#[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// A client-supplied id is already stored with other content (or repeated so in the batch).
-    Conflict {
-        index: usize,
-        id: Uuid,
-    },
+    #[error("event {index}: id {id} is already stored with other content")]
+    Conflict { index: usize, id: Uuid },
     /// A row read back inside the append's transaction does not give the leaf hash computed
     /// before it was written: what was hashed is not what PostgreSQL stores. A bug (the batch
     /// is rolled back; the tree would stop at that entry otherwise).
-    Unfaithful {
-        seq: i64,
-    },
-    Db(sqlx::Error),
-}
-
-impl std::fmt::Display for AppendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AppendError::Conflict { index, id } => {
-                write!(
-                    f,
-                    "event {index}: id {id} is already stored with other content"
-                )
-            }
-            AppendError::Unfaithful { seq } => write!(
-                f,
-                "entry {seq} as PostgreSQL stores it does not give the leaf hash computed at \
-                 ingest (a normalisation bug); the batch was rolled back"
-            ),
-            AppendError::Db(e) => write!(f, "database: {e}"),
-        }
-    }
-}
-
-impl From<sqlx::Error> for AppendError {
-    fn from(e: sqlx::Error) -> Self {
-        AppendError::Db(e)
-    }
+    #[error(
+        "entry {seq} as PostgreSQL stores it does not give the leaf hash computed at ingest (a \
+         normalisation bug); the batch was rolled back"
+    )]
+    Unfaithful { seq: i64 },
+    /// The database failed (or its chain head is malformed).
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
 }
 
 /// How a field's Rust type is stored: the value bound for it (`Db`), the element type of its

@@ -28,19 +28,62 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// The database role the server works as: SELECT and INSERT on the log, nothing more.
 pub const WRITER_ROLE: &str = "trailkeep_writer";
 
+/// Why connecting, migrating or handing the schema over failed. No message holds the
+/// connection string (it may carry a password): only what sqlx says went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// `DATABASE_URL` does not parse as a PostgreSQL connection string.
+    #[error("DATABASE_URL is not a PostgreSQL URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The serving pool cannot connect, or cannot switch to [`WRITER_ROLE`] (not migrated, or
+    /// the login is not a member of it).
+    #[error(
+        "cannot connect as {writer}: {0}. Run `trailkeep migrate` first and connect as a \
+         member of {writer} (see README, \"Database roles\")",
+        writer = WRITER_ROLE
+    )]
+    ConnectWriter(#[source] sqlx::Error),
+    /// The owner's pool (migrations, administration) cannot connect.
+    #[error("cannot connect to the database: {0}")]
+    ConnectOwner(#[source] sqlx::Error),
+    /// A migration failed (or the applied ones are not this binary's).
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// `--owner` names no plain role (it is spliced into SQL, so only these characters pass).
+    #[error(
+        "--owner {role:?}: give a role name of lower-case letters, digits and _, such as \
+         trailkeep_owner"
+    )]
+    OwnerName { role: String },
+    /// Only a superuser can give the tables to a role nobody logs in as.
+    #[error(
+        "--owner needs a superuser connection (e.g. DATABASE_URL of the postgres user): \
+         only a superuser can give the tables to a role nobody logs in as"
+    )]
+    NotSuperuser,
+    /// The role named by `--owner` can log in: owning the log, it could switch its guards off.
+    #[error(
+        "{role} can log in: give the tables to a NOLOGIN role (ALTER ROLE {role} \
+         NOLOGIN, or name a new one)"
+    )]
+    OwnerCanLogIn { role: String },
+    /// The database failed while the tables were being handed over (nothing was: one
+    /// transaction).
+    #[error("handing the tables to {role}: {source}")]
+    HandOver { role: String, source: sqlx::Error },
+}
+
 /// A pool for the serving process. Every connection switches to [`WRITER_ROLE`], so even a
 /// connection string with more rights cannot change the log through the server.
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, String> {
-    let options: PgConnectOptions = url
-        .parse()
-        .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, SetupError> {
+    let options: PgConnectOptions = url.parse().map_err(SetupError::Url)?;
     connect_with(options, max_connections).await
 }
 
 pub async fn connect_with(
     options: PgConnectOptions,
     max_connections: u32,
-) -> Result<PgPool, String> {
+) -> Result<PgPool, SetupError> {
     connect_as_writer(options, max_connections, None).await
 }
 
@@ -50,7 +93,7 @@ pub async fn connect_reads(
     options: PgConnectOptions,
     max_connections: u32,
     statement_timeout: Duration,
-) -> Result<PgPool, String> {
+) -> Result<PgPool, SetupError> {
     connect_as_writer(options, max_connections, Some(statement_timeout)).await
 }
 
@@ -58,7 +101,7 @@ async fn connect_as_writer(
     options: PgConnectOptions,
     max_connections: u32,
     statement_timeout: Option<Duration>,
-) -> Result<PgPool, String> {
+) -> Result<PgPool, SetupError> {
     let timeout_ms = statement_timeout.map(|t| t.as_millis().max(1));
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
@@ -75,12 +118,7 @@ async fn connect_as_writer(
         })
         .connect_with(options)
         .await;
-    pool.map_err(|e| {
-        format!(
-            "cannot connect as {WRITER_ROLE}: {e}. Run `trailkeep migrate` first and connect as a \
-             member of {WRITER_ROLE} (see README, \"Database roles\")"
-        )
-    })
+    pool.map_err(SetupError::ConnectWriter)
 }
 
 /// A read-only snapshot: one transaction at `REPEATABLE READ`, so a check that reads the log in
@@ -116,50 +154,44 @@ pub fn is_statement_timeout(e: &sqlx::Error) -> bool {
 }
 
 /// A pool with the connecting user's own rights, for migrations and administration.
-pub async fn connect_owner(url: &str) -> Result<PgPool, String> {
+pub async fn connect_owner(url: &str) -> Result<PgPool, SetupError> {
     PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await
-        .map_err(|e| format!("cannot connect to the database: {e}"))
+        .map_err(SetupError::ConnectOwner)
 }
 
-pub async fn migrate(pool: &PgPool) -> Result<(), String> {
-    MIGRATOR
-        .run(pool)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))
+/// Applies every migration this binary carries that the database lacks.
+pub async fn migrate(pool: &PgPool) -> Result<(), SetupError> {
+    Ok(MIGRATOR.run(pool).await?)
 }
 
 /// Hands every table and function of the schema (extensions' own aside) to `role`, a
 /// `NOLOGIN` role created when missing, so that no login owns the log: whoever owns the tables
 /// can switch their guards off. Needs a superuser connection (as `trailkeep migrate --owner`
 /// runs), and is repeated after each migration, which creates objects as the connecting user.
-pub async fn hand_over(pool: &PgPool, role: &str) -> Result<(), String> {
+pub async fn hand_over(pool: &PgPool, role: &str) -> Result<(), SetupError> {
     let valid = role
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && role.len() <= 63;
     if !valid {
-        return Err(format!(
-            "--owner {role:?}: give a role name of lower-case letters, digits and _, such as \
-             trailkeep_owner"
-        ));
+        return Err(SetupError::OwnerName { role: role.into() });
     }
-    let db = |e: sqlx::Error| format!("handing the tables to {role}: {e}");
+    let db = |source: sqlx::Error| SetupError::HandOver {
+        role: role.into(),
+        source,
+    };
     let superuser: bool =
         sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             .fetch_one(pool)
             .await
             .map_err(db)?;
     if !superuser {
-        return Err(
-            "--owner needs a superuser connection (e.g. DATABASE_URL of the postgres user): \
-             only a superuser can give the tables to a role nobody logs in as"
-                .into(),
-        );
+        return Err(SetupError::NotSuperuser);
     }
     let mut tx = pool.begin().await.map_err(db)?;
     let exists: Option<bool> =
@@ -176,12 +208,7 @@ pub async fn hand_over(pool: &PgPool, role: &str) -> Result<(), String> {
                 .await
                 .map_err(db)?;
         }
-        Some(true) => {
-            return Err(format!(
-                "{role} can log in: give the tables to a NOLOGIN role (ALTER ROLE {role} \
-                 NOLOGIN, or name a new one)"
-            ))
-        }
+        Some(true) => return Err(SetupError::OwnerCanLogIn { role: role.into() }),
         Some(false) => {}
     }
     let statements: Vec<String> = sqlx::query_scalar(

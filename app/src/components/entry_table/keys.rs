@@ -1,5 +1,5 @@
-//! The keyboard in the table: the arrows move the selection (keeping it in view), Enter opens
-//! it. While the detail panel is open, the arrows move the open entry too, wherever the focus
+//! The keyboard in the table: the arrows move the selection (keeping it in view), Page Up and
+//! Page Down by a screenful, Home and End to the first and last row loaded; Enter opens it. While the detail panel is open, the arrows move the open entry too, wherever the focus
 //! is (but not while typing, nor in the table, which handles them itself).
 
 use leptos::{ev, html, prelude::*};
@@ -32,9 +32,23 @@ impl TableKeys {
             scroller,
         } = self;
         let panel_open = open_id.get_untracked().is_some();
-        let step: isize = match ev.key().as_str() {
-            "ArrowDown" => 1,
-            "ArrowUp" => -1,
+        // Rows a screenful holds (the header row aside), for Page Up and Page Down.
+        let page = scroller
+            .get_untracked()
+            .map(|el| ((el.client_height() as f64 / ROW_HEIGHT) as isize - 2).max(1))
+            .unwrap_or(10);
+        enum Move {
+            By(isize),
+            First,
+            Last,
+        }
+        let movement = match ev.key().as_str() {
+            "ArrowDown" => Move::By(1),
+            "ArrowUp" => Move::By(-1),
+            "PageDown" => Move::By(page),
+            "PageUp" => Move::By(-page),
+            "Home" => Move::First,
+            "End" => Move::Last,
             "Enter" => {
                 let id = selected.get_untracked().and_then(|seq| {
                     rows.with_untracked(|r| r.iter().find(|e| e.seq == seq).map(|e| e.id))
@@ -61,9 +75,10 @@ impl TableKeys {
                     .get_untracked()
                     .and_then(|seq| rows.with_untracked(|r| r.iter().position(|e| e.seq == seq)))
             });
-        let index = match current {
-            None => 0,
-            Some(i) => (i as isize + step).clamp(0, n as isize - 1) as usize,
+        let index = match (movement, current) {
+            (Move::First, _) | (Move::By(_), None) => 0,
+            (Move::Last, _) => n - 1,
+            (Move::By(step), Some(i)) => (i as isize + step).clamp(0, n as isize - 1) as usize,
         };
         let (seq, id) = rows.with_untracked(|r| (r[index].seq, r[index].id));
         selected.set(Some(seq));

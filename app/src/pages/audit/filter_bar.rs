@@ -1,5 +1,6 @@
 //! The pickers above the table. A click closes every open picker that does not hold it;
-//! Escape closes them all.
+//! Escape closes them all (the focus back on the button of the one that had it); ↓ ↑ and Enter
+//! work inside the open one.
 
 use leptos::{ev, prelude::*};
 
@@ -7,7 +8,8 @@ use crate::components::{
     ActionPicker, IpFilter, ResourceFilter, StatusPicker, TimeRangePicker, UserPicker,
 };
 
-/// Closes the open pickers that do not hold `target` (`None`: all of them).
+/// Closes the open pickers that do not hold `target` (`None`: all of them). A picker holding
+/// the focus gives it to its own button.
 fn close_pickers(target: Option<web_sys::Node>) {
     let Ok(open) = document().query_selector_all("details.picker[open]") else {
         return;
@@ -18,6 +20,7 @@ fn close_pickers(target: Option<web_sys::Node>) {
                 continue;
             }
             if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node) {
+                crate::components::focus_summary_of(&el);
                 let _ = el.remove_attribute("open");
             }
         }
@@ -43,7 +46,16 @@ pub fn FilterBar() -> impl IntoView {
         keys.remove();
     });
     view! {
-        <div class="filter-bar" role="toolbar" aria-label="Filters">
+        <div class="filter-bar" role="toolbar" aria-label="Filters" on:keydown=|ev| {
+            // ↓ ↑ and Enter in the open picker holding the focus.
+            let open = ev
+                .target()
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+                .and_then(|el| el.closest("details.picker[open]").ok().flatten());
+            if let Some(details) = open {
+                crate::components::picker_keys(&ev, &details);
+            }
+        }>
             <UserPicker/>
             <ActionPicker/>
             <TimeRangePicker/>

@@ -11,8 +11,8 @@ use crate::{
     api::search_entries,
     components::{
         ChipWords, CopyButton, EntryDetail, EntryTable, ExportButton, FilterChips, IntegrityBadge,
-        LiveIndicator, LiveToggle, OrderToggle, ResultCount, SearchBar, TimeZoneToggle,
-        SEARCH_INPUT_ID,
+        LiveIndicator, LiveToggle, OrderToggle, ResultCount, SearchBar, ShortcutsHelp,
+        TimeZoneToggle, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
     error::ConsoleError,
@@ -80,8 +80,13 @@ pub fn AuditLog() -> impl IntoView {
         _ => feed.stop(),
     });
     on_cleanup(move || feed.stop());
-    // `/` focuses the search, Escape closes the detail panel.
+    // `/` focuses the search, `?` lists the shortcuts, Escape closes the detail panel.
+    let help = RwSignal::new(false);
     let keys = window_event_listener(ev::keydown, move |ev| match ev.key().as_str() {
+        "?" if !crate::components::typing(&ev) => {
+            ev.prevent_default();
+            help.set(true);
+        }
         "/" if !crate::components::typing(&ev) => {
             ev.prevent_default();
             if let Some(input) = document().get_element_by_id(SEARCH_INPUT_ID) {
@@ -121,11 +126,12 @@ pub fn AuditLog() -> impl IntoView {
                 <ExportButton/>
             </div>
         </div>
+        <ShortcutsHelp open=help/>
         <SearchBar/>
         <FilterBar/>
         <FilterChips/>
         <div class="results-bar">
-            <ResultCount of=counted/>
+            <ResultCount of=counted idle=Signal::derive(move || matches!(first_page.get(), Some(Err(_)) | Some(Ok(None))))/>
             <span class="updating-note" data-testid="updating" role="status"
                 class:active=move || updating.get()>
                 {move || if updating.get() { "Updating…" } else { "" }}

@@ -37,7 +37,8 @@ pub fn EmptyState(filter: CanonicalFilter) -> impl IntoView {
     }
 }
 
-/// The URL's filter is refused: why, and a way back to the whole log.
+/// The URL's filter is refused: which parameter and why, and a way on that keeps every
+/// parameter that can be used (or the whole log when none can).
 #[component]
 pub fn RefusedFilter() -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
@@ -46,11 +47,28 @@ pub fn RefusedFilter() -> impl IntoView {
             .with(|q| q.filter.as_ref().err().map(|e| e.to_string()))
             .unwrap_or_default()
     };
+    let param = move || {
+        nav.query
+            .with(|q| q.filter.as_ref().err().map(|e| e.param.clone()))
+            .unwrap_or_default()
+    };
+    let recovery = move || nav.query.with(|q| q.recovery.clone());
     view! {
         <div class="state-message error" role="alert" data-testid="filter-error">
-            <h2>"This link's filter cannot be used"</h2>
+            <h2>{move || format!("This link's “{}” cannot be used", param())}</h2>
             <p>{message}</p>
-            <a class="button primary" href="/audit">"Show all entries"</a>
+            {move || match recovery() {
+                Some(href) => view! {
+                    <a class="button primary" href=href data-testid="filter-recovery">
+                        "Show entries with the rest of the link"
+                    </a>
+                    " "
+                    <a class="button" href="/audit">"Show all entries"</a>
+                }.into_any(),
+                None => view! {
+                    <a class="button primary" href="/audit">"Show all entries"</a>
+                }.into_any(),
+            }}
         </div>
     }
 }

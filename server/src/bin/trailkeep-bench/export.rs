@@ -20,11 +20,13 @@ use trailkeep::storage::{self, entries};
 pub async fn export(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--entries"])?;
     let n = o.number("--entries", 1_000_000)? as i64;
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
     crate::throughput::seed_if_empty(&owner, n).await?;
-    let pool = storage::connect(&url, 8).await?;
+    let pool = storage::connect(&url, 8).await.map_err(|e| e.to_string())?;
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;

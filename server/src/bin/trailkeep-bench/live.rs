@@ -33,10 +33,14 @@ pub async fn live(words: &[&str]) -> Result<(), String> {
         .split(',')
         .map(|n| n.trim().parse().map_err(|_| format!("--clients: {n:?}")))
         .collect::<Result<_, _>>()?;
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
-    let pool = storage::connect(&url, 16).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
+    let pool = storage::connect(&url, 16)
+        .await
+        .map_err(|e| e.to_string())?;
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;
@@ -144,7 +148,7 @@ async fn run(
         let started = Instant::now();
         let appended = entries::append(pool, app::model::Source::Trailkeep, event.clone())
             .await
-            .map_err(|e| format!("append: {e:?}"))?;
+            .map_err(|e| format!("append: {e}"))?;
         sent.lock().unwrap().insert(appended[0].seq, started);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;

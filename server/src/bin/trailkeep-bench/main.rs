@@ -80,7 +80,9 @@ async fn main() {
 /// Refuses a database holding a log that no benchmark made (unless `i_know`); marks an
 /// empty one as a benchmark's.
 async fn guard(i_know: bool) -> Result<(), String> {
-    let owner = storage::connect_owner(&config::database_url()?).await?;
+    let owner = storage::connect_owner(&config::database_url().map_err(|e| e.to_string())?)
+        .await
+        .map_err(|e| e.to_string())?;
     let (marked, entries) = storage::scratch::inspect(&owner)
         .await
         .map_err(|e| e.to_string())?;

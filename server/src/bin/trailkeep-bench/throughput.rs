@@ -36,7 +36,8 @@ pub(crate) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
         options,
         config::Config::default(),
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     let app = http::router(state);
     tokio::spawn(async move {
         let _ = axum::serve(
@@ -74,9 +75,11 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--events", "--clients"])?;
     let n = o.number("--events", 100_000)?;
     let clients = o.number("--clients", 4)?.max(1);
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
     if entries::count_all(&owner)
         .await
         .map_err(|e| e.to_string())?
@@ -84,7 +87,9 @@ pub async fn ingest(words: &[&str]) -> Result<(), String> {
     {
         return Err("the benchmark needs an empty scratch database".into());
     }
-    let writer = storage::connect(&url, 16).await?;
+    let writer = storage::connect(&url, 16)
+        .await
+        .map_err(|e| e.to_string())?;
     let until = Utc::now();
 
     // 1. Raw COPY of the same rows (with hashes) into a plain table of the same shape.
@@ -288,16 +293,18 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--entries", "--runs"])?;
     let n = o.number("--entries", 100_000)? as i64;
     let runs = o.number("--runs", 60)?.max(5) as usize;
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
     let have = seed_if_empty(&owner, n).await?;
     if have != 0 && have != n {
         return Err(format!(
             "the database holds {have} entries, not {n}: use a fresh one"
         ));
     }
-    let pool = storage::connect(&url, 4).await?;
+    let pool = storage::connect(&url, 4).await.map_err(|e| e.to_string())?;
     let until: DateTime<Utc> = sqlx::query_scalar("SELECT max(occurred_at) FROM audit_entries")
         .fetch_one(&pool)
         .await

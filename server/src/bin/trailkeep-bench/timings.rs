@@ -61,17 +61,21 @@ async fn attempt(
 ) -> Result<SignIn, String> {
     accounts::sign_in(pool, email, password, Some(from), None, limits)
         .await
-        .map_err(|e| format!("{e:?}"))
+        .map_err(|e| e.to_string())
 }
 
 pub async fn sign_in(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--burst", "--rounds"])?;
     let burst = o.number("--burst", 64)? as usize;
     let rounds = o.number("--rounds", 5)?.max(1) as usize;
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
-    let pool = storage::connect(&url, 16).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
+    let pool = storage::connect(&url, 16)
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = crate::throughput::serve_here(&pool).await?;
     let run = uuid::Uuid::new_v4().simple().to_string();
 
@@ -131,7 +135,7 @@ pub async fn sign_in(words: &[&str]) -> Result<(), String> {
             &Acting::cli(),
         )
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| e.to_string())?;
     }
     let limits = SignInLimits {
         slow_after: 2,
@@ -196,11 +200,13 @@ pub async fn export_abandon(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--entries", "--rounds"])?;
     let n = o.number("--entries", 20_000)? as i64;
     let rounds = o.number("--rounds", 3)?.max(1) as usize;
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
     crate::throughput::seed_if_empty(&owner, n).await?;
-    let pool = storage::connect(&url, 8).await?;
+    let pool = storage::connect(&url, 8).await.map_err(|e| e.to_string())?;
     let (_, key) = accounts::create_key(&pool, "bench", &[Scope::Read], &Acting::cli())
         .await
         .map_err(|e| e.to_string())?;

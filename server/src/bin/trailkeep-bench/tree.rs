@@ -26,10 +26,12 @@ pub async fn tree(words: &[&str]) -> Result<(), String> {
     let o = Options::new(words, &["--entries", "--proofs"])?;
     let n = o.number("--entries", 300_000)?;
     let proofs = o.number("--proofs", 1000)?.max(1);
-    let url = config::database_url()?;
-    let owner = storage::connect_owner(&url).await?;
-    storage::migrate(&owner).await?;
-    let writer = storage::connect(&url, 4).await?;
+    let url = config::database_url().map_err(|e| e.to_string())?;
+    let owner = storage::connect_owner(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage::migrate(&owner).await.map_err(|e| e.to_string())?;
+    let writer = storage::connect(&url, 4).await.map_err(|e| e.to_string())?;
     let have = storage::entries::count_all(&owner)
         .await
         .map_err(|e| e.to_string())?;
@@ -204,7 +206,7 @@ async fn checkpoint_lag(writer: &sqlx::PgPool) -> Result<Lag, String> {
                 let batch: Vec<_> = events.by_ref().take(100).collect();
                 let done = storage::entries::append(&writer, app::model::Source::Trailkeep, batch)
                     .await
-                    .map_err(|e| format!("{e:?}"))?;
+                    .map_err(|e| e.to_string())?;
                 n += 100;
                 if let Some(last) = done.last() {
                     acked

@@ -285,13 +285,13 @@ pub fn last_instant(bounds: &Bounds, now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
-/// `trailkeep-audit-<from>_<to>-<n>.<ext>`: the period as UTC dates (`start` when open) and
-/// the number of entries. Only `[0-9a-z_-.]`, so it is safe in any header and file system.
+/// `trailkeep-audit-<from>_<to>-<n>.<ext>`: the period as UTC dates (`all-time` when it has
+/// no start) and the number of entries. Only `[0-9a-z_-.]`, so it is safe in any header and file system.
 pub fn file_name(bounds: &Bounds, now: DateTime<Utc>, n: i64, format: Format) -> String {
     let from = bounds
         .from
         .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "start".into());
+        .unwrap_or_else(|| "all-time".into());
     let to = last_instant(bounds, now).format("%Y-%m-%d");
     format!("trailkeep-audit-{from}_{to}-{n}.{}", format.as_str())
 }
@@ -379,7 +379,7 @@ mod tests {
         );
         assert_eq!(
             file_name(&Bounds::default(), now, 0, Format::Ndjson),
-            "trailkeep-audit-start_2026-11-26-0.ndjson"
+            "trailkeep-audit-all-time_2026-11-26-0.ndjson"
         );
     }
 }

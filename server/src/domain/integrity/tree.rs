@@ -21,27 +21,18 @@ use tlog_tiles::tlog::{self, HashReader};
 pub use app::integrity::Hash;
 
 /// A proof that failed to verify, or a computation asked of hashes not (yet) stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
     /// The proof does not show what it claims.
+    #[error("the proof does not verify")]
     InvalidProof,
     /// A leaf or size outside the tree (`seq` must be below the size, sizes in order).
+    #[error("{0}")]
     OutOfRange(String),
     /// A stored hash the computation needs was not given.
+    #[error("stored hash {0} is missing")]
     Missing(u64),
 }
-
-impl std::fmt::Display for TreeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TreeError::InvalidProof => f.write_str("the proof does not verify"),
-            TreeError::OutOfRange(m) => f.write_str(m),
-            TreeError::Missing(i) => write!(f, "stored hash {i} is missing"),
-        }
-    }
-}
-
-impl std::error::Error for TreeError {}
 
 /// The index at which leaf `n`'s stored hashes begin.
 pub fn first_index(n: u64) -> u64 {

@@ -2,7 +2,7 @@
 //! that one read of new rows serves every live client. It must agree with the SQL of
 //! `storage::query::conditions`; the `live_filter_agrees_with_sql` test holds the two together.
 
-use app::filter::Filter;
+use app::filter::{search, Filter};
 use app::model::AuditEntry;
 use chrono::{DateTime, Utc};
 
@@ -15,7 +15,8 @@ pub struct LiveFilter {
     pub filter: Filter,
     bounds: Bounds,
     users_lower: Vec<String>,
-    q_lower: Option<String>,
+    /// The search's terms (`app::filter::search`), lower-cased.
+    terms_lower: Vec<String>,
 }
 
 impl LiveFilter {
@@ -23,7 +24,14 @@ impl LiveFilter {
     pub fn new(filter: Filter, bounds: Bounds) -> Self {
         LiveFilter {
             users_lower: filter.users.iter().map(|u| u.to_lowercase()).collect(),
-            q_lower: filter.q.as_ref().map(|q| q.to_lowercase()),
+            terms_lower: filter
+                .q
+                .as_deref()
+                .map(search::terms)
+                .unwrap_or_default()
+                .into_iter()
+                .map(str::to_lowercase)
+                .collect(),
             bounds,
             filter,
         }
@@ -59,10 +67,13 @@ impl LiveFilter {
         {
             return false;
         }
-        if let Some(q) = &self.q_lower {
-            if !search_text.contains(q.as_str()) {
-                return false;
-            }
+        // The search text separates fields with a character no term holds.
+        if !self
+            .terms_lower
+            .iter()
+            .all(|t| search_text.contains(t.as_str()))
+        {
+            return false;
         }
         if let Some(r) = &f.resource {
             let (kind, id) = match &entry.resource {

@@ -6,58 +6,49 @@ use std::io::Write;
 use app::model::{Role, Source};
 use chrono::{Timelike, Utc};
 
-use super::{pool, KeyCommand, UserCommand};
+use super::{pool, CliError, KeyCommand, UserCommand};
 use crate::domain::auth;
 use crate::service::accounts::{self, Acting};
 use crate::service::demo;
 use crate::storage::{self, entries};
 
-pub async fn user(url: Option<String>, command: UserCommand) -> Result<(), String> {
+pub async fn user(url: Option<String>, command: UserCommand) -> Result<(), CliError> {
     let pool = pool(url).await?;
     match command {
         UserCommand::Create { email, name, role } => {
             let mut password = String::new();
             std::io::stdin()
                 .read_line(&mut password)
-                .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+                .map_err(CliError::Stdin)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            let id = accounts::create_user(&pool, &email, &name, role, password, &Acting::cli())
-                .await
-                .map_err(|e| e.to_string())?;
+            let id =
+                accounts::create_user(&pool, &email, &name, role, password, &Acting::cli()).await?;
             println!("created user {email} ({}) id {id}", role.as_str());
         }
         UserCommand::SetRole { email, role } => {
-            accounts::set_role(&pool, &email, role, &Acting::cli())
-                .await
-                .map_err(|e| e.to_string())?;
+            accounts::set_role(&pool, &email, role, &Acting::cli()).await?;
             println!("role set to {}", role.as_str());
         }
         UserCommand::Unlock { email } => {
-            let n = accounts::unlock(&pool, &email, &Acting::cli())
-                .await
-                .map_err(|e| e.to_string())?;
+            let n = accounts::unlock(&pool, &email, &Acting::cli()).await?;
             println!("unlocked {email}: {n} failed sign-ins forgotten");
         }
     }
     Ok(())
 }
 
-pub async fn key(url: Option<String>, command: KeyCommand) -> Result<(), String> {
+pub async fn key(url: Option<String>, command: KeyCommand) -> Result<(), CliError> {
     match command {
         KeyCommand::Create { name, scope } => {
-            let scopes = auth::parse_scopes(&scope)?;
+            let scopes = auth::parse_scopes(&scope).map_err(CliError::Scopes)?;
             let pool = pool(url).await?;
-            let (id, key) = accounts::create_key(&pool, &name, &scopes, &Acting::cli())
-                .await
-                .map_err(|e| e.to_string())?;
+            let (id, key) = accounts::create_key(&pool, &name, &scopes, &Acting::cli()).await?;
             eprintln!("created key {id}; it is shown once, store it now:");
             println!("{key}");
         }
         KeyCommand::Revoke { id } => {
             let pool = pool(url).await?;
-            let key = accounts::revoke_key(&pool, &id, &Acting::cli())
-                .await
-                .map_err(|e| e.to_string())?;
+            let key = accounts::revoke_key(&pool, &id, &Acting::cli()).await?;
             println!("revoked key {} ({})", key.prefix, key.name);
         }
     }
@@ -71,9 +62,9 @@ pub async fn seed(
     demo_data: bool,
     count: u64,
     if_empty: bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     if !demo_data {
-        return Err("only demo data can be seeded: trailkeep seed --demo".into());
+        return Err(CliError::SeedWithoutDemo);
     }
     let pool = pool(url).await?;
     let password =
@@ -87,16 +78,11 @@ pub async fn seed(
         ),
         ("member@company.com", "Morgan Member", Role::Member),
     ] {
-        if !storage::users::exists(&pool, email)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            accounts::create_user(&pool, email, name, role, &password, &Acting::cli())
-                .await
-                .map_err(|e| e.to_string())?;
+        if !storage::users::exists(&pool, email).await? {
+            accounts::create_user(&pool, email, name, role, &password, &Acting::cli()).await?;
         }
     }
-    let existing = entries::count_all(&pool).await.map_err(|e| e.to_string())?;
+    let existing = entries::count_all(&pool).await?;
     if if_empty && existing > 10 {
         eprintln!("the log already holds {existing} entries; no demo history added");
         return Ok(());
@@ -110,14 +96,13 @@ pub async fn seed(
         &[auth::Scope::Ingest],
         &Acting::cli(),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let seeded = demo::seed_events(&pool, Source::Key(platform), count, until, |done, rate| {
         eprint!("\rseeding {done}/{count} entries ({rate:.0}/s)   ");
         let _ = std::io::stderr().flush();
     })
     .await
-    .map_err(|e| format!("append failed: {e}"))?;
+    .map_err(CliError::Seed)?;
     if count > 0 {
         eprintln!();
     }

@@ -14,8 +14,85 @@ use app::model::Role;
 use clap::{CommandFactory, Parser, Subcommand};
 use sqlx::PgPool;
 
-use super::{config, keyfile};
-use crate::storage;
+use super::config::{self, ConfigError};
+use super::http::StateError;
+use super::keyfile::{self, KeyFileError};
+use super::verify_export::ReadError;
+use crate::service::accounts::AccountError;
+use crate::service::checkpoints::SignError;
+use crate::service::tree::IntegrateError;
+use crate::storage::{self, entries::AppendError, SetupError};
+
+/// Why a command could not run (exit code 2), printed as `error: …` with its Display. A
+/// wrapped error keeps its own words; the few the command line adds name what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A `TRAILKEEP_…` setting, or `DATABASE_URL` missing.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Connecting, migrating or handing the tables over.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The log's key file, or a `--key` value.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// An account or API key operation refused or failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The server's shared state (`serve`).
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Reading the Merkle tree (`verify`).
+    #[error(transparent)]
+    Tree(#[from] IntegrateError),
+    /// Reading or checking the checkpoints (`verify`).
+    #[error(transparent)]
+    Checkpoints(#[from] SignError),
+    /// An export file that could not be read at all (`verify-export`).
+    #[error(transparent)]
+    ExportFile(#[from] ReadError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Leptos's settings (`LEPTOS_*`) are unusable (`serve`).
+    #[error("Leptos configuration: {0}")]
+    Leptos(#[source] leptos::config::errors::LeptosConfigError),
+    /// The server's address cannot be bound (`serve`).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// `user create` reads the password from stdin.
+    #[error("cannot read the password from stdin: {0}")]
+    Stdin(#[source] std::io::Error),
+    /// `key create --scope`: no scope, or an unknown one. The words are
+    /// `domain::auth::parse_scopes`'s, which name the scopes there are.
+    #[error("{0}")]
+    Scopes(String),
+    /// `seed` without `--demo`: demo data is the only kind it makes.
+    #[error("only demo data can be seeded: trailkeep seed --demo")]
+    SeedWithoutDemo,
+    /// `seed` could not append its demo history.
+    #[error("append failed: {0}")]
+    Seed(#[source] AppendError),
+    /// `verify --checkpoint FILE` cannot be read.
+    #[error("--checkpoint {path}: {source}")]
+    SavedCheckpoint {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The signer's memory beside the key file exists but cannot be read (`verify`).
+    #[error("{path}: {source}")]
+    Memory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `verify` had no verifier key, so the checkpoints were not checked (its output says how
+    /// to give one, or to skip them).
+    #[error("the checkpoints could not be checked")]
+    CheckpointsUnchecked,
+}
 
 /// Trailkeep — a tamper-evident audit log.
 #[derive(Debug, Parser)]
@@ -115,7 +192,7 @@ struct KeyFile {
 }
 
 impl KeyFile {
-    fn log_config(&self) -> Result<config::LogConfig, String> {
+    fn log_config(&self) -> Result<config::LogConfig, ConfigError> {
         let mut log = config::LogConfig::from_env()?;
         if let Some(path) = &self.path {
             log.key_file = path.clone();
@@ -232,22 +309,27 @@ pub async fn run(args: Vec<String>) -> i32 {
 }
 
 /// The database URL given, or why there is none.
-fn database_url(url: Option<String>) -> Result<String, String> {
+fn database_url(url: Option<String>) -> Result<String, ConfigError> {
     url.map(Ok).unwrap_or_else(config::database_url)
+}
+
+/// `url` as connection options (the URL itself is never repeated in an error).
+fn connect_options(url: Option<String>) -> Result<sqlx::postgres::PgConnectOptions, CliError> {
+    Ok(database_url(url)?
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .map_err(SetupError::Url)?)
 }
 
 /// A pool for a command: as the server's writer role, and without sqlx's slow-statement
 /// warnings (SQL text is not for the person at the terminal).
-async fn pool(url: Option<String>) -> Result<PgPool, String> {
+async fn pool(url: Option<String>) -> Result<PgPool, CliError> {
     use sqlx::ConnectOptions;
-    let options: sqlx::postgres::PgConnectOptions = database_url(url)?
-        .parse()
-        .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
-    let options = options.log_slow_statements(log::LevelFilter::Off, std::time::Duration::ZERO);
-    storage::connect_with(options, 8).await
+    let options =
+        connect_options(url)?.log_slow_statements(log::LevelFilter::Off, std::time::Duration::ZERO);
+    Ok(storage::connect_with(options, 8).await?)
 }
 
-async fn migrate(url: Option<String>, owner: Option<String>) -> Result<(), String> {
+async fn migrate(url: Option<String>, owner: Option<String>) -> Result<(), CliError> {
     let pool = storage::connect_owner(&database_url(url)?).await?;
     storage::migrate(&pool).await?;
     tracing::info!("migrations applied");
@@ -258,7 +340,7 @@ async fn migrate(url: Option<String>, owner: Option<String>) -> Result<(), Strin
     Ok(())
 }
 
-fn key_info(key_file: KeyFile) -> Result<(), String> {
+fn key_info(key_file: KeyFile) -> Result<(), CliError> {
     let log = key_file.log_config()?;
     let key = keyfile::load_or_create(&log.key_file, log.origin.as_deref())?;
     println!("{}", key.verifier().as_str());

@@ -3,22 +3,21 @@
 
 use leptos::prelude::get_configuration;
 
+use super::CliError;
 use crate::infra::{config, http, keyfile};
 use crate::storage;
 
 /// Serves until SIGTERM or Ctrl-C: the pools, the background workers (the tree integrator,
 /// the checkpoint signer, the sign-in summariser), the HTTP server, then a graceful drain.
-pub async fn serve(url: Option<String>) -> Result<(), String> {
+pub async fn serve(url: Option<String>) -> Result<(), CliError> {
     if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() {
         std::env::set_var("LEPTOS_OUTPUT_NAME", "trailkeep");
     }
-    let conf = get_configuration(None).map_err(|e| format!("Leptos configuration: {e}"))?;
+    let conf = get_configuration(None).map_err(CliError::Leptos)?;
     let leptos_options = conf.leptos_options;
     let addr = leptos_options.site_addr;
     let config = config::Config::from_env()?;
-    let options: sqlx::postgres::PgConnectOptions = super::database_url(url)?
-        .parse()
-        .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+    let options = super::connect_options(url)?;
     let pool = storage::connect_with(options.clone(), config.db.connections).await?;
     let reads = storage::connect_reads(
         options,
@@ -56,7 +55,7 @@ pub async fn serve(url: Option<String>) -> Result<(), String> {
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|source| CliError::Listen { addr, source })?;
     tracing::info!(%addr, "trailkeep serving on http://{addr}");
     http::serve::serve(listener, app, limits, async move {
         shutdown_signal().await;

@@ -9,15 +9,17 @@ use std::path::{Path, PathBuf};
 
 use app::integrity::to_hex;
 
-use super::KeyFile;
+use super::{CliError, KeyFile};
 use crate::infra::keyfile;
 use crate::service::{chain, checkpoints, tree};
 
 /// `trailkeep verify-export`: 0 sound, 1 the first bad thing named, 2 could not check.
 pub fn verify_export(file: &Path, key: &str, allow_unproven: bool) -> i32 {
-    let checked = keyfile::verifier_arg(key).and_then(|key| {
-        crate::infra::verify_export::verify(file, &key, allow_unproven).map_err(|e| e.to_string())
-    });
+    let checked = keyfile::verifier_arg(key)
+        .map_err(CliError::from)
+        .and_then(|key| {
+            crate::infra::verify_export::verify(file, &key, allow_unproven).map_err(CliError::from)
+        });
     match checked {
         Ok(Ok(s)) => {
             println!(
@@ -118,10 +120,10 @@ async fn verify_log(
     key: Option<String>,
     skip_checkpoints: bool,
     key_file: KeyFile,
-) -> Result<bool, String> {
+) -> Result<bool, CliError> {
     let saved = match checkpoint {
         Some(path) => Some(
-            std::fs::read(&path).map_err(|e| format!("--checkpoint {}: {e}", path.display()))?,
+            std::fs::read(&path).map_err(|source| CliError::SavedCheckpoint { path, source })?,
         ),
         None => None,
     };
@@ -131,18 +133,18 @@ async fn verify_log(
         None => match keyfile::load(&key_file) {
             Ok(key) => Some(key.verifier().clone()),
             Err(keyfile::LoadError::Missing) => None,
-            Err(keyfile::LoadError::Other(e)) => return Err(e),
+            Err(keyfile::LoadError::Other(e)) => return Err(e.into()),
         },
     };
     let pool = super::pool(url).await?;
-    match chain::verify(&pool).await.map_err(|e| e.to_string())? {
+    match chain::verify(&pool).await? {
         Ok(entries) => println!("ok {entries} entries"),
         Err(finding) => {
             println!("bad {finding}");
             return Ok(false);
         }
     }
-    match tree::verify(&pool).await.map_err(|e| e.to_string())? {
+    match tree::verify(&pool).await? {
         tree::TreeVerdict::Ok { size, root } => {
             println!("ok Merkle tree of {size} entries, root {}", to_hex(&root))
         }
@@ -160,12 +162,9 @@ async fn verify_log(
             "not checked: checkpoints, for want of the log's verifier key (give --key VKEY, set \
              TRAILKEEP_KEY_FILE, or skip them with --no-checkpoints)"
         );
-        return Err("the checkpoints could not be checked".into());
+        return Err(CliError::CheckpointsUnchecked);
     };
-    match checkpoints::verify_all(&pool, &key)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    match checkpoints::verify_all(&pool, &key).await? {
         Ok(n) => println!("ok {n} checkpoints, signed by {}", key.as_str()),
         Err(finding) => {
             println!("bad checkpoint: {finding}");
@@ -177,7 +176,12 @@ async fn verify_log(
     let remembered = match std::fs::read(memory.path()) {
         Ok(note) => Some((memory.path().display().to_string(), note)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("{}: {e}", memory.path().display())),
+        Err(source) => {
+            return Err(CliError::Memory {
+                path: memory.path().to_path_buf(),
+                source,
+            })
+        }
     };
     let outside: Vec<(String, Vec<u8>)> = saved
         .map(|note| ("the saved checkpoint".to_string(), note))
@@ -194,10 +198,7 @@ async fn verify_log(
         );
     }
     for (what, note) in outside {
-        match checkpoints::verify_saved(&pool, &key, &note)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        match checkpoints::verify_saved(&pool, &key, &note).await? {
             Ok(cp) => println!("ok the log still holds the {} entries of {what}", cp.size),
             Err(finding) => {
                 println!("bad ({what}): {finding}");

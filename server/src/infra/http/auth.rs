@@ -220,7 +220,15 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         return next.run(request).await;
     }
     if path.starts_with("/api/") {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "sign in first").into_response();
+        // A console server function (the machine API under /api/v1/ is public to the guard):
+        // answered with the console's own error, which the page reads as "session ended".
+        use leptos::server_fn::error::FromServerFnError;
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "application/json")],
+            app::error::ConsoleError::SignedOut.ser(),
+        )
+            .into_response();
     }
     let target = request
         .uri()

@@ -8,7 +8,8 @@ use app::backend::{BackendResult, BoxFuture, ConsoleBackend};
 use app::error::ConsoleError;
 use app::filter::Filter;
 use app::model::{
-    ActionCategory, ActorFacet, AuditEntry, EntryPage, IntegrityEvidence, MatchCount,
+    ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence,
+    MatchCount,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -144,11 +145,17 @@ impl ConsoleBackend for PgConsole {
         })
     }
 
-    fn user_facets(&self, q: String, limit: i64) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>> {
+    fn user_facets(
+        &self,
+        q: String,
+        others: Filter,
+        limit: i64,
+        offset: i64,
+    ) -> BoxFuture<'_, BackendResult<ActorFacetPage>> {
         Box::pin(async move {
-            storage::query::actor_facets(&self.pool, &q, limit)
+            storage::query::actor_facet_page(&self.pool, &q, &others, limit, offset)
                 .await
-                .map_err(unavailable)
+                .map_err(query_failed)
         })
     }
 

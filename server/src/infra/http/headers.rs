@@ -3,6 +3,10 @@
 //! ([`page_policy`], set while the page renders); everything else gets one without inline
 //! script. `nosniff`, `Referrer-Policy: same-origin` and framing refused everywhere; HSTS
 //! when the server is told it is behind HTTPS (`TRAILKEEP_SECURE_COOKIES=1`).
+//!
+//! `Cache-Control: no-store` on every response that does not set its own (only the immutable
+//! bundle does): a page or an answer carrying log data never stays in a browser's cache, so
+//! Back after Sign out on a shared workstation shows the sign-in page, not the log.
 
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::Router;
@@ -47,6 +51,10 @@ pub fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>, https: bool) -
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(OTHER_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
         ))
         .layer(fixed(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(fixed(header::REFERRER_POLICY, "same-origin"))

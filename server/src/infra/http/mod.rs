@@ -38,7 +38,7 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-pub use state::AppState;
+pub use state::{AppState, StateError};
 
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(console::PgConsole {

@@ -73,8 +73,14 @@ pub async fn login(
             );
             response
         }
-        SignIn::BadCredentials => {
-            Redirect::to(&login_url(next, Some("credentials"))).into_response()
+        // The sign-in page warns before the lock: the last two attempts have codes of their own.
+        SignIn::BadCredentials { attempts_left } => {
+            let code = match attempts_left {
+                0 => "credentials-0",
+                1 => "credentials-1",
+                _ => "credentials",
+            };
+            Redirect::to(&login_url(next, Some(code))).into_response()
         }
         SignIn::LockedOut => Redirect::to(&login_url(next, Some("locked"))).into_response(),
         SignIn::Throttled => Redirect::to(&login_url(next, Some("throttled"))).into_response(),

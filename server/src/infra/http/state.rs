@@ -62,6 +62,14 @@ impl AppState {
     }
 }
 
+/// Why the shared state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The key that signs pagination cursors cannot be read (the migrations create it).
+    #[error("cannot read the cursor key (run `trailkeep migrate`): {0}")]
+    CursorKey(#[source] sqlx::Error),
+}
+
 impl AppState {
     /// `reads` may be `pool` itself (tests, tools); the server gives each its own.
     pub async fn new(
@@ -69,10 +77,10 @@ impl AppState {
         reads: PgPool,
         leptos_options: LeptosOptions,
         config: Config,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StateError> {
         let cursor_key = crate::storage::cursor_key(&pool)
             .await
-            .map_err(|e| format!("cannot read the cursor key (run `trailkeep migrate`): {e}"))?;
+            .map_err(StateError::CursorKey)?;
         Ok(AppState {
             // Live backfill and resync scan with the filter: reads, never the writers' pool.
             bridge: crate::service::live::Bridge::new(reads.clone()),

@@ -2,7 +2,7 @@
 //! SQL text depends only on which filter parts are present.
 
 use app::action::ActionPattern;
-use app::filter::{Filter, Order, ResourcePattern};
+use app::filter::{search, Filter, Order, ResourcePattern};
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::domain::query::window::Bounds;
@@ -84,8 +84,10 @@ pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b
     if let Some(to) = b.to {
         qb.push(" AND occurred_at < ").push_bind(to);
     }
-    if let Some(q) = &f.q {
-        match identifier_probe(q) {
+    // Every term of the search (`app::filter::search`) inside the search text, which separates
+    // fields with a character no term holds: a term matches inside one field.
+    for term in f.q.as_deref().map(search::terms).unwrap_or_default() {
+        match identifier_probe(term) {
             // The index is asked only for the identifier's trigrams; the whole term is then
             // checked in a form the index cannot take (strpos), so the answer stays exact.
             Some(probe) => {
@@ -96,14 +98,14 @@ pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b
                     .push(") || '%') AND strpos(")
                     .push(SEARCH_TEXT)
                     .push(", lower(")
-                    .push_bind(q.clone())
+                    .push_bind(term.to_string())
                     .push(")) > 0");
             }
             None => {
                 qb.push(" AND ")
                     .push(SEARCH_TEXT)
                     .push(" LIKE ('%' || lower(")
-                    .push_bind(like_escape(q))
+                    .push_bind(like_escape(term))
                     .push(") || '%')");
             }
         }

@@ -1,12 +1,16 @@
 //! What the pickers offer: actors and actions with their entry counts, from the statistics
-//! tables the log's trigger keeps (migrations/0002_query.sql).
+//! tables the log's trigger keeps (migrations/0002_query.sql), or, for actors under other
+//! active filters, counted exactly from the entries those filters match.
 
-use app::model::{ActionCategory, ActorFacet};
-use sqlx::PgPool;
+use app::filter::Filter;
+use app::model::{ActionCategory, ActorFacet, ActorFacetPage};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::storage::pools::{acquire, READS};
 
-use super::conditions::like_escape;
+use super::conditions::{like_escape, push_conditions};
+use super::error::QueryError;
+use super::snapshot::{resolve_bounds, snapshot};
 
 #[derive(sqlx::FromRow)]
 struct ActorFacetRow {
@@ -15,6 +19,7 @@ struct ActorFacetRow {
     name: Option<String>,
     email: Option<String>,
     count: i64,
+    unknown_sign_in: bool,
 }
 
 impl ActorFacetRow {
@@ -25,26 +30,52 @@ impl ActorFacetRow {
             name: self.name,
             email: self.email,
             count: self.count,
+            unknown_sign_in: self.unknown_sign_in,
         }
     }
 }
 
-/// One row per actor as the `user=` filter tells them apart: by email (case-insensitively)
-/// when there is one, else by id. Every row of a chosen actor counts (not only the rows that
-/// matched the search), so the count is what choosing it selects; the most used type, id and
-/// name are shown. `{keys}` is a query for the chosen `actor_key`s.
-fn actor_groups(keys: &str) -> String {
-    format!(
-        "WITH chosen AS ({keys}) \
-         SELECT (array_agg(s.actor_type ORDER BY s.entry_count DESC, s.actor_type))[1] AS actor_type, \
+/// Appends one row per actor as the `user=` filter tells them apart: by email
+/// (case-insensitively) when there is one, else by id, for the `actor_key`s the query `keys`
+/// (already in `qb`, as `chosen`) picks. The most used type, id and name are shown; `count` is
+/// every entry of the actor (what choosing it selects when nothing else is filtered), and an
+/// actor is an unknown sign-in name when every entry of it is one (migrations/0015).
+fn push_actor_groups(qb: &mut QueryBuilder<'_, Postgres>) {
+    qb.push(
+        " SELECT (array_agg(s.actor_type ORDER BY s.entry_count DESC, s.actor_type))[1] AS actor_type, \
                 (array_agg(s.actor_id ORDER BY s.entry_count DESC, s.actor_id))[1] AS id, \
                 (array_agg(s.actor_name ORDER BY s.actor_name IS NULL, s.entry_count DESC, s.actor_name))[1] AS name, \
                 (array_agg(s.actor_email ORDER BY s.entry_count DESC, s.actor_email))[1] AS email, \
                 sum(s.entry_count)::bigint AS count, \
+                sum(s.unknown_sign_ins) = sum(s.entry_count) AS unknown_sign_in, \
                 chosen.actor_key, chosen.prefix \
          FROM actor_stats s JOIN chosen ON coalesce(lower(s.actor_email), s.actor_id) = chosen.actor_key \
-         GROUP BY chosen.actor_key, chosen.prefix"
+         GROUP BY chosen.actor_key, chosen.prefix",
+    );
+}
+
+/// `WITH chosen AS (…)`: the actors whose id, name or email contains `q` (all for an empty
+/// `q`), and whether one of them starts with it.
+fn push_chosen_by_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
+    let escaped = like_escape(&q.to_lowercase());
+    qb.push(
+        "WITH chosen AS (SELECT coalesce(lower(actor_email), actor_id) AS actor_key, \
+            coalesce(bool_or(lower(actor_id) LIKE ",
     )
+    .push_bind(escaped.clone())
+    .push(" || '%' OR lower(actor_name) LIKE ")
+    .push_bind(escaped.clone())
+    .push(" || '%' OR lower(actor_email) LIKE ")
+    .push_bind(escaped.clone())
+    .push(" || '%'), false) AS prefix FROM actor_stats WHERE ")
+    .push_bind(escaped.clone())
+    .push(" = '' OR lower(actor_id) LIKE '%' || ")
+    .push_bind(escaped.clone())
+    .push(" || '%' OR lower(actor_name) LIKE '%' || ")
+    .push_bind(escaped.clone())
+    .push(" || '%' OR lower(actor_email) LIKE '%' || ")
+    .push_bind(escaped)
+    .push(" || '%' GROUP BY 1)");
 }
 
 /// Actors whose id, name or email contains `q` (prefix matches first), most active first.
@@ -53,23 +84,85 @@ pub async fn actor_facets(
     q: &str,
     limit: i64,
 ) -> Result<Vec<ActorFacet>, sqlx::Error> {
-    let escaped = like_escape(&q.to_lowercase());
-    let keys = "SELECT coalesce(lower(actor_email), actor_id) AS actor_key, \
-                coalesce(bool_or(lower(actor_id) LIKE $1 || '%' OR lower(actor_name) LIKE $1 || '%' \
-                   OR lower(actor_email) LIKE $1 || '%'), false) AS prefix \
-         FROM actor_stats \
-         WHERE $1 = '' OR lower(actor_id) LIKE '%' || $1 || '%' OR lower(actor_name) LIKE '%' || $1 || '%' \
-            OR lower(actor_email) LIKE '%' || $1 || '%' \
-         GROUP BY 1";
-    let rows: Vec<ActorFacetRow> = sqlx::query_as(&format!(
-        "{} ORDER BY chosen.prefix DESC, count DESC, chosen.actor_key LIMIT $2",
-        actor_groups(keys)
-    ))
-    .bind(escaped)
-    .bind(limit)
-    .fetch_all(&mut *acquire(pool, &READS).await?)
-    .await?;
+    let mut conn = acquire(pool, &READS).await?;
+    let mut qb = QueryBuilder::new("");
+    push_chosen_by_search(&mut qb, q);
+    push_actor_groups(&mut qb);
+    qb.push(" ORDER BY chosen.prefix DESC, count DESC, chosen.actor_key LIMIT ")
+        .push_bind(limit);
+    let rows: Vec<ActorFacetRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().map(ActorFacetRow::into_facet).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct PagedActorRow {
+    #[sqlx(flatten)]
+    actor: ActorFacetRow,
+    total: i64,
+}
+
+/// One page of the user picker: actors whose id, name or email contains `q`, counted under
+/// `others` (the filter on screen without its users; its window resolved in one snapshot), and
+/// how many match in all. With nothing else filtered every actor is listed with all its
+/// entries (the statistics table: no scan); otherwise only actors with entries the filter
+/// matches, with exactly those counted. Prefix matches first, then the most entries.
+pub async fn actor_facet_page(
+    pool: &PgPool,
+    q: &str,
+    others: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<ActorFacetPage, QueryError> {
+    let mut conn = acquire(pool, &READS).await?;
+    let (head, now) = snapshot(&mut conn).await?;
+    let bounds = resolve_bounds(&mut conn, others, now).await?;
+    let mut qb = QueryBuilder::new("");
+    push_chosen_by_search(&mut qb, q);
+    qb.push(", groups AS (");
+    push_actor_groups(&mut qb);
+    qb.push(")");
+    if others.is_everything() {
+        qb.push(
+            " SELECT actor_type, id, name, email, count, unknown_sign_in, count(*) OVER () AS total \
+             FROM groups ORDER BY prefix DESC, count DESC, actor_key",
+        );
+    } else {
+        qb.push(
+            ", counted AS (SELECT coalesce(lower(actor_email), actor_id) AS actor_key, \
+                 count(*)::bigint AS n FROM audit_entries WHERE seq < ",
+        )
+        .push_bind(head);
+        push_conditions(&mut qb, others, &bounds);
+        qb.push(
+            " GROUP BY 1) \
+             SELECT g.actor_type, g.id, g.name, g.email, c.n AS count, g.unknown_sign_in, \
+                    count(*) OVER () AS total \
+             FROM groups g JOIN counted c ON c.actor_key = g.actor_key \
+             ORDER BY g.prefix DESC, c.n DESC, g.actor_key",
+        );
+    }
+    qb.push(" LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows: Vec<PagedActorRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        // Past the end (or nothing): the total asked again without a page.
+        None if offset > 0 => {
+            return Box::pin(actor_facet_page(pool, q, others, 1, 0))
+                .await
+                .map(|p| ActorFacetPage {
+                    actors: Vec::new(),
+                    total: p.total,
+                })
+        }
+        None => 0,
+    };
+    Ok(ActorFacetPage {
+        actors: rows.into_iter().map(|r| r.actor.into_facet()).collect(),
+        total,
+    })
 }
 
 /// The actors that `user=` values choose (by id, email or name, as the filter matches them),
@@ -79,16 +172,22 @@ pub async fn actors_named(
     values: &[String],
 ) -> Result<Vec<ActorFacet>, sqlx::Error> {
     let lowered: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
-    let keys =
-        "SELECT DISTINCT coalesce(lower(actor_email), actor_id) AS actor_key, false AS prefix \
-         FROM actor_stats \
-         WHERE lower(actor_email) = ANY($1) OR actor_id = ANY($2) OR actor_name = ANY($2)";
-    let rows: Vec<ActorFacetRow> =
-        sqlx::query_as(&format!("{} ORDER BY chosen.actor_key", actor_groups(keys)))
-            .bind(&lowered)
-            .bind(values)
-            .fetch_all(&mut *acquire(pool, &READS).await?)
-            .await?;
+    let mut qb = QueryBuilder::new(
+        "WITH chosen AS (SELECT DISTINCT coalesce(lower(actor_email), actor_id) AS actor_key, \
+            false AS prefix FROM actor_stats WHERE lower(actor_email) = ANY(",
+    );
+    qb.push_bind(lowered)
+        .push(") OR actor_id = ANY(")
+        .push_bind(values.to_vec())
+        .push(") OR actor_name = ANY(")
+        .push_bind(values.to_vec())
+        .push("))");
+    push_actor_groups(&mut qb);
+    qb.push(" ORDER BY chosen.actor_key");
+    let rows: Vec<ActorFacetRow> = qb
+        .build_query_as()
+        .fetch_all(&mut *acquire(pool, &READS).await?)
+        .await?;
     Ok(rows.into_iter().map(ActorFacetRow::into_facet).collect())
 }
 

@@ -13,7 +13,7 @@ pub mod snapshot;
 pub use counts::{count, count_through};
 pub use error::QueryError;
 pub use export::{export_page, export_snapshot, ExportSnapshot};
-pub use facets::{action_facets, actor_facets, actors_named};
+pub use facets::{action_facets, actor_facet_page, actor_facets, actors_named};
 #[cfg(feature = "bench")]
 pub use pages::explain_page;
 pub use pages::{by_id, matching_after, page, signed_page, Page};
