@@ -17,6 +17,8 @@ export DATABASE_URL
 "$server" seed --demo --count "${E2E_ENTRIES:-3000}"
 TRAILKEEP_E2E_KEY=$("$server" key create --name e2e --scope ingest,read)
 export TRAILKEEP_E2E_KEY
+# The binary itself, for the specs that run `trailkeep verify-export` on what they download.
+export TRAILKEEP_BIN="$server"
 export TRAILKEEP_DEMO_PASSWORD=${TRAILKEEP_DEMO_PASSWORD:-trailkeep-demo}
 
 log="$root/target/e2e-server.log"

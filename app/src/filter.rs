@@ -129,6 +129,13 @@ impl fmt::Display for FilterError {
 
 impl std::error::Error for FilterError {}
 
+impl TimeWindow {
+    /// A window that moves with the clock (`range=7d`).
+    pub fn is_relative(&self) -> bool {
+        matches!(self, TimeWindow::Last(_))
+    }
+}
+
 impl RelativeRange {
     pub const ALL: [RelativeRange; 6] = [
         RelativeRange::Minutes15,
@@ -444,6 +451,21 @@ impl Filter {
             .join("&")
     }
 
+    /// The same filter with a relative range (`range=7d`) turned into the instants it means at
+    /// `now`: a link that shows a colleague the same window tomorrow. Other windows are kept.
+    pub fn with_exact_times(&self, now: DateTime<Utc>) -> Filter {
+        let mut f = self.clone();
+        if let TimeWindow::Last(r) = f.time {
+            // Whole milliseconds: what the browser's clock has.
+            let to = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+            f.time = TimeWindow::Between {
+                from: Some(TimeBound::Instant(to - r.duration())),
+                to: Some(TimeBound::Instant(to)),
+            };
+        }
+        f
+    }
+
     /// Whether nothing narrows the log (every entry matches).
     pub fn is_everything(&self) -> bool {
         Filter {
@@ -536,6 +558,20 @@ pub fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_times_fix_a_relative_range_and_keep_the_rest() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let f = Filter::parse("range=7d&status=failure").unwrap();
+        assert_eq!(
+            f.with_exact_times(now).to_query_string(),
+            "from=2026-11-18T10:00:00.123Z&status=failure&to=2026-11-25T10:00:00.123Z"
+        );
+        let dated = Filter::parse("from=2026-11-01&user=grace").unwrap();
+        assert_eq!(dated.with_exact_times(now), dated);
+    }
 
     #[test]
     fn tutorial_examples_parse() {

@@ -239,8 +239,9 @@ mod socket {
         }
     }
 
-    /// Closes the stream for good (until the list is reloaded): paused, with the reason shown.
-    fn stop_for_overflow(inner: &Rc<RefCell<Inner>>) {
+    /// Closes the stream for good (until the list is reloaded or Live turned on again), saying
+    /// why with `state`.
+    fn stop_for_good(inner: &Rc<RefCell<Inner>>, state: Connection) -> LiveFeed {
         let feed = {
             let mut i = inner.borrow_mut();
             i.closed = true;
@@ -250,9 +251,14 @@ mod socket {
             i.feed
         };
         drop_socket(inner);
-        feed.paused.set(true);
         feed.rate_tenths.set(0);
-        feed.connection.set(Connection::Stopped);
+        feed.connection.set(state);
+        feed
+    }
+
+    /// Held too much: stopped and paused, with the reason shown.
+    fn stop_for_overflow(inner: &Rc<RefCell<Inner>>) {
+        stop_for_good(inner, Connection::Stopped).paused.set(true);
     }
 
     /// Closes the socket without hearing from it again.
@@ -375,16 +381,7 @@ mod socket {
                         return;
                     }
                     if signed_out {
-                        let feed = {
-                            let mut i = inner.borrow_mut();
-                            i.closed = true;
-                            if let Some(t) = i.ticker.take() {
-                                t.clear();
-                            }
-                            i.feed
-                        };
-                        feed.rate_tenths.set(0);
-                        feed.connection.set(Connection::SignedOut);
+                        stop_for_good(&inner, Connection::SignedOut);
                     } else {
                         connect(&inner);
                     }

@@ -9,14 +9,24 @@ test('the integrity badge turns green on the demo data, and the detail panel sho
   const badge = page.getByTestId('integrity-badge');
   // The server signs a checkpoint within a second or two of starting (TRAILKEEP_CHECKPOINT_SECONDS=1).
   await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
-  await expect(badge).toContainText('Proofs checked in your browser');
-  await expect(badge).toContainText(
-    /\d+ in view proven against checkpoint [\d,]+ \(key trailkeep\.localhost\/log\+[0-9a-f]{8}\), signed \d+ (s|min) ago/,
-  );
+  await expect(badge).toContainText('Verified in your browser');
+  await expect(badge).toContainText(/Every entry on this page is in the log's signed record/);
+  await expect(badge).toContainText(/\(checkpoint of [\d,]+ entries, signed \d+ (s|min) ago\)/);
+  // The age ticks by itself.
+  const age = async () => Number((await page.getByTestId('integrity-detail').innerText()).match(/signed (\d+) s ago/)?.[1] ?? -1);
+  const first = await age();
+  await expect.poll(age, { timeout: 5_000 }).not.toBe(first);
+  // "What does this mean?" explains, and offers the checkpoint and the key.
+  await page.getByText('What does this mean?').click();
+  const explained = page.getByTestId('integrity-explained');
+  await expect(explained).toContainText('A checkpoint');
+  await expect(explained).toContainText('A proof');
+  await expect(explained.getByRole('link', { name: 'Download the checkpoint' })).toHaveAttribute('href', /\/api\/v1\/integrity\/checkpoint\?size=\d+/);
+  await expect(explained.getByTestId('copy-verifier-key')).toBeVisible();
   // The key it pinned is the server's, and the badge names it as `trailkeep key-info` does.
   const pinned = await page.evaluate(() => localStorage.getItem('trailkeep.verifier_key'));
   expect(pinned).toMatch(/^trailkeep\.localhost\/log\+[0-9a-f]{8}\+/);
-  await expect(badge).toContainText(`(key ${pinned!.split('+').slice(0, 2).join('+')})`);
+  await expect(badge).toContainText(`Checked against key ${pinned!.split('+').slice(0, 2).join('+')}`);
   await expect(page.getByTestId('integrity-key')).toContainText('trailkeep key-info');
   await page.screenshot({ path: 'test-results/integrity-badge.png' });
 

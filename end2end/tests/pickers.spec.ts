@@ -29,7 +29,7 @@ test('picker counts follow the other filters and equal the API counts', async ({
   await ready(page, '/audit?status=failure');
   await page.getByTestId('user-picker').click();
   await expect(page.getByTestId('user-counts-note')).toBeVisible();
-  const first = page.locator('.picker-group .picker-options li').first();
+  const first = page.locator('.picker-groups .picker-options li').first();
   await expect(first).toBeVisible();
   const who = (await first.locator('.option-sub').innerText()).replace(/^API key · /, '');
   const shown = Number((await first.locator('.option-count').innerText()).replace(/,/g, ''));

@@ -273,24 +273,53 @@ test('every export format downloads and opens: CSV, JSON, NDJSON and the PDF rep
     return (await file.path())!;
   };
 
-  const csv = readFileSync(await fetch('CSV'), 'utf8').trim().split('\n');
-  expect(csv[0]).toMatch(/^timestamp,actor_type,/);
-  // The header, the entries, and a footer naming the checkpoint the export was cut against.
-  expect(csv).toHaveLength(expected + 2);
-  expect(csv[csv.length - 1]).toMatch(/^# Trailkeep checkpoint of \d+ entries; root [A-Za-z0-9+/=]+; key \S+\+[0-9a-f]{8},*$/);
+  const key = await (await page.request.get('/api/v1/integrity/key', { headers: { Authorization: `Bearer ${ingestKey}` } })).text();
+  /** The checkpoint the dialog offers beside a CSV or NDJSON export, downloaded. */
+  const checkpoint = async () => {
+    const link = dialog.getByTestId('export-checkpoint').getByRole('link');
+    await expect(link).toHaveText(/\.checkpoint$/);
+    const download = page.waitForEvent('download');
+    await link.click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^trailkeep-audit-.*\.checkpoint$/);
+    return (await file.path())!;
+  };
+  /** `trailkeep verify-export` on a file with the checkpoint beside it, the filter and count. */
+  const verify = (path: string, note: string) =>
+    execFileSync(process.env.TRAILKEEP_BIN!, [
+      'verify-export', path, '--key', key.trim(), '--checkpoint', note,
+      '--filter', 'action=config.updated', '--count', String(expected), '--allow-unproven',
+    ], { encoding: 'utf8' });
+
+  const csvPath = await fetch('CSV');
+  const csvNote = await checkpoint();
+  // A CSV parser (Python's csv module) reads every record as an entry: no footer, 21 cells each.
+  const shape = JSON.parse(execFileSync('python3', ['-c',
+    'import csv, json, sys; r = list(csv.reader(open(sys.argv[1], newline=""))); ' +
+    'print(json.dumps([r[0][:2], len(r) - 1, sorted({len(x) for x in r}), sum(x[0].startswith("#") for x in r)]))',
+    csvPath], { encoding: 'utf8' }));
+  expect(shape).toEqual([['timestamp', 'actor_type'], expected, [21], 0]);
+  const csv = readFileSync(csvPath, 'utf8').trim().split('\n');
   // Every timestamp has the same shape: six fractional digits.
-  for (const line of csv.slice(1, -1)) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z,/);
+  for (const line of csv.slice(1)) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z,/);
+  expect(verify(csvPath, csvNote)).toMatch(new RegExp(`^ok ${expected} entries`));
 
   const json = JSON.parse(readFileSync(await fetch('JSON'), 'utf8'));
   expect(json.count).toBe(expected);
   expect(json.entries).toHaveLength(expected);
 
-  const ndjson = readFileSync(await fetch('NDJSON'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  // The last line is the trailer: the checkpoint and the counts.
-  const trailer = ndjson.pop().trailer;
-  expect(trailer.count).toBe(expected);
-  expect(trailer.checkpoint).toMatch(/^\S+\n\d+\n/);
+  const ndjsonPath = await fetch('NDJSON');
+  const ndjsonNote = await checkpoint();
+  // Every line is an entry (no trailer), carrying its proof and its checkpoint's size.
+  const ndjson = readFileSync(ndjsonPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(ndjson).toHaveLength(expected);
+  for (const entry of ndjson) {
+    expect(entry.trailer).toBeUndefined();
+    expect(typeof entry.leaf_hash).toBe('string');
+    expect('checkpoint_size' in entry).toBe(true);
+  }
   expect(ndjson.map((e) => e.id)).toEqual(json.entries.map((e: { id: string }) => e.id));
+  expect(verify(ndjsonPath, ndjsonNote)).toMatch(new RegExp(`^ok ${expected} entries`));
 
   const pdf = execFileSync('pdftotext', ['-layout', await fetch('PDF'), '-'], { encoding: 'utf8' });
   expect(pdf).toContain('Audit log report');

@@ -479,7 +479,7 @@ async fn pages_and_log_answers_are_never_cached(pool: PgPool) {
         ("count", send(&app, with_key("/api/v1/events/count")).await),
         (
             "export",
-            send(&app, with_key("/api/v1/export?format=csv")).await,
+            send(&app, with_key("/api/v1/events/export?format=csv")).await,
         ),
         ("refused", send(&app, get("/api/v1/events", None)).await),
     ] {

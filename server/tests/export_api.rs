@@ -94,17 +94,15 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        // Entries, then the trailer line (the checkpoint and the counts).
-        let (trailer, entries) = r
-            .text
-            .trim_end()
-            .lines()
-            .collect::<Vec<_>>()
-            .split_last()
-            .map(|(t, e)| (t.to_string(), e.to_vec()))
-            .unwrap();
-        let trailer: Value = serde_json::from_str(&trailer).unwrap();
-        assert_eq!(trailer["trailer"]["count"], expected.len());
+        // Every line is an entry (format 4: no trailer line), with its proof.
+        let entries: Vec<&str> = r.text.trim_end().lines().collect();
+        for line in &entries {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert!(
+                v.get("checkpoint_size").is_some() && v.get("trailer").is_none(),
+                "{v}"
+            );
+        }
         let lines: Vec<AuditEntry> = entries
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -128,7 +126,10 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
         let got: Vec<AuditEntry> = serde_json::from_value(doc["entries"].clone()).unwrap();
         assert_eq!(got, expected, "json, filter {filter:?}");
         assert_eq!(doc["count"], expected.len());
-        assert_eq!(doc["export"]["format_version"], 3);
+        assert_eq!(
+            doc["export"]["format_version"],
+            trailkeep::domain::export::format::FORMAT_VERSION
+        );
         assert!(doc["export"].get("to").is_some(), "the period it covers");
         assert_eq!(
             doc["export"]["filter"],
@@ -152,13 +153,12 @@ async fn each_format_holds_exactly_what_the_query_api_returns(pool: PgPool) {
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
             trailkeep::domain::export::format::CSV_COLUMNS
         );
-        // Entries, then the footer record naming the checkpoint.
-        let mut records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
-        let footer = records.pop().unwrap();
-        assert!(
-            footer[0].starts_with("# Trailkeep checkpoint"),
-            "{footer:?}"
-        );
+        // Every record is an entry (format 4: no footer record).
+        let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        for record in &records {
+            assert!(!record[0].starts_with('#'), "{record:?}");
+            trailkeep::domain::export::format::csv_entry(record).unwrap();
+        }
         let csv_ids: Vec<String> = records.iter().map(|rec| rec[13].to_string()).collect();
         assert_eq!(csv_ids, ids, "csv, filter {filter:?}");
         let disposition = r.headers["content-disposition"].to_str().unwrap();
@@ -257,8 +257,8 @@ async fn each_export_is_recorded_in_the_log(pool: PgPool) {
     )
     .await;
     assert_eq!(r.status, 200);
-    let n = r.text.lines().count() as i64 - 1; // the trailer line
-                                               // Recorded after the last byte: give the writer a moment.
+    let n = r.text.lines().count() as i64; // every line an entry
+                                           // Recorded after the last byte: give the writer a moment.
     let mut recorded = Vec::new();
     for _ in 0..50 {
         recorded = export_records(&pool, head).await;

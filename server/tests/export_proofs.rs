@@ -1,6 +1,7 @@
 //! Exports carry proofs, and `verify-export` checks them without the database: an untouched
-//! JSON or NDJSON export verifies against the pinned key; a changed field, a dropped, reordered
-//! or repeated entry, a changed proof, or a checkpoint signed by another key is named.
+//! JSON, NDJSON or CSV export verifies against the pinned key (CSV and NDJSON with the
+//! checkpoint that travels beside them); a changed field, a dropped, reordered or repeated
+//! entry, a changed proof, or a checkpoint signed by another key is named.
 
 mod common;
 
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
     domain::{auth::Scope, entry::event::parse_batch, integrity::checkpoint::SigningKey},
-    infra::verify_export::verify,
+    infra::verify_export::{verify, Beside},
     service::{checkpoints::sign_once, tree::integrate},
     storage::entries,
 };
@@ -77,10 +78,34 @@ fn summary(
     key: &SigningKey,
     allow_unproven: bool,
 ) -> Result<trailkeep::domain::export::check::Summary, String> {
+    summary_beside(text, key, allow_unproven, &Beside::default())
+}
+
+/// verify-export's summary with what travels beside a CSV or NDJSON export.
+fn summary_beside(
+    text: &str,
+    key: &SigningKey,
+    allow_unproven: bool,
+    beside: &Beside,
+) -> Result<trailkeep::domain::export::check::Summary, String> {
     let path = file(text);
-    let out = verify(&path, key.verifier(), allow_unproven).unwrap();
+    let out = verify(&path, key.verifier(), allow_unproven, beside).unwrap();
     let _ = std::fs::remove_file(&path);
     out.map_err(|f| f.to_string())
+}
+
+/// The checkpoint of `size` entries as the API serves it (what travels beside an export).
+async fn checkpoint_note(app: &axum::Router, k: &str, size: u64) -> String {
+    let r = common::send(
+        app,
+        Request::get(format!("/api/v1/integrity/checkpoint?size={size}"))
+            .header("authorization", format!("Bearer {k}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.text
 }
 
 fn refused(text: &str, key: &SigningKey, because: &str) {
@@ -294,9 +319,12 @@ async fn an_untouched_json_export_verifies_and_a_changed_one_is_named(pool: PgPo
     let strict = summary(&all, &key, false).unwrap_err();
     assert!(strict.contains("--allow-unproven"), "{strict}");
     let s = summary(&all, &key, true).unwrap();
-    assert!(s.complete && s.filter.is_empty(), "{s:?}");
+    assert!(s.complete && s.filter.as_deref() == Some(""), "{s:?}");
     let s = summary(&filtered, &key, true).unwrap();
-    assert!(!s.complete && s.filter.contains("config"), "{s:?}");
+    assert!(
+        !s.complete && s.filter.as_deref().is_some_and(|f| f.contains("config")),
+        "{s:?}"
+    );
     assert!(s.period_from_filter && s.period.is_some(), "{s:?}");
 }
 
@@ -305,37 +333,117 @@ async fn an_untouched_ndjson_export_verifies_and_a_changed_one_is_named(pool: Pg
     let key = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
     let (app, k) = setup(&pool, &key).await;
     let text = export(&app, &k, "format=ndjson&action=config.*").await;
-    assert_eq!(verdict(&text, &key).unwrap(), (102, 100, 2));
     let lines: Vec<&str> = text.lines().collect();
-    let trailer: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
-    assert_eq!(trailer["trailer"]["count"], 102);
-    assert_eq!(trailer["trailer"]["proven"], 100);
+    // Every line is an entry; the proven ones name their checkpoint's size.
+    let entries: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 102);
+    let size = entries
+        .iter()
+        .find_map(|e| e["checkpoint_size"].as_u64())
+        .unwrap();
+    let note = checkpoint_note(&app, &k, size).await;
+    let beside = Beside {
+        checkpoint: Some(note.clone()),
+        filter: Some("action=config.*".into()),
+        count: Some(102),
+    };
+    let verdict = |text: &str, beside: &Beside| {
+        summary_beside(text, &key, true, beside).map(|s| (s.entries, s.proven, s.newer))
+    };
+    assert_eq!(verdict(&text, &beside).unwrap(), (102, 100, 2));
+    let refused = |text: &str, beside: &Beside, because: &str| match verdict(text, beside) {
+        Ok(s) => panic!("accepted ({s:?}); expected: {because}"),
+        Err(why) => assert!(why.contains(because), "{why:?} does not say {because:?}"),
+    };
     let join = |lines: &[&str]| lines.join("\n") + "\n";
     let k = lines
         .iter()
         .position(|l| l.contains("\"inclusion_proof\":["))
         .unwrap();
-    // A dropped line.
+    // A dropped line (the count the console stated says so).
     let mut dropped = lines.clone();
     dropped.remove(k);
-    refused(&join(&dropped), &key, "entries were removed");
+    refused(&join(&dropped), &beside, "entries were removed");
     // A reordered line.
     let mut moved = lines.clone();
     moved.swap(k, k + 1);
-    refused(&join(&moved), &key, "out of the export's order");
+    refused(&join(&moved), &beside, "out of the export's order");
     // A repeated line.
     let mut twice = lines.clone();
     twice.insert(k, lines[k]);
-    refused(&join(&twice), &key, "out of the export's order");
+    refused(&join(&twice), &beside, "out of the export's order");
     // A changed field.
     let changed = text.replacen(
         "\"action\":\"config.updated\"",
         "\"action\":\"config.deleted\"",
         1,
     );
-    refused(&changed, &key, "a field was changed");
-    // No trailer.
-    refused(&join(&lines[..lines.len() - 1]), &key, "trailer");
+    refused(&changed, &beside, "a field was changed");
+    // An entry that does not match the filter the auditor states.
+    let other = Beside {
+        filter: Some("action=doc.*".into()),
+        ..beside.clone()
+    };
+    refused(&text, &other, "does not match the export's filter");
+    // A changed checkpoint size beside a proof.
+    let resized = text.replacen(
+        &format!("\"checkpoint_size\":{size}"),
+        &format!("\"checkpoint_size\":{}", size + 1),
+        1,
+    );
+    refused(&resized, &beside, "checkpoint_size");
+    // Without its checkpoint nothing can be proven: said, not guessed.
+    refused(&text, &Beside::default(), "give the checkpoint");
+    // Without the filter and the count, what is checked is checked and the rest said.
+    let s = summary_beside(
+        &text,
+        &key,
+        true,
+        &Beside {
+            checkpoint: Some(note),
+            ..Beside::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        s.filter.is_none() && !s.count_checked && !s.complete,
+        "{s:?}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_untouched_csv_export_verifies_and_a_changed_one_is_named(pool: PgPool) {
+    let key = SigningKey::generate(ORIGIN, &mut rand_core::OsRng).unwrap();
+    let (app, k) = setup(&pool, &key).await;
+    let text = export(&app, &k, "format=csv&action=config.*").await;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    // Every record is an entry, with its proof and its checkpoint's size.
+    assert_eq!(records.len(), 102);
+    let size: u64 = records.iter().find_map(|r| r[20].parse().ok()).unwrap();
+    let beside = Beside {
+        checkpoint: Some(checkpoint_note(&app, &k, size).await),
+        filter: Some("action=config.*".into()),
+        count: Some(102),
+    };
+    let s = summary_beside(&text, &key, true, &beside).unwrap();
+    assert_eq!((s.entries, s.proven, s.newer), (102, 100, 2), "{s:?}");
+    let refused = |text: &str, because: &str| match summary_beside(text, &key, true, &beside) {
+        Ok(s) => panic!("accepted ({s:?}); expected: {because}"),
+        Err(why) => assert!(why.contains(because), "{why:?} does not say {because:?}"),
+    };
+    // A changed cell.
+    refused(
+        &text.replacen(",config.updated,", ",config.deleted,", 1),
+        "a field was changed",
+    );
+    // A dropped record.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(5);
+    refused(&(lines.join("\n") + "\n"), "entries were removed");
 }
 
 /// A server holding the key signs a checkpoint for an export on demand and cuts the export at
@@ -375,6 +483,12 @@ async fn an_export_is_cut_at_a_checkpoint_signed_for_it(pool: PgPool) {
     assert_eq!((s.entries, s.proven, s.newer), (35, 35, 0), "{s:?}");
     assert!(s.complete);
     let nd = export(&app, &k, "format=ndjson&action=doc.viewed").await;
-    let s = summary(&nd, &key, false).unwrap();
+    let first: Value = serde_json::from_str(nd.lines().next().unwrap()).unwrap();
+    let size = first["checkpoint_size"].as_u64().unwrap();
+    let beside = Beside {
+        checkpoint: Some(checkpoint_note(&app, &k, size).await),
+        ..Beside::default()
+    };
+    let s = summary_beside(&nd, &key, false, &beside).unwrap();
     assert_eq!(s.newer, 0, "{s:?}");
 }

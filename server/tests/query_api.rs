@@ -82,6 +82,26 @@ fn detail_values(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// What a search looks in, field by field: the entry's own fields and each value of its details
+/// (not their keys).
+fn searched_fields(e: &AuditEntry) -> Vec<String> {
+    let mut fields: Vec<String> = [
+        Some(e.actor.id.clone()),
+        e.actor.name.clone(),
+        e.actor.email.clone(),
+        Some(e.action.clone()),
+        e.resource.as_ref().map(|r| r.kind.clone()),
+        e.resource.as_ref().map(|r| r.id.clone()),
+        e.ip.clone(),
+        e.user_agent.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    detail_values(&e.details, &mut fields);
+    fields
+}
+
 /// The reference: a plain filter over all entries, independent of SQL.
 fn reference(
     all: &[AuditEntry],
@@ -106,21 +126,7 @@ fn reference(
         .filter(|e| from.is_none_or(|t| e.occurred_at >= t) && to.is_none_or(|t| e.occurred_at < t))
         .filter(|e| {
             f.q.as_deref().is_none_or(|q| {
-                // Each field on its own, and each value of the details (not their keys).
-                let mut fields: Vec<String> = [
-                    Some(e.actor.id.clone()),
-                    e.actor.name.clone(),
-                    e.actor.email.clone(),
-                    Some(e.action.clone()),
-                    e.resource.as_ref().map(|r| r.kind.clone()),
-                    e.resource.as_ref().map(|r| r.id.clone()),
-                    e.ip.clone(),
-                    e.user_agent.clone(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                detail_values(&e.details, &mut fields);
+                let fields = searched_fields(e);
                 app::filter::search::matches(q, fields.iter().map(String::as_str))
             })
         })
@@ -355,19 +361,7 @@ async fn random_searches_match_the_reference(pool: PgPool) {
     for round in 0..80 {
         let mut terms = Vec::new();
         for _ in 0..1 + next(3) {
-            let e = &all[next(all.len())];
-            let mut fields: Vec<String> = [
-                Some(e.actor.id.clone()),
-                e.actor.name.clone(),
-                Some(e.action.clone()),
-                e.resource.as_ref().map(|r| r.id.clone()),
-                e.ip.clone(),
-                e.user_agent.clone(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            detail_values(&e.details, &mut fields);
+            let fields = searched_fields(&all[next(all.len())]);
             let field: Vec<char> = fields[next(fields.len())].chars().collect();
             let len = (2 + next(8)).min(field.len());
             let start = next(field.len() - len + 1);

@@ -1,13 +1,18 @@
-"""Recomputes every leaf hash of a Trailkeep JSON export from the README's recipe
-("Tamper evidence: the exact encoding") with an independent RFC 8785 implementation
+"""Recomputes every leaf hash of a Trailkeep export (JSON, NDJSON or CSV) from the README's
+recipe ("Tamper evidence: the exact encoding") with an independent RFC 8785 implementation
 (PyPI `rfc8785`), and compares it with the leaf hash Trailkeep stored.
 
-    python recipe.py EXPORT.json      -> prints "ok N (form 1: A, form 2: B)", exit 0
-                                       -> names the first entry that differs, exit 1
+    python recipe.py EXPORT.json|.ndjson|.csv -> prints "ok N (form 1: A, form 2: B)", exit 0
+                                              -> names the first entry that differs, exit 1
+
+A CSV record is read back into the entry it was written from: an empty cell is null (an empty
+text is written as a lone `'`), `details` is JSON text, and one leading `'` (added before
+`= + - @ '`, tab or CR so that spreadsheets show the cell as text) is removed.
 
 Nothing here imports Trailkeep code: it reads only the export and the README's rules.
 """
 
+import csv
 import datetime
 import hashlib
 import json
@@ -69,9 +74,53 @@ def leaf_hash(entry: dict) -> str:
     return hashlib.sha256(b"\x00" + rfc8785.dumps(canonical_object(entry))).hexdigest()
 
 
+def restore(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
+
+
+def csv_entries(f) -> list:
+    entries = []
+    for row in csv.DictReader(f):
+        cell = {k: restore(v) for k, v in row.items()}
+        opt = lambda k: None if row[k] == "" else cell[k]  # noqa: E731
+        resource = None
+        if row["resource_type"] or row["resource_id"]:
+            resource = {"type": cell["resource_type"], "id": cell["resource_id"]}
+        entries.append({
+            "seq": int(cell["seq"]),
+            "id": cell["id"],
+            "occurred_at": cell["timestamp"],
+            "recorded_at": cell["recorded_at"],
+            "actor": {"type": cell["actor_type"], "id": cell["actor_id"],
+                      "name": opt("actor_name"), "email": opt("actor_email")},
+            "action": cell["action"],
+            "resource": resource,
+            "ip": opt("ip"),
+            "user_agent": opt("user_agent"),
+            "status": cell["status"],
+            "details": json.loads(cell["details"]),
+            "form": int(cell["form"]),
+            "source": opt("source"),
+            "leaf_hash": cell["leaf_hash"],
+        })
+    return entries
+
+
+def read_entries(path: str) -> list:
+    with open(path, encoding="utf-8", newline="") as f:
+        start = f.read(64).lstrip()
+        f.seek(0)
+        if start.startswith('{"export"'):
+            return json.load(f)["entries"]
+        if start.startswith("timestamp,actor_type"):
+            return csv_entries(f)
+        lines = [json.loads(line) for line in f if line.strip()]
+        # An NDJSON export of format 2 or 3 ends with a trailer line.
+        return [line for line in lines if "trailer" not in line]
+
+
 def main(path: str) -> int:
-    with open(path, encoding="utf-8") as f:
-        entries = json.load(f)["entries"]
+    entries = read_entries(path)
     forms = {1: 0, 2: 0}
     for entry in entries:
         got = leaf_hash(entry)

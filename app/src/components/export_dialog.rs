@@ -46,6 +46,8 @@ pub enum Progress {
     Done {
         bytes: u64,
         file: String,
+        /// The size of the checkpoint its proofs lead to (what travels beside it).
+        checkpoint: Option<u64>,
     },
     /// Handed to the browser's own download (large exports).
     ToDisk,
@@ -165,7 +167,11 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 let result = fetch_to_file(&href, progress).await;
                 progress.set(match result {
-                    Ok((bytes, file)) => Progress::Done { bytes, file },
+                    Ok((bytes, file, checkpoint)) => Progress::Done {
+                        bytes,
+                        file,
+                        checkpoint,
+                    },
                     Err(e) => Progress::Failed(e),
                 });
             });
@@ -220,11 +226,26 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
             {move || match progress.get() {
                 Progress::Idle => String::new(),
                 Progress::Receiving { bytes } => format!("Downloading… {} received", size_words(bytes)),
-                Progress::Done { bytes, file } => format!("Done: {file} ({}) saved.", size_words(bytes)),
+                Progress::Done { bytes, file, .. } => format!("Done: {file} ({}) saved.", size_words(bytes)),
                 Progress::ToDisk => "Large export: your browser's downloads show its progress.".to_string(),
                 Progress::Failed(m) => m,
             }}
         </p>
+        {move || match progress.get() {
+            // CSV and NDJSON hold entries only: the signed checkpoint travels beside them.
+            Progress::Done { file, checkpoint: Some(size), .. } if !file.ends_with(".pdf") && !file.ends_with(".json") => {
+                let stem = file.rsplit_once('.').map_or(file.clone(), |(stem, _)| stem.to_string());
+                Some(view! {
+                    <p class="export-checkpoint" data-testid="export-checkpoint">
+                        "Keep the signed checkpoint its proofs lead to beside it: "
+                        <a href=format!("/api/v1/integrity/checkpoint?size={size}")
+                            download=format!("{stem}.checkpoint")>{format!("{stem}.checkpoint")}</a>
+                        " (" <code>"trailkeep verify-export"</code> " reads it from there)."
+                    </p>
+                })
+            }
+            _ => None,
+        }}
         <div class="dialog-actions">
             <button type="button" class="secondary" on:click=close>"Close"</button>
             <button type="button" class="primary" data-testid="export-download"
@@ -237,7 +258,10 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
 /// Fetches `url`, reporting bytes as they arrive, and saves the result under the server's
 /// file name.
 #[cfg(feature = "hydrate")]
-async fn fetch_to_file(url: &str, progress: RwSignal<Progress>) -> Result<(u64, String), String> {
+async fn fetch_to_file(
+    url: &str,
+    progress: RwSignal<Progress>,
+) -> Result<(u64, String, Option<u64>), String> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
     let failed = |what: &str| format!("The export failed: {what}");
@@ -269,6 +293,12 @@ async fn fetch_to_file(url: &str, progress: RwSignal<Progress>) -> Result<(u64, 
                 .map(|f| f.trim_end_matches('"').to_string())
         })
         .unwrap_or_else(|| "trailkeep-audit-export".into());
+    let checkpoint = response
+        .headers()
+        .get("x-trailkeep-checkpoint-size")
+        .ok()
+        .flatten()
+        .and_then(|n| n.parse().ok());
     let body = response.body().ok_or_else(|| failed("empty response"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let chunks = js_sys::Array::new();
@@ -309,5 +339,5 @@ async fn fetch_to_file(url: &str, progress: RwSignal<Progress>) -> Result<(u64, 
         },
         std::time::Duration::from_secs(60),
     );
-    Ok((bytes, file))
+    Ok((bytes, file, checkpoint))
 }

@@ -52,16 +52,10 @@ pub fn trap_tab(ev: &leptos::ev::KeyboardEvent, container: &web_sys::Element) {
     if ev.key() != "Tab" {
         return;
     }
-    let Ok(list) = container.query_selector_all(
+    let items = shown(
+        container,
         "a[href], button:not([disabled]), input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])",
-    ) else {
-        return;
-    };
-    let items: Vec<web_sys::HtmlElement> = (0..list.length())
-        .filter_map(|i| list.item(i))
-        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-        .filter(|e| e.offset_parent().is_some())
-        .collect();
+    );
     let (Some(first), Some(last)) = (items.first(), items.last()) else {
         return;
     };
@@ -97,14 +91,7 @@ pub fn picker_keys(ev: &leptos::ev::KeyboardEvent, container: &web_sys::Element)
             }
         }
         key @ ("ArrowDown" | "ArrowUp") => {
-            let Ok(list) = container.query_selector_all("input, button") else {
-                return;
-            };
-            let items: Vec<web_sys::HtmlElement> = (0..list.length())
-                .filter_map(|i| list.item(i))
-                .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-                .filter(|e| e.offset_parent().is_some())
-                .collect();
+            let items = shown(container, "input, button");
             if items.is_empty() {
                 return;
             }
@@ -123,4 +110,17 @@ pub fn picker_keys(ev: &leptos::ev::KeyboardEvent, container: &web_sys::Element)
         }
         _ => {}
     }
+}
+
+/// The elements inside `container` matching `selector` that are shown (laid out), in order.
+fn shown(container: &web_sys::Element, selector: &str) -> Vec<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast;
+    let Ok(list) = container.query_selector_all(selector) else {
+        return Vec::new();
+    };
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        .filter(|e| e.offset_parent().is_some())
+        .collect()
 }

@@ -151,11 +151,20 @@ fn age_words(seconds: i64) -> String {
     }
 }
 
+#[cfg(feature = "hydrate")]
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }
 
-/// The badge: checks the entries in view each time they change, once the page is interactive.
+/// How often the badge asks again by itself: new checkpoints prove the newest entries, and
+/// Live brings more (it never shows a stale "newer than it").
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The badge: checks the entries in view each time they change, once the page is interactive,
+/// and again every [`RECHECK`] (quietly: the badge keeps what it says until the new answer).
+/// Its age ticks each second. "What does this mean?" explains checkpoints and proofs and offers
+/// the checkpoint, the verifier key and how an auditor verifies.
 #[component]
 pub fn IntegrityBadge(
     /// The entries in view: seq and leaf hash as shown.
@@ -165,22 +174,44 @@ pub fn IntegrityBadge(
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let state = RwSignal::new(Integrity::Checking);
     let run = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if !hydrated.get() {
-            return;
-        }
+    let again = RwSignal::new(0u32);
+    // The browser's clock (set once interactive: the server renders the badge "Checking…").
+    let clock = RwSignal::new(DateTime::<Utc>::default());
+    Effect::new(move |before: Option<Vec<(i64, String)>>| {
         let entries = entries.get();
+        again.track();
+        if !hydrated.get() {
+            return entries;
+        }
         let this = run.get_untracked() + 1;
         run.set(this);
-        state.set(Integrity::Checking);
+        // Only new entries in view say "Checking…"; a periodic check keeps the last answer.
+        if before.as_ref() != Some(&entries) {
+            state.set(Integrity::Checking);
+        }
+        let asked = entries.clone();
         leptos::task::spawn_local(async move {
-            let found = check(entries).await;
+            let found = check(asked).await;
             // A newer check (the entries in view changed) wins.
             if run.get_untracked() == this {
                 state.set(found);
             }
         });
+        entries
     });
+    #[cfg(feature = "hydrate")]
+    {
+        clock.set(now());
+        let ticking =
+            set_interval_with_handle(move || clock.set(now()), std::time::Duration::from_secs(1))
+                .ok();
+        let rechecking = set_interval_with_handle(move || again.update(|n| *n += 1), RECHECK).ok();
+        on_cleanup(move || {
+            for handle in [ticking, rechecking].into_iter().flatten() {
+                handle.clear();
+            }
+        });
+    }
     let kind = move || match state.get() {
         Integrity::Checking => "checking",
         Integrity::Verified { .. } => "verified",
@@ -197,25 +228,29 @@ pub fn IntegrityBadge(
                     <span class="integrity-title">"Checking integrity…"</span>
                 }.into_any(),
                 Integrity::Verified { size, key, signed_at, proven, newer } => view! {
-                    <span class="integrity-title">"✓ Proofs checked in your browser"</span>
-                    <span class="integrity-detail">
-                        {format!(
-                            "{} in view proven against checkpoint {} (key {}), signed {} ago{}",
-                            proven.len(),
+                    <span class="integrity-title">"✓ Verified in your browser"</span>
+                    <span class="integrity-detail" data-testid="integrity-detail">
+                        {match (proven.len(), newer) {
+                            (_, 0) => "Every entry on this page is in the log's signed record".to_string(),
+                            (0, n) => format!("The {n} entries on this page are newer than the signed record: they join it at the next checkpoint, within seconds"),
+                            (_, n) => format!("Every entry on this page is in the log's signed record, except the newest {n}, which join it at the next checkpoint"),
+                        }}
+                        {move || format!(
+                            " (checkpoint of {} entries, signed {} ago).",
                             crate::format::thousands(size as i64),
-                            key,
-                            age_words((now() - signed_at).num_seconds()),
-                            if newer > 0 { format!("; {newer} newer than it") } else { String::new() },
+                            age_words((clock.get() - signed_at).num_seconds()),
                         )}
                     </span>
                     <span class="integrity-hint" data-testid="integrity-key">
-                        "This browser pinned that key: compare it with what "
-                        <code>"trailkeep key-info"</code>
-                        " prints on the server."
+                        "Checked against key " <code>{key.clone()}</code>
+                        ", which this browser pinned: compare it with what "
+                        <code>"trailkeep key-info"</code> " prints on the server."
                     </span>
+                    <IntegrityExplained size key/>
                 }.into_any(),
                 Integrity::NoneYet => view! {
                     <span class="integrity-title">"No checkpoint signed yet"</span>
+                    <span class="integrity-detail">"The first is signed within seconds of the first entry."</span>
                 }.into_any(),
                 Integrity::Failed(finding) => view! {
                     <span class="integrity-title">"✗ Integrity not verified"</span>
@@ -226,10 +261,55 @@ pub fn IntegrityBadge(
                 }.into_any(),
                 Integrity::Unavailable(why) => view! {
                     <span class="integrity-title">"Couldn't check right now"</span>
-                    <span class="integrity-detail" data-testid="integrity-why">{why}</span>
+                    <span class="integrity-detail" data-testid="integrity-why">
+                        {why} " This says nothing about the log; the badge asks again by itself."
+                    </span>
                 }.into_any(),
             }}
         </div>
+    }
+}
+
+/// "What does this mean?": checkpoints and proofs in two sentences each, and what an auditor
+/// takes away: the checkpoint, the verifier key, and how to verify without this server.
+#[component]
+fn IntegrityExplained(size: u64, key: String) -> impl IntoView {
+    let pinned = move || {
+        window()
+            .local_storage()
+            .ok()
+            .flatten()
+            .and_then(|s| s.get_item(PINNED_KEY).ok().flatten())
+            .unwrap_or_default()
+    };
+    view! {
+        <details class="integrity-explained" data-testid="integrity-explained">
+            <summary>"What does this mean?"</summary>
+            <p>
+                <strong>"A checkpoint"</strong>
+                " is the log's signed statement of everything it held at one moment: how many \
+                 entries, and one hash (the root of a Merkle tree) that depends on every one of \
+                 them. Once signed, no entry it covers can be changed or removed without the \
+                 signature failing, whoever runs the server."
+            </p>
+            <p>
+                <strong>"A proof"</strong>
+                " shows one entry is inside a checkpoint: a short list of hashes leading from the \
+                 entry's own hash to the signed root. Your browser recomputed them for every \
+                 entry on this page, with the key it pinned (" <code>{key}</code> ")."
+            </p>
+            <p class="integrity-actions">
+                <a class="button secondary" href=format!("/api/v1/integrity/checkpoint?size={size}")
+                    download=format!("trailkeep-checkpoint-{size}.txt")>"Download the checkpoint"</a>
+                <super::CopyButton text=pinned label="Copy the verifier key" testid="copy-verifier-key"/>
+            </p>
+            <p class="integrity-how">
+                "How an auditor verifies, on any machine, without this server: export the entries, \
+                 keep the checkpoint beside the file, and run "
+                <code>"trailkeep verify-export FILE --key KEY"</code>
+                ". Every hash, proof and the signature are checked again from the file alone."
+            </p>
+        </details>
     }
 }
 
@@ -237,12 +317,37 @@ pub fn IntegrityBadge(
 #[component]
 pub fn ProofStatus(seq: i64, leaf_hash: String) -> impl IntoView {
     let state = RwSignal::new(Integrity::Checking);
+    let again = RwSignal::new(0u32);
     Effect::new(move |_| {
+        again.track();
         let leaf_hash = leaf_hash.clone();
         leptos::task::spawn_local(async move {
             state.set(check(vec![(seq, leaf_hash)]).await);
         });
     });
+    // An entry newer than the checkpoint is proven as soon as the next one covers it: asked
+    // again every few seconds until then, in place.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let waiting = matches!(
+                    state.get_untracked(),
+                    Integrity::Verified { ref proven, .. } if proven.is_empty()
+                ) || matches!(state.get_untracked(), Integrity::Unavailable(_));
+                if waiting {
+                    again.update(|n| *n += 1);
+                }
+            },
+            std::time::Duration::from_secs(3),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    }
     view! {
         <dd data-testid="detail-proof" class="proof-status"
             class:failure=move || matches!(state.get(), Integrity::Failed(_))>

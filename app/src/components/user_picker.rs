@@ -149,7 +149,7 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
         <Show when=filtered>
             <p class="picker-note muted" data-testid="user-counts-note">"Counts under the other filters on screen."</p>
         </Show>
-        <ul class="picker-options" aria-label="Users">
+        <ul class="picker-options" aria-label="Chosen users">
             {move || chosen().into_iter().map(|u| {
                 let value = u.clone();
                 view! {
@@ -161,11 +161,13 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
                     </li>
                 }
             }).collect_view()}
+        </ul>
+        <div class="picker-groups">
             {move || match found.get() {
-                None => EitherOf4::A(view! { <li class="muted">"Searching…"</li> }),
-                Some(Err(m)) => EitherOf4::B(view! { <li class="field-error">{m}</li> }),
+                None => EitherOf4::A(view! { <p class="muted">"Searching…"</p> }),
+                Some(Err(m)) => EitherOf4::B(view! { <p class="field-error">{m}</p> }),
                 Some(Ok(page)) if page.actors.is_empty() => EitherOf4::C(view! {
-                    <li class="muted">{if filtered() { "No users match under these filters." } else { "No users match." }}</li>
+                    <p class="muted">{if filtered() { "No users match under these filters." } else { "No users match." }}</p>
                 }),
                 Some(Ok(page)) => {
                     let taken = chosen();
@@ -177,18 +179,16 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
                             .cloned()
                             .collect();
                         (!members.is_empty()).then(|| view! {
-                            <li class="picker-group" data-testid="user-group">
-                                <span class="picker-group-name" id=format!("user-group-{group:?}")>{group.label()}</span>
-                                <ul class="picker-options" aria-labelledby=format!("user-group-{group:?}")>
-                                    {members.into_iter().map(option).collect_view()}
-                                </ul>
-                            </li>
+                            <p class="picker-group-name" id=format!("user-group-{group:?}")>{group.label()}</p>
+                            <ul class="picker-options" aria-labelledby=format!("user-group-{group:?}")>
+                                {members.into_iter().map(option).collect_view()}
+                            </ul>
                         })
                     });
                     EitherOf4::D(groups.into_iter().flatten().collect_view())
                 }
             }}
-        </ul>
+        </div>
         {move || match found.get() {
             Some(Ok(page)) if (page.actors.len() as i64) < page.total => Some(view! {
                 <p class="picker-more" data-testid="user-picker-more">

@@ -1,7 +1,10 @@
-//! `trailkeep verify-export FILE --key VKEY`: reads a JSON or NDJSON export from disk, with no
-//! database, and hands its parts to `domain::export::check`. JSON is read as a stream (one entry
-//! in memory at a time); NDJSON is read twice, first for its trailer line (the checkpoint),
-//! then entry by entry.
+//! `trailkeep verify-export FILE --key VKEY`: reads a JSON, NDJSON or CSV export from disk,
+//! with no database, and hands its parts to `domain::export::check`. JSON is read as a stream
+//! (one entry in memory at a time) and states its checkpoint, filter, period and count in
+//! itself. CSV and NDJSON (format version 4) hold entries only: their checkpoint comes from the
+//! file beside them ([`Beside`]: `<export>.checkpoint`), and their filter and count from the
+//! auditor when they know them. An NDJSON file of version 2 or 3 ends with a trailer line that
+//! states them; it is read twice, first for that line.
 //!
 //! Every value is read strictly: an object with a repeated member is refused at any level
 //! (serde_json would keep the last copy, other tools the first), and so is a member, or a
@@ -31,19 +34,38 @@ pub struct ReadError {
     source: std::io::Error,
 }
 
+/// What travels beside a CSV or NDJSON export (format version 4), which holds entries only:
+/// the signed checkpoint it was cut against (the note, as the API serves it by size), and, if
+/// the auditor knows them, the filter it was made with and how many entries it holds.
+#[derive(Clone, Debug, Default)]
+pub struct Beside {
+    pub checkpoint: Option<String>,
+    pub filter: Option<String>,
+    pub count: Option<u64>,
+}
+
+/// The checkpoint file beside an export: `<file>.checkpoint`, else the file's name with its
+/// extension replaced (`trailkeep-audit-….checkpoint`), if either exists.
+pub fn checkpoint_beside(path: &Path) -> Option<std::path::PathBuf> {
+    let appended = std::path::PathBuf::from(format!("{}.checkpoint", path.display()));
+    let replaced = path.with_extension("checkpoint");
+    [appended, replaced].into_iter().find(|p| p.is_file())
+}
+
 /// `Ok(Ok(summary))`: sound. `Ok(Err(finding))`: the first thing wrong, named. `Err`: the file
 /// could not be read at all. `allow_unproven`: accept entries newer than the checkpoint.
 pub fn verify(
     path: &Path,
     key: &VerifierKey,
     allow_unproven: bool,
+    beside: &Beside,
 ) -> Result<Result<Summary, Finding>, ReadError> {
     let failed = |source| ReadError {
         path: path.display().to_string(),
         source,
     };
     let mut file = File::open(path).map_err(failed)?;
-    let mut start = [0u8; 16];
+    let mut start = [0u8; 64];
     let n = file.read(&mut start).map_err(failed)?;
     file.rewind().map_err(failed)?;
     // A JSON export opens with its head (`{"export":`); an NDJSON one with an entry or, when
@@ -54,9 +76,60 @@ pub fn verify(
         .collect();
     if head.starts_with("{\"export\"") {
         Ok(json(BufReader::new(file), key, allow_unproven))
+    } else if head.starts_with("timestamp,actor_type") {
+        Ok(csv_export(file, key, allow_unproven, beside))
     } else {
-        ndjson(file, key, allow_unproven).map_err(failed)
+        ndjson(file, key, allow_unproven, beside).map_err(failed)
     }
+}
+
+/// What a CSV or version-4 NDJSON export is checked against: what the auditor gives beside it.
+fn stated_beside(beside: &Beside) -> Result<Stated, Finding> {
+    let checkpoint = beside.checkpoint.clone().ok_or_else(|| {
+        malformed(
+            "a CSV or NDJSON export holds only entries: give the checkpoint it was cut against \
+             (the file <export>.checkpoint the console offers beside it, or GET \
+             /api/v1/integrity/checkpoint?size=N with N its entries' checkpoint_size) with \
+             --checkpoint",
+        )
+    })?;
+    Ok(Stated {
+        format_version: crate::domain::export::format::FORMAT_VERSION,
+        filter: beside.filter.clone(),
+        from: None,
+        to: None,
+        checkpoint: Some(checkpoint),
+    })
+}
+
+/// A CSV export: a header of the columns Trailkeep writes, then one entry per record.
+fn csv_export(
+    file: File,
+    key: &VerifierKey,
+    allow_unproven: bool,
+    beside: &Beside,
+) -> Result<Summary, Finding> {
+    use crate::domain::export::format::{csv_entry, CSV_COLUMNS};
+    let mut checker = Checker::new(key, stated_beside(beside)?, allow_unproven)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::new(file));
+    let header = reader
+        .headers()
+        .map_err(|e| malformed(format!("the CSV header cannot be read: {e}")))?;
+    if header.iter().ne(CSV_COLUMNS) {
+        return Err(malformed(
+            "the CSV header is not the columns Trailkeep writes (format version 4): the file \
+             was changed, or is an older export",
+        ));
+    }
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| malformed(format!("record {}: {e}", i + 1)))?;
+        let value = csv_entry(&record).map_err(|e| malformed(format!("record {}: {e}", i + 1)))?;
+        checker.entry(value)?;
+    }
+    checker.finish(beside.count, None, false)
 }
 
 /// A head or trailer read strictly: only the members its type names.
@@ -147,6 +220,7 @@ fn ndjson(
     file: File,
     key: &VerifierKey,
     allow_unproven: bool,
+    beside: &Beside,
 ) -> Result<Result<Summary, Finding>, std::io::Error> {
     let mut reader = BufReader::new(file);
     let mut last = String::new();
@@ -162,43 +236,59 @@ fn ndjson(
             std::mem::swap(&mut last, &mut line);
         }
     }
-    let not_trailer = || {
-        Ok(Err(malformed(
-            "the last line is not the export's trailer: the file was cut short, or is not a \
-             Trailkeep NDJSON export",
-        )))
+    let trailer = strict_line(&last)
+        .ok()
+        .filter(|v| v.get("trailer").is_some_and(Value::is_object));
+    let Some(trailer) = trailer else {
+        // Version 4: every line is an entry.
+        let checker = match stated_beside(beside)
+            .and_then(|stated| Checker::new(key, stated, allow_unproven))
+        {
+            Ok(c) => c,
+            Err(finding) => return Ok(Err(finding)),
+        };
+        let mut reader = reader.into_inner();
+        reader.rewind()?;
+        return entry_lines(reader, checker, u64::MAX)
+            .map(|r| r.and_then(|c| c.finish(beside.count, None, false)));
     };
-    let Ok(trailer) = strict_line(&last) else {
-        return not_trailer();
-    };
-    if !trailer.get("trailer").is_some_and(Value::is_object) {
-        return not_trailer();
-    }
     let trailer = match typed::<TrailerLine>(trailer, "the trailer") {
         Ok(line) => line.trailer,
         Err(finding) => return Ok(Err(finding)),
     };
-    let mut checker = match Checker::new(key, Stated::from(&trailer), allow_unproven) {
+    let checker = match Checker::new(key, Stated::from(&trailer), allow_unproven) {
         Ok(c) => c,
         Err(finding) => return Ok(Err(finding)),
     };
     let mut reader = reader.into_inner();
     reader.rewind()?;
-    let mut entries = 0u64;
-    for text in BufReader::new(reader).lines() {
+    // Every line but the last (the trailer) is an entry.
+    Ok(entry_lines(reader, checker, lines - 1)?
+        .and_then(|c| c.finish(Some(trailer.count), Some(trailer.proven), true)))
+}
+
+/// Checks the first `entries` non-empty lines of `file` (all of them for `u64::MAX`) as
+/// entries, one JSON object each.
+fn entry_lines(
+    file: File,
+    mut checker: Checker,
+    entries: u64,
+) -> Result<Result<Checker, Finding>, std::io::Error> {
+    let mut seen = 0u64;
+    for text in BufReader::new(file).lines() {
         let text = text?;
         if text.trim().is_empty() {
             continue;
         }
-        if entries + 1 == lines {
-            break; // the trailer
+        if seen == entries {
+            break;
         }
-        entries += 1;
+        seen += 1;
         let value = match strict_line(&text) {
             Ok(v) => v,
             Err(e) => {
                 return Ok(Err(malformed(format!(
-                    "line {entries} is not one JSON entry: {e}"
+                    "line {seen} is not one JSON entry: {e}"
                 ))))
             }
         };
@@ -206,7 +296,7 @@ fn ndjson(
             return Ok(Err(finding));
         }
     }
-    Ok(checker.finish(Some(trailer.count), Some(trailer.proven)))
+    Ok(Ok(checker))
 }
 
 /// The JSON export `{"export": head, "entries": [...], "count": n, "proven": p}`, streamed.
@@ -295,7 +385,7 @@ impl<'de> Visitor<'de> for ExportVisitor<'_> {
             Some(_) if !seen.iter().any(|k| k == "entries") => {
                 Err(malformed("the export has no entries list"))
             }
-            Some(checker) => checker.finish(count, proven),
+            Some(checker) => checker.finish(count, proven, true),
         })
     }
 }

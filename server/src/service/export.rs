@@ -19,9 +19,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
-use crate::domain::export::format::{
-    self as export, ExportHead, Format, ProvenEntry, Trailer, TrailerLine,
-};
+use crate::domain::export::format::{self as export, ExportHead, Format, ProvenEntry};
 use crate::domain::export::report;
 use crate::domain::integrity::checkpoint::{SigningKey, VerifierKey};
 use crate::service::accounts::Acting;
@@ -233,12 +231,9 @@ impl Exporter {
                 let page = query::export_page(&self.reads, &filter, &snapshot, after, PAGE)
                     .await
                     .map_err(Stop::Db)?;
-                let proofs = match format {
-                    Format::Json | Format::Ndjson => self.proofs(&cut, &page.entries).await?,
-                    Format::Csv | Format::Pdf => Vec::new(),
-                };
+                let proofs = self.proofs(&cut, &page.entries).await?;
                 proven += proofs.iter().filter(|p| p.is_some()).count() as u64;
-                let buf = write_page(format, &page.entries, &proofs, delivered == 0);
+                let buf = write_page(format, &page.entries, &proofs, cut.size, delivered == 0);
                 delivered += page.entries.len() as i64;
                 send(buf).await?;
                 match page.next {
@@ -246,16 +241,7 @@ impl Exporter {
                     None => break,
                 }
             }
-            let period = export::stated_period(&snapshot.bounds);
-            send(epilogue(
-                format,
-                &canonical,
-                &period,
-                &cut,
-                delivered as u64,
-                proven,
-            ))
-            .await
+            send(epilogue(format, delivered as u64, proven)).await
         };
         let outcome: Result<(), Stop> = tokio::select! {
             outcome = work => outcome,
@@ -477,27 +463,34 @@ fn prologue(
     }
 }
 
-/// One page of entries in `format` (`first`: the page that opens the list), JSON and NDJSON
-/// entries with their `proofs`.
+/// One page of entries in `format` (`first`: the page that opens the list), each with its
+/// proof (`proofs`, in the checkpoint of `checkpoint_size` entries).
 fn write_page(
     format: Format,
     entries: &[AuditEntry],
     proofs: &[Option<Proof>],
+    checkpoint_size: u64,
     first: bool,
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(entries.len() * 512);
     let proven = |i: usize| ProvenEntry {
         entry: &entries[i],
         inclusion_proof: proofs[i].as_ref(),
+        checkpoint_size: proofs[i].as_ref().map(|_| checkpoint_size),
     };
     match format {
         Format::Csv => {
             let mut w = csv::WriterBuilder::new()
                 .has_headers(false)
                 .from_writer(buf);
-            for entry in entries {
-                w.write_record(export::csv_record(entry))
-                    .expect("writing to memory");
+            for (i, entry) in entries.iter().enumerate() {
+                let proof = proofs[i].as_ref();
+                w.write_record(export::csv_record(
+                    entry,
+                    proof,
+                    proof.map(|_| checkpoint_size),
+                ))
+                .expect("writing to memory");
             }
             buf = w.into_inner().expect("writing to memory");
         }
@@ -520,38 +513,10 @@ fn write_page(
     buf
 }
 
-fn epilogue(
-    format: Format,
-    canonical: &str,
-    period: &(Option<String>, Option<String>),
-    cut: &export::Cut,
-    count: u64,
-    proven: u64,
-) -> Vec<u8> {
+/// What follows the last entry: JSON's counts. CSV and NDJSON end with their last entry.
+fn epilogue(format: Format, count: u64, proven: u64) -> Vec<u8> {
     match format {
         Format::Json => format!(r#"],"count":{count},"proven":{proven}}}"#).into_bytes(),
-        Format::Ndjson => {
-            let line = TrailerLine {
-                trailer: Trailer {
-                    format_version: export::FORMAT_VERSION,
-                    filter: canonical.to_string(),
-                    from: period.0.clone(),
-                    to: period.1.clone(),
-                    checkpoint: cut.note.clone(),
-                    count,
-                    proven,
-                },
-            };
-            let mut line = serde_json::to_string(&line).expect("the trailer serialises");
-            line.push('\n');
-            line.into_bytes()
-        }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(export::csv_footer(cut))
-                .expect("writing to memory");
-            w.into_inner().expect("writing to memory")
-        }
-        Format::Pdf => Vec::new(),
+        Format::Ndjson | Format::Csv | Format::Pdf => Vec::new(),
     }
 }

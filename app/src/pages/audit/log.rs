@@ -121,6 +121,21 @@ pub fn AuditLog() -> impl IntoView {
                     label="Copy link"
                     testid="copy-link"
                 />
+                // A relative range means another window tomorrow: this link keeps today's.
+                <Show when=move || nav.filter().time.is_relative()>
+                    <CopyButton
+                        text=move || {
+                            let now = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64)
+                                .unwrap_or_default();
+                            let q = nav.query.get_untracked();
+                            let exact = q.filter_or_default().with_exact_times(now);
+                            let origin = window().location().origin().unwrap_or_default();
+                            format!("{origin}{}", crate::console_state::console_url(&exact, q.entry, false))
+                        }
+                        label="Copy link with these exact times"
+                        testid="copy-exact-link"
+                    />
+                </Show>
                 <button type="button" class="secondary" data-testid="refresh"
                     on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
                 <ExportButton/>

@@ -35,8 +35,13 @@ pub struct Summary {
     /// Entries appended after the checkpoint (no proof possible yet; only when allowed).
     pub newer: u64,
     pub checkpoint_size: u64,
-    /// The export's filter, canonical (empty: every entry).
-    pub filter: String,
+    /// The export's filter, canonical (empty: every entry); `None` when nothing stated it (a
+    /// CSV or NDJSON export checked without `--filter`): neither the filter, the period nor
+    /// completeness was checked.
+    pub filter: Option<String>,
+    /// Whether the number of entries was checked against one stated (JSON's count, an older
+    /// NDJSON's trailer, or `--count`).
+    pub count_checked: bool,
     /// An export of every entry: it is proven complete up to its checkpoint.
     pub complete: bool,
     /// The filter's `q=` search could not be checked offline (PostgreSQL's text search).
@@ -70,6 +75,7 @@ const ENTRY_KEYS: &[&str] = &[
     "form",
     "leaf_hash",
     "inclusion_proof",
+    "checkpoint_size",
 ];
 const ACTOR_KEYS: &[&str] = &["type", "id", "name", "email"];
 const RESOURCE_KEYS: &[&str] = &["type", "id"];
@@ -96,7 +102,9 @@ pub fn only_known(value: &Value, allowed: &[&str], what: &str) -> Result<(), Fin
 /// checkpoint covers, and the seqs of newer ones).
 pub struct Checker {
     checkpoint: Checkpoint,
-    canonical: String,
+    version: u64,
+    /// `None`: no filter stated, none checked.
+    canonical: Option<String>,
     order: Order,
     everything: bool,
     /// The filter without its time window and search: evaluated on each entry in memory.
@@ -121,9 +129,9 @@ impl Checker {
     /// than the checkpoint.
     pub fn new(key: &VerifierKey, stated: Stated, allow_unproven: bool) -> Result<Self, Finding> {
         let version = stated.format_version;
-        if !matches!(version, 2 | 3) {
+        if !matches!(version, 2..=4) {
             return Err(malformed(format!(
-                "the export's format_version {version} is not one this verifier reads (2 or 3)"
+                "the export's format_version {version} is not one this verifier reads (2 to 4)"
             )));
         }
         let note = stated.checkpoint.as_deref().ok_or_else(|| {
@@ -136,9 +144,10 @@ impl Checker {
             .open(note.as_bytes())
             .map_err(|e| Finding::new(Check::Signature, format!("the export's checkpoint: {e}")))?;
         let canonical = stated.filter.clone();
-        let filter = Filter::parse(&canonical).map_err(|e| {
+        let filter = Filter::parse(canonical.as_deref().unwrap_or("")).map_err(|e| {
             malformed(format!(
-                "the export's filter {canonical:?} does not parse: {e}"
+                "the export's filter {:?} does not parse: {e}",
+                canonical.as_deref().unwrap_or("")
             ))
         })?;
         let instant = |v: &Option<String>, what: &str| -> Result<Option<DateTime<Utc>>, Finding> {
@@ -150,7 +159,7 @@ impl Checker {
             }
         };
         let stated_period = match version {
-            3 => Some(Bounds {
+            3 | 4 if canonical.is_some() => Some(Bounds {
                 from: instant(&stated.from, "from")?,
                 to: instant(&stated.to, "to")?,
             }),
@@ -158,15 +167,16 @@ impl Checker {
         };
         // The filter's own window when it needs no clock and no zone database: authoritative,
         // and what the export states must be it.
-        let own = filter_window(&filter);
+        let own = canonical.as_ref().and_then(|_| filter_window(&filter));
         if let (Some(own), Some(stated)) = (own, stated_period) {
             if own != stated {
                 return Err(Finding::new(
                     Check::ExportFilter,
                     format!(
-                        "the export states the period {} but its filter {canonical:?} means {}: \
+                        "the export states the period {} but its filter {:?} means {}: \
                          the export was changed",
                         words(&stated),
+                        canonical.as_deref().unwrap_or(""),
                         words(&own)
                     ),
                 )
@@ -187,7 +197,8 @@ impl Checker {
         let words = checkpoint.size.div_ceil(64) as usize;
         Ok(Checker {
             order: filter.order,
-            everything: filter.is_everything(),
+            everything: canonical.is_some() && filter.is_everything(),
+            version,
             canonical,
             matcher,
             period,
@@ -230,6 +241,13 @@ impl Checker {
             .ok_or_else(|| {
                 malformed(format!("entry #{at} has no inclusion_proof field")).at(here)
             })?;
+        // Version 4: the size of the checkpoint the proof leads to, beside it.
+        let checkpoint_size = value
+            .as_object_mut()
+            .and_then(|o: &mut Map<String, Value>| o.remove("checkpoint_size"));
+        if self.version >= 4 && checkpoint_size.is_none() {
+            return Err(malformed(format!("entry #{at} has no checkpoint_size field")).at(here));
+        }
         let entry: AuditEntry = serde_json::from_value(value)
             .map_err(|e| malformed(format!("entry #{at} is not an entry: {e}")).at(here))?;
         let seq = entry.seq;
@@ -261,12 +279,12 @@ impl Checker {
                 ));
             }
         }
-        if !self.matcher.matches(&entry, "", Utc::now()) {
+        if self.canonical.is_some() && !self.matcher.matches(&entry, "", Utc::now()) {
             return Err(named(
                 Check::ExportFilter,
                 format!(
                     "{name} does not match the export's filter {:?}: it was added",
-                    self.canonical
+                    self.canonical.as_deref().unwrap_or("")
                 ),
             ));
         }
@@ -297,6 +315,15 @@ impl Checker {
                     format!("{name}: inclusion_proof is not a proof ({e})"),
                 )
             })?;
+            if checkpoint_size
+                .as_ref()
+                .is_some_and(|n| n.as_u64() != Some(size))
+            {
+                return Err(named(
+                    Check::ExportFormat,
+                    format!("{name}: its checkpoint_size is not the export's checkpoint ({size})"),
+                ));
+            }
             tree::check_inclusion(&proof.0, size, self.checkpoint.root, seq as u64, leaf).map_err(
                 |_| {
                     named(
@@ -320,7 +347,7 @@ impl Checker {
                     ),
                 ));
             }
-            if !proof.is_null() {
+            if !proof.is_null() || checkpoint_size.as_ref().is_some_and(|n| !n.is_null()) {
                 return Err(named(
                     Check::ExportFormat,
                     format!("{name} has a proof but the checkpoint covers only {size} entries"),
@@ -340,13 +367,22 @@ impl Checker {
         Ok(())
     }
 
-    /// After the last entry: the counts the export states must be what it holds.
-    pub fn finish(self, count: Option<u64>, proven: Option<u64>) -> Result<Summary, Finding> {
+    /// After the last entry: the counts the export states must be what it holds. `count`:
+    /// what the file (or the auditor) states; `required`: a file that always states it (JSON,
+    /// older NDJSON) without one was cut short.
+    pub fn finish(
+        self,
+        count: Option<u64>,
+        proven: Option<u64>,
+        required: bool,
+    ) -> Result<Summary, Finding> {
         let counted = |detail: String| Finding::new(Check::ExportCount, detail);
-        let count = count.ok_or_else(|| {
-            counted("the export does not say how many entries it holds (cut short?)".into())
-        })?;
-        if count != self.entries {
+        if required && count.is_none() {
+            return Err(counted(
+                "the export does not say how many entries it holds (cut short?)".into(),
+            ));
+        }
+        if let Some(count) = count.filter(|c| *c != self.entries) {
             return Err(counted(format!(
                 "the export says it holds {count} entries but it holds {}: entries were removed \
                  or added",
@@ -389,6 +425,7 @@ impl Checker {
             newer: self.entries - self.proven,
             checkpoint_size: size,
             filter: self.canonical,
+            count_checked: count.is_some(),
             complete: self.everything,
             search_unchecked: self.search_unchecked,
             unhashed_names: self.names,

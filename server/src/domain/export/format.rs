@@ -1,15 +1,18 @@
 //! Exports: exactly the entries a filter matches, in its order, as CSV, JSON or NDJSON. Each
 //! format is written page by page (see `infra::http::export`), so memory stays flat.
 //!
-//! Exports carry proofs (format version 2): they are cut against the latest signed checkpoint
-//! when they start, and each JSON or NDJSON entry carries its `inclusion_proof` in that
-//! checkpoint's tree (`null` for an entry appended after it). JSON names the checkpoint in its
-//! head, NDJSON in a trailer line; CSV and PDF name it in a footer. `domain::export::check` is
-//! what `trailkeep verify-export` checks them with.
+//! Exports carry proofs: they are cut against the latest signed checkpoint when they start, and
+//! every entry of every format carries its `inclusion_proof` in that checkpoint's tree and the
+//! `checkpoint_size` it leads to (both empty for an entry appended after it). Every CSV record
+//! and every NDJSON line is an entry (format version 4), so spreadsheets, pandas, Splunk and
+//! Elastic import them as they are; the signed checkpoint travels beside them (the API serves
+//! it by size, the console offers it as `<export>.checkpoint`). JSON names the checkpoint, the
+//! filter and the period in its head; the PDF in its footer. `domain::export::check` is what
+//! `trailkeep verify-export` checks them with.
 
 use std::borrow::Cow;
 
-use app::integrity::Proof;
+use app::integrity::{to_hex, Proof};
 use app::model::AuditEntry;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,9 +20,11 @@ use utoipa::ToSchema;
 
 use crate::domain::query::window::Bounds;
 
-/// The shape of JSON and NDJSON exports: 2 since they carry proofs, 3 since they state the
-/// period their filter resolved to (`from`, `to`: what `verify-export` checks entries against).
-pub const FORMAT_VERSION: u64 = 3;
+/// The shape of exports: 2 since they carry proofs, 3 since JSON and NDJSON state the period
+/// their filter resolved to (`from`, `to`: what `verify-export` checks entries against), 4
+/// since every entry carries `checkpoint_size` and CSV and NDJSON hold entries only (no footer
+/// record, no trailer line).
+pub const FORMAT_VERSION: u64 = 4;
 
 /// The head of a JSON export: what it is and what it is cut against. Written by the export,
 /// documented in the OpenAPI document and read back by `verify-export` from this one type
@@ -46,8 +51,9 @@ pub struct ExportHead {
     pub checkpoint: Option<String>,
 }
 
-/// The last line of an NDJSON export, `{"trailer": {…}}`: what the export is, what it is cut
-/// against, and how many entries it holds.
+/// The last line of an NDJSON export of format version 2 or 3, `{"trailer": {…}}`: what the
+/// export is, what it is cut against, and how many entries it holds. Read by `verify-export`
+/// for those files; version 4 writes none (every line is an entry).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trailer {
@@ -70,12 +76,15 @@ pub struct TrailerLine {
     pub trailer: Trailer,
 }
 
-/// What the head of a JSON export and the trailer of an NDJSON one both state, as the
-/// checker reads it.
+/// What an export states about itself, as the checker reads it: the head of a JSON export,
+/// the trailer of an older NDJSON one, or, for CSV and NDJSON of version 4, what the auditor
+/// says beside the file (the checkpoint, and the filter and count if they know them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stated {
     pub format_version: u64,
-    pub filter: String,
+    /// The filter in its canonical form; `None` when nothing states it (then neither the
+    /// filter, the period nor completeness can be checked).
+    pub filter: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
     pub checkpoint: Option<String>,
@@ -85,7 +94,7 @@ impl From<&ExportHead> for Stated {
     fn from(h: &ExportHead) -> Self {
         Stated {
             format_version: h.format_version,
-            filter: h.filter.clone(),
+            filter: Some(h.filter.clone()),
             from: h.from.clone(),
             to: h.to.clone(),
             checkpoint: h.checkpoint.clone(),
@@ -97,7 +106,7 @@ impl From<&Trailer> for Stated {
     fn from(t: &Trailer) -> Self {
         Stated {
             format_version: t.format_version,
-            filter: t.filter.clone(),
+            filter: Some(t.filter.clone()),
             from: t.from.clone(),
             to: t.to.clone(),
             checkpoint: t.checkpoint.clone(),
@@ -120,13 +129,14 @@ pub struct JsonExport<'a> {
 /// The members of [`JsonExport`], in order: `verify-export` refuses any other.
 pub const JSON_KEYS: &[&str] = &["export", "entries", "count", "proven"];
 
-/// An exported entry: the API's entry and its inclusion proof in the checkpoint's tree (leaf
-/// to root), `null` for an entry appended after the checkpoint.
+/// An exported entry: the API's entry, its inclusion proof in the checkpoint's tree (leaf to
+/// root) and the size of that checkpoint, both `null` for an entry appended after it.
 #[derive(Serialize, ToSchema)]
 pub struct ProvenEntry<'a> {
     #[serde(flatten)]
     pub entry: &'a AuditEntry,
     pub inclusion_proof: Option<&'a Proof>,
+    pub checkpoint_size: Option<u64>,
 }
 
 /// The checkpoint an export is cut against: its signed note (`None` before the first is signed)
@@ -148,14 +158,6 @@ impl Cut {
             "checkpoint: none signed yet when this export was made".into()
         }
     }
-}
-
-/// The CSV footer record: the checkpoint, in the first cell (`#` first, so tools that skip
-/// comment lines skip it), the other cells empty.
-pub fn csv_footer(cut: &Cut) -> [String; 17] {
-    let mut record: [String; 17] = Default::default();
-    record[0] = format!("# Trailkeep {}", cut.footer());
-    record
 }
 
 /// An export's format: `format=csv|json|ndjson|pdf`.
@@ -189,8 +191,10 @@ impl Format {
     }
 }
 
-/// The CSV header, in column order.
-pub const CSV_COLUMNS: [&str; 17] = [
+/// The CSV header, in column order: every field of the entry (what its leaf hash covers, so a
+/// CSV export verifies as JSON does), its proof (hashes in hex, leaf to root, separated by
+/// spaces) and the size of the checkpoint the proof leads to.
+pub const CSV_COLUMNS: [&str; 21] = [
     "timestamp",
     "actor_type",
     "actor_id",
@@ -208,15 +212,27 @@ pub const CSV_COLUMNS: [&str; 17] = [
     "leaf_hash",
     "source",
     "source_name",
+    "recorded_at",
+    "form",
+    "inclusion_proof",
+    "checkpoint_size",
 ];
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
-/// leading `'`, which spreadsheets show as text (OWASP "CSV injection").
+/// leading `'`, which spreadsheets show as text (OWASP "CSV injection"); so does a cell that
+/// starts with `'` itself, so that a reader removes exactly one leading `'` ([`restore`]). An
+/// empty text is a lone `'` (shown empty): an empty cell is `null`, never an empty text.
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
     match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        None => Cow::Borrowed("'"),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'') => Cow::Owned(format!("'{cell}")),
         _ => Cow::Borrowed(cell),
     }
+}
+
+/// A neutralised cell as it was written ([`neutralise`] undone).
+pub fn restore(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
 }
 
 /// Timestamps as the JSON API writes them.
@@ -249,8 +265,12 @@ pub fn resolved_period(bounds: &Bounds, now: DateTime<Utc>) -> (Option<String>, 
     )
 }
 
-/// One CSV record, cells neutralised.
-pub fn csv_record(e: &AuditEntry) -> [String; 17] {
+/// One CSV record, cells neutralised: the entry, its proof and its checkpoint's size.
+pub fn csv_record(
+    e: &AuditEntry,
+    proof: Option<&Proof>,
+    checkpoint_size: Option<u64>,
+) -> [String; 21] {
     let text = |s: &str| neutralise(s).into_owned();
     let opt = |s: &Option<String>| s.as_deref().map(text).unwrap_or_default();
     [
@@ -274,7 +294,82 @@ pub fn csv_record(e: &AuditEntry) -> [String; 17] {
         e.leaf_hash.clone(),
         e.source.map(|s| s.to_string()).unwrap_or_default(),
         opt(&e.source_name),
+        csv_timestamp(&e.recorded_at),
+        e.form.to_string(),
+        proof
+            .map(|p| p.0.iter().map(|h| to_hex(h)).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
+        checkpoint_size.map(|n| n.to_string()).unwrap_or_default(),
     ]
+}
+
+/// A CSV record read back as the JSON entry it was written from (with `inclusion_proof` and
+/// `checkpoint_size`): what `verify-export` checks. An empty optional cell is `null`.
+pub fn csv_entry(record: &csv::StringRecord) -> Result<serde_json::Value, String> {
+    use serde_json::{json, Value};
+    if record.len() != CSV_COLUMNS.len() {
+        return Err(format!(
+            "it has {} cells, not the {} of the header",
+            record.len(),
+            CSV_COLUMNS.len()
+        ));
+    }
+    let raw = |name: &str| {
+        let i = CSV_COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .expect("a column");
+        record[i].to_string()
+    };
+    let cell = |name: &str| restore(&raw(name)).to_string();
+    // An empty cell is null; an empty text was written as a lone `'`.
+    let optional = |name: &str| match raw(name) {
+        s if s.is_empty() => Value::Null,
+        s => Value::String(restore(&s).to_string()),
+    };
+    let number = |name: &str| -> Result<Value, String> {
+        match raw(name) {
+            s if s.is_empty() => Ok(Value::Null),
+            s => s
+                .parse::<u64>()
+                .map(Value::from)
+                .map_err(|_| format!("{name} {s:?} is not a number")),
+        }
+    };
+    let details: Value =
+        serde_json::from_str(&cell("details")).map_err(|e| format!("details is not JSON ({e})"))?;
+    let resource = match (raw("resource_type"), raw("resource_id")) {
+        (t, i) if t.is_empty() && i.is_empty() => Value::Null,
+        (t, i) => json!({"type": restore(&t), "id": restore(&i)}),
+    };
+    let proof = match raw("inclusion_proof") {
+        s if s.is_empty() => Value::Null,
+        s => Value::from(s.split(' ').map(str::to_string).collect::<Vec<_>>()),
+    };
+    Ok(json!({
+        "id": cell("id"),
+        "seq": number("seq")?,
+        "occurred_at": cell("timestamp"),
+        "recorded_at": cell("recorded_at"),
+        "action": cell("action"),
+        "actor": {
+            "type": cell("actor_type"),
+            "id": cell("actor_id"),
+            "name": optional("actor_name"),
+            "email": optional("actor_email"),
+        },
+        "resource": resource,
+        "ip": optional("ip"),
+        "user_agent": optional("user_agent"),
+        "status": cell("status"),
+        "details": details,
+        "source": optional("source"),
+        "source_name": optional("source_name"),
+        "form": number("form")?,
+        "leaf_hash": cell("leaf_hash"),
+        "inclusion_proof": proof,
+        "checkpoint_size": number("checkpoint_size")?,
+    }))
 }
 
 /// The last instant a period includes (its end bound is exclusive), or `now` when open.
@@ -323,6 +418,7 @@ mod tests {
             entries: vec![ProvenEntry {
                 entry: &entry,
                 inclusion_proof: None,
+                checkpoint_size: None,
             }],
             count: 1,
             proven: 0,
@@ -343,11 +439,25 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_and_other_text_is_kept() {
-        for formula in ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+        // A leading `'` is doubled too, so that a reader removes exactly one.
+        for formula in [
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'quoted",
+        ] {
             assert_eq!(neutralise(formula), format!("'{formula}"));
+            assert_eq!(restore(&neutralise(formula)), formula);
         }
-        for plain in ["admin@company.com", "config.updated", "", "'quoted", "a=b"] {
+        // An empty text is a lone `'`, so that an empty cell can mean null.
+        assert_eq!(neutralise(""), "'");
+        assert_eq!(restore("'"), "");
+        for plain in ["admin@company.com", "config.updated", "a=b"] {
             assert_eq!(neutralise(plain), plain);
+            assert_eq!(restore(&neutralise(plain)), plain);
         }
     }
 

@@ -51,6 +51,12 @@ pub enum CliError {
     /// An export file that could not be read at all (`verify-export`).
     #[error(transparent)]
     ExportFile(#[from] ReadError),
+    /// The checkpoint file given beside a CSV or NDJSON export cannot be read.
+    #[error("{}: {source}", path.display())]
+    CheckpointFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -170,6 +176,18 @@ enum Command {
         /// Accept entries newer than the export's checkpoint (they carry no proof).
         #[arg(long)]
         allow_unproven: bool,
+        /// CSV and NDJSON: the checkpoint the export was cut against (a signed note; default:
+        /// `<file>.checkpoint`, or the file's name ending in `.checkpoint`, beside it).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// CSV and NDJSON: the filter the export was made with (its query string), to check
+        /// every entry against it and, for an export of everything, completeness.
+        #[arg(long, value_name = "QUERY")]
+        filter: Option<String>,
+        /// CSV and NDJSON: how many entries the export holds (the console and the
+        /// `export.downloaded` entry say), to check none was removed or added.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
     },
     /// Print the log's verifier key, which auditors pin; creates the key if there is none.
     KeyInfo {
@@ -287,7 +305,21 @@ pub async fn run(args: Vec<String>) -> i32 {
             file,
             key,
             allow_unproven,
-        } => return verify::verify_export(&file, &key, allow_unproven),
+            checkpoint,
+            filter,
+            count,
+        } => {
+            return verify::verify_export(
+                &file,
+                &key,
+                allow_unproven,
+                verify::Stated {
+                    checkpoint,
+                    filter,
+                    count,
+                },
+            )
+        }
         Command::KeyInfo { key_file } => key_info(key_file),
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -13,28 +13,62 @@ use super::{CliError, KeyFile};
 use crate::infra::keyfile;
 use crate::service::{chain, checkpoints, tree};
 
+/// What the auditor states beside a CSV or NDJSON export (`--checkpoint`, `--filter`,
+/// `--count`).
+pub struct Stated {
+    pub checkpoint: Option<PathBuf>,
+    pub filter: Option<String>,
+    pub count: Option<u64>,
+}
+
 /// `trailkeep verify-export`: 0 sound, 1 the first bad thing named, 2 could not check.
-pub fn verify_export(file: &Path, key: &str, allow_unproven: bool) -> i32 {
-    let checked = keyfile::verifier_arg(key)
-        .map_err(CliError::from)
-        .and_then(|key| {
-            crate::infra::verify_export::verify(file, &key, allow_unproven).map_err(CliError::from)
-        });
+pub fn verify_export(file: &Path, key: &str, allow_unproven: bool, stated: Stated) -> i32 {
+    let checkpoint_file = stated
+        .checkpoint
+        .or_else(|| crate::infra::verify_export::checkpoint_beside(file));
+    let checkpoint = match checkpoint_file {
+        None => Ok(None),
+        Some(path) => std::fs::read_to_string(&path)
+            .map(Some)
+            .map_err(|source| CliError::CheckpointFile { path, source }),
+    };
+    let checked = checkpoint.and_then(|checkpoint| {
+        let beside = crate::infra::verify_export::Beside {
+            checkpoint,
+            filter: stated.filter,
+            count: stated.count,
+        };
+        keyfile::verifier_arg(key)
+            .map_err(CliError::from)
+            .and_then(|key| {
+                crate::infra::verify_export::verify(file, &key, allow_unproven, &beside)
+                    .map_err(CliError::from)
+            })
+    });
     match checked {
         Ok(Ok(s)) => {
             println!(
                 "ok {} entries: {} proven in the signed checkpoint of {} entries",
                 s.entries, s.proven, s.checkpoint_size
             );
-            if s.complete {
-                println!(
+            match &s.filter {
+                _ if s.complete => println!(
                     "filter: none (every entry): complete, every entry of the checkpoint is here"
-                );
-            } else {
+                ),
+                Some(filter) => println!(
+                    "filter: {filter}: filtered, so completeness cannot be proven (each entry \
+                     here matches it and is proven; none can show that no matching entry was \
+                     left out)"
+                ),
+                None => println!(
+                    "not checked: the filter, the period and completeness (a CSV or NDJSON \
+                     export states none: give --filter with the filter it was made with)"
+                ),
+            }
+            if !s.count_checked {
                 println!(
-                    "filter: {}: filtered, so completeness cannot be proven (each entry here \
-                     matches it and is proven; none can show that no matching entry was left out)",
-                    s.filter
+                    "not checked: the number of entries (give --count with the number the \
+                     console or the export.downloaded entry states)"
                 );
             }
             match (&s.period, s.period_from_filter) {

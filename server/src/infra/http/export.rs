@@ -46,7 +46,10 @@ pub struct ExportQuery {
     ),
     responses(
         (status = 200, description = "Every matching entry, in the filter's order",
-         headers(("x-trailkeep-count" = i64, description = "The exact number of entries sent")),
+         headers(
+            ("x-trailkeep-count" = i64, description = "The exact number of entries sent"),
+            ("x-trailkeep-checkpoint-size" = i64, description = "The size of the signed checkpoint the entries' proofs lead to (absent before the first is signed): GET /api/v1/integrity/checkpoint?size=N is the checkpoint that travels beside a CSV or NDJSON export"),
+         ),
          content(
             (String = "text/csv"),
             (crate::domain::export::format::JsonExport = "application/json"),
@@ -72,6 +75,7 @@ pub async fn download(
     let prepared = exporter.prepare(filter, format).await?;
     let name = prepared.file_name.clone();
     let count = prepared.snapshot.count;
+    let checkpoint_size = prepared.cut.note.as_ref().map(|_| prepared.cut.size);
     let by = match &reader {
         Reader::User(user) => Acting::user(
             user,
@@ -119,6 +123,10 @@ pub async fn download(
     );
     // The exact number of entries, for progress bars.
     h.insert("x-trailkeep-count", HeaderValue::from(count));
+    // The checkpoint the proofs lead to: what travels beside a CSV or NDJSON export.
+    if let Some(size) = checkpoint_size {
+        h.insert("x-trailkeep-checkpoint-size", HeaderValue::from(size));
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
