@@ -34,7 +34,12 @@ for (const width of [768, 1024, 1280, 1440]) {
     }
     await rows(page).nth(2).click();
     await expect(page.getByTestId('entry-detail')).toBeVisible();
+    // Measured as laid out: no cell's whole text spilling under the pointer or the keyboard.
+    await page.mouse.move(0, 0);
+    await page.locator('h1').click();
     expect(await sideways()).toEqual({ page: 0, table: 0 });
+    // And the table cannot be scrolled sideways even while one does.
+    expect(await page.getByTestId('entry-scroll').evaluate((el) => getComputedStyle(el).overflowX)).toBe('hidden');
     // The toolbar stays reachable: nothing covers its controls' centres.
     for (const id of ['integrity-badge', 'copy-link', 'refresh', 'export']) {
       const covered = await page.getByTestId(id).evaluate((el) => {

@@ -20,7 +20,7 @@ test('every actor is reachable in the user picker, grouped', async ({ page }) =>
     if ((await options.count()) >= total) break;
   }
   await expect(options).toHaveCount(total);
-  const groups = await page.locator('.picker-group-name').allInnerTexts();
+  const groups = await page.locator('.picker-group-name').allTextContents();
   expect(groups[0]).toBe('People');
   expect(groups).toContain('API keys');
 });

@@ -53,6 +53,8 @@ async function search(page: Page, q: string) {
 }
 
 test('words match across fields, phrases as written, detail values but not key names', async ({ page, request }) => {
+  // Six searches typed at a person's pace.
+  test.setTimeout(120_000);
   const marker = unique('srch');
   const events: Event[] = [
     { action: 'user.totp_enabled', actor: { id: `${marker}-1`, type: 'user', name: 'Grace Hopper' }, status: 'success', details: { note: 'changed region to eu-west' } },

@@ -41,12 +41,14 @@ test('a read after the session ended says so, and signing in again comes back to
 });
 
 test('live mode stops when the session ends, and says why', async ({ page }) => {
+  test.setTimeout(90_000);
   await ready(page, '/audit');
   await page.getByTestId('live-toggle').click();
   await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live');
   await signOutElsewhere(page);
   await expectNotice(page, /^\/login\?next=\/audit/);
-  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'signedout');
+  // The socket is refused at its next heartbeat (every 15 s); then the stream stops and says why.
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'signedout', { timeout: 30_000 });
 });
 
 test('the export after the session ended never shows the API refusal', async ({ page }) => {

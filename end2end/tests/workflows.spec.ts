@@ -417,7 +417,7 @@ test('the detail panel sits beside the table at 1280 px; arrows move it; pivots 
   }
 });
 
-test('the detail panel is full-screen with a clear close at 768 px; the table keeps its key columns', async ({ page }) => {
+test('at 768 px the detail panel leaves the toolbar uncovered and closes clearly; the table keeps its key columns', async ({ page }) => {
   await page.setViewportSize({ width: 768, height: 900 });
   await ready(page);
   await settled(page);
@@ -431,9 +431,10 @@ test('the detail panel is full-screen with a clear close at 768 px; the table ke
   await rows(page).first().click();
   const panel = page.getByTestId('entry-detail');
   await expect(panel).toBeVisible();
-  const box = await panel.boundingBox();
-  expect(Math.round(box!.x)).toBe(0);
-  expect(Math.round(box!.width)).toBe(768);
+  // Over the table only: Export, Refresh and the badge above it stay within reach.
+  const panelBox = (await panel.boundingBox())!;
+  const exportBox = (await page.getByTestId('export').boundingBox())!;
+  expect(panelBox.y).toBeGreaterThanOrEqual(exportBox.y + exportBox.height);
   await page.screenshot({ path: 'test-results/detail-768.png' });
   await panel.getByRole('button', { name: 'Close detail (Escape)' }).click();
   await expect(panel).toHaveCount(0);

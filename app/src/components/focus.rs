@@ -24,15 +24,18 @@ pub fn return_focus_on_close() {
 }
 
 /// Gives the focus back to the `<summary>` of the `<details>` holding `el`, when the focus is
-/// inside it: a picker closed by Escape or by a choice leaves the focus on its button.
-pub fn focus_summary_of(el: &web_sys::Element) {
+/// inside it (or, with `lost_too`, on nothing: the option that had it was re-drawn): a picker
+/// closed by Escape or by a choice leaves the focus on its button.
+pub fn focus_summary_of(el: &web_sys::Element, lost_too: bool) {
     use wasm_bindgen::JsCast;
     let Some(details) = el.closest("details").ok().flatten() else {
         return;
     };
-    let holds_focus = document()
-        .active_element()
-        .is_some_and(|a| details.contains(Some(&a)));
+    let active = document().active_element();
+    let lost = active
+        .as_ref()
+        .is_none_or(|a| a.tag_name().eq_ignore_ascii_case("body"));
+    let holds_focus = active.is_some_and(|a| details.contains(Some(&a))) || (lost_too && lost);
     if holds_focus {
         if let Some(summary) = details
             .query_selector("summary")

@@ -36,7 +36,7 @@ fn close_picker(ev: &leptos::ev::MouseEvent) {
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
         .and_then(|el| el.closest("details").ok().flatten());
     if let Some(details) = details {
-        crate::components::focus_summary_of(&details);
+        crate::components::focus_summary_of(&details, true);
         let _ = details.remove_attribute("open");
     }
 }

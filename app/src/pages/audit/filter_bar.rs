@@ -20,7 +20,8 @@ fn close_pickers(target: Option<web_sys::Node>) {
                 continue;
             }
             if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node) {
-                crate::components::focus_summary_of(&el);
+                // Escape (no target): also when the focus was lost inside the picker.
+                crate::components::focus_summary_of(&el, target.is_none());
                 let _ = el.remove_attribute("open");
             }
         }

@@ -132,7 +132,7 @@ pub fn AuditLog() -> impl IntoView {
                             let origin = window().location().origin().unwrap_or_default();
                             format!("{origin}{}", crate::console_state::console_url(&exact, q.entry, false))
                         }
-                        label="Copy link with these exact times"
+                        label="Copy link (exact times)"
                         testid="copy-exact-link"
                     />
                 </Show>
