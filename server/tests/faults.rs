@@ -403,7 +403,6 @@ async fn six_clients_two_processes_a_killed_server_and_a_crashed_database_lose_n
     }
     assert!(tree.is_some(), "the tree caught up with {all} entries");
     let log_key = trailkeep::infra::keyfile::load(&processes::key_file(&cluster.url))
-        .ok()
         .expect("the servers created the log key");
     let checkpoints = checkpoints::verify_all(&owner, log_key.verifier())
         .await
