@@ -1110,13 +1110,25 @@ async fn exports_whose_clients_read_nothing_are_dropped(pool: PgPool) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let dropped: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_entries WHERE action = 'export.downloaded' \
-         AND details->>'completed' = 'false'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert!(dropped >= 1, "{dropped}");
+    // And each dropped export is recorded as not completed (awaited: its record commits as
+    // the export ends, beside the place being freed).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let dropped: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_entries WHERE action = 'export.downloaded' \
+             AND details->>'completed' = 'false'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if dropped >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dropped export was recorded as not completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(idle);
 }
