@@ -48,10 +48,11 @@ async fn setup(pool: &PgPool, key: &SigningKey) -> (axum::Router, String) {
     )
 }
 
-async fn export(app: &axum::Router, k: &str, query: &str) -> String {
+/// `GET path` with key `k`, which must answer 200: the body.
+async fn read(app: &axum::Router, k: &str, path: String) -> String {
     let r = common::send(
         app,
-        Request::get(format!("/api/v1/events/export?{query}"))
+        Request::get(path)
             .header("authorization", format!("Bearer {k}"))
             .body(Body::empty())
             .unwrap(),
@@ -59,6 +60,10 @@ async fn export(app: &axum::Router, k: &str, query: &str) -> String {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.text
+}
+
+async fn export(app: &axum::Router, k: &str, query: &str) -> String {
+    read(app, k, format!("/api/v1/events/export?{query}")).await
 }
 
 fn file(text: &str) -> PathBuf {
@@ -96,16 +101,7 @@ fn summary_beside(
 
 /// The checkpoint of `size` entries as the API serves it (what travels beside an export).
 async fn checkpoint_note(app: &axum::Router, k: &str, size: u64) -> String {
-    let r = common::send(
-        app,
-        Request::get(format!("/api/v1/integrity/checkpoint?size={size}"))
-            .header("authorization", format!("Bearer {k}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.text
+    read(app, k, format!("/api/v1/integrity/checkpoint?size={size}")).await
 }
 
 fn refused(text: &str, key: &SigningKey, because: &str) {
