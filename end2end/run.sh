@@ -20,6 +20,9 @@ export TRAILKEEP_E2E_KEY
 # The binary itself, for the specs that run `trailkeep verify-export` on what they download.
 export TRAILKEEP_BIN="$server"
 export TRAILKEEP_DEMO_PASSWORD=${TRAILKEEP_DEMO_PASSWORD:-trailkeep-demo}
+# A second reader, for what one reader shares with another (saved searches).
+printf '%s\n' "$TRAILKEEP_DEMO_PASSWORD" \
+  | "$server" user create --email auditor@company.com --name "Sam Auditor" --role compliance >/dev/null
 
 log="$root/target/e2e-server.log"
 # A fresh log, a fresh key (created by serve); checkpoints each second for the badge's tests.

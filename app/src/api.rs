@@ -11,10 +11,10 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::filter::CanonicalFilter;
+use crate::filter::{CanonicalFilter, SavedSearch};
 use crate::model::{
     ActionCategory, ActorFacetPage, ChipVocabulary, EntryPage, EntryView, IntegrityEvidence,
-    MatchCount, SessionUser,
+    MatchCount, NeverRecorded, SessionUser, TopValues, Volume,
 };
 
 /// Entries per page of the table.
@@ -121,11 +121,13 @@ pub async fn get_entry(id: Uuid) -> Result<Option<EntryView>, ConsoleError> {
 }
 
 /// What makes chips readable, in one call: the actors these `user=` values choose ("Name
-/// <email>") and, when `categories`, the action categories (a whole category is one chip).
+/// <email>"), when `categories`, the action categories (a whole category is one chip), and
+/// the names of these API keys ("Source: API key Billing").
 #[server(input = Json)]
 pub async fn chip_words(
     users: Vec<String>,
     categories: bool,
+    keys: Vec<uuid::Uuid>,
 ) -> Result<ChipVocabulary, ConsoleError> {
     let backend = reader_backend().await?;
     let users: Vec<String> = users
@@ -144,7 +146,91 @@ pub async fn chip_words(
         } else {
             Vec::new()
         },
+        keys: if keys.is_empty() {
+            Vec::new()
+        } else {
+            let keys = keys
+                .into_iter()
+                .take(crate::filter::MAX_VALUES + 1)
+                .collect();
+            // One source and at most MAX_VALUES left out.
+            backend.key_names(keys).await?
+        },
     })
+}
+
+/// Whether entries matching `filter` arrived after a listing's `snapshot_seq` (the cue shown
+/// while Live is off).
+#[server(input = Json)]
+pub async fn newer_entries(filter: CanonicalFilter, after_seq: i64) -> Result<bool, ConsoleError> {
+    let backend = reader_backend().await?;
+    backend.any_after(filter.parse()?, after_seq).await
+}
+
+/// Why an empty result may be empty: the filter's values that no entry has ever had.
+#[server(input = Json)]
+pub async fn values_never_recorded(
+    filter: CanonicalFilter,
+) -> Result<Vec<NeverRecorded>, ConsoleError> {
+    let backend = reader_backend().await?;
+    backend.never_recorded(filter.parse()?).await
+}
+
+/// The saved searches the signed-in reader may open: their own, then those shared with every
+/// reader.
+#[server(input = Json)]
+pub async fn list_saved_searches() -> Result<Vec<SavedSearch>, ConsoleError> {
+    let backend = reader_backend().await?;
+    let user = session_user().await?;
+    backend.saved_searches(user.id).await
+}
+
+/// One saved search (`?view=<id>` in the console URL).
+#[server(input = Json)]
+pub async fn open_saved_search(id: Uuid) -> Result<SavedSearch, ConsoleError> {
+    let backend = reader_backend().await?;
+    let user = session_user().await?;
+    backend.saved_search(user.id, id).await
+}
+
+/// Saves `filter` under `name` for the signed-in reader, shared with every reader or not.
+#[server(input = Json)]
+pub async fn save_search(
+    name: String,
+    filter: CanonicalFilter,
+    shared: bool,
+) -> Result<SavedSearch, ConsoleError> {
+    let backend = reader_backend().await?;
+    let user = session_user().await?;
+    let name = crate::error::saved_search_name(&name).map_err(ConsoleError::SavedSearch)?;
+    backend
+        .save_search(user.id, name, filter.parse()?, shared)
+        .await
+}
+
+/// Deletes one of the signed-in reader's own saved searches.
+#[server(input = Json)]
+pub async fn delete_saved_search(id: Uuid) -> Result<(), ConsoleError> {
+    let backend = reader_backend().await?;
+    let user = session_user().await?;
+    backend.delete_search(user.id, id).await
+}
+
+/// Entries over time under `filter`, by status, for the chart above the table.
+#[server(input = Json)]
+pub async fn volume_over_time(filter: CanonicalFilter) -> Result<Option<Volume>, ConsoleError> {
+    let backend = reader_backend().await?;
+    backend.volume(filter.parse()?).await
+}
+
+/// How many values of each field the "Top values" panel lists.
+pub const TOP_VALUES: i64 = 10;
+
+/// The most frequent users, actions, resources and IP addresses under `filter`, exact.
+#[server(input = Json)]
+pub async fn top_values_under(filter: CanonicalFilter) -> Result<Vec<TopValues>, ConsoleError> {
+    let backend = reader_backend().await?;
+    backend.top_values(filter.parse()?, TOP_VALUES).await
 }
 
 /// Actors in one page of the user picker.

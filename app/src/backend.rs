@@ -6,10 +6,10 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::filter::Filter;
+use crate::filter::{Filter, SavedSearch};
 use crate::model::{
-    ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence,
-    MatchCount,
+    ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence, KeyName,
+    MatchCount, NeverRecorded, TopValues, Volume,
 };
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -46,6 +46,34 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
     /// The actors chosen with these `user=` values (one row per value that names one).
     fn actors(&self, values: Vec<String>) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
+    /// The `limit` most frequent values of each [`TopField`] under `filter`, counted exactly.
+    fn top_values(
+        &self,
+        filter: Filter,
+        limit: i64,
+    ) -> BoxFuture<'_, BackendResult<Vec<TopValues>>>;
+    /// The values of `filter` that no entry of the log has ever had.
+    fn never_recorded(&self, filter: Filter) -> BoxFuture<'_, BackendResult<Vec<NeverRecorded>>>;
+    /// The saved searches `viewer` may open (their own first, then the shared ones).
+    fn saved_searches(&self, viewer: Uuid) -> BoxFuture<'_, BackendResult<Vec<SavedSearch>>>;
+    /// One saved search `viewer` may open.
+    fn saved_search(&self, viewer: Uuid, id: Uuid) -> BoxFuture<'_, BackendResult<SavedSearch>>;
+    /// Saves `filter` as `name` (checked) for `owner`.
+    fn save_search(
+        &self,
+        owner: Uuid,
+        name: String,
+        filter: Filter,
+        shared: bool,
+    ) -> BoxFuture<'_, BackendResult<SavedSearch>>;
+    /// Deletes `owner`'s saved search `id`.
+    fn delete_search(&self, owner: Uuid, id: Uuid) -> BoxFuture<'_, BackendResult<()>>;
+    /// Entries over time under `filter` (`None` when it matches nothing and has no window).
+    fn volume(&self, filter: Filter) -> BoxFuture<'_, BackendResult<Option<Volume>>>;
+    /// Whether an entry after `after_seq` matches `filter` now.
+    fn any_after(&self, filter: Filter, after_seq: i64) -> BoxFuture<'_, BackendResult<bool>>;
+    /// The current names of these API keys (those that exist).
+    fn key_names(&self, ids: Vec<Uuid>) -> BoxFuture<'_, BackendResult<Vec<KeyName>>>;
     /// The latest signed checkpoint, the inclusion proofs of those `seqs` it covers, and the
     /// log's verifier key; `None` before the first checkpoint is signed.
     fn integrity(&self, seqs: Vec<i64>) -> BoxFuture<'_, BackendResult<Option<IntegrityEvidence>>>;

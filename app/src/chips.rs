@@ -9,9 +9,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::action::ActionPattern;
-use crate::filter::{Filter, Order, TimeBound, TimeWindow};
+use crate::filter::{Exclusion, Filter, Order, TimeBound, TimeWindow};
 use crate::format::{date_string, wall_string};
-use crate::model::{ActionCategory, ActorFacet, Source};
+use crate::model::{ActionCategory, ActorFacet, KeyName, Source};
 use crate::time_zone::to_wall_clock;
 
 /// What a chip removes.
@@ -27,6 +27,8 @@ pub enum ChipKey {
     Ip,
     Source,
     Order,
+    /// One value left out (`not_action=…`).
+    Excluded(Exclusion),
 }
 
 /// One chip: what it says and what it removes.
@@ -46,6 +48,8 @@ pub struct Words<'a> {
     pub actors: &'a [ActorFacet],
     /// The zone instants are shown in (`None`: UTC).
     pub zone: Option<&'a str>,
+    /// API keys' names, for "Source: Billing".
+    pub keys: &'a [KeyName],
 }
 
 impl Filter {
@@ -62,6 +66,80 @@ impl Filter {
             ChipKey::Ip => f.ip = None,
             ChipKey::Source => f.source = None,
             ChipKey::Order => f.order = Order::Desc,
+            ChipKey::Excluded(x) => f.exclude.remove(x),
+        }
+        f
+    }
+
+    /// This filter with the chip `key` turned around: a value shown becomes a value left out,
+    /// a value left out becomes the value shown, and a status becomes the other one. `None`
+    /// for what cannot be turned (search, time, order) and for a left-out value whose
+    /// parameter already holds another value (`resource=` is one value).
+    pub fn inverted(&self, key: &ChipKey) -> Option<Filter> {
+        let mut f = self.clone();
+        match key {
+            ChipKey::Search | ChipKey::Time | ChipKey::Order => return None,
+            ChipKey::User(u) => {
+                f.users.retain(|x| x != u);
+                f.exclude.insert(Exclusion::User(u.clone()));
+            }
+            ChipKey::Actions(patterns) => {
+                f.actions.retain(|p| !patterns.contains(p));
+                for p in patterns {
+                    f.exclude.insert(Exclusion::Action(p.clone()));
+                }
+            }
+            ChipKey::Status => f.status = Some(f.status?.other()),
+            ChipKey::Resource => f.exclude.insert(Exclusion::Resource(f.resource.take()?)),
+            ChipKey::Ip => f.exclude.insert(Exclusion::Ip(f.ip.take()?)),
+            ChipKey::Source => f.exclude.insert(Exclusion::Source(f.source.take()?)),
+            ChipKey::Excluded(x) => {
+                match x.clone() {
+                    Exclusion::User(u) => {
+                        f.users.push(u);
+                        f.users.sort();
+                        f.users.dedup();
+                    }
+                    Exclusion::Action(a) => {
+                        f.actions.push(a);
+                        f.actions.sort();
+                        f.actions.dedup();
+                    }
+                    Exclusion::Resource(r) if f.resource.is_none() => f.resource = Some(r),
+                    Exclusion::Ip(ip) if f.ip.is_none() => f.ip = Some(ip),
+                    Exclusion::Source(s) if f.source.is_none() => f.source = Some(s),
+                    _ => return None,
+                }
+                f.exclude.remove(x);
+            }
+        }
+        Some(f)
+    }
+
+    /// This filter showing only entries with `x` (`exclude: false`) or leaving them out
+    /// (`exclude: true`): what clicking a value in a row or the detail panel does. Showing
+    /// only `x` replaces a one-value parameter's value and drops `x` from what is left out.
+    pub fn narrowed(&self, x: Exclusion, exclude: bool) -> Filter {
+        let mut f = self.clone();
+        if exclude {
+            match &x {
+                Exclusion::User(u) => f.users.retain(|v| v != u),
+                Exclusion::Action(a) => f.actions.retain(|v| v != a),
+                Exclusion::Resource(r) if f.resource.as_ref() == Some(r) => f.resource = None,
+                Exclusion::Ip(ip) if f.ip.as_ref() == Some(ip) => f.ip = None,
+                Exclusion::Source(s) if f.source.as_ref() == Some(s) => f.source = None,
+                _ => {}
+            }
+            f.exclude.insert(x);
+            return f;
+        }
+        f.exclude.remove(&x);
+        match x {
+            Exclusion::User(u) => f.users = vec![u],
+            Exclusion::Action(a) => f.actions = vec![a],
+            Exclusion::Resource(r) => f.resource = Some(r),
+            Exclusion::Ip(ip) => f.ip = Some(ip),
+            Exclusion::Source(s) => f.source = Some(s),
         }
         f
     }
@@ -196,12 +274,36 @@ pub fn chips(f: &Filter, words: Words<'_>) -> Vec<Chip> {
         push(ChipKey::Ip, format!("IP: {ip}"));
     }
     if let Some(source) = f.source {
-        push(ChipKey::Source, format!("Source: {}", source_words(source)));
+        push(
+            ChipKey::Source,
+            format!("Source: {}", source_name(source, words.keys)),
+        );
+    }
+    for x in f.exclude.iter() {
+        let label = match &x {
+            Exclusion::User(u) => format!("Not user: {}", user_label(u, words.actors)),
+            Exclusion::Action(a) => format!("Not action: {a}"),
+            Exclusion::Resource(r) => format!("Not resource: {r}"),
+            Exclusion::Ip(ip) => format!("Not IP: {ip}"),
+            Exclusion::Source(s) => format!("Not source: {}", source_name(*s, words.keys)),
+        };
+        push(ChipKey::Excluded(x), label);
     }
     if f.order == Order::Asc {
         push(ChipKey::Order, "Oldest first".to_string());
     }
     out
+}
+
+/// A source by its key's name ("API key Billing") when the name is known, else in words.
+pub fn source_name(source: Source, keys: &[KeyName]) -> String {
+    match source {
+        Source::Key(id) => match keys.iter().find(|k| k.id == id) {
+            Some(k) => format!("API key {}", k.name),
+            None => source_words(source),
+        },
+        Source::Trailkeep => source_words(source),
+    }
 }
 
 /// A source in words: "Trailkeep", or "API key 0f8a2c1e…" (the id's first group).

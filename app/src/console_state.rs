@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::filter::{Filter, FilterError, Order};
 
 /// Console-only parameters next to the filter.
-pub const CONSOLE_PARAMS: [&str; 2] = ["entry", "live"];
+pub const CONSOLE_PARAMS: [&str; 3] = ["entry", "live", "view"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsoleQuery {
@@ -21,6 +21,9 @@ pub struct ConsoleQuery {
     pub entry: Option<Uuid>,
     /// Live mode: new entries stream in at the top (newest first only).
     pub live: bool,
+    /// The saved search the URL names (`view=<id>`): alone, it is opened (its filter replaces
+    /// the URL's); beside a filter, it names what is shown until the filter changes.
+    pub view: Option<Uuid>,
     /// When the filter was refused: the console URL with every parameter that can be used
     /// (the refused ones dropped, the others kept as they were), `None` when nothing is left.
     pub recovery: Option<String>,
@@ -41,13 +44,22 @@ impl ConsoleQuery {
             Ok((filter, extra)) => {
                 let mut entry = None;
                 let mut live = false;
+                let mut view = None;
                 let refused = |key: &str, message: &str| ConsoleQuery {
                     filter: Err(FilterError::new(key, message)),
                     entry: None,
                     live: false,
+                    view: None,
                     recovery: None,
                 };
                 for (key, value) in extra {
+                    if key == "view" {
+                        match Uuid::parse_str(&value) {
+                            Ok(id) if view.is_none() => view = Some(id),
+                            _ => return refused(&key, "must be one saved search id (a UUID)"),
+                        }
+                        continue;
+                    }
                     if key == "live" {
                         if value != "1" || live {
                             return refused(&key, "must be live=1, once");
@@ -64,6 +76,7 @@ impl ConsoleQuery {
                     live: live && filter.order == Order::Desc,
                     filter: Ok(filter),
                     entry,
+                    view,
                     recovery: None,
                 }
             }
@@ -71,6 +84,7 @@ impl ConsoleQuery {
                 filter: Err(e),
                 entry: None,
                 live: false,
+                view: None,
                 recovery: None,
             },
         }
@@ -145,6 +159,13 @@ pub fn console_url(filter: &Filter, entry: Option<Uuid>, live: bool) -> String {
     }
 }
 
+/// `console_url` of a saved search's filter, with `view=<id>` naming it.
+pub fn saved_url(filter: &Filter, id: Uuid) -> String {
+    let url = console_url(filter, None, false);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}view={id}")
+}
+
 /// Goes to a console URL; `true` replaces the current history entry.
 type Navigate = Box<dyn Fn(&str, bool) + Send + Sync>;
 
@@ -216,6 +237,25 @@ impl ConsoleNav {
         if f != self.filter_untracked() {
             self.set_filter(f, replace);
         }
+    }
+
+    /// As [`update_filter`](Self::update_filter), with the open entry kept open: a value
+    /// clicked in the detail panel, or a pivot to the entries around it. Back returns.
+    pub fn update_filter_keeping_entry(&self, change: impl FnOnce(&mut Filter)) {
+        let (mut f, entry, live) = self
+            .query
+            .with_untracked(|q| (q.filter_or_default(), q.entry, q.live));
+        let before = f.clone();
+        change(&mut f);
+        if f != before {
+            self.go(&console_url(&f, entry, live), false);
+        }
+    }
+
+    /// Shows a saved search: its filter, named by `view=<id>` until the filter changes.
+    /// `replace` when the URL named it alone (opening it, not a new step in the history).
+    pub fn show_saved(&self, id: Uuid, filter: &Filter, replace: bool) {
+        self.go(&saved_url(filter, id), replace);
     }
 
     pub fn open_entry(&self, id: Uuid) {

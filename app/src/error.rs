@@ -23,11 +23,88 @@ pub enum ConsoleError {
     /// The server could not be reached, or its answer was not one (a proxy's error page):
     /// the console asks again by itself.
     Unreachable,
+    /// A saved search was refused: why, in words that say what to do.
+    SavedSearch(SavedSearchRefusal),
     /// The call itself went wrong (arguments, encoding): a defect to report, with its detail.
     Broken(String),
 }
 
+/// Why a saved search could not be saved, opened or deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SavedSearchRefusal {
+    NoName,
+    NameTooLong,
+    /// The name holds a control character (a tab, a line break).
+    NameControl,
+    DuplicateName,
+    TooMany,
+    /// Gone, or neither the reader's own nor shared.
+    NotFound,
+}
+
+/// Longest name of a saved search, in characters.
+pub const SAVED_SEARCH_NAME_MAX: usize = 100;
+/// Most saved searches one reader keeps.
+pub const SAVED_SEARCHES_MAX: usize = 100;
+
+impl fmt::Display for SavedSearchRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SavedSearchRefusal::NoName => f.write_str("Give the search a name."),
+            SavedSearchRefusal::NameTooLong => write!(
+                f,
+                "A name has at most {SAVED_SEARCH_NAME_MAX} characters: shorten it."
+            ),
+            SavedSearchRefusal::NameControl => {
+                f.write_str("A name is one line of text: remove tabs and line breaks.")
+            }
+            SavedSearchRefusal::DuplicateName => f.write_str(
+                "You already have a saved search with this name: choose another, or delete that one first.",
+            ),
+            SavedSearchRefusal::TooMany => write!(
+                f,
+                "You have {SAVED_SEARCHES_MAX} saved searches, the most one person can keep: delete one you no longer need."
+            ),
+            SavedSearchRefusal::NotFound => f.write_str(
+                "This saved search no longer exists, or it is not shared with you.",
+            ),
+        }
+    }
+}
+
+/// A saved search's name as stored: trimmed, one line, 1 to 100 characters.
+pub fn saved_search_name(raw: &str) -> Result<String, SavedSearchRefusal> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err(SavedSearchRefusal::NoName)
+    } else if name.chars().count() > SAVED_SEARCH_NAME_MAX {
+        Err(SavedSearchRefusal::NameTooLong)
+    } else if name.contains(|c: char| c.is_control()) {
+        Err(SavedSearchRefusal::NameControl)
+    } else {
+        Ok(name.to_string())
+    }
+}
+
 impl ConsoleError {
+    /// The HTTP status a server function answers this error with: a refusal of the request is
+    /// a 4xx, a store that cannot answer now a 503; only a defect is a 500.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConsoleError::SignedOut => 401,
+            ConsoleError::NoAccess => 403,
+            ConsoleError::BadFilter(_) => 400,
+            ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
+            ConsoleError::SavedSearch(
+                SavedSearchRefusal::DuplicateName | SavedSearchRefusal::TooMany,
+            ) => 409,
+            ConsoleError::SavedSearch(_) => 400,
+            ConsoleError::Unavailable | ConsoleError::TooSlow => 503,
+            ConsoleError::Unreachable => 502,
+            ConsoleError::Broken(_) => 500,
+        }
+    }
+
     /// Whether asking again later may succeed by itself.
     pub fn is_transient(&self) -> bool {
         matches!(self, ConsoleError::Unreachable | ConsoleError::Unavailable)
@@ -49,6 +126,7 @@ impl fmt::Display for ConsoleError {
             ConsoleError::TooSlow => f.write_str(
                 "This search ran longer than the server allows and was stopped. Narrow it — a shorter time range, fewer values or a longer search text — and try again.",
             ),
+            ConsoleError::SavedSearch(r) => write!(f, "{r}"),
             ConsoleError::Broken(detail) => write!(
                 f,
                 "The console and the server did not understand each other ({detail}). Reload the page."

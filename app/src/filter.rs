@@ -2,16 +2,19 @@
 //! subscription are all this type in its canonical query-string form.
 //!
 //! Repeatable parameters (`user`, `action`) combine with OR inside the parameter; different
-//! parameters combine with AND. `Filter::parse(&f.to_query_string()) == Ok(f)` for every filter,
+//! parameters combine with AND. The `not_*` parameters ([`Exclusions`]) drop every entry that
+//! matches any of their values; an entry without the field (no IP, no resource) is never dropped
+//! by them. `Filter::parse(&f.to_query_string()) == Ok(f)` for every filter,
 //! and equal filters have equal strings (values sorted and normalised).
 
 use std::{fmt, net::IpAddr};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::action::ActionPattern;
-use crate::model::{Source, Status};
+use crate::model::{AuditEntry, Source, Status, TopField};
 
 pub mod params;
 pub mod search;
@@ -36,7 +39,98 @@ pub struct Filter {
     pub ip: Option<IpBlock>,
     /// Who recorded the entry: `trailkeep`, or an API key's id.
     pub source: Option<Source>,
+    /// What is left out, whatever else matches (`not_action=user.login`).
+    pub exclude: Exclusions,
     pub order: Order,
+}
+
+/// The values a filter leaves out: an entry matching any one of them is not shown. Each list is
+/// sorted and without duplicates (the canonical form).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusions {
+    /// Actors, matched as `Filter::users` matches them.
+    pub users: Vec<String>,
+    pub actions: Vec<ActionPattern>,
+    pub resources: Vec<ResourcePattern>,
+    pub ips: Vec<IpBlock>,
+    pub sources: Vec<Source>,
+}
+
+/// One excluded value: what an inverted chip holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Exclusion {
+    User(String),
+    Action(ActionPattern),
+    Resource(ResourcePattern),
+    Ip(IpBlock),
+    Source(Source),
+}
+
+impl Exclusions {
+    pub fn is_empty(&self) -> bool {
+        *self == Exclusions::default()
+    }
+
+    /// Every excluded value, in the order of the query string.
+    pub fn iter(&self) -> impl Iterator<Item = Exclusion> + '_ {
+        let actions = self.actions.iter().cloned().map(Exclusion::Action);
+        let ips = self.ips.iter().copied().map(Exclusion::Ip);
+        let resources = self.resources.iter().cloned().map(Exclusion::Resource);
+        let sources = self.sources.iter().copied().map(Exclusion::Source);
+        let users = self.users.iter().cloned().map(Exclusion::User);
+        actions
+            .chain(ips)
+            .chain(resources)
+            .chain(sources)
+            .chain(users)
+    }
+
+    /// Adds `x` (kept canonical: sorted, no duplicate).
+    pub fn insert(&mut self, x: Exclusion) {
+        match x {
+            Exclusion::User(u) => self.users.push(u),
+            Exclusion::Action(a) => self.actions.push(a),
+            Exclusion::Resource(r) => self.resources.push(r),
+            Exclusion::Ip(ip) => self.ips.push(ip),
+            Exclusion::Source(s) => self.sources.push(s),
+        }
+        self.normalise();
+    }
+
+    /// Removes `x` if it is there.
+    pub fn remove(&mut self, x: &Exclusion) {
+        match x {
+            Exclusion::User(u) => self.users.retain(|v| v != u),
+            Exclusion::Action(a) => self.actions.retain(|v| v != a),
+            Exclusion::Resource(r) => self.resources.retain(|v| v != r),
+            Exclusion::Ip(ip) => self.ips.retain(|v| v != ip),
+            Exclusion::Source(s) => self.sources.retain(|v| v != s),
+        }
+    }
+
+    pub fn contains(&self, x: &Exclusion) -> bool {
+        match x {
+            Exclusion::User(u) => self.users.contains(u),
+            Exclusion::Action(a) => self.actions.contains(a),
+            Exclusion::Resource(r) => self.resources.contains(r),
+            Exclusion::Ip(ip) => self.ips.contains(ip),
+            Exclusion::Source(s) => self.sources.contains(s),
+        }
+    }
+
+    /// Sorted (by the written value) and deduplicated.
+    pub fn normalise(&mut self) {
+        self.users.sort();
+        self.users.dedup();
+        self.actions.sort();
+        self.actions.dedup();
+        self.resources.sort_by_key(|r| r.to_string());
+        self.resources.dedup();
+        self.ips.sort_by_key(|ip| ip.to_string());
+        self.ips.dedup();
+        self.sources.sort_by_key(|s| s.to_string());
+        self.sources.dedup();
+    }
 }
 
 /// A preset back from now; its serde names are the `range` values of the query string.
@@ -228,10 +322,13 @@ impl ResourcePattern {
         }
     }
 
+    /// Whether a resource matches: its type in any case (`Config` is `config`), its id exactly
+    /// (ids are the platform's own, where case may matter). SQL compares `lower()` of both.
     pub fn matches(&self, kind: Option<&str>, id: Option<&str>) -> bool {
+        let same_kind = |k: &str| kind.is_some_and(|kind| kind.to_lowercase() == k.to_lowercase());
         match self {
-            ResourcePattern::Exact { kind: k, id: i } => kind == Some(k) && id == Some(i),
-            ResourcePattern::AnyOfType(k) => kind == Some(k),
+            ResourcePattern::Exact { kind: k, id: i } => same_kind(k) && id == Some(i),
+            ResourcePattern::AnyOfType(k) => same_kind(k),
             ResourcePattern::AnyType(i) => id == Some(i),
         }
     }
@@ -333,8 +430,23 @@ impl Order {
 }
 
 /// The parameters of the filter, in canonical (alphabetical) order.
-pub const FILTER_PARAMS: [&str; 12] = [
-    "action", "from", "ip", "order", "q", "range", "resource", "source", "status", "to", "tz",
+pub const FILTER_PARAMS: [&str; 17] = [
+    "action",
+    "from",
+    "ip",
+    "not_action",
+    "not_ip",
+    "not_resource",
+    "not_source",
+    "not_user",
+    "order",
+    "q",
+    "range",
+    "resource",
+    "source",
+    "status",
+    "to",
+    "tz",
     "user",
 ];
 
@@ -417,6 +529,15 @@ impl Filter {
         if let Some(ip) = &self.ip {
             pairs.push(("ip", ip.to_string()));
         }
+        for x in self.exclude.iter() {
+            pairs.push(match x {
+                Exclusion::Action(a) => ("not_action", a.to_string()),
+                Exclusion::Ip(ip) => ("not_ip", ip.to_string()),
+                Exclusion::Resource(r) => ("not_resource", r.to_string()),
+                Exclusion::Source(s) => ("not_source", s.to_string()),
+                Exclusion::User(u) => ("not_user", u),
+            });
+        }
         if self.order == Order::Asc {
             pairs.push(("order", "asc".into()));
         }
@@ -493,6 +614,12 @@ impl CanonicalFilter {
     pub fn parse(&self) -> Result<Filter, FilterError> {
         Filter::parse(&self.0)
     }
+
+    /// A query string read back from the server's own store (a saved search): kept as it is,
+    /// and, like any other, parsed again where it is used.
+    pub fn from_stored(query: String) -> Self {
+        CanonicalFilter(query)
+    }
 }
 
 impl From<&Filter> for CanonicalFilter {
@@ -504,6 +631,60 @@ impl From<&Filter> for CanonicalFilter {
 impl fmt::Display for CanonicalFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A saved search as a reader sees it: their own, or one shared with every reader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSearch {
+    pub id: Uuid,
+    pub name: String,
+    /// The filter, canonical (parsed again whenever it is used).
+    pub filter: CanonicalFilter,
+    pub shared: bool,
+    /// Who saved it (their display name).
+    pub owner_name: String,
+    /// Whether the reader saved it (and so may delete it).
+    pub mine: bool,
+}
+
+impl Exclusion {
+    /// The values of an entry a click can filter by or leave out, `(what it is, the value)`:
+    /// its user, IP, resource, source and action (those it has).
+    pub fn values_of(e: &AuditEntry) -> Vec<(&'static str, Exclusion)> {
+        let mut out = vec![(
+            "user",
+            Exclusion::User(e.actor.email.clone().unwrap_or_else(|| e.actor.id.clone())),
+        )];
+        if let Some(ip) = e.ip.as_deref().and_then(|ip| IpBlock::parse(ip).ok()) {
+            out.push(("IP", Exclusion::Ip(ip)));
+        }
+        if let Some(r) = &e.resource {
+            out.push((
+                "resource",
+                Exclusion::Resource(ResourcePattern::Exact {
+                    kind: r.kind.clone(),
+                    id: r.id.clone(),
+                }),
+            ));
+        }
+        if let Some(source) = e.source {
+            out.push(("source", Exclusion::Source(source)));
+        }
+        if let Ok(action) = ActionPattern::parse(&e.action) {
+            out.push(("action", Exclusion::Action(action)));
+        }
+        out
+    }
+
+    /// A value of a "Top values" field as an exclusion holds it (`None` if it cannot be one).
+    pub fn of(field: TopField, value: &str) -> Option<Self> {
+        Some(match field {
+            TopField::User => Exclusion::User(value.to_string()),
+            TopField::Action => Exclusion::Action(ActionPattern::parse(value).ok()?),
+            TopField::Resource => Exclusion::Resource(ResourcePattern::parse(value).ok()?),
+            TopField::Ip => Exclusion::Ip(IpBlock::parse(value).ok()?),
+        })
     }
 }
 

@@ -95,6 +95,14 @@ impl Status {
         }
     }
 
+    /// Success for failure and failure for success: a status chip turned around.
+    pub fn other(self) -> Self {
+        match self {
+            Status::Success => Status::Failure,
+            Status::Failure => Status::Success,
+        }
+    }
+
     /// The word people read ("Success", "Failure").
     pub fn label(self) -> &'static str {
         match self {
@@ -208,6 +216,132 @@ pub fn changes(details: &serde_json::Value) -> Vec<(String, String, String)> {
 pub struct ChipVocabulary {
     pub categories: Vec<ActionCategory>,
     pub actors: Vec<ActorFacet>,
+    /// The names of the API keys the filter names as sources.
+    pub keys: Vec<KeyName>,
+}
+
+/// A value of the filter that no entry of the log has ever had: "No entry has ever had action
+/// nope.nope".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeverRecorded {
+    /// `user`, `action`, `resource` or `IP`.
+    pub what: String,
+    pub value: String,
+}
+
+impl NeverRecorded {
+    pub fn new(what: &str, value: &str) -> Self {
+        NeverRecorded {
+            what: what.to_string(),
+            value: value.to_string(),
+        }
+    }
+
+    /// The sentence the empty result shows.
+    pub fn sentence(&self) -> String {
+        format!("No entry has ever had {} {}.", self.what, self.value)
+    }
+}
+
+/// Entries over time under a filter, for the chart above the table: consecutive buckets of
+/// `bucket_seconds` (aligned to UTC), each counted exactly by status. The buckets together
+/// count exactly the entries the filter matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub bucket_seconds: i64,
+    pub buckets: Vec<VolumeBucket>,
+    /// The window the chart covers: a drag never sets a range wider than it.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeBucket {
+    pub start: DateTime<Utc>,
+    pub success: i64,
+    pub failure: i64,
+}
+
+impl VolumeBucket {
+    pub fn total(&self) -> i64 {
+        self.success + self.failure
+    }
+}
+
+impl Volume {
+    /// Buckets `a..=b` (either order) as a time range clipped to the chart's window: what a
+    /// drag across them selects (from inclusive, to exclusive).
+    pub fn range_of(&self, a: usize, b: usize) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let first = self.buckets.get(lo)?;
+        let last = self.buckets.get(hi)?;
+        let end = last.start + chrono::Duration::seconds(self.bucket_seconds);
+        Some((first.start.max(self.from), end.min(self.to)))
+    }
+}
+
+/// A field the "Top values" panel counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TopField {
+    User,
+    Action,
+    Resource,
+    Ip,
+}
+
+impl TopField {
+    pub const ALL: [TopField; 4] = [
+        TopField::User,
+        TopField::Action,
+        TopField::Resource,
+        TopField::Ip,
+    ];
+
+    /// The heading of its list.
+    pub fn label(self) -> &'static str {
+        match self {
+            TopField::User => "Users",
+            TopField::Action => "Actions",
+            TopField::Resource => "Resources",
+            TopField::Ip => "IP addresses",
+        }
+    }
+
+    /// One value's kind, in a button's words ("Leave out IP 10.0.3.7").
+    pub fn singular(self) -> &'static str {
+        match self {
+            TopField::User => "user",
+            TopField::Action => "action",
+            TopField::Resource => "resource",
+            TopField::Ip => "IP",
+        }
+    }
+}
+
+/// One value of a field and how many entries under the filter carry it (exact).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopValue {
+    /// As a filter takes it (`user=`, `action=`, `resource=`, `ip=`).
+    pub value: String,
+    /// What people read (an actor's name).
+    pub label: String,
+    pub count: i64,
+}
+
+/// The most frequent values of one field under a filter, most first, and how many distinct
+/// values the field has there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopValues {
+    pub field: TopField,
+    pub values: Vec<TopValue>,
+    pub distinct: i64,
+}
+
+/// An API key's current name (a label, changeable: never covered by a hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyName {
+    pub id: Uuid,
+    pub name: String,
 }
 
 /// An entry as the detail panel shows it, with a note when it was recorded long before or

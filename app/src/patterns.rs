@@ -144,6 +144,11 @@ pub const FILTER_VALUES: &[(&str, &str, usize)] = &[
     ("resource", RESOURCE, crate::filter::MAX_VALUE_LEN),
     ("ip", IP_BLOCK, 64),
     ("source", SOURCE, 36),
+    ("not_user", USER, crate::filter::MAX_VALUE_LEN),
+    ("not_action", ACTION_PATTERN, crate::action::MAX_ACTION_LEN),
+    ("not_resource", RESOURCE, crate::filter::MAX_VALUE_LEN),
+    ("not_ip", IP_BLOCK, 64),
+    ("not_source", SOURCE, 36),
 ];
 
 /// An event's `action`: two or more segments of `[a-z0-9_]` joined by `.`.

@@ -1,7 +1,9 @@
 //! Property tests: every filter survives its canonical query string, and parsing never panics.
 
 use app::action::ActionPattern;
-use app::filter::{Filter, IpBlock, Order, RelativeRange, ResourcePattern, TimeBound, TimeWindow};
+use app::filter::{
+    Exclusions, Filter, IpBlock, Order, RelativeRange, ResourcePattern, TimeBound, TimeWindow,
+};
 use app::model::{Source, Status};
 use chrono::{DateTime, NaiveDate};
 use proptest::prelude::*;
@@ -98,6 +100,35 @@ fn ip() -> impl Strategy<Value = IpBlock> {
     ]
 }
 
+fn source() -> impl Strategy<Value = Source> {
+    prop_oneof![
+        Just(Source::Trailkeep),
+        any::<u128>().prop_map(|n| Source::Key(uuid::Uuid::from_u128(n))),
+    ]
+}
+
+/// Values left out, in canonical form (sorted, deduplicated: what `Filter::parse` yields).
+fn exclusions() -> impl Strategy<Value = Exclusions> {
+    (
+        prop::collection::vec(text(), 0..3),
+        prop::collection::vec(action(), 0..3),
+        prop::collection::vec(resource(), 0..3),
+        prop::collection::vec(ip(), 0..3),
+        prop::collection::vec(source(), 0..3),
+    )
+        .prop_map(|(users, actions, resources, ips, sources)| {
+            let mut x = Exclusions {
+                users,
+                actions,
+                resources,
+                ips,
+                sources,
+            };
+            x.normalise();
+            x
+        })
+}
+
 fn filter() -> impl Strategy<Value = Filter> {
     (
         prop::collection::vec(text(), 0..4),
@@ -113,14 +144,24 @@ fn filter() -> impl Strategy<Value = Filter> {
         prop::option::of(resource()),
         prop::option::of(prop::sample::select(vec![Status::Success, Status::Failure])),
         prop::option::of(ip()),
-        prop::option::of(prop_oneof![
-            Just(Source::Trailkeep),
-            any::<u128>().prop_map(|n| Source::Key(uuid::Uuid::from_u128(n))),
-        ]),
+        prop::option::of(source()),
         prop::sample::select(vec![Order::Desc, Order::Asc]),
+        exclusions(),
     )
         .prop_map(
-            |(mut users, mut actions, time, tz, q, resource, status, ip, source, order)| {
+            |(
+                mut users,
+                mut actions,
+                time,
+                tz,
+                q,
+                resource,
+                status,
+                ip,
+                source,
+                order,
+                exclude,
+            )| {
                 users.sort();
                 users.dedup();
                 actions.sort();
@@ -135,6 +176,7 @@ fn filter() -> impl Strategy<Value = Filter> {
                     status,
                     ip,
                     source,
+                    exclude,
                     order,
                 }
             },
@@ -167,8 +209,24 @@ proptest! {
 fn random_pair() -> impl Strategy<Value = String> {
     (
         prop::sample::select(vec![
-            "user", "action", "from", "to", "range", "q", "resource", "status", "ip", "source",
-            "order", "tz", "x",
+            "user",
+            "action",
+            "from",
+            "to",
+            "range",
+            "q",
+            "resource",
+            "status",
+            "ip",
+            "source",
+            "order",
+            "tz",
+            "not_user",
+            "not_action",
+            "not_resource",
+            "not_ip",
+            "not_source",
+            "x",
         ]),
         "[^&=]{0,20}",
     )

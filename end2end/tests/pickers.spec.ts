@@ -44,3 +44,42 @@ test('picker counts follow the other filters and equal the API counts', async ({
   await page.getByTestId('user-picker').click();
   await expect(page.getByTestId('user-counts-note')).toHaveCount(0);
 });
+
+test('the action picker narrows as you type and takes a typed pattern', async ({ page }) => {
+  await ready(page);
+  await page.getByTestId('action-picker').click();
+  const search = page.getByTestId('action-search');
+  await expect(search).toBeVisible();
+  const visibleActions = page.locator('details[open] .action-group:not(.hidden) .picker-options li:not(.hidden) code');
+  await expect(visibleActions.first()).toBeVisible();
+  const before = await visibleActions.count();
+  await search.pressSequentially('login', { delay: 80 });
+  await expect.poll(() => visibleActions.count()).toBeLessThan(before);
+  for (const a of await visibleActions.allTextContents()) expect(a).toContain('login');
+  // A pattern typed and Enter: the filter holds it.
+  await search.fill('');
+  await search.pressSequentially('config.*', { delay: 80 });
+  await expect(page.getByTestId('add-action-pattern')).toHaveText('Add action filter: config.*');
+  await search.press('Enter');
+  await expect(page).toHaveURL(/action=config\.\*/);
+  // An action the log has not seen yet is taken too; the empty result names it.
+  await search.pressSequentially('billing.never_seen', { delay: 60 });
+  await search.press('Enter');
+  await expect(page).toHaveURL(/action=billing\.never_seen/);
+});
+
+test('calendar periods set whole days in the zone shown', async ({ page }) => {
+  await ready(page, '/audit');
+  await page.getByTestId('time-picker').click();
+  await page.getByTestId('preset-last-month').click();
+  const now = new Date();
+  const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  const last = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 0));
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  await expect(page).toHaveURL(new RegExp(`from=${day(first)}&.*to=${day(last)}`));
+  await expect(page.getByTestId('time-picker')).toContainText(`${day(first)} → ${day(last)}`);
+  // The calendar beside a custom bound fills it.
+  await page.getByTestId('time-picker').click();
+  await page.getByTestId('calendar-start').fill('2026-01-05');
+  await expect(page.getByTestId('range-start')).toHaveValue('2026-01-05');
+});

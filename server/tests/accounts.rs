@@ -545,3 +545,158 @@ async fn probes_say_whether_the_server_can_work(pool: PgPool) {
     assert_eq!(r.body["database"], "unreachable");
     assert_eq!(r.body["merkle_tree"], "unknown");
 }
+
+/// Saved searches through the console's server functions, as two readers and a member: a
+/// private one is nobody else's to see, open or delete; a shared one every reader sees; each
+/// refusal is a 4xx naming why.
+#[sqlx::test(migrations = "../migrations")]
+async fn saved_searches_are_private_unless_shared_and_deleted_only_by_their_owner(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    use serde_json::json;
+    user(&pool, "ada@example.com", Role::Compliance).await;
+    user(&pool, "bob@example.com", Role::Admin).await;
+    user(&pool, "mel@example.com", Role::Member).await;
+    let app = router(&pool).await;
+    let mut cookies = Vec::new();
+    for email in ["ada@example.com", "bob@example.com", "mel@example.com"] {
+        cookies.push(session_cookie(
+            &send(&app, login(email, PASSWORD, None)).await,
+        ));
+    }
+    let (ada, bob, mel) = (&cookies[0], &cookies[1], &cookies[2]);
+    let call = |path: &str, cookie: &str, body: serde_json::Value| {
+        Request::post(path)
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let save = <app::api::SaveSearch as ServerFn>::PATH;
+    let list = <app::api::ListSavedSearches as ServerFn>::PATH;
+    let open = <app::api::OpenSavedSearch as ServerFn>::PATH;
+    let delete = <app::api::DeleteSavedSearch as ServerFn>::PATH;
+
+    let r = send(
+        &app,
+        call(
+            save,
+            ada,
+            json!({"name": " Failures ", "filter": "status=failure", "shared": false}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "Failures");
+    let private = r.body["id"].as_str().unwrap().to_string();
+    let r = send(
+        &app,
+        call(
+            save,
+            ada,
+            json!({"name": "Config", "filter": "action=config.*&range=7d", "shared": true}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shared = r.body["id"].as_str().unwrap().to_string();
+
+    // Refusals: a taken name (409), an empty or multi-line name, a bad filter (400).
+    for (body, status, said) in [
+        (
+            json!({"name": "Failures", "filter": "", "shared": false}),
+            409,
+            "DuplicateName",
+        ),
+        (
+            json!({"name": "  ", "filter": "", "shared": false}),
+            400,
+            "NoName",
+        ),
+        (
+            json!({"name": "a\nb", "filter": "", "shared": false}),
+            400,
+            "NameControl",
+        ),
+        (
+            json!({"name": "x".repeat(101), "filter": "", "shared": false}),
+            400,
+            "NameTooLong",
+        ),
+        (
+            json!({"name": "bad", "filter": "status=maybe", "shared": false}),
+            400,
+            "BadFilter",
+        ),
+    ] {
+        let r = send(&app, call(save, ada, body.clone())).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        assert!(r.text.contains(said), "{body}: {}", r.text);
+    }
+
+    // Bob sees the shared one only; the private one is not his to open or delete.
+    let r = send(&app, call(list, bob, json!({}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Config"]);
+    assert_eq!(r.body[0]["mine"], false);
+    assert_eq!(r.body[0]["owner_name"], "Test User");
+    let r = send(&app, call(open, bob, json!({"id": private}))).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    for id in [&private, &shared] {
+        let r = send(&app, call(delete, bob, json!({"id": id}))).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+    let r = send(&app, call(open, bob, json!({"id": shared}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["filter"], "action=config.*&range=7d");
+
+    // A member reads no log, so no saved search either.
+    for (path, body) in [(list, json!({})), (open, json!({"id": shared}))] {
+        let r = send(&app, call(path, mel, body)).await;
+        assert_eq!(r.status, 403, "{}", r.text);
+    }
+    let r = send(
+        &app,
+        call(
+            save,
+            mel,
+            json!({"name": "m", "filter": "", "shared": true}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // Ada sees both, hers first; she deletes the shared one and it is gone for Bob.
+    let r = send(&app, call(list, ada, json!({}))).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    let r = send(&app, call(delete, ada, json!({"id": shared}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(&app, call(open, bob, json!({"id": shared}))).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // At most 100 per reader, however fast they are asked for.
+    let mut saves = Vec::new();
+    for i in 0..110 {
+        saves.push(send(
+            &app,
+            call(
+                save,
+                bob,
+                json!({"name": format!("s{i}"), "filter": "", "shared": false}),
+            ),
+        ));
+    }
+    let answers = futures::future::join_all(saves).await;
+    let saved = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!(saved, 100);
+    assert!(answers
+        .iter()
+        .filter(|r| r.status != 200)
+        .all(|r| r.status == 409 && r.text.contains("TooMany")));
+}

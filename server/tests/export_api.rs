@@ -342,6 +342,44 @@ async fn the_pdf_report_reads_back_as_text(pool: PgPool) {
     );
 }
 
+/// The cover states the period and the time of generation in words, in the reader's zone, and
+/// the filters as chips say them (exclusions included).
+#[sqlx::test(migrations = "../migrations")]
+async fn the_pdf_cover_reads_in_words_in_the_readers_zone(pool: PgPool) {
+    let app = router(&pool).await;
+    let k = key(&pool, &[Scope::Read]).await;
+    let r = export(
+        &app,
+        &pool,
+        "/api/v1/events/export?format=pdf&from=2026-11-01&to=2026-11-25&tz=Europe/Berlin&not_action=user.login",
+        &k,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let text = pdf_text(&r.bytes);
+    let squashed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        squashed.contains(
+            "Period: Sunday 1 November 2026 through Wednesday 25 November 2026 (Europe/Berlin)"
+        ),
+        "{squashed}"
+    );
+    assert!(squashed.contains("Not action: user.login"), "{squashed}");
+    let generated = text
+        .lines()
+        .find(|l| l.contains("Generated at:"))
+        .unwrap_or_else(|| panic!("no generation time: {text}"));
+    assert!(
+        generated.trim_end().ends_with("(Europe/Berlin)"),
+        "{generated}"
+    );
+    // Words, not an RFC 3339 instant.
+    assert!(
+        !generated.contains('Z') && generated.contains(" 20"),
+        "{generated}"
+    );
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_client_that_disconnects_stops_the_export(pool: PgPool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

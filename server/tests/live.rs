@@ -391,6 +391,13 @@ async fn live_filter_agrees_with_sql(pool: PgPool) {
         ),
         "from=2026-01-01&to=2026-06-30&tz=Europe/Paris".into(),
         "action=config.*&status=success&range=30d".into(),
+        // Exclusions: a value left out, and entries without the field kept.
+        "not_action=config.*&not_action=user.login".into(),
+        format!("not_source={key}&status=failure"),
+        format!("not_user={}", sample.actor.id),
+        "not_ip=10.0.0.0/8&not_ip=2001:db8::/32".into(),
+        "not_resource=config:*&action=config.*".into(),
+        "resource=CONFIG:*".into(),
     ];
     let now = Utc::now();
     // Two empty lists agree too: most filters must select some demo rows for this to compare.

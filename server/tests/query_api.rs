@@ -5,8 +5,8 @@ mod common;
 
 use std::net::IpAddr;
 
-use app::filter::{Filter, Order, TimeWindow};
-use app::model::{AuditEntry, Role};
+use app::filter::{Filter, Order, ResourcePattern, TimeWindow};
+use app::model::{AuditEntry, Role, TopField};
 use axum::{body::Body, http::Request, Router};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{key, router, send};
@@ -102,6 +102,33 @@ fn searched_fields(e: &AuditEntry) -> Vec<String> {
     fields
 }
 
+/// Whether `e`'s actor is the one `u` names: id or name exactly, email in any case.
+fn is_actor(e: &AuditEntry, u: &str) -> bool {
+    e.actor.id == u
+        || e.actor
+            .email
+            .as_ref()
+            .is_some_and(|m| m.to_lowercase() == u.to_lowercase())
+        || e.actor.name.as_deref() == Some(u)
+}
+
+/// Whether `e`'s resource is what `r` names: the type in any case, the id exactly.
+fn is_resource(e: &AuditEntry, r: &ResourcePattern) -> bool {
+    let Some(res) = &e.resource else {
+        return false;
+    };
+    let same_type = |k: &str| res.kind.to_lowercase() == k.to_lowercase();
+    match r {
+        ResourcePattern::Exact { kind, id } => same_type(kind) && res.id == *id,
+        ResourcePattern::AnyOfType(kind) => same_type(kind),
+        ResourcePattern::AnyType(id) => res.id == *id,
+    }
+}
+
+fn ip_of(e: &AuditEntry) -> Option<IpAddr> {
+    e.ip.as_ref().and_then(|ip| ip.parse::<IpAddr>().ok())
+}
+
 /// The reference: a plain filter over all entries, independent of SQL.
 fn reference(
     all: &[AuditEntry],
@@ -109,19 +136,10 @@ fn reference(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Vec<String> {
+    let x = &f.exclude;
     let mut hits: Vec<&AuditEntry> = all
         .iter()
-        .filter(|e| {
-            f.users.is_empty()
-                || f.users.iter().any(|u| {
-                    e.actor.id == *u
-                        || e.actor
-                            .email
-                            .as_ref()
-                            .is_some_and(|m| m.to_lowercase() == u.to_lowercase())
-                        || e.actor.name.as_deref() == Some(u)
-                })
-        })
+        .filter(|e| f.users.is_empty() || f.users.iter().any(|u| is_actor(e, u)))
         .filter(|e| f.actions.is_empty() || f.actions.iter().any(|p| p.matches(&e.action)))
         .filter(|e| from.is_none_or(|t| e.occurred_at >= t) && to.is_none_or(|t| e.occurred_at < t))
         .filter(|e| {
@@ -130,22 +148,18 @@ fn reference(
                 app::filter::search::matches(q, fields.iter().map(String::as_str))
             })
         })
-        .filter(|e| {
-            f.resource.as_ref().is_none_or(|r| {
-                r.matches(
-                    e.resource.as_ref().map(|x| x.kind.as_str()),
-                    e.resource.as_ref().map(|x| x.id.as_str()),
-                )
-            })
-        })
+        .filter(|e| f.resource.as_ref().is_none_or(|r| is_resource(e, r)))
         .filter(|e| f.status.is_none_or(|s| e.status == s))
+        .filter(|e| f.source.is_none_or(|s| e.source == Some(s)))
         .filter(|e| {
-            f.ip.is_none_or(|b| {
-                e.ip.as_ref()
-                    .and_then(|ip| ip.parse::<IpAddr>().ok())
-                    .is_some_and(|ip| b.contains(ip))
-            })
+            f.ip.is_none_or(|b| ip_of(e).is_some_and(|ip| b.contains(ip)))
         })
+        // Left out: any excluded value matches (an entry without the field never does).
+        .filter(|e| !x.users.iter().any(|u| is_actor(e, u)))
+        .filter(|e| !x.actions.iter().any(|p| p.matches(&e.action)))
+        .filter(|e| !x.resources.iter().any(|r| is_resource(e, r)))
+        .filter(|e| !ip_of(e).is_some_and(|ip| x.ips.iter().any(|b| b.contains(ip))))
+        .filter(|e| !e.source.is_some_and(|s| x.sources.contains(&s)))
         .collect();
     hits.sort_by_key(|e| (e.occurred_at, e.seq));
     if f.order == Order::Desc {
@@ -237,6 +251,39 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
         ("resource=config:cfg_7", None, None),
         ("resource=config:*", None, None),
         ("resource=user:*&status=success", None, None),
+        // Resource types in any case; ids exactly.
+        ("resource=CONFIG:cfg_7", None, None),
+        ("resource=Config:*", None, None),
+        ("resource=CFG_7", None, None),
+        // Exclusions, alone and with what they narrow.
+        ("not_action=user.login", None, None),
+        (
+            "not_action=config.*&not_action=user.login_failed&status=failure",
+            None,
+            None,
+        ),
+        ("not_user=u_01", None, None),
+        ("not_user=ADMIN@COMPANY.COM&action=config.*", None, None),
+        ("not_ip=203.0.113.0/24", None, None),
+        (
+            "not_ip=203.0.113.0/24&not_ip=2001:db8::/32&not_ip=10.0.0.0/8",
+            None,
+            None,
+        ),
+        ("not_resource=config:*&not_resource=cfg_1", None, None),
+        ("not_resource=Config:cfg_7&user=u_01", None, None),
+        ("source=trailkeep&not_user=u_02", None, None),
+        (
+            "not_source=0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b&not_action=kb.*",
+            None,
+            None,
+        ),
+        ("not_source=trailkeep", None, None),
+        (
+            "action=config.*&not_action=config.updated&not_user=u_03&q=production",
+            None,
+            None,
+        ),
         ("ip=203.0.113.0/24", None, None),
         ("ip=2001:db8::/32", None, None),
         ("ip=198.51.100.17", None, None),
@@ -314,6 +361,8 @@ async fn every_filter_matches_the_reference_in_both_orders_and_all_page_sizes(po
                 "2025-01-01",
                 "%22sure%20production%22",
                 "marker_key_only",
+                "CFG_7",
+                "not_source=trailkeep",
             ]
             .iter()
             .any(|m| query.contains(m));
@@ -447,6 +496,75 @@ async fn paging_is_exact_while_new_entries_arrive(pool: PgPool) {
     }
 }
 
+/// The top values of each field under `f`, worked out in memory: (value, count), most first,
+/// ties by value, and the number of distinct values.
+fn top_reference(hits: &[&AuditEntry], field: TopField, limit: usize) -> (Vec<(String, i64)>, i64) {
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for e in hits {
+        let value = match field {
+            TopField::User => Some(
+                e.actor
+                    .email
+                    .as_ref()
+                    .map(|m| m.to_lowercase())
+                    .unwrap_or_else(|| e.actor.id.clone()),
+            ),
+            TopField::Action => Some(e.action.clone()),
+            TopField::Resource => e.resource.as_ref().map(|r| format!("{}:{}", r.kind, r.id)),
+            TopField::Ip => ip_of(e).map(|ip| ip.to_string()),
+        };
+        if let Some(v) = value {
+            *counts.entry(v).or_default() += 1;
+        }
+    }
+    let distinct = counts.len() as i64;
+    let mut list: Vec<(String, i64)> = counts.into_iter().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    list.truncate(limit);
+    (list, distinct)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn top_values_match_the_reference(pool: PgPool) {
+    let all = seed(&pool).await;
+    let mut nonempty = 0;
+    for query in [
+        "",
+        "status=failure",
+        "action=config.*&not_user=u_01",
+        "not_action=user.*&not_ip=203.0.113.0/24",
+        "q=production",
+        "resource=Config:*",
+        "user=nobody-at-all",
+    ] {
+        let filter = Filter::parse(query).unwrap();
+        let ids = reference(&all, &filter, None, None);
+        let hits: Vec<&AuditEntry> = all
+            .iter()
+            .filter(|e| ids.contains(&e.id.to_string()))
+            .collect();
+        let got = trailkeep::storage::query::top_values(&pool, &filter, 10)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), TopField::ALL.len());
+        for top in got {
+            let (want, distinct) = top_reference(&hits, top.field, 10);
+            let values: Vec<(String, i64)> = top
+                .values
+                .iter()
+                .map(|v| (v.value.clone(), v.count))
+                .collect();
+            assert_eq!(values, want, "{query}: {:?}", top.field);
+            assert_eq!(top.distinct, distinct, "{query}: distinct {:?}", top.field);
+            nonempty += usize::from(!values.is_empty());
+        }
+    }
+    assert!(
+        nonempty > 15,
+        "the data must exercise every field ({nonempty})"
+    );
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn bad_requests_are_400_naming_the_parameter(pool: PgPool) {
     seed(&pool).await;
@@ -469,6 +587,11 @@ async fn bad_requests_are_400_naming_the_parameter(pool: PgPool) {
         ("/api/v1/events?limit=ten", "limit"),
         ("/api/v1/events?tz=Mars/Olympus_Mons&from=2026-01-01", "tz"),
         ("/api/v1/events?ip=300.1.1.1", "ip"),
+        ("/api/v1/events?not_ip=10.0.0.0/33", "not_ip"),
+        ("/api/v1/events?not_action=Config.x", "not_action"),
+        ("/api/v1/events?not_source=key", "not_source"),
+        ("/api/v1/events?not_resource=:x", "not_resource"),
+        ("/api/v1/events?not_user=", "not_user"),
         (
             &format!("/api/v1/events?status=success&cursor={cursor}"),
             "cursor",
@@ -789,4 +912,42 @@ async fn the_user_picker_pages_every_actor_with_faceted_counts(pool: PgPool) {
         .await
         .unwrap();
     assert!(page.total >= page.actors.len() as i64 && page.actors.len() <= 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn values_no_entry_ever_had_are_named(pool: PgPool) {
+    seed(&pool).await;
+    let f = Filter::parse(
+        "action=nope.nope&action=config.*&action=zz.*&user=u_01&user=nobody&resource=cfg_7&ip=100.64.0.0/24",
+    )
+    .unwrap();
+    let said: Vec<String> = trailkeep::storage::query::never_recorded(&pool, &f)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.sentence())
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "No entry has ever had user nobody.",
+            "No entry has ever had action nope.nope.",
+            "No entry has ever had action zz.*.",
+            "No entry has ever had IP 100.64.0.0/24.",
+        ]
+    );
+    // Resource types in any case; an id never recorded is named.
+    let f = Filter::parse("resource=CONFIG:cfg_7").unwrap();
+    assert!(trailkeep::storage::query::never_recorded(&pool, &f)
+        .await
+        .unwrap()
+        .is_empty());
+    let f = Filter::parse("resource=config:cfg_nope").unwrap();
+    assert_eq!(
+        trailkeep::storage::query::never_recorded(&pool, &f)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -1,5 +1,7 @@
 //! The action filter: categories and their actions with counts; a whole category (`config.*`)
-//! or single actions.
+//! or single actions. A search box narrows the list as you type, and what is typed as an
+//! action or a pattern (`config.*`, `billing.invoice.*`, an action the log has not seen yet)
+//! is added with Enter.
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
@@ -33,6 +35,20 @@ fn toggle_category(f: &mut Filter, category: &ActionCategory, all: &[ActionCateg
         f.actions.extend(patterns);
     }
     f.actions.sort();
+}
+
+/// Whether an action (or its category's label) holds what was typed, ignoring case.
+fn shown_for(typed: &str, action: &str, label: &str) -> bool {
+    let t = typed.trim().to_lowercase();
+    t.is_empty() || action.contains(&t) || label.to_lowercase().contains(&t)
+}
+
+/// What was typed, as a pattern to add: `config.*` or `user.login`; `None` when it is not one.
+fn typed_pattern(typed: &str) -> Option<ActionPattern> {
+    let t = typed.trim();
+    t.contains('.')
+        .then(|| ActionPattern::parse(t).ok())
+        .flatten()
 }
 
 fn toggle_action(f: &mut Filter, action: &str, category: &ActionCategory) {
@@ -85,7 +101,35 @@ fn ActionPanel() -> impl IntoView {
     leptos::task::spawn_local(async move {
         facets.set(Some(action_facets().await.map_err(|e| e.to_string())));
     });
+    let typed = RwSignal::new(String::new());
+    let pattern = Memo::new(move |_| typed.with(|t| typed_pattern(t)));
+    let add_typed = move || {
+        if let Some(p) = pattern.get_untracked() {
+            nav.update_filter(|f| {
+                if !f.actions.contains(&p) {
+                    f.actions.push(p);
+                    f.actions.sort();
+                }
+            });
+            typed.set(String::new());
+        }
+    };
     view! {
+        <input type="search" class="action-search" data-testid="action-search"
+            placeholder="Search actions, or type config.*"
+            aria-label="Search actions, or type an action or a pattern such as config.* and press Enter"
+            prop:value=move || typed.get()
+            on:input=move |ev| typed.set(event_target_value(&ev))
+            on:keydown=move |ev| {
+                if ev.key() == "Enter" {
+                    ev.prevent_default();
+                    add_typed();
+                }
+            }/>
+        {move || pattern.get().map(|p| view! {
+            <button type="button" class="secondary small add-pattern" data-testid="add-action-pattern"
+                on:click=move |_| add_typed()>{format!("Add action filter: {p}")}</button>
+        })}
         {move || match facets.get() {
             None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),
             Some(r) => match r {
@@ -95,9 +139,13 @@ fn ActionPanel() -> impl IntoView {
                     all.get_value().into_iter().map(|category| {
                         let cat = StoredValue::new(category.clone());
                         let label = category.label();
+                        let actions: Vec<String> = category.actions.iter().map(|a| a.action.clone()).collect();
+                        let category_label = label.to_string();
+                        let item_label = label.to_string();
+                        let group_shown = move || typed.with(|t| actions.iter().any(|a| shown_for(t, a, &category_label)));
                         let whole = move || all.with_value(|a| whole_selected(&nav.filter(), &cat.get_value(), a));
                         view! {
-                            <fieldset class="action-group">
+                            <fieldset class="action-group" class:hidden=move || !group_shown()>
                                 <legend>
                                     <label>
                                         <input type="checkbox" prop:checked=whole
@@ -114,9 +162,12 @@ fn ActionPanel() -> impl IntoView {
                                     {category.actions.iter().map(|a| {
                                         let action = a.action.clone();
                                         let checked_action = a.action.clone();
+                                        let shown_action = a.action.clone();
+                                        let shown_label = item_label.clone();
+                                        let shown = move || typed.with(|t| shown_for(t, &shown_action, &shown_label));
                                         let checked = move || nav.filter().actions.iter().any(|p| p.matches(&checked_action));
                                         view! {
-                                            <li>
+                                            <li class:hidden=move || !shown()>
                                                 <label>
                                                     <input type="checkbox" prop:checked=checked
                                                         on:change=move |_| {
@@ -156,6 +207,25 @@ mod tests {
             .map(|a| (a.to_string(), 1))
             .collect(),
         )
+    }
+
+    #[test]
+    fn typed_text_narrows_and_patterns_are_added() {
+        assert!(shown_for("", "user.login", "Authentication"));
+        assert!(shown_for("LOGIN", "user.login", "Authentication"));
+        assert!(shown_for("auth", "user.login", "Authentication"));
+        assert!(!shown_for("config", "user.login", "Authentication"));
+        assert_eq!(
+            typed_pattern(" config.* "),
+            Some(ActionPattern::Under("config".into()))
+        );
+        assert_eq!(
+            typed_pattern("billing.invoice.paid"),
+            Some(ActionPattern::Exact("billing.invoice.paid".into()))
+        );
+        // A word alone narrows the list; it is not a pattern.
+        assert_eq!(typed_pattern("login"), None);
+        assert_eq!(typed_pattern("user.log*"), None);
     }
 
     #[test]

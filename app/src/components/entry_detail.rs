@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use crate::api::get_entry;
 use crate::chunks::{when_loaded, Chunk};
-use crate::components::{CopyButton, ProofStatus, StatusLabel};
+use crate::components::{CopyButton, ProofStatus, StatusLabel, ValueFilter};
 use crate::console_state::ConsoleNav;
 use crate::error::ConsoleError;
-use crate::filter::{Filter, IpBlock, ResourcePattern, TimeBound, TimeWindow};
+use crate::filter::{Exclusion, Filter, TimeBound, TimeWindow};
 use crate::format::{duration_words, format_in, format_utc, plain};
 use crate::hydration::Hydrated;
 use crate::model::{changes, ActorType, AuditEntry, EntryView, Source, Status};
@@ -27,41 +27,40 @@ pub fn field_label(key: &str) -> String {
     }
 }
 
-/// How far either side of an entry the "around this entry" pivot looks.
+/// How far either side of an entry the context view looks.
 const AROUND_MINUTES: i64 = 15;
 
-/// The quick pivots from an entry: `(label, the filter it leads to)`. Each keeps the other
-/// filters and narrows one dimension to this entry's value.
-pub fn pivots(f: &Filter, e: &AuditEntry) -> Vec<(&'static str, Filter)> {
-    let mut out = Vec::new();
-    let mut user = f.clone();
-    user.users = vec![e.actor.email.clone().unwrap_or_else(|| e.actor.id.clone())];
-    out.push(("Only this user", user));
-    if let Some(ip) = e.ip.as_deref().and_then(|ip| IpBlock::parse(ip).ok()) {
-        let mut g = f.clone();
-        g.ip = Some(ip);
-        out.push(("Only this IP", g));
-    }
-    if let Some(r) = &e.resource {
-        let mut g = f.clone();
-        g.resource = Some(ResourcePattern::Exact {
-            kind: r.kind.clone(),
-            id: r.id.clone(),
-        });
-        out.push(("Only this resource", g));
-    }
-    if let Some(source) = e.source {
-        let mut g = f.clone();
-        g.source = Some(source);
-        out.push(("Only this source", g));
-    }
-    let mut around = f.clone();
+/// Everything within ±15 minutes of the entry, with no other filter (the zone and the order
+/// are kept: display choices): what happened around it.
+pub fn context(f: &Filter, e: &AuditEntry) -> Filter {
     let span = chrono::Duration::minutes(AROUND_MINUTES);
-    around.time = TimeWindow::Between {
-        from: Some(TimeBound::Instant(e.occurred_at - span)),
-        to: Some(TimeBound::Instant(e.occurred_at + span)),
-    };
-    out.push(("±15 minutes around it", around));
+    Filter {
+        time: TimeWindow::Between {
+            from: Some(TimeBound::Instant(e.occurred_at - span)),
+            to: Some(TimeBound::Instant(e.occurred_at + span)),
+        },
+        ..f.cleared()
+    }
+}
+
+/// The pivots from an entry: `(label, the filter it leads to)`. "Only this …" keeps the other
+/// filters and narrows one dimension to this entry's value; the context drops every filter but
+/// the ±15 minutes around it. The entry stays open, so pivots chain; Back returns.
+pub fn pivots(f: &Filter, e: &AuditEntry) -> Vec<(&'static str, Filter)> {
+    let mut out: Vec<(&'static str, Filter)> = Exclusion::values_of(e)
+        .into_iter()
+        .filter(|(what, _)| *what != "action")
+        .map(|(what, x)| {
+            let label = match what {
+                "user" => "Only this user",
+                "IP" => "Only this IP",
+                "resource" => "Only this resource",
+                _ => "Only this source",
+            };
+            (label, f.narrowed(x, false))
+        })
+        .collect();
+    out.push(("Everything ±15 minutes around it", context(f, e)));
     out
 }
 
@@ -194,6 +193,23 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
         ActorType::System => "System",
     };
     let source = source_line(&entry);
+    // = and ≠ beside the values a filter can hold.
+    let values = Exclusion::values_of(&entry);
+    let value_filter = move |what: &'static str, label: String| {
+        values
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, x)| view! { <ValueFilter value=x.clone() label/> })
+    };
+    let context_of = entry.clone();
+    let link_to_entry = move || {
+        let f = context(&nav.filter_untracked(), &context_of);
+        let origin = window().location().origin().unwrap_or_default();
+        format!(
+            "{origin}{}",
+            crate::console_state::console_url(&f, Some(context_of.id), false)
+        )
+    };
     let pairs = |list: Vec<(String, String)>| {
         list.into_iter()
             .map(|(k, v)| view! { <dt>{k}</dt> <dd class="mono">{v}</dd> })
@@ -203,12 +219,14 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
         <div class="detail-body">
             <p class="detail-title">
                 <code class=format!("action-badge cat-{}", entry.category())>{entry.action.clone()}</code>
+                {value_filter("action", format!("action {}", entry.action))}
                 <StatusLabel failed/>
+                <CopyButton text=link_to_entry label="Copy link to this entry" testid="copy-entry-link"/>
             </p>
             <nav class="pivots" aria-label="Show entries like this one">
                 {pivot_labels.into_iter().map(|(i, label)| view! {
                     <button type="button" class="secondary small"
-                        on:click=move |_| nav.update_filter(|now| {
+                        on:click=move |_| nav.update_filter_keeping_entry(|now| {
                             if let Some((_, f)) = for_pivots.with_value(|e| pivots(now, e)).into_iter().nth(i) {
                                 *now = f;
                             }
@@ -228,13 +246,15 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                     <dd>
                         {entry.actor.name.clone().unwrap_or_else(|| entry.actor.id.clone())}
                         <span class="muted">" · " {actor_kind}</span>
+                        {value_filter("user", format!("user {}", entry.actor.name.clone().unwrap_or_else(|| entry.actor.id.clone())))}
                     </dd>
                     <dt>"Actor id"</dt>
                     <dd class="mono">{entry.actor.id.clone()}</dd>
                     <dt>"Email"</dt>
                     <dd>{entry.actor.email.clone().unwrap_or_else(|| "—".into())}</dd>
                     <dt>"Resource"</dt>
-                    <dd class="mono">{entry.resource.as_ref().map(|r| format!("{}:{}", r.kind, r.id)).unwrap_or_else(|| "—".into())}</dd>
+                    <dd class="mono">{entry.resource.as_ref().map(|r| format!("{}:{}", r.kind, r.id)).unwrap_or_else(|| "—".into())}
+                        {value_filter("resource", entry.resource.as_ref().map(|r| format!("resource {}:{}", r.kind, r.id)).unwrap_or_default())}</dd>
                 </dl>
             </section>
             {(!diff.is_empty()).then(|| view! {
@@ -258,7 +278,8 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                 <h3>"Request"</h3>
                 <dl>
                     <dt>"IP address"</dt>
-                    <dd class="mono">{entry.ip.clone().unwrap_or_else(|| "—".into())}</dd>
+                    <dd class="mono">{entry.ip.clone().unwrap_or_else(|| "—".into())}
+                        {value_filter("IP", format!("IP {}", entry.ip.clone().unwrap_or_default()))}</dd>
                     <dt>"User agent"</dt>
                     <dd class="mono wrap">{entry.user_agent.clone().unwrap_or_else(|| "—".into())}</dd>
                     {pairs(request)}
@@ -274,7 +295,8 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                 <h3>"Integrity"</h3>
                 <dl>
                     <dt>"Recorded by"</dt>
-                    <dd data-testid="detail-source">{source}</dd>
+                    <dd><span data-testid="detail-source">{source}</span>
+                        {value_filter("source", "this source".to_string())}</dd>
                     <dt>"Sequence"</dt>
                     <dd class="mono" data-testid="detail-seq">{entry.seq}</dd>
                     <dt>"Leaf hash"</dt>
@@ -342,9 +364,8 @@ mod tests {
                         .to_string()
                 ),
                 (
-                    "±15 minutes around it",
-                    "from=2026-11-25T09:45:00Z&status=success&to=2026-11-25T10:15:00Z&user=someone"
-                        .to_string()
+                    "Everything ±15 minutes around it",
+                    "from=2026-11-25T09:45:00Z&to=2026-11-25T10:15:00Z".to_string()
                 ),
             ]
         );

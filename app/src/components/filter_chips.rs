@@ -7,7 +7,7 @@ use crate::api::chip_words;
 use crate::chips::{chips, Chip, ChipKey, Words};
 use crate::console_state::ConsoleNav;
 use crate::hydration::Hydrated;
-use crate::model::ChipVocabulary;
+use crate::model::{ChipVocabulary, Source};
 
 /// What makes chips readable (category names, "Name <email>"), asked by the browser once the
 /// page is interactive and only when the filter has users or several actions; until then a
@@ -21,20 +21,33 @@ impl ChipWords {
         // Only a filter with several actions can hold a whole category.
         let asked = Memo::new(move |_| {
             let f = nav.filter();
-            (f.users, f.actions.len() > 1)
+            let mut users = f.users.clone();
+            users.extend(f.exclude.users.iter().cloned());
+            let keys: Vec<uuid::Uuid> = f
+                .source
+                .iter()
+                .chain(&f.exclude.sources)
+                .filter_map(|s| match s {
+                    Source::Key(id) => Some(*id),
+                    Source::Trailkeep => None,
+                })
+                .collect();
+            (users, f.actions.len() > 1, keys)
         });
         let latest = StoredValue::new(0u64);
         // Effects run in the browser only; an answer to an older question is dropped.
         Effect::new(move |_| {
-            let (users, categories) = asked.get();
+            let (users, categories, keys) = asked.get();
             latest.update_value(|n| *n += 1);
             let mine = latest.get_value();
-            if users.is_empty() && !categories {
+            if users.is_empty() && !categories && keys.is_empty() {
                 words.set(ChipVocabulary::default());
                 return;
             }
             leptos::task::spawn_local(async move {
-                let answer = chip_words(users, categories).await.unwrap_or_default();
+                let answer = chip_words(users, categories, keys)
+                    .await
+                    .unwrap_or_default();
                 if latest.try_get_value() == Some(mine) {
                     words.set(answer);
                 }
@@ -56,6 +69,7 @@ impl ChipWords {
                 categories: &words.categories,
                 actors: &words.actors,
                 zone: zone.as_deref(),
+                keys: &words.keys,
             },
         )
     }
@@ -81,9 +95,37 @@ pub fn FilterChips() -> impl IntoView {
                         key=|c| (c.key.clone(), c.label.clone())
                         children=move |chip: Chip| {
                             let key = chip.key;
+                            let excluded = matches!(key, ChipKey::Excluded(_));
+                            // Offered where the filter can be turned around as it is now.
+                            let invert_key = key.clone();
+                            let can_invert = move || nav.filter().inverted(&invert_key).is_some();
+                            let invert_key = key.clone();
+                            let invert = move |_| {
+                                nav.update_filter(|f| {
+                                    if let Some(g) = f.inverted(&invert_key) {
+                                        *f = g;
+                                    }
+                                })
+                            };
+                            let invert_label = if excluded {
+                                format!("Show only instead: {}", chip.label)
+                            } else {
+                                format!("Leave out instead: {}", chip.label)
+                            };
                             view! {
-                                <li class="chip">
+                                <li class="chip" class:excluded=excluded>
                                     <span>{chip.label.clone()}</span>
+                                    <Show when=can_invert.clone()>
+                                        <button
+                                            type="button"
+                                            class="chip-invert"
+                                            title=if excluded { "Show only these instead" } else { "Leave these out instead" }
+                                            aria-label=invert_label.clone()
+                                            on:click=invert.clone()
+                                        >
+                                            "≠"
+                                        </button>
+                                    </Show>
                                     <button
                                         type="button"
                                         class="chip-remove"

@@ -28,6 +28,54 @@ fn input_value(b: Option<TimeBound>, tz: Option<&str>, end: bool) -> String {
     }
 }
 
+/// A calendar period: this or last month or quarter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Calendar {
+    ThisMonth,
+    LastMonth,
+    ThisQuarter,
+    LastQuarter,
+}
+
+impl Calendar {
+    const ALL: [Calendar; 4] = [
+        Calendar::ThisMonth,
+        Calendar::LastMonth,
+        Calendar::ThisQuarter,
+        Calendar::LastQuarter,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Calendar::ThisMonth => "This month",
+            Calendar::LastMonth => "Last month",
+            Calendar::ThisQuarter => "This quarter",
+            Calendar::LastQuarter => "Last quarter",
+        }
+    }
+
+    /// The whole days of the period around `today` (in the zone shown): a month or quarter
+    /// that has not ended yet ends today.
+    fn window(self, today: chrono::NaiveDate) -> TimeWindow {
+        use chrono::{Datelike, Months, NaiveDate};
+        let month_start = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).expect("a month");
+        let quarter_start =
+            NaiveDate::from_ymd_opt(today.year(), (today.month() - 1) / 3 * 3 + 1, 1)
+                .expect("a quarter");
+        let day_before = |d: NaiveDate| d.pred_opt().expect("a day before");
+        let (from, to) = match self {
+            Calendar::ThisMonth => (month_start, today),
+            Calendar::LastMonth => (month_start - Months::new(1), day_before(month_start)),
+            Calendar::ThisQuarter => (quarter_start, today),
+            Calendar::LastQuarter => (quarter_start - Months::new(3), day_before(quarter_start)),
+        };
+        TimeWindow::Between {
+            from: Some(TimeBound::Date(from)),
+            to: Some(TimeBound::Date(to)),
+        }
+    }
+}
+
 /// Closes the picker holding the element an event came from.
 fn close_picker(ev: &leptos::ev::MouseEvent) {
     use wasm_bindgen::JsCast;
@@ -145,6 +193,21 @@ fn TimePanel() -> impl IntoView {
                 aria-pressed=move || (nav.filter().time == TimeWindow::All).to_string()
                 on:click=move |ev| preset(ev, TimeWindow::All)>"All time"</button>
         </div>
+        <div class="presets" role="group" aria-label="Calendar periods">
+            {Calendar::ALL.into_iter().map(|c| {
+                // Today in the zone the table shows (the browser knows the offsets).
+                let window = move || {
+                    let tz = nav.filter().tz;
+                    let now = chrono::DateTime::from_timestamp_millis(js_now_millis()).unwrap_or_default();
+                    c.window(to_wall_clock(&now, tz.as_deref()).date())
+                };
+                view! {
+                    <button type="button" data-testid=format!("preset-{}", c.label().to_lowercase().replace(' ', "-"))
+                        aria-pressed=move || (nav.filter().time == window()).to_string()
+                        on:click=move |ev| preset(ev, window())>{c.label()}</button>
+                }
+            }).collect_view()}
+        </div>
         <fieldset class="custom-range">
             <legend>"Custom range (" {zone_label} ")"</legend>
             <label>
@@ -154,6 +217,9 @@ fn TimePanel() -> impl IntoView {
                     prop:value=move || start.get()
                     on:input=move |ev| start.set(event_target_value(&ev))/>
             </label>
+            <input type="date" class="calendar" aria-label="Pick the start day on a calendar"
+                data-testid="calendar-start"
+                on:change=move |ev| start.set(event_target_value(&ev))/>
             <label>
                 <span class="control-label">"End"</span>
                 <input type="text" data-testid="range-end" inputmode="numeric"
@@ -161,15 +227,72 @@ fn TimePanel() -> impl IntoView {
                     prop:value=move || end.get()
                     on:input=move |ev| end.set(event_target_value(&ev))/>
             </label>
+            <input type="date" class="calendar" aria-label="Pick the end day on a calendar"
+                data-testid="calendar-end"
+                on:change=move |ev| end.set(event_target_value(&ev))/>
             <button type="button" class="primary" data-testid="range-apply" on:click=apply>"Apply"</button>
             {move || problem.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
         </fieldset>
     }
 }
 
+/// The browser's clock, in milliseconds (0 on the server, which never draws this panel).
+fn js_now_millis() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calendar_periods_are_whole_days() {
+        let d = |s: &str| parse_date(s).unwrap();
+        let window = |c: Calendar, today: &str| match c.window(d(today)) {
+            TimeWindow::Between {
+                from: Some(TimeBound::Date(a)),
+                to: Some(TimeBound::Date(b)),
+            } => (a.to_string(), b.to_string()),
+            other => panic!("{other:?}"),
+        };
+        let t = "2026-11-25";
+        assert_eq!(
+            window(Calendar::ThisMonth, t),
+            ("2026-11-01".into(), "2026-11-25".into())
+        );
+        assert_eq!(
+            window(Calendar::LastMonth, t),
+            ("2026-10-01".into(), "2026-10-31".into())
+        );
+        assert_eq!(
+            window(Calendar::ThisQuarter, t),
+            ("2026-10-01".into(), "2026-11-25".into())
+        );
+        assert_eq!(
+            window(Calendar::LastQuarter, t),
+            ("2026-07-01".into(), "2026-09-30".into())
+        );
+        // Across a year, and a leap February.
+        assert_eq!(
+            window(Calendar::LastMonth, "2028-03-10"),
+            ("2028-02-01".into(), "2028-02-29".into())
+        );
+        assert_eq!(
+            window(Calendar::LastQuarter, "2027-02-01"),
+            ("2026-10-01".into(), "2026-12-31".into())
+        );
+        assert_eq!(
+            window(Calendar::LastMonth, "2027-01-31"),
+            ("2026-12-01".into(), "2026-12-31".into())
+        );
+    }
 
     #[test]
     fn custom_inputs_read_in_utc() {

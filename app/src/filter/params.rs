@@ -4,8 +4,8 @@
 //! turned into a [`Filter`] ([`FilterQuery::into_filter`], checks across parameters).
 
 use super::{
-    valid_tz, ActionPattern, Filter, FilterError, IpBlock, Order, RelativeRange, ResourcePattern,
-    TimeBound, TimeWindow, FILTER_PARAMS, MAX_VALUES, MAX_VALUE_LEN,
+    valid_tz, ActionPattern, Exclusion, Filter, FilterError, IpBlock, Order, RelativeRange,
+    ResourcePattern, TimeBound, TimeWindow, FILTER_PARAMS, MAX_VALUES, MAX_VALUE_LEN,
 };
 use crate::model::{Source, Status};
 
@@ -42,6 +42,19 @@ pub struct FilterQuery {
     /// Newest first (default) or oldest first.
     #[cfg_attr(feature = "ssr", param(inline))]
     pub order: Option<Order>,
+    /// Leaves out these actors (as `user` matches them). Repeatable, at most 50.
+    pub not_user: Option<Vec<String>>,
+    /// Leaves out these actions (`user.login` or `config.*`). Repeatable, at most 50.
+    pub not_action: Option<Vec<String>>,
+    /// Leaves out these resources (`type:id`, `type:*` or a bare id); entries without a resource
+    /// stay. Repeatable, at most 50.
+    pub not_resource: Option<Vec<String>>,
+    /// Leaves out these addresses or CIDR blocks; entries without an address stay. Repeatable,
+    /// at most 50.
+    pub not_ip: Option<Vec<String>>,
+    /// Leaves out what these sources recorded (`trailkeep` or an API key id). Repeatable, at
+    /// most 50.
+    pub not_source: Option<Vec<String>>,
 }
 
 impl FilterQuery {
@@ -82,6 +95,23 @@ impl FilterQuery {
         match key {
             "user" => self.user.get_or_insert_with(Vec::new).push(value.into()),
             "action" => self.action.get_or_insert_with(Vec::new).push(value.into()),
+            "not_user" => self
+                .not_user
+                .get_or_insert_with(Vec::new)
+                .push(value.into()),
+            "not_action" => self
+                .not_action
+                .get_or_insert_with(Vec::new)
+                .push(value.into()),
+            "not_resource" => self
+                .not_resource
+                .get_or_insert_with(Vec::new)
+                .push(value.into()),
+            "not_ip" => self.not_ip.get_or_insert_with(Vec::new).push(value.into()),
+            "not_source" => self
+                .not_source
+                .get_or_insert_with(Vec::new)
+                .push(value.into()),
             "from" => once(&mut self.from)?,
             "to" => once(&mut self.to)?,
             "tz" => once(&mut self.tz)?,
@@ -113,9 +143,15 @@ impl FilterQuery {
     pub fn into_filter(self) -> Result<Filter, FilterError> {
         let on = |param: &'static str| move |m: String| FilterError::new(param, m);
         let mut f = Filter::default();
+        let n = |v: &Option<Vec<String>>| v.as_ref().map_or(0, Vec::len);
         for (param, n) in [
-            ("user", self.user.as_ref().map_or(0, Vec::len)),
-            ("action", self.action.as_ref().map_or(0, Vec::len)),
+            ("user", n(&self.user)),
+            ("action", n(&self.action)),
+            ("not_user", n(&self.not_user)),
+            ("not_action", n(&self.not_action)),
+            ("not_resource", n(&self.not_resource)),
+            ("not_ip", n(&self.not_ip)),
+            ("not_source", n(&self.not_source)),
         ] {
             if n > MAX_VALUES {
                 return Err(FilterError::new(
@@ -190,9 +226,39 @@ impl FilterQuery {
             })?),
         };
         f.order = self.order.unwrap_or_default();
+        let excluded = [
+            ("not_user", self.not_user),
+            ("not_action", self.not_action),
+            ("not_resource", self.not_resource),
+            ("not_ip", self.not_ip),
+            ("not_source", self.not_source),
+        ];
+        for (param, values) in excluded {
+            for v in values.unwrap_or_default() {
+                let x = exclusion(param, &v).map_err(|m| FilterError::new(param, m))?;
+                f.exclude.insert(x);
+            }
+        }
         f.check_order_of_bounds()?;
         Ok(f)
     }
+}
+
+/// The value of one `not_*` parameter.
+fn exclusion(param: &str, v: &str) -> Result<Exclusion, String> {
+    Ok(match param {
+        "not_user" => Exclusion::User(v.to_string()),
+        "not_action" => Exclusion::Action(ActionPattern::parse(v)?),
+        "not_resource" => Exclusion::Resource(ResourcePattern::parse(v)?),
+        "not_ip" => Exclusion::Ip(IpBlock::parse(v)?),
+        "not_source" => Exclusion::Source(Source::parse(v).ok_or_else(|| {
+            format!(
+                "{v:?} is neither trailkeep nor an API key id \
+                 (a UUID such as 0f8a2c1e-5b7d-4e3f-9a6b-1c2d3e4f5a6b)"
+            )
+        })?),
+        _ => unreachable!("one of the not_ parameters"),
+    })
 }
 
 /// Stores `value` in an empty slot; `Err(())` if the slot is taken (a repeated parameter).

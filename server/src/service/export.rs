@@ -301,25 +301,54 @@ impl Exporter {
         body: &Body,
     ) -> Result<i64, Stop> {
         let site = self.site_name.clone();
-        let period = {
-            let day = |t: chrono::DateTime<chrono::Utc>| export::timestamp(&t);
-            let from = snapshot
-                .bounds
-                .from
-                .map(day)
-                .unwrap_or_else(|| "the first entry".into());
-            let to = day(export::last_instant(&snapshot.bounds, snapshot.now));
-            format!("{from} to {to}")
-        };
-        // The filters in the console's words (whole categories, "Name <email>").
-        let categories = query::action_facets(&self.reads).await.map_err(Stop::Db)?;
-        let actors = query::actors_named(&self.reads, &filter.users)
+        // The period and the time of generation in words, in the zone the reader chose.
+        let zone = filter.tz.clone().unwrap_or_else(|| "UTC".into());
+        let b = &snapshot.bounds;
+        let instants: Vec<_> = [Some(snapshot.now), b.from, b.to]
+            .into_iter()
+            .flatten()
+            .collect();
+        let walls = query::wall_clocks(&self.reads, &instants, &zone)
             .await
             .map_err(Stop::Db)?;
+        let mut walls = walls.into_iter();
+        let now_wall = walls.next().unwrap_or_default();
+        let period = report::period_words(
+            &report::PeriodWalls {
+                from: b.from.and_then(|_| walls.next()),
+                to: b.to.and_then(|_| walls.next()),
+                now: now_wall,
+            },
+            &zone,
+        );
+        let generated_at = format!("{} ({zone})", report::moment_words(now_wall));
+        // The filters in the console's words (whole categories, "Name <email>").
+        let categories = query::action_facets(&self.reads).await.map_err(Stop::Db)?;
+        let mut named = filter.users.clone();
+        named.extend(filter.exclude.users.iter().cloned());
+        let actors = query::actors_named(&self.reads, &named)
+            .await
+            .map_err(Stop::Db)?;
+        let key_ids: Vec<uuid::Uuid> = filter
+            .source
+            .iter()
+            .chain(&filter.exclude.sources)
+            .filter_map(|s| match s {
+                app::model::Source::Key(id) => Some(*id),
+                app::model::Source::Trailkeep => None,
+            })
+            .collect();
+        let keys: Vec<app::model::KeyName> = crate::storage::api_keys::names(&self.reads, &key_ids)
+            .await
+            .map_err(Stop::Db)?
+            .into_iter()
+            .map(|(id, name)| app::model::KeyName { id, name })
+            .collect();
         let words = app::chips::Words {
             categories: &categories,
             actors: &actors,
             zone: None,
+            keys: &keys,
         };
         let cover = report::Cover {
             site: if site.is_empty() {
@@ -332,7 +361,7 @@ impl Exporter {
                 .map(|c| c.label)
                 .collect(),
             period,
-            generated_at: export::timestamp(&snapshot.now),
+            generated_at,
             generated_by: by.label(),
             count: snapshot.count,
             checkpoint: cut.footer(),

@@ -51,6 +51,14 @@ pub async fn find_active(pool: &PgPool, key_hash: &[u8]) -> Result<Option<ApiKey
     .await
 }
 
+/// The names of the keys among `ids` (revoked ones too: their entries keep their source).
+pub async fn names(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM api_keys WHERE id = ANY($1) ORDER BY id")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+}
+
 /// Revokes a key by id or by its printed prefix; returns it if it was active.
 pub async fn revoke(
     conn: &mut PgConnection,

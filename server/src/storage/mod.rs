@@ -8,6 +8,7 @@ pub mod ingest_usage;
 pub mod live;
 pub mod pools;
 pub mod query;
+pub mod saved_searches;
 #[cfg(feature = "bench")]
 pub mod scratch;
 pub mod sessions;

@@ -4,7 +4,9 @@
 
 use leptos::prelude::*;
 
+use crate::components::ValueFilter;
 use crate::console_state::ConsoleNav;
+use crate::filter::Exclusion;
 use crate::format::format_wall;
 use crate::model::{ActorType, AuditEntry, Status};
 
@@ -15,7 +17,9 @@ pub fn row_key((index, entry): &(usize, AuditEntry)) -> (usize, i64) {
 }
 
 /// One entry as a row: the time (in the URL's zone once interactive), who, what, on what,
-/// from where, whether it failed, and a summary of the details. A click selects and opens it.
+/// from where, whether it failed, and a summary of the details. A click selects and opens it;
+/// the = and ≠ that appear on a user, action or IP cell under the pointer filter by its value
+/// or leave it out instead.
 #[component]
 pub fn EntryRow(
     entry: AuditEntry,
@@ -51,6 +55,14 @@ pub fn EntryRow(
     let resource = entry.resource.as_ref().map(|r| {
         view! { <span class="resource-type">{r.kind.clone()}</span> " " <span class="mono">{r.id.clone()}</span> }
     });
+    let values = Exclusion::values_of(&entry);
+    let value_filter = move |what: &'static str, label: String| {
+        values
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, x)| view! { <ValueFilter value=x.clone() label in_row=true/> })
+    };
+    let ip = entry.ip.clone().unwrap_or_default();
     let summary = entry.details_summary();
     let summary_title = summary.clone();
     let at = entry.occurred_at;
@@ -68,21 +80,34 @@ pub fn EntryRow(
             class:open=move || open_id.get() == Some(id)
             aria-rowindex=index + 2
             data-seq=seq.to_string()
-            on:click=move |_| {
+            on:click=move |ev| {
+                // The = and ≠ on a cell act on the filter, not on the row.
+                let on_value = ev
+                    .target()
+                    .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+                    .and_then(|el| el.closest(".value-filter").ok().flatten())
+                    .is_some();
+                if on_value {
+                    return;
+                }
                 selected.set(Some(seq));
                 nav.open_entry(id);
             }
         >
             <td class="ts"><time datetime=at.to_rfc3339()>{timestamp}</time></td>
-            <td title=format!("{actor_label} · {actor_title}")>
+            <td class="has-values" title=format!("{actor_label} · {actor_title}")>
                 <span class="clip">
                     {is_key.then(|| view! { <span class="key-marker">"API key"</span> " " })}
                     {actor_label.clone()}
                 </span>
+                {value_filter("user", format!("user {actor_label}"))}
             </td>
-            <td title=entry.action.clone()><span class="clip"><code class=category_class>{entry.action.clone()}</code></span></td>
+            <td class="has-values" title=entry.action.clone()>
+                <span class="clip"><code class=category_class>{entry.action.clone()}</code></span>
+                {value_filter("action", format!("action {}", entry.action))}
+            </td>
             <td class="opt" title=resource_title><span class="clip">{resource}</span></td>
-            <td class="mono opt">{entry.ip.clone().unwrap_or_default()}</td>
+            <td class="mono opt has-values">{ip.clone()}{value_filter("IP", format!("IP {ip}"))}</td>
             <td class="status-cell"><StatusLabel failed/></td>
             <td class="details opt" title=summary_title><span class="clip">{summary}</span></td>
         </tr>

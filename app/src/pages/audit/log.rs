@@ -11,8 +11,9 @@ use crate::{
     api::search_entries,
     components::{
         ChipWords, CopyButton, EntryDetail, EntryTable, ExportButton, FilterChips, IntegrityBadge,
-        LiveIndicator, LiveToggle, OrderToggle, ResultCount, SearchBar, ShortcutsHelp,
-        TimeZoneToggle, SEARCH_INPUT_ID,
+        LiveIndicator, LiveToggle, NewEntriesCue, OrderToggle, ResultCount, SavedSearches,
+        SearchBar, ShortcutsHelp, TimeZoneToggle, TopValuesPanel, TopValuesToggle, VolumeChart,
+        SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
     error::ConsoleError,
@@ -36,6 +37,7 @@ pub fn AuditLog() -> impl IntoView {
     provide_context(nav);
     provide_context(ChipWords::new(nav));
     let refresh = RwSignal::new(0u32);
+    let top_open = RwSignal::new(false);
     let updating = RwSignal::new(false);
     // The canonical filter, or `None` when the URL's filter is refused.
     let canonical = Memo::new(move |_| {
@@ -136,6 +138,7 @@ pub fn AuditLog() -> impl IntoView {
                         testid="copy-exact-link"
                     />
                 </Show>
+                <SavedSearches/>
                 <button type="button" class="secondary" data-testid="refresh"
                     on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
                 <ExportButton/>
@@ -145,6 +148,7 @@ pub fn AuditLog() -> impl IntoView {
         <SearchBar/>
         <FilterBar/>
         <FilterChips/>
+        <VolumeChart/>
         <div class="results-bar">
             <ResultCount of=counted idle=Signal::derive(move || matches!(first_page.get(), Some(Err(_)) | Some(Ok(None))))/>
             <span class="updating-note" data-testid="updating" role="status"
@@ -152,11 +156,14 @@ pub fn AuditLog() -> impl IntoView {
                 {move || if updating.get() { "Updating…" } else { "" }}
             </span>
             <LiveIndicator/>
+            <NewEntriesCue of=counted refresh=refresh/>
             <span class="filter-bar-gap"></span>
+            <TopValuesToggle open=top_open/>
             <LiveToggle/>
             <OrderToggle/>
             <TimeZoneToggle/>
         </div>
+        <TopValuesPanel open=top_open/>
         <div class="results" class:updating=move || updating.get() class:with-detail=move || detail_open.get()>
             <Transition
                 fallback=|| view! { <p class="state-message" data-testid="loading">"Loading entries…"</p> }

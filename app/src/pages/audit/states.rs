@@ -22,6 +22,18 @@ pub fn NoAccess() -> impl IntoView {
 pub fn EmptyState(filter: CanonicalFilter) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let narrowed = move || !nav.filter().is_everything();
+    // Values no entry has ever had, said plainly. Asked by the browser once it is interactive
+    // (an effect, so the server's render never waits on it).
+    let never = RwSignal::new(Vec::<crate::model::NeverRecorded>::new());
+    let asked = filter.clone();
+    Effect::new(move |_| {
+        let f = asked.clone();
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = crate::api::values_never_recorded(f).await {
+                let _ = never.try_set(found);
+            }
+        });
+    });
     view! {
         <div class="state-message" data-testid="empty-state" data-shown-filter=filter.to_string()>
             <Show
@@ -29,6 +41,11 @@ pub fn EmptyState(filter: CanonicalFilter) -> impl IntoView {
                 fallback=|| view! { <h2>"No entries recorded yet"</h2> <p>"Entries appear here as soon as they are ingested."</p> }
             >
                 <h2>"No entries match these filters"</h2>
+                {move || Some(never.get()).filter(|n| !n.is_empty()).map(|n| view! {
+                    <ul class="never-recorded" data-testid="never-recorded">
+                        {n.into_iter().map(|x| view! { <li>{x.sentence()}</li> }).collect_view()}
+                    </ul>
+                })}
                 <p>"Nothing in the log matches every filter above. Remove a filter or clear them all."</p>
                 <button type="button" class="primary"
                     on:click=move |_| nav.update_filter(|f| *f = f.cleared())>"Clear all filters"</button>

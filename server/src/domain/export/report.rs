@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use app::action::category_label;
 use app::model::{AuditEntry, Status};
+use chrono::{NaiveDateTime, Timelike};
 
 use super::pdf::PdfWriter;
 
@@ -89,6 +90,47 @@ pub fn page_count(lines: impl IntoIterator<Item = i64>) -> i64 {
         used += n;
     }
     pages + 1
+}
+
+/// The report's period and generation time as wall-clock times in the reader's zone
+/// (PostgreSQL converts the instants: `storage::query::wall_clocks`).
+pub struct PeriodWalls {
+    /// The first instant covered, `None` from the first entry.
+    pub from: Option<NaiveDateTime>,
+    /// The first instant not covered, `None` up to `now`.
+    pub to: Option<NaiveDateTime>,
+    pub now: NaiveDateTime,
+}
+
+/// `Wednesday 25 November 2026, 14:03:07` (fractions of a second when there are any).
+pub fn moment_words(t: NaiveDateTime) -> String {
+    let micros = t.nanosecond() / 1_000;
+    let time = match micros {
+        0 => t.format("%H:%M:%S").to_string(),
+        m if m % 1_000 == 0 => format!("{}.{:03}", t.format("%H:%M:%S"), m / 1_000),
+        m => format!("{}.{m:06}", t.format("%H:%M:%S")),
+    };
+    format!("{}, {time}", t.format("%A %-d %B %Y"))
+}
+
+/// The period in words: whole days as days, an end as the last second it includes (an end
+/// finer than a second as "before" it), in `zone`: `Sunday 1 November 2026 through Wednesday
+/// 25 November 2026 (Europe/Berlin)`.
+pub fn period_words(w: &PeriodWalls, zone: &str) -> String {
+    let midnight = |t: &NaiveDateTime| t.time() == chrono::NaiveTime::MIN;
+    let day = |t: &NaiveDateTime| t.format("%A %-d %B %Y").to_string();
+    let from = match &w.from {
+        None => "The first entry".to_string(),
+        Some(t) if midnight(t) => day(t),
+        Some(t) => moment_words(*t),
+    };
+    let to = match &w.to {
+        None => format!("now ({})", moment_words(w.now)),
+        Some(t) if midnight(t) => day(&(*t - chrono::Duration::days(1))),
+        Some(t) if t.nanosecond() == 0 => moment_words(*t - chrono::Duration::seconds(1)),
+        Some(t) => return format!("{from} until before {} ({zone})", moment_words(*t)),
+    };
+    format!("{from} through {to} ({zone})")
 }
 
 /// What the cover says.
@@ -427,6 +469,53 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_period_reads_in_words() {
+        use super::{moment_words, period_words, PeriodWalls};
+        let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        let now = t("2026-11-26 09:30:00.5");
+        let month = PeriodWalls {
+            from: Some(t("2026-11-01 00:00:00")),
+            to: Some(t("2026-11-26 00:00:00")),
+            now,
+        };
+        assert_eq!(
+            period_words(&month, "Europe/Berlin"),
+            "Sunday 1 November 2026 through Wednesday 25 November 2026 (Europe/Berlin)"
+        );
+        let minutes = PeriodWalls {
+            from: Some(t("2026-11-25 14:03:00")),
+            to: Some(t("2026-11-25 14:04:00")),
+            now,
+        };
+        assert_eq!(
+            period_words(&minutes, "UTC"),
+            "Wednesday 25 November 2026, 14:03:00 through Wednesday 25 November 2026, 14:03:59 (UTC)"
+        );
+        let fine = PeriodWalls {
+            from: None,
+            to: Some(t("2026-11-25 10:30:07.25")),
+            now,
+        };
+        assert_eq!(
+            period_words(&fine, "UTC"),
+            "The first entry until before Wednesday 25 November 2026, 10:30:07.250 (UTC)"
+        );
+        let open = PeriodWalls {
+            from: None,
+            to: None,
+            now,
+        };
+        assert_eq!(
+            period_words(&open, "UTC"),
+            "The first entry through now (Thursday 26 November 2026, 09:30:00.500) (UTC)"
+        );
+        assert_eq!(
+            moment_words(t("2026-11-25 10:30:07.000123")),
+            "Wednesday 25 November 2026, 10:30:07.000123"
+        );
+    }
+
     use super::*;
 
     #[test]

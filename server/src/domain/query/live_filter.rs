@@ -15,6 +15,7 @@ pub struct LiveFilter {
     pub filter: Filter,
     bounds: Bounds,
     users_lower: Vec<String>,
+    excluded_users_lower: Vec<String>,
     /// The search's terms (`app::filter::search`), lower-cased.
     terms_lower: Vec<String>,
 }
@@ -24,6 +25,12 @@ impl LiveFilter {
     pub fn new(filter: Filter, bounds: Bounds) -> Self {
         LiveFilter {
             users_lower: filter.users.iter().map(|u| u.to_lowercase()).collect(),
+            excluded_users_lower: filter
+                .exclude
+                .users
+                .iter()
+                .map(|u| u.to_lowercase())
+                .collect(),
             terms_lower: filter
                 .q
                 .as_deref()
@@ -47,15 +54,18 @@ impl LiveFilter {
     pub fn matches(&self, entry: &AuditEntry, search_text: &str, now: DateTime<Utc>) -> bool {
         let f = &self.filter;
         let actor = &entry.actor;
-        let user_matches = || {
-            f.users.contains(&actor.id)
+        let is_one_of = |users: &[String], lower: &[String]| {
+            users.contains(&actor.id)
                 || actor
                     .email
                     .as_ref()
-                    .is_some_and(|e| self.users_lower.contains(&e.to_lowercase()))
-                || actor.name.as_ref().is_some_and(|n| f.users.contains(n))
+                    .is_some_and(|e| lower.contains(&e.to_lowercase()))
+                || actor.name.as_ref().is_some_and(|n| users.contains(n))
         };
-        if !f.users.is_empty() && !user_matches() {
+        if !f.users.is_empty() && !is_one_of(&f.users, &self.users_lower) {
+            return false;
+        }
+        if is_one_of(&f.exclude.users, &self.excluded_users_lower) {
             return false;
         }
         if !f.actions.is_empty() && !f.actions.iter().any(|a| a.matches(&entry.action)) {
@@ -75,14 +85,12 @@ impl LiveFilter {
         {
             return false;
         }
-        if let Some(r) = &f.resource {
-            let (kind, id) = match &entry.resource {
-                Some(r) => (Some(r.kind.as_str()), Some(r.id.as_str())),
-                None => (None, None),
-            };
-            if !r.matches(kind, id) {
-                return false;
-            }
+        let (kind, id) = match &entry.resource {
+            Some(r) => (Some(r.kind.as_str()), Some(r.id.as_str())),
+            None => (None, None),
+        };
+        if f.resource.as_ref().is_some_and(|r| !r.matches(kind, id)) {
+            return false;
         }
         if f.status.is_some_and(|s| s != entry.status) {
             return false;
@@ -90,12 +98,18 @@ impl LiveFilter {
         if f.source.is_some() && f.source != entry.source {
             return false;
         }
-        if let Some(block) = &f.ip {
-            let ip = entry.ip.as_deref().and_then(|ip| ip.parse().ok());
-            if !ip.is_some_and(|ip| block.contains(ip)) {
-                return false;
-            }
+        let ip: Option<std::net::IpAddr> = entry.ip.as_deref().and_then(|ip| ip.parse().ok());
+        if f.ip
+            .is_some_and(|block| !ip.is_some_and(|ip| block.contains(ip)))
+        {
+            return false;
         }
-        true
+        // What is left out: an entry without the field is never left out.
+        let x = &f.exclude;
+        let left_out = x.actions.iter().any(|a| a.matches(&entry.action))
+            || x.resources.iter().any(|r| r.matches(kind, id))
+            || ip.is_some_and(|ip| x.ips.iter().any(|b| b.contains(ip)))
+            || entry.source.is_some_and(|s| x.sources.contains(&s));
+        !left_out
     }
 }

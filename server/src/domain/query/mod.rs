@@ -4,4 +4,5 @@
 
 pub mod cursor;
 pub mod live_filter;
+pub mod volume;
 pub mod window;

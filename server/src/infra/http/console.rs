@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use app::backend::{BackendResult, BoxFuture, ConsoleBackend};
-use app::error::ConsoleError;
-use app::filter::Filter;
+use app::error::{ConsoleError, SavedSearchRefusal};
+use app::filter::{CanonicalFilter, Filter, SavedSearch};
 use app::model::{
-    ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence,
-    MatchCount,
+    ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence, KeyName,
+    MatchCount, NeverRecorded, TopValues, Volume,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -36,6 +36,18 @@ fn unavailable(e: sqlx::Error) -> ConsoleError {
     }
     tracing::error!(error = %e, "database error");
     ConsoleError::Unavailable
+}
+
+fn saved_search(row: storage::saved_searches::SavedSearchRow) -> SavedSearch {
+    SavedSearch {
+        id: row.id,
+        name: row.name,
+        // Stored canonical; parsed again wherever it is used.
+        filter: CanonicalFilter::from_stored(row.filter),
+        shared: row.shared,
+        owner_name: row.owner_name,
+        mine: row.mine,
+    }
 }
 
 fn query_failed(e: QueryError) -> ConsoleError {
@@ -172,6 +184,106 @@ impl ConsoleBackend for PgConsole {
             storage::query::actors_named(&self.pool, &values)
                 .await
                 .map_err(unavailable)
+        })
+    }
+
+    fn top_values(
+        &self,
+        filter: Filter,
+        limit: i64,
+    ) -> BoxFuture<'_, BackendResult<Vec<TopValues>>> {
+        Box::pin(async move {
+            storage::query::top_values(&self.pool, &filter, limit)
+                .await
+                .map_err(query_failed)
+        })
+    }
+
+    fn never_recorded(&self, filter: Filter) -> BoxFuture<'_, BackendResult<Vec<NeverRecorded>>> {
+        Box::pin(async move {
+            storage::query::never_recorded(&self.pool, &filter)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn saved_searches(&self, viewer: Uuid) -> BoxFuture<'_, BackendResult<Vec<SavedSearch>>> {
+        Box::pin(async move {
+            let rows = storage::saved_searches::visible_to(&self.pool, viewer)
+                .await
+                .map_err(unavailable)?;
+            Ok(rows.into_iter().map(saved_search).collect())
+        })
+    }
+
+    fn saved_search(&self, viewer: Uuid, id: Uuid) -> BoxFuture<'_, BackendResult<SavedSearch>> {
+        Box::pin(async move {
+            storage::saved_searches::find(&self.pool, viewer, id)
+                .await
+                .map_err(unavailable)?
+                .map(saved_search)
+                .ok_or(ConsoleError::SavedSearch(SavedSearchRefusal::NotFound))
+        })
+    }
+
+    fn save_search(
+        &self,
+        owner: Uuid,
+        name: String,
+        filter: Filter,
+        shared: bool,
+    ) -> BoxFuture<'_, BackendResult<SavedSearch>> {
+        Box::pin(async move {
+            use storage::saved_searches::SaveRefused;
+            let canonical = filter.to_query_string();
+            let id = storage::saved_searches::insert(&self.pool, owner, &name, &canonical, shared)
+                .await
+                .map_err(|e| match e {
+                    SaveRefused::Duplicate => {
+                        ConsoleError::SavedSearch(SavedSearchRefusal::DuplicateName)
+                    }
+                    SaveRefused::TooMany => ConsoleError::SavedSearch(SavedSearchRefusal::TooMany),
+                    SaveRefused::Db(e) => unavailable(e),
+                })?;
+            self.saved_search(owner, id).await
+        })
+    }
+
+    fn delete_search(&self, owner: Uuid, id: Uuid) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            match storage::saved_searches::delete(&self.pool, owner, id).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(ConsoleError::SavedSearch(SavedSearchRefusal::NotFound)),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+    }
+
+    fn volume(&self, filter: Filter) -> BoxFuture<'_, BackendResult<Option<Volume>>> {
+        Box::pin(async move {
+            storage::query::volume(&self.pool, &filter)
+                .await
+                .map_err(query_failed)
+        })
+    }
+
+    fn any_after(&self, filter: Filter, after_seq: i64) -> BoxFuture<'_, BackendResult<bool>> {
+        Box::pin(async move {
+            storage::query::any_after(&self.pool, &filter, after_seq)
+                .await
+                .map_err(query_failed)
+        })
+    }
+
+    fn key_names(&self, ids: Vec<Uuid>) -> BoxFuture<'_, BackendResult<Vec<KeyName>>> {
+        Box::pin(async move {
+            let names = storage::api_keys::names(&self.pool, &ids)
+                .await
+                .map_err(unavailable)?;
+            Ok(names
+                .into_iter()
+                .map(|(id, name)| KeyName { id, name })
+                .collect())
         })
     }
 

@@ -10,6 +10,7 @@ mod assets;
 mod auth;
 mod client;
 mod console;
+mod console_status;
 mod error;
 mod export;
 mod headers;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| app::shell::shell(options, error_root.clone()),
         ))
+        .layer(middleware::from_fn(console_status::statuses))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
         .layer(middleware::from_fn(move |request, next| {

@@ -111,7 +111,7 @@ pub fn constrain(doc: &mut Value, time_zones: &[String]) {
             if name == "q" {
                 schema["minLength"] = json!(0); // an empty search is no search
             }
-            let repeatable = matches!(name, "user" | "action");
+            let repeatable = matches!(name, "user" | "action") || name.starts_with("not_");
             (name, if repeatable { many(schema) } else { schema })
         })
         .collect();

@@ -2,7 +2,7 @@
 //! SQL text depends only on which filter parts are present.
 
 use app::action::ActionPattern;
-use app::filter::{search, Filter, Order, ResourcePattern};
+use app::filter::{search, Exclusions, Filter, IpBlock, Order, ResourcePattern};
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::domain::query::window::Bounds;
@@ -37,46 +37,12 @@ fn identifier_probe(q: &str) -> Option<&str> {
 /// Appends ` AND <condition>` for every part of the filter.
 pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b: &Bounds) {
     if !f.users.is_empty() {
-        let lower: Vec<String> = f.users.iter().map(|u| u.to_lowercase()).collect();
-        qb.push(" AND (actor_id = ANY(")
-            .push_bind(f.users.clone())
-            .push(") OR lower(actor_email) = ANY(")
-            .push_bind(lower)
-            .push(") OR actor_name = ANY(")
-            .push_bind(f.users.clone())
-            .push("))");
+        qb.push(" AND ");
+        push_any_user(qb, &f.users);
     }
     if !f.actions.is_empty() {
-        let mut exact = Vec::new();
-        let mut categories = Vec::new();
-        let mut prefixes = Vec::new();
-        for a in &f.actions {
-            match a {
-                ActionPattern::Exact(a) => exact.push(a.clone()),
-                // `config.*` is the category column, which has its own time-ordered index.
-                ActionPattern::Under(p) if !p.contains('.') => categories.push(p.clone()),
-                // Segments are [a-z0-9_]: escape `_` for LIKE.
-                ActionPattern::Under(p) => prefixes.push(format!("{}.%", p.replace('_', "\\_"))),
-            }
-        }
-        let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
-        if !exact.is_empty() {
-            parts.push(("action = ANY(", exact));
-        }
-        if !categories.is_empty() {
-            parts.push(("category = ANY(", categories));
-        }
-        if !prefixes.is_empty() {
-            parts.push(("action LIKE ANY(", prefixes));
-        }
-        qb.push(" AND (");
-        for (i, (sql, values)) in parts.into_iter().enumerate() {
-            if i > 0 {
-                qb.push(" OR ");
-            }
-            qb.push(sql).push_bind(values).push(")");
-        }
-        qb.push(")");
+        qb.push(" AND ");
+        push_any_action(qb, &f.actions);
     }
     if let Some(from) = b.from {
         qb.push(" AND occurred_at >= ").push_bind(from);
@@ -110,20 +76,9 @@ pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b
             }
         }
     }
-    match &f.resource {
-        None => {}
-        Some(ResourcePattern::Exact { kind, id }) => {
-            qb.push(" AND resource_id = ")
-                .push_bind(id.clone())
-                .push(" AND resource_type = ")
-                .push_bind(kind.clone());
-        }
-        Some(ResourcePattern::AnyOfType(kind)) => {
-            qb.push(" AND resource_type = ").push_bind(kind.clone());
-        }
-        Some(ResourcePattern::AnyType(id)) => {
-            qb.push(" AND resource_id = ").push_bind(id.clone());
-        }
+    if let Some(r) = &f.resource {
+        qb.push(" AND ");
+        push_any_resource(qb, std::slice::from_ref(r));
     }
     if let Some(status) = f.status {
         qb.push(" AND status = ").push_bind(status.as_str());
@@ -132,10 +87,124 @@ pub(super) fn push_conditions(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, b
         qb.push(" AND source = ").push_bind(source.to_string());
     }
     if let Some(ip) = &f.ip {
+        // One constant, so the planner turns `<<=` into a range of the ip index.
         qb.push(" AND ip <<= ")
             .push_bind(ip.to_string())
             .push("::inet");
     }
+    push_exclusions(qb, &f.exclude);
+}
+
+/// ` AND NOT coalesce(<matches any>, false)` for each kind of value left out: a row whose
+/// field is NULL (no IP, no resource, no email) is never matched, so never left out.
+fn push_exclusions<'a>(qb: &mut QueryBuilder<'a, Postgres>, x: &Exclusions) {
+    fn not<'a>(
+        qb: &mut QueryBuilder<'a, Postgres>,
+        push: impl FnOnce(&mut QueryBuilder<'a, Postgres>),
+    ) {
+        qb.push(" AND NOT coalesce(");
+        push(qb);
+        qb.push(", false)");
+    }
+    if !x.users.is_empty() {
+        not(qb, |qb| push_any_user(qb, &x.users));
+    }
+    if !x.actions.is_empty() {
+        not(qb, |qb| push_any_action(qb, &x.actions));
+    }
+    if !x.resources.is_empty() {
+        not(qb, |qb| push_any_resource(qb, &x.resources));
+    }
+    if !x.ips.is_empty() {
+        not(qb, |qb| push_any_ip(qb, &x.ips));
+    }
+    if !x.sources.is_empty() {
+        let sources: Vec<String> = x.sources.iter().map(|s| s.to_string()).collect();
+        not(qb, |qb| {
+            qb.push("source = ANY(").push_bind(sources).push(")");
+        });
+    }
+}
+
+/// `(…)`: the actor is one of `users` (by id, email in any case, or name).
+fn push_any_user(qb: &mut QueryBuilder<'_, Postgres>, users: &[String]) {
+    let lower: Vec<String> = users.iter().map(|u| u.to_lowercase()).collect();
+    qb.push("(actor_id = ANY(")
+        .push_bind(users.to_vec())
+        .push(") OR lower(actor_email) = ANY(")
+        .push_bind(lower)
+        .push(") OR actor_name = ANY(")
+        .push_bind(users.to_vec())
+        .push("))");
+}
+
+/// `(…)`: the action is one of `patterns`.
+fn push_any_action(qb: &mut QueryBuilder<'_, Postgres>, patterns: &[ActionPattern]) {
+    let mut exact = Vec::new();
+    let mut categories = Vec::new();
+    let mut prefixes = Vec::new();
+    for a in patterns {
+        match a {
+            ActionPattern::Exact(a) => exact.push(a.clone()),
+            // `config.*` is the category column, which has its own time-ordered index.
+            ActionPattern::Under(p) if !p.contains('.') => categories.push(p.clone()),
+            // Segments are [a-z0-9_]: escape `_` for LIKE.
+            ActionPattern::Under(p) => prefixes.push(format!("{}.%", p.replace('_', "\\_"))),
+        }
+    }
+    let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
+    if !exact.is_empty() {
+        parts.push(("action = ANY(", exact));
+    }
+    if !categories.is_empty() {
+        parts.push(("category = ANY(", categories));
+    }
+    if !prefixes.is_empty() {
+        parts.push(("action LIKE ANY(", prefixes));
+    }
+    qb.push("(");
+    for (i, (sql, values)) in parts.into_iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        qb.push(sql).push_bind(values).push(")");
+    }
+    qb.push(")");
+}
+
+/// `(…)`: the resource matches one of `patterns`: its type in any case (`lower()` of both, as
+/// `ResourcePattern::matches`), its id exactly.
+fn push_any_resource(qb: &mut QueryBuilder<'_, Postgres>, patterns: &[ResourcePattern]) {
+    qb.push("(");
+    for (i, r) in patterns.iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        match r {
+            ResourcePattern::Exact { kind, id } => {
+                qb.push("(resource_id = ")
+                    .push_bind(id.clone())
+                    .push(" AND lower(resource_type) = lower(")
+                    .push_bind(kind.clone())
+                    .push("))");
+            }
+            ResourcePattern::AnyOfType(kind) => {
+                qb.push("lower(resource_type) = lower(")
+                    .push_bind(kind.clone())
+                    .push(")");
+            }
+            ResourcePattern::AnyType(id) => {
+                qb.push("resource_id = ").push_bind(id.clone());
+            }
+        }
+    }
+    qb.push(")");
+}
+
+/// `(…)`: the address is inside one of `blocks`.
+fn push_any_ip(qb: &mut QueryBuilder<'_, Postgres>, blocks: &[IpBlock]) {
+    let blocks: Vec<String> = blocks.iter().map(|b| b.to_string()).collect();
+    qb.push("ip <<= ANY(").push_bind(blocks).push("::inet[])");
 }
 
 pub(super) fn order_by(order: Order) -> &'static str {

@@ -83,3 +83,16 @@ pub(super) async fn count_in(
     qb.push(") AS matching");
     qb.build_query_scalar().fetch_one(conn).await
 }
+
+/// Whether an entry after `after_seq` (a listing's `snapshot_seq`) matches `f` now: the cue
+/// that new entries arrived while Live is off. Reads only the entries after it (`seq` order).
+pub async fn any_after(pool: &PgPool, f: &Filter, after_seq: i64) -> Result<bool, QueryError> {
+    let mut conn = acquire(pool, &READS).await?;
+    let (_, now) = snapshot(&mut conn).await?;
+    let bounds = resolve_bounds(&mut conn, f, now).await?;
+    let mut qb = QueryBuilder::new("SELECT EXISTS (SELECT 1 FROM audit_entries WHERE seq > ");
+    qb.push_bind(after_seq);
+    push_conditions(&mut qb, f, &bounds);
+    qb.push(")");
+    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+}

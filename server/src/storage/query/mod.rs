@@ -1,20 +1,26 @@
 //! Reading the log with a `Filter`, one file per job: [`conditions`] is the one place a filter
-//! becomes SQL; [`snapshot`] pins what a read sees; [`pages`], [`counts`], [`export`] and
-//! [`facets`] read. The pure parts (time windows, live matching) are in `domain`.
+//! becomes SQL; [`snapshot`] pins what a read sees; [`pages`], [`counts`], [`export`],
+//! [`facets`], [`top`] and [`volume`] read. The pure parts (time windows, live matching) are in `domain`.
 
 pub mod conditions;
 pub mod counts;
 pub mod error;
 pub mod export;
 pub mod facets;
+pub mod never;
 pub mod pages;
 pub mod snapshot;
+pub mod top;
+pub mod volume;
 
-pub use counts::{count, count_through};
+pub use counts::{any_after, count, count_through};
 pub use error::QueryError;
 pub use export::{export_page, export_snapshot, ExportSnapshot};
 pub use facets::{action_facets, actor_facet_page, actor_facets, actors_named};
+pub use never::never_recorded;
 #[cfg(feature = "bench")]
 pub use pages::explain_page;
 pub use pages::{by_id, matching_after, page, signed_page, Page};
-pub use snapshot::{live_filter, time_zones};
+pub use snapshot::{live_filter, time_zones, wall_clocks};
+pub use top::top_values;
+pub use volume::volume;

@@ -36,6 +36,22 @@ pub async fn time_zones<'e>(
         .await
 }
 
+/// `instants` as wall-clock times in `zone` (a name PostgreSQL knows: one the filter's check
+/// let through), in order.
+pub async fn wall_clocks(
+    pool: &PgPool,
+    instants: &[DateTime<Utc>],
+    zone: &str,
+) -> Result<Vec<chrono::NaiveDateTime>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT t AT TIME ZONE $2 FROM unnest($1::timestamptz[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+    )
+    .bind(instants)
+    .bind(zone)
+    .fetch_all(pool)
+    .await
+}
+
 /// Turns the window into instants. Dates are read in the filter's time zone, which PostgreSQL
 /// resolves from its own time zone database (an unknown zone is a 400).
 pub(super) async fn resolve_bounds(

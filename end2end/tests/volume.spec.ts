@@ -1,0 +1,69 @@
+import { expect, test } from '@playwright/test';
+import { ingest, ready, rows, unique } from './session';
+
+// The volume chart (issue 24, item 9): its bars equal the API's counts for the same buckets,
+// and a drag across bars sets the range to them.
+
+test('the chart counts exactly what the API counts, and a drag sets the range', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const marker = unique('vol');
+  const now = Date.now();
+  const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+  const event = (minutesAgo: number, status: string) => ({
+    action: 'vol.tick',
+    actor: { id: `${marker}-a`, type: 'user' },
+    status,
+    occurred_at: at(minutesAgo),
+  });
+  await ingest(request, [event(50, 'success'), event(30, 'success'), event(30, 'failure'), event(29.5, 'success'), event(5, 'failure')]);
+  await ready(page, `/audit?q=${marker}&range=1h`);
+  const bars = page.locator('[data-testid="volume-chart"] g.bar');
+  // One hour in one-minute bars.
+  // (61 when the hour does not start on a whole minute.)
+  await expect.poll(() => bars.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(60);
+  expect(await bars.count()).toBeLessThanOrEqual(61);
+  const buckets = await bars.evaluateAll((gs) =>
+    gs.map((g) => ({
+      start: g.getAttribute('data-start')!,
+      success: Number(g.getAttribute('data-success')),
+      failure: Number(g.getAttribute('data-failure')),
+    })),
+  );
+  expect(buckets.reduce((n, b) => n + b.success + b.failure, 0)).toBe(5);
+  // Each bar with entries against the API's count for its minute (inside the hour).
+  const withEntries = buckets.filter((b) => b.success + b.failure > 0);
+  expect(withEntries.length).toBeGreaterThanOrEqual(3);
+  for (const b of withEntries) {
+    const from = new Date(b.start).toISOString();
+    const to = new Date(new Date(b.start).getTime() + 60_000).toISOString();
+    for (const [status, want] of [['success', b.success], ['failure', b.failure]] as const) {
+      const r = await page.request.get(
+        `/api/v1/events/count?q=${marker}&status=${status}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+      );
+      expect(r.status()).toBe(200);
+      expect((await r.json()).count, `${status} at ${b.start}`).toBe(want);
+    }
+  }
+
+  // Drag from the bar of 50 minutes ago to the bar of 29.5 minutes ago: four entries.
+  const area = page.locator('.volume-area');
+  const box = (await area.boundingBox())!;
+  const index = (minutesAgo: number) =>
+    buckets.findIndex((b, i) => {
+      const t = now - minutesAgo * 60_000;
+      const start = new Date(b.start).getTime();
+      return t >= start && t < start + 60_000 && i >= 0;
+    });
+  const x = (i: number) => box.x + ((i + 0.5) / buckets.length) * box.width;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x(index(50)), y);
+  await expect(page.getByTestId('volume-readout')).toContainText('1 succeeded, 0 failed');
+  await page.mouse.down();
+  await page.mouse.move(x(index(40)), y, { steps: 5 });
+  await page.mouse.move(x(index(29.5)), y, { steps: 5 });
+  await page.mouse.up();
+  await expect(page).toHaveURL(/from=.*to=/);
+  await expect(page).not.toHaveURL(/range=/);
+  await expect(rows(page)).toHaveCount(4);
+  await page.screenshot({ path: 'test-results/volume-chart-1280.png' });
+});
