@@ -279,7 +279,7 @@ test('the context pivot shows everything around the entry with it kept open; piv
   const around = page.url();
 
   // Chained: only this user, within the same window.
-  await panel.getByRole('button', { name: 'Only this user' }).click();
+  await panel.getByRole('button', { name: 'Only this user', exact: true }).click();
   await expect(page).toHaveURL(new RegExp(`user=${marker}-0`));
   await expect(page).toHaveURL(/from=.*to=/);
   await expect(page.locator(`tbody tr[data-seq="${recorded[1].seq}"]`)).toHaveCount(0);

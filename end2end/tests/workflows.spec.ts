@@ -400,7 +400,7 @@ test('the detail panel sits beside the table at 1280 px; arrows move it; pivots 
   await expect(panel.getByText('Request id').or(panel.getByText('User agent')).first()).toBeVisible();
 
   // Pivots keep the other filters and narrow one.
-  await panel.getByRole('button', { name: 'Only this user' }).click();
+  await panel.getByRole('button', { name: 'Only this user', exact: true }).click();
   await expect(page).toHaveURL(/action=config\.updated/);
   await expect(page).toHaveURL(/user=/);
   await settled(page);
@@ -410,7 +410,7 @@ test('the detail panel sits beside the table at 1280 px; arrows move it; pivots 
   await settled(page);
   await rows(page).first().click();
   await expect(page.getByTestId('entry-detail').getByTestId('detail-seq')).toBeVisible();
-  const byIp = page.getByTestId('entry-detail').getByRole('button', { name: 'Only this IP' });
+  const byIp = page.getByTestId('entry-detail').getByRole('button', { name: 'Only this IP', exact: true });
   if (await byIp.count()) {
     await byIp.click();
     await expect(page).toHaveURL(/ip=/);
@@ -470,7 +470,7 @@ test('the detail panel says who recorded an entry; Only this source narrows to i
   await settled(page);
   const panel = page.getByTestId('entry-detail');
   await expect(panel.getByTestId('detail-source')).toContainText('API key “e2e”');
-  await panel.getByRole('button', { name: 'Only this source' }).click();
+  await panel.getByRole('button', { name: 'Only this source', exact: true }).click();
   await expect(page).toHaveURL(/source=[0-9a-f-]{36}/);
   await settled(page);
   const chip = page.getByRole('button', { name: /Remove filter Source: API key/ });
