@@ -44,6 +44,7 @@ pub fn duration_words(seconds: i64) -> String {
         0..=119 => format!("{s} s"),
         120..=3599 => format!("{} min", s / 60),
         3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        86_400..=172_799 => format!("1 day {} h", s % 86_400 / 3600),
         _ => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
     }
 }
@@ -133,7 +134,8 @@ mod tests {
     fn durations_as_people_say_them() {
         assert_eq!(duration_words(301), "5 min");
         assert_eq!(duration_words(-7_200), "2 h 0 min");
-        assert_eq!(duration_words(90_000), "1 days 1 h");
+        assert_eq!(duration_words(90_000), "1 day 1 h");
+        assert_eq!(duration_words(200_000), "2 days 7 h");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - the server's role cannot write the tree or checkpoints, nor make the signer sign invented
 //!   leaves, nor wedge it with a junk checkpoint;
 //! - the signer's memory outside the database exposes a cut tail the owner made consistent;
+//! - the server's role cannot skew the volume chart's rollup;
 //! - the server's role holds exactly the privileges the README lists.
 
 mod common;
@@ -291,6 +292,47 @@ async fn the_server_role_cannot_invent_leaves_or_checkpoints(pool: PgPool) {
             .unwrap(),
         Signed::New(102)
     );
+}
+
+/// The volume chart reads whole hours from rollups only the log's trigger writes: as the
+/// server's role one can neither add, change nor remove their counts, while appending through
+/// that role keeps them equal to the log's.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_server_role_cannot_skew_the_volume_chart(pool: PgPool) {
+    let writer = common::writer_pool(&pool).await;
+    append(&writer, 30).await;
+    for sql in [
+        "UPDATE volume_actions SET entries = entries + 1000",
+        "UPDATE volume_actors SET entries = entries + 1000",
+        "DELETE FROM volume_actions",
+        "DELETE FROM volume_actors",
+        "INSERT INTO volume_actions (hour, action, status, entries) \
+         VALUES (date_trunc('hour', now(), 'UTC'), 'doc.viewed', 'success', 500)",
+        "INSERT INTO volume_actors (hour, actor_id, status, entries) \
+         VALUES (date_trunc('hour', now(), 'UTC'), 'ghost', 'success', 500)",
+        "TRUNCATE volume_actions",
+        "SELECT volume_count()",
+    ] {
+        let err = sqlx::query(sql)
+            .execute(&writer)
+            .await
+            .expect_err(sql)
+            .to_string();
+        assert!(
+            err.contains("permission denied")
+                || err.contains("trigger functions can only be called as triggers"),
+            "{sql}: {err}"
+        );
+    }
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT sum(entries)::bigint FROM volume_actions), \
+                (SELECT sum(entries)::bigint FROM volume_actors), \
+                (SELECT count(*) FROM audit_entries)",
+    )
+    .fetch_one(&writer)
+    .await
+    .unwrap();
+    assert_eq!(counts, (30, 30, 30));
 }
 
 /// A checkpoint row the server's role stores without the key (its size and root right, its

@@ -130,6 +130,18 @@ fn ip_of(e: &AuditEntry) -> Option<IpAddr> {
 }
 
 /// The reference: a plain filter over all entries, independent of SQL.
+/// The bounds of a window given as instants (`from=2026-10-01T10:17:00Z`), for [`reference`].
+fn instants(f: &Filter) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let instant = |b: &Option<app::filter::TimeBound>| match b {
+        Some(app::filter::TimeBound::Instant(t)) => Some(*t),
+        _ => None,
+    };
+    match &f.time {
+        TimeWindow::Between { from, to } => (instant(from), instant(to)),
+        _ => (None, None),
+    }
+}
+
 fn reference(
     all: &[AuditEntry],
     f: &Filter,
@@ -536,9 +548,17 @@ async fn top_values_match_the_reference(pool: PgPool) {
         "q=production",
         "resource=Config:*",
         "user=nobody-at-all",
+        // Windows with partial hours at both ends, one end, none: actors and actions then come
+        // from their rollups' whole hours and the log's edges.
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30.5Z&status=failure",
+        "from=2026-11-01T10:17:00Z&not_user=u_01",
+        "to=2026-11-19T13:55:00Z&not_action=config.*&source=trailkeep",
+        "from=2026-11-19T10:05:00Z&to=2026-11-19T10:55:00Z",
+        "from=2026-11-10T00:00:00Z&to=2026-11-11T00:00:00Z&user=u_01",
     ] {
         let filter = Filter::parse(query).unwrap();
-        let ids = reference(&all, &filter, None, None);
+        let (from, to) = instants(&filter);
+        let ids = reference(&all, &filter, from, to);
         let hits: Vec<&AuditEntry> = all
             .iter()
             .filter(|e| ids.contains(&e.id.to_string()))
@@ -859,13 +879,15 @@ async fn the_user_picker_pages_every_actor_with_faceted_counts(pool: PgPool) {
         "status=failure",
         "action=config.*&range=90d",
         "q=safari",
+        // From the actors' rollup and the log's partial hours at both ends.
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30.5Z&status=success",
     ] {
         let filter = Filter::parse(others).unwrap();
-        let bounds_from = match filter.time {
-            TimeWindow::Last(r) => Some(Utc::now() - r.duration()),
-            _ => None,
+        let (from, to) = match filter.time {
+            TimeWindow::Last(r) => (Some(Utc::now() - r.duration()), None),
+            _ => instants(&filter),
         };
-        let matching = reference(&all, &filter, bounds_from, None);
+        let matching = reference(&all, &filter, from, to);
         let mut expected: std::collections::BTreeMap<String, i64> = Default::default();
         for e in all.iter().filter(|e| matching.contains(&e.id.to_string())) {
             *expected
@@ -950,4 +972,130 @@ async fn values_no_entry_ever_had_are_named(pool: PgPool) {
             .len(),
         1
     );
+}
+
+/// The chart's buckets of `hits` over `from..to` in buckets of `size`: (start, success,
+/// failure), empty buckets included, as `storage::query::volume` must give them.
+fn volume_reference(
+    hits: &[&AuditEntry],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    size: i64,
+) -> Vec<(DateTime<Utc>, i64, i64)> {
+    use trailkeep::domain::query::volume::bucket_start;
+    let mut buckets = Vec::new();
+    let mut start = bucket_start(from, size);
+    while start < to {
+        buckets.push((start, 0, 0));
+        start += Duration::seconds(size);
+    }
+    for e in hits {
+        let at = bucket_start(e.occurred_at, size);
+        let b = buckets
+            .iter_mut()
+            .find(|b| b.0 == at)
+            .expect("every entry inside the window");
+        if e.status == app::model::Status::Success {
+            b.1 += 1;
+        } else {
+            b.2 += 1;
+        }
+    }
+    buckets
+}
+
+/// The chart against an in-memory count, for filters the hourly rollup serves (windows that
+/// start and end inside an hour, so both the rollup and the log's edges are read) and filters
+/// it cannot serve (text, resource, IP), in every bucket size from a minute to a week.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_volume_chart_matches_the_reference(pool: PgPool) {
+    use trailkeep::domain::query::volume::{bucket_seconds, rollup_for, whole_hours};
+    let all = seed(&pool).await;
+    // Each rollup holds every entry once.
+    let (actions, actors, entries): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT sum(entries)::bigint FROM volume_actions), \
+                (SELECT sum(entries)::bigint FROM volume_actors), \
+                (SELECT count(*) FROM audit_entries)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((actions, actors), (entries, entries));
+    let mut from_rollup = std::collections::BTreeSet::new();
+    let mut rolled_up = 0;
+    for query in [
+        "",
+        "status=failure",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z",
+        "from=2026-11-01T10:17:00Z&to=2026-11-08T03:41:30.5Z&action=user.*&not_user=u_01",
+        "from=2026-11-10T00:00:00Z&to=2026-11-11T00:00:00Z&status=success",
+        "from=2026-11-19T10:17:00Z&to=2026-11-20T11:41:30Z&not_action=config.*",
+        "from=2026-11-19T10:05:00Z&to=2026-11-19T13:55:00Z",
+        "user=u_01",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&not_user=u_01&status=failure",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&user=u_01&action=config.*",
+        "not_source=trailkeep",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&q=production",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&not_resource=config:*",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&ip=10.0.0.0/8",
+        "range=7d&action=config.deployed",
+        "user=nobody-at-all",
+    ] {
+        let filter = Filter::parse(query).unwrap();
+        let got = trailkeep::storage::query::volume(&pool, &filter)
+            .await
+            .unwrap();
+        let (explicit_from, explicit_to) = instants(&filter);
+        let ids = reference(&all, &filter, explicit_from, explicit_to);
+        let hits: Vec<&AuditEntry> = all
+            .iter()
+            .filter(|e| ids.contains(&e.id.to_string()))
+            .collect();
+        let Some(got) = got else {
+            assert!(
+                hits.is_empty(),
+                "{query}: no chart, yet {} entries",
+                hits.len()
+            );
+            continue;
+        };
+        if let Some(from) = explicit_from {
+            assert_eq!(got.from, from, "{query}");
+        } else if !matches!(filter.time, TimeWindow::Last(_)) {
+            assert_eq!(
+                Some(got.from),
+                hits.iter().map(|e| e.occurred_at).min(),
+                "{query}"
+            );
+        }
+        let size = bucket_seconds(got.from, got.to);
+        assert_eq!(got.bucket_seconds, size, "{query}");
+        // A relative window moves with the clock: its entries are those inside what it gave.
+        let hits: Vec<&AuditEntry> = hits
+            .into_iter()
+            .filter(|e| e.occurred_at >= got.from && e.occurred_at < got.to)
+            .collect();
+        let want = volume_reference(&hits, got.from, got.to, size);
+        let buckets: Vec<(DateTime<Utc>, i64, i64)> = got
+            .buckets
+            .iter()
+            .map(|b| (b.start, b.success, b.failure))
+            .collect();
+        assert_eq!(buckets, want, "{query}");
+        assert_eq!(
+            buckets.iter().map(|b| b.1 + b.2).sum::<i64>(),
+            hits.len() as i64,
+            "{query}: the bars add up to the count"
+        );
+        if let (Some(rollup), Some(_)) = (rollup_for(&filter), whole_hours(got.from, got.to, size))
+        {
+            from_rollup.insert(format!("{rollup:?}"));
+            rolled_up += 1;
+        }
+    }
+    assert!(
+        rolled_up >= 6,
+        "the rollups must be exercised ({rolled_up})"
+    );
+    assert_eq!(from_rollup.len(), 2, "both rollups: {from_rollup:?}");
 }

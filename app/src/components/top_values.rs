@@ -77,7 +77,7 @@ fn TopList(field: TopValues) -> impl IntoView {
     };
     view! {
         <div class="top-list" data-field=format!("{field:?}").to_lowercase()>
-            <h3>{heading}</h3>
+            <h2>{heading}</h2>
             {if values.is_empty() {
                 view! { <p class="muted">"None"</p> }.into_any()
             } else {

@@ -125,10 +125,14 @@ async fn connect_as_writer(
 /// A read-only snapshot: one transaction at `REPEATABLE READ`, so a check that reads the log in
 /// several statements sees it as of one instant while appends go on. The one place such a
 /// transaction is opened.
-pub async fn read_only_snapshot(
-    pool: &PgPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+/// Opened on a pool, or on a connection already taken (`&mut *conn`).
+pub async fn read_only_snapshot<'c, A>(
+    on: A,
+) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, sqlx::Error>
+where
+    A: sqlx::Acquire<'c, Database = sqlx::Postgres>,
+{
+    let mut tx = on.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;

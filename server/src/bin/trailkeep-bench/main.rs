@@ -7,6 +7,7 @@
 //! told `--i-know`. Pointed at a real log by mistake, it stops before writing anything.
 
 mod export;
+mod investigation;
 mod live;
 mod options;
 mod throughput;
@@ -21,7 +22,9 @@ trailkeep-bench — Trailkeep's benchmarks (figures for BENCHMARKS.md)
 
 USAGE (DATABASE_URL: a scratch database; see the guard below):
   trailkeep-bench ingest [--events N]   ingest rate against a raw COPY
-  trailkeep-bench query [--entries N]   query latencies on N demo entries (seeded once, kept)
+  trailkeep-bench query [--entries N] [--runs 60] [--chart-only]
+                                        query latencies on N demo entries (seeded once, kept),
+                                        then the console's chart, top values, picker and count
   trailkeep-bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
                                         live latency against raw LISTEN/NOTIFY
   trailkeep-bench export [--entries N]  CSV/NDJSON export against psql \\copy (seeded once, kept)

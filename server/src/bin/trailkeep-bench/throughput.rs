@@ -290,8 +290,9 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     use app::filter::Filter;
     use trailkeep::storage::query as q;
 
-    let o = Options::new(words, &["--entries", "--runs"])?;
+    let o = Options::new(words, &["--entries", "--runs", "--chart-only"])?;
     let n = o.number("--entries", 100_000)? as i64;
+    let chart_only = words.contains(&"--chart-only");
     let runs = o.number("--runs", 60)?.max(5) as usize;
     let url = config::database_url().map_err(|e| e.to_string())?;
     let owner = storage::connect_owner(&url)
@@ -338,6 +339,8 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
         ),
         ("q, rare term", format!("q={rare}")),
         ("q, common term", "q=production".into()),
+        ("q, two words in different fields", "q=grace totp".into()),
+        ("q, quoted phrase", "q=%22Linux%20x86_64%22".into()),
         (
             "order=asc over 1 hour",
             format!(
@@ -387,6 +390,8 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
         rows,
         cursor,
     );
+
+    crate::investigation::console_reads(&pool, &cases, runs.min(10), chart_only).await?;
 
     let (table, indexes): (i64, i64) =
         sqlx::query_as("SELECT pg_table_size('audit_entries'), pg_indexes_size('audit_entries')")

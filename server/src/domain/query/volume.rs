@@ -1,8 +1,14 @@
 //! The chart's buckets: how wide, from the span the chart covers, so that a window holds at
 //! most [`MAX_BUCKETS`] of a size people read (a minute, an hour, a day…). Pure: the grouping
-//! itself is `storage::query::volume`.
+//! itself is `storage::query::volume`, which reads whole hours from a rollup
+//! (migrations/0017_volume_rollups.sql) when [`rollup_for`] finds one for the filter and
+//! [`whole_hours`] finds some in the window.
 
-use chrono::{DateTime, Duration, Utc};
+use app::filter::{Exclusions, Filter};
+use app::model::TopField;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+use super::window::Bounds;
 
 /// Fewer bars than this are readable at 768 px.
 pub const MAX_BUCKETS: i64 = 60;
@@ -44,6 +50,118 @@ pub fn bucket_start(t: DateTime<Utc>, size: i64) -> DateTime<Utc> {
     origin() + Duration::seconds(since.div_euclid(size) * size)
 }
 
+/// The hourly rollup that counts the entries of a filter (migrations/0017_volume_rollups.sql):
+/// each keeps the hour, status and source of every entry, and one field more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rollup {
+    /// `volume_actions`: by action.
+    Actions,
+    /// `volume_actors`: by actor (id, name and email).
+    Actors,
+}
+
+impl Rollup {
+    pub fn table(self) -> &'static str {
+        match self {
+            Rollup::Actions => "volume_actions",
+            Rollup::Actors => "volume_actors",
+        }
+    }
+}
+
+impl Rollup {
+    /// Whether the rollup keeps every field `f` names: neither keeps an entry's resource, IP
+    /// or text; `volume_actions` keeps no actor and `volume_actors` no action. Every field is
+    /// named, so a new one must be decided here.
+    pub fn keeps(self, f: &Filter) -> bool {
+        let Filter {
+            users,
+            actions,
+            time: _,
+            tz: _,
+            q,
+            resource,
+            status: _,
+            ip,
+            source: _,
+            exclude:
+                Exclusions {
+                    users: not_users,
+                    actions: not_actions,
+                    resources,
+                    ips,
+                    sources: _,
+                },
+            order: _,
+        } = f;
+        let unkept = q.is_some() || resource.is_some() || ip.is_some();
+        if unkept || !resources.is_empty() || !ips.is_empty() {
+            return false;
+        }
+        match self {
+            Rollup::Actions => users.is_empty() && not_users.is_empty(),
+            Rollup::Actors => actions.is_empty() && not_actions.is_empty(),
+        }
+    }
+
+    /// The rollup whose rows are told apart by `field`, if one is (Top values of that field
+    /// read it when it [keeps](Rollup::keeps) the filter).
+    pub fn holding(field: TopField) -> Option<Rollup> {
+        match field {
+            TopField::User => Some(Rollup::Actors),
+            TopField::Action => Some(Rollup::Actions),
+            TopField::Resource | TopField::Ip => None,
+        }
+    }
+}
+
+/// The rollup that keeps every field `f` names, if one does.
+pub fn rollup_for(f: &Filter) -> Option<Rollup> {
+    [Rollup::Actions, Rollup::Actors]
+        .into_iter()
+        .find(|r| r.keeps(f))
+}
+
+/// Whole UTC hours inside a window: `start..end` as bounds, each on the hour (open where the
+/// window is, so the hours reach as far as the log), or `None` when no whole hour fits. What lies
+/// outside them (`from..start`, `end..to`) is counted from the log itself.
+pub fn hours_within(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Bounds> {
+    let hour = Duration::hours(1);
+    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).ok();
+    let start = match from {
+        Some(from) => Some(floor(from).map(|f| if f < from { f + hour } else { f })?),
+        None => None,
+    };
+    let end = match to {
+        Some(to) => Some(floor(to)?),
+        None => None,
+    };
+    match (start, end) {
+        (Some(s), Some(e)) if s >= e => None,
+        (from, to) => Some(Bounds { from, to }),
+    }
+}
+
+/// The whole UTC hours inside `from..to` when buckets of `size` seconds are made of whole
+/// hours (every size from an hour up is, and hours are aligned to the origin), or `None` when
+/// no whole hour fits (or buckets are shorter).
+pub fn whole_hours(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    size: i64,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if size % 3_600 != 0 {
+        return None;
+    }
+    match hours_within(Some(from), Some(to))? {
+        Bounds {
+            from: Some(start),
+            to: Some(end),
+        } => Some((start, end)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +189,113 @@ mod tests {
         assert_eq!(
             bucket_start(t("1999-12-31T23:59:59Z"), 3_600),
             t("1999-12-31T23:00:00Z")
+        );
+    }
+
+    #[test]
+    fn whole_hours_lie_inside_the_window_on_the_hour() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let cases = [
+            // (from, to, size, expected)
+            (
+                "2026-11-25T10:17:00Z",
+                "2026-11-27T03:41:30Z",
+                3_600,
+                Some(("2026-11-25T11:00:00Z", "2026-11-27T03:00:00Z")),
+            ),
+            (
+                "2026-11-25T10:00:00Z",
+                "2026-11-25T12:00:00Z",
+                3_600,
+                Some(("2026-11-25T10:00:00Z", "2026-11-25T12:00:00Z")),
+            ),
+            (
+                "2026-11-25T10:00:00.000001Z",
+                "2026-11-25T11:59:59Z",
+                3_600,
+                None,
+            ),
+            ("2026-11-25T10:30:00Z", "2026-11-25T11:30:00Z", 3_600, None),
+            (
+                "2026-10-01T10:17:00Z",
+                "2026-11-10T03:41:30Z",
+                86_400,
+                Some(("2026-10-01T11:00:00Z", "2026-11-10T03:00:00Z")),
+            ),
+            // Buckets shorter than an hour: never from the rollup.
+            (
+                "2026-11-25T10:00:00Z",
+                "2026-11-25T22:00:00Z",
+                30 * 60,
+                None,
+            ),
+        ];
+        for (from, to, size, want) in cases {
+            assert_eq!(
+                whole_hours(t(from), t(to), size),
+                want.map(|(a, b)| (t(a), t(b))),
+                "{from}..{to} by {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rollup_that_keeps_every_named_field_counts() {
+        let rollup = |q: &str| rollup_for(&Filter::parse(q).unwrap());
+        for (q, want) in [
+            ("", Some(Rollup::Actions)),
+            (
+                "action=config.*&status=failure&range=7d",
+                Some(Rollup::Actions),
+            ),
+            (
+                "not_action=user.*&source=trailkeep&not_source=trailkeep",
+                Some(Rollup::Actions),
+            ),
+            (
+                "from=2026-01-01&to=2026-02-01&tz=Europe/Paris&order=asc",
+                Some(Rollup::Actions),
+            ),
+            (
+                "user=grace@company.com&status=failure",
+                Some(Rollup::Actors),
+            ),
+            ("not_user=u_1&range=30d", Some(Rollup::Actors)),
+            ("user=grace@company.com&action=config.*", None),
+            ("not_user=u_1&not_action=user.login", None),
+            ("q=production", None),
+            ("resource=cfg_7", None),
+            ("ip=10.0.0.0/8", None),
+            ("not_resource=cfg_7", None),
+            ("not_ip=10.0.0.1", None),
+        ] {
+            assert_eq!(rollup(q), want, "{q}");
+        }
+        let keeps = |r: Rollup, q: &str| r.keeps(&Filter::parse(q).unwrap());
+        assert!(keeps(Rollup::Actors, "") && keeps(Rollup::Actors, "status=failure&range=7d"));
+        assert!(!keeps(Rollup::Actors, "not_action=user.*"));
+        assert!(!keeps(Rollup::Actions, "user=grace@company.com"));
+    }
+
+    #[test]
+    fn hours_within_open_windows_reach_as_far_as_the_log() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let b = |from, to| Some(Bounds { from, to });
+        assert_eq!(hours_within(None, None), b(None, None));
+        assert_eq!(
+            hours_within(Some(t("2026-11-25T10:17:00Z")), None),
+            b(Some(t("2026-11-25T11:00:00Z")), None)
+        );
+        assert_eq!(
+            hours_within(None, Some(t("2026-11-25T10:17:00Z"))),
+            b(None, Some(t("2026-11-25T10:00:00Z")))
+        );
+        assert_eq!(
+            hours_within(
+                Some(t("2026-11-25T10:17:00Z")),
+                Some(t("2026-11-25T10:59:00Z"))
+            ),
+            None
         );
     }
 }

@@ -1,16 +1,18 @@
 //! What the pickers offer: actors and actions with their entry counts, from the statistics
 //! tables the log's trigger keeps (migrations/0002_query.sql), or, for actors under other
-//! active filters, counted exactly from the entries those filters match.
+//! active filters, counted exactly from the entries those filters match (from the actors'
+//! hourly rollup where it keeps the filter: `top::push_field_counts`).
 
 use app::filter::Filter;
-use app::model::{ActionCategory, ActorFacet, ActorFacetPage};
+use app::model::{ActionCategory, ActorFacet, ActorFacetPage, TopField};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::storage::pools::{acquire, READS};
 
-use super::conditions::{like_escape, push_conditions};
+use super::conditions::like_escape;
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
+use super::top::push_field_counts;
 
 #[derive(sqlx::FromRow)]
 struct ActorFacetRow {
@@ -114,8 +116,10 @@ pub async fn actor_facet_page(
     offset: i64,
 ) -> Result<ActorFacetPage, QueryError> {
     let mut conn = acquire(pool, &READS).await?;
-    let (head, now) = snapshot(&mut conn).await?;
-    let bounds = resolve_bounds(&mut conn, others, now).await?;
+    // One snapshot: the actors' rollup and the log agree in it.
+    let mut tx = crate::storage::read_only_snapshot(&mut *conn).await?;
+    let (head, now) = snapshot(&mut tx).await?;
+    let bounds = resolve_bounds(&mut tx, others, now).await?;
     let mut qb = QueryBuilder::new("");
     push_chosen_by_search(&mut qb, q);
     qb.push(", groups AS (");
@@ -127,14 +131,10 @@ pub async fn actor_facet_page(
              FROM groups ORDER BY prefix DESC, count DESC, actor_key",
         );
     } else {
+        qb.push(", counted AS (SELECT value AS actor_key, sum(n)::bigint AS n FROM (");
+        push_field_counts(&mut qb, others, TopField::User, head, &bounds);
         qb.push(
-            ", counted AS (SELECT coalesce(lower(actor_email), actor_id) AS actor_key, \
-                 count(*)::bigint AS n FROM audit_entries WHERE seq < ",
-        )
-        .push_bind(head);
-        push_conditions(&mut qb, others, &bounds);
-        qb.push(
-            " GROUP BY 1) \
+            ") AS parts GROUP BY 1) \
              SELECT g.actor_type, g.id, g.name, g.email, c.n AS count, g.unknown_sign_in, \
                     count(*) OVER () AS total \
              FROM groups g JOIN counted c ON c.actor_key = g.actor_key \
@@ -145,7 +145,8 @@ pub async fn actor_facet_page(
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows: Vec<PagedActorRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<PagedActorRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     let total = match rows.first() {
         Some(r) => r.total,
         // Past the end (or nothing): the total asked again without a page.

@@ -1,0 +1,127 @@
+//! `trailkeep-bench query`, second table: what the console asks besides the page, per filter of
+//! the query benchmark. Each read is the function behind its server function (the volume chart,
+//! Top values, the user picker's first page counted under the other filters, the quick count
+//! above the table), hot cache: the chart and the count `runs` times after 3 warm-up runs, Top
+//! values and the picker (seconds each at 10M without a filter) 3 times after one.
+
+use std::{future::Future, time::Instant};
+
+use app::filter::Filter;
+use sqlx::PgPool;
+use trailkeep::storage::query as q;
+
+/// What the console passes: Top values' length, the user picker's page, the count line's cap.
+const TOP_VALUES: i64 = app::api::TOP_VALUES;
+const USER_PAGE: i64 = app::api::USER_PAGE;
+const COUNT_CAP: i64 = app::api::COUNT_CAP;
+
+/// p50 and p95 of `runs` timed calls of `read` (after `warm` untimed ones), in milliseconds.
+async fn time<F, Fut>(warm: usize, runs: usize, mut read: F) -> Result<(f64, f64), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut timings = Vec::with_capacity(runs);
+    for i in 0..runs + warm {
+        let started = Instant::now();
+        read().await?;
+        if i >= warm {
+            timings.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    timings.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p50 = timings[timings.len() / 2];
+    let p95 = timings[(timings.len() * 95 / 100).min(timings.len() - 1)];
+    Ok((p50, p95))
+}
+
+/// Prints one row per case: p50/p95 of the chart, Top values, the user picker and the count.
+/// With `chart_only`, Top values and the picker are left out (the columns read "-").
+pub async fn console_reads(
+    pool: &PgPool,
+    cases: &[(&str, String)],
+    runs: usize,
+    chart_only: bool,
+) -> Result<(), String> {
+    println!(
+        "\nthe console's other reads, per filter: p50 / p95 ms (chart and count: {runs} timed \
+         runs after 3 warm-up runs; top values and user picker: 3 after 1)"
+    );
+    println!(
+        "| filter | chart buckets | chart | top values | user picker | count (cap {COUNT_CAP}) |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let mut worst: Vec<(f64, String)> = Vec::new();
+    for (name, query) in cases {
+        let filter = Filter::parse(query).map_err(|e| e.to_string())?;
+        let others = Filter {
+            users: Vec::new(),
+            ..filter.clone()
+        };
+        let buckets = q::volume(pool, &filter)
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .map_or(0, |v| v.buckets.len());
+        let chart = time(3, runs, || async {
+            q::volume(pool, &filter)
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        })
+        .await?;
+        let (top, users) = if chart_only {
+            ((f64::NAN, f64::NAN), (f64::NAN, f64::NAN))
+        } else {
+            let top = time(1, 3, || async {
+                q::top_values(pool, &filter, TOP_VALUES)
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            let users = time(1, 3, || async {
+                q::actor_facet_page(pool, "", &others, USER_PAGE, 0)
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .await?;
+            (top, users)
+        };
+        let count = time(3, runs, || async {
+            q::count_through(pool, &filter, Some(COUNT_CAP), None)
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        })
+        .await?;
+        let cell = |(p50, p95): (f64, f64)| {
+            if p50.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{p50:.1} / {p95:.1}")
+            }
+        };
+        println!(
+            "| {name} (`{query}`) | {buckets} | {} | {} | {} | {} |",
+            cell(chart),
+            cell(top),
+            cell(users),
+            cell(count)
+        );
+        for (what, (_, p95)) in [
+            ("chart", chart),
+            ("top values", top),
+            ("user picker", users),
+        ] {
+            if !p95.is_nan() {
+                worst.push((p95, format!("{what} of `{query}`")));
+            }
+        }
+    }
+    worst.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+    if let Some((p95, what)) = worst.first() {
+        println!("\nslowest of these: {what}, p95 {p95:.1} ms");
+    }
+    Ok(())
+}
