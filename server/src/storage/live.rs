@@ -24,7 +24,7 @@ pub fn announced_seq(payload: &str) -> Option<i64> {
 }
 
 /// A newly committed entry as the live bridge reads it: with its free-text search form,
-/// computed by PostgreSQL's own `audit_search_text`, so `q=` matches live exactly as in SQL.
+/// the column PostgreSQL generates with `audit_search_text`, so `q=` matches live exactly as in SQL.
 pub struct LiveRow {
     pub entry: AuditEntry,
     pub search_text: String,

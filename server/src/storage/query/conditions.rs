@@ -7,9 +7,9 @@ use sqlx::{Postgres, QueryBuilder};
 
 use crate::domain::query::window::Bounds;
 
-/// The expression the free-text index is built on (migrations/0002_query.sql).
-pub const SEARCH_TEXT: &str = "audit_search_text(actor_id, actor_name, actor_email, action, \
-    resource_type, resource_id, ip, user_agent, details)";
+/// The column the free-text index is built on: the entry's search text, generated and stored by
+/// PostgreSQL (`audit_search_text`, migrations/0014 and 0018).
+pub const SEARCH_TEXT: &str = "search_text";
 
 /// `s` as a literal inside a LIKE pattern (`\` is LIKE's escape character).
 pub(super) fn like_escape(s: &str) -> String {
