@@ -335,6 +335,64 @@ async fn the_server_role_cannot_skew_the_volume_chart(pool: PgPool) {
     assert_eq!(counts, (30, 30, 30));
 }
 
+/// The server's role shadows a rollup with a temporary table of the same name and key, with a
+/// trigger of its own, then appends: the log's trigger (running as the owner) still writes the
+/// real rollup, never the role's table, so the role's code never runs as the owner. And every
+/// function that runs as the owner searches the temporary schema last.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_temporary_table_cannot_shadow_what_the_owner_writes(pool: PgPool) {
+    // One connection: the temporary table lives in its session.
+    let writer = trailkeep::storage::connect_with((*pool.connect_options()).clone(), 1)
+        .await
+        .unwrap();
+    for sql in [
+        "CREATE TEMP TABLE ran_as (who text)",
+        "CREATE TEMP TABLE volume_actions (hour timestamptz, action text, category text, \
+         source text, status text, entries bigint, \
+         CONSTRAINT volume_actions_key UNIQUE NULLS NOT DISTINCT (hour, action, source, status))",
+        "CREATE FUNCTION pg_temp.caught() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN INSERT INTO pg_temp.ran_as VALUES (current_user); RETURN NULL; END $$",
+        "CREATE TRIGGER caught AFTER INSERT ON pg_temp.volume_actions \
+         FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.caught()",
+    ] {
+        sqlx::query(sql).execute(&writer).await.expect(sql);
+    }
+    append(&writer, 12).await;
+    let (shadowed, ran): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_temp.volume_actions), (SELECT count(*) FROM pg_temp.ran_as)",
+    )
+    .fetch_one(&writer)
+    .await
+    .unwrap();
+    assert_eq!(
+        (shadowed, ran),
+        (0, 0),
+        "the owner's trigger wrote the role's table"
+    );
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT sum(entries)::bigint FROM public.volume_actions), \
+                (SELECT sum(entries)::bigint FROM public.volume_actors), \
+                (SELECT count(*) FROM audit_entries)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, (12, 12, 12));
+    let unsafe_paths: Vec<String> = sqlx::query_scalar(
+        "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'public' AND p.prosecdef \
+         AND NOT coalesce('search_path=pg_catalog, public, pg_temp' = ANY(p.proconfig), false) \
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        unsafe_paths.is_empty(),
+        "owner's functions that search the temporary schema first: {unsafe_paths:?}"
+    );
+}
+
 /// A checkpoint row the server's role stores without the key (its size and root right, its
 /// signature not) is reported, never obeyed: exports and the console keep the newest one
 /// that verifies, and the signer goes on signing.
