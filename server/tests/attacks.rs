@@ -324,14 +324,7 @@ async fn the_server_role_cannot_skew_the_volume_chart(pool: PgPool) {
             "{sql}: {err}"
         );
     }
-    let counts: (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT sum(entries)::bigint FROM volume_actions), \
-                (SELECT sum(entries)::bigint FROM volume_actors), \
-                (SELECT count(*) FROM audit_entries)",
-    )
-    .fetch_one(&writer)
-    .await
-    .unwrap();
+    let counts = common::rollup_totals(&writer).await;
     assert_eq!(counts, (30, 30, 30));
 }
 
@@ -369,14 +362,7 @@ async fn a_temporary_table_cannot_shadow_what_the_owner_writes(pool: PgPool) {
         (0, 0),
         "the owner's trigger wrote the role's table"
     );
-    let counts: (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT sum(entries)::bigint FROM public.volume_actions), \
-                (SELECT sum(entries)::bigint FROM public.volume_actors), \
-                (SELECT count(*) FROM audit_entries)",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let counts = common::rollup_totals(&pool).await;
     assert_eq!(counts, (12, 12, 12));
     let unsafe_paths: Vec<String> = sqlx::query_scalar(
         "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \

@@ -1012,14 +1012,7 @@ async fn the_volume_chart_matches_the_reference(pool: PgPool) {
     use trailkeep::domain::query::volume::{bucket_seconds, rollup_for, whole_hours};
     let all = seed(&pool).await;
     // Each rollup holds every entry once.
-    let (actions, actors, entries): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT sum(entries)::bigint FROM volume_actions), \
-                (SELECT sum(entries)::bigint FROM volume_actors), \
-                (SELECT count(*) FROM audit_entries)",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (actions, actors, entries) = common::rollup_totals(&pool).await;
     assert_eq!((actions, actors), (entries, entries));
     let mut from_rollup = std::collections::BTreeSet::new();
     let mut rolled_up = 0;

@@ -90,6 +90,20 @@ pub async fn writer_pool(pool: &PgPool) -> PgPool {
         .expect("the migrations grant the writer role what the server needs")
 }
 
+/// The entries each volume rollup counts (migrations/0017), and the entries the log holds:
+/// `(volume_actions, volume_actors, audit_entries)`. Tables named by schema, so a temporary
+/// table of the same name is never what is read.
+pub async fn rollup_totals(pool: &PgPool) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(entries), 0)::bigint FROM public.volume_actions), \
+                (SELECT coalesce(sum(entries), 0)::bigint FROM public.volume_actors), \
+                (SELECT count(*) FROM public.audit_entries)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 pub async fn key(pool: &PgPool, scopes: &[Scope]) -> String {
     accounts::create_key(pool, "test", scopes, &Acting::cli())
         .await
