@@ -150,3 +150,32 @@ async fn a_search_past_the_statement_timeout_is_a_503_that_says_to_narrow_it(poo
     let r = send(&app, get("/api/v1/events?q=anything", &key)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// The console's chart and Top values past the statement timeout: `TooSlow` (the console's
+/// `ConsoleError::TooSlow`, which the chart shows as "ran longer than the server allows …
+/// narrow"), never stale bars or a 500.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_chart_and_top_values_past_the_statement_timeout_say_so(pool: PgPool) {
+    use storage::query::QueryError;
+    let (_, reads, _) = app_with_pools(&pool, 4, Duration::from_millis(500)).await;
+    let filter = app::filter::Filter::parse("q=production&range=30d").unwrap();
+    let mut owner = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE audit_entries IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *owner)
+        .await
+        .unwrap();
+    let chart = storage::query::volume(&reads, &filter).await;
+    let top = storage::query::top_values(&reads, &filter, 10).await;
+    owner.rollback().await.unwrap();
+    assert!(matches!(chart, Err(QueryError::TooSlow)), "{chart:?}");
+    assert!(matches!(top, Err(QueryError::TooSlow)), "{top:?}");
+    // Once the lock is gone both answer.
+    let chart = storage::query::volume(&reads, &filter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(chart.buckets.iter().all(|b| b.total() == 0), "{chart:?}");
+    assert!(storage::query::top_values(&reads, &filter, 10)
+        .await
+        .is_ok());
+}

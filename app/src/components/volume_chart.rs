@@ -2,7 +2,8 @@
 //! status, one bar per bucket (a minute to a year, chosen by the server from the window). Drag
 //! across bars, or click one, to set the range to them. Counted exactly (the bars add up to
 //! the count); while Live is on it is asked again at most every [`LIVE_EVERY`]. Its space is
-//! kept while it loads, so the table below never jumps.
+//! kept while it loads, so the table below never jumps. A chart the server stopped at its
+//! statement timeout (text matched by millions of entries) says so in that space.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use leptos::prelude::*;
 
 use crate::api::volume_over_time;
 use crate::console_state::ConsoleNav;
+use crate::error::ConsoleError;
 use crate::filter::{CanonicalFilter, TimeBound, TimeWindow};
 use crate::format::{format_wall, thousands};
 use crate::hydration::Hydrated;
@@ -49,21 +51,30 @@ pub fn VolumeChart() -> impl IntoView {
         tick.track();
         async move {
             match asked {
-                Some(f) => volume_over_time(f).await.ok().flatten(),
-                None => None,
+                Some(f) => volume_over_time(f).await,
+                None => Ok(None),
             }
         }
     });
-    // The last answer stays drawn while the next one is asked.
+    // The last answer stays drawn while the next one is asked; an answer that failed takes the
+    // bars away (they were another filter's), and one the server stopped says so.
     let shown = RwSignal::new(None::<Volume>);
+    let stopped = RwSignal::new(false);
     Effect::new(move |_| {
-        if let Some(v) = chart.get() {
-            shown.set(v);
+        if let Some(answer) = chart.get() {
+            stopped.set(matches!(answer, Err(ConsoleError::TooSlow)));
+            shown.set(answer.ok().flatten());
         }
     });
     view! {
         <div class="volume-chart" data-testid="volume-chart">
             {move || shown.get().filter(|v| v.buckets.iter().any(|b| b.total() > 0)).map(|v| view! { <Bars volume=v/> })}
+            {move || stopped.get().then(|| view! {
+                <p class="volume-stopped" role="status" data-testid="volume-stopped">
+                    "The chart of this filter ran longer than the server allows and was stopped. \
+                     Narrow the time range or the search to see it; the entries below are listed as usual."
+                </p>
+            })}
         </div>
     }
 }

@@ -90,18 +90,30 @@ pub async fn writer_pool(pool: &PgPool) -> PgPool {
         .expect("the migrations grant the writer role what the server needs")
 }
 
-/// The entries each volume rollup counts (migrations/0017), and the entries the log holds:
-/// `(volume_actions, volume_actors, audit_entries)`. Tables named by schema, so a temporary
-/// table of the same name is never what is read.
-pub async fn rollup_totals(pool: &PgPool) -> (i64, i64, i64) {
-    sqlx::query_as(
-        "SELECT (SELECT coalesce(sum(entries), 0)::bigint FROM public.volume_actions), \
-                (SELECT coalesce(sum(entries), 0)::bigint FROM public.volume_actors), \
-                (SELECT count(*) FROM public.audit_entries)",
-    )
+/// The entries each volume rollup counts (migrations 0017 and 0020), in `Rollup::ALL`'s
+/// order, and the entries the log holds. Tables named by schema, so a temporary table of the
+/// same name is never what is read.
+pub async fn rollup_totals(pool: &PgPool) -> (Vec<i64>, i64) {
+    use sqlx::Row;
+    use trailkeep::domain::query::volume::Rollup;
+    let sums: Vec<String> = Rollup::ALL
+        .iter()
+        .map(|r| {
+            format!(
+                "(SELECT coalesce(sum(entries), 0)::bigint FROM public.{})",
+                r.table()
+            )
+        })
+        .collect();
+    let row = sqlx::query(&format!(
+        "SELECT {}, (SELECT count(*) FROM public.audit_entries)",
+        sums.join(", ")
+    ))
     .fetch_one(pool)
     .await
-    .unwrap()
+    .unwrap();
+    let rollups = (0..sums.len()).map(|i| row.get::<i64, _>(i)).collect();
+    (rollups, row.get(sums.len()))
 }
 
 pub async fn key(pool: &PgPool, scopes: &[Scope]) -> String {

@@ -1,8 +1,8 @@
 //! The chart's buckets: how wide, from the span the chart covers, so that a window holds at
 //! most [`MAX_BUCKETS`] of a size people read (a minute, an hour, a day…). Pure: the grouping
-//! itself is `storage::query::volume`, which reads whole hours from a rollup
-//! (migrations/0017_volume_rollups.sql) when [`rollup_for`] finds one for the filter and
-//! [`whole_hours`] finds some in the window.
+//! itself is `storage::query::volume`, which reads whole hours from a rollup (migrations 0017
+//! and 0020) when [`rollup_for`] finds one for the filter and [`whole_hours`] finds some in the
+//! window.
 
 use app::filter::{Exclusions, Filter};
 use app::model::TopField;
@@ -50,29 +50,43 @@ pub fn bucket_start(t: DateTime<Utc>, size: i64) -> DateTime<Utc> {
     origin() + Duration::seconds(since.div_euclid(size) * size)
 }
 
-/// The hourly rollup that counts the entries of a filter (migrations/0017_volume_rollups.sql):
-/// each keeps the hour, status and source of every entry, and one field more.
+/// The hourly rollup that counts the entries of a filter (migrations/0017_volume_rollups.sql
+/// and 0020_resource_and_ip_rollups.sql): each keeps the hour, status and source of every
+/// entry, and one field more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rollup {
     /// `volume_actions`: by action.
     Actions,
     /// `volume_actors`: by actor (id, name and email).
     Actors,
+    /// `volume_resources`: by resource (type and id).
+    Resources,
+    /// `volume_ips`: by address.
+    Ips,
 }
 
 impl Rollup {
+    /// Every rollup, the one read first when several keep a filter first (the fewest rows an
+    /// hour: a few per action).
+    pub const ALL: [Rollup; 4] = [
+        Rollup::Actions,
+        Rollup::Actors,
+        Rollup::Ips,
+        Rollup::Resources,
+    ];
+
     pub fn table(self) -> &'static str {
         match self {
             Rollup::Actions => "volume_actions",
             Rollup::Actors => "volume_actors",
+            Rollup::Resources => "volume_resources",
+            Rollup::Ips => "volume_ips",
         }
     }
-}
 
-impl Rollup {
-    /// Whether the rollup keeps every field `f` names: neither keeps an entry's resource, IP
-    /// or text; `volume_actions` keeps no actor and `volume_actors` no action. Every field is
-    /// named, so a new one must be decided here.
+    /// Whether the rollup keeps every field `f` names: each keeps the time, status and source,
+    /// and its own field (included or excluded); none keeps the text. Every field is named, so
+    /// a new one must be decided here.
     pub fn keeps(self, f: &Filter) -> bool {
         let Filter {
             users,
@@ -88,38 +102,43 @@ impl Rollup {
                 Exclusions {
                     users: not_users,
                     actions: not_actions,
-                    resources,
-                    ips,
+                    resources: not_resources,
+                    ips: not_ips,
                     sources: _,
                 },
             order: _,
         } = f;
-        let unkept = q.is_some() || resource.is_some() || ip.is_some();
-        if unkept || !resources.is_empty() || !ips.is_empty() {
-            return false;
-        }
-        match self {
-            Rollup::Actions => users.is_empty() && not_users.is_empty(),
-            Rollup::Actors => actions.is_empty() && not_actions.is_empty(),
-        }
+        // Which rollup's own field each named field is.
+        let named = [
+            (Rollup::Actors, !users.is_empty() || !not_users.is_empty()),
+            (
+                Rollup::Actions,
+                !actions.is_empty() || !not_actions.is_empty(),
+            ),
+            (
+                Rollup::Resources,
+                resource.is_some() || !not_resources.is_empty(),
+            ),
+            (Rollup::Ips, ip.is_some() || !not_ips.is_empty()),
+        ];
+        q.is_none() && named.iter().all(|&(own, named)| own == self || !named)
     }
 
-    /// The rollup whose rows are told apart by `field`, if one is (Top values of that field
-    /// read it when it [keeps](Rollup::keeps) the filter).
-    pub fn holding(field: TopField) -> Option<Rollup> {
+    /// The rollup whose rows are told apart by `field` (Top values of that field read it when
+    /// it [keeps](Rollup::keeps) the filter).
+    pub fn holding(field: TopField) -> Rollup {
         match field {
-            TopField::User => Some(Rollup::Actors),
-            TopField::Action => Some(Rollup::Actions),
-            TopField::Resource | TopField::Ip => None,
+            TopField::User => Rollup::Actors,
+            TopField::Action => Rollup::Actions,
+            TopField::Resource => Rollup::Resources,
+            TopField::Ip => Rollup::Ips,
         }
     }
 }
 
 /// The rollup that keeps every field `f` names, if one does.
 pub fn rollup_for(f: &Filter) -> Option<Rollup> {
-    [Rollup::Actions, Rollup::Actors]
-        .into_iter()
-        .find(|r| r.keeps(f))
+    Rollup::ALL.into_iter().find(|r| r.keeps(f))
 }
 
 /// Whole UTC hours inside a window: `start..end` as bounds, each on the hour (open where the
@@ -264,10 +283,18 @@ mod tests {
             ("user=grace@company.com&action=config.*", None),
             ("not_user=u_1&not_action=user.login", None),
             ("q=production", None),
-            ("resource=cfg_7", None),
-            ("ip=10.0.0.0/8", None),
-            ("not_resource=cfg_7", None),
-            ("not_ip=10.0.0.1", None),
+            ("q=production&status=failure", None),
+            ("resource=cfg_7", Some(Rollup::Resources)),
+            (
+                "resource=config:*&range=7d&status=failure",
+                Some(Rollup::Resources),
+            ),
+            ("not_resource=cfg_7", Some(Rollup::Resources)),
+            ("ip=10.0.0.0/8", Some(Rollup::Ips)),
+            ("not_ip=10.0.0.1&source=trailkeep", Some(Rollup::Ips)),
+            ("resource=cfg_7&ip=10.0.0.0/8", None),
+            ("resource=cfg_7&user=grace@company.com", None),
+            ("not_ip=10.0.0.1&action=config.*", None),
         ] {
             assert_eq!(rollup(q), want, "{q}");
         }
@@ -275,6 +302,9 @@ mod tests {
         assert!(keeps(Rollup::Actors, "") && keeps(Rollup::Actors, "status=failure&range=7d"));
         assert!(!keeps(Rollup::Actors, "not_action=user.*"));
         assert!(!keeps(Rollup::Actions, "user=grace@company.com"));
+        assert!(keeps(Rollup::Ips, "") && keeps(Rollup::Resources, "status=failure"));
+        assert!(!keeps(Rollup::Ips, "resource=cfg_7") && !keeps(Rollup::Resources, "ip=10.0.0.1"));
+        assert!(!keeps(Rollup::Ips, "q=10.0.0.1") && !keeps(Rollup::Resources, "q=cfg_7"));
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub(super) fn push_field_counts(
     head: i64,
     bounds: &Bounds,
 ) {
-    let rollup = Rollup::holding(field).filter(|r| r.keeps(f));
+    let rollup = Some(Rollup::holding(field)).filter(|r| r.keeps(f));
     match rollup.zip(hours_within(bounds.from, bounds.to)) {
         Some((rollup, hours)) => {
             push_from_rollup(qb, f, field, rollup, hours);
@@ -109,7 +109,7 @@ pub(super) fn push_field_counts(
 
 /// The `limit` most frequent values of every field under `f` (ties by value).
 ///
-/// Actors and actions are summed from their hourly rollups where they can be
+/// Each field is summed from its hourly rollup where that keeps the filter
 /// ([`push_field_counts`]); one read-only snapshot holds every statement.
 pub async fn top_values(
     pool: &PgPool,

@@ -3,11 +3,11 @@
 //! entries the filter matches. The window is the filter's; without a start (or end), the first
 //! (or last) matching entry's time, so no entry falls outside the chart.
 //!
-//! Whole hours come from an hourly rollup (migrations/0017_volume_rollups.sql) when one keeps
-//! every field the filter names; the partial hours at the window's edges, and every other
-//! filter, are counted from the log. The rollups are kept in the appending transaction, so in
-//! the one snapshot all agree: the chart stays exact and reads a few rows per action or actor
-//! and hour, not every entry.
+//! Whole hours come from an hourly rollup (migrations/0017_volume_rollups.sql and
+//! 0020_resource_and_ip_rollups.sql) when one keeps every field the filter names; the partial
+//! hours at the window's edges, and text filters, are counted from the log. The rollups are
+//! kept in the appending transaction, so in the one snapshot all agree: the chart stays exact
+//! and reads a few rows per value and hour, not every entry.
 
 use app::filter::Filter;
 use app::model::{Volume, VolumeBucket};
