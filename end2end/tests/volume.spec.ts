@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { spawn } from 'node:child_process';
 import { ingest, ready, rows, unique } from './session';
 
 // The volume chart (issue 24, item 9): its bars equal the API's counts for the same buckets,
@@ -66,4 +67,41 @@ test('the chart counts exactly what the API counts, and a drag sets the range', 
   await expect(page).not.toHaveURL(/range=/);
   await expect(rows(page)).toHaveCount(4);
   await page.screenshot({ path: 'test-results/volume-chart-1280.png' });
+});
+
+// A chart the server stops at its statement timeout (text matched by millions of entries, at
+// scale) says so in its place, and never keeps the bars of the filter before. Here the log's
+// owner holds the resources' rollup, which the chart of a resource reads, while the table
+// (read from the log) answers as usual; Refresh then draws it.
+test('a chart the server stops says so, and keeps no other filter\'s bars', async ({ page }) => {
+  test.setTimeout(120_000);
+  await ready(page, '/audit?range=90d');
+  const chart = page.getByTestId('volume-chart');
+  await expect(chart.locator('g.bar').first()).toBeAttached({ timeout: 15_000 });
+  // The lock is held while psql waits for its next command; ROLLBACK ends it at once.
+  const lock = spawn('psql', [process.env.DATABASE_URL!, '-qXtA'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => lock.on('exit', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      lock.stdout.on('data', (d) => String(d).includes('locked') && resolve());
+      lock.on('exit', (code) => reject(new Error(`psql exited with ${code}`)));
+      lock.stdin.write("BEGIN; LOCK TABLE volume_resources IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n");
+    });
+    await page.getByTestId('resource-filter').pressSequentially('cfg_7', { delay: 120 });
+    await expect(page).toHaveURL(/resource=cfg_7/);
+    await expect(rows(page).first()).toBeVisible();
+    await expect(rows(page).first()).toContainText('cfg_7');
+    // The server's read statements stop after 30 s.
+    const stopped = chart.getByTestId('volume-stopped');
+    await expect(stopped).toBeVisible({ timeout: 45_000 });
+    await expect(stopped).toContainText('ran longer than the server allows');
+    await expect(stopped).toContainText('Narrow the time range');
+    await expect(chart.locator('g.bar')).toHaveCount(0);
+  } finally {
+    lock.stdin.end('ROLLBACK;\n');
+    await exited;
+  }
+  await page.getByTestId('refresh').click();
+  await expect(chart.locator('g.bar').first()).toBeAttached({ timeout: 15_000 });
+  await expect(chart.getByTestId('volume-stopped')).toHaveCount(0);
 });

@@ -24,8 +24,9 @@ pub fn TopValuesToggle(open: RwSignal<bool>) -> impl IntoView {
     }
 }
 
+/// `refresh`: the page's Refresh (and retries), which asks the open panel again too.
 #[component]
-pub fn TopValuesPanel(open: RwSignal<bool>) -> impl IntoView {
+pub fn TopValuesPanel(open: RwSignal<bool>, refresh: RwSignal<u32>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let filter = Memo::new(move |_| {
         nav.query
@@ -33,6 +34,7 @@ pub fn TopValuesPanel(open: RwSignal<bool>) -> impl IntoView {
     });
     let counts = LocalResource::new(move || {
         let asked = open.get().then(|| filter.get()).flatten();
+        refresh.track();
         async move {
             match asked {
                 Some(f) => Some(top_values_under(f).await),

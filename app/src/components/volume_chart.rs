@@ -21,8 +21,9 @@ use crate::model::Volume;
 /// How often a live chart is asked again while entries arrive.
 const LIVE_EVERY: Duration = Duration::from_secs(5);
 
+/// `refresh`: the page's Refresh (and retries), which asks the chart again too.
 #[component]
-pub fn VolumeChart() -> impl IntoView {
+pub fn VolumeChart(refresh: RwSignal<u32>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
     let feed = expect_context::<LiveFeed>();
     let filter = Memo::new(move |_| {
@@ -49,6 +50,7 @@ pub fn VolumeChart() -> impl IntoView {
     let chart = LocalResource::new(move || {
         let asked = filter.get();
         tick.track();
+        refresh.track();
         async move {
             match asked {
                 Some(f) => volume_over_time(f).await,

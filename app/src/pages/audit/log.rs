@@ -148,7 +148,7 @@ pub fn AuditLog() -> impl IntoView {
         <SearchBar/>
         <FilterBar/>
         <FilterChips/>
-        <VolumeChart/>
+        <VolumeChart refresh=refresh/>
         <div class="results-bar">
             <ResultCount of=counted idle=Signal::derive(move || matches!(first_page.get(), Some(Err(_)) | Some(Ok(None))))/>
             <span class="updating-note" data-testid="updating" role="status"
@@ -163,7 +163,7 @@ pub fn AuditLog() -> impl IntoView {
             <OrderToggle/>
             <TimeZoneToggle/>
         </div>
-        <TopValuesPanel open=top_open/>
+        <TopValuesPanel open=top_open refresh=refresh/>
         <div class="results" class:updating=move || updating.get() class:with-detail=move || detail_open.get()>
             <Transition
                 fallback=|| view! { <p class="state-message" data-testid="loading">"Loading entries…"</p> }

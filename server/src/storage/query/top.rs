@@ -15,12 +15,14 @@ use crate::domain::query::window::Bounds;
 use crate::storage::pools::{acquire, READS};
 
 /// `(value as a filter takes it, what people read)` of a field, as SQL. An actor is told
-/// apart as `user=` matches it: by email in any case when there is one, else by id.
+/// apart as `user=` matches it: by email in any case when there is one, else by id. Where
+/// people read the value itself, the label is the grouped expression (no `max()` to compute
+/// over every row: a third of the read for resources and addresses).
 fn field_sql(field: TopField) -> (&'static str, &'static str) {
     match field {
         TopField::User => (
             "coalesce(lower(actor_email), actor_id)",
-            "coalesce(actor_name, actor_email, actor_id)",
+            "max(coalesce(actor_name, actor_email, actor_id))",
         ),
         TopField::Action => ("action", "action"),
         TopField::Resource => (
@@ -43,7 +45,7 @@ fn push_from_log(
 ) {
     let (value, label) = field_sql(field);
     qb.push(format!(
-        "SELECT {value} AS value, max({label}) AS label, count(*) AS n \
+        "SELECT {value} AS value, {label} AS label, count(*) AS n \
          FROM audit_entries WHERE seq < "
     ))
     .push_bind(head);
@@ -62,7 +64,7 @@ fn push_from_rollup(
 ) {
     let (value, label) = field_sql(field);
     qb.push(format!(
-        "SELECT {value} AS value, max({label}) AS label, sum(entries)::bigint AS n FROM "
+        "SELECT {value} AS value, {label} AS label, sum(entries)::bigint AS n FROM "
     ))
     .push(rollup.table())
     .push(" WHERE true");
