@@ -79,13 +79,18 @@ test('a chart the server stops says so, and keeps no other filter\'s bars', asyn
   const chart = page.getByTestId('volume-chart');
   await expect(chart.locator('g.bar').first()).toBeAttached({ timeout: 15_000 });
   // The lock is held while psql waits for its next command; ROLLBACK ends it at once.
-  const lock = spawn('psql', [process.env.DATABASE_URL!, '-qXtA'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lock = spawn('psql', [process.env.DATABASE_URL!, '-qXtA', '-v', 'ON_ERROR_STOP=1'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  lock.stdin.on('error', () => {});
   const exited = new Promise((resolve) => lock.on('exit', resolve));
   try {
     await new Promise<void>((resolve, reject) => {
       lock.stdout.on('data', (d) => String(d).includes('locked') && resolve());
       lock.on('exit', (code) => reject(new Error(`psql exited with ${code}`)));
-      lock.stdin.write("BEGIN; LOCK TABLE volume_resources IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n");
+      lock.stdin.write(
+        "SET lock_timeout = '5s'; BEGIN; LOCK TABLE volume_resources IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n",
+      );
     });
     await page.getByTestId('resource-filter').pressSequentially('cfg_7', { delay: 120 });
     await expect(page).toHaveURL(/resource=cfg_7/);
@@ -99,7 +104,8 @@ test('a chart the server stops says so, and keeps no other filter\'s bars', asyn
     await expect(chart.locator('g.bar')).toHaveCount(0);
   } finally {
     lock.stdin.end('ROLLBACK;\n');
-    await exited;
+    const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
+    if (!gone) lock.kill();
   }
   await page.getByTestId('refresh').click();
   await expect(chart.locator('g.bar').first()).toBeAttached({ timeout: 15_000 });

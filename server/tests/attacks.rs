@@ -336,6 +336,62 @@ async fn the_server_role_cannot_skew_the_volume_chart(pool: PgPool) {
     assert_eq!(common::rollup_totals(&writer).await, (vec![30; 4], 30));
 }
 
+/// An ingest key sends the largest fields the API accepts, in characters of four UTF-8 bytes
+/// that do not compress: every unique key over them (the picker's statistics, the rollups by
+/// actor and by resource) holds hashes, so the append succeeds and is counted everywhere; with
+/// the texts themselves in the keys it was a 500 (a btree row holds at most 2,704 bytes).
+#[sqlx::test(migrations = "../migrations")]
+async fn the_largest_fields_the_api_accepts_are_appended_and_counted(pool: PgPool) {
+    let app = common::router(&pool).await;
+    let k = common::key(&pool, &[Scope::Ingest]).await;
+    // 512 characters from U+20000 on, a different sequence per field (a fixed LCG).
+    let mut state = 0x2545_f491_u64;
+    let mut text = || -> String {
+        (0..trailkeep::domain::entry::event::MAX_TEXT_LEN)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                char::from_u32(0x20000 + (state >> 33) as u32 % 0xA6DF).unwrap()
+            })
+            .collect()
+    };
+    let (actor, resource) = (text(), text());
+    let event = json!({
+        "action": "doc.viewed",
+        "occurred_at": "2026-11-20T10:30:00Z",
+        "actor": {"id": actor, "name": text(), "email": text()},
+        "resource": {"type": text(), "id": resource},
+    });
+    for _ in 0..2 {
+        let r = post(&app, &k, &event).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // Every rollup counts every entry of the log (the key's creation is one too).
+    let (rollups, entries) = common::rollup_totals(&pool).await;
+    assert_eq!(rollups, vec![entries; 4]);
+    let (stats, counted): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), sum(entry_count)::bigint FROM actor_stats WHERE actor_id = $1",
+    )
+    .bind(&actor)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((stats, counted), (1, 2), "one actor, counted twice");
+    let (rows, entries): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), sum(entries)::bigint FROM volume_resources WHERE resource_id = $1",
+    )
+    .bind(&resource)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (rows, entries),
+        (1, 2),
+        "one resource and hour, counted twice"
+    );
+}
+
 /// The server's role shadows a rollup with a temporary table of the same name and key, with a
 /// trigger of its own, then appends: the log's trigger (running as the owner) still writes the
 /// real rollup, never the role's table, so the role's code never runs as the owner. And every

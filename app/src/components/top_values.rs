@@ -24,7 +24,7 @@ pub fn TopValuesToggle(open: RwSignal<bool>) -> impl IntoView {
     }
 }
 
-/// `refresh`: the page's Refresh (and retries), which asks the open panel again too.
+/// `refresh`: bumped by the page's Refresh button, which asks the open panel again too.
 #[component]
 pub fn TopValuesPanel(open: RwSignal<bool>, refresh: RwSignal<u32>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();

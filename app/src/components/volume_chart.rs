@@ -21,7 +21,7 @@ use crate::model::Volume;
 /// How often a live chart is asked again while entries arrive.
 const LIVE_EVERY: Duration = Duration::from_secs(5);
 
-/// `refresh`: the page's Refresh (and retries), which asks the chart again too.
+/// `refresh`: bumped by the page's Refresh button, which asks the chart again too.
 #[component]
 pub fn VolumeChart(refresh: RwSignal<u32>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();

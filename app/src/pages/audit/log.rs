@@ -37,6 +37,10 @@ pub fn AuditLog() -> impl IntoView {
     provide_context(nav);
     provide_context(ChipWords::new(nav));
     let refresh = RwSignal::new(0u32);
+    // Bumped by the Refresh button only: the chart and Top values are asked again then, never
+    // by the calm retries below (reads of up to the statement timeout must not pile up on a
+    // read pool that is already full).
+    let asked_again = RwSignal::new(0u32);
     let top_open = RwSignal::new(false);
     let updating = RwSignal::new(false);
     // The canonical filter, or `None` when the URL's filter is refused.
@@ -140,7 +144,10 @@ pub fn AuditLog() -> impl IntoView {
                 </Show>
                 <SavedSearches/>
                 <button type="button" class="secondary" data-testid="refresh"
-                    on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+                    on:click=move |_| {
+                        refresh.update(|n| *n += 1);
+                        asked_again.update(|n| *n += 1);
+                    }>"Refresh"</button>
                 <ExportButton/>
             </div>
         </div>
@@ -148,7 +155,7 @@ pub fn AuditLog() -> impl IntoView {
         <SearchBar/>
         <FilterBar/>
         <FilterChips/>
-        <VolumeChart refresh=refresh/>
+        <VolumeChart refresh=asked_again/>
         <div class="results-bar">
             <ResultCount of=counted idle=Signal::derive(move || matches!(first_page.get(), Some(Err(_)) | Some(Ok(None))))/>
             <span class="updating-note" data-testid="updating" role="status"
@@ -163,7 +170,7 @@ pub fn AuditLog() -> impl IntoView {
             <OrderToggle/>
             <TimeZoneToggle/>
         </div>
-        <TopValuesPanel open=top_open refresh=refresh/>
+        <TopValuesPanel open=top_open refresh=asked_again/>
         <div class="results" class:updating=move || updating.get() class:with-detail=move || detail_open.get()>
             <Transition
                 fallback=|| view! { <p class="state-message" data-testid="loading">"Loading entries…"</p> }
@@ -179,7 +186,10 @@ pub fn AuditLog() -> impl IntoView {
                         <div class="state-message error" role="alert">
                             <h2>"The entries could not be loaded"</h2>
                             <p>{e.to_string()}</p>
-                            <button type="button" class="secondary" on:click=move |_| refresh.update(|n| *n += 1)>"Retry"</button>
+                            <button type="button" class="secondary" on:click=move |_| {
+                                refresh.update(|n| *n += 1);
+                                asked_again.update(|n| *n += 1);
+                            }>"Retry"</button>
                         </div>
                     }),
                 })}
