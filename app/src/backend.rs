@@ -7,10 +7,13 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::filter::{Filter, SavedSearch};
+use crate::keys::{ApiKey, NewSecret, Scope};
+use crate::model::Role;
 use crate::model::{
     ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence, KeyName,
     MatchCount, NeverRecorded, TopValues, Volume,
 };
+use crate::users::UserView;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -82,3 +85,62 @@ pub trait ConsoleBackend: Send + Sync + 'static {
 }
 
 pub type SharedBackend = Arc<dyn ConsoleBackend>;
+
+/// Who asks for a change, and from where: the entry that records it names them. The address
+/// honours the server's proxy setting; the guard in front of every server function sets it.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: crate::model::SessionUser,
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The client facts the server's guard puts on every request, for [`Caller`].
+#[derive(Clone, Debug, Default)]
+pub struct ClientFacts {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// What the admin pages read and change. Every change commits in one transaction with the
+/// entry that records it (source `trailkeep`); the caller's role is checked before.
+pub trait AdminBackend: Send + Sync + 'static {
+    /// Every API key, newest first (revoked and expired ones too: their entries name them).
+    fn keys(&self) -> BoxFuture<'_, BackendResult<Vec<ApiKey>>>;
+    /// A new key; its secret is in the answer and nowhere else.
+    fn create_key(
+        &self,
+        by: Caller,
+        name: String,
+        scopes: Vec<Scope>,
+        expires_in_days: Option<u32>,
+    ) -> BoxFuture<'_, BackendResult<NewSecret>>;
+    /// A new secret for key `id`; the previous one is accepted for `grace_hours` more.
+    fn rotate_key(
+        &self,
+        by: Caller,
+        id: Uuid,
+        grace_hours: u32,
+    ) -> BoxFuture<'_, BackendResult<NewSecret>>;
+    /// Refuses key `id` from now on, its live sockets included.
+    fn revoke_key(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<ApiKey>>;
+    /// Every user, by name.
+    fn users(&self) -> BoxFuture<'_, BackendResult<Vec<UserView>>>;
+    /// Gives user `id` `role` (never leaving no active admin); their sessions end.
+    fn change_role(
+        &self,
+        by: Caller,
+        id: Uuid,
+        role: Role,
+    ) -> BoxFuture<'_, BackendResult<UserView>>;
+    /// Deactivates (`active: false`) or reactivates user `id`; deactivation ends their
+    /// sessions and live sockets and never leaves no active admin.
+    fn set_active(
+        &self,
+        by: Caller,
+        id: Uuid,
+        active: bool,
+    ) -> BoxFuture<'_, BackendResult<UserView>>;
+}
+
+pub type SharedAdmin = Arc<dyn AdminBackend>;

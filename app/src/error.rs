@@ -7,6 +7,8 @@ use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::Se
 use serde::{Deserialize, Serialize};
 
 use crate::filter::FilterError;
+use crate::keys::KeyRefusal;
+use crate::users::UserRefusal;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsoleError {
@@ -25,7 +27,16 @@ pub enum ConsoleError {
     Unreachable,
     /// A saved search was refused: why, in words that say what to do.
     SavedSearch(SavedSearchRefusal),
-    /// The call itself went wrong (arguments, encoding): a defect to report, with its detail.
+    /// The page is for admins only (API keys; users and settings later).
+    AdminOnly,
+    /// An API key could not be created, rotated or revoked: why.
+    Key(KeyRefusal),
+    /// A change to a user was refused: why.
+    User(UserRefusal),
+    /// The server could not read the call's arguments (not something the console sends): a 400.
+    BadCall(String),
+    /// The call itself went wrong (encoding, a missing backend): a defect to report, with its
+    /// detail.
     Broken(String),
 }
 
@@ -92,7 +103,12 @@ impl ConsoleError {
     pub fn status(&self) -> u16 {
         match self {
             ConsoleError::SignedOut => 401,
-            ConsoleError::NoAccess => 403,
+            ConsoleError::NoAccess | ConsoleError::AdminOnly => 403,
+            ConsoleError::Key(KeyRefusal::NotFound) => 404,
+            ConsoleError::Key(KeyRefusal::NotLive) => 409,
+            ConsoleError::Key(_) => 400,
+            ConsoleError::User(UserRefusal::NotFound) => 404,
+            ConsoleError::User(_) => 409,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
             ConsoleError::SavedSearch(
@@ -101,6 +117,7 @@ impl ConsoleError {
             ConsoleError::SavedSearch(_) => 400,
             ConsoleError::Unavailable | ConsoleError::TooSlow => 503,
             ConsoleError::Unreachable => 502,
+            ConsoleError::BadCall(_) => 400,
             ConsoleError::Broken(_) => 500,
         }
     }
@@ -127,6 +144,15 @@ impl fmt::Display for ConsoleError {
                 "This search ran longer than the server allows and was stopped. Narrow it — a shorter time range, fewer values or a longer search text — and try again.",
             ),
             ConsoleError::SavedSearch(r) => write!(f, "{r}"),
+            ConsoleError::AdminOnly => f.write_str(
+                "Only admins can see and change this. Ask an admin if you need a change.",
+            ),
+            ConsoleError::Key(r) => write!(f, "{r}"),
+            ConsoleError::User(r) => write!(f, "{r}"),
+            ConsoleError::BadCall(detail) => write!(
+                f,
+                "The request's arguments could not be read ({detail}). Reload the page."
+            ),
             ConsoleError::Broken(detail) => write!(
                 f,
                 "The console and the server did not understand each other ({detail}). Reload the page."
@@ -136,6 +162,18 @@ impl fmt::Display for ConsoleError {
 }
 
 impl std::error::Error for ConsoleError {}
+
+impl From<UserRefusal> for ConsoleError {
+    fn from(r: UserRefusal) -> Self {
+        ConsoleError::User(r)
+    }
+}
+
+impl From<KeyRefusal> for ConsoleError {
+    fn from(r: KeyRefusal) -> Self {
+        ConsoleError::Key(r)
+    }
+}
 
 impl From<FilterError> for ConsoleError {
     fn from(e: FilterError) -> Self {
@@ -148,8 +186,17 @@ impl FromServerFnError for ConsoleError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            // The network failed, or what came back was not the server's answer (a proxy's
-            // error page cannot be decoded): both pass.
+            // On the server, a request whose arguments cannot be read (hand-made: the console
+            // never sends one): refused, a 400, never a 500 or a 502.
+            ServerFnErrorErr::Args(why)
+            | ServerFnErrorErr::MissingArg(why)
+            | ServerFnErrorErr::Deserialization(why)
+                if cfg!(feature = "ssr") =>
+            {
+                ConsoleError::BadCall(why)
+            }
+            // In the browser: the network failed, or what came back was not the server's
+            // answer (a proxy's error page cannot be decoded): both pass.
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Deserialization(_) => {
                 ConsoleError::Unreachable
             }

@@ -116,6 +116,23 @@ pub fn plain(v: &serde_json::Value) -> String {
     }
 }
 
+/// The time now, in the browser as on the server (chrono's clock does not run in the browser).
+pub fn now() -> DateTime<Utc> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        Utc::now()
+    }
+}
+
+/// `2026-11-25 14:03 UTC`: to the minute, for lists of things made by people.
+pub fn minutes_utc(t: &DateTime<Utc>) -> String {
+    format!("{} UTC", minutes_string(t.naive_utc(), ' '))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use leptos_router::{
 };
 
 use crate::hydration::Hydrated;
-use crate::pages::{AuditPage, LoginPage, NotFound};
+use crate::pages::{AuditPage, KeysPage, LoginPage, NotFound, UsersPage};
 
 /// The HTML document around the app, rendered on the server. The browser bundle is loaded
 /// from `assets_root` (a path named for the server's build).
@@ -55,6 +55,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage/>
                 // Rendered whole before sending: a shared link shows its rows even without script.
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

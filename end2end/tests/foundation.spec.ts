@@ -19,7 +19,7 @@ test('a signed-out visitor is sent to the login page and comes back after signin
   const rendered = await page.locator('table.entry-table tbody tr[data-seq]').count();
   expect(rendered).toBeGreaterThan(10);
   expect(rendered).toBeLessThanOrEqual(60);
-  await expect(page.locator('header .user-name')).toHaveText('Avery Admin');
+  await expect(page.getByTestId('nav-user').locator('.user-name')).toHaveText('Avery Admin');
   await page.screenshot({ path: 'test-results/audit-page.png', fullPage: false });
 });
 

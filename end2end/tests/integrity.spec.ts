@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ready, rows } from './session';
+import { ingest, ready, rows, unique } from './session';
 
 // The integrity badge: the browser checks the latest signed checkpoint against the key it
 // pinned and the entries in view against the checkpoint's root, by itself.
@@ -49,4 +49,58 @@ test('with another pinned key, the badge turns red and says why', async ({ page 
   await expect(page.getByTestId('integrity-why')).toContainText('not signed by the pinned key');
   await page.screenshot({ path: 'test-results/integrity-badge-red.png' });
   await page.evaluate(() => localStorage.removeItem('trailkeep.verifier_key'));
+});
+
+test('the badge keeps one size whatever it says, so nothing under it moves', async ({ page, request }) => {
+  test.setTimeout(180_000);
+  const marker = unique('steady');
+  const event = (n: number) => ({
+    action: 'config.deployed',
+    actor: { id: `${marker}_${n}`, name: `${marker} ${n}`, type: 'system' },
+    resource: { type: 'config', id: marker },
+  });
+  await ingest(request, event(0));
+  // Every top of the filter bar and every height of the badge the page ever showed, frame by
+  // frame from the first paint: server-rendered "Checking", verified, entries newer than the
+  // checkpoint, a checkpoint arriving, the age ticking.
+  await page.addInitScript(() => {
+    const seen = { tops: new Set<number>(), heights: new Set<number>(), states: new Set<string>() };
+    (window as unknown as { seen: typeof seen }).seen = seen;
+    const look = () => {
+      const bar = document.querySelector('.filter-bar');
+      const badge = document.querySelector('[data-testid="integrity-badge"]');
+      if (bar && badge) {
+        seen.tops.add(Math.round(bar.getBoundingClientRect().top));
+        seen.heights.add(Math.round(badge.getBoundingClientRect().height));
+        seen.states.add(badge.getAttribute('data-state') ?? '');
+      }
+      requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+  });
+  const seen = () =>
+    page.evaluate(() => {
+      const s = (window as unknown as { seen: { tops: Set<number>; heights: Set<number>; states: Set<string> } }).seen;
+      return { tops: [...s.tops], heights: [...s.heights], states: [...s.states] };
+    });
+  await ready(page, `/audit?resource=config:${marker}`);
+  let shown = 1;
+  for (const width of [1280, 1024, 768]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(`/audit?resource=config:${marker}`);
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    const badge = page.getByTestId('integrity-badge');
+    await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
+    // New entries, shown by Refresh before a checkpoint takes them, then taken by one.
+    await ingest(request, [event(1), event(2), event(3)]);
+    await page.getByTestId('refresh').click();
+    shown += 3;
+    await expect(rows(page)).toHaveCount(shown);
+    await expect(page.getByTestId('integrity-detail')).toContainText(/Every entry on this page is in the log's signed record \(/, { timeout: 45_000 });
+    await page.waitForTimeout(2_500); // the age ticks
+    const { tops, heights, states } = await seen();
+    expect(states, `at ${width} px`).toEqual(expect.arrayContaining(['checking', 'verified']));
+    expect(tops, `the filter bar's top at ${width} px`).toHaveLength(1);
+    expect(heights, `the badge's height at ${width} px`).toHaveLength(1);
+  }
 });

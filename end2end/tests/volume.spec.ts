@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { ingest, ready, rows, unique } from './session';
@@ -102,6 +103,18 @@ test('a chart the server stops says so, and keeps no other filter\'s bars', asyn
     await expect(stopped).toContainText('ran longer than the server allows');
     await expect(stopped).toContainText('Narrow the time range');
     await expect(chart.locator('g.bar')).toHaveCount(0);
+    // Looked at, and checked by axe-core, light and dark, wide and narrow.
+    for (const scheme of ['light', 'dark'] as const) {
+      for (const width of [1024, 768]) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.setViewportSize({ width, height: 900 });
+        await expect(stopped).toBeVisible();
+        const result = await new AxeBuilder({ page }).analyze();
+        const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(' | ')}`);
+        expect(found, `the stopped chart at ${width} px, ${scheme}`).toEqual([]);
+        await page.screenshot({ path: `test-results/volume-stopped-${width}-${scheme}.png` });
+      }
+    }
   } finally {
     lock.stdin.end('ROLLBACK;\n');
     const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);

@@ -395,6 +395,8 @@ async fn a_burst_of_sign_ins_does_not_stall_other_requests(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_role_change_ends_the_users_sessions(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
+    // Another admin: the last active admin is never demoted (tests/users.rs).
+    user(&pool, "bob@example.com", Role::Admin).await;
     let app = router(&pool).await;
     let r = send(&app, login("ada@example.com", PASSWORD, None)).await;
     let cookie = session_cookie(&r);

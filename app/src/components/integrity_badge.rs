@@ -227,27 +227,29 @@ pub fn IntegrityBadge(
                 Integrity::Checking => view! {
                     <span class="integrity-title">"Checking integrity…"</span>
                 }.into_any(),
-                Integrity::Verified { size, key, signed_at, proven, newer } => view! {
-                    <span class="integrity-title">"✓ Verified in your browser"</span>
-                    <span class="integrity-detail" data-testid="integrity-detail">
-                        {match (proven.len(), newer) {
-                            (_, 0) => "Every entry on this page is in the log's signed record".to_string(),
-                            (0, n) => format!("The {n} entries on this page are newer than the signed record: they join it at the next checkpoint, within seconds"),
-                            (_, n) => format!("Every entry on this page is in the log's signed record, except the newest {n}, which join it at the next checkpoint"),
-                        }}
-                        {move || format!(
-                            " (checkpoint of {} entries, signed {} ago).",
-                            crate::format::thousands(size as i64),
-                            age_words((clock.get() - signed_at).num_seconds()),
-                        )}
-                    </span>
-                    <span class="integrity-hint" data-testid="integrity-key">
-                        "Checked against key " <code>{key.clone()}</code>
-                        ", which this browser pinned: compare it with what "
-                        <code>"trailkeep key-info"</code> " prints on the server."
-                    </span>
-                    <IntegrityExplained size key/>
-                }.into_any(),
+                Integrity::Verified { size, key, signed_at, proven, newer } => {
+                    let said = match (proven.len(), newer) {
+                        (_, 0) => "Every entry on this page is in the log's signed record".to_string(),
+                        (0, n) => format!("The {n} entries on this page are newer than the signed record: they join it at the next checkpoint, within seconds"),
+                        (_, n) => format!("Every entry on this page is in the log's signed record, except the newest {n}, which join it at the next checkpoint"),
+                    };
+                    let detail = Signal::derive(move || format!(
+                        "{said} (checkpoint of {} entries, signed {} ago).",
+                        crate::format::thousands(size as i64),
+                        age_words((clock.get() - signed_at).num_seconds()),
+                    ));
+                    view! {
+                        <div class="integrity-head">
+                            <span class="integrity-title">"✓ Verified in your browser"</span>
+                            <IntegrityExplained size key/>
+                        </div>
+                        // At most two lines (the badge keeps one height whatever it says, so
+                        // the toolbar below never moves); the whole sentence is its title.
+                        <span class="integrity-detail" data-testid="integrity-detail" title=detail>
+                            {detail}
+                        </span>
+                    }.into_any()
+                }
                 Integrity::NoneYet => view! {
                     <span class="integrity-title">"No checkpoint signed yet"</span>
                     <span class="integrity-detail">"The first is signed within seconds of the first entry."</span>
@@ -259,12 +261,18 @@ pub fn IntegrityBadge(
                         {finding_words(&finding)}
                     </span>
                 }.into_any(),
-                Integrity::Unavailable(why) => view! {
-                    <span class="integrity-title">"Couldn't check right now"</span>
-                    <span class="integrity-detail" data-testid="integrity-why">
-                        {why} " This says nothing about the log; the badge asks again by itself."
-                    </span>
-                }.into_any(),
+                Integrity::Unavailable(why) => {
+                    let said = format!(
+                        "{why} This says nothing about the log; the badge asks again by itself."
+                    );
+                    let title = said.clone();
+                    view! {
+                        <span class="integrity-title">"Couldn't check right now"</span>
+                        <span class="integrity-detail" data-testid="integrity-why" title=title>
+                            {said}
+                        </span>
+                    }.into_any()
+                }
             }}
         </div>
     }
@@ -274,6 +282,20 @@ pub fn IntegrityBadge(
 /// takes away: the checkpoint, the verifier key, and how to verify without this server.
 #[component]
 fn IntegrityExplained(size: u64, key: String) -> impl IntoView {
+    let details = NodeRef::<leptos::html::Details>::new();
+    let summary = NodeRef::<leptos::html::Summary>::new();
+    // It floats over the page: Esc closes it and gives focus back to what opened it.
+    let close_on_escape = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            if let Some(d) = details.get_untracked().filter(|d| d.open()) {
+                ev.stop_propagation();
+                d.set_open(false);
+                if let Some(s) = summary.get_untracked() {
+                    let _ = s.focus();
+                }
+            }
+        }
+    };
     let pinned = move || {
         window()
             .local_storage()
@@ -283,32 +305,39 @@ fn IntegrityExplained(size: u64, key: String) -> impl IntoView {
             .unwrap_or_default()
     };
     view! {
-        <details class="integrity-explained" data-testid="integrity-explained">
-            <summary>"What does this mean?"</summary>
-            <p>
-                <strong>"A checkpoint"</strong>
-                " is the log's signed statement of everything it held at one moment: how many \
-                 entries, and one hash (the root of a Merkle tree) that depends on every one of \
-                 them. Once signed, no entry it covers can be changed or removed without the \
-                 signature failing, whoever runs the server."
-            </p>
-            <p>
-                <strong>"A proof"</strong>
-                " shows one entry is inside a checkpoint: a short list of hashes leading from the \
-                 entry's own hash to the signed root. Your browser recomputed them for every \
-                 entry on this page, with the key it pinned (" <code>{key}</code> ")."
-            </p>
-            <p class="integrity-actions">
-                <a class="button secondary" href=format!("/api/v1/integrity/checkpoint?size={size}")
-                    download=format!("trailkeep-checkpoint-{size}.txt")>"Download the checkpoint"</a>
-                <super::CopyButton text=pinned label="Copy the verifier key" testid="copy-verifier-key"/>
-            </p>
-            <p class="integrity-how">
-                "How an auditor verifies, on any machine, without this server: export the entries, \
-                 keep the checkpoint beside the file, and run "
-                <code>"trailkeep verify-export FILE --key KEY"</code>
-                ". Every hash, proof and the signature are checked again from the file alone."
-            </p>
+        <details class="integrity-explained" node_ref=details on:keydown=close_on_escape>
+            <summary node_ref=summary>"What does this mean?"</summary>
+            <div class="integrity-popover" data-testid="integrity-explained">
+                <p>
+                    <strong>"A checkpoint"</strong>
+                    " is the log's signed statement of everything it held at one moment: how many \
+                     entries, and one hash (the root of a Merkle tree) that depends on every one of \
+                     them. Once signed, no entry it covers can be changed or removed without the \
+                     signature failing, whoever runs the server."
+                </p>
+                <p>
+                    <strong>"A proof"</strong>
+                    " shows one entry is inside a checkpoint: a short list of hashes leading from the \
+                     entry's own hash to the signed root. Your browser recomputed them for every \
+                     entry on this page, with the key it pinned (" <code>{key.clone()}</code> ")."
+                </p>
+                <p class="integrity-hint" data-testid="integrity-key">
+                    "Checked against key " <code>{key}</code>
+                    ", which this browser pinned: compare it with what "
+                    <code>"trailkeep key-info"</code> " prints on the server."
+                </p>
+                <p class="integrity-actions">
+                    <a class="button secondary" href=format!("/api/v1/integrity/checkpoint?size={size}")
+                        download=format!("trailkeep-checkpoint-{size}.txt")>"Download the checkpoint"</a>
+                    <super::CopyButton text=pinned label="Copy the verifier key" testid="copy-verifier-key"/>
+                </p>
+                <p class="integrity-how">
+                    "How an auditor verifies, on any machine, without this server: export the entries, \
+                     keep the checkpoint beside the file, and run "
+                    <code>"trailkeep verify-export FILE --key KEY"</code>
+                    ". Every hash, proof and the signature are checked again from the file alone."
+                </p>
+            </div>
         </details>
     }
 }

@@ -1,9 +1,13 @@
 //! One module per page of the console.
 
 mod audit;
+mod keys;
 mod login;
 mod not_found;
+mod users;
 
 pub use audit::AuditPage;
+pub use keys::KeysPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
+pub use users::UsersPage;

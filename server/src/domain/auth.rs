@@ -66,27 +66,25 @@ pub fn new_api_key() -> NewApiKey {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Ingest,
-    Read,
-}
+/// What a key may do: one type with the console's.
+pub use app::keys::Scope;
 
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ingest => "ingest",
-            Scope::Read => "read",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ingest" => Some(Scope::Ingest),
-            "read" => Some(Scope::Read),
-            _ => None,
-        }
-    }
+/// Whether an entry says that someone's access may have ended (a key revoked or rotated, a
+/// user deactivated or demoted, a session ended): live streams then check their credentials at
+/// once instead of at the next heartbeat. Only Trailkeep's own entries count: anyone with an
+/// ingest key can send an entry named `key.revoked`, and even Trailkeep's is only a cue, never
+/// the decision (that is the credentials' check against the database).
+pub fn may_end_access(source: Option<&app::model::Source>, action: &str) -> bool {
+    matches!(source, Some(app::model::Source::Trailkeep))
+        && matches!(
+            action,
+            "key.revoked"
+                | "key.rotated"
+                | "user.deactivated"
+                | "user.role_changed"
+                | "user.password_changed"
+                | "session.revoked"
+        )
 }
 
 /// Parses `ingest,read`.

@@ -15,72 +15,9 @@ use crate::domain::{
     auth::{self, Scope},
     entry::event::NewEvent,
 };
-use crate::storage::{api_keys, entries, sessions, sign_ins, users};
+use crate::storage::{entries, sessions, sign_ins, users};
 
-/// Who performs an account operation, and from where.
-#[derive(Clone, Debug)]
-pub struct Acting {
-    pub actor_type: ActorType,
-    pub id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
-
-impl Acting {
-    /// The command line of the server host.
-    pub fn cli() -> Self {
-        Acting {
-            actor_type: ActorType::System,
-            id: "cli".into(),
-            name: Some("trailkeep CLI".into()),
-            email: None,
-            ip: None,
-            user_agent: None,
-        }
-    }
-
-    pub fn user(user: &SessionUser, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
-        Acting {
-            actor_type: ActorType::User,
-            id: user.id.to_string(),
-            name: Some(user.name.clone()),
-            email: Some(user.email.clone()),
-            ip,
-            user_agent,
-        }
-    }
-
-    /// A client using an API key.
-    pub fn key(key: &api_keys::ApiKeyRow, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
-        Acting {
-            actor_type: ActorType::ApiKey,
-            id: key.id.to_string(),
-            name: Some(key.name.clone()),
-            email: None,
-            ip,
-            user_agent,
-        }
-    }
-
-    /// How reports name who did it: email, else name, else id.
-    pub fn label(&self) -> String {
-        self.email
-            .clone()
-            .or_else(|| self.name.clone())
-            .unwrap_or_else(|| self.id.clone())
-    }
-
-    pub fn event(&self, action: &str) -> NewEvent {
-        let mut e = NewEvent::new(action, self.actor_type, &self.id);
-        e.record.actor_name = self.name.clone();
-        e.record.actor_email = self.email.clone();
-        e.record.ip = self.ip;
-        e.record.user_agent = self.user_agent.clone();
-        e
-    }
-}
+pub use super::acting::Acting;
 
 /// Why an account operation changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -158,69 +95,60 @@ pub async fn create_user(
     Ok(id)
 }
 
+/// Gives the user with `email` `role` (the CLI's `user set-role`): as the Users page does,
+/// never leaving no active admin (`service::users`).
 pub async fn set_role(
     pool: &PgPool,
     email: &str,
     role: Role,
     by: &Acting,
 ) -> Result<(), AccountError> {
-    let mut tx = pool.begin().await?;
-    let Some((id, before)) = users::set_role(&mut tx, email, role).await? else {
+    let Some(id) = users::id_by_email(pool, email).await? else {
         return Err(AccountError::Invalid(format!("no user with email {email}")));
     };
-    // Sessions opened under the old role end with it.
-    sessions::delete_for_user(&mut tx, id).await?;
-    let mut event = by.event("user.role_changed").on("user", &id.to_string());
-    event.record.details =
-        json!({"email": email, "changes": {"role": {"before": before, "after": role.as_str()}}});
-    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
-    tx.commit().await?;
-    Ok(())
+    super::users::change_role(pool, id, role, by)
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            super::users::UserError::Refused(r) => AccountError::Invalid(r.to_string()),
+            super::users::UserError::Db(e) => AccountError::Db(e),
+        })
 }
 
-/// Creates an API key; the plaintext is returned once and never stored.
+impl From<super::keys::KeyError> for AccountError {
+    fn from(e: super::keys::KeyError) -> Self {
+        match e {
+            super::keys::KeyError::Refused(r) => AccountError::Invalid(r.to_string()),
+            super::keys::KeyError::Db(e) => AccountError::Db(e),
+        }
+    }
+}
+
+/// A key that never expires, as the CLI, the demo and the tests make them (the console's
+/// workflows, expiry and rotation included, are in `service::keys`).
 pub async fn create_key(
     pool: &PgPool,
     name: &str,
     scopes: &[Scope],
     by: &Acting,
 ) -> Result<(Uuid, String), AccountError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(AccountError::Invalid(
-            "the key name must have 1 to 200 characters".into(),
-        ));
-    }
-    let key = auth::new_api_key();
-    let mut tx = pool.begin().await?;
-    let id = api_keys::insert(&mut tx, name, &key.prefix, &key.hash, scopes).await?;
-    let mut event = by.event("key.created").on("api_key", &id.to_string());
-    event.record.details = json!({
-        "name": name,
-        "prefix": key.prefix,
-        "scopes": scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    });
-    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
-    tx.commit().await?;
-    Ok((id, key.plaintext))
+    let spec = super::keys::KeySpec {
+        name,
+        scopes,
+        expires_in_days: None,
+    };
+    let (key, secret) = super::keys::create(pool, spec, by, chrono::Utc::now()).await?;
+    Ok((key.id, secret))
 }
 
+/// Revokes the key named by its id or by its current secret's prefix.
 pub async fn revoke_key(
     pool: &PgPool,
     id_or_prefix: &str,
     by: &Acting,
-) -> Result<api_keys::ApiKeyRow, AccountError> {
-    let mut tx = pool.begin().await?;
-    let Some(key) = api_keys::revoke(&mut tx, id_or_prefix).await? else {
-        return Err(AccountError::Invalid(format!(
-            "no active key {id_or_prefix:?}"
-        )));
-    };
-    let mut event = by.event("key.revoked").on("api_key", &key.id.to_string());
-    event.record.details = json!({"name": key.name, "prefix": key.prefix});
-    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
-    tx.commit().await?;
-    Ok(key)
+) -> Result<app::keys::ApiKey, AccountError> {
+    let id = super::keys::resolve(pool, id_or_prefix).await?;
+    Ok(super::keys::revoke(pool, id, by, chrono::Utc::now()).await?)
 }
 
 /// How sign-in refuses guessing, within a sliding window: per account from one address
@@ -404,6 +332,7 @@ pub async fn sign_in(
     };
     let token = auth::new_session_token();
     sessions::create(&mut tx, user.id, &auth::sha256(token.as_bytes())).await?;
+    users::note_sign_in(&mut tx, user.id).await?;
     let session_user = user.session_user();
     let mut event = Acting::user(&session_user, ip, user_agent).event("user.login");
     event.record.details = json!({"method": "password"});

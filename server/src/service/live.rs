@@ -16,6 +16,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
+use crate::domain::auth;
 use crate::domain::query::live_filter::LiveFilter;
 use crate::storage::{
     live::{self as channel, LiveRow},
@@ -225,7 +226,9 @@ pub trait Sink {
 
 /// Serves one live client until it goes away: backfill after `after_seq` (if given), then
 /// matching entries as they commit, status changes and heartbeats.
-/// `still_allowed` is asked at every heartbeat: a revoked key or ended session stops the stream.
+/// `still_allowed` is asked at every heartbeat, and at once when Trailkeep records that someone's
+/// access may have ended (`auth::may_end_access`): a revoked key or ended session stops the
+/// stream.
 pub async fn stream<F>(
     bridge: &Bridge,
     filter: LiveFilter,
@@ -283,6 +286,14 @@ where
             _ = &mut client_gone => return Ok(()),
             batch = batches.recv() => match batch {
                 Ok(batch) => {
+                    // Someone's access may have ended (a key revoked, a user deactivated):
+                    // this stream's credentials are checked now, before anything else is sent.
+                    let cue = batch.rows.iter().any(|f| {
+                        auth::may_end_access(f.row.entry.source.as_ref(), &f.row.entry.action)
+                    });
+                    if cue && !still_allowed().await {
+                        return Ok(());
+                    }
                     let now = Utc::now();
                     for fresh in batch.rows.iter().filter(|f| f.row.entry.seq > sent) {
                         let row = &fresh.row;

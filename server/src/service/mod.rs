@@ -2,11 +2,14 @@
 //! committed with the entries that record them, and the live bridge.
 
 pub mod accounts;
+pub mod acting;
 pub mod chain;
 pub mod checkpoints;
 pub mod demo;
 pub mod export;
 pub mod ingest;
+pub mod keys;
 pub mod live;
 pub mod periodic;
 pub mod tree;
+pub mod users;

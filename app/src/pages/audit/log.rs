@@ -41,6 +41,11 @@ pub fn AuditLog() -> impl IntoView {
     // by the calm retries below (reads of up to the statement timeout must not pile up on a
     // read pool that is already full).
     let asked_again = RwSignal::new(0u32);
+    // What Refresh and Retry do: everything on the page is asked again.
+    let ask_again = move || {
+        refresh.update(|n| *n += 1);
+        asked_again.update(|n| *n += 1);
+    };
     let top_open = RwSignal::new(false);
     let updating = RwSignal::new(false);
     // The canonical filter, or `None` when the URL's filter is refused.
@@ -144,10 +149,7 @@ pub fn AuditLog() -> impl IntoView {
                 </Show>
                 <SavedSearches/>
                 <button type="button" class="secondary" data-testid="refresh"
-                    on:click=move |_| {
-                        refresh.update(|n| *n += 1);
-                        asked_again.update(|n| *n += 1);
-                    }>"Refresh"</button>
+                    on:click=move |_| ask_again()>"Refresh"</button>
                 <ExportButton/>
             </div>
         </div>
@@ -186,10 +188,8 @@ pub fn AuditLog() -> impl IntoView {
                         <div class="state-message error" role="alert">
                             <h2>"The entries could not be loaded"</h2>
                             <p>{e.to_string()}</p>
-                            <button type="button" class="secondary" on:click=move |_| {
-                                refresh.update(|n| *n += 1);
-                                asked_again.update(|n| *n += 1);
-                            }>"Retry"</button>
+                            <button type="button" class="secondary"
+                                on:click=move |_| ask_again()>"Retry"</button>
                         </div>
                     }),
                 })}

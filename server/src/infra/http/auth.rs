@@ -14,10 +14,7 @@ use axum::{
 use super::{error::ApiError, AppState};
 use crate::{
     domain::auth::{self, Scope},
-    storage::{
-        api_keys::{self, ApiKeyRow},
-        sessions,
-    },
+    storage::{api_keys::ApiKeyRow, sessions},
 };
 
 pub const COOKIE: &str = "trailkeep_session";
@@ -96,7 +93,8 @@ async fn require_reader(
     }
 }
 
-/// The unrevoked key sent as `Authorization: Bearer tk_…`, if any.
+/// The live key sent as `Authorization: Bearer tk_…`, if any (not revoked, not expired; a
+/// rotated key's previous secret until its grace end).
 async fn active_key(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKeyRow>, ApiError> {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
@@ -107,7 +105,7 @@ async fn active_key(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiK
     else {
         return Ok(None);
     };
-    api_keys::find_active(&state.pool, &auth::sha256(token.as_bytes()))
+    crate::service::keys::authenticate(&state.pool, token, chrono::Utc::now())
         .await
         .map_err(ApiError::database)
 }
@@ -206,6 +204,12 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if let Some(token) = session_token(request.headers()) {
         match sessions::find_user(&state.pool, &auth::sha256(token.as_bytes())).await {
             Ok(Some(user)) => {
+                // Who and from where, for the entries the console's changes write.
+                let facts = app::backend::ClientFacts {
+                    ip: super::client::ip(&state, request.headers(), request.extensions()),
+                    user_agent: super::client::user_agent(request.headers()),
+                };
+                request.extensions_mut().insert(facts);
                 request.extensions_mut().insert(user);
             }
             Ok(None) => {}

@@ -3,8 +3,9 @@
 //! and agent), `origin` (the cross-site guard), `session` (sign-in and out), `api` (the one
 //! list of API routes and their OpenAPI document), a file per endpoint family (`ingest`,
 //! `query`, `export`, `live`, `integrity`, `probes`, `metrics`), `console` (the console's
-//! server functions' backend), and `serve` (the server loop with its limits).
+//! server functions' backend), `admin` (the admin pages' backend, which writes), and `serve` (the server loop with its limits).
 
+mod admin;
 mod api;
 mod assets;
 mod auth;
@@ -30,7 +31,7 @@ mod state;
 
 use std::sync::Arc;
 
-use app::backend::SharedBackend;
+use app::backend::{SharedAdmin, SharedBackend};
 use axum::{
     middleware,
     routing::{get, post},
@@ -49,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         log_key: state.log_key.clone(),
         signer_memory: state.signer_memory.clone(),
         stale_after: crate::service::checkpoints::stale_after(state.config.log.checkpoint_every),
+    });
+    // The admin pages write: on the writing pool, never under the reads' statement timeout.
+    let admin: SharedAdmin = Arc::new(admin::PgAdmin {
+        pool: state.pool.clone(),
     });
     let routes = generate_route_list(app::shell::App);
     let shell_options = state.leptos_options.clone();
@@ -70,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             routes,
             move || {
                 provide_context(backend.clone());
+                provide_context(admin.clone());
                 headers::set_page_policy();
             },
             move || app::shell::shell(shell_options.clone(), shell_root.clone()),

@@ -3,6 +3,9 @@
 //! variant in the pages. Filters travel in their canonical query-string
 //! form and are parsed by the same `Filter` the REST API uses.
 
+pub mod keys;
+pub mod users;
+
 use leptos::prelude::*;
 // JSON request bodies: no query-string encoder in the bundle, and the server refuses any other
 // Content-Type (server/src/infra/http/origin.rs), which a cross-site form cannot send: it
@@ -23,7 +26,7 @@ pub const PAGE_SIZE: i64 = 100;
 pub const COUNT_CAP: i64 = 10_000;
 
 #[cfg(feature = "ssr")]
-async fn session_user() -> Result<SessionUser, ConsoleError> {
+pub(crate) async fn session_user() -> Result<SessionUser, ConsoleError> {
     leptos_axum::extract::<axum::Extension<SessionUser>>()
         .await
         .map(|axum::Extension(user)| user)
@@ -32,7 +35,7 @@ async fn session_user() -> Result<SessionUser, ConsoleError> {
 
 /// A refusal answered with its own status (403), not the 500 of a failure.
 #[cfg(feature = "ssr")]
-fn refused(status: axum::http::StatusCode, error: ConsoleError) -> ConsoleError {
+pub(crate) fn refused(status: axum::http::StatusCode, error: ConsoleError) -> ConsoleError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status);
     }
@@ -51,6 +54,38 @@ async fn reader_backend() -> Result<crate::backend::SharedBackend, ConsoleError>
     }
     use_context::<crate::backend::SharedBackend>()
         .ok_or_else(|| ConsoleError::Broken("the console backend is missing".into()))
+}
+
+/// The admin backend and who calls it, once the caller is known to be an admin.
+#[cfg(feature = "ssr")]
+pub(crate) async fn admin(
+) -> Result<(crate::backend::SharedAdmin, crate::backend::Caller), ConsoleError> {
+    let user = session_user().await?;
+    if user.role != crate::model::Role::Admin {
+        return Err(ConsoleError::AdminOnly);
+    }
+    admin_backend(user).await
+}
+
+/// The admin backend and who calls it, for a signed-in `user` whose role was checked.
+#[cfg(feature = "ssr")]
+pub(crate) async fn admin_backend(
+    user: SessionUser,
+) -> Result<(crate::backend::SharedAdmin, crate::backend::Caller), ConsoleError> {
+    let facts = leptos_axum::extract::<axum::Extension<crate::backend::ClientFacts>>()
+        .await
+        .map(|axum::Extension(facts)| facts)
+        .unwrap_or_default();
+    let backend = use_context::<crate::backend::SharedAdmin>()
+        .ok_or_else(|| ConsoleError::Broken("the admin backend is missing".into()))?;
+    Ok((
+        backend,
+        crate::backend::Caller {
+            user,
+            ip: facts.ip,
+            user_agent: facts.user_agent,
+        },
+    ))
 }
 
 /// Who is signed in, for the header.

@@ -1,0 +1,131 @@
+//! The admin pages' server functions reach the store through [`app::backend::AdminBackend`]:
+//! this is its PostgreSQL implementation, on the writing pool (each change commits with the
+//! entry that records it, `service::keys`). Errors become [`ConsoleError`]s here, logged with
+//! why; a refusal keeps its words.
+
+use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
+use app::error::ConsoleError;
+use app::keys::{ApiKey, NewSecret, Scope};
+use app::model::Role;
+use app::users::UserView;
+use chrono::Utc;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::service::accounts::Acting;
+use crate::service::keys::{self, KeyError, KeySpec};
+use crate::service::users::{self, UserError};
+
+pub struct PgAdmin {
+    pub pool: PgPool,
+}
+
+fn failed(e: KeyError) -> ConsoleError {
+    match e {
+        KeyError::Refused(r) => ConsoleError::Key(r),
+        KeyError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
+    }
+}
+
+fn user_failed(e: UserError) -> ConsoleError {
+    match e {
+        UserError::Refused(r) => ConsoleError::User(r),
+        UserError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
+    }
+}
+
+fn acting(by: &Caller) -> Acting {
+    Acting::user(&by.user, by.ip, by.user_agent.clone())
+}
+
+impl AdminBackend for PgAdmin {
+    fn keys(&self) -> BoxFuture<'_, BackendResult<Vec<ApiKey>>> {
+        Box::pin(async move { keys::list(&self.pool).await.map_err(|e| failed(e.into())) })
+    }
+
+    fn create_key(
+        &self,
+        by: Caller,
+        name: String,
+        scopes: Vec<Scope>,
+        expires_in_days: Option<u32>,
+    ) -> BoxFuture<'_, BackendResult<NewSecret>> {
+        Box::pin(async move {
+            let spec = KeySpec {
+                name: &name,
+                scopes: &scopes,
+                expires_in_days,
+            };
+            let (key, secret) = keys::create(&self.pool, spec, &acting(&by), Utc::now())
+                .await
+                .map_err(failed)?;
+            Ok(NewSecret { key, secret })
+        })
+    }
+
+    fn rotate_key(
+        &self,
+        by: Caller,
+        id: Uuid,
+        grace_hours: u32,
+    ) -> BoxFuture<'_, BackendResult<NewSecret>> {
+        Box::pin(async move {
+            let (key, secret) = keys::rotate(&self.pool, id, grace_hours, &acting(&by), Utc::now())
+                .await
+                .map_err(failed)?;
+            Ok(NewSecret { key, secret })
+        })
+    }
+
+    fn revoke_key(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<ApiKey>> {
+        Box::pin(async move {
+            keys::revoke(&self.pool, id, &acting(&by), Utc::now())
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn users(&self) -> BoxFuture<'_, BackendResult<Vec<UserView>>> {
+        Box::pin(async move {
+            users::list(&self.pool)
+                .await
+                .map_err(|e| user_failed(e.into()))
+        })
+    }
+
+    fn change_role(
+        &self,
+        by: Caller,
+        id: Uuid,
+        role: Role,
+    ) -> BoxFuture<'_, BackendResult<UserView>> {
+        Box::pin(async move {
+            users::change_role(&self.pool, id, role, &acting(&by))
+                .await
+                .map_err(user_failed)
+        })
+    }
+
+    fn set_active(
+        &self,
+        by: Caller,
+        id: Uuid,
+        active: bool,
+    ) -> BoxFuture<'_, BackendResult<UserView>> {
+        Box::pin(async move {
+            let by = acting(&by);
+            if active {
+                users::reactivate(&self.pool, id, &by).await
+            } else {
+                users::deactivate(&self.pool, id, &by, Utc::now()).await
+            }
+            .map_err(user_failed)
+        })
+    }
+}
