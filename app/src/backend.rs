@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::ConsoleError;
 use crate::filter::{Filter, SavedSearch};
+use crate::invitations::{Invitation, InvitationFor, NewInvitation};
 use crate::keys::{ApiKey, NewSecret, Scope};
 use crate::model::Role;
 use crate::model::{
@@ -141,6 +142,25 @@ pub trait AdminBackend: Send + Sync + 'static {
         id: Uuid,
         active: bool,
     ) -> BoxFuture<'_, BackendResult<UserView>>;
+    /// Invites `email` as `role`; the token is in the answer and nowhere else.
+    fn invite(
+        &self,
+        by: Caller,
+        email: String,
+        name: String,
+        role: Role,
+    ) -> BoxFuture<'_, BackendResult<NewInvitation>>;
+    /// The invitations still usable, newest first.
+    fn pending_invitations(&self) -> BoxFuture<'_, BackendResult<Vec<Invitation>>>;
+    /// What the invitee's page shows, for a usable token (anyone may ask: it holds the token).
+    fn invitation_for(&self, token: String) -> BoxFuture<'_, BackendResult<InvitationFor>>;
+    /// Accepts an invitation: the account exists when this answers.
+    fn accept_invitation(
+        &self,
+        token: String,
+        password: String,
+        from: ClientFacts,
+    ) -> BoxFuture<'_, BackendResult<()>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

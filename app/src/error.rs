@@ -7,6 +7,7 @@ use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::Se
 use serde::{Deserialize, Serialize};
 
 use crate::filter::FilterError;
+use crate::invitations::InviteRefusal;
 use crate::keys::KeyRefusal;
 use crate::users::UserRefusal;
 
@@ -33,6 +34,8 @@ pub enum ConsoleError {
     Key(KeyRefusal),
     /// A change to a user was refused: why.
     User(UserRefusal),
+    /// An invitation could not be made or accepted: why.
+    Invite(InviteRefusal),
     /// The server could not read the call's arguments (not something the console sends): a 400.
     BadCall(String),
     /// The call itself went wrong (encoding, a missing backend): a defect to report, with its
@@ -109,6 +112,9 @@ impl ConsoleError {
             ConsoleError::Key(_) => 400,
             ConsoleError::User(UserRefusal::NotFound) => 404,
             ConsoleError::User(_) => 409,
+            ConsoleError::Invite(InviteRefusal::NotValid) => 404,
+            ConsoleError::Invite(InviteRefusal::AlreadyUser) => 409,
+            ConsoleError::Invite(_) => 400,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
             ConsoleError::SavedSearch(
@@ -149,6 +155,7 @@ impl fmt::Display for ConsoleError {
             ),
             ConsoleError::Key(r) => write!(f, "{r}"),
             ConsoleError::User(r) => write!(f, "{r}"),
+            ConsoleError::Invite(r) => write!(f, "{r}"),
             ConsoleError::BadCall(detail) => write!(
                 f,
                 "The request's arguments could not be read ({detail}). Reload the page."
@@ -162,6 +169,12 @@ impl fmt::Display for ConsoleError {
 }
 
 impl std::error::Error for ConsoleError {}
+
+impl From<InviteRefusal> for ConsoleError {
+    fn from(r: InviteRefusal) -> Self {
+        ConsoleError::Invite(r)
+    }
+}
 
 impl From<UserRefusal> for ConsoleError {
     fn from(r: UserRefusal) -> Self {

@@ -18,6 +18,7 @@ pub mod filter;
 pub mod format;
 pub mod hydration;
 pub mod integrity;
+pub mod invitations;
 pub mod keys;
 pub mod live;
 pub mod live_feed;

@@ -9,7 +9,7 @@ use leptos_router::{
 };
 
 use crate::hydration::Hydrated;
-use crate::pages::{AuditPage, KeysPage, LoginPage, NotFound, UsersPage};
+use crate::pages::{AuditPage, InvitePage, KeysPage, LoginPage, NotFound, UsersPage};
 
 /// The HTML document around the app, rendered on the server. The browser bundle is loaded
 /// from `assets_root` (a path named for the server's build).
@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=|| view! { <Redirect path="/audit"/> }/>
                 <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/invite") view=InvitePage/>
                 // Rendered whole before sending: a shared link shows its rows even without script.
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>

@@ -159,3 +159,58 @@ for (const scheme of ['light', 'dark'] as const) {
     }
   });
 }
+
+test('an admin invites someone; they choose a password through the link, sign in, and the link works once', async ({ page, browser }) => {
+  test.setTimeout(120_000);
+  const tag = unique('invitee');
+  const email = `${tag}@example.com`;
+  await ready(page, '/audit');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByTestId('invite-user').click();
+  await expect(page.getByTestId('invite-email')).toBeFocused();
+  await page.getByTestId('invite-email').pressSequentially(email, { delay: 30 });
+  await page.getByTestId('invite-name').pressSequentially(`Robin ${tag}`, { delay: 30 });
+  await page.getByTestId('invite-role').selectOption('compliance');
+  await page.getByTestId('send-invite').click();
+  const link = (await page.getByTestId('invitation-link').innerText()).trim();
+  expect(link).toMatch(/\/invite#tki_[0-9a-f]{64}$/);
+  await expect(page.getByTestId('pending-invitations')).toContainText(email);
+  await page.screenshot({ path: 'test-results/users-invited.png' });
+  await page.getByTestId('invitation-done').click();
+  await expect(page.getByText(link)).toHaveCount(0);
+
+  // The invitee, in a browser of their own, with nobody signed in.
+  const invitee = await (await browser.newContext()).newPage();
+  await invitee.goto(link);
+  await expect(invitee.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(invitee.getByTestId('invite-page')).toContainText(email);
+  await expect(invitee.getByTestId('invite-page')).toContainText('as compliance');
+  const result = await new AxeBuilder({ page: invitee }).analyze();
+  expect(result.violations.map((v) => v.id), 'the invitation page').toEqual([]);
+  await invitee.getByTestId('invite-password').pressSequentially('password1234', { delay: 30 });
+  await expect(invitee.getByTestId('invite-hint')).toContainText('every list attackers try first');
+  await invitee.getByTestId('invite-password').fill('');
+  const chosen = 'otter lantern quarry';
+  await invitee.getByTestId('invite-password').pressSequentially(chosen, { delay: 30 });
+  await expect(invitee.getByTestId('invite-hint')).toContainText('At least 12 characters');
+  await invitee.getByTestId('invite-again').pressSequentially(chosen, { delay: 30 });
+  await invitee.getByTestId('create-account').click();
+  await expect(invitee.getByTestId('invite-done')).toContainText('Your account is ready');
+  await invitee.screenshot({ path: 'test-results/invite-done.png' });
+  await invitee.getByRole('link', { name: 'Sign in' }).click();
+  await invitee.getByLabel('Email').fill(email);
+  await invitee.getByLabel('Password').fill(chosen);
+  await invitee.getByRole('button', { name: 'Sign in' }).click();
+  await expect(invitee.getByRole('heading', { name: 'Audit Log' })).toBeVisible();
+  await invitee.context().close();
+
+  // Used: the same link says so, in any browser.
+  const again = await (await browser.newContext()).newPage();
+  await again.goto(link);
+  await expect(again.getByTestId('invite-refused')).toContainText('cannot be used');
+  await again.context().close();
+  await page.reload();
+  await expect(page.getByTestId('user-row').filter({ hasText: email })).toHaveAttribute('data-status', 'Active');
+  await expect(page.getByTestId('pending-invitations')).toHaveCount(0);
+});

@@ -3,6 +3,7 @@
 //! variant in the pages. Filters travel in their canonical query-string
 //! form and are parsed by the same `Filter` the REST API uses.
 
+pub mod invitations;
 pub mod keys;
 pub mod users;
 

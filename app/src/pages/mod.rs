@@ -1,12 +1,14 @@
 //! One module per page of the console.
 
 mod audit;
+mod invite;
 mod keys;
 mod login;
 mod not_found;
 mod users;
 
 pub use audit::AuditPage;
+pub use invite::InvitePage;
 pub use keys::KeysPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;

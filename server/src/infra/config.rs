@@ -44,6 +44,9 @@ pub struct Config {
     /// `TRAILKEEP_LATE_RECORD_SECONDS` (default 300): the detail panel marks an entry whose
     /// occurred and recorded times lie further apart than this.
     pub recorded_late_after: chrono::Duration,
+    /// `TRAILKEEP_INVITATION_HOURS` (default 72, at most 720): how long an invitation link
+    /// stays usable.
+    pub invitation_valid: Duration,
     /// Sign-in limits; `TRAILKEEP_SIGNIN_IP_FAILURES` (default 30) sets how many refused
     /// sign-ins one address may make in 15 minutes.
     pub sign_in: SignInLimits,
@@ -149,6 +152,9 @@ impl Default for DbLimits {
     }
 }
 
+/// Three days: a weekend, and a colleague who reads mail on Monday.
+pub const DEFAULT_INVITATION_HOURS: u64 = 72;
+
 /// Five minutes: more than clock drift and retries, less than a batch sent the next day.
 pub const DEFAULT_LATE_RECORD_SECONDS: i64 = 300;
 
@@ -159,6 +165,7 @@ impl Default for Config {
             trust_proxy: false,
             site_name: "Trailkeep".into(),
             recorded_late_after: chrono::Duration::seconds(DEFAULT_LATE_RECORD_SECONDS),
+            invitation_valid: Duration::from_secs(DEFAULT_INVITATION_HOURS * 3600),
             sign_in: SignInLimits::default(),
             http: Limits::default(),
             db: DbLimits::default(),
@@ -321,6 +328,13 @@ impl Config {
             trust_proxy: flag("TRAILKEEP_TRUST_PROXY"),
             site_name: std::env::var("TRAILKEEP_SITE_NAME").unwrap_or_else(|_| "Trailkeep".into()),
             recorded_late_after: chrono::Duration::seconds(late),
+            invitation_valid: Duration::from_secs(
+                number(
+                    "TRAILKEEP_INVITATION_HOURS",
+                    DEFAULT_INVITATION_HOURS,
+                    1..=720,
+                )? * 3600,
+            ),
             sign_in,
             caps: Caps::default(),
         })

@@ -45,7 +45,7 @@ impl From<entries::AppendError> for AccountError {
     }
 }
 
-fn valid_email(email: &str) -> bool {
+pub(crate) fn valid_email(email: &str) -> bool {
     let parts: Vec<&str> = email.split('@').collect();
     parts.len() == 2
         && !parts[0].is_empty()

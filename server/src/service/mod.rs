@@ -8,6 +8,7 @@ pub mod checkpoints;
 pub mod demo;
 pub mod export;
 pub mod ingest;
+pub mod invitations;
 pub mod keys;
 pub mod live;
 pub mod periodic;

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod checkpoints;
 pub mod entries;
 pub mod ingest_usage;
+pub mod invitations;
 pub mod live;
 pub mod pools;
 pub mod query;

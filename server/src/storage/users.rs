@@ -47,6 +47,19 @@ pub async fn insert(
     password_hash: &str,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
+    insert_as(conn, id, email, name, role, password_hash).await?;
+    Ok(id)
+}
+
+/// Inserts user `id` (an invitation names it before it exists: the same transaction).
+pub async fn insert_as(
+    conn: &mut PgConnection,
+    id: Uuid,
+    email: &str,
+    name: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -56,8 +69,8 @@ pub async fn insert(
     .bind(role.as_str())
     .bind(password_hash)
     .execute(conn)
-    .await?;
-    Ok(id)
+    .await
+    .map(|_| ())
 }
 
 pub async fn exists(pool: &PgPool, email: &str) -> Result<bool, sqlx::Error> {

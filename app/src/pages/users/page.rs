@@ -10,7 +10,8 @@ use leptos_router::NavigateOptions;
 
 use crate::api::users::list_users;
 use crate::api::whoami;
-use crate::components::{ConsoleLayout, UserTable};
+use crate::components::{ConsoleLayout, InvitationOnce, InviteForm, PendingInvitations, UserTable};
+use crate::invitations::NewInvitation;
 use crate::model::Role;
 use crate::users::{UserQuery, UserSort};
 
@@ -73,9 +74,18 @@ fn UsersView(admin: bool, me: uuid::Uuid) -> impl IntoView {
     };
     let changed = RwSignal::new(0u32);
     let users = Resource::new(move || changed.get(), |_| list_users());
+    let inviting = RwSignal::new(false);
+    let invited = RwSignal::new(None::<NewInvitation>);
     view! {
         <div class="page-header">
             <h1>"Users"</h1>
+            {admin.then(|| view! {
+                <div class="header-actions">
+                    <button type="button" class="primary" data-testid="invite-user"
+                        aria-expanded=move || inviting.get().to_string()
+                        on:click=move |_| inviting.update(|o| *o = !*o)>"Invite user"</button>
+                </div>
+            })}
         </div>
         <p class="page-intro">
             {if admin {
@@ -86,6 +96,10 @@ fn UsersView(admin: bool, me: uuid::Uuid) -> impl IntoView {
                 "Who can sign in to this console, and what they may do. Only admins change users."
             }}
         </p>
+        <Show when=move || inviting.get()>
+            <InviteForm changed made=invited done=inviting/>
+        </Show>
+        <InvitationOnce made=invited/>
         <form class="list-filters" role="search" aria-label="Find users"
             on:submit=|ev| ev.prevent_default()>
             <label>
@@ -145,6 +159,7 @@ fn UsersView(admin: bool, me: uuid::Uuid) -> impl IntoView {
                     view! {
                         <p class="list-count" data-testid="users-count" role="status">{note}</p>
                         <UserTable users=shown admin me changed/>
+                        <PendingInvitations changed/>
                     }.into_any()
                 }
                 Err(e) => view! {

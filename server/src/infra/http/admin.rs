@@ -3,8 +3,10 @@
 //! entry that records it, `service::keys`). Errors become [`ConsoleError`]s here, logged with
 //! why; a refusal keeps its words.
 
+use app::backend::ClientFacts;
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
 use app::error::ConsoleError;
+use app::invitations::{Invitation, InvitationFor, NewInvitation};
 use app::keys::{ApiKey, NewSecret, Scope};
 use app::model::Role;
 use app::users::UserView;
@@ -13,11 +15,14 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::service::accounts::Acting;
+use crate::service::invitations::{self, InviteError};
 use crate::service::keys::{self, KeyError, KeySpec};
 use crate::service::users::{self, UserError};
 
 pub struct PgAdmin {
     pub pool: PgPool,
+    /// How long an invitation link stays usable (`Config::invitation_valid`).
+    pub invitation_valid: std::time::Duration,
 }
 
 fn failed(e: KeyError) -> ConsoleError {
@@ -34,6 +39,16 @@ fn user_failed(e: UserError) -> ConsoleError {
     match e {
         UserError::Refused(r) => ConsoleError::User(r),
         UserError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
+    }
+}
+
+fn invite_failed(e: InviteError) -> ConsoleError {
+    match e {
+        InviteError::Refused(r) => ConsoleError::Invite(r),
+        InviteError::Db(e) => {
             tracing::error!(error = %e, "database error");
             ConsoleError::Unavailable
         }
@@ -126,6 +141,66 @@ impl AdminBackend for PgAdmin {
                 users::deactivate(&self.pool, id, &by, Utc::now()).await
             }
             .map_err(user_failed)
+        })
+    }
+
+    fn invite(
+        &self,
+        by: Caller,
+        email: String,
+        name: String,
+        role: Role,
+    ) -> BoxFuture<'_, BackendResult<NewInvitation>> {
+        Box::pin(async move {
+            let by = acting(&by);
+            invitations::invite(
+                &self.pool,
+                &email,
+                &name,
+                role,
+                &by,
+                Utc::now(),
+                self.invitation_valid,
+            )
+            .await
+            .map_err(invite_failed)
+        })
+    }
+
+    fn pending_invitations(&self) -> BoxFuture<'_, BackendResult<Vec<Invitation>>> {
+        Box::pin(async move {
+            invitations::pending(&self.pool, Utc::now())
+                .await
+                .map_err(|e| invite_failed(e.into()))
+        })
+    }
+
+    fn invitation_for(&self, token: String) -> BoxFuture<'_, BackendResult<InvitationFor>> {
+        Box::pin(async move {
+            invitations::describe(&self.pool, &token, Utc::now())
+                .await
+                .map_err(invite_failed)
+        })
+    }
+
+    fn accept_invitation(
+        &self,
+        token: String,
+        password: String,
+        from: ClientFacts,
+    ) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            invitations::accept(
+                &self.pool,
+                &token,
+                &password,
+                from.ip,
+                from.user_agent,
+                Utc::now(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(invite_failed)
         })
     }
 }

@@ -188,7 +188,12 @@ pub(super) async fn current_user(
 /// Paths anyone may fetch: the sign-in form, static assets, the machine API (which checks
 /// its own API keys) and the probes.
 fn is_public(path: &str) -> bool {
+    use leptos::server_fn::ServerFn;
     path == "/login"
+        // The invitee's page and its two server functions: the token is the credential.
+        || path == "/invite"
+        || path == <app::api::invitations::ReadInvitation as ServerFn>::PATH
+        || path == <app::api::invitations::AcceptInvitation as ServerFn>::PATH
         || path == "/healthz"
         || path == "/readyz"
         || path == "/favicon.ico"
@@ -201,15 +206,15 @@ fn is_public(path: &str) -> bool {
 /// console pages to `/login?next=<the page>`.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
+    // Who and from where, for the entries the console's changes write.
+    let facts = app::backend::ClientFacts {
+        ip: super::client::ip(&state, request.headers(), request.extensions()),
+        user_agent: super::client::user_agent(request.headers()),
+    };
+    request.extensions_mut().insert(facts);
     if let Some(token) = session_token(request.headers()) {
         match sessions::find_user(&state.pool, &auth::sha256(token.as_bytes())).await {
             Ok(Some(user)) => {
-                // Who and from where, for the entries the console's changes write.
-                let facts = app::backend::ClientFacts {
-                    ip: super::client::ip(&state, request.headers(), request.extensions()),
-                    user_agent: super::client::user_agent(request.headers()),
-                };
-                request.extensions_mut().insert(facts);
                 request.extensions_mut().insert(user);
             }
             Ok(None) => {}

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     // The admin pages write: on the writing pool, never under the reads' statement timeout.
     let admin: SharedAdmin = Arc::new(admin::PgAdmin {
         pool: state.pool.clone(),
+        invitation_valid: state.config.invitation_valid,
     });
     let routes = generate_route_list(app::shell::App);
     let shell_options = state.leptos_options.clone();
