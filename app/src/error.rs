@@ -113,7 +113,7 @@ impl ConsoleError {
             ConsoleError::User(UserRefusal::NotFound) => 404,
             ConsoleError::User(_) => 409,
             ConsoleError::Invite(InviteRefusal::NotValid) => 404,
-            ConsoleError::Invite(InviteRefusal::AlreadyUser) => 409,
+            ConsoleError::Invite(InviteRefusal::AlreadyUser | InviteRefusal::JustInvited) => 409,
             ConsoleError::Invite(_) => 400,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,

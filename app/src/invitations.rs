@@ -57,6 +57,8 @@ pub enum InviteRefusal {
     NameTooLong,
     /// Someone already has an account with this email.
     AlreadyUser,
+    /// Another invitation for this email was made at the same moment.
+    JustInvited,
     /// Unknown, used, expired or replaced by a newer one: one answer for all, so a link tells a
     /// stranger nothing.
     NotValid,
@@ -73,6 +75,9 @@ impl fmt::Display for InviteRefusal {
             InviteRefusal::NameTooLong => f.write_str("A name has at most 200 characters: shorten it."),
             InviteRefusal::AlreadyUser => f.write_str(
                 "Someone already has an account with this email: find them in the list (reactivate them if they are deactivated).",
+            ),
+            InviteRefusal::JustInvited => f.write_str(
+                "Someone else invited this email a moment ago: reload the page to see it under Pending invitations.",
             ),
             InviteRefusal::NotValid => f.write_str(
                 "This invitation link cannot be used: it was used already, it expired, or a newer one replaced it. Ask an admin for a new one.",
@@ -94,7 +99,8 @@ impl fmt::Display for InviteRefusal {
 /// What is wrong with `password` for the account of `email`, if anything.
 pub fn password_problem(password: &str, email: &str) -> Option<InviteRefusal> {
     let lower = password.trim().to_lowercase();
-    if password.chars().count() < PASSWORD_MIN {
+    // Spaces around it do not count (twelve spaces are no password).
+    if password.trim().chars().count() < PASSWORD_MIN {
         Some(InviteRefusal::PasswordTooShort)
     } else if lower == email.trim().to_lowercase()
         || email

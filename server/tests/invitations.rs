@@ -316,3 +316,131 @@ async fn a_link_expires_and_a_newer_one_replaces_it(pool: PgPool) {
         .unwrap_err();
     assert!(e.to_string().contains("never changes"), "{e}");
 }
+
+/// An invitation does not outlive its inviter's admin role (found in review): deactivating or
+/// demoting the admin who made it revokes it; and two admins inviting one email at the same
+/// moment leave one usable link, the other told to reload.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_invitation_goes_with_its_inviters_admin_role(pool: PgPool) {
+    let mut admins = Vec::new();
+    for email in [
+        "keep@example.com",
+        "gone@example.com",
+        "demoted@example.com",
+    ] {
+        let id =
+            accounts::create_user(&pool, email, "Admin", Role::Admin, PASSWORD, &Acting::cli())
+                .await
+                .unwrap();
+        admins.push(app::model::SessionUser {
+            id,
+            email: email.into(),
+            name: "Admin".into(),
+            role: Role::Admin,
+        });
+    }
+    let by = |i: usize| Acting::user(&admins[i], None, None);
+    let now = Utc::now();
+    let from_gone = invitations::invite(
+        &pool,
+        "x@example.com",
+        "X",
+        Role::Admin,
+        &by(1),
+        now,
+        HOURS_72,
+    )
+    .await
+    .unwrap();
+    let from_demoted = invitations::invite(
+        &pool,
+        "y@example.com",
+        "Y",
+        Role::Admin,
+        &by(2),
+        now,
+        HOURS_72,
+    )
+    .await
+    .unwrap();
+    let from_keep = invitations::invite(
+        &pool,
+        "z@example.com",
+        "Z",
+        Role::Member,
+        &by(0),
+        now,
+        HOURS_72,
+    )
+    .await
+    .unwrap();
+    trailkeep::service::users::deactivate(&pool, admins[1].id, &by(0), now)
+        .await
+        .unwrap();
+    trailkeep::service::users::change_role(&pool, admins[2].id, Role::Member, &by(0))
+        .await
+        .unwrap();
+    for gone in [&from_gone, &from_demoted] {
+        let r = invitations::accept(&pool, &gone.token, CHOSEN, None, None, Utc::now()).await;
+        assert!(
+            matches!(
+                r,
+                Err(invitations::InviteError::Refused(InviteRefusal::NotValid))
+            ),
+            "{r:?}"
+        );
+    }
+    let pending = invitations::pending(&pool, Utc::now()).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|i| i.email.as_str()).collect::<Vec<_>>(),
+        ["z@example.com"]
+    );
+    invitations::accept(&pool, &from_keep.token, CHOSEN, None, None, Utc::now())
+        .await
+        .unwrap();
+
+    // Two admins invite one email at once, ten times: never two usable links.
+    let keeper = by(0);
+    for round in 0..10 {
+        let email = format!("both{round}@example.com");
+        let (a, b) = tokio::join!(
+            invitations::invite(
+                &pool,
+                &email,
+                "Both",
+                Role::Member,
+                &keeper,
+                Utc::now(),
+                HOURS_72
+            ),
+            invitations::invite(
+                &pool,
+                &email,
+                "Both",
+                Role::Member,
+                &keeper,
+                Utc::now(),
+                HOURS_72
+            ),
+        );
+        let usable = invitations::pending(&pool, Utc::now())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|i| i.email == email)
+            .count();
+        assert_eq!(usable, 1, "round {round}: {a:?} {b:?}");
+        for r in [&a, &b] {
+            assert!(
+                r.is_ok()
+                    || matches!(
+                        r,
+                        Err(invitations::InviteError::Refused(
+                            InviteRefusal::JustInvited
+                        ))
+                    ),
+                "round {round}: {r:?}"
+            );
+        }
+    }
+}

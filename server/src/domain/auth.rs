@@ -70,7 +70,8 @@ pub fn new_api_key() -> NewApiKey {
 pub use app::keys::Scope;
 
 /// Whether an entry says that someone's access may have ended (a key revoked or rotated, a
-/// user deactivated or demoted, a session ended): live streams then check their credentials at
+/// user deactivated or demoted, a session ended by signing out; the password and session
+/// actions of the account page to come): live streams then check their credentials at
 /// once instead of at the next heartbeat. Only Trailkeep's own entries count: anyone with an
 /// ingest key can send an entry named `key.revoked`, and even Trailkeep's is only a cue, never
 /// the decision (that is the credentials' check against the database).
@@ -83,6 +84,7 @@ pub fn may_end_access(source: Option<&app::model::Source>, action: &str) -> bool
                 | "user.deactivated"
                 | "user.role_changed"
                 | "user.password_changed"
+                | "user.logout"
                 | "session.revoked"
         )
 }

@@ -106,13 +106,17 @@ pub async fn set_role(
     let Some(id) = users::id_by_email(pool, email).await? else {
         return Err(AccountError::Invalid(format!("no user with email {email}")));
     };
-    super::users::change_role(pool, id, role, by)
-        .await
-        .map(|_| ())
-        .map_err(|e| match e {
-            super::users::UserError::Refused(r) => AccountError::Invalid(r.to_string()),
-            super::users::UserError::Db(e) => AccountError::Db(e),
-        })
+    match super::users::change_role(pool, id, role, by).await {
+        // Already so: what a re-run provisioning script asks, done.
+        Ok(_) | Err(super::users::UserError::Refused(app::users::UserRefusal::Unchanged)) => Ok(()),
+        Err(super::users::UserError::Refused(app::users::UserRefusal::LastAdmin)) => {
+            Err(AccountError::Invalid(
+                "this is the last active admin: make someone else admin first".into(),
+            ))
+        }
+        Err(super::users::UserError::Refused(r)) => Err(AccountError::Invalid(r.to_string())),
+        Err(super::users::UserError::Db(e)) => Err(AccountError::Db(e)),
+    }
 }
 
 impl From<super::keys::KeyError> for AccountError {
@@ -187,7 +191,7 @@ pub const LOCKOUT_MINUTES: i32 = 15;
 /// Passwords checked at once by this process. Argon2id takes a core for tens of
 /// milliseconds and runs on the blocking pool; each check also holds a database connection,
 /// so a burst of sign-ins waits here instead of stalling requests or draining the pool.
-static PASSWORD_CHECKS: LazyLock<Semaphore> =
+pub(crate) static PASSWORD_CHECKS: LazyLock<Semaphore> =
     LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 pub enum SignIn {

@@ -85,7 +85,7 @@ pub async fn invite(
         now + chrono::Duration::from_std(valid).unwrap_or_else(|_| chrono::Duration::hours(72));
     let mut tx = pool.begin().await?;
     let replaced = stored::revoke_pending(&mut tx, email, now).await?;
-    let row = stored::insert(
+    let inserted = stored::insert(
         &mut tx,
         stored::NewInvitationRow {
             token_hash: &auth::sha256(token.as_bytes()),
@@ -93,10 +93,24 @@ pub async fn invite(
             name,
             role,
             invited_by: &by.label(),
+            invited_by_id: (by.actor_type == app::model::ActorType::User)
+                .then(|| Uuid::parse_str(&by.id).ok())
+                .flatten(),
             expires_at,
         },
     )
-    .await?;
+    .await;
+    let row = match inserted {
+        Ok(row) => row,
+        // Another admin's invitation for this email, committed meanwhile.
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.constraint() == Some("invitations_pending_key")) =>
+        {
+            return Err(InviteRefusal::JustInvited.into())
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut event = by
         .event("user.invited")
         .on("invitation", &row.id.to_string());
@@ -150,7 +164,18 @@ pub async fn accept(
     if let Some(problem) = invitations::password_problem(password, &invited.email) {
         return Err(problem.into());
     }
-    let hash = auth::hash_password(password);
+    // Argon2 on the blocking pool, as many at once as sign-in allows (never a stalled runtime,
+    // whatever a holder of a valid link sends).
+    let hash = {
+        let _check = super::accounts::PASSWORD_CHECKS
+            .acquire()
+            .await
+            .expect("never closed");
+        let candidate = password.to_string();
+        tokio::task::spawn_blocking(move || auth::hash_password(&candidate))
+            .await
+            .map_err(|e| InviteError::Db(sqlx::Error::Protocol(e.to_string())))?
+    };
     let id = Uuid::new_v4();
     let mut tx = pool.begin().await?;
     let Some(row) = stored::accept(&mut tx, &auth::sha256(token.as_bytes()), id, now).await? else {

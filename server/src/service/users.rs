@@ -3,7 +3,8 @@
 //! resource, before and after in `details.changes`), ends the user's sessions (their live
 //! sockets follow at once: `domain::auth::may_end_access`), and never leaves the log without an
 //! active admin: the active admins' rows are locked first in the changing transaction, so two
-//! admins demoting or deactivating each other at the same moment cannot both succeed.
+//! admins demoting or deactivating each other at the same moment cannot both succeed. An admin
+//! demoted or deactivated takes the invitations they left pending with them.
 
 use app::model::{Role, Source};
 use app::users::{UserRefusal, UserView};
@@ -13,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::acting::Acting;
-use crate::storage::{entries, sessions, users};
+use crate::storage::{entries, invitations, sessions, users};
 
 /// Why a change to a user changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,10 @@ pub async fn change_role(
         return Err(UserRefusal::LastAdmin.into());
     }
     let after = users::set_role_of(&mut tx, id, role).await?;
+    if before.role == Role::Admin.as_str() {
+        // No longer an admin: the invitations they left pending go with it.
+        invitations::revoke_by_inviter(&mut tx, id).await?;
+    }
     let changes = json!({"role": {"before": before.role, "after": after.role}});
     recorded(&mut tx, by, "user.role_changed", &after, changes).await?;
     tx.commit().await?;
@@ -119,6 +124,7 @@ pub async fn deactivate(
         return Err(UserRefusal::LastAdmin.into());
     }
     let after = users::set_deactivated(&mut tx, id, Some(now)).await?;
+    invitations::revoke_by_inviter(&mut tx, id).await?;
     let changes = json!({"status": {"before": "active", "after": "deactivated"}});
     recorded(&mut tx, by, "user.deactivated", &after, changes).await?;
     tx.commit().await?;

@@ -133,12 +133,15 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<ApiKeyRow>
     .await
 }
 
-/// The ids of the keys whose current secret starts with `prefix` (the CLI's way to name one).
+/// The ids of the unrevoked keys whose current secret starts with `prefix` (the CLI's way to
+/// name one).
 pub async fn ids_with_prefix(pool: &PgPool, prefix: &str) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM api_keys WHERE prefix = $1 ORDER BY id")
-        .bind(prefix)
-        .fetch_all(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL ORDER BY id",
+    )
+    .bind(prefix)
+    .fetch_all(pool)
+    .await
 }
 
 /// The names of the keys among `ids` (revoked ones too: their entries keep their source).

@@ -41,6 +41,8 @@ pub struct NewInvitationRow<'a> {
     pub name: &'a str,
     pub role: Role,
     pub invited_by: &'a str,
+    /// The inviting user (none: the operator's CLI).
+    pub invited_by_id: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -49,8 +51,9 @@ pub async fn insert(
     new: NewInvitationRow<'_>,
 ) -> Result<InvitationRow, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO invitations (id, token_hash, email, name, role, invited_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO invitations \
+             (id, token_hash, email, name, role, invited_by, expires_at, invited_by_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(new.token_hash)
@@ -59,6 +62,7 @@ pub async fn insert(
     .bind(new.role.as_str())
     .bind(new.invited_by)
     .bind(new.expires_at)
+    .bind(new.invited_by_id)
     .fetch_one(conn)
     .await
 }
@@ -80,6 +84,28 @@ pub async fn revoke_pending(
     .map(|r| r.rows_affected())
 }
 
+/// Usable at the time bound as `now` (`$1`, `$2`…): not accepted, not revoked, not expired,
+/// and its inviter (if a user) still an active admin.
+fn usable(now: &str) -> String {
+    format!(
+        "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > {now} \
+         AND (invited_by_id IS NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = invited_by_id \
+              AND u.role = 'admin' AND u.deactivated_at IS NULL))"
+    )
+}
+
+/// Revokes the pending invitations user `inviter` made (they are no longer an active admin).
+pub async fn revoke_by_inviter(conn: &mut PgConnection, inviter: Uuid) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE invitations SET revoked_at = now() \
+         WHERE invited_by_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(inviter)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 /// The invitation a token with this hash names, if it can still be used at `now`.
 pub async fn find_usable(
     pool: &PgPool,
@@ -87,8 +113,8 @@ pub async fn find_usable(
     now: DateTime<Utc>,
 ) -> Result<Option<InvitationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM invitations WHERE token_hash = $1 \
-           AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+        "SELECT {COLUMNS} FROM invitations WHERE token_hash = $1 AND {}",
+        usable("$2")
     ))
     .bind(token_hash)
     .bind(now)
@@ -106,8 +132,8 @@ pub async fn accept(
 ) -> Result<Option<InvitationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE invitations SET accepted_at = $2, user_id = $3 WHERE token_hash = $1 \
-           AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
-         RETURNING {COLUMNS}"
+           AND {} RETURNING {COLUMNS}",
+        usable("$2")
     ))
     .bind(token_hash)
     .bind(now)
@@ -119,9 +145,8 @@ pub async fn accept(
 /// The invitations still usable at `now`, newest first.
 pub async fn pending(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<InvitationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM invitations \
-         WHERE accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
-         ORDER BY created_at DESC, id"
+        "SELECT {COLUMNS} FROM invitations WHERE {} ORDER BY created_at DESC, id",
+        usable("$1")
     ))
     .bind(now)
     .fetch_all(pool)
