@@ -34,13 +34,7 @@ impl From<InviteRefusal> for InviteError {
 
 impl From<entries::AppendError> for InviteError {
     fn from(e: entries::AppendError) -> Self {
-        match e {
-            entries::AppendError::Db(e) => InviteError::Db(e),
-            other => {
-                tracing::error!(error = %other, "bug: Trailkeep's own entry was not appended");
-                InviteError::Db(sqlx::Error::Protocol(other.to_string()))
-            }
-        }
+        InviteError::Db(e.own_entry())
     }
 }
 

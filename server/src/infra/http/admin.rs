@@ -28,30 +28,21 @@ pub struct PgAdmin {
 fn failed(e: KeyError) -> ConsoleError {
     match e {
         KeyError::Refused(r) => ConsoleError::Key(r),
-        KeyError::Db(e) => {
-            tracing::error!(error = %e, "database error");
-            ConsoleError::Unavailable
-        }
+        KeyError::Db(e) => super::console::unavailable(e),
     }
 }
 
 fn user_failed(e: UserError) -> ConsoleError {
     match e {
         UserError::Refused(r) => ConsoleError::User(r),
-        UserError::Db(e) => {
-            tracing::error!(error = %e, "database error");
-            ConsoleError::Unavailable
-        }
+        UserError::Db(e) => super::console::unavailable(e),
     }
 }
 
 fn invite_failed(e: InviteError) -> ConsoleError {
     match e {
         InviteError::Refused(r) => ConsoleError::Invite(r),
-        InviteError::Db(e) => {
-            tracing::error!(error = %e, "database error");
-            ConsoleError::Unavailable
-        }
+        InviteError::Db(e) => super::console::unavailable(e),
     }
 }
 
