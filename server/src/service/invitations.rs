@@ -34,7 +34,13 @@ impl From<InviteRefusal> for InviteError {
 
 impl From<entries::AppendError> for InviteError {
     fn from(e: entries::AppendError) -> Self {
-        InviteError::Db(e.own_entry())
+        match e {
+            entries::AppendError::Db(e) => InviteError::Db(e),
+            other => {
+                tracing::error!(error = %other, "bug: Trailkeep's own entry was not appended");
+                InviteError::Db(sqlx::Error::Protocol(other.to_string()))
+            }
+        }
     }
 }
 

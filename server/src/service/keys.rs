@@ -35,7 +35,15 @@ impl From<KeyRefusal> for KeyError {
 
 impl From<entries::AppendError> for KeyError {
     fn from(e: entries::AppendError) -> Self {
-        KeyError::Db(e.own_entry())
+        match e {
+            entries::AppendError::Db(e) => KeyError::Db(e),
+            // Neither can happen to an entry Trailkeep makes itself (a fresh id, its own
+            // hash): a defect, logged as one.
+            other => {
+                tracing::error!(error = %other, "bug: Trailkeep's own entry was not appended");
+                KeyError::Db(sqlx::Error::Protocol(other.to_string()))
+            }
+        }
     }
 }
 

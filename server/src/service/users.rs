@@ -33,7 +33,13 @@ impl From<UserRefusal> for UserError {
 
 impl From<entries::AppendError> for UserError {
     fn from(e: entries::AppendError) -> Self {
-        UserError::Db(e.own_entry())
+        match e {
+            entries::AppendError::Db(e) => UserError::Db(e),
+            other => {
+                tracing::error!(error = %other, "bug: Trailkeep's own entry was not appended");
+                UserError::Db(sqlx::Error::Protocol(other.to_string()))
+            }
+        }
     }
 }
 

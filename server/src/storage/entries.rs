@@ -51,20 +51,6 @@ pub enum AppendError {
     Db(#[from] sqlx::Error),
 }
 
-impl AppendError {
-    /// For an entry Trailkeep makes itself (a fresh id, its own hash), where only the database
-    /// can fail: anything else is a defect, logged as one.
-    pub fn own_entry(self) -> sqlx::Error {
-        match self {
-            AppendError::Db(e) => e,
-            other => {
-                tracing::error!(error = %other, "bug: Trailkeep's own entry was not appended");
-                sqlx::Error::Protocol(other.to_string())
-            }
-        }
-    }
-}
-
 /// How a field's Rust type is stored: the value bound for it (`Db`), the element type of its
 /// `UNNEST` array, how it is selected and inserted, and the conversion both ways. A stored value
 /// Trailkeep never writes is an error, reported like any corruption, never relabelled.

@@ -28,21 +28,30 @@ pub struct PgAdmin {
 fn failed(e: KeyError) -> ConsoleError {
     match e {
         KeyError::Refused(r) => ConsoleError::Key(r),
-        KeyError::Db(e) => super::console::unavailable(e),
+        KeyError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
     }
 }
 
 fn user_failed(e: UserError) -> ConsoleError {
     match e {
         UserError::Refused(r) => ConsoleError::User(r),
-        UserError::Db(e) => super::console::unavailable(e),
+        UserError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
     }
 }
 
 fn invite_failed(e: InviteError) -> ConsoleError {
     match e {
         InviteError::Refused(r) => ConsoleError::Invite(r),
-        InviteError::Db(e) => super::console::unavailable(e),
+        InviteError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub struct PgConsole {
 
 /// The store could not answer: logged here (with why), `Unavailable` to the console, or
 /// `TooSlow` when the read ran into its statement timeout.
-pub(super) fn unavailable(e: sqlx::Error) -> ConsoleError {
+fn unavailable(e: sqlx::Error) -> ConsoleError {
     if storage::is_statement_timeout(&e) {
         tracing::warn!("a console read ran into the statement timeout");
         return ConsoleError::TooSlow;
