@@ -23,6 +23,9 @@ export TRAILKEEP_DEMO_PASSWORD=${TRAILKEEP_DEMO_PASSWORD:-trailkeep-demo}
 # A second reader, for what one reader shares with another (saved searches).
 printf '%s\n' "$TRAILKEEP_DEMO_PASSWORD" \
   | "$server" user create --email auditor@company.com --name "Sam Auditor" --role compliance >/dev/null
+# A member of their own for two-factor sign-in (account.spec.ts): enrolling changes how they sign in.
+printf '%s\n' "$TRAILKEEP_DEMO_PASSWORD" \
+  | "$server" user create --email tess@company.com --name "Tess Factor" --role member >/dev/null
 
 log="$root/target/e2e-server.log"
 # A fresh log, a fresh key (created by serve); checkpoints each second for the badge's tests.

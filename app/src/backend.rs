@@ -14,6 +14,7 @@ use crate::model::{
     ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence, KeyName,
     MatchCount, NeverRecorded, TopValues, Volume,
 };
+use crate::two_factor::{Enrolment, RecoveryCodes, TwoFactorStatus};
 use crate::users::UserView;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -96,6 +97,11 @@ pub struct Caller {
     pub user_agent: Option<String>,
 }
 
+/// The SHA-256 of the request's session token, which the server's guard puts beside the
+/// `SessionUser`: what "every other session" excludes.
+#[derive(Clone, Debug)]
+pub struct CurrentSession(pub Vec<u8>);
+
 /// The client facts the server's guard puts on every request, for [`Caller`].
 #[derive(Clone, Debug, Default)]
 pub struct ClientFacts {
@@ -103,8 +109,9 @@ pub struct ClientFacts {
     pub user_agent: Option<String>,
 }
 
-/// What the admin pages read and change. Every change commits in one transaction with the
-/// entry that records it (source `trailkeep`); the caller's role is checked before.
+/// What the admin pages and the Account page read and change. Every change commits in one
+/// transaction with the entry that records it (source `trailkeep`); the caller's role is
+/// checked before (the Account page's calls act on the caller's own account only).
 pub trait AdminBackend: Send + Sync + 'static {
     /// Every API key, newest first (revoked and expired ones too: their entries name them).
     fn keys(&self) -> BoxFuture<'_, BackendResult<Vec<ApiKey>>>;
@@ -161,6 +168,35 @@ pub trait AdminBackend: Send + Sync + 'static {
         password: String,
         from: ClientFacts,
     ) -> BoxFuture<'_, BackendResult<()>>;
+    /// The caller's own second factor.
+    fn two_factor(&self, by: Caller) -> BoxFuture<'_, BackendResult<TwoFactorStatus>>;
+    /// Starts the caller's enrolment (a new seed, shown once).
+    fn begin_two_factor(&self, by: Caller) -> BoxFuture<'_, BackendResult<Enrolment>>;
+    /// Confirms the caller's enrolment with a current code; the recovery codes, shown once.
+    fn confirm_two_factor(
+        &self,
+        by: Caller,
+        code: String,
+    ) -> BoxFuture<'_, BackendResult<RecoveryCodes>>;
+    /// Turns the caller's second factor off, proven by `code`.
+    fn disable_two_factor(&self, by: Caller, code: String) -> BoxFuture<'_, BackendResult<()>>;
+    /// New recovery codes for the caller, proven by `code`.
+    fn new_recovery_codes(
+        &self,
+        by: Caller,
+        code: String,
+    ) -> BoxFuture<'_, BackendResult<RecoveryCodes>>;
+    /// Changes the caller's password, proven by the current one; every other session of
+    /// theirs ends (`keep`: the session of this request). Returns how many ended.
+    fn change_password(
+        &self,
+        by: Caller,
+        keep: CurrentSession,
+        current: String,
+        new: String,
+    ) -> BoxFuture<'_, BackendResult<u64>>;
+    /// An admin turns user `id`'s second factor off; their sessions end.
+    fn reset_two_factor(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<UserView>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

@@ -6,9 +6,11 @@ use std::fmt;
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+use crate::account::PasswordRefusal;
 use crate::filter::FilterError;
 use crate::invitations::InviteRefusal;
 use crate::keys::KeyRefusal;
+use crate::two_factor::TwoFactorRefusal;
 use crate::users::UserRefusal;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,10 @@ pub enum ConsoleError {
     User(UserRefusal),
     /// An invitation could not be made or accepted: why.
     Invite(InviteRefusal),
+    /// A second-factor change was refused: why.
+    TwoFactor(TwoFactorRefusal),
+    /// A password change was refused: why.
+    Password(PasswordRefusal),
     /// The server could not read the call's arguments (not something the console sends): a 400.
     BadCall(String),
     /// The call itself went wrong (encoding, a missing backend): a defect to report, with its
@@ -115,6 +121,13 @@ impl ConsoleError {
             ConsoleError::Invite(InviteRefusal::NotValid) => 404,
             ConsoleError::Invite(InviteRefusal::AlreadyUser | InviteRefusal::JustInvited) => 409,
             ConsoleError::Invite(_) => 400,
+            ConsoleError::TwoFactor(TwoFactorRefusal::NotFound) => 404,
+            ConsoleError::TwoFactor(TwoFactorRefusal::NoKey) => 503,
+            ConsoleError::TwoFactor(TwoFactorRefusal::WrongCode) => 400,
+            ConsoleError::TwoFactor(TwoFactorRefusal::LockedOut) => 429,
+            ConsoleError::TwoFactor(_) => 409,
+            ConsoleError::Password(PasswordRefusal::LockedOut) => 429,
+            ConsoleError::Password(_) => 400,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
             ConsoleError::SavedSearch(
@@ -156,6 +169,8 @@ impl fmt::Display for ConsoleError {
             ConsoleError::Key(r) => write!(f, "{r}"),
             ConsoleError::User(r) => write!(f, "{r}"),
             ConsoleError::Invite(r) => write!(f, "{r}"),
+            ConsoleError::TwoFactor(r) => write!(f, "{r}"),
+            ConsoleError::Password(r) => write!(f, "{r}"),
             ConsoleError::BadCall(detail) => write!(
                 f,
                 "The request's arguments could not be read ({detail}). Reload the page."
@@ -173,6 +188,18 @@ impl std::error::Error for ConsoleError {}
 impl From<InviteRefusal> for ConsoleError {
     fn from(r: InviteRefusal) -> Self {
         ConsoleError::Invite(r)
+    }
+}
+
+impl From<PasswordRefusal> for ConsoleError {
+    fn from(r: PasswordRefusal) -> Self {
+        ConsoleError::Password(r)
+    }
+}
+
+impl From<TwoFactorRefusal> for ConsoleError {
+    fn from(r: TwoFactorRefusal) -> Self {
+        ConsoleError::TwoFactor(r)
     }
 }
 

@@ -5,6 +5,7 @@
 // The console page's view types nest deeply.
 #![recursion_limit = "512"]
 
+pub mod account;
 pub mod action;
 pub mod api;
 #[cfg(feature = "ssr")]
@@ -28,4 +29,5 @@ pub mod patterns;
 pub mod session;
 pub mod shell;
 pub mod time_zone;
+pub mod two_factor;
 pub mod users;

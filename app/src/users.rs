@@ -21,6 +21,8 @@ pub struct UserView {
     /// When they last signed in (none: never, or before Trailkeep noted it).
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// Whether sign-in asks them for a second factor.
+    pub two_factor: bool,
 }
 
 impl UserView {
@@ -197,6 +199,7 @@ mod tests {
             created_at: DateTime::UNIX_EPOCH,
             last_sign_in_at: signed_in.and_then(|s| DateTime::from_timestamp(s, 0)),
             deactivated_at: (!active).then_some(DateTime::UNIX_EPOCH),
+            two_factor: false,
         }
     }
 

@@ -3,6 +3,7 @@
 //! variant in the pages. Filters travel in their canonical query-string
 //! form and are parsed by the same `Filter` the REST API uses.
 
+pub mod account;
 pub mod invitations;
 pub mod keys;
 pub mod users;
@@ -68,7 +69,8 @@ pub(crate) async fn admin(
     admin_backend(user).await
 }
 
-/// The admin backend and who calls it, for a signed-in `user` whose role was checked.
+/// The admin backend and who calls it, for a signed-in `user` whose role was checked (or
+/// whose own account is what the call changes).
 #[cfg(feature = "ssr")]
 pub(crate) async fn admin_backend(
     user: SessionUser,

@@ -34,3 +34,10 @@ pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserView, Console
     let (backend, by) = super::admin().await?;
     backend.set_active(by, id, active).await
 }
+
+/// Turns a user's second factor off (a lost phone): their sessions end, and they enrol again.
+#[server(input = Json)]
+pub async fn reset_two_factor(id: Uuid) -> Result<UserView, ConsoleError> {
+    let (backend, by) = super::admin().await?;
+    backend.reset_two_factor(by, id).await
+}

@@ -38,6 +38,11 @@ const NAV: &[NavItem] = &[
         label: "API keys",
         allowed: |role| role == Role::Admin,
     },
+    NavItem {
+        href: "/account",
+        label: "Account",
+        allowed: |_| true,
+    },
 ];
 
 /// `user` is the page's own `whoami` resource: one lookup per page, for the navigation and the

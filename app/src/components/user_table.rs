@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::api::users::{change_role, set_user_active};
+use crate::api::users::{change_role, reset_two_factor, set_user_active};
 use crate::format::minutes_utc;
 use crate::model::Role;
 use crate::users::UserView;
@@ -15,6 +15,8 @@ use crate::users::UserView;
 enum Asking {
     Role(Uuid, Role),
     Active(Uuid, bool),
+    /// Turn their second factor off (a lost phone).
+    ResetTwoFactor(Uuid),
 }
 
 #[component]
@@ -73,6 +75,7 @@ pub fn UserTable(
                         }}
                     </td>
                     <td><span class="user-status" data-status=user.status_word()>{user.status_word()}</span></td>
+                    <td class="user-two-factor" data-testid="user-two-factor">{if user.two_factor { "On" } else { "Off" }}</td>
                     <td>{user.last_sign_in_at.as_ref().map(minutes_utc).unwrap_or_else(|| "Never".into())}</td>
                     <td class="col-created">{minutes_utc(&user.created_at)}</td>
                     {admin.then(|| {
@@ -88,13 +91,21 @@ pub fn UserTable(
                                     }>
                                     {if active { "Deactivate" } else { "Reactivate" }}
                                 </button>
+                                {user.two_factor.then(|| view! {
+                                    <button type="button" class="secondary" data-testid="reset-two-factor"
+                                        aria-label=format!("Reset two-factor sign-in of {name}")
+                                        on:click=move |_| {
+                                            error.set(None);
+                                            asking.set(Some(Asking::ResetTwoFactor(id)));
+                                        }>"Reset 2FA"</button>
+                                })}
                             </td>
                         }
                     })}
                 </tr>
                 {move || match asking.get() {
-                    Some(ask @ (Asking::Role(which, _) | Asking::Active(which, _))) if which == id => Some(view! {
-                        <tr class="row-asking"><td colspan="6">
+                    Some(ask @ (Asking::Role(which, _) | Asking::Active(which, _) | Asking::ResetTwoFactor(which))) if which == id => Some(view! {
+                        <tr class="row-asking"><td colspan="7">
                             <AskChange user=asked.clone() ask asking error changed/>
                         </td></tr>
                     }),
@@ -111,6 +122,7 @@ pub fn UserTable(
                         <th scope="col">"User"</th>
                         <th scope="col">"Role"</th>
                         <th scope="col">"Status"</th>
+                        <th scope="col">"2FA"</th>
                         <th scope="col">"Last sign-in"</th>
                         <th scope="col" class="col-created">"Created"</th>
                         {admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
@@ -151,6 +163,10 @@ fn AskChange(
             format!("Reactivate {name}? They can sign in again with their password, as {}.", user.role.as_str()),
             "Reactivate",
         ),
+        Asking::ResetTwoFactor(_) => (
+            format!("Reset {name}'s two-factor sign-in? Use this when they lost their phone: they are signed out everywhere, sign in with their password alone, and should set it up again on their Account page."),
+            "Reset 2FA",
+        ),
     };
     let confirm = move |_| {
         busy.set(true);
@@ -158,6 +174,7 @@ fn AskChange(
             let done = match ask {
                 Asking::Role(id, role) => change_role(id, role).await,
                 Asking::Active(id, active) => set_user_active(id, active).await,
+                Asking::ResetTwoFactor(id) => reset_two_factor(id).await,
             };
             match done {
                 Ok(_) => {
@@ -174,7 +191,7 @@ fn AskChange(
             <p>{question}</p>
             <p class="form-error" role="alert" data-testid="user-error">{move || error.get()}</p>
             <div class="form-actions">
-                <button type="button" class=if matches!(ask, Asking::Active(_, false)) { "danger" } else { "primary" }
+                <button type="button" class=if matches!(ask, Asking::Active(_, false) | Asking::ResetTwoFactor(_)) { "danger" } else { "primary" }
                     data-testid="confirm-user-change" disabled=move || busy.get()
                     on:click=confirm>{button}</button>
                 <button type="button" class="secondary" on:click=move |_| asking.set(None)>"Cancel"</button>

@@ -1,5 +1,6 @@
 //! One module per page of the console.
 
+mod account;
 mod audit;
 mod invite;
 mod keys;
@@ -7,6 +8,7 @@ mod login;
 mod not_found;
 mod users;
 
+pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use invite::InvitePage;
 pub use keys::KeysPage;

@@ -86,6 +86,7 @@ pub fn may_end_access(source: Option<&app::model::Source>, action: &str) -> bool
                 | "user.password_changed"
                 | "user.logout"
                 | "session.revoked"
+                | "2fa.reset"
         )
 }
 

@@ -7,10 +7,13 @@
 //! - `export`: the export formats, their offline check, and the PDF report.
 //! - `query`: what reading the log needs beyond the shared `Filter`: cursors, time windows,
 //!   the in-memory match of live and exported entries.
-//! - `auth`: passwords, API keys, sessions.
+//! - `auth`: passwords, API keys, sessions; `two_factor`: time-based and recovery codes;
+//!   `sealed`: secrets stored encrypted under a key kept outside the database.
 
 pub mod auth;
 pub mod entry;
 pub mod export;
 pub mod integrity;
 pub mod query;
+pub mod sealed;
+pub mod two_factor;

@@ -2,20 +2,19 @@
 //! Trailkeep never changes who may do what without the log saying so.
 
 use std::net::IpAddr;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use app::model::{ActorType, Role, SessionUser, Source, Status};
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use super::two_factor;
 use crate::domain::{
     auth::{self, Scope},
     entry::event::NewEvent,
 };
-use crate::storage::{entries, sessions, sign_ins, users};
+use crate::storage::{entries, sessions, sign_ins, two_factor as two_factor_store, users};
 
 pub use super::acting::Acting;
 
@@ -155,44 +154,11 @@ pub async fn revoke_key(
     Ok(super::keys::revoke(pool, id, by, chrono::Utc::now()).await?)
 }
 
-/// How sign-in refuses guessing, within a sliding window: per account from one address
-/// block, per address block, and a slow-down per account.
-#[derive(Clone, Copy, Debug)]
-pub struct SignInLimits {
-    /// Failed passwords for one account from one address block (`/64` for IPv6) that lock the
-    /// account for that block (only) for the window.
-    pub email_failures: i64,
-    /// Refused attempts from one address block after which it is not heard for the window.
-    pub ip_failures: i64,
-    /// Failures on one account from anywhere after which its checks are spaced out.
-    pub slow_after: i64,
-    pub window_minutes: i32,
-}
+pub use super::password_checks::{SignInLimits, LOCKOUT_FAILURES, LOCKOUT_MINUTES};
 
-impl Default for SignInLimits {
-    fn default() -> Self {
-        SignInLimits {
-            email_failures: LOCKOUT_FAILURES,
-            ip_failures: 30,
-            slow_after: 10,
-            window_minutes: LOCKOUT_MINUTES,
-        }
-    }
-}
-
-/// The least time between two password checks on an account past its slow-down: at most
-/// `slow_after` + 15 min / 2 s = 460 guesses per account in a 15-minute window, from any
-/// number of addresses.
 pub const SLOW_SPACING: Duration = Duration::from_secs(2);
 
-pub const LOCKOUT_FAILURES: i64 = 5;
-pub const LOCKOUT_MINUTES: i32 = 15;
-
-/// Passwords checked at once by this process. Argon2id takes a core for tens of
-/// milliseconds and runs on the blocking pool; each check also holds a database connection,
-/// so a burst of sign-ins waits here instead of stalling requests or draining the pool.
-pub(crate) static PASSWORD_CHECKS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+pub(crate) use super::password_checks::PASSWORD_CHECKS;
 
 pub enum SignIn {
     /// Signed in: the session token for the cookie.
@@ -205,6 +171,14 @@ pub enum SignIn {
     LockedOut,
     /// Too many refused attempts from this address in the window.
     Throttled,
+    /// The password was right and the account has a second factor: no session yet. The
+    /// challenge token (for a cookie scoped to the sign-in form) names the second step.
+    CodeNeeded { challenge: String },
+    /// The second factor's code was wrong (or used already); `attempts_left` as for a password.
+    BadCode { attempts_left: i64 },
+    /// The second step's challenge expired, was used, or its account can no longer sign in:
+    /// start again with the password.
+    ChallengeGone,
 }
 
 /// What the log may keep of an email typed into the form for an unknown account: the
@@ -334,13 +308,165 @@ pub async fn sign_in(
             });
         }
     };
+    if two_factor_store::enabled(&mut *tx, user.id).await? {
+        // The password alone never opens a session: the second step does, once.
+        let challenge = auth::new_session_token();
+        two_factor_store::create_challenge(
+            &mut tx,
+            &auth::sha256(challenge.as_bytes()),
+            user.id,
+            two_factor::CHALLENGE_MINUTES,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(SignIn::CodeNeeded { challenge });
+    }
+    let (session_user, token) = open_session(&mut tx, user, ip, user_agent, None).await?;
+    tx.commit().await?;
+    Ok(SignIn::Ok {
+        user: session_user,
+        token,
+    })
+}
+
+/// Opens a session for `user` (in the sign-in's transaction) and records `user.login`, saying
+/// which second factor was used, if any.
+async fn open_session(
+    tx: &mut sqlx::PgConnection,
+    user: &users::UserRow,
+    ip: Option<IpAddr>,
+    user_agent: Option<String>,
+    second_factor: Option<two_factor::Used>,
+) -> Result<(SessionUser, String), AccountError> {
     let token = auth::new_session_token();
-    sessions::create(&mut tx, user.id, &auth::sha256(token.as_bytes())).await?;
-    users::note_sign_in(&mut tx, user.id).await?;
+    sessions::create(tx, user.id, &auth::sha256(token.as_bytes())).await?;
+    users::note_sign_in(tx, user.id).await?;
     let session_user = user.session_user();
-    let mut event = Acting::user(&session_user, ip, user_agent).event("user.login");
-    event.record.details = json!({"method": "password"});
-    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    let by = Acting::user(&session_user, ip, user_agent);
+    let mut login = by.event("user.login");
+    login.record.details = json!({
+        "method": "password",
+        "second_factor": second_factor.map(two_factor::Used::as_str),
+    });
+    let mut events = vec![login];
+    if let Some(two_factor::Used::RecoveryCode { left }) = second_factor {
+        let mut used = by
+            .event("2fa.recovery_code_used")
+            .on("user", &user.id.to_string());
+        used.record.details = json!({
+            "email": user.email,
+            "changes": {"recovery_codes_left": {"before": left + 1, "after": left}},
+        });
+        events.push(used);
+    }
+    entries::append_in(tx, Source::Trailkeep, events).await?;
+    Ok((session_user, token))
+}
+
+/// The second step of a sign-in: the code of the account whose password opened `challenge`.
+/// Counted with the password's failures (the same lockout and per-address limit, the same
+/// locks), and more strictly: wrong codes lock the account's code step after
+/// `email_failures` from anywhere (only someone who knows the password can send one), so
+/// guessing codes from many addresses gains nothing. The challenge is deleted by the step that
+/// opens the session, so it is used once. Locks in one order everywhere: the account's advisory
+/// lock, the user's row, their second factor's row.
+#[allow(clippy::too_many_arguments)]
+pub async fn sign_in_code(
+    pool: &PgPool,
+    seal: Option<&crate::domain::sealed::SealKey>,
+    challenge: &str,
+    code: &str,
+    ip: Option<IpAddr>,
+    user_agent: Option<String>,
+    limits: SignInLimits,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SignIn, AccountError> {
+    let challenge_hash = auth::sha256(challenge.as_bytes());
+    // An unknown challenge is answered without waiting for a turn among the password checks.
+    let mut conn = pool.acquire().await?;
+    if two_factor_store::find_challenge(&mut conn, &challenge_hash)
+        .await?
+        .is_none()
+    {
+        return Ok(SignIn::ChallengeGone);
+    }
+    drop(conn);
+    let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
+    let mut tx = pool.begin().await?;
+    let Some(user) = two_factor_store::find_challenge(&mut tx, &challenge_hash).await? else {
+        return Ok(SignIn::ChallengeGone);
+    };
+    let account = auth::sign_in_account_key(Some(user.id), &user.email);
+    let block = ip.map(auth::address_block);
+    let failures =
+        sign_ins::lock_and_count(&mut tx, &account, block.as_deref(), limits.window_minutes)
+            .await?;
+    if failures.block >= limits.ip_failures {
+        return Ok(SignIn::Throttled);
+    }
+    let own_entry = match block.as_deref() {
+        Some(block) => sign_ins::this_minute(&mut tx, block).await? == 0,
+        None => true,
+    };
+    let failed = |reason: sign_ins::Outcome| {
+        let mut e = NewEvent::new("user.login_failed", ActorType::User, &user.id.to_string());
+        e.record.actor_email = Some(user.email.clone());
+        e.record.actor_name = Some(user.name.clone());
+        e.record.ip = ip;
+        e.record.user_agent = user_agent.clone();
+        e.record.status = Status::Failure;
+        e.record.details = json!({"reason": reason.as_str()});
+        e
+    };
+    if failures.account_here >= limits.email_failures || failures.codes >= limits.email_failures {
+        let outcome = sign_ins::Outcome::LockedOut;
+        two_factor_store::take_challenge(&mut tx, &challenge_hash).await?;
+        sign_ins::record_failure(&mut tx, &account, block.as_deref(), outcome, own_entry).await?;
+        if own_entry {
+            entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
+        }
+        tx.commit().await?;
+        return Ok(SignIn::LockedOut);
+    }
+    let Some(seal) = seal else {
+        return Err(AccountError::Invalid(
+            "this server runs without the log's key file, so it cannot check second factors".into(),
+        ));
+    };
+    // The user's row before their second factor's, as every change of it does.
+    users::lock_active(&mut tx, user.id).await?;
+    let used = match two_factor::check(&mut tx, seal, user.id, code, now).await {
+        Ok(used) => used,
+        Err(two_factor::TwoFactorError::Refused(app::two_factor::TwoFactorRefusal::NoKey)) => {
+            return Err(AccountError::Invalid(
+                "this account's second factor cannot be read with this server's key file: ask \
+                 an admin to reset it"
+                    .into(),
+            ));
+        }
+        // Turned off or reset since the password step: start again.
+        Err(two_factor::TwoFactorError::Refused(_)) => {
+            two_factor_store::take_challenge(&mut tx, &challenge_hash).await?;
+            tx.commit().await?;
+            return Ok(SignIn::ChallengeGone);
+        }
+        Err(two_factor::TwoFactorError::Db(e)) => return Err(e.into()),
+    };
+    let Some(used) = used else {
+        let outcome = sign_ins::Outcome::BadCode;
+        sign_ins::record_failure(&mut tx, &account, block.as_deref(), outcome, own_entry).await?;
+        if own_entry {
+            entries::append_in(&mut tx, Source::Trailkeep, vec![failed(outcome)]).await?;
+        }
+        tx.commit().await?;
+        return Ok(SignIn::BadCode {
+            attempts_left: (limits.email_failures - failures.account_here - 1).max(0),
+        });
+    };
+    if !two_factor_store::take_challenge(&mut tx, &challenge_hash).await? {
+        return Ok(SignIn::ChallengeGone);
+    }
+    let (session_user, token) = open_session(&mut tx, &user, ip, user_agent, Some(used)).await?;
     tx.commit().await?;
     Ok(SignIn::Ok {
         user: session_user,
@@ -374,6 +500,7 @@ pub async fn summarise_sign_ins(pool: &PgPool) -> Result<usize, AccountError> {
                     "bad_password": g.bad_password,
                     "unknown_user": g.unknown_user,
                     "locked_out": g.locked_out,
+                    "bad_code": g.bad_code,
                 },
             });
             e
@@ -416,4 +543,79 @@ pub async fn sign_out(pool: &PgPool, token: &str, by: &Acting) -> Result<(), Acc
     sessions::delete(pool, &auth::sha256(token.as_bytes())).await?;
     entries::append(pool, Source::Trailkeep, vec![by.event("user.logout")]).await?;
     Ok(())
+}
+
+/// Changes user `by.user`'s password from `current` to `new` (the invitation's rules): every
+/// other session of theirs ends (all but `keep`, the SHA-256 of the session asking), and so do
+/// sign-ins waiting for their code. A wrong current password counts as a failed sign-in from
+/// the caller's address, under the same lockout: a stolen session cannot guess the password
+/// faster than the sign-in form. Records `user.password_changed` (never a password or hash).
+pub async fn change_password(
+    pool: &PgPool,
+    user: &SessionUser,
+    keep: &[u8],
+    current: &str,
+    new: &str,
+    by: &Acting,
+    limits: SignInLimits,
+) -> Result<Result<u64, app::account::PasswordRefusal>, AccountError> {
+    use app::account::{new_password_problem, PasswordRefusal};
+    if let Some(problem) = new_password_problem(new, &user.email) {
+        return Ok(Err(problem));
+    }
+    if new == current {
+        return Ok(Err(PasswordRefusal::Unchanged));
+    }
+    let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
+    let mut tx = pool.begin().await?;
+    // The account's advisory lock before the user's row, as sign-in takes them.
+    let key = auth::sign_in_account_key(Some(user.id), &user.email);
+    let block = by.ip.map(auth::address_block);
+    let failures =
+        sign_ins::lock_and_count(&mut tx, &key, block.as_deref(), limits.window_minutes).await?;
+    // Wrong current passwords come only from someone holding the session: they count
+    // account-wide, so many addresses guess no faster than one.
+    if failures.account_here >= limits.email_failures
+        || failures.block >= limits.ip_failures
+        || failures.account >= limits.slow_after
+    {
+        return Ok(Err(PasswordRefusal::LockedOut));
+    }
+    let Some(row) = users::lock_active(&mut tx, user.id).await? else {
+        return Err(AccountError::Invalid("this account is deactivated".into()));
+    };
+    let (candidate, stored, fresh) = (
+        current.to_string(),
+        row.password_hash.clone(),
+        new.to_string(),
+    );
+    let hashed = tokio::task::spawn_blocking(move || {
+        auth::verify_password(&candidate, &stored).then(|| auth::hash_password(&fresh))
+    })
+    .await
+    .map_err(|e| AccountError::Invalid(format!("the password check failed: {e}")))?;
+    let Some(hash) = hashed else {
+        let outcome = sign_ins::Outcome::BadPassword;
+        sign_ins::record_failure(&mut tx, &key, block.as_deref(), outcome, true).await?;
+        let mut e = by.event("user.login_failed");
+        e.record.status = Status::Failure;
+        e.record.details = json!({"reason": outcome.as_str(), "while": "changing the password"});
+        entries::append_in(&mut tx, Source::Trailkeep, vec![e]).await?;
+        tx.commit().await?;
+        return Ok(Err(PasswordRefusal::WrongPassword));
+    };
+    users::set_password(&mut tx, user.id, &hash).await?;
+    let ended = sessions::delete_others(&mut tx, user.id, keep).await?;
+    two_factor_store::drop_challenges(&mut tx, user.id).await?;
+    let mut event = by
+        .event("user.password_changed")
+        .on("user", &user.id.to_string());
+    event.record.details = json!({
+        "email": user.email,
+        "changes": {"password": {"before": "(set)", "after": "(changed)"}},
+        "other_sessions_ended": ended,
+    });
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    tx.commit().await?;
+    Ok(Ok(ended))
 }

@@ -167,7 +167,7 @@ pub async fn accept(
     // Argon2 on the blocking pool, as many at once as sign-in allows (never a stalled runtime,
     // whatever a holder of a valid link sends).
     let hash = {
-        let _check = super::accounts::PASSWORD_CHECKS
+        let _check = super::password_checks::PASSWORD_CHECKS
             .acquire()
             .await
             .expect("never closed");

@@ -11,6 +11,8 @@ pub mod ingest;
 pub mod invitations;
 pub mod keys;
 pub mod live;
+pub mod password_checks;
 pub mod periodic;
 pub mod tree;
+pub mod two_factor;
 pub mod users;

@@ -15,6 +15,7 @@ pub mod scratch;
 pub mod sessions;
 pub mod sign_ins;
 pub mod tree;
+pub mod two_factor;
 pub mod users;
 
 use std::time::Duration;

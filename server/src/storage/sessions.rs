@@ -57,3 +57,19 @@ pub async fn delete_for_user(conn: &mut PgConnection, user_id: Uuid) -> Result<(
         .await?;
     Ok(())
 }
+
+/// Ends every session of a user but `keep` (theirs, asking); returns how many ended.
+pub async fn delete_others(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keep: &[u8],
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -9,6 +9,8 @@ pub enum Outcome {
     BadPassword,
     UnknownUser,
     LockedOut,
+    /// The password was right, the second factor's code was not.
+    BadCode,
 }
 
 impl Outcome {
@@ -17,6 +19,7 @@ impl Outcome {
             Outcome::BadPassword => "bad_password",
             Outcome::UnknownUser => "unknown_user",
             Outcome::LockedOut => "locked_out",
+            Outcome::BadCode => "bad_code",
         }
     }
 }
@@ -24,12 +27,16 @@ impl Outcome {
 /// Failures counted for one attempt, inside its transaction.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Failures {
-    /// Wrong passwords and unknown users for this account from this address block.
+    /// Wrong passwords, wrong codes and unknown users for this account from this address block.
     pub account_here: i64,
     /// Wrong passwords and unknown users for this account from anywhere.
     pub account: i64,
     /// Every refused attempt from this address block, whatever the account.
     pub block: i64,
+    /// Wrong second-factor codes for this account from anywhere: only someone who knows the
+    /// password can make one, so they count account-wide (no outsider can lock the account
+    /// with them).
+    pub codes: i64,
     /// Seconds since the last refused attempt on this account (`None`: none in the window).
     pub since_last: Option<f64>,
 }
@@ -59,18 +66,20 @@ pub async fn lock_and_count(
         .execute(&mut *tx)
         .await?;
     }
-    let (account_here, account, block, since_last): (i64, i64, i64, Option<f64>) = sqlx::query_as(
+    let (account_here, account, block, since_last, codes): (i64, i64, i64, Option<f64>, i64) =
+        sqlx::query_as(
         "WITH recent AS (SELECT * FROM sign_in_attempts \
                              WHERE at > now() - make_interval(mins => $3)) \
              SELECT \
                (SELECT count(*) FROM recent WHERE email_key = $1 \
-                  AND outcome IN ('bad_password', 'unknown_user') \
+                  AND outcome IN ('bad_password', 'unknown_user', 'bad_code') \
                   AND ip IS NOT DISTINCT FROM $2::inet), \
                (SELECT count(*) FROM recent WHERE email_key = $1 \
-                  AND outcome IN ('bad_password', 'unknown_user')), \
+                  AND outcome IN ('bad_password', 'unknown_user', 'bad_code')), \
                (SELECT count(*) FROM recent WHERE ip = $2::inet), \
                (SELECT extract(epoch FROM clock_timestamp() - max(at))::float8 FROM recent \
-                  WHERE email_key = $1 AND outcome IN ('bad_password', 'unknown_user'))",
+                  WHERE email_key = $1 AND outcome IN ('bad_password', 'unknown_user', 'bad_code')), \
+               (SELECT count(*) FROM recent WHERE email_key = $1 AND outcome = 'bad_code')",
     )
     .bind(account_key)
     .bind(block)
@@ -82,6 +91,7 @@ pub async fn lock_and_count(
         account,
         block,
         since_last,
+        codes,
     })
 }
 
@@ -95,7 +105,7 @@ pub async fn peek(
     sqlx::query_as(
         "SELECT count(*), extract(epoch FROM clock_timestamp() - max(at))::float8 \
          FROM sign_in_attempts WHERE email_key = $1 \
-         AND outcome IN ('bad_password', 'unknown_user') \
+         AND outcome IN ('bad_password', 'unknown_user', 'bad_code') \
          AND at > now() - make_interval(mins => $2)",
     )
     .bind(account_key)
@@ -141,6 +151,7 @@ pub struct Unlogged {
     pub bad_password: i64,
     pub unknown_user: i64,
     pub locked_out: i64,
+    pub bad_code: i64,
 }
 
 /// Takes the summariser's lock for this transaction, if no other process holds it.
@@ -165,7 +176,8 @@ pub async fn take_unlogged(conn: &mut PgConnection) -> Result<Vec<Unlogged>, sql
            count(DISTINCT email_key) AS accounts, \
            count(*) FILTER (WHERE outcome = 'bad_password') AS bad_password, \
            count(*) FILTER (WHERE outcome = 'unknown_user') AS unknown_user, \
-           count(*) FILTER (WHERE outcome = 'locked_out') AS locked_out \
+           count(*) FILTER (WHERE outcome = 'locked_out') AS locked_out, \
+           count(*) FILTER (WHERE outcome = 'bad_code') AS bad_code \
          FROM marked GROUP BY 1, 2 ORDER BY 2, 1",
     )
     .fetch_all(conn)

@@ -80,8 +80,11 @@ pub async fn exists(pool: &PgPool, email: &str) -> Result<bool, sqlx::Error> {
         .await
 }
 
-/// Every column a user's view needs (never the password hash).
-const VIEW_COLUMNS: &str = "id, email, name, role, created_at, last_sign_in_at, deactivated_at";
+/// Every column a user's view needs (never the password hash), and whether their second
+/// factor is on.
+const VIEW_COLUMNS: &str = "id, email, name, role, created_at, last_sign_in_at, deactivated_at, \
+     EXISTS (SELECT 1 FROM totp_credentials t \
+             WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS two_factor";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserViewRow {
@@ -92,6 +95,7 @@ pub struct UserViewRow {
     pub created_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub deactivated_at: Option<DateTime<Utc>>,
+    pub two_factor: bool,
 }
 
 impl From<UserViewRow> for app::users::UserView {
@@ -105,6 +109,7 @@ impl From<UserViewRow> for app::users::UserView {
             created_at: r.created_at,
             last_sign_in_at: r.last_sign_in_at,
             deactivated_at: r.deactivated_at,
+            two_factor: r.two_factor,
         }
     }
 }
@@ -182,6 +187,33 @@ pub async fn set_deactivated(
 pub async fn note_sign_in(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET last_sign_in_at = now() WHERE id = $1")
         .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Active user `id` with their password hash, locked until the transaction ends.
+pub async fn lock_active(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, email, name, role, password_hash FROM users \
+         WHERE id = $1 AND deactivated_at IS NULL FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
         .execute(conn)
         .await
         .map(|_| ())

@@ -32,8 +32,10 @@ pub fn LoginPage() -> impl IntoView {
             let _ = storage.set_item(TYPED_EMAIL, &input.value());
         }
     };
+    let code_step = move || query.with(|q| q.get("step").as_deref() == Some("code"));
     view! {
         <main class="login-page">
+            <Show when=code_step fallback=move || view! {
             <form class="login-card" method="post" action="/login" on:submit=keep_email>
                 <h1 class="brand">"Trailkeep"</h1>
                 <p class="login-subtitle">"Sign in to the audit log"</p>
@@ -47,7 +49,34 @@ pub fn LoginPage() -> impl IntoView {
                     autocomplete="current-password" required node_ref=password/>
                 <button type="submit" class="primary">"Sign in"</button>
             </form>
+            }>
+                <CodeStep next=Signal::derive(next) error=Signal::derive(error)/>
+            </Show>
         </main>
+    }
+}
+
+/// The second step, for an account with two-factor sign-in: the password was right, the
+/// app's code (or a recovery code) opens the session. Its state is an HttpOnly cookie the
+/// server set, valid 5 minutes and used once; nothing here can skip it.
+#[component]
+fn CodeStep(next: Signal<String>, error: Signal<Option<&'static str>>) -> impl IntoView {
+    view! {
+        <form class="login-card" method="post" action="/login/code">
+            <h1 class="brand">"Trailkeep"</h1>
+            <p class="login-subtitle">"Two-factor sign-in"</p>
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            <input type="hidden" name="next" value=move || next.get()/>
+            <label for="code">"Code from your authenticator app"</label>
+            <input id="code" name="code" type="text" inputmode="numeric"
+                autocomplete="one-time-code" required autofocus maxlength="20"
+                aria-describedby="code-hint"/>
+            <p id="code-hint" class="login-hint">
+                "The 6 digits the app shows now. Without your phone, type one of your recovery codes."
+            </p>
+            <button type="submit" class="primary">"Verify"</button>
+            <a class="login-restart" href="/login">"Start again with your password"</a>
+        </form>
     }
 }
 
@@ -62,6 +91,17 @@ fn refusal(code: &str) -> &'static str {
         "credentials-0" => {
             "Wrong email or password. That was the last attempt: this account is locked for 15 \
              minutes."
+        }
+        "code" => "That code is not right. Type the code the app shows now (each works once).",
+        "code-1" => {
+            "That code is not right. 1 attempt left before a 15-minute lock of this account."
+        }
+        "code-0" => {
+            "That code is not right. That was the last attempt: this account is locked for 15 \
+             minutes."
+        }
+        "expired" => {
+            "That sign-in took too long or was already used. Enter your email and password again."
         }
         _ => "Wrong email or password.",
     }

@@ -90,6 +90,12 @@ impl SigningKey {
         }
     }
 
+    /// The key that seals this log's stored secrets for `label` (`domain::sealed`): derived
+    /// from this key's secret half, so it too never enters the database.
+    pub fn seal_key(&self, label: &str) -> crate::domain::sealed::SealKey {
+        crate::domain::sealed::SealKey::derive(self.secret.as_bytes(), label)
+    }
+
     pub fn verifier(&self) -> &VerifierKey {
         &self.verifier
     }

@@ -3,12 +3,13 @@
 //! entry that records it, `service::keys`). Errors become [`ConsoleError`]s here, logged with
 //! why; a refusal keeps its words.
 
-use app::backend::ClientFacts;
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
+use app::backend::{ClientFacts, CurrentSession};
 use app::error::ConsoleError;
 use app::invitations::{Invitation, InvitationFor, NewInvitation};
 use app::keys::{ApiKey, NewSecret, Scope};
 use app::model::Role;
+use app::two_factor::{Enrolment, RecoveryCodes, TwoFactorRefusal, TwoFactorStatus};
 use app::users::UserView;
 use chrono::Utc;
 use sqlx::PgPool;
@@ -17,12 +18,38 @@ use uuid::Uuid;
 use crate::service::accounts::Acting;
 use crate::service::invitations::{self, InviteError};
 use crate::service::keys::{self, KeyError, KeySpec};
+use crate::service::two_factor::{self, TwoFactorError};
 use crate::service::users::{self, UserError};
 
 pub struct PgAdmin {
     pub pool: PgPool,
     /// How long an invitation link stays usable (`Config::invitation_valid`).
     pub invitation_valid: std::time::Duration,
+    /// Seals second factors' seeds (none: a server without the log's key file refuses to
+    /// enrol anyone).
+    pub totp_seal: Option<crate::domain::sealed::SealKey>,
+    /// Names the site in authenticator apps.
+    pub site_name: String,
+    /// The sign-in lockout, which wrong current passwords count toward.
+    pub sign_in: crate::service::accounts::SignInLimits,
+}
+
+fn two_factor_failed(e: TwoFactorError) -> ConsoleError {
+    match e {
+        TwoFactorError::Refused(r) => ConsoleError::TwoFactor(r),
+        TwoFactorError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        }
+    }
+}
+
+impl PgAdmin {
+    fn seal(&self) -> BackendResult<&crate::domain::sealed::SealKey> {
+        self.totp_seal
+            .as_ref()
+            .ok_or(ConsoleError::TwoFactor(TwoFactorRefusal::NoKey))
+    }
 }
 
 fn failed(e: KeyError) -> ConsoleError {
@@ -201,6 +228,118 @@ impl AdminBackend for PgAdmin {
             .await
             .map(|_| ())
             .map_err(invite_failed)
+        })
+    }
+
+    fn two_factor(&self, by: Caller) -> BoxFuture<'_, BackendResult<TwoFactorStatus>> {
+        Box::pin(async move {
+            two_factor::status(&self.pool, by.user.id)
+                .await
+                .map_err(|e| two_factor_failed(e.into()))
+        })
+    }
+
+    fn begin_two_factor(&self, by: Caller) -> BoxFuture<'_, BackendResult<Enrolment>> {
+        Box::pin(async move {
+            two_factor::begin(&self.pool, self.seal()?, &by.user, &self.site_name)
+                .await
+                .map_err(two_factor_failed)
+        })
+    }
+
+    fn confirm_two_factor(
+        &self,
+        by: Caller,
+        code: String,
+    ) -> BoxFuture<'_, BackendResult<RecoveryCodes>> {
+        Box::pin(async move {
+            let seal = self.seal()?;
+            two_factor::confirm(
+                &self.pool,
+                seal,
+                by.user.id,
+                &code,
+                &acting(&by),
+                Utc::now(),
+            )
+            .await
+            .map_err(two_factor_failed)
+        })
+    }
+
+    fn disable_two_factor(&self, by: Caller, code: String) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            let seal = self.seal()?;
+            two_factor::disable(
+                &self.pool,
+                seal,
+                by.user.id,
+                &code,
+                &acting(&by),
+                self.sign_in,
+                Utc::now(),
+            )
+            .await
+            .map_err(two_factor_failed)
+        })
+    }
+
+    fn new_recovery_codes(
+        &self,
+        by: Caller,
+        code: String,
+    ) -> BoxFuture<'_, BackendResult<RecoveryCodes>> {
+        Box::pin(async move {
+            let seal = self.seal()?;
+            two_factor::regenerate(
+                &self.pool,
+                seal,
+                by.user.id,
+                &code,
+                &acting(&by),
+                self.sign_in,
+                Utc::now(),
+            )
+            .await
+            .map_err(two_factor_failed)
+        })
+    }
+
+    fn reset_two_factor(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<UserView>> {
+        Box::pin(async move {
+            two_factor::reset(&self.pool, id, &acting(&by))
+                .await
+                .map_err(two_factor_failed)
+        })
+    }
+
+    fn change_password(
+        &self,
+        by: Caller,
+        keep: CurrentSession,
+        current: String,
+        new: String,
+    ) -> BoxFuture<'_, BackendResult<u64>> {
+        Box::pin(async move {
+            let acting = acting(&by);
+            match crate::service::accounts::change_password(
+                &self.pool,
+                &by.user,
+                &keep.0,
+                &current,
+                &new,
+                &acting,
+                self.sign_in,
+            )
+            .await
+            {
+                Ok(Ok(ended)) => Ok(ended),
+                Ok(Err(refusal)) => Err(ConsoleError::Password(refusal)),
+                Err(e) => {
+                    tracing::error!(error = %e, "changing a password failed");
+                    Err(ConsoleError::Unavailable)
+                }
+            }
         })
     }
 }

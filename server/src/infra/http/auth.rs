@@ -18,6 +18,8 @@ use crate::{
 };
 
 pub const COOKIE: &str = "trailkeep_session";
+/// The second sign-in step's cookie: sent only to `/login` (its path), for 5 minutes.
+pub const CHALLENGE_COOKIE: &str = "trailkeep_challenge";
 
 /// Who reads the log: a signed-in admin or compliance officer, or a key with scope `read`.
 /// As a handler argument it is the check: anyone else gets the 401 or 403 first.
@@ -162,13 +164,23 @@ pub async fn still_reader(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
+    token_cookie(headers, COOKIE)
+}
+
+/// The second step of a sign-in under way: the challenge the password step issued.
+pub(super) fn challenge_token(headers: &HeaderMap) -> Option<String> {
+    token_cookie(headers, CHALLENGE_COOKIE)
+}
+
+/// Cookie `name`, if it holds a token as Trailkeep issues them (64 hex digits).
+fn token_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_string())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -190,6 +202,8 @@ pub(super) async fn current_user(
 fn is_public(path: &str) -> bool {
     use leptos::server_fn::ServerFn;
     path == "/login"
+        // The second sign-in step: its challenge cookie is the credential.
+        || path == "/login/code"
         // The invitee's page and its two server functions: the token is the credential.
         || path == "/invite"
         || path == <app::api::invitations::ReadInvitation as ServerFn>::PATH
@@ -213,9 +227,13 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     };
     request.extensions_mut().insert(facts);
     if let Some(token) = session_token(request.headers()) {
-        match sessions::find_user(&state.pool, &auth::sha256(token.as_bytes())).await {
+        let hash = auth::sha256(token.as_bytes());
+        match sessions::find_user(&state.pool, &hash).await {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);
+                request
+                    .extensions_mut()
+                    .insert(app::backend::CurrentSession(hash));
             }
             Ok(None) => {}
             Err(e) => return ApiError::database(e).into_response(),

@@ -55,6 +55,9 @@ pub fn router(state: AppState) -> Router {
     let admin: SharedAdmin = Arc::new(admin::PgAdmin {
         pool: state.pool.clone(),
         invitation_valid: state.config.invitation_valid,
+        totp_seal: state.totp_seal(),
+        site_name: state.config.site_name.clone(),
+        sign_in: state.config.sign_in,
     });
     let routes = generate_route_list(app::shell::App);
     let shell_options = state.leptos_options.clone();
@@ -68,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes(&state.leptos_options, &assets_root))
         .merge(api::router())
         .route("/login", post(session::login))
+        .route("/login/code", post(session::login_code))
         .route("/logout", post(session::logout))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))

@@ -10,22 +10,51 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    auth::{login_url, session_token, COOKIE},
+    auth::{challenge_token, login_url, session_token, CHALLENGE_COOKIE, COOKIE},
     client,
     error::ApiError,
     AppState,
 };
 use crate::domain::auth;
 use crate::service::accounts::{self, Acting, SignIn};
+use crate::service::two_factor;
 use crate::storage::sessions;
 
 fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64) -> HeaderValue {
+    named_cookie(state, headers, COOKIE, "/", value, max_age_secs)
+}
+
+/// The second step's cookie: only the sign-in form's paths receive it.
+fn challenge_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    value: &str,
+    max_age_secs: i64,
+) -> HeaderValue {
+    named_cookie(
+        state,
+        headers,
+        CHALLENGE_COOKIE,
+        "/login",
+        value,
+        max_age_secs,
+    )
+}
+
+fn named_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    path: &str,
+    value: &str,
+    max_age_secs: i64,
+) -> HeaderValue {
     let secure = state.config.secure_cookies
         || headers
             .get("x-forwarded-proto")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let text = format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&text).expect("cookie text is ASCII")
@@ -64,14 +93,66 @@ pub async fn login(
         accounts::AccountError::Db(e) => ApiError::database(e),
         other => ApiError::bad_request(other.to_string()),
     })?;
-    Ok(match outcome {
+    Ok(answer(&state, &headers, next, outcome, false))
+}
+
+/// Where a sign-in step sends the browser, with which cookies (`code_step`: the answer to the
+/// second step, whose challenge cookie goes once it is spent).
+fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: &str,
+    outcome: SignIn,
+    code_step: bool,
+) -> Response {
+    let end_challenge = |mut response: Response| {
+        if code_step {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, challenge_cookie(state, headers, "", 0));
+        }
+        response
+    };
+    let to_code_step = |error: Option<&str>| {
+        let mut pairs = vec![("step", "code"), ("next", next)];
+        if let Some(e) = error {
+            pairs.push(("error", e));
+        }
+        Redirect::to(&format!(
+            "/login?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        ))
+        .into_response()
+    };
+    match outcome {
         SignIn::Ok { token, .. } => {
             let mut response = Redirect::to(next).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,
-                cookie(&state, &headers, &token, sessions::SESSION_HOURS * 3600),
+                cookie(state, headers, &token, sessions::SESSION_HOURS * 3600),
+            );
+            end_challenge(response)
+        }
+        SignIn::CodeNeeded { challenge } => {
+            let mut response = to_code_step(None);
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                challenge_cookie(
+                    state,
+                    headers,
+                    &challenge,
+                    i64::from(two_factor::CHALLENGE_MINUTES) * 60,
+                ),
             );
             response
+        }
+        SignIn::BadCode { attempts_left } => to_code_step(Some(match attempts_left {
+            0 => "code-0",
+            1 => "code-1",
+            _ => "code",
+        })),
+        SignIn::ChallengeGone => {
+            end_challenge(Redirect::to(&login_url(next, Some("expired"))).into_response())
         }
         // The sign-in page warns before the lock: the last two attempts have codes of their own.
         SignIn::BadCredentials { attempts_left } => {
@@ -82,9 +163,53 @@ pub async fn login(
             };
             Redirect::to(&login_url(next, Some(code))).into_response()
         }
-        SignIn::LockedOut => Redirect::to(&login_url(next, Some("locked"))).into_response(),
+        SignIn::LockedOut => {
+            end_challenge(Redirect::to(&login_url(next, Some("locked"))).into_response())
+        }
         SignIn::Throttled => Redirect::to(&login_url(next, Some("throttled"))).into_response(),
-    })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// The second sign-in step's POST: the code, for the challenge in the cookie the password
+/// step set. Without that cookie (expired, used, never set) it starts over.
+pub async fn login_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request_extensions: axum::http::Extensions,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, ApiError> {
+    let next = if auth::is_local_path(&form.next) {
+        form.next.as_str()
+    } else {
+        "/audit"
+    };
+    let Some(challenge) = challenge_token(&headers) else {
+        return Ok(answer(&state, &headers, next, SignIn::ChallengeGone, true));
+    };
+    let seal = state.totp_seal();
+    let outcome = accounts::sign_in_code(
+        &state.pool,
+        seal.as_ref(),
+        &challenge,
+        &form.code,
+        client::ip(&state, &headers, &request_extensions),
+        client::user_agent(&headers),
+        state.config.sign_in,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        accounts::AccountError::Db(e) => ApiError::database(e),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    Ok(answer(&state, &headers, next, outcome, true))
 }
 
 pub async fn logout(

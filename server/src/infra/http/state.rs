@@ -52,6 +52,13 @@ impl AppState {
         }
     }
 
+    /// The key that seals second factors' seeds (from the signing key: `serve` has it).
+    pub fn totp_seal(&self) -> Option<crate::domain::sealed::SealKey> {
+        self.signing_key
+            .as_ref()
+            .map(|k| k.seal_key(crate::service::two_factor::SEAL_LABEL))
+    }
+
     /// After the server loop has drained: waits (up to `grace`) for live sockets, which run
     /// past their HTTP connection, to send their closing frame.
     pub async fn live_sockets_closed(&self, grace: std::time::Duration) {
