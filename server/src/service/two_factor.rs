@@ -208,6 +208,20 @@ fn event(
     event
 }
 
+/// Appends the entry of `action` on `user` and commits the change with it.
+async fn recorded(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    by: &Acting,
+    action: &str,
+    user: &users::UserViewRow,
+    details: serde_json::Value,
+) -> Result<(), TwoFactorError> {
+    let entry = event(by, action, user, details);
+    entries::append_in(&mut tx, Source::Trailkeep, vec![entry]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn locked_user(
     tx: &mut PgConnection,
     user_id: Uuid,
@@ -251,13 +265,7 @@ pub async fn confirm(
         "method": "totp",
         "recovery_codes": hashes.len(),
     });
-    entries::append_in(
-        &mut tx,
-        Source::Trailkeep,
-        vec![event(by, "2fa.enrolled", &user, details)],
-    )
-    .await?;
-    tx.commit().await?;
+    recorded(tx, by, "2fa.enrolled", &user, details).await?;
     Ok(RecoveryCodes(codes))
 }
 
@@ -331,13 +339,7 @@ pub async fn disable(
         "changes": {"two_factor": {"before": true, "after": false}},
         "proven_with": used.as_str(),
     });
-    entries::append_in(
-        &mut tx,
-        Source::Trailkeep,
-        vec![event(by, "2fa.disabled", &user, details)],
-    )
-    .await?;
-    tx.commit().await?;
+    recorded(tx, by, "2fa.disabled", &user, details).await?;
     Ok(())
 }
 
@@ -361,13 +363,7 @@ pub async fn regenerate(
         "changes": {"recovery_codes_left": {"before": before, "after": hashes.len()}},
         "proven_with": used.as_str(),
     });
-    entries::append_in(
-        &mut tx,
-        Source::Trailkeep,
-        vec![event(by, "2fa.recovery_codes_regenerated", &user, details)],
-    )
-    .await?;
-    tx.commit().await?;
+    recorded(tx, by, "2fa.recovery_codes_regenerated", &user, details).await?;
     Ok(RecoveryCodes(codes))
 }
 
