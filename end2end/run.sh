@@ -26,6 +26,9 @@ printf '%s\n' "$TRAILKEEP_DEMO_PASSWORD" \
 # A member of their own for two-factor sign-in (account.spec.ts): enrolling changes how they sign in.
 printf '%s\n' "$TRAILKEEP_DEMO_PASSWORD" \
   | "$server" user create --email tess@company.com --name "Tess Factor" --role member >/dev/null
+# A member held to a required second factor (settings.spec.ts).
+printf '%s\n' "$TRAILKEEP_DEMO_PASSWORD" \
+  | "$server" user create --email rhea@company.com --name "Rhea Required" --role member >/dev/null
 
 log="$root/target/e2e-server.log"
 # A fresh log, a fresh key (created by serve); checkpoints each second for the badge's tests.

@@ -31,7 +31,7 @@ impl fmt::Display for PasswordRefusal {
                 f.write_str("The current password is not right: type it again.")
             }
             PasswordRefusal::LockedOut => f.write_str(
-                "Too many wrong passwords for this account: try again in 15 minutes.",
+                "Too many wrong passwords for this account: try again when the lockout ends (an admin can end it sooner).",
             ),
             PasswordRefusal::TooShort => write!(
                 f,
@@ -60,4 +60,36 @@ pub fn new_password_problem(new: &str, email: &str) -> Option<PasswordRefusal> {
         InviteRefusal::PasswordIsEmail => PasswordRefusal::IsEmail,
         _ => PasswordRefusal::TooShort,
     })
+}
+
+/// One of the signed-in user's sessions, as the Account page lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// What ending it names (never the token or its hash).
+    pub id: uuid::Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Updated at most once a minute.
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the page asking.
+    pub current: bool,
+}
+
+/// Why a session could not be ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionRefusal {
+    /// Gone already (ended, expired), or not the caller's.
+    NotFound,
+    /// The page's own session: Sign out ends it.
+    Current,
+}
+
+impl fmt::Display for SessionRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionRefusal::NotFound => "That session has ended already: reload the page.",
+            SessionRefusal::Current => "This is the session you are using: sign out to end it.",
+        })
+    }
 }

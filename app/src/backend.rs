@@ -5,6 +5,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use uuid::Uuid;
 
+use crate::account::SessionView;
 use crate::error::ConsoleError;
 use crate::filter::{Filter, SavedSearch};
 use crate::invitations::{Invitation, InvitationFor, NewInvitation};
@@ -14,6 +15,7 @@ use crate::model::{
     ActionCategory, ActorFacet, ActorFacetPage, AuditEntry, EntryPage, IntegrityEvidence, KeyName,
     MatchCount, NeverRecorded, TopValues, Volume,
 };
+use crate::settings::Settings;
 use crate::two_factor::{Enrolment, RecoveryCodes, TwoFactorStatus};
 use crate::users::UserView;
 
@@ -97,10 +99,15 @@ pub struct Caller {
     pub user_agent: Option<String>,
 }
 
-/// The SHA-256 of the request's session token, which the server's guard puts beside the
-/// `SessionUser`: what "every other session" excludes.
+/// The request's session, which the server's guard puts beside the `SessionUser`: its token's
+/// SHA-256 (what "every other session" excludes), its id, and whether its password was proven
+/// in the last [`crate::error::SUDO_MINUTES`] (what sudo mode asks; by the database's clock).
 #[derive(Clone, Debug)]
-pub struct CurrentSession(pub Vec<u8>);
+pub struct CurrentSession {
+    pub hash: Vec<u8>,
+    pub id: Uuid,
+    pub recently_proven: bool,
+}
 
 /// The client facts the server's guard puts on every request, for [`Caller`].
 #[derive(Clone, Debug, Default)]
@@ -197,6 +204,35 @@ pub trait AdminBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, BackendResult<u64>>;
     /// An admin turns user `id`'s second factor off; their sessions end.
     fn reset_two_factor(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<UserView>>;
+    /// Proves the caller's password again in session `current` (sudo mode), under the
+    /// sign-in lockout.
+    fn confirm_password(
+        &self,
+        by: Caller,
+        current: CurrentSession,
+        password: String,
+    ) -> BoxFuture<'_, BackendResult<()>>;
+    /// The caller's live sessions, `current` marked.
+    fn sessions(
+        &self,
+        by: Caller,
+        current: CurrentSession,
+    ) -> BoxFuture<'_, BackendResult<Vec<SessionView>>>;
+    /// Ends the caller's session `id` (not `current`): recorded as `session.revoked`.
+    fn end_session(
+        &self,
+        by: Caller,
+        current: CurrentSession,
+        id: Uuid,
+    ) -> BoxFuture<'_, BackendResult<()>>;
+    /// The settings in force.
+    fn settings(&self) -> BoxFuture<'_, BackendResult<Settings>>;
+    /// Saves `settings` (checked), recorded as `settings.updated`.
+    fn update_settings(
+        &self,
+        by: Caller,
+        settings: Settings,
+    ) -> BoxFuture<'_, BackendResult<Settings>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

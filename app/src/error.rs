@@ -6,10 +6,11 @@ use std::fmt;
 use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-use crate::account::PasswordRefusal;
+use crate::account::{PasswordRefusal, SessionRefusal};
 use crate::filter::FilterError;
 use crate::invitations::InviteRefusal;
 use crate::keys::KeyRefusal;
+use crate::settings::SettingsRefusal;
 use crate::two_factor::TwoFactorRefusal;
 use crate::users::UserRefusal;
 
@@ -42,6 +43,16 @@ pub enum ConsoleError {
     TwoFactor(TwoFactorRefusal),
     /// A password change was refused: why.
     Password(PasswordRefusal),
+    /// Settings were not saved: why.
+    Settings(SettingsRefusal),
+    /// One of the caller's sessions could not be ended: why.
+    Session(SessionRefusal),
+    /// A sensitive change (second factor, API key, role, settings) needs the password again:
+    /// the last time this session proved it was more than [`SUDO_MINUTES`] ago.
+    ConfirmPassword,
+    /// Two-factor sign-in is required for this account and not set up yet: nothing but
+    /// setting it up (on `/account`) is allowed until it is.
+    EnrolFirst,
     /// The server could not read the call's arguments (not something the console sends): a 400.
     BadCall(String),
     /// The call itself went wrong (encoding, a missing backend): a defect to report, with its
@@ -128,6 +139,11 @@ impl ConsoleError {
             ConsoleError::TwoFactor(_) => 409,
             ConsoleError::Password(PasswordRefusal::LockedOut) => 429,
             ConsoleError::Password(_) => 400,
+            ConsoleError::Settings(SettingsRefusal::Unchanged) => 409,
+            ConsoleError::Settings(_) => 400,
+            ConsoleError::Session(SessionRefusal::NotFound) => 404,
+            ConsoleError::Session(SessionRefusal::Current) => 409,
+            ConsoleError::ConfirmPassword | ConsoleError::EnrolFirst => 403,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
             ConsoleError::SavedSearch(
@@ -171,6 +187,14 @@ impl fmt::Display for ConsoleError {
             ConsoleError::Invite(r) => write!(f, "{r}"),
             ConsoleError::TwoFactor(r) => write!(f, "{r}"),
             ConsoleError::Password(r) => write!(f, "{r}"),
+            ConsoleError::Settings(r) => write!(f, "{r}"),
+            ConsoleError::Session(r) => write!(f, "{r}"),
+            ConsoleError::ConfirmPassword => f.write_str(
+                "For this change, confirm your password first: you last proved it more than 10 minutes ago.",
+            ),
+            ConsoleError::EnrolFirst => f.write_str(
+                "Your organisation requires two-factor sign-in: set it up on the Account page first.",
+            ),
             ConsoleError::BadCall(detail) => write!(
                 f,
                 "The request's arguments could not be read ({detail}). Reload the page."
@@ -184,6 +208,16 @@ impl fmt::Display for ConsoleError {
 }
 
 impl std::error::Error for ConsoleError {}
+
+/// How long after proving the password (signing in, or confirming it) a session may make
+/// sensitive changes without being asked for it again ("sudo mode").
+pub const SUDO_MINUTES: i64 = 10;
+
+impl From<SettingsRefusal> for ConsoleError {
+    fn from(r: SettingsRefusal) -> Self {
+        ConsoleError::Settings(r)
+    }
+}
 
 impl From<InviteRefusal> for ConsoleError {
     fn from(r: InviteRefusal) -> Self {
@@ -245,7 +279,9 @@ impl FromServerFnError for ConsoleError {
     }
 
     /// Every server function's refusal in the browser passes here: an ended session is
-    /// reported to the page once, wherever it was noticed (`crate::session`).
+    /// reported to the page once, wherever it was noticed (`crate::session`); a second factor
+    /// the settings now require leads to the Account page; a change that needs the password
+    /// again opens the dialog that asks for it.
     fn de(data: leptos::server_fn::Bytes) -> Self {
         use leptos::server_fn::error::IntoAppError;
         use leptos::server_fn::Decodes;
@@ -253,6 +289,12 @@ impl FromServerFnError for ConsoleError {
             .unwrap_or_else(|e| ServerFnErrorErr::Deserialization(e.to_string()).into_app_error());
         if error == ConsoleError::SignedOut {
             crate::session::report_ended();
+        }
+        if error == ConsoleError::EnrolFirst {
+            crate::session::enrol_first();
+        }
+        if error == ConsoleError::ConfirmPassword {
+            crate::session::report_password_needed();
         }
         error
     }

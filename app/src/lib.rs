@@ -27,6 +27,7 @@ pub mod model;
 pub mod pages;
 pub mod patterns;
 pub mod session;
+pub mod settings;
 pub mod shell;
 pub mod time_zone;
 pub mod two_factor;

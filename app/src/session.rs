@@ -10,11 +10,34 @@
 /// The window event that says the session ended.
 pub const ENDED_EVENT: &str = "trailkeep-session-ended";
 
+/// The window event that says a change needs the password again (sudo mode).
+pub const PASSWORD_NEEDED_EVENT: &str = "trailkeep-password-needed";
+
+/// Tells the page to ask for the password (`components::sudo_dialog` listens).
+pub fn report_password_needed() {
+    #[cfg(feature = "hydrate")]
+    if let Ok(event) = web_sys::Event::new(PASSWORD_NEEDED_EVENT) {
+        let _ = leptos::prelude::window().dispatch_event(&event);
+    }
+}
+
 /// Tells the page its session ended (in the browser; nothing happens on the server).
 pub fn report_ended() {
     #[cfg(feature = "hydrate")]
     if let Ok(event) = web_sys::Event::new(ENDED_EVENT) {
         let _ = leptos::prelude::window().dispatch_event(&event);
+    }
+}
+
+/// Leads the page to set up the second factor the settings require (they changed while it
+/// was open): the server would refuse everything else.
+pub fn enrol_first() {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = leptos::prelude::window().location();
+        if location.pathname().ok().as_deref() != Some("/account") {
+            let _ = location.assign("/account?enrol=required");
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use leptos_router::{
 };
 
 use crate::hydration::Hydrated;
-use crate::pages::{AccountPage, AuditPage, InvitePage, KeysPage, LoginPage, NotFound, UsersPage};
+use crate::pages::{
+    AccountPage, AuditPage, InvitePage, KeysPage, LoginPage, NotFound, SettingsPage, UsersPage,
+};
 
 /// The HTML document around the app, rendered on the server. The browser bundle is loaded
 /// from `assets_root` (a path named for the server's build).
@@ -59,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -13,6 +13,9 @@ pub struct TwoFactorStatus {
     pub enabled: bool,
     /// Recovery codes not used yet.
     pub recovery_codes_left: u32,
+    /// The Settings require a second factor for this user: it cannot be turned off, and
+    /// until it is set up nothing else is allowed.
+    pub required: bool,
 }
 
 /// What enrolment shows once: the QR code (inline SVG made by the server) and the same seed
@@ -46,6 +49,9 @@ pub enum TwoFactorRefusal {
     NotFound,
     /// Too many wrong codes for this account: wait for the sign-in window.
     LockedOut,
+    /// The Settings require a second factor for this user: it cannot be turned off (new
+    /// recovery codes, or an admin's reset, serve a lost phone).
+    Required,
 }
 
 impl fmt::Display for TwoFactorRefusal {
@@ -66,7 +72,10 @@ impl fmt::Display for TwoFactorRefusal {
             }
             TwoFactorRefusal::NotFound => "There is no such user: reload the page.",
             TwoFactorRefusal::LockedOut => {
-                "Too many wrong codes for this account: try again in 15 minutes."
+                "Too many wrong codes for this account: try again when the lockout ends."
+            }
+            TwoFactorRefusal::Required => {
+                "Your organisation requires two-factor sign-in, so it cannot be turned off. For a new phone, ask an admin to reset it and set it up again."
             }
         })
     }

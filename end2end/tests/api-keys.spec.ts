@@ -41,7 +41,7 @@ async function accessible(page: Page, what: string) {
 test('the sidebar shows each role its pages, marks the current one, and folds at 768 px', async ({ page, browser }) => {
   await ready(page, '/audit');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav.getByRole('link')).toHaveText(['Audit Log', 'Users', 'API keys', 'Account']);
+  await expect(nav.getByRole('link')).toHaveText(['Audit Log', 'Users', 'API keys', 'Settings', 'Account']);
   await expect(nav.getByRole('link', { name: 'Audit Log' })).toHaveAttribute('aria-current', 'page');
   await expect(page.getByTestId('nav-user')).toContainText('Avery Admin');
   await nav.getByRole('link', { name: 'API keys' }).click();

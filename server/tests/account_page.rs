@@ -150,7 +150,10 @@ async fn sign_in_asks_for_a_code_that_works_once(pool: PgPool) {
 
     // Off at first; a wrong first code leaves it off.
     let r = send(&app, call(STATUS, Some(&cookie), None, json!({}))).await;
-    assert_eq!(r.body, json!({"enabled": false, "recovery_codes_left": 0}));
+    assert_eq!(
+        r.body,
+        json!({"enabled": false, "recovery_codes_left": 0, "required": false})
+    );
     let r = send(&app, call(BEGIN, Some(&cookie), None, json!({}))).await;
     let seed = Seed::from_base32(r.body["secret"].as_str().unwrap()).unwrap();
     let wrong = if seed.code_at(now()) == "000000" {
@@ -171,7 +174,10 @@ async fn sign_in_asks_for_a_code_that_works_once(pool: PgPool) {
 
     let (seed, codes, enrolled_at) = enrol(&app, &cookie).await;
     let r = send(&app, call(STATUS, Some(&cookie), None, json!({}))).await;
-    assert_eq!(r.body, json!({"enabled": true, "recovery_codes_left": 10}));
+    assert_eq!(
+        r.body,
+        json!({"enabled": true, "recovery_codes_left": 10, "required": false})
+    );
     let r = send(&app, call(BEGIN, Some(&cookie), None, json!({}))).await;
     assert_eq!(r.status, 409);
     assert_eq!(
@@ -416,7 +422,10 @@ async fn only_admins_reset_and_only_the_owner_turns_it_off(pool: PgPool) {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = send(&app, call(STATUS, Some(&member), None, json!({}))).await;
-    assert_eq!(r.body, json!({"enabled": false, "recovery_codes_left": 0}));
+    assert_eq!(
+        r.body,
+        json!({"enabled": false, "recovery_codes_left": 0, "required": false})
+    );
     assert!(set_cookie(
         &password_step(&app, "ada@example.com").await,
         "trailkeep_session"

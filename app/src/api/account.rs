@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
+use crate::account::SessionView;
 use crate::error::ConsoleError;
 use crate::two_factor::{Enrolment, RecoveryCodes, TwoFactorStatus};
 
@@ -19,6 +20,7 @@ pub async fn my_two_factor() -> Result<TwoFactorStatus, ConsoleError> {
 #[server(input = Json)]
 pub async fn begin_two_factor() -> Result<Enrolment, ConsoleError> {
     let (backend, by) = super::admin_backend(super::session_user().await?).await?;
+    super::sudo().await?;
     backend.begin_two_factor(by).await
 }
 
@@ -33,6 +35,7 @@ pub async fn confirm_two_factor(code: String) -> Result<RecoveryCodes, ConsoleEr
 #[server(input = Json)]
 pub async fn disable_two_factor(code: String) -> Result<(), ConsoleError> {
     let (backend, by) = super::admin_backend(super::session_user().await?).await?;
+    super::sudo().await?;
     backend.disable_two_factor(by, code).await
 }
 
@@ -40,6 +43,7 @@ pub async fn disable_two_factor(code: String) -> Result<(), ConsoleError> {
 #[server(input = Json)]
 pub async fn new_recovery_codes(code: String) -> Result<RecoveryCodes, ConsoleError> {
     let (backend, by) = super::admin_backend(super::session_user().await?).await?;
+    super::sudo().await?;
     backend.new_recovery_codes(by, code).await
 }
 
@@ -48,9 +52,31 @@ pub async fn new_recovery_codes(code: String) -> Result<RecoveryCodes, ConsoleEr
 #[server(input = Json)]
 pub async fn change_password(current: String, new: String) -> Result<u64, ConsoleError> {
     let (backend, by) = super::admin_backend(super::session_user().await?).await?;
-    let keep = leptos_axum::extract::<axum::Extension<crate::backend::CurrentSession>>()
-        .await
-        .map(|axum::Extension(session)| session)
-        .map_err(|_| ConsoleError::SignedOut)?;
+    let keep = super::current_session().await?;
     backend.change_password(by, keep, current, new).await
+}
+
+/// Proves the caller's password again: sensitive changes are allowed for the next
+/// [`crate::error::SUDO_MINUTES`] minutes. Wrong passwords count toward the sign-in lockout.
+#[server(input = Json)]
+pub async fn confirm_password(password: String) -> Result<(), ConsoleError> {
+    let (backend, by) = super::admin_backend(super::session_user().await?).await?;
+    let current = super::current_session().await?;
+    backend.confirm_password(by, current, password).await
+}
+
+/// The caller's live sessions, the one asking marked.
+#[server(input = Json)]
+pub async fn my_sessions() -> Result<Vec<SessionView>, ConsoleError> {
+    let (backend, by) = super::admin_backend(super::session_user().await?).await?;
+    let current = super::current_session().await?;
+    backend.sessions(by, current).await
+}
+
+/// Ends one of the caller's other sessions (its live sockets close too).
+#[server(input = Json)]
+pub async fn end_session(id: uuid::Uuid) -> Result<(), ConsoleError> {
+    let (backend, by) = super::admin_backend(super::session_user().await?).await?;
+    let current = super::current_session().await?;
+    backend.end_session(by, current, id).await
 }

@@ -19,6 +19,7 @@ pub async fn invite_user(
     role: Role,
 ) -> Result<NewInvitation, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.invite(by, email, name, role).await
 }
 

@@ -25,6 +25,7 @@ pub async fn create_key(
     expires_in_days: Option<u32>,
 ) -> Result<NewSecret, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.create_key(by, name, scopes, expires_in_days).await
 }
 
@@ -32,6 +33,7 @@ pub async fn create_key(
 #[server(input = Json)]
 pub async fn rotate_key(id: Uuid, grace_hours: u32) -> Result<NewSecret, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.rotate_key(by, id, grace_hours).await
 }
 
@@ -39,5 +41,6 @@ pub async fn rotate_key(id: Uuid, grace_hours: u32) -> Result<NewSecret, Console
 #[server(input = Json)]
 pub async fn revoke_key(id: Uuid) -> Result<ApiKey, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.revoke_key(by, id).await
 }

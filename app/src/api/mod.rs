@@ -6,6 +6,7 @@
 pub mod account;
 pub mod invitations;
 pub mod keys;
+pub mod settings;
 pub mod users;
 
 use leptos::prelude::*;
@@ -95,6 +96,38 @@ pub(crate) async fn admin_backend(
 #[server(input = Json)]
 pub async fn whoami() -> Result<SessionUser, ConsoleError> {
     session_user().await
+}
+
+/// The site's name (the Settings'), for the top bar, the navigation and the sign-in and
+/// invitation pages: anyone may ask.
+#[server(input = Json)]
+pub async fn site_name() -> Result<String, ConsoleError> {
+    let backend = use_context::<crate::backend::SharedAdmin>()
+        .ok_or_else(|| ConsoleError::Broken("the admin backend is missing".into()))?;
+    backend.settings().await.map(|s| s.site_name)
+}
+
+/// The request's session, as the server's guard found it.
+#[cfg(feature = "ssr")]
+pub(crate) async fn current_session() -> Result<crate::backend::CurrentSession, ConsoleError> {
+    leptos_axum::extract::<axum::Extension<crate::backend::CurrentSession>>()
+        .await
+        .map(|axum::Extension(session)| session)
+        .map_err(|_| ConsoleError::SignedOut)
+}
+
+/// Sudo mode: a sensitive change (second factor, API key, role, settings) goes ahead only if
+/// this session proved its password in the last [`crate::error::SUDO_MINUTES`]; otherwise
+/// the page asks for it (`account::confirm_password`) and the user tries again.
+#[cfg(feature = "ssr")]
+pub(crate) async fn sudo() -> Result<(), ConsoleError> {
+    if !current_session().await?.recently_proven {
+        return Err(refused(
+            axum::http::StatusCode::FORBIDDEN,
+            ConsoleError::ConfirmPassword,
+        ));
+    }
+    Ok(())
 }
 
 /// A page of entries matching `filter`, after `cursor`.

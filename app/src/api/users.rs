@@ -25,6 +25,7 @@ pub async fn list_users() -> Result<Vec<UserView>, ConsoleError> {
 #[server(input = Json)]
 pub async fn change_role(id: Uuid, role: Role) -> Result<UserView, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.change_role(by, id, role).await
 }
 
@@ -32,6 +33,7 @@ pub async fn change_role(id: Uuid, role: Role) -> Result<UserView, ConsoleError>
 #[server(input = Json)]
 pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserView, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.set_active(by, id, active).await
 }
 
@@ -39,5 +41,6 @@ pub async fn set_user_active(id: Uuid, active: bool) -> Result<UserView, Console
 #[server(input = Json)]
 pub async fn reset_two_factor(id: Uuid) -> Result<UserView, ConsoleError> {
     let (backend, by) = super::admin().await?;
+    super::sudo().await?;
     backend.reset_two_factor(by, id).await
 }

@@ -11,8 +11,20 @@ use leptos_router::hooks::use_location;
 use crate::error::ConsoleError;
 use crate::model::{Role, SessionUser};
 
-/// The site's name, in the top bar, the navigation and the page title.
+/// The site's name until the server has said it (the Settings page changes it).
 pub const SITE_NAME: &str = "Trailkeep";
+
+/// The site's name as the Settings say it, for the pages outside the console's frame too.
+pub fn site_name_resource() -> Resource<String> {
+    Resource::new(
+        || (),
+        |_| async {
+            crate::api::site_name()
+                .await
+                .unwrap_or_else(|_| SITE_NAME.to_string())
+        },
+    )
+}
 
 /// One item of the navigation: where it leads, what it says, who sees it.
 struct NavItem {
@@ -39,6 +51,11 @@ const NAV: &[NavItem] = &[
         allowed: |role| role == Role::Admin,
     },
     NavItem {
+        href: "/settings",
+        label: "Settings",
+        allowed: |role| role == Role::Admin,
+    },
+    NavItem {
         href: "/account",
         label: "Account",
         allowed: |_| true,
@@ -53,6 +70,8 @@ pub fn ConsoleLayout(
     children: Children,
 ) -> impl IntoView {
     let path = use_location().pathname;
+    let site = site_name_resource();
+    let site_name = move || site.get().unwrap_or_else(|| SITE_NAME.to_string());
     // `None`: as the width says (shown when wide, folded when narrow); `Some`: as asked, at
     // any width.
     let asked = RwSignal::new(None::<bool>);
@@ -90,7 +109,9 @@ pub fn ConsoleLayout(
                     <span aria-hidden="true">"☰"</span>
                     <span class="visually-hidden">"Navigation"</span>
                 </button>
-                <a class="brand" href="/audit">{SITE_NAME}</a>
+                <a class="brand" href="/audit" data-testid="site-name">
+                    <Transition fallback=|| SITE_NAME>{site_name}</Transition>
+                </a>
             </header>
             <nav class="sidenav" id="sidenav" aria-label="Main" node_ref=nav_ref
                 data-testid="sidenav">
@@ -122,7 +143,7 @@ pub fn ConsoleLayout(
                             </div>
                         })}
                     </Transition>
-                    <span class="nav-site">{SITE_NAME}</span>
+                    <span class="nav-site"><Transition fallback=|| SITE_NAME>{site_name}</Transition></span>
                     <form method="post" action="/logout">
                         <button type="submit" class="link-button">"Sign out"</button>
                     </form>
@@ -130,6 +151,7 @@ pub fn ConsoleLayout(
             </nav>
             <main class="content">{children()}</main>
             <super::SessionEndedNotice/>
+            <super::SudoDialog/>
         </div>
     }
 }

@@ -55,7 +55,7 @@ pub fn SessionEndedNotice() -> impl IntoView {
                 }>
                 <h2 id="session-ended-title">"Your session ended — sign in again"</h2>
                 <p id="session-ended-why">
-                    "You were signed out (in another tab, by an admin, or after 12 hours). Sign in \
+                    "You were signed out (in another tab, by an admin, or after the session timed out). Sign in \
                      to come back to this page with the same filters."
                 </p>
                 <a class="button primary" node_ref=link href=move || href.get()

@@ -92,18 +92,21 @@ pub fn TwoFactorPanel() -> impl IntoView {
                             <strong>"On."</strong>
                             " Sign-in asks for your authenticator app's code after your password. "
                             {format!("{} of 10 recovery codes left.", s.recovery_codes_left)}
+                            {s.required.then_some(" Your organisation requires it, so it cannot be turned off.")}
                         </p>
                         <form class="key-form" on:submit=|ev| ev.prevent_default()>
                             {code_input("Current code from the app (or a recovery code)")}
                             <div class="form-actions">
                                 <button type="button" class="secondary" data-testid="regenerate-codes"
                                     disabled=move || busy.get() on:click=regenerate>"New recovery codes"</button>
-                                <button type="button" class="danger" data-testid="disable-two-factor"
-                                    disabled=move || busy.get() on:click=turn_off>"Turn off"</button>
+                                {(!s.required).then(|| view! {
+                                    <button type="button" class="danger" data-testid="disable-two-factor"
+                                        disabled=move || busy.get() on:click=turn_off>"Turn off"</button>
+                                })}
                             </div>
                         </form>
                     }.into_any(),
-                    Ok(_) => match enrolment.get() {
+                    Ok(s) => match enrolment.get() {
                         Some(e) => view! {
                             <div class="enrolment" data-testid="enrolment">
                                 <div class="qr" role="img" aria-label="QR code for your authenticator app"
@@ -125,6 +128,12 @@ pub fn TwoFactorPanel() -> impl IntoView {
                             </div>
                         }.into_any(),
                         None => view! {
+                            {s.required.then(|| view! {
+                                <p class="required-note" role="alert" data-testid="two-factor-required">
+                                    "Your organisation requires two-factor sign-in. Set it up to \
+                                     continue: until then, this page is all you can open."
+                                </p>
+                            })}
                             <p data-testid="two-factor-state">
                                 <strong>"Off."</strong>
                                 " Sign-in asks only for your password. With two-factor sign-in, \

@@ -6,6 +6,7 @@ mod invite;
 mod keys;
 mod login;
 mod not_found;
+mod settings;
 mod users;
 
 pub use account::AccountPage;
@@ -14,4 +15,5 @@ pub use invite::InvitePage;
 pub use keys::KeysPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
+pub use settings::SettingsPage;
 pub use users::UsersPage;

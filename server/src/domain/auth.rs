@@ -87,6 +87,8 @@ pub fn may_end_access(source: Option<&app::model::Source>, action: &str) -> bool
                 | "user.logout"
                 | "session.revoked"
                 | "2fa.reset"
+                // The settings may now end sessions (shorter, or a second factor required).
+                | "settings.updated"
         )
 }
 

@@ -208,6 +208,48 @@ fn number(
     }
 }
 
+impl Config {
+    /// The Settings page's values until an admin first saves: the environment's, brought
+    /// within the page's bounds.
+    pub fn default_settings(&self) -> app::settings::Settings {
+        use app::settings as s;
+        let clamp = |v: u64, b: &s::Bound| u32::try_from(v).unwrap_or(u32::MAX).clamp(b.min, b.max);
+        let name: String = self
+            .site_name
+            .trim()
+            .chars()
+            .filter(|c| !app::settings::breaks_a_line(*c))
+            .take(s::SITE_NAME_MAX)
+            .collect();
+        app::settings::Settings {
+            site_name: if name.trim().is_empty() {
+                "Trailkeep".into()
+            } else {
+                name.trim().to_string()
+            },
+            lockout_failures: clamp(
+                u64::try_from(self.sign_in.email_failures).unwrap_or(0),
+                &s::LOCKOUT_FAILURES,
+            ),
+            lockout_minutes: clamp(
+                u64::try_from(self.sign_in.window_minutes).unwrap_or(0),
+                &s::LOCKOUT_MINUTES,
+            ),
+            session_hours: self.sign_in.session_hours,
+            idle_minutes: DEFAULT_IDLE_MINUTES,
+            invitation_hours: clamp(self.invitation_valid.as_secs() / 3600, &s::INVITATION_HOURS),
+            require_two_factor: app::settings::TwoFactorRequirement::Nobody,
+            late_record_seconds: clamp(
+                u64::try_from(self.recorded_late_after.num_seconds()).unwrap_or(0),
+                &s::LATE_RECORD_SECONDS,
+            ),
+        }
+    }
+}
+
+/// Two hours unused: a long meeting, not a night.
+pub const DEFAULT_IDLE_MINUTES: u32 = 120;
+
 fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }

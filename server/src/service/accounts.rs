@@ -321,7 +321,8 @@ pub async fn sign_in(
         tx.commit().await?;
         return Ok(SignIn::CodeNeeded { challenge });
     }
-    let (session_user, token) = open_session(&mut tx, user, ip, user_agent, None).await?;
+    let (session_user, token) =
+        open_session(&mut tx, user, ip, user_agent, None, limits.session_hours).await?;
     tx.commit().await?;
     Ok(SignIn::Ok {
         user: session_user,
@@ -337,9 +338,21 @@ async fn open_session(
     ip: Option<IpAddr>,
     user_agent: Option<String>,
     second_factor: Option<two_factor::Used>,
+    hours: u32,
 ) -> Result<(SessionUser, String), AccountError> {
     let token = auth::new_session_token();
-    sessions::create(tx, user.id, &auth::sha256(token.as_bytes())).await?;
+    let token_hash = auth::sha256(token.as_bytes());
+    sessions::create(
+        tx,
+        sessions::NewSession {
+            user_id: user.id,
+            token_hash: &token_hash,
+            hours,
+            ip,
+            user_agent: user_agent.as_deref(),
+        },
+    )
+    .await?;
     users::note_sign_in(tx, user.id).await?;
     let session_user = user.session_user();
     let by = Acting::user(&session_user, ip, user_agent);
@@ -466,7 +479,15 @@ pub async fn sign_in_code(
     if !two_factor_store::take_challenge(&mut tx, &challenge_hash).await? {
         return Ok(SignIn::ChallengeGone);
     }
-    let (session_user, token) = open_session(&mut tx, &user, ip, user_agent, Some(used)).await?;
+    let (session_user, token) = open_session(
+        &mut tx,
+        &user,
+        ip,
+        user_agent,
+        Some(used),
+        limits.session_hours,
+    )
+    .await?;
     tx.commit().await?;
     Ok(SignIn::Ok {
         user: session_user,
@@ -545,11 +566,64 @@ pub async fn sign_out(pool: &PgPool, token: &str, by: &Acting) -> Result<(), Acc
     Ok(())
 }
 
+/// Checks `typed` as `user`'s password in `tx`, under the sign-in lockout: a wrong one counts
+/// as a failed sign-in from the caller's address (recorded as `user.login_failed` while
+/// `doing`), so a stolen session cannot guess the password faster than the sign-in form.
+/// Holds the account's advisory lock and the user's row until `tx` ends. When right, returns
+/// the hash of `fresh` if given; when wrong, the caller commits `tx` (the failure counts).
+async fn password_proven(
+    tx: &mut sqlx::PgConnection,
+    user: &SessionUser,
+    typed: &str,
+    fresh: Option<String>,
+    by: &Acting,
+    limits: SignInLimits,
+    doing: &str,
+) -> Result<Result<Option<String>, app::account::PasswordRefusal>, AccountError> {
+    use app::account::PasswordRefusal;
+    // The account's advisory lock before the user's row, as sign-in takes them.
+    let key = auth::sign_in_account_key(Some(user.id), &user.email);
+    let block = by.ip.map(auth::address_block);
+    let failures =
+        sign_ins::lock_and_count(&mut *tx, &key, block.as_deref(), limits.window_minutes).await?;
+    // Locked for this address as sign-in is. Past the slow-down, from anywhere, checks are
+    // spaced as sign-in's are: a stolen session guesses no faster than the sign-in form, and
+    // outsiders failing sign-ins cannot stop the account's owner from confirming.
+    let spacing = SLOW_SPACING.as_secs_f64();
+    if failures.account_here >= limits.email_failures
+        || failures.block >= limits.ip_failures
+        || (failures.account >= limits.slow_after
+            && failures.since_last.is_some_and(|s| s < spacing * 0.95))
+    {
+        return Ok(Err(PasswordRefusal::LockedOut));
+    }
+    let Some(row) = users::lock_active(&mut *tx, user.id).await? else {
+        return Err(AccountError::Invalid("this account is deactivated".into()));
+    };
+    let (candidate, stored) = (typed.to_string(), row.password_hash.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        auth::verify_password(&candidate, &stored).then(|| fresh.map(|f| auth::hash_password(&f)))
+    })
+    .await
+    .map_err(|e| AccountError::Invalid(format!("the password check failed: {e}")))?;
+    match checked {
+        Some(hash) => Ok(Ok(hash)),
+        None => {
+            let outcome = sign_ins::Outcome::BadPassword;
+            sign_ins::record_failure(&mut *tx, &key, block.as_deref(), outcome, true).await?;
+            let mut e = by.event("user.login_failed");
+            e.record.status = Status::Failure;
+            e.record.details = json!({"reason": outcome.as_str(), "while": doing});
+            entries::append_in(&mut *tx, Source::Trailkeep, vec![e]).await?;
+            Ok(Err(PasswordRefusal::WrongPassword))
+        }
+    }
+}
+
 /// Changes user `by.user`'s password from `current` to `new` (the invitation's rules): every
 /// other session of theirs ends (all but `keep`, the SHA-256 of the session asking), and so do
-/// sign-ins waiting for their code. A wrong current password counts as a failed sign-in from
-/// the caller's address, under the same lockout: a stolen session cannot guess the password
-/// faster than the sign-in form. Records `user.password_changed` (never a password or hash).
+/// sign-ins waiting for their code. The current password is checked under the sign-in lockout
+/// ([`password_proven`]). Records `user.password_changed` (never a password or hash).
 pub async fn change_password(
     pool: &PgPool,
     user: &SessionUser,
@@ -568,41 +642,22 @@ pub async fn change_password(
     }
     let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
     let mut tx = pool.begin().await?;
-    // The account's advisory lock before the user's row, as sign-in takes them.
-    let key = auth::sign_in_account_key(Some(user.id), &user.email);
-    let block = by.ip.map(auth::address_block);
-    let failures =
-        sign_ins::lock_and_count(&mut tx, &key, block.as_deref(), limits.window_minutes).await?;
-    // Wrong current passwords come only from someone holding the session: they count
-    // account-wide, so many addresses guess no faster than one.
-    if failures.account_here >= limits.email_failures
-        || failures.block >= limits.ip_failures
-        || failures.account >= limits.slow_after
-    {
-        return Ok(Err(PasswordRefusal::LockedOut));
-    }
-    let Some(row) = users::lock_active(&mut tx, user.id).await? else {
-        return Err(AccountError::Invalid("this account is deactivated".into()));
-    };
-    let (candidate, stored, fresh) = (
-        current.to_string(),
-        row.password_hash.clone(),
-        new.to_string(),
-    );
-    let hashed = tokio::task::spawn_blocking(move || {
-        auth::verify_password(&candidate, &stored).then(|| auth::hash_password(&fresh))
-    })
-    .await
-    .map_err(|e| AccountError::Invalid(format!("the password check failed: {e}")))?;
-    let Some(hash) = hashed else {
-        let outcome = sign_ins::Outcome::BadPassword;
-        sign_ins::record_failure(&mut tx, &key, block.as_deref(), outcome, true).await?;
-        let mut e = by.event("user.login_failed");
-        e.record.status = Status::Failure;
-        e.record.details = json!({"reason": outcome.as_str(), "while": "changing the password"});
-        entries::append_in(&mut tx, Source::Trailkeep, vec![e]).await?;
-        tx.commit().await?;
-        return Ok(Err(PasswordRefusal::WrongPassword));
+    let proven = password_proven(
+        &mut tx,
+        user,
+        current,
+        Some(new.to_string()),
+        by,
+        limits,
+        "changing the password",
+    )
+    .await?;
+    let hash = match proven {
+        Ok(hash) => hash.expect("a new password was given"),
+        Err(refusal) => {
+            tx.commit().await?;
+            return Ok(Err(refusal));
+        }
     };
     users::set_password(&mut tx, user.id, &hash).await?;
     let ended = sessions::delete_others(&mut tx, user.id, keep).await?;
@@ -618,4 +673,72 @@ pub async fn change_password(
     entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     tx.commit().await?;
     Ok(Ok(ended))
+}
+
+/// Confirms `user`'s password in session `session` (its SHA-256) for sensitive changes in the
+/// next [`app::error::SUDO_MINUTES`] ("sudo mode"), under the sign-in lockout.
+pub async fn confirm_password(
+    pool: &PgPool,
+    user: &SessionUser,
+    session: &[u8],
+    typed: &str,
+    by: &Acting,
+    limits: SignInLimits,
+) -> Result<Result<(), app::account::PasswordRefusal>, AccountError> {
+    let _check = PASSWORD_CHECKS.acquire().await.expect("never closed");
+    let mut tx = pool.begin().await?;
+    let proven = password_proven(
+        &mut tx,
+        user,
+        typed,
+        None,
+        by,
+        limits,
+        "confirming the password",
+    )
+    .await?;
+    if let Err(refusal) = proven {
+        tx.commit().await?;
+        return Ok(Err(refusal));
+    }
+    if !sessions::proven(&mut tx, session).await? {
+        return Err(AccountError::Invalid("this session has ended".into()));
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Ends `user`'s session `id` (one of theirs, not `current`, the asking one), recorded as
+/// `session.revoked` with where and when it was opened; its live sockets close at once
+/// (`domain::auth::may_end_access`).
+pub async fn end_session(
+    pool: &PgPool,
+    user: &SessionUser,
+    current_id: Uuid,
+    id: Uuid,
+    by: &Acting,
+    lifetime: sessions::Lifetime,
+) -> Result<Result<(), app::account::SessionRefusal>, AccountError> {
+    use app::account::SessionRefusal;
+    if id == current_id {
+        return Ok(Err(SessionRefusal::Current));
+    }
+    let mut tx = pool.begin().await?;
+    let Some(ended) = sessions::delete_one(&mut tx, user.id, id, lifetime).await? else {
+        return Ok(Err(SessionRefusal::NotFound));
+    };
+    let mut event = by.event("session.revoked").on("session", &id.to_string());
+    event.record.details = json!({
+        "email": user.email,
+        "session": {
+            "created_at": ended.created_at,
+            "last_seen_at": ended.last_seen_at,
+            "ip": ended.ip,
+            "user_agent": ended.user_agent,
+        },
+        "changes": {"status": {"before": "active", "after": "revoked"}},
+    });
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
 }

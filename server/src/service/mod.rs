@@ -13,6 +13,7 @@ pub mod keys;
 pub mod live;
 pub mod password_checks;
 pub mod periodic;
+pub mod settings;
 pub mod tree;
 pub mod two_factor;
 pub mod users;

@@ -24,6 +24,8 @@ pub struct SignInLimits {
     /// Failures on one account from anywhere after which its checks are spaced out.
     pub slow_after: i64,
     pub window_minutes: i32,
+    /// How long a session that sign-in opens lasts (the Settings' session lifetime).
+    pub session_hours: u32,
 }
 
 impl Default for SignInLimits {
@@ -33,6 +35,8 @@ impl Default for SignInLimits {
             ip_failures: 30,
             slow_after: 10,
             window_minutes: LOCKOUT_MINUTES,
+            // A working day, signed in once.
+            session_hours: 12,
         }
     }
 }

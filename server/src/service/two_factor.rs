@@ -139,8 +139,14 @@ fn open_seed(
         })
 }
 
-pub async fn status(pool: &PgPool, user_id: Uuid) -> Result<TwoFactorStatus, sqlx::Error> {
+/// User `user_id`'s second factor; `required`: whether the settings require one of them.
+pub async fn status(
+    pool: &PgPool,
+    user_id: Uuid,
+    required: bool,
+) -> Result<TwoFactorStatus, sqlx::Error> {
     Ok(TwoFactorStatus {
+        required,
         enabled: store::enabled(pool, user_id).await?,
         recovery_codes_left: u32::try_from(store::recovery_codes_left(pool, user_id).await?)
             .unwrap_or(0),

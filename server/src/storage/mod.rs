@@ -13,6 +13,7 @@ pub mod saved_searches;
 #[cfg(feature = "bench")]
 pub mod scratch;
 pub mod sessions;
+pub mod settings;
 pub mod sign_ins;
 pub mod tree;
 pub mod two_factor;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 pub mod processes;
 
 use axum::{body::Body, http::Request, Router};

@@ -5,7 +5,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::whoami;
-use crate::components::{ConsoleLayout, PasswordForm, TwoFactorPanel};
+use crate::components::{ConsoleLayout, PasswordForm, SessionList, TwoFactorPanel};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -23,8 +23,9 @@ pub fn AccountPage() -> impl IntoView {
                             <dt>"Email"</dt><dd>{user.email.clone()}</dd>
                             <dt>"Role"</dt><dd>{role_words(user.role)}</dd>
                         </dl>
-                        <PasswordForm email=user.email.clone()/>
                         <TwoFactorPanel/>
+                        <PasswordForm email=user.email.clone()/>
+                        <SessionList/>
                     }),
                     Err(e) => Either::Right(view! {
                         <div class="state-message error" role="alert">

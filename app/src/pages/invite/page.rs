@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api::invitations::{accept_invitation, read_invitation};
-use crate::components::SITE_NAME;
+use crate::components::{site_name_resource, SITE_NAME};
 use crate::format::minutes_utc;
 use crate::invitations::{password_problem, InvitationFor};
 
@@ -27,10 +27,15 @@ pub fn InvitePage() -> impl IntoView {
             }
         }
     });
+    let site = site_name_resource();
     view! {
         <main class="login-page">
             <div class="login-card" data-testid="invite-page">
-            <h1>{format!("Join {SITE_NAME}")}</h1>
+            <h1>
+                <Transition fallback=|| format!("Join {SITE_NAME}")>
+                    {move || format!("Join {}", site.get().unwrap_or_else(|| SITE_NAME.to_string()))}
+                </Transition>
+            </h1>
             <Suspense fallback=|| view! { <p>"Reading the invitation…"</p> }>
                 {move || invitation.get().map(|found| match found {
                     None => view! { <p>"Reading the invitation…"</p> }.into_any(),

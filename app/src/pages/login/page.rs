@@ -37,7 +37,7 @@ pub fn LoginPage() -> impl IntoView {
         <main class="login-page">
             <Show when=code_step fallback=move || view! {
             <form class="login-card" method="post" action="/login" on:submit=keep_email>
-                <h1 class="brand">"Trailkeep"</h1>
+                <h1 class="brand" data-testid="login-site-name"><SiteName/></h1>
                 <p class="login-subtitle">"Sign in to the audit log"</p>
                 {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
                 <input type="hidden" name="next" value=next/>
@@ -63,7 +63,7 @@ pub fn LoginPage() -> impl IntoView {
 fn CodeStep(next: Signal<String>, error: Signal<Option<&'static str>>) -> impl IntoView {
     view! {
         <form class="login-card" method="post" action="/login/code">
-            <h1 class="brand">"Trailkeep"</h1>
+            <h1 class="brand"><SiteName/></h1>
             <p class="login-subtitle">"Two-factor sign-in"</p>
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             <input type="hidden" name="next" value=move || next.get()/>
@@ -83,22 +83,26 @@ fn CodeStep(next: Signal<String>, error: Signal<Option<&'static str>>) -> impl I
 /// What the sign-in page says for each refusal code the server sends.
 fn refusal(code: &str) -> &'static str {
     match code {
-        "locked" => "Too many failed sign-ins for this account. Try again in 15 minutes.",
-        "throttled" => "Too many failed sign-ins from this address. Try again in 15 minutes.",
+        "locked" => {
+            "Too many failed sign-ins for this account. Try again later, when the lockout ends."
+        }
+        "throttled" => {
+            "Too many failed sign-ins from this address. Try again later, when the lockout ends."
+        }
         "credentials-1" => {
-            "Wrong email or password. 1 attempt left before a 15-minute lock of this account."
+            "Wrong email or password. 1 attempt left before this account is locked for a while."
         }
         "credentials-0" => {
-            "Wrong email or password. That was the last attempt: this account is locked for 15 \
-             minutes."
+            "Wrong email or password. That was the last attempt: this account is locked for a \
+             while (the site's lockout setting)."
         }
         "code" => "That code is not right. Type the code the app shows now (each works once).",
         "code-1" => {
-            "That code is not right. 1 attempt left before a 15-minute lock of this account."
+            "That code is not right. 1 attempt left before this account is locked for a while."
         }
         "code-0" => {
-            "That code is not right. That was the last attempt: this account is locked for 15 \
-             minutes."
+            "That code is not right. That was the last attempt: this account is locked for a \
+             while (the site's lockout setting)."
         }
         "expired" => {
             "That sign-in took too long or was already used. Enter your email and password again."
@@ -110,3 +114,14 @@ fn refusal(code: &str) -> &'static str {
 /// Where this tab keeps the email typed, so that after a refusal the form still holds it (the
 /// server never sends it back: nothing typed travels in the URL).
 const TYPED_EMAIL: &str = "trailkeep.sign_in_email";
+
+/// The site's name as the settings say it (the product's until the server answers).
+#[component]
+fn SiteName() -> impl IntoView {
+    let site = crate::components::site_name_resource();
+    view! {
+        <Transition fallback=|| crate::components::SITE_NAME>
+            {move || site.get().unwrap_or_else(|| crate::components::SITE_NAME.to_string())}
+        </Transition>
+    }
+}

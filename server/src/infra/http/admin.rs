@@ -3,12 +3,14 @@
 //! entry that records it, `service::keys`). Errors become [`ConsoleError`]s here, logged with
 //! why; a refusal keeps its words.
 
+use app::account::SessionView;
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
 use app::backend::{ClientFacts, CurrentSession};
 use app::error::ConsoleError;
 use app::invitations::{Invitation, InvitationFor, NewInvitation};
 use app::keys::{ApiKey, NewSecret, Scope};
 use app::model::Role;
+use app::settings::Settings;
 use app::two_factor::{Enrolment, RecoveryCodes, TwoFactorRefusal, TwoFactorStatus};
 use app::users::UserView;
 use chrono::Utc;
@@ -18,19 +20,20 @@ use uuid::Uuid;
 use crate::service::accounts::Acting;
 use crate::service::invitations::{self, InviteError};
 use crate::service::keys::{self, KeyError, KeySpec};
+use crate::service::settings::{self, SettingsCache, SettingsError};
 use crate::service::two_factor::{self, TwoFactorError};
 use crate::service::users::{self, UserError};
 
 pub struct PgAdmin {
     pub pool: PgPool,
-    /// How long an invitation link stays usable (`Config::invitation_valid`).
-    pub invitation_valid: std::time::Duration,
     /// Seals second factors' seeds (none: a server without the log's key file refuses to
     /// enrol anyone).
     pub totp_seal: Option<crate::domain::sealed::SealKey>,
-    /// Names the site in authenticator apps.
-    pub site_name: String,
-    /// The sign-in lockout, which wrong current passwords count toward.
+    /// The Settings page's values: the site's name (in authenticator apps), the invitations'
+    /// validity, the lockout.
+    pub settings: std::sync::Arc<SettingsCache>,
+    /// The sign-in limits the settings do not set (the per-address one), which wrong current
+    /// passwords and codes count toward.
     pub sign_in: crate::service::accounts::SignInLimits,
 }
 
@@ -45,6 +48,22 @@ fn two_factor_failed(e: TwoFactorError) -> ConsoleError {
 }
 
 impl PgAdmin {
+    /// The settings in force (read again every few seconds).
+    async fn current(&self) -> BackendResult<Settings> {
+        self.settings.current().await.map_err(|e| {
+            tracing::error!(error = %e, "database error");
+            ConsoleError::Unavailable
+        })
+    }
+
+    /// The sign-in limits under the settings in force.
+    async fn limits(&self) -> BackendResult<crate::service::accounts::SignInLimits> {
+        Ok(settings::sign_in_limits(
+            &self.current().await?,
+            self.sign_in,
+        ))
+    }
+
     fn seal(&self) -> BackendResult<&crate::domain::sealed::SealKey> {
         self.totp_seal
             .as_ref()
@@ -180,17 +199,12 @@ impl AdminBackend for PgAdmin {
     ) -> BoxFuture<'_, BackendResult<NewInvitation>> {
         Box::pin(async move {
             let by = acting(&by);
-            invitations::invite(
-                &self.pool,
-                &email,
-                &name,
-                role,
-                &by,
-                Utc::now(),
-                self.invitation_valid,
-            )
-            .await
-            .map_err(invite_failed)
+            let valid = std::time::Duration::from_secs(
+                u64::from(self.current().await?.invitation_hours) * 3600,
+            );
+            invitations::invite(&self.pool, &email, &name, role, &by, Utc::now(), valid)
+                .await
+                .map_err(invite_failed)
         })
     }
 
@@ -233,7 +247,12 @@ impl AdminBackend for PgAdmin {
 
     fn two_factor(&self, by: Caller) -> BoxFuture<'_, BackendResult<TwoFactorStatus>> {
         Box::pin(async move {
-            two_factor::status(&self.pool, by.user.id)
+            let required = self
+                .current()
+                .await?
+                .require_two_factor
+                .applies_to(by.user.role);
+            two_factor::status(&self.pool, by.user.id, required)
                 .await
                 .map_err(|e| two_factor_failed(e.into()))
         })
@@ -241,7 +260,8 @@ impl AdminBackend for PgAdmin {
 
     fn begin_two_factor(&self, by: Caller) -> BoxFuture<'_, BackendResult<Enrolment>> {
         Box::pin(async move {
-            two_factor::begin(&self.pool, self.seal()?, &by.user, &self.site_name)
+            let site = self.current().await?.site_name;
+            two_factor::begin(&self.pool, self.seal()?, &by.user, &site)
                 .await
                 .map_err(two_factor_failed)
         })
@@ -270,13 +290,17 @@ impl AdminBackend for PgAdmin {
     fn disable_two_factor(&self, by: Caller, code: String) -> BoxFuture<'_, BackendResult<()>> {
         Box::pin(async move {
             let seal = self.seal()?;
+            let current = self.current().await?;
+            if current.require_two_factor.applies_to(by.user.role) {
+                return Err(ConsoleError::TwoFactor(TwoFactorRefusal::Required));
+            }
             two_factor::disable(
                 &self.pool,
                 seal,
                 by.user.id,
                 &code,
                 &acting(&by),
-                self.sign_in,
+                settings::sign_in_limits(&current, self.sign_in),
                 Utc::now(),
             )
             .await
@@ -297,7 +321,7 @@ impl AdminBackend for PgAdmin {
                 by.user.id,
                 &code,
                 &acting(&by),
-                self.sign_in,
+                self.limits().await?,
                 Utc::now(),
             )
             .await
@@ -325,11 +349,11 @@ impl AdminBackend for PgAdmin {
             match crate::service::accounts::change_password(
                 &self.pool,
                 &by.user,
-                &keep.0,
+                &keep.hash,
                 &current,
                 &new,
                 &acting,
-                self.sign_in,
+                self.limits().await?,
             )
             .await
             {
@@ -340,6 +364,99 @@ impl AdminBackend for PgAdmin {
                     Err(ConsoleError::Unavailable)
                 }
             }
+        })
+    }
+
+    fn confirm_password(
+        &self,
+        by: Caller,
+        current: CurrentSession,
+        password: String,
+    ) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            match crate::service::accounts::confirm_password(
+                &self.pool,
+                &by.user,
+                &current.hash,
+                &password,
+                &acting(&by),
+                self.limits().await?,
+            )
+            .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(refusal)) => Err(ConsoleError::Password(refusal)),
+                // The session or the account ended meanwhile.
+                Err(crate::service::accounts::AccountError::Invalid(_)) => {
+                    Err(ConsoleError::SignedOut)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "confirming a password failed");
+                    Err(ConsoleError::Unavailable)
+                }
+            }
+        })
+    }
+
+    fn sessions(
+        &self,
+        by: Caller,
+        current: CurrentSession,
+    ) -> BoxFuture<'_, BackendResult<Vec<SessionView>>> {
+        Box::pin(async move {
+            let lifetime = settings::session_lifetime(&self.current().await?);
+            crate::storage::sessions::list(&self.pool, by.user.id, &current.hash, lifetime)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "database error");
+                    ConsoleError::Unavailable
+                })
+        })
+    }
+
+    fn end_session(
+        &self,
+        by: Caller,
+        current: CurrentSession,
+        id: Uuid,
+    ) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            let lifetime = settings::session_lifetime(&self.current().await?);
+            match crate::service::accounts::end_session(
+                &self.pool,
+                &by.user,
+                current.id,
+                id,
+                &acting(&by),
+                lifetime,
+            )
+            .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(refusal)) => Err(ConsoleError::Session(refusal)),
+                Err(e) => {
+                    tracing::error!(error = %e, "ending a session failed");
+                    Err(ConsoleError::Unavailable)
+                }
+            }
+        })
+    }
+
+    fn settings(&self) -> BoxFuture<'_, BackendResult<Settings>> {
+        Box::pin(self.current())
+    }
+
+    fn update_settings(&self, by: Caller, new: Settings) -> BoxFuture<'_, BackendResult<Settings>> {
+        Box::pin(async move {
+            settings::update(&self.pool, &self.settings, &acting(&by), new)
+                .await
+                .map_err(|e| match e {
+                    SettingsError::Refused(r) => ConsoleError::Settings(r),
+                    SettingsError::Db(e) => {
+                        tracing::error!(error = %e, "database error");
+                        ConsoleError::Unavailable
+                    }
+                })
         })
     }
 }

@@ -185,16 +185,63 @@ fn token_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The user of the request's session cookie, if it is still valid.
+/// The request's session, if its cookie names one still live under the current settings
+/// (`touch`: note its use, as a request does and a live socket's check does not).
+async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    touch: bool,
+) -> Result<Option<(sessions::Found, app::settings::Settings)>, sqlx::Error> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let settings = state.settings.current().await?;
+    let lifetime = crate::service::settings::session_lifetime(&settings);
+    Ok(sessions::find(
+        &state.pool,
+        &auth::sha256(token.as_bytes()),
+        lifetime,
+        touch,
+    )
+    .await?
+    .map(|found| (found, settings)))
+}
+
+/// Whether `found`'s user must set up a second factor before anything else.
+fn must_enrol(found: &sessions::Found, settings: &app::settings::Settings) -> bool {
+    settings.require_two_factor.applies_to(found.user.role) && !found.has_two_factor
+}
+
+/// The user of the request's session cookie, if it is still valid (and not waiting to set up
+/// a second factor the settings require).
 pub(super) async fn current_user(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Option<app::model::SessionUser> {
-    let token = session_token(headers)?;
-    sessions::find_user(&state.pool, &auth::sha256(token.as_bytes()))
+    current_session(state, headers, false)
         .await
         .ok()
         .flatten()
+        .filter(|(found, settings)| !must_enrol(found, settings))
+        .map(|(found, _)| found.user)
+}
+
+/// What a user who must set up a second factor may still reach: the Account page, the calls
+/// that set it up (the password confirmation included), who they are, and Sign out.
+fn allowed_before_enrolment(path: &str) -> bool {
+    use app::api::{
+        account::{BeginTwoFactor, ConfirmPassword, ConfirmTwoFactor, MyTwoFactor},
+        SiteName, Whoami,
+    };
+    use leptos::server_fn::ServerFn;
+    path == "/account"
+        || path == "/logout"
+        || path == <Whoami as ServerFn>::PATH
+        || path == <SiteName as ServerFn>::PATH
+        || path == <MyTwoFactor as ServerFn>::PATH
+        || path == <BeginTwoFactor as ServerFn>::PATH
+        || path == <ConfirmTwoFactor as ServerFn>::PATH
+        || path == <ConfirmPassword as ServerFn>::PATH
 }
 
 /// Paths anyone may fetch: the sign-in form, static assets, the machine API (which checks
@@ -208,6 +255,8 @@ fn is_public(path: &str) -> bool {
         || path == "/invite"
         || path == <app::api::invitations::ReadInvitation as ServerFn>::PATH
         || path == <app::api::invitations::AcceptInvitation as ServerFn>::PATH
+        // The site's name, which the sign-in and invitation pages show.
+        || path == <app::api::SiteName as ServerFn>::PATH
         || path == "/healthz"
         || path == "/readyz"
         || path == "/favicon.ico"
@@ -226,18 +275,31 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         user_agent: super::client::user_agent(request.headers()),
     };
     request.extensions_mut().insert(facts);
-    if let Some(token) = session_token(request.headers()) {
-        let hash = auth::sha256(token.as_bytes());
-        match sessions::find_user(&state.pool, &hash).await {
-            Ok(Some(user)) => {
-                request.extensions_mut().insert(user);
-                request
-                    .extensions_mut()
-                    .insert(app::backend::CurrentSession(hash));
+    match current_session(&state, request.headers(), true).await {
+        Ok(Some((found, settings))) => {
+            // An API key sent with the cookie speaks for itself (the API checks it).
+            let keyed = request.headers().contains_key(header::AUTHORIZATION);
+            if must_enrol(&found, &settings) && !allowed_before_enrolment(&path) && !keyed {
+                // Assets and the sign-in pages load as for anyone; nothing else does.
+                if path.starts_with("/api/v1/") || !is_public(&path) {
+                    return enrol_first(&path);
+                }
+                return next.run(request).await;
             }
-            Ok(None) => {}
-            Err(e) => return ApiError::database(e).into_response(),
+            let hash = session_token(request.headers())
+                .map(|t| auth::sha256(t.as_bytes()))
+                .unwrap_or_default();
+            request.extensions_mut().insert(found.user);
+            request
+                .extensions_mut()
+                .insert(app::backend::CurrentSession {
+                    hash,
+                    id: found.id,
+                    recently_proven: found.recently_proven,
+                });
         }
+        Ok(None) => {}
+        Err(e) => return ApiError::database(e).into_response(),
     }
     let signed_in = request
         .extensions()
@@ -268,6 +330,28 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         target
     };
     Redirect::to(&login_url(&target, None)).into_response()
+}
+
+/// The answer to a user who must set up a second factor first: the Account page, or for a
+/// call the console's own error (or the API's), never what was asked.
+fn enrol_first(path: &str) -> Response {
+    if path.starts_with("/api/v1/") {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "two-factor sign-in is required for this account: set it up on /account first",
+        )
+        .into_response();
+    }
+    if path.starts_with("/api/") {
+        use leptos::server_fn::error::FromServerFnError;
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/json")],
+            app::error::ConsoleError::EnrolFirst.ser(),
+        )
+            .into_response();
+    }
+    Redirect::to("/account?enrol=required").into_response()
 }
 
 /// The sign-in page, told why the last attempt failed by a code (`app::pages::login` words

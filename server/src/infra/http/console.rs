@@ -20,7 +20,8 @@ use crate::storage::{self, query::QueryError};
 pub struct PgConsole {
     pub pool: PgPool,
     pub cursor_key: Arc<Vec<u8>>,
-    pub recorded_late_after: chrono::Duration,
+    /// The Settings' late-record threshold.
+    pub settings: std::sync::Arc<crate::service::settings::SettingsCache>,
     pub log_key: Option<Arc<crate::domain::integrity::checkpoint::VerifierKey>>,
     pub signer_memory: Option<Arc<crate::service::checkpoints::Memory>>,
     /// When a signer that signs nothing although the log grew is an alarm.
@@ -288,6 +289,6 @@ impl ConsoleBackend for PgConsole {
     }
 
     fn recorded_late_after(&self) -> chrono::Duration {
-        self.recorded_late_after
+        chrono::Duration::seconds(i64::from(self.settings.latest().late_record_seconds))
     }
 }

@@ -71,7 +71,7 @@ pub async fn download(
     let slot = state.export_slots.take(reader.id())?;
     let (filter, extra) = Filter::parse_with_extra(raw.as_deref().unwrap_or(""), &["format"])?;
     let ExportQuery { format } = params::parse_pairs(&extra)?;
-    let exporter = state.exporter();
+    let exporter = state.exporter().await.map_err(ApiError::database)?;
     let prepared = exporter.prepare(filter, format).await?;
     let name = prepared.file_name.clone();
     let count = prepared.snapshot.count;

@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(console::PgConsole {
         pool: state.reads.clone(),
         cursor_key: state.cursor_key.clone(),
-        recorded_late_after: state.config.recorded_late_after,
+        settings: state.settings.clone(),
         log_key: state.log_key.clone(),
         signer_memory: state.signer_memory.clone(),
         stale_after: crate::service::checkpoints::stale_after(state.config.log.checkpoint_every),
@@ -54,9 +54,8 @@ pub fn router(state: AppState) -> Router {
     // The admin pages write: on the writing pool, never under the reads' statement timeout.
     let admin: SharedAdmin = Arc::new(admin::PgAdmin {
         pool: state.pool.clone(),
-        invitation_valid: state.config.invitation_valid,
         totp_seal: state.totp_seal(),
-        site_name: state.config.site_name.clone(),
+        settings: state.settings.clone(),
         sign_in: state.config.sign_in,
     });
     let routes = generate_route_list(app::shell::App);

@@ -18,7 +18,6 @@ use super::{
 use crate::domain::auth;
 use crate::service::accounts::{self, Acting, SignIn};
 use crate::service::two_factor;
-use crate::storage::sessions;
 
 fn cookie(state: &AppState, headers: &HeaderMap, value: &str, max_age_secs: i64) -> HeaderValue {
     named_cookie(state, headers, COOKIE, "/", value, max_age_secs)
@@ -80,20 +79,28 @@ pub async fn login(
         "/audit"
     };
     let ip = client::ip(&state, &headers, &request_extensions);
+    let limits = state.sign_in_limits().await.map_err(ApiError::database)?;
     let outcome = accounts::sign_in(
         &state.pool,
         &form.email,
         &form.password,
         ip,
         client::user_agent(&headers),
-        state.config.sign_in,
+        limits,
     )
     .await
     .map_err(|e| match e {
         accounts::AccountError::Db(e) => ApiError::database(e),
         other => ApiError::bad_request(other.to_string()),
     })?;
-    Ok(answer(&state, &headers, next, outcome, false))
+    Ok(answer(
+        &state,
+        &headers,
+        next,
+        outcome,
+        false,
+        limits.session_hours,
+    ))
 }
 
 /// Where a sign-in step sends the browser, with which cookies (`code_step`: the answer to the
@@ -104,6 +111,7 @@ fn answer(
     next: &str,
     outcome: SignIn,
     code_step: bool,
+    session_hours: u32,
 ) -> Response {
     let end_challenge = |mut response: Response| {
         if code_step {
@@ -129,7 +137,7 @@ fn answer(
             let mut response = Redirect::to(next).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,
-                cookie(state, headers, &token, sessions::SESSION_HOURS * 3600),
+                cookie(state, headers, &token, i64::from(session_hours) * 3600),
             );
             end_challenge(response)
         }
@@ -191,9 +199,17 @@ pub async fn login_code(
         "/audit"
     };
     let Some(challenge) = challenge_token(&headers) else {
-        return Ok(answer(&state, &headers, next, SignIn::ChallengeGone, true));
+        return Ok(answer(
+            &state,
+            &headers,
+            next,
+            SignIn::ChallengeGone,
+            true,
+            0,
+        ));
     };
     let seal = state.totp_seal();
+    let limits = state.sign_in_limits().await.map_err(ApiError::database)?;
     let outcome = accounts::sign_in_code(
         &state.pool,
         seal.as_ref(),
@@ -201,7 +217,7 @@ pub async fn login_code(
         &form.code,
         client::ip(&state, &headers, &request_extensions),
         client::user_agent(&headers),
-        state.config.sign_in,
+        limits,
         chrono::Utc::now(),
     )
     .await
@@ -209,7 +225,14 @@ pub async fn login_code(
         accounts::AccountError::Db(e) => ApiError::database(e),
         other => ApiError::bad_request(other.to_string()),
     })?;
-    Ok(answer(&state, &headers, next, outcome, true))
+    Ok(answer(
+        &state,
+        &headers,
+        next,
+        outcome,
+        true,
+        limits.session_hours,
+    ))
 }
 
 pub async fn logout(

@@ -36,20 +36,34 @@ pub struct AppState {
     /// The log's signing key (`serve` has it): exports sign a checkpoint on demand, so that
     /// every entry they hold is proven.
     pub signing_key: Option<Arc<crate::domain::integrity::checkpoint::SigningKey>>,
+    /// The Settings page's values, read again every few seconds (`service::settings`).
+    pub settings: Arc<crate::service::settings::SettingsCache>,
 }
 
 impl AppState {
-    /// What an export needs of this server (`service::export`).
-    pub fn exporter(&self) -> crate::service::export::Exporter {
-        crate::service::export::Exporter {
+    /// What an export needs of this server (`service::export`), under the settings in force
+    /// (the PDF names the site).
+    pub async fn exporter(&self) -> Result<crate::service::export::Exporter, sqlx::Error> {
+        let site_name = self.settings.current().await?.site_name;
+        Ok(crate::service::export::Exporter {
             pool: self.pool.clone(),
             reads: self.reads.clone(),
             log_key: self.log_key.clone(),
             signing_key: self.signing_key.clone(),
             signer_memory: self.signer_memory.clone(),
-            site_name: self.config.site_name.clone(),
+            site_name,
             floor: self.config.export_floor,
-        }
+        })
+    }
+
+    /// Sign-in's limits under the settings in force.
+    pub async fn sign_in_limits(
+        &self,
+    ) -> Result<crate::service::accounts::SignInLimits, sqlx::Error> {
+        Ok(crate::service::settings::sign_in_limits(
+            &self.settings.current().await?,
+            self.config.sign_in,
+        ))
     }
 
     /// The key that seals second factors' seeds (from the signing key: `serve` has it).
@@ -97,6 +111,10 @@ impl AppState {
             log_key: None,
             signer_memory: None,
             signing_key: None,
+            settings: Arc::new(crate::service::settings::SettingsCache::new(
+                pool.clone(),
+                config.default_settings(),
+            )),
             pool,
             reads,
             leptos_options,
