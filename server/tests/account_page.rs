@@ -13,6 +13,7 @@ use app::keys::Scope;
 use app::model::Role;
 use app::two_factor::TwoFactorRefusal;
 use axum::{body::Body, http::Request, Router};
+use common::console::{call, error, form, location, set_cookie, PASSWORD};
 use common::{send, Reply};
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
@@ -22,8 +23,6 @@ use trailkeep::{
     service::accounts::{self, Acting},
 };
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery";
 
 const STATUS: &str = <app::api::account::MyTwoFactor as ServerFn>::PATH;
 const BEGIN: &str = <app::api::account::BeginTwoFactor as ServerFn>::PATH;
@@ -44,34 +43,6 @@ async fn make(pool: &PgPool, email: &str, role: Role) -> Uuid {
         .unwrap()
 }
 
-fn form(path: &str, cookie: Option<&str>, pairs: &[(&str, &str)]) -> Request<Body> {
-    let mut b = Request::post(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("host", "trailkeep.test");
-    if let Some(c) = cookie {
-        b = b.header("cookie", c);
-    }
-    b.body(Body::from(serde_urlencoded::to_string(pairs).unwrap()))
-        .unwrap()
-}
-
-/// The `name=value` of cookie `name` the reply sets (not one it clears).
-fn set_cookie(r: &Reply, name: &str) -> Option<String> {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
-}
-
-fn location(r: &Reply) -> String {
-    match r.headers.get("location") {
-        Some(l) => l.to_str().unwrap().to_string(),
-        None => panic!("no redirect: {} {}", r.status, r.text),
-    }
-}
-
 async fn password_step(app: &Router, email: &str) -> Reply {
     send(
         app,
@@ -87,21 +58,6 @@ async fn code_step(app: &Router, challenge: &str, code: &str) -> Reply {
 /// Signs in with the password alone (an account without a second factor): the session cookie.
 async fn session(app: &Router, email: &str) -> String {
     set_cookie(&password_step(app, email).await, "trailkeep_session").expect("a session")
-}
-
-fn call(path: &str, cookie: Option<&str>, bearer: Option<&str>, body: Value) -> Request<Body> {
-    let mut b = Request::post(path).header("content-type", "application/json");
-    if let Some(c) = cookie {
-        b = b.header("cookie", c);
-    }
-    if let Some(k) = bearer {
-        b = b.header("authorization", format!("Bearer {k}"));
-    }
-    b.body(Body::from(body.to_string())).unwrap()
-}
-
-fn error(r: &Reply) -> ConsoleError {
-    serde_json::from_str(&r.text).unwrap_or_else(|_| panic!("a console error: {}", r.text))
 }
 
 fn now() -> u64 {

@@ -13,7 +13,8 @@ use app::keys::Scope;
 use app::model::Role;
 use axum::{body::Body, http::Request, Router};
 use chrono::Utc;
-use common::{send, Reply};
+use common::console::{error, PASSWORD};
+use common::send;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -24,8 +25,6 @@ use trailkeep::{
     },
     storage::entries,
 };
-
-const PASSWORD: &str = "correct horse battery";
 
 async fn signed_in(app: &Router, pool: &PgPool, email: &str, role: Role) -> String {
     accounts::create_user(pool, email, "Test User", role, PASSWORD, &Acting::cli())
@@ -64,10 +63,6 @@ const LIST: &str = <app::api::keys::ListKeys as ServerFn>::PATH;
 const CREATE: &str = <app::api::keys::CreateKey as ServerFn>::PATH;
 const ROTATE: &str = <app::api::keys::RotateKey as ServerFn>::PATH;
 const REVOKE: &str = <app::api::keys::RevokeKey as ServerFn>::PATH;
-
-fn error(r: &Reply) -> app::error::ConsoleError {
-    serde_json::from_str(&r.text).unwrap_or_else(|_| panic!("a console error: {}", r.text))
-}
 
 /// Ingest with `secret`: the status.
 async fn ingest_with(app: &Router, secret: &str) -> u16 {

@@ -12,7 +12,8 @@ use app::keys::Scope;
 use app::model::Role;
 use axum::{body::Body, http::Request, Router};
 use chrono::{Duration, Utc};
-use common::{send, Reply};
+use common::console::{error, PASSWORD};
+use common::send;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -24,7 +25,6 @@ use trailkeep::{
     storage::entries,
 };
 
-const PASSWORD: &str = "correct horse battery";
 const CHOSEN: &str = "otter lantern quarry";
 const HOURS_72: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
@@ -61,10 +61,6 @@ const INVITE: &str = <app::api::invitations::InviteUser as ServerFn>::PATH;
 const PENDING: &str = <app::api::invitations::PendingInvitations as ServerFn>::PATH;
 const READ: &str = <app::api::invitations::ReadInvitation as ServerFn>::PATH;
 const ACCEPT: &str = <app::api::invitations::AcceptInvitation as ServerFn>::PATH;
-
-fn error(r: &Reply) -> ConsoleError {
-    serde_json::from_str(&r.text).unwrap_or_else(|_| panic!("a console error: {}", r.text))
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_admin_invites_and_the_invitee_joins_once_with_a_password_of_their_own(pool: PgPool) {

@@ -13,9 +13,10 @@ use app::keys::Scope;
 use app::model::Role;
 use app::users::UserRefusal;
 use axum::{body::Body, http::Request, Router};
-use common::{send, Reply};
+use common::console::{call, error, PASSWORD};
+use common::send;
 use leptos::server_fn::ServerFn;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 use trailkeep::{
     service::{
@@ -25,8 +26,6 @@ use trailkeep::{
     storage::entries,
 };
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery";
 
 async fn make(pool: &PgPool, email: &str, role: Role) -> Uuid {
     accounts::create_user(pool, email, "Test User", role, PASSWORD, &Acting::cli())
@@ -49,24 +48,9 @@ async fn sign_in(app: &Router, email: &str) -> String {
     cookie.split(';').next().unwrap().to_string()
 }
 
-fn call(path: &str, cookie: Option<&str>, bearer: Option<&str>, body: Value) -> Request<Body> {
-    let mut b = Request::post(path).header("content-type", "application/json");
-    if let Some(c) = cookie {
-        b = b.header("cookie", c);
-    }
-    if let Some(k) = bearer {
-        b = b.header("authorization", format!("Bearer {k}"));
-    }
-    b.body(Body::from(body.to_string())).unwrap()
-}
-
 const LIST: &str = <app::api::users::ListUsers as ServerFn>::PATH;
 const ROLE: &str = <app::api::users::ChangeRole as ServerFn>::PATH;
 const ACTIVE: &str = <app::api::users::SetUserActive as ServerFn>::PATH;
-
-fn error(r: &Reply) -> ConsoleError {
-    serde_json::from_str(&r.text).unwrap_or_else(|_| panic!("a console error: {}", r.text))
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn admins_change_users_compliance_looks_and_nobody_else_gets_in(pool: PgPool) {

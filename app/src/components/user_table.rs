@@ -93,7 +93,7 @@ pub fn UserTable(
                                 </button>
                                 {user.two_factor.then(|| view! {
                                     <button type="button" class="secondary" data-testid="reset-two-factor"
-                                        aria-label=format!("Reset two-factor sign-in of {name}")
+                                        aria-label=format!("Reset 2FA of {name}")
                                         on:click=move |_| {
                                             error.set(None);
                                             asking.set(Some(Asking::ResetTwoFactor(id)));
