@@ -1,7 +1,6 @@
-import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { generate } from 'otplib';
-import { password, rows } from './session';
+import { accessible, password, rows, signInAs } from './session';
 
 // The Account page (issue 25, items 4 and 5): a member changes their password, then sets up
 // two-factor sign-in on the Account page by
@@ -11,32 +10,6 @@ import { password, rows } from './session';
 // the action picker.
 
 const email = 'tess@company.com';
-
-async function signInAs(browser: Browser, who: string, path: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(path);
-  await page.getByLabel('Email').fill(who);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  return page;
-}
-
-/** axe-core in light and dark: no violations; nothing scrolls sideways. */
-async function accessible(page: Page, what: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    const result = await new AxeBuilder({ page }).analyze();
-    const found = result.violations.map(
-      (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`,
-    );
-    expect(found, `${what}, ${scheme}`).toEqual([]);
-    const sideways = await page.evaluate(
-      () => document.scrollingElement!.scrollWidth - document.scrollingElement!.clientWidth,
-    );
-    expect(sideways, `${what}, ${scheme}: sideways scroll`).toBe(0);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
 
 /** The code an authenticator app shows `ahead` steps from now, for the key the page showed. */
 async function codeFor(secret: string, ahead = 0): Promise<string> {

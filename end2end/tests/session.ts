@@ -1,4 +1,5 @@
-import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 
 // Signing in as the demo admin, shared by the console specs.
 
@@ -42,4 +43,31 @@ export async function ingest(request: APIRequestContext, events: object | object
 export async function someRows(page: Page): Promise<number> {
   await expect(rows(page).first()).toBeVisible();
   return rows(page).count();
+}
+
+/** Signs `who` in (the demo password) in a browser context of their own, from `path`. */
+export async function signInAs(browser: Browser, who: string, path: string, userAgent?: string): Promise<Page> {
+  const page = await (await browser.newContext(userAgent ? { userAgent } : {})).newPage();
+  await page.goto(path);
+  await page.getByLabel('Email').fill(who);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return page;
+}
+
+/** axe-core in light and dark: no violations; nothing scrolls sideways. */
+export async function accessible(page: Page, what: string) {
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const result = await new AxeBuilder({ page }).analyze();
+    const found = result.violations.map(
+      (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`,
+    );
+    expect(found, `${what}, ${scheme}`).toEqual([]);
+    const sideways = await page.evaluate(
+      () => document.scrollingElement!.scrollWidth - document.scrollingElement!.clientWidth,
+    );
+    expect(sideways, `${what}, ${scheme}: sideways scroll`).toBe(0);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
 }

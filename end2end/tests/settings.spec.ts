@@ -1,8 +1,7 @@
-import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { generate } from 'otplib';
-import { password, rows } from './session';
+import { accessible, password, rows, signInAs } from './session';
 
 // Settings, sessions and sudo mode (issue 25, items 5, 6 and 8): an admin reaches Settings
 // through the sidebar, renames the site (the top bar follows) and finds the change in the log
@@ -19,33 +18,8 @@ function sql(statement: string) {
   execFileSync('psql', [process.env.DATABASE_URL!, '-q', '-c', statement]);
 }
 
-async function signInAs(browser: Browser, who: string, path: string, agent?: string): Promise<Page> {
-  const page = await (await browser.newContext(agent ? { userAgent: agent } : {})).newPage();
-  await page.goto(path);
-  await page.getByLabel('Email').fill(who);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  return page;
-}
-
-async function accessible(page: Page, what: string) {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    const result = await new AxeBuilder({ page }).analyze();
-    const found = result.violations.map(
-      (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`,
-    );
-    expect(found, `${what}, ${scheme}`).toEqual([]);
-    const sideways = await page.evaluate(
-      () => document.scrollingElement!.scrollWidth - document.scrollingElement!.clientWidth,
-    );
-    expect(sideways, `${what}, ${scheme}: sideways scroll`).toBe(0);
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
-
 async function shots(page: Page, name: string) {
-  for (const width of [1280, 768]) {
+  for (const width of [1280, 1024, 768]) {
     await page.setViewportSize({ width, height: 900 });
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });

@@ -13,16 +13,12 @@ use app::keys::Scope;
 use app::model::Role;
 use app::two_factor::TwoFactorRefusal;
 use axum::{body::Body, http::Request, Router};
-use common::console::{call, error, form, location, set_cookie, PASSWORD};
+use common::console::{app, call, error, form, location, make, set_cookie, PASSWORD};
 use common::{send, Reply};
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use trailkeep::{
-    domain::{integrity::checkpoint::SigningKey, two_factor::Seed},
-    service::accounts::{self, Acting},
-};
-use uuid::Uuid;
+use trailkeep::domain::two_factor::Seed;
 
 const STATUS: &str = <app::api::account::MyTwoFactor as ServerFn>::PATH;
 const BEGIN: &str = <app::api::account::BeginTwoFactor as ServerFn>::PATH;
@@ -31,17 +27,6 @@ const DISABLE: &str = <app::api::account::DisableTwoFactor as ServerFn>::PATH;
 const REGENERATE: &str = <app::api::account::NewRecoveryCodes as ServerFn>::PATH;
 const RESET: &str = <app::api::users::ResetTwoFactor as ServerFn>::PATH;
 const PASSWORD_CHANGE: &str = <app::api::account::ChangePassword as ServerFn>::PATH;
-
-async fn app(pool: &PgPool) -> Router {
-    let key = SigningKey::generate("trailkeep.test/log", &mut rand_core::OsRng).unwrap();
-    common::router_signing(pool, &key).await
-}
-
-async fn make(pool: &PgPool, email: &str, role: Role) -> Uuid {
-    accounts::create_user(pool, email, "Test User", role, PASSWORD, &Acting::cli())
-        .await
-        .unwrap()
-}
 
 async fn password_step(app: &Router, email: &str) -> Reply {
     send(

@@ -15,15 +15,14 @@ use app::model::Role;
 use app::settings::SettingsRefusal;
 use app::two_factor::TwoFactorRefusal;
 use axum::Router;
-use common::console::{call, error, get, location, session, set_cookie, sign_in_as, PASSWORD};
+use common::console::{
+    app, call, error, get, location, make, session, set_cookie, sign_in_as, PASSWORD,
+};
 use common::send;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use trailkeep::{
-    domain::{integrity::checkpoint::SigningKey, two_factor::Seed},
-    service::accounts::{self, Acting},
-};
+use trailkeep::domain::two_factor::Seed;
 use uuid::Uuid;
 
 const READ: &str = <app::api::settings::ReadSettings as ServerFn>::PATH;
@@ -43,17 +42,6 @@ const SEARCH: &str = <app::api::SearchEntries as ServerFn>::PATH;
 const INVITE: &str = <app::api::invitations::InviteUser as ServerFn>::PATH;
 const SET_ACTIVE: &str = <app::api::users::SetUserActive as ServerFn>::PATH;
 const REVOKE_KEY: &str = <app::api::keys::RevokeKey as ServerFn>::PATH;
-
-async fn app(pool: &PgPool) -> Router {
-    let key = SigningKey::generate("trailkeep.test/log", &mut rand_core::OsRng).unwrap();
-    common::router_signing(pool, &key).await
-}
-
-async fn make(pool: &PgPool, email: &str, role: Role) -> Uuid {
-    accounts::create_user(pool, email, "Test User", role, PASSWORD, &Acting::cli())
-        .await
-        .unwrap()
-}
 
 async fn entries(pool: &PgPool, action: &str) -> Vec<(Value, Option<String>, Option<String>)> {
     sqlx::query_as(
@@ -363,25 +351,9 @@ async fn sessions_end_after_their_lifetime_or_idle_time(pool: PgPool) {
     let idle = session(&app, "mo@example.com").await;
     let old = session(&app, "mo@example.com").await;
     let busy = session(&app, "mo@example.com").await;
-    let hash = |cookie: &str| {
-        let token = cookie.split_once('=').unwrap().1.to_string();
-        trailkeep::domain::auth::sha256(token.as_bytes())
-    };
     // Unused for 2 h 1 min (the default idle timeout is 2 h); opened 12 h 1 min ago.
-    sqlx::query(
-        "UPDATE sessions SET last_seen_at = now() - interval '121 minutes' WHERE token_hash = $1",
-    )
-    .bind(hash(&idle))
-    .execute(&pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE sessions SET created_at = now() - interval '721 minutes' WHERE token_hash = $1",
-    )
-    .bind(hash(&old))
-    .execute(&pool)
-    .await
-    .unwrap();
+    age(&pool, &idle, "last_seen_at", "121 minutes").await;
+    age(&pool, &old, "created_at", "721 minutes").await;
     for gone in [&idle, &old] {
         let r = send(&app, call(WHOAMI, Some(gone), None, json!({}))).await;
         assert_eq!(r.status, 401);
@@ -400,28 +372,16 @@ async fn sessions_end_after_their_lifetime_or_idle_time(pool: PgPool) {
         sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
             "SELECT last_seen_at FROM sessions WHERE token_hash = $1",
         )
-        .bind(hash(&cookie))
+        .bind(token_hash(&cookie))
         .fetch_one(&pool)
         .await
         .unwrap()
     };
-    sqlx::query(
-        "UPDATE sessions SET last_seen_at = now() - interval '30 seconds' WHERE token_hash = $1",
-    )
-    .bind(hash(&busy))
-    .execute(&pool)
-    .await
-    .unwrap();
+    age(&pool, &busy, "last_seen_at", "30 seconds").await;
     let noted = seen(pool.clone(), busy.clone()).await;
     send(&app, call(WHOAMI, Some(&busy), None, json!({}))).await;
     assert_eq!(seen(pool.clone(), busy.clone()).await, noted);
-    sqlx::query(
-        "UPDATE sessions SET last_seen_at = now() - interval '90 seconds' WHERE token_hash = $1",
-    )
-    .bind(hash(&busy))
-    .execute(&pool)
-    .await
-    .unwrap();
+    age(&pool, &busy, "last_seen_at", "90 seconds").await;
     let noted = seen(pool.clone(), busy.clone()).await;
     send(&app, call(WHOAMI, Some(&busy), None, json!({}))).await;
     assert!(seen(pool.clone(), busy.clone()).await > noted);
@@ -429,13 +389,7 @@ async fn sessions_end_after_their_lifetime_or_idle_time(pool: PgPool) {
     // A shorter lifetime applies to sessions already open.
     make(&pool, "ada@example.com", Role::Admin).await;
     let admin = session(&app, "ada@example.com").await;
-    sqlx::query(
-        "UPDATE sessions SET created_at = now() - interval '3 hours' WHERE token_hash = $1",
-    )
-    .bind(hash(&busy))
-    .execute(&pool)
-    .await
-    .unwrap();
+    age(&pool, &busy, "created_at", "3 hours").await;
     change(
         &app,
         &admin,
@@ -450,11 +404,23 @@ async fn sessions_end_after_their_lifetime_or_idle_time(pool: PgPool) {
 
 /// Sets back when session `cookie` last proved its password.
 async fn prove_long_ago(pool: &PgPool, cookie: &str) {
-    let token = cookie.split_once('=').unwrap().1.to_string();
-    sqlx::query(
-        "UPDATE sessions SET proven_at = now() - interval '11 minutes' WHERE token_hash = $1",
-    )
-    .bind(trailkeep::domain::auth::sha256(token.as_bytes()))
+    age(pool, cookie, "proven_at", "11 minutes").await;
+}
+
+/// The stored hash of session `cookie` (`name=token`).
+fn token_hash(cookie: &str) -> Vec<u8> {
+    let token = cookie.split_once('=').unwrap().1;
+    trailkeep::domain::auth::sha256(token.as_bytes())
+}
+
+/// Sets `column` of session `cookie` to `ago` before now, as the table's owner (a clock the
+/// test controls).
+async fn age(pool: &PgPool, cookie: &str, column: &str, ago: &str) {
+    sqlx::query(&format!(
+        "UPDATE sessions SET {column} = now() - $2::interval WHERE token_hash = $1"
+    ))
+    .bind(token_hash(cookie))
+    .bind(ago)
     .execute(pool)
     .await
     .unwrap();

@@ -10,6 +10,25 @@ use super::{send, Reply};
 /// A password that passes the invitation's rules.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The router as `serve` builds it, holding a fresh log signing key (second factors are
+/// sealed with a key derived from it).
+pub async fn app(pool: &sqlx::PgPool) -> Router {
+    let key = trailkeep::domain::integrity::checkpoint::SigningKey::generate(
+        "trailkeep.test/log",
+        &mut rand_core::OsRng,
+    )
+    .unwrap();
+    super::router_signing(pool, &key).await
+}
+
+/// A user of `role` whose password is [`PASSWORD`].
+pub async fn make(pool: &sqlx::PgPool, email: &str, role: app::model::Role) -> uuid::Uuid {
+    use trailkeep::service::accounts::{self, Acting};
+    accounts::create_user(pool, email, "Test User", role, PASSWORD, &Acting::cli())
+        .await
+        .unwrap()
+}
+
 /// A form POST (the sign-in steps), with a cookie.
 pub fn form(path: &str, cookie: Option<&str>, pairs: &[(&str, &str)]) -> Request<Body> {
     let mut b = Request::post(path)
