@@ -396,10 +396,17 @@ async fn sessions_end_after_their_lifetime_or_idle_time(pool: PgPool) {
         json!({"session_hours": 2, "idle_minutes": 60}),
     )
     .await;
-    let r = send(&app, call(WHOAMI, Some(&busy), None, json!({}))).await;
-    assert_eq!(r.status, 401);
     let r = send(&app, call(WHOAMI, Some(&admin), None, json!({}))).await;
     assert_eq!(r.status, 200);
+    // The save ended it: lengthening the lifetime again does not bring it back.
+    change(
+        &app,
+        &admin,
+        json!({"session_hours": 24, "idle_minutes": 60}),
+    )
+    .await;
+    let r = send(&app, call(WHOAMI, Some(&busy), None, json!({}))).await;
+    assert_eq!(r.status, 401);
 }
 
 /// Sets back when session `cookie` last proved its password.
