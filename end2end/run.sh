@@ -35,6 +35,9 @@ log="$root/target/e2e-server.log"
 export TRAILKEEP_KEY_FILE="$root/target/e2e-log.key"
 rm -f "$TRAILKEEP_KEY_FILE" "$TRAILKEEP_KEY_FILE.last-checkpoint"
 export TRAILKEEP_CHECKPOINT_SECONDS=1
+# Scheduled exports write here (exports.spec.ts).
+export TRAILKEEP_EXPORT_DIR="$root/target/e2e-exports"
+rm -rf "$TRAILKEEP_EXPORT_DIR"
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::account::SessionView;
 use crate::error::ConsoleError;
+use crate::exports::{ExportRun, ExportSchedule, ScheduleSpec};
 use crate::filter::{Filter, SavedSearch};
 use crate::invitations::{Invitation, InvitationFor, NewInvitation};
 use crate::keys::{ApiKey, NewSecret, Scope};
@@ -233,6 +234,25 @@ pub trait AdminBackend: Send + Sync + 'static {
         by: Caller,
         settings: Settings,
     ) -> BoxFuture<'_, BackendResult<Settings>>;
+    /// The export schedules, by name.
+    fn export_schedules(&self) -> BoxFuture<'_, BackendResult<Vec<ExportSchedule>>>;
+    /// Creates a schedule (`id: None`) or changes one, recorded with before and after.
+    fn save_schedule(
+        &self,
+        by: Caller,
+        id: Option<Uuid>,
+        spec: ScheduleSpec,
+    ) -> BoxFuture<'_, BackendResult<ExportSchedule>>;
+    /// Deletes a schedule: no more runs; its history stays.
+    fn delete_schedule(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>>;
+    /// Asks for a run of the schedule's newest complete period, now.
+    fn run_schedule_now(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<ExportRun>>;
+    /// The runs, newest first: `limit` of them older than run `before`.
+    fn export_runs(
+        &self,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> BoxFuture<'_, BackendResult<Vec<ExportRun>>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

@@ -7,6 +7,7 @@ use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::Se
 use serde::{Deserialize, Serialize};
 
 use crate::account::{PasswordRefusal, SessionRefusal};
+use crate::exports::ScheduleRefusal;
 use crate::filter::FilterError;
 use crate::invitations::InviteRefusal;
 use crate::keys::KeyRefusal;
@@ -47,6 +48,8 @@ pub enum ConsoleError {
     Settings(SettingsRefusal),
     /// One of the caller's sessions could not be ended: why.
     Session(SessionRefusal),
+    /// An export schedule was not saved, deleted or run: why.
+    Schedule(ScheduleRefusal),
     /// A sensitive change (second factor, API key, role, settings) needs the password again:
     /// the last time this session proved it was more than [`SUDO_MINUTES`] ago.
     ConfirmPassword,
@@ -143,6 +146,9 @@ impl ConsoleError {
             ConsoleError::Settings(_) => 400,
             ConsoleError::Session(SessionRefusal::NotFound) => 404,
             ConsoleError::Session(SessionRefusal::Current) => 409,
+            ConsoleError::Schedule(ScheduleRefusal::NotFound | ScheduleRefusal::RunNotFound) => 404,
+            ConsoleError::Schedule(ScheduleRefusal::NoObject(_)) => 409,
+            ConsoleError::Schedule(_) => 400,
             ConsoleError::ConfirmPassword | ConsoleError::EnrolFirst => 403,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
@@ -189,6 +195,7 @@ impl fmt::Display for ConsoleError {
             ConsoleError::Password(r) => write!(f, "{r}"),
             ConsoleError::Settings(r) => write!(f, "{r}"),
             ConsoleError::Session(r) => write!(f, "{r}"),
+            ConsoleError::Schedule(r) => write!(f, "{r}"),
             ConsoleError::ConfirmPassword => f.write_str(
                 "For this change, confirm your password first: you last proved it more than 10 minutes ago.",
             ),
@@ -240,6 +247,12 @@ impl From<TwoFactorRefusal> for ConsoleError {
 impl From<UserRefusal> for ConsoleError {
     fn from(r: UserRefusal) -> Self {
         ConsoleError::User(r)
+    }
+}
+
+impl From<ScheduleRefusal> for ConsoleError {
+    fn from(r: ScheduleRefusal) -> Self {
+        ConsoleError::Schedule(r)
     }
 }
 

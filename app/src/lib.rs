@@ -15,6 +15,7 @@ pub mod chunks;
 pub mod components;
 pub mod console_state;
 pub mod error;
+pub mod exports;
 pub mod filter;
 pub mod format;
 pub mod hydration;

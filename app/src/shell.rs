@@ -10,7 +10,8 @@ use leptos_router::{
 
 use crate::hydration::Hydrated;
 use crate::pages::{
-    AccountPage, AuditPage, InvitePage, KeysPage, LoginPage, NotFound, SettingsPage, UsersPage,
+    AccountPage, AuditPage, ExportsPage, InvitePage, KeysPage, LoginPage, NotFound, SettingsPage,
+    UsersPage,
 };
 
 /// The HTML document around the app, rendered on the server. The browser bundle is loaded
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
+                <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
             </Routes>

@@ -41,6 +41,11 @@ const NAV: &[NavItem] = &[
         allowed: Role::can_read_log,
     },
     NavItem {
+        href: "/exports",
+        label: "Exports",
+        allowed: Role::can_read_log,
+    },
+    NavItem {
         href: "/users",
         label: "Users",
         allowed: |role| matches!(role, Role::Admin | Role::Compliance),

@@ -246,6 +246,13 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
             }
             _ => None,
         }}
+        <p class="export-schedule">
+            "Needed every day, week or month? "
+            <a data-testid="schedule-export"
+                href=format!("/exports?new=1&filter={}", crate::filter::percent_encode(canonical.as_str()))>
+                "Schedule this export"</a>
+            " (admins): each period as an archive bundle, verifiable offline."
+        </p>
         <div class="dialog-actions">
             <button type="button" class="secondary" on:click=close>"Close"</button>
             <button type="button" class="primary" data-testid="export-download"

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod exports;
 mod invite;
 mod keys;
 mod login;
@@ -11,6 +12,7 @@ mod users;
 
 pub use account::AccountPage;
 pub use audit::AuditPage;
+pub use exports::ExportsPage;
 pub use invite::InvitePage;
 pub use keys::KeysPage;
 pub use login::LoginPage;

@@ -71,6 +71,9 @@ pub struct Config {
     pub export_floor: ExportFloor,
     /// How many exports and live sockets run at once, per reader and per process.
     pub caps: Caps,
+    /// `TRAILKEEP_EXPORT_DIR` (default `trailkeep-exports`): the root under which scheduled
+    /// exports write to their folders (several processes share it: a common mount).
+    pub export_dir: std::path::PathBuf,
 }
 
 use crate::service::export::ExportFloor;
@@ -173,6 +176,7 @@ impl Default for Config {
             ingest: IngestLimits::default(),
             export_floor: ExportFloor::default(),
             caps: Caps::default(),
+            export_dir: "trailkeep-exports".into(),
         }
     }
 }
@@ -379,6 +383,10 @@ impl Config {
             ),
             sign_in,
             caps: Caps::default(),
+            export_dir: std::env::var_os("TRAILKEEP_EXPORT_DIR")
+                .filter(|d| !d.is_empty())
+                .map(Into::into)
+                .unwrap_or_else(|| "trailkeep-exports".into()),
         })
     }
 }

@@ -209,7 +209,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-fn strict_line(text: &str) -> Result<Value, String> {
+pub(crate) fn strict_line(text: &str) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let Strict(value) = Strict::deserialize(&mut de).map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;

@@ -32,6 +32,18 @@ impl Acting {
         }
     }
 
+    /// Trailkeep's own scheduler (scheduled exports).
+    pub fn scheduler() -> Self {
+        Acting {
+            actor_type: ActorType::System,
+            id: "scheduler".into(),
+            name: Some("Trailkeep scheduler".into()),
+            email: None,
+            ip: None,
+            user_agent: None,
+        }
+    }
+
     pub fn user(user: &SessionUser, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
         Acting {
             actor_type: ActorType::User,

@@ -3,9 +3,11 @@
 
 pub mod accounts;
 pub mod acting;
+pub mod archive;
 pub mod chain;
 pub mod checkpoints;
 pub mod demo;
+pub mod destination;
 pub mod export;
 pub mod ingest;
 pub mod invitations;
@@ -13,6 +15,8 @@ pub mod keys;
 pub mod live;
 pub mod password_checks;
 pub mod periodic;
+pub mod scheduler;
+pub mod schedules;
 pub mod settings;
 pub mod tree;
 pub mod two_factor;

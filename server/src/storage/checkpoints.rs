@@ -110,3 +110,17 @@ pub async fn page_before(
     .fetch_all(db)
     .await
 }
+
+/// The rows of the smallest sizes at or above `size`, smallest first (at most 100: the caller
+/// takes the first that verifies).
+pub async fn covering(
+    db: impl sqlx::PgExecutor<'_>,
+    size: u64,
+) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkpoints WHERE size >= $1 ORDER BY size, id LIMIT 100"
+    ))
+    .bind(i64::try_from(size).unwrap_or(i64::MAX))
+    .fetch_all(db)
+    .await
+}

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod checkpoints;
 pub mod entries;
+pub mod exports;
 pub mod ingest_usage;
 pub mod invitations;
 pub mod live;

@@ -221,54 +221,18 @@ impl Checker {
     }
 
     /// The next entry of the file (an object: the API's entry and its `inclusion_proof`).
-    pub fn entry(&mut self, mut value: Value) -> Result<(), Finding> {
+    pub fn entry(&mut self, value: Value) -> Result<(), Finding> {
         let at = self.entries + 1;
         let here = Place::FileEntry(at);
-        only_known(&value, ENTRY_KEYS, &format!("entry #{at}")).map_err(|f| f.at(here))?;
-        only_known(&value["actor"], ACTOR_KEYS, &format!("entry #{at}'s actor"))
-            .map_err(|f| f.at(here))?;
-        if !value["resource"].is_null() {
-            only_known(
-                &value["resource"],
-                RESOURCE_KEYS,
-                &format!("entry #{at}'s resource"),
-            )
-            .map_err(|f| f.at(here))?;
-        }
-        let proof = value
-            .as_object_mut()
-            .and_then(|o: &mut Map<String, Value>| o.remove("inclusion_proof"))
-            .ok_or_else(|| {
-                malformed(format!("entry #{at} has no inclusion_proof field")).at(here)
-            })?;
-        // Version 4: the size of the checkpoint the proof leads to, beside it.
-        let checkpoint_size = value
-            .as_object_mut()
-            .and_then(|o: &mut Map<String, Value>| o.remove("checkpoint_size"));
-        if self.version >= 4 && checkpoint_size.is_none() {
-            return Err(malformed(format!("entry #{at} has no checkpoint_size field")).at(here));
-        }
-        let entry: AuditEntry = serde_json::from_value(value)
-            .map_err(|e| malformed(format!("entry #{at} is not an entry: {e}")).at(here))?;
+        let Read {
+            entry,
+            leaf,
+            proof,
+            checkpoint_size,
+        } = read_entry(value, at, self.version >= 4)?;
         let seq = entry.seq;
         let name = format!("entry #{at} (seq {seq})");
         let named = |check: Check, detail: String| Finding::new(check, detail).at(here);
-        if seq < 0 {
-            return Err(named(
-                Check::ExportFormat,
-                format!("{name}: a seq is never negative"),
-            ));
-        }
-        let record = EntryRecord::from_entry(&entry)
-            .map_err(|e| named(Check::LeafHash, format!("{name}: {e}")))?;
-        let leaf = record.leaf_hash();
-        if to_hex(&leaf) != entry.leaf_hash {
-            return Err(named(
-                Check::LeafHash,
-                format!("{name}: its fields do not give its leaf_hash: a field was changed"),
-            )
-            .differs(to_hex(&leaf), entry.leaf_hash.clone()));
-        }
         if let Some(Bounds { from, to }) = self.period {
             if from.is_some_and(|f| entry.occurred_at < f)
                 || to.is_some_and(|t| entry.occurred_at >= t)
@@ -434,6 +398,70 @@ impl Checker {
             period_from_filter: self.period_from_filter,
         })
     }
+}
+
+/// One entry of an export as read: the API's entry, its leaf hash recomputed from its fields
+/// (and found equal to the one it states), its proof and the checkpoint size beside it.
+pub struct Read {
+    pub entry: AuditEntry,
+    pub leaf: tree::Hash,
+    pub proof: Value,
+    pub checkpoint_size: Option<Value>,
+}
+
+/// Reads entry number `at` of a file strictly (only the members an export writes), and checks
+/// that its fields give its leaf hash. `sized`: the file's entries carry `checkpoint_size`
+/// (format version 4, bundles).
+pub fn read_entry(mut value: Value, at: u64, sized: bool) -> Result<Read, Finding> {
+    let here = Place::FileEntry(at);
+    only_known(&value, ENTRY_KEYS, &format!("entry #{at}")).map_err(|f| f.at(here))?;
+    only_known(&value["actor"], ACTOR_KEYS, &format!("entry #{at}'s actor"))
+        .map_err(|f| f.at(here))?;
+    if !value["resource"].is_null() {
+        only_known(
+            &value["resource"],
+            RESOURCE_KEYS,
+            &format!("entry #{at}'s resource"),
+        )
+        .map_err(|f| f.at(here))?;
+    }
+    let proof = value
+        .as_object_mut()
+        .and_then(|o: &mut Map<String, Value>| o.remove("inclusion_proof"))
+        .ok_or_else(|| malformed(format!("entry #{at} has no inclusion_proof field")).at(here))?;
+    let checkpoint_size = value
+        .as_object_mut()
+        .and_then(|o: &mut Map<String, Value>| o.remove("checkpoint_size"));
+    if sized && checkpoint_size.is_none() {
+        return Err(malformed(format!("entry #{at} has no checkpoint_size field")).at(here));
+    }
+    let entry: AuditEntry = serde_json::from_value(value)
+        .map_err(|e| malformed(format!("entry #{at} is not an entry: {e}")).at(here))?;
+    let seq = entry.seq;
+    let name = format!("entry #{at} (seq {seq})");
+    let named = |check: Check, detail: String| Finding::new(check, detail).at(here);
+    if seq < 0 {
+        return Err(named(
+            Check::ExportFormat,
+            format!("{name}: a seq is never negative"),
+        ));
+    }
+    let record = EntryRecord::from_entry(&entry)
+        .map_err(|e| named(Check::LeafHash, format!("{name}: {e}")))?;
+    let leaf = record.leaf_hash();
+    if to_hex(&leaf) != entry.leaf_hash {
+        return Err(named(
+            Check::LeafHash,
+            format!("{name}: its fields do not give its leaf_hash: a field was changed"),
+        )
+        .differs(to_hex(&leaf), entry.leaf_hash.clone()));
+    }
+    Ok(Read {
+        entry,
+        leaf,
+        proof,
+        checkpoint_size,
+    })
 }
 
 /// The filter's window as instants when it follows from the filter alone: no window, instants,

@@ -1,7 +1,11 @@
 //! Exports, Trailkeep's evidence: the formats (`format`), what `trailkeep verify-export`
-//! checks offline (`check`), and the PDF report (`report`, drawn with `pdf`).
+//! checks offline (`check`), the PDF report (`report`, drawn with `pdf`), when a scheduled
+//! export runs and what period it covers (`schedule`), and the archive bundle a scheduled run
+//! writes, with what proves it offline (`bundle`).
 
+pub mod bundle;
 pub mod check;
 pub mod format;
 pub mod pdf;
 pub mod report;
+pub mod schedule;

@@ -188,6 +188,10 @@ enum Command {
         /// `export.downloaded` entry say), to check none was removed or added.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+        /// An archive bundle: the schedule's bundle of the period before, to check that the two
+        /// follow each other (periods, seqs and chain meet; the checkpoints are consistent).
+        #[arg(long, value_name = "BUNDLE")]
+        previous: Option<PathBuf>,
     },
     /// Print the log's verifier key, which auditors pin; creates the key if there is none.
     KeyInfo {
@@ -308,7 +312,12 @@ pub async fn run(args: Vec<String>) -> i32 {
             checkpoint,
             filter,
             count,
+            previous,
         } => {
+            if previous.is_some() || crate::infra::verify_bundle::is_bundle(&file).unwrap_or(false)
+            {
+                return verify::verify_bundle(&file, previous.as_deref(), &key);
+            }
             return verify::verify_export(
                 &file,
                 &key,
@@ -318,7 +327,7 @@ pub async fn run(args: Vec<String>) -> i32 {
                     filter,
                     count,
                 },
-            )
+            );
         }
         Command::KeyInfo { key_file } => key_info(key_file),
         Command::Completions { shell } => {

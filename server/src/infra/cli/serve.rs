@@ -8,7 +8,7 @@ use crate::infra::{config, http, keyfile};
 use crate::storage;
 
 /// Serves until SIGTERM or Ctrl-C: the pools, the background workers (the tree integrator,
-/// the checkpoint signer, the sign-in summariser), the HTTP server, then a graceful drain.
+/// the checkpoint signer, the sign-in summariser, the export scheduler), the HTTP server, then a graceful drain.
 pub async fn serve(url: Option<String>) -> Result<(), CliError> {
     if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() {
         std::env::set_var("LEPTOS_OUTPUT_NAME", "trailkeep");
@@ -51,6 +51,10 @@ pub async fn serve(url: Option<String>) -> Result<(), CliError> {
         Some(memory),
         async move { stopping.started().await },
     ));
+    if let Some(scheduler) = state.scheduler() {
+        let stopping = shutdown.clone();
+        tokio::spawn(scheduler.run(async move { stopping.started().await }));
+    }
     let after = state.clone();
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)

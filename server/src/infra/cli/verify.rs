@@ -128,6 +128,82 @@ pub fn verify_export(file: &Path, key: &str, allow_unproven: bool, stated: State
     }
 }
 
+/// `trailkeep verify-export BUNDLE [--previous BUNDLE]`: 0 sound, 1 the first bad thing named,
+/// 2 could not check.
+pub fn verify_bundle(file: &Path, previous: Option<&Path>, key: &str) -> i32 {
+    let key = match keyfile::verifier_arg(key) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match crate::infra::verify_bundle::verify_chain(file, previous, &key) {
+        Ok(Ok((this, before))) => {
+            let s = &this.summary;
+            let m = &s.manifest;
+            println!(
+                "ok bundle of {} entries: seqs {}..{}, recorded {} to {}, each proven in the \
+                 signed checkpoint of {} entries",
+                s.entries, m.first_seq, m.end_seq, m.period_start, m.period_end, s.checkpoint.size
+            );
+            println!(
+                "consistent: that checkpoint extends the signed one of {} entries that covers \
+                 the period's first entry",
+                s.from_size
+            );
+            if s.complete {
+                println!(
+                    "filter: none (every entry): complete, every seq of the period is here and \
+                     the entries lead from chain hash {} to {}",
+                    m.chain_hash_before, m.chain_hash_after
+                );
+            } else {
+                println!(
+                    "filter: {}: filtered, so completeness cannot be proven (each entry here \
+                     matches it, lies in the period and is proven)",
+                    m.filter
+                );
+            }
+            if s.search_unchecked {
+                println!(
+                    "not checked: the filter's q= search (PostgreSQL's text search cannot be \
+                     rebuilt offline)"
+                );
+            }
+            if s.unhashed_names > 0 {
+                println!(
+                    "not verified: source_name on {} entries (the key's name when written, \
+                     which no hash covers; source, the key's id, is verified)",
+                    s.unhashed_names
+                );
+            }
+            match before {
+                Some(b) => println!(
+                    "follows the previous bundle ({} to {}): periods and seqs meet, the chain \
+                     carries over, and its checkpoint of {} entries is consistent with this one",
+                    b.summary.manifest.period_start,
+                    b.summary.manifest.period_end,
+                    b.summary.checkpoint.size
+                ),
+                None => println!(
+                    "not checked: continuity with the period before (give its bundle with \
+                     --previous)"
+                ),
+            }
+            0
+        }
+        Ok(Err(finding)) => {
+            println!("bad: {finding}");
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            2
+        }
+    }
+}
+
 /// `trailkeep verify`: exit 0 when everything it checks is sound, 1 on the first bad thing
 /// (named), 2 when it could not check something it normally checks (no verifier key, an
 /// unreadable memory file, a database error) unless told to skip it.

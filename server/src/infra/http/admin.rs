@@ -7,6 +7,7 @@ use app::account::SessionView;
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
 use app::backend::{ClientFacts, CurrentSession};
 use app::error::ConsoleError;
+use app::exports::{ExportRun, ExportSchedule, ScheduleRefusal, ScheduleSpec};
 use app::invitations::{Invitation, InvitationFor, NewInvitation};
 use app::keys::{ApiKey, NewSecret, Scope};
 use app::model::Role;
@@ -20,9 +21,11 @@ use uuid::Uuid;
 use crate::service::accounts::Acting;
 use crate::service::invitations::{self, InviteError};
 use crate::service::keys::{self, KeyError, KeySpec};
+use crate::service::schedules::{self, ScheduleError};
 use crate::service::settings::{self, SettingsCache, SettingsError};
 use crate::service::two_factor::{self, TwoFactorError};
 use crate::service::users::{self, UserError};
+use crate::storage::exports;
 
 pub struct PgAdmin {
     pub pool: PgPool,
@@ -458,5 +461,71 @@ impl AdminBackend for PgAdmin {
                     }
                 })
         })
+    }
+
+    fn export_schedules(&self) -> BoxFuture<'_, BackendResult<Vec<ExportSchedule>>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            schedules::list(&self.pool, now).await.map_err(db_failed)
+        })
+    }
+
+    fn save_schedule(
+        &self,
+        by: Caller,
+        id: Option<Uuid>,
+        spec: ScheduleSpec,
+    ) -> BoxFuture<'_, BackendResult<ExportSchedule>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            match id {
+                None => schedules::create(&self.pool, &spec, &acting(&by), now).await,
+                Some(id) => schedules::update(&self.pool, id, &spec, &acting(&by), now).await,
+            }
+            .map_err(schedule_failed)
+        })
+    }
+
+    fn delete_schedule(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            schedules::delete(&self.pool, id, &acting(&by), now)
+                .await
+                .map_err(schedule_failed)
+        })
+    }
+
+    fn run_schedule_now(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<ExportRun>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            schedules::run_now(&self.pool, id, None, &acting(&by), now)
+                .await
+                .map_err(schedule_failed)
+        })
+    }
+
+    fn export_runs(
+        &self,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> BoxFuture<'_, BackendResult<Vec<ExportRun>>> {
+        Box::pin(async move {
+            schedules::history(&self.pool, None, before, limit.clamp(1, 200))
+                .await
+                .map_err(db_failed)?
+                .ok_or(ConsoleError::Schedule(ScheduleRefusal::RunNotFound))
+        })
+    }
+}
+
+fn db_failed(e: sqlx::Error) -> ConsoleError {
+    tracing::error!(error = %e, "database error");
+    ConsoleError::Unavailable
+}
+
+fn schedule_failed(e: ScheduleError) -> ConsoleError {
+    match e {
+        ScheduleError::Refused(r) => ConsoleError::Schedule(r),
+        ScheduleError::Db(e) => db_failed(e),
     }
 }

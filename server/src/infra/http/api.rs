@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     auth::Known,
     error::{ApiError, ErrorBody},
-    export, ingest, integrity, live, metrics, openapi, query, AppState,
+    export, exports, ingest, integrity, live, metrics, openapi, query, AppState,
 };
 use crate::storage::query as queries;
 
@@ -36,6 +36,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(integrity::inclusion))
         .routes(routes!(integrity::consistency))
         .routes(routes!(integrity::key))
+        .routes(routes!(exports::list_schedules))
+        .routes(routes!(exports::list_runs))
+        .routes(routes!(exports::download_run))
         .routes(routes!(document))
 }
 
@@ -125,6 +128,9 @@ mod tests {
                 "/api/v1/events/count",
                 "/api/v1/events/export",
                 "/api/v1/events/{id}",
+                "/api/v1/exports/runs",
+                "/api/v1/exports/runs/{id}/download",
+                "/api/v1/exports/schedules",
                 "/api/v1/facets/actions",
                 "/api/v1/facets/users",
                 "/api/v1/integrity/checkpoint",

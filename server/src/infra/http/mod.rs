@@ -14,6 +14,7 @@ mod console;
 mod console_status;
 mod error;
 mod export;
+mod exports;
 mod headers;
 mod ingest;
 mod integrity;

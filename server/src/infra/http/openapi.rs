@@ -32,7 +32,7 @@ use crate::domain::{
         ActionCount
     )),
     modifiers(&Security),
-    tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"), (name = "integrity", description = "Signed checkpoints and Merkle proofs: checking the log without trusting its operator"))
+    tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"), (name = "integrity", description = "Signed checkpoints and Merkle proofs: checking the log without trusting its operator"), (name = "exports", description = "Scheduled exports: schedules, the history of runs, and their archive bundles"))
 )]
 pub struct ApiDoc;
 

@@ -20,6 +20,13 @@ use super::{error::ApiError, AppState};
 /// GET routes that act for the user as a POST would.
 const GUARDED_READS: &[&str] = &["/api/v1/events/export", "/api/v1/live"];
 
+/// A GET that acts for the user: [`GUARDED_READS`], and a history download (also recorded as
+/// `export.downloaded`).
+fn guarded_read(path: &str) -> bool {
+    GUARDED_READS.contains(&path)
+        || (path.starts_with("/api/v1/exports/runs/") && path.ends_with("/download"))
+}
+
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let path = request.uri().path();
@@ -28,9 +35,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let ambient = !headers.contains_key(header::AUTHORIZATION);
-    if ambient
-        && (changes || GUARDED_READS.contains(&path))
-        && !from_us(headers, state.config.secure_cookies)
+    if ambient && (changes || guarded_read(path)) && !from_us(headers, state.config.secure_cookies)
     {
         return ApiError::new(
             StatusCode::FORBIDDEN,

@@ -41,6 +41,30 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Where scheduled exports are written (`TRAILKEEP_EXPORT_DIR`).
+    pub fn export_root(&self) -> crate::service::destination::ExportRoot {
+        crate::service::destination::ExportRoot::new(self.config.export_dir.clone())
+    }
+
+    /// This process's part of the export scheduler (`serve` has the log's key; without it,
+    /// none).
+    pub fn scheduler(&self) -> Option<crate::service::scheduler::Scheduler> {
+        let root = self.export_root();
+        Some(crate::service::scheduler::Scheduler {
+            archiver: crate::service::archive::Archiver {
+                pool: self.pool.clone(),
+                reads: self.reads.clone(),
+                log_key: self.log_key.clone()?,
+                signing_key: self.signing_key.clone(),
+                signer_memory: self.signer_memory.clone(),
+                work_dir: root.work_dir(),
+            },
+            root,
+            owner: uuid::Uuid::new_v4(),
+            lease: std::time::Duration::from_secs(60),
+        })
+    }
+
     /// What an export needs of this server (`service::export`), under the settings in force
     /// (the PDF names the site).
     pub async fn exporter(&self) -> Result<crate::service::export::Exporter, sqlx::Error> {

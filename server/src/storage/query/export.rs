@@ -62,3 +62,32 @@ pub async fn export_page(
     let mut conn = acquire(pool, &READS).await?;
     page_from(&mut conn, f, s.seq_limit, s.now, &s.bounds, after, limit).await
 }
+
+/// The entries of seqs `from..end` (`from` inclusive) that match `f` apart from its time
+/// window, in seq order, at most `limit`: an archive bundle's page (its period is a seq range).
+pub async fn range_page(
+    pool: &PgPool,
+    f: &Filter,
+    from: i64,
+    end: i64,
+    limit: i64,
+) -> Result<Vec<app::model::AuditEntry>, sqlx::Error> {
+    let f = Filter {
+        time: app::filter::TimeWindow::All,
+        ..f.clone()
+    };
+    let mut conn = acquire(pool, &READS).await?;
+    let mut qb = sqlx::QueryBuilder::new(format!(
+        "SELECT {} FROM audit_entries WHERE seq >= ",
+        crate::storage::entries::row_columns()
+    ));
+    qb.push_bind(from).push(" AND seq < ").push_bind(end);
+    super::conditions::push_conditions(&mut qb, &f, &Bounds::default());
+    qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
+    let rows: Vec<crate::domain::entry::record::StoredEntry> =
+        qb.build_query_as().fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(crate::domain::entry::record::StoredEntry::into_entry)
+        .collect())
+}

@@ -1,0 +1,368 @@
+//! One period of a schedule made into an archive bundle (`domain::export::bundle`), from the
+//! database to a finished file: the period's seq range (recorded_at never decreases along
+//! seq, so it is one range, found by binary search), the checkpoints that cover its first and
+//! last entries, its entries page by page with their proofs (staged to a file: memory stays
+//! flat at any count), the manifest, and the gzipped tar. The same period gives the same
+//! bytes, however often and wherever it is built.
+//!
+//! Before a period is read, every append that could still land in it has finished: the
+//! period has ended by the database's clock, and [`exports::append_barrier`] waits for the
+//! chain head's lock, so appends still in flight commit first and later ones are recorded
+//! after the period.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::filter::Filter;
+use app::integrity::{to_hex, Hash};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::entry::chain::GENESIS;
+use crate::domain::export::bundle::{self, Consistency, Manifest};
+use crate::domain::export::format::ProvenEntry;
+use crate::domain::export::schedule::Period;
+use crate::domain::integrity::checkpoint::{Checkpoint, SigningKey, VerifierKey};
+use crate::service::checkpoints::{self, Memory};
+use crate::service::tree::{self, TreeReadError};
+use crate::storage::{self, entries, exports, query};
+
+/// Entries read per query.
+const PAGE: i64 = 2000;
+
+/// Why a bundle could not be made (the run is tried again later).
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("writing the bundle failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the period has not ended yet (it ends at {0})")]
+    NotEnded(chrono::DateTime<chrono::Utc>),
+    #[error("no checkpoint signed by the log's key covers the period's entries yet: {0}")]
+    NoCheckpoint(String),
+    #[error("a proof could not be read from the stored tree: {0}")]
+    Proof(String),
+    #[error("the stored log is not as expected: {0}")]
+    Log(String),
+}
+
+impl From<TreeReadError> for ArchiveError {
+    fn from(e: TreeReadError) -> Self {
+        match e {
+            TreeReadError::Db(e) => ArchiveError::Db(e),
+            TreeReadError::Tree(e) => ArchiveError::Proof(e.to_string()),
+            TreeReadError::Beyond(m) => ArchiveError::Proof(m),
+        }
+    }
+}
+
+/// What making bundles needs of the server.
+#[derive(Clone)]
+pub struct Archiver {
+    /// Where checkpoints are signed on demand and runs are recorded.
+    pub pool: PgPool,
+    /// Where entries and proofs are read.
+    pub reads: PgPool,
+    pub log_key: Arc<VerifierKey>,
+    pub signing_key: Option<Arc<SigningKey>>,
+    pub signer_memory: Option<Arc<Memory>>,
+    /// Where bundles are built before they are handed to their destination.
+    pub work_dir: PathBuf,
+}
+
+/// A finished bundle in a work file, and what it is.
+#[derive(Debug)]
+pub struct Built {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub bytes: u64,
+    pub sha256: Hash,
+}
+
+impl Built {
+    /// Deletes the work file (after its destination has taken it, or on failure).
+    pub fn discard(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The first seq recorded at or after `t` (the log's size when none is).
+async fn first_recorded_at_or_after(
+    conn: &mut sqlx::PgConnection,
+    t: chrono::DateTime<chrono::Utc>,
+    size: i64,
+) -> Result<i64, ArchiveError> {
+    let (mut lo, mut hi) = (0i64, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at = exports::recorded_at(&mut *conn, mid)
+            .await?
+            .ok_or_else(|| ArchiveError::Log(format!("seq {mid} is missing")))?;
+        if at < t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// The chain hash after the entries before `seq` (the genesis hash for 0).
+async fn chain_before(conn: &mut sqlx::PgConnection, seq: i64) -> Result<Hash, ArchiveError> {
+    if seq == 0 {
+        return Ok(GENESIS);
+    }
+    let h = exports::chain_hash_of(&mut *conn, seq - 1)
+        .await?
+        .ok_or_else(|| ArchiveError::Log(format!("seq {} is missing", seq - 1)))?;
+    h.try_into()
+        .map_err(|_| ArchiveError::Log("a chain hash is not 32 bytes".into()))
+}
+
+/// Writes through to `inner` and hashes what passes.
+struct Hashing<W> {
+    inner: W,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Archiver {
+    /// Deletes what an earlier attempt at `run` left in the work folder (a process that died
+    /// while building it).
+    pub fn discard_work_of(&self, run: Uuid) {
+        let prefix = format!("run-{run}-");
+        let Ok(dir) = std::fs::read_dir(&self.work_dir) else {
+            return;
+        };
+        for file in dir.flatten() {
+            if file.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(file.path());
+            }
+        }
+    }
+
+    /// The smallest checkpoint signed by the log's key that covers `size` entries, with its
+    /// note; signs one first when none does yet and this server holds the key.
+    async fn covering(&self, size: u64) -> Result<(Checkpoint, String), ArchiveError> {
+        for attempt in 0..2 {
+            for row in storage::checkpoints::covering(&self.reads, size).await? {
+                match self.log_key.open(row.note.as_bytes()) {
+                    Ok(cp) => return Ok((cp, row.note)),
+                    Err(e) => {
+                        tracing::error!(size = row.size, error = %e, "a stored checkpoint does not verify; it is passed over")
+                    }
+                }
+            }
+            match (&self.signing_key, attempt) {
+                (Some(key), 0) => {
+                    let wait = Duration::from_secs(5);
+                    let memory = self.signer_memory.as_deref();
+                    if let Err(e) = checkpoints::cover(&self.pool, key, memory, size, wait).await {
+                        return Err(ArchiveError::NoCheckpoint(e.to_string()));
+                    }
+                }
+                _ => break,
+            }
+        }
+        Err(ArchiveError::NoCheckpoint(format!(
+            "none of {size} entries or more is stored and verifies"
+        )))
+    }
+
+    /// Builds the bundle of `period` of schedule `schedule` with `filter` (canonical, its time
+    /// window unused) into a work file named for `run`. `now`: the database's clock.
+    pub async fn build(
+        &self,
+        schedule: Uuid,
+        filter: &Filter,
+        period: Period,
+        run: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Built, ArchiveError> {
+        if period.end > now {
+            return Err(ArchiveError::NotEnded(period.end));
+        }
+        let mut conn = self.pool.acquire().await?;
+        exports::append_barrier(&mut conn).await?;
+        let size = entries::count_all(&mut *conn).await?;
+        let first = first_recorded_at_or_after(&mut conn, period.start, size).await?;
+        let end = first_recorded_at_or_after(&mut conn, period.end, size).await?;
+        let before = chain_before(&mut conn, first).await?;
+        let after = chain_before(&mut conn, end).await?;
+        drop(conn);
+
+        let (checkpoint, note) = self.covering(end as u64).await?;
+        let (from, from_note) = self.covering(first as u64).await?;
+        let proof = {
+            let mut conn = self.reads.acquire().await?;
+            tree::consistency(&mut conn, from.size, checkpoint.size).await?
+        };
+        let consistency = Consistency {
+            from_checkpoint: from_note,
+            from_size: from.size,
+            to_size: checkpoint.size,
+            proof,
+        };
+
+        std::fs::create_dir_all(&self.work_dir)?;
+        let stem = format!("run-{run}-{}", Uuid::new_v4().simple());
+        let staged_path = self.work_dir.join(format!("{stem}.entries"));
+        let out_path = self.work_dir.join(format!("{stem}.tar.gz"));
+        let result = self
+            .write(
+                schedule,
+                filter,
+                period,
+                (first, end),
+                (before, after),
+                (&checkpoint, &note),
+                &consistency,
+                &staged_path,
+                &out_path,
+            )
+            .await;
+        let _ = std::fs::remove_file(&staged_path);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&out_path);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        schedule: Uuid,
+        filter: &Filter,
+        period: Period,
+        (first, end): (i64, i64),
+        (before, after): (Hash, Hash),
+        (checkpoint, note): (&Checkpoint, &str),
+        consistency: &Consistency,
+        staged_path: &Path,
+        out_path: &Path,
+    ) -> Result<Built, ArchiveError> {
+        // The entries, staged with their proofs.
+        let mut staged = Hashing {
+            inner: BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(staged_path)?,
+            ),
+            sha: Sha256::new(),
+            bytes: 0,
+        };
+        let mut count = 0u64;
+        let mut from = first;
+        while from < end {
+            let page = query::range_page(&self.reads, filter, from, end, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            from = last.seq + 1;
+            let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
+            let proofs = tree::inclusions(&self.reads, &seqs, checkpoint.size).await?;
+            let mut buf = Vec::with_capacity(page.len() * 1024);
+            for (entry, proof) in page.iter().zip(&proofs) {
+                let proof = proof.as_ref().ok_or_else(|| {
+                    ArchiveError::Proof(format!("seq {} has no proof", entry.seq))
+                })?;
+                let line = ProvenEntry {
+                    entry,
+                    inclusion_proof: Some(proof),
+                    checkpoint_size: Some(checkpoint.size),
+                };
+                serde_json::to_writer(&mut buf, &line).map_err(std::io::Error::other)?;
+                buf.push(b'\n');
+            }
+            staged.write_all(&buf)?;
+            count += page.len() as u64;
+        }
+        staged.flush()?;
+        let entries_bytes = staged.bytes;
+        let entries_sha = bundle::digest_hex(staged.sha);
+        let mut staged_file = staged
+            .inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+
+        let checkpoint_bytes = note.as_bytes().to_vec();
+        let consistency_bytes =
+            serde_json::to_vec_pretty(consistency).map_err(std::io::Error::other)?;
+        let sha = |b: &[u8]| to_hex(&Sha256::digest(b));
+        let manifest = Manifest {
+            bundle_version: bundle::BUNDLE_VERSION,
+            trailkeep_version: env!("CARGO_PKG_VERSION").to_string(),
+            schedule_id: schedule,
+            filter: filter.to_query_string(),
+            period_start: bundle::instant(period.start),
+            period_end: bundle::instant(period.end),
+            first_seq: first as u64,
+            end_seq: end as u64,
+            count,
+            chain_hash_before: to_hex(&before),
+            chain_hash_after: to_hex(&after),
+            checkpoint_size: checkpoint.size,
+            members: BTreeMap::from([
+                (bundle::CHECKPOINT.to_string(), sha(&checkpoint_bytes)),
+                (bundle::CONSISTENCY.to_string(), sha(&consistency_bytes)),
+                (bundle::ENTRIES.to_string(), entries_sha),
+            ]),
+        };
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+
+        // The tar, gzipped, in the members' name order.
+        let out = Hashing {
+            inner: BufWriter::new(File::create(out_path)?),
+            sha: Sha256::new(),
+            bytes: 0,
+        };
+        let gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(out, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        tar.mode(tar::HeaderMode::Deterministic);
+        let small = |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| {
+            let h = bundle::tar_header(name, bytes.len() as u64);
+            tar.append(&h, bytes)
+        };
+        small(&mut tar, bundle::CHECKPOINT, &checkpoint_bytes)?;
+        small(&mut tar, bundle::CONSISTENCY, &consistency_bytes)?;
+        staged_file.rewind()?;
+        let h = bundle::tar_header(bundle::ENTRIES, entries_bytes);
+        tar.append(&h, (&mut staged_file).take(entries_bytes))?;
+        small(&mut tar, bundle::MANIFEST, &manifest_bytes)?;
+        let gz = tar.into_inner()?;
+        let mut out = gz.finish()?;
+        out.flush()?;
+        let file = out
+            .inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        file.sync_all()?;
+        Ok(Built {
+            path: out_path.to_path_buf(),
+            manifest,
+            bytes: out.bytes,
+            sha256: out.sha.finalize().into(),
+        })
+    }
+}

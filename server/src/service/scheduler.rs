@@ -1,0 +1,284 @@
+//! The one scheduler of scheduled exports, however many server processes run: each process
+//! plans the periods that have ended (a period is stored once: the unique index), then claims
+//! due runs one at a time under a lease in PostgreSQL (another process takes a run over only
+//! once its lease has lapsed: its holder died). A run builds its bundle, hands it to its
+//! destination, then records its result and an `export.created` entry in one transaction —
+//! only while it still holds the lease. A failed attempt is tried again with backoff, up to
+//! [`MAX_ATTEMPTS`]. After downtime every missed period is planned and run, once each.
+
+use std::time::{Duration, Instant};
+
+use app::filter::Filter;
+use app::model::Source;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::acting::Acting;
+use crate::domain::export::bundle;
+use crate::domain::export::schedule::Period;
+use crate::service::archive::{ArchiveError, Archiver};
+use crate::service::destination::{DestinationError, ExportRoot};
+use crate::service::schedules::timing_of;
+use crate::storage::entries;
+use crate::storage::exports::{self as stored, RunResult, RunRow};
+
+/// Attempts of one run before it is failed for good.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+/// How often each process looks for work.
+pub const TICK: Duration = Duration::from_secs(10);
+
+/// Periods planned per schedule per tick (a long outage catches up over a few ticks).
+const PLAN_AT_MOST: usize = 100;
+
+/// The wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 8) as u32 - 1;
+    Duration::from_secs((30u64 << exp).min(3600))
+}
+
+/// One process's part of the scheduler.
+#[derive(Clone)]
+pub struct Scheduler {
+    pub archiver: Archiver,
+    pub root: ExportRoot,
+    /// This process, as a lease holder.
+    pub owner: Uuid,
+    pub lease: Duration,
+}
+
+/// What became of a claimed run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded {
+        run: Uuid,
+    },
+    /// Tried again later, or failed for good (`retry: false`).
+    Failed {
+        run: Uuid,
+        retry: bool,
+        error: String,
+    },
+    /// Another process took the run over (this one's lease lapsed): nothing recorded.
+    LostLease {
+        run: Uuid,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("{0}")]
+    Archive(#[from] ArchiveError),
+    #[error("{0}")]
+    Destination(#[from] DestinationError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<entries::AppendError> for RunError {
+    fn from(e: entries::AppendError) -> Self {
+        match e {
+            entries::AppendError::Db(e) => RunError::Db(e),
+            other => RunError::Other(other.to_string()),
+        }
+    }
+}
+
+impl Scheduler {
+    fn pool(&self) -> &PgPool {
+        &self.archiver.pool
+    }
+
+    /// Plans every period that has ended by `now` for every enabled schedule. Returns how
+    /// many this call stored.
+    pub async fn plan(&self, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+        let mut planned = 0;
+        for row in stored::schedules(self.pool()).await? {
+            if !row.enabled {
+                continue;
+            }
+            let Some(timing) = timing_of(&row) else {
+                continue;
+            };
+            let until = stored::planned_until(self.pool(), row.id).await?;
+            for p in timing.due(row.starts_at, until, now, PLAN_AT_MOST) {
+                if stored::plan(self.pool(), row.id, p.start, p.end, now).await? {
+                    planned += 1;
+                }
+            }
+        }
+        Ok(planned)
+    }
+
+    /// Plans, then runs due runs until none is left (`now`: the database's clock, or a test's).
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<Outcome>, sqlx::Error> {
+        self.plan(now).await?;
+        let started = Instant::now();
+        let mut outcomes = Vec::new();
+        loop {
+            let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+            match self.run_one(at).await? {
+                Some(o) => outcomes.push(o),
+                None => return Ok(outcomes),
+            }
+        }
+    }
+
+    /// Claims one due run and carries it out; `None` when none is due.
+    pub async fn run_one(&self, now: DateTime<Utc>) -> Result<Option<Outcome>, sqlx::Error> {
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(1));
+        let Some(run) = stored::claim(self.pool(), self.owner, now, now + lease).await? else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        // The lease is renewed while the run works; losing it stops the work.
+        let renewing = async {
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                let until =
+                    now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default() + lease;
+                match stored::renew(self.pool(), run.id, self.owner, until).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(run = %run.id, error = %e, "renewing an export lease failed")
+                    }
+                }
+            }
+        };
+        let work = self.carry_out(&run, now, started);
+        let result = tokio::select! {
+            r = work => r,
+            () = renewing => return Ok(Some(Outcome::LostLease { run: run.id })),
+        };
+        let outcome = match result {
+            Ok(true) => Outcome::Succeeded { run: run.id },
+            Ok(false) => Outcome::LostLease { run: run.id },
+            Err(e) => {
+                let error = e.to_string();
+                let retry = run.attempts < MAX_ATTEMPTS && !matches!(e, RunError::Other(_));
+                let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+                let retry_at = retry.then(|| {
+                    at + chrono::Duration::from_std(backoff(run.attempts)).unwrap_or_default()
+                });
+                tracing::warn!(run = %run.id, attempt = run.attempts, retry, %error, "an export run failed");
+                if !stored::fail_attempt(self.pool(), run.id, self.owner, &error, retry_at, at)
+                    .await?
+                {
+                    return Ok(Some(Outcome::LostLease { run: run.id }));
+                }
+                Outcome::Failed {
+                    run: run.id,
+                    retry,
+                    error,
+                }
+            }
+        };
+        Ok(Some(outcome))
+    }
+
+    /// Builds, stores and records `run`; `Ok(false)` when the lease was lost before the end.
+    async fn carry_out(
+        &self,
+        run: &RunRow,
+        now: DateTime<Utc>,
+        started: Instant,
+    ) -> Result<bool, RunError> {
+        let schedule = stored::schedule(self.pool(), run.schedule_id)
+            .await?
+            .ok_or_else(|| RunError::Other("its schedule is missing".into()))?;
+        if schedule.deleted_at.is_some() {
+            return Err(RunError::Other(
+                "its schedule was deleted before the run".into(),
+            ));
+        }
+        let filter = Filter::parse(&schedule.filter)
+            .map_err(|e| RunError::Other(format!("the schedule's filter does not parse: {e}")))?;
+        let period = Period {
+            start: run.period_start,
+            end: run.period_end,
+        };
+        self.archiver.discard_work_of(run.id);
+        let built = self
+            .archiver
+            .build(schedule.id, &filter, period, run.id, now)
+            .await?;
+        let name = bundle::object_name(schedule.id, period);
+        let put = self.root.put(&built, &schedule.directory, &name);
+        built.discard();
+        let key = put?;
+        let m = &built.manifest;
+        let result = RunResult {
+            first_seq: m.first_seq as i64,
+            end_seq: m.end_seq as i64,
+            entries: m.count as i64,
+            bytes: built.bytes as i64,
+            sha256: built.sha256.to_vec(),
+            object_key: key.clone(),
+            checkpoint_size: m.checkpoint_size as i64,
+            chain_hash_after: app::integrity::hash_from_hex(&m.chain_hash_after)
+                .map(|h| h.to_vec())
+                .unwrap_or_default(),
+            duration_ms: started.elapsed().as_millis() as i64,
+        };
+        let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+        let mut tx = self.pool().begin().await?;
+        if !stored::succeed(&mut tx, run.id, self.owner, &result, finished).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let mut event = Acting::scheduler()
+            .event("export.created")
+            .on("export_schedule", &schedule.id.to_string());
+        event.record.details = json!({
+            "schedule_id": schedule.id,
+            "schedule": schedule.name,
+            "run_id": run.id,
+            "manual": run.manual,
+            "requested_by": run.requested_by,
+            "format": schedule.format,
+            "filter": schedule.filter,
+            "period_start": m.period_start,
+            "period_end": m.period_end,
+            "first_seq": m.first_seq,
+            "end_seq": m.end_seq,
+            "count": m.count,
+            "bytes": built.bytes,
+            "sha256": app::integrity::to_hex(&built.sha256),
+            "checkpoint_size": m.checkpoint_size,
+            "destination": "directory",
+            "object_key": key,
+        });
+        entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+        tx.commit().await?;
+        tracing::info!(run = %run.id, schedule = %schedule.id, entries = m.count, bytes = built.bytes, "export created");
+        Ok(true)
+    }
+
+    /// Each [`TICK`] until `stop` resolves: plan and run, by the database's clock.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let work = async {
+            loop {
+                match stored::clock(self.pool()).await {
+                    Ok(now) => {
+                        if let Err(e) = self.tick(now).await {
+                            tracing::warn!(error = %e, "the export scheduler's tick failed");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the export scheduler cannot read the clock")
+                    }
+                }
+                tokio::time::sleep(TICK).await;
+            }
+        };
+        tokio::select! {
+            () = work => {}
+            () = stop => {}
+        }
+    }
+}

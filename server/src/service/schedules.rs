@@ -1,0 +1,356 @@
+//! Export schedules as people change them, and the history they read: create, change and
+//! delete, each committed in one transaction with the entry that records it
+//! (`export_schedule.created|updated|deleted`, the schedule as resource, before and after in
+//! `details`); "run now" (the newest complete period, again); the runs, newest first. Every
+//! rule is checked here before anything is stored (the database checks again).
+
+use app::exports::{self, ExportRun, ExportSchedule, ScheduleRefusal, ScheduleSpec};
+use app::filter::{Filter, Order, TimeWindow};
+use app::model::Source;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::acting::Acting;
+use crate::domain::export::schedule::{Period, Timing};
+use crate::service::destination;
+use crate::storage::entries;
+use crate::storage::exports::{self as stored, RunRow, ScheduleRow};
+
+/// Why a schedule request changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("{0}")]
+    Refused(#[from] ScheduleRefusal),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<entries::AppendError> for ScheduleError {
+    fn from(e: entries::AppendError) -> Self {
+        match e {
+            entries::AppendError::Db(e) => ScheduleError::Db(e),
+            other => {
+                tracing::error!(error = %other, "bug: Trailkeep's own entry was not appended");
+                ScheduleError::Db(sqlx::Error::Protocol(other.to_string()))
+            }
+        }
+    }
+}
+
+/// The formats a schedule may write.
+pub const FORMATS: &[&str] = &["bundle"];
+
+/// A schedule's filter as stored: canonical, without what a period replaces (time range,
+/// order, zone).
+pub fn schedule_filter(query: &str) -> Result<Filter, ScheduleRefusal> {
+    let f = Filter::parse(query.trim_start_matches('?'))
+        .map_err(|e| ScheduleRefusal::Filter(format!("the filter does not parse: {e}")))?;
+    Ok(Filter {
+        time: TimeWindow::All,
+        order: Order::default(),
+        tz: None,
+        ..f
+    })
+}
+
+/// What a spec becomes, checked.
+struct Checked {
+    name: String,
+    timing: Timing,
+    filter: String,
+    format: String,
+    directory: String,
+}
+
+fn check(spec: &ScheduleSpec) -> Result<Checked, ScheduleRefusal> {
+    let name = exports::schedule_name(&spec.name)?;
+    let timing = Timing::new(&spec.cadence, spec.cron.as_deref(), &spec.zone)
+        .map_err(|e| ScheduleRefusal::Timing(e.to_string()))?;
+    let filter = schedule_filter(&spec.filter)?.to_query_string();
+    if !FORMATS.contains(&spec.format.as_str()) {
+        return Err(ScheduleRefusal::Format(format!(
+            "a schedule writes an archive bundle (format \"bundle\"), not {:?}: CSV, JSON, \
+             NDJSON and PDF are downloaded from the audit log",
+            spec.format
+        )));
+    }
+    let directory =
+        destination::folder(&spec.directory).map_err(|e| ScheduleRefusal::Folder(e.to_string()))?;
+    Ok(Checked {
+        name,
+        timing,
+        filter,
+        format: spec.format.clone(),
+        directory,
+    })
+}
+
+/// A stored schedule's timing (checked when it was stored).
+pub fn timing_of(row: &ScheduleRow) -> Option<Timing> {
+    match Timing::new(&row.cadence, row.cron.as_deref(), &row.zone) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!(schedule = %row.id, error = %e, "a stored schedule's timing is refused");
+            None
+        }
+    }
+}
+
+/// A schedule as shown, at `now`.
+pub fn view(row: ScheduleRow, now: DateTime<Utc>) -> ExportSchedule {
+    let next_run_at = row
+        .enabled
+        .then(|| timing_of(&row))
+        .flatten()
+        .and_then(|t| t.period_holding(now))
+        .map(|p| p.end);
+    ExportSchedule {
+        id: row.id,
+        name: row.name,
+        cadence: row.cadence,
+        cron: row.cron,
+        zone: row.zone,
+        filter: row.filter,
+        format: row.format,
+        directory: row.directory,
+        enabled: row.enabled,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        next_run_at,
+    }
+}
+
+/// A run as shown (`name`: its schedule's).
+pub fn run_view(row: RunRow, name: String) -> ExportRun {
+    let pending = row.status == "pending";
+    ExportRun {
+        id: row.id,
+        schedule_id: row.schedule_id,
+        schedule_name: name,
+        period_start: row.period_start,
+        period_end: row.period_end,
+        manual: row.manual,
+        requested_by: row.requested_by,
+        status: row.status,
+        attempts: row.attempts,
+        created_at: row.created_at,
+        finished_at: row.finished_at,
+        first_seq: row.first_seq,
+        end_seq: row.end_seq,
+        entries: row.entries,
+        bytes: row.bytes,
+        sha256: row.sha256.as_deref().map(app::integrity::to_hex),
+        object_key: row.object_key,
+        duration_ms: row.duration_ms,
+        error: row.error,
+        next_attempt_at: pending.then_some(row.next_attempt_at),
+    }
+}
+
+/// The settings an entry records (never a secret: a schedule holds none).
+fn settings(row: &ScheduleRow) -> Map<String, Value> {
+    let v = json!({
+        "name": row.name,
+        "cadence": row.cadence,
+        "cron": row.cron,
+        "zone": row.zone,
+        "filter": row.filter,
+        "format": row.format,
+        "destination": row.destination,
+        "directory": row.directory,
+        "enabled": row.enabled,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("an object"),
+    }
+}
+
+/// Creates a schedule at `now`: its first period is the one in progress.
+pub async fn create(
+    pool: &PgPool,
+    spec: &ScheduleSpec,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<ExportSchedule, ScheduleError> {
+    let c = check(spec)?;
+    let row = ScheduleRow {
+        id: Uuid::new_v4(),
+        name: c.name,
+        cadence: c.timing.cadence.as_str().to_string(),
+        cron: c.timing.expression.clone(),
+        zone: c.timing.zone.name().to_string(),
+        filter: c.filter,
+        format: c.format,
+        destination: "directory".into(),
+        directory: c.directory,
+        enabled: spec.enabled,
+        starts_at: now,
+        created_by: by.label(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    let mut tx = pool.begin().await?;
+    stored::insert_schedule(&mut tx, &row).await?;
+    let mut event = by
+        .event("export_schedule.created")
+        .on("export_schedule", &row.id.to_string());
+    event.record.details = Value::Object(settings(&row));
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    tx.commit().await?;
+    Ok(view(row, now))
+}
+
+/// Changes schedule `id`; the entry names each changed setting before and after.
+pub async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    spec: &ScheduleSpec,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<ExportSchedule, ScheduleError> {
+    let c = check(spec)?;
+    let mut tx = pool.begin().await?;
+    let before = stored::lock_schedule(&mut tx, id)
+        .await?
+        .ok_or(ScheduleRefusal::NotFound)?;
+    let after = ScheduleRow {
+        name: c.name,
+        cadence: c.timing.cadence.as_str().to_string(),
+        cron: c.timing.expression.clone(),
+        zone: c.timing.zone.name().to_string(),
+        filter: c.filter,
+        format: c.format,
+        directory: c.directory,
+        enabled: spec.enabled,
+        updated_at: now,
+        ..before.clone()
+    };
+    let (old, new) = (settings(&before), settings(&after));
+    let changes: Map<String, Value> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), json!({"before": old[k], "after": v})))
+        .collect();
+    if changes.is_empty() {
+        tx.rollback().await?;
+        return Ok(view(before, now));
+    }
+    stored::update_schedule(&mut tx, &after).await?;
+    let mut event = by
+        .event("export_schedule.updated")
+        .on("export_schedule", &id.to_string());
+    event.record.details = json!({"name": after.name, "changes": changes});
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    tx.commit().await?;
+    Ok(view(after, now))
+}
+
+/// Deletes schedule `id`: no more runs; its history and objects stay.
+pub async fn delete(
+    pool: &PgPool,
+    id: Uuid,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<(), ScheduleError> {
+    let mut tx = pool.begin().await?;
+    let before = stored::lock_schedule(&mut tx, id)
+        .await?
+        .ok_or(ScheduleRefusal::NotFound)?;
+    stored::delete_schedule(&mut tx, id, now).await?;
+    let mut event = by
+        .event("export_schedule.deleted")
+        .on("export_schedule", &id.to_string());
+    event.record.details = json!({"name": before.name, "before": settings(&before)});
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The schedules, by name.
+pub async fn list(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ExportSchedule>, sqlx::Error> {
+    Ok(stored::schedules(pool)
+        .await?
+        .into_iter()
+        .map(|r| view(r, now))
+        .collect())
+}
+
+/// Asks for a run of schedule `id` now: of `period` if given (one of the schedule's that has
+/// ended), else of the newest period that has ended. The scheduler takes it within seconds.
+pub async fn run_now(
+    pool: &PgPool,
+    id: Uuid,
+    period: Option<Period>,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<ExportRun, ScheduleError> {
+    let row = stored::schedule(pool, id)
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or(ScheduleRefusal::NotFound)?;
+    let timing = timing_of(&row).ok_or_else(|| {
+        ScheduleRefusal::Timing("the schedule's timing is no longer valid: edit it".into())
+    })?;
+    let period = match period {
+        Some(p) if !timing.is_period(p) => {
+            return Err(ScheduleRefusal::Period(format!(
+                "{} to {} is not one of this schedule's periods: choose one from its history",
+                p.start.to_rfc3339(),
+                p.end.to_rfc3339()
+            ))
+            .into())
+        }
+        Some(p) if p.end > now => {
+            return Err(ScheduleRefusal::Period(format!(
+                "the period ending {} has not ended yet: it runs by itself when it does",
+                p.end.to_rfc3339()
+            ))
+            .into())
+        }
+        Some(p) => p,
+        None => timing.last_complete(now).ok_or_else(|| {
+            ScheduleRefusal::Period("the schedule has no period that has ended".into())
+        })?,
+    };
+    let run = stored::insert_manual(pool, id, period.start, period.end, &by.label(), now).await?;
+    Ok(run_view(run, row.name))
+}
+
+/// Runs, newest first (`limit` of them, older than run `before`), with their schedules'
+/// names; `None` when `before` is no run.
+pub async fn history(
+    pool: &PgPool,
+    schedule: Option<Uuid>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Option<Vec<ExportRun>>, sqlx::Error> {
+    let before = match before {
+        None => None,
+        Some(id) => match stored::run(pool, id).await? {
+            Some(run) => Some(run),
+            None => return Ok(None),
+        },
+    };
+    let rows = stored::history(pool, schedule, before.as_ref(), limit).await?;
+    let mut names: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name = match names.entry(row.schedule_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let name = stored::schedule(pool, row.schedule_id)
+                    .await?
+                    .map(|s| s.name)
+                    .unwrap_or_default();
+                e.insert(name).clone()
+            }
+        };
+        out.push(run_view(row, name));
+    }
+    Ok(Some(out))
+}
