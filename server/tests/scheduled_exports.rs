@@ -967,3 +967,93 @@ async fn readers_list_the_history_and_download_objects_and_no_one_else(pool: PgP
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("no longer in the export directory"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn only_admins_change_schedules_and_only_readers_see_them(pool: PgPool) {
+    use app::error::ConsoleError;
+    use app::model::Role;
+    use common::console::{call, error, make, session};
+    use leptos::server_fn::ServerFn;
+    use serde_json::json;
+    const LIST: &str = <app::api::exports::ListSchedules as ServerFn>::PATH;
+    const SAVE: &str = <app::api::exports::SaveSchedule as ServerFn>::PATH;
+    const DELETE: &str = <app::api::exports::DeleteSchedule as ServerFn>::PATH;
+    const RUN: &str = <app::api::exports::RunScheduleNow as ServerFn>::PATH;
+    const RUNS: &str = <app::api::exports::ListRuns as ServerFn>::PATH;
+    let app = common::console::app(&pool).await;
+    make(&pool, "ada@example.com", Role::Admin).await;
+    make(&pool, "cy@example.com", Role::Compliance).await;
+    make(&pool, "mo@example.com", Role::Member).await;
+    let admin = session(&app, "ada@example.com").await;
+    let compliance = session(&app, "cy@example.com").await;
+    let member = session(&app, "mo@example.com").await;
+    let reader = common::key(&pool, &[trailkeep::domain::auth::Scope::Read]).await;
+    let spec = json!({
+        "name": "Monthly", "cadence": "monthly", "cron": null, "zone": "UTC",
+        "filter": "status=failure", "format": "bundle", "directory": "monthly", "enabled": true,
+    });
+    let r = common::send(
+        &app,
+        call(SAVE, Some(&admin), None, json!({"id": null, "spec": spec})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    // A refused field is a 400 that says how to fix it.
+    let mut refused = spec.clone();
+    refused["zone"] = json!("Nowhere/Else");
+    let r = common::send(
+        &app,
+        call(
+            SAVE,
+            Some(&admin),
+            None,
+            json!({"id": null, "spec": refused}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(error(&r).to_string().contains("IANA"));
+
+    let changes = [
+        (SAVE, json!({"id": id, "spec": spec})),
+        (DELETE, json!({"id": id})),
+        (RUN, json!({"id": id})),
+    ];
+    for (path, body) in &changes {
+        for cookie in [&compliance, &member] {
+            let r = common::send(&app, call(path, Some(cookie), None, body.clone())).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.text);
+            assert_eq!(error(&r), ConsoleError::AdminOnly);
+        }
+    }
+    for (path, body) in [(LIST, json!({})), (RUNS, json!({"before": null}))] {
+        let r = common::send(&app, call(path, Some(&compliance), None, body.clone())).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        let r = common::send(&app, call(path, Some(&member), None, body.clone())).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text);
+        assert_eq!(error(&r), ConsoleError::NoAccess);
+    }
+    for (path, body) in changes.iter().chain([(LIST, json!({}))].iter()) {
+        for bearer in [Some(reader.as_str()), None] {
+            let r = common::send(&app, call(path, None, bearer, body.clone())).await;
+            assert_eq!(r.status, 401, "{path}: {}", r.text);
+        }
+    }
+    // Nothing the refused calls asked for happened.
+    let (deleted, runs): (Option<DateTime<Utc>>, i64) = sqlx::query_as(
+        "SELECT s.deleted_at, (SELECT count(*) FROM export_runs) FROM export_schedules s",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(deleted.is_none());
+    assert_eq!(runs, 0);
+    let r = common::send(&app, call(RUN, Some(&admin), None, json!({"id": id}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["requested_by"], "ada@example.com");
+    let r = common::send(&app, call(DELETE, Some(&admin), None, json!({"id": id}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = common::send(&app, call(DELETE, Some(&admin), None, json!({"id": id}))).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
