@@ -73,6 +73,8 @@ test('the sidebar shows each role its pages, marks the current one, and folds at
   await page.keyboard.press('Tab');
   await expect(nav.getByRole('link', { name: 'Audit Log' })).toBeFocused();
   await page.keyboard.press('Tab');
+  await expect(nav.getByRole('link', { name: 'Exports' })).toBeFocused();
+  await page.keyboard.press('Tab');
   await expect(nav.getByRole('link', { name: 'Users' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(nav.getByRole('link', { name: 'API keys' })).toBeFocused();
