@@ -77,10 +77,10 @@ pub async fn list_schedules(
 #[into_params(parameter_in = Query)]
 pub struct RunsQuery {
     /// Only this schedule's runs (its UUID).
-    #[param(max_length = 36)]
+    #[param(value_type = Option<uuid::Uuid>)]
     schedule: Option<String>,
     /// Runs older than this one (its UUID): the `next` of the previous page.
-    #[param(max_length = 36)]
+    #[param(value_type = Option<uuid::Uuid>)]
     before: Option<String>,
     /// Default 50.
     #[param(minimum = 1, maximum = 200)]
