@@ -21,7 +21,7 @@ BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
 
-.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-tree bench-sign-in bench-export-abandon
+.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-bundle bench-tree bench-sign-in bench-export-abandon
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -52,7 +52,7 @@ chromium:
 # Python tools in a project-local venv: rfc8785 (an independent RFC 8785 implementation, with
 # which a test recomputes leaf hashes from the README's recipe, server/tests/recipe.py) and
 # schemathesis (fuzzes the API from its OpenAPI document, end2end/schemathesis.sh).
-PY_PACKAGES := rfc8785==0.1.4 schemathesis==4.32.5
+PY_PACKAGES := rfc8785==0.1.4 schemathesis==4.32.5 'moto[server]==5.2.5'
 py: target/py/.installed
 
 target/py/.installed: Makefile
@@ -162,6 +162,14 @@ bench-export: build bench-bin
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; n=$${ENTRIES_EXPORT:-1000000}; \
 	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_$$n --keep) $(BENCH) export --entries $$n
+
+# Archive bundles: a month of ENTRIES entries (the export bench's kept database) built into a
+# directory and uploaded to moto on loopback, against the streaming NDJSON export.
+bench-bundle: bench-bin py
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; n=$${ENTRIES_EXPORT:-1000000}; \
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_$$n --keep) $(BENCH) bundle --entries $$n
 
 # Timings that were thresholds in tests (issue 23): /healthz during a burst of sign-ins against
 # idle, another account's sign-in while guesses queue against alone; an abandoned PDF export's

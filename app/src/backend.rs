@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::account::SessionView;
 use crate::error::ConsoleError;
-use crate::exports::{ExportRun, ExportSchedule, ScheduleSpec};
+use crate::exports::{ArchiveMonth, ExportRun, ExportSchedule, ScheduleSpec};
 use crate::filter::{Filter, SavedSearch};
 use crate::invitations::{Invitation, InvitationFor, NewInvitation};
 use crate::keys::{ApiKey, NewSecret, Scope};
@@ -253,6 +253,8 @@ pub trait AdminBackend: Send + Sync + 'static {
         before: Option<Uuid>,
         limit: i64,
     ) -> BoxFuture<'_, BackendResult<Vec<ExportRun>>>;
+    /// Each month of the log, newest first, with the archive bundles that hold its entries.
+    fn archive_months(&self) -> BoxFuture<'_, BackendResult<Vec<ArchiveMonth>>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

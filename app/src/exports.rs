@@ -27,9 +27,74 @@ pub struct ScheduleSpec {
     pub filter: String,
     /// `bundle` (the archive bundle).
     pub format: String,
-    /// A folder under the server's export directory.
+    /// `directory` (a folder under the server's export directory) or `s3` (a bucket).
+    #[serde(default = "directory")]
+    pub destination: String,
+    /// The folder of a `directory` destination.
+    #[serde(default)]
     pub directory: String,
+    /// The bucket of an `s3` destination.
+    #[serde(default)]
+    pub s3: Option<S3Spec>,
     pub enabled: bool,
+}
+
+fn directory() -> String {
+    "directory".into()
+}
+
+/// An S3-compatible bucket as asked for. The credentials are write-only: `None` keeps the
+/// stored ones (they are never sent back), and changing the endpoint or the bucket asks for
+/// them again, so stored credentials are never sent somewhere new.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct S3Spec {
+    /// `https://s3.eu-central-1.amazonaws.com`, or a self-hosted store's URL.
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    /// Folders the objects go under (`trailkeep/monthly`), or empty.
+    #[serde(default)]
+    pub prefix: String,
+    /// `endpoint/bucket/key` addressing (most self-hosted stores) instead of `bucket.endpoint/key`.
+    #[serde(default)]
+    pub path_style: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// `COMPLIANCE` or `GOVERNANCE`.
+    pub lock_mode: String,
+    /// How long each object stays locked after its upload, in days.
+    pub lock_days: u32,
+}
+
+impl fmt::Debug for S3Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Spec")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("path_style", &self.path_style)
+            .field("credentials", &self.access_key_id.as_ref().map(|_| "…"))
+            .field("lock_mode", &self.lock_mode)
+            .field("lock_days", &self.lock_days)
+            .finish()
+    }
+}
+
+/// An S3 destination as shown: everything but the credentials, of which only that they are
+/// set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct S3Destination {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub path_style: bool,
+    pub credentials_set: bool,
+    pub lock_mode: String,
+    pub lock_days: u32,
 }
 
 /// One schedule as shown.
@@ -44,7 +109,12 @@ pub struct ExportSchedule {
     /// Canonical, without a time range.
     pub filter: String,
     pub format: String,
-    pub directory: String,
+    /// `directory` or `s3`.
+    pub destination: String,
+    /// A directory destination's folder.
+    pub directory: Option<String>,
+    /// An S3 destination.
+    pub s3: Option<S3Destination>,
     pub enabled: bool,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -77,12 +147,47 @@ pub struct ExportRun {
     pub bytes: Option<i64>,
     /// Hex.
     pub sha256: Option<String>,
-    /// Where the object is: its path under the export directory.
+    /// Where the object went (`directory` or `s3`), and its key: a path under the export
+    /// directory, or `s3://bucket/key`.
+    pub destination: Option<String>,
     pub object_key: Option<String>,
+    /// The version an S3 store gave the object.
+    pub object_version: Option<String>,
     pub duration_ms: Option<i64>,
     /// The last attempt's error, and when the next is tried (pending after a failure).
     pub error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// One UTC month of the log: the entries recorded in it (online: nothing is ever dropped
+/// yet) and the unfiltered archive bundles that hold them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ArchiveMonth {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The month's seq range `first_seq..end_seq`.
+    pub first_seq: i64,
+    pub end_seq: i64,
+    pub entries: i64,
+    /// How much of the range the archives hold: `whole`, `partly`, `none`, or `empty` (no
+    /// entry was recorded in the month).
+    pub archived: String,
+    pub archives: Vec<ArchiveCopy>,
+}
+
+/// A bundle holding some of a month's entries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ArchiveCopy {
+    pub run_id: Uuid,
+    /// `directory` or `s3`.
+    pub destination: String,
+    /// The object's path under the export directory, or `s3://bucket/key`.
+    pub location: String,
+    pub version: Option<String>,
+    pub first_seq: i64,
+    pub end_seq: i64,
 }
 
 /// Why a request about schedules changed nothing, in words that say how to fix it.
@@ -94,6 +199,8 @@ pub enum ScheduleRefusal {
     Filter(String),
     Format(String),
     Folder(String),
+    /// The S3 destination's settings or credentials (the words say which and how).
+    S3(String),
     /// The period asked to run is not one of the schedule's, or has not ended.
     Period(String),
     NotFound,
@@ -113,6 +220,7 @@ impl fmt::Display for ScheduleRefusal {
             | ScheduleRefusal::Filter(m)
             | ScheduleRefusal::Format(m)
             | ScheduleRefusal::Folder(m)
+            | ScheduleRefusal::S3(m)
             | ScheduleRefusal::Period(m)
             | ScheduleRefusal::NoObject(m) => f.write_str(m),
             ScheduleRefusal::NotFound => {

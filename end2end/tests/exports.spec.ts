@@ -102,3 +102,83 @@ test('a compliance officer sees schedules and history but cannot change them; a 
   await expect(member.getByRole('alert')).toContainText('Only admins and compliance officers');
   await member.context().close();
 });
+
+test('an S3 destination is made through the form, its credentials never come back, and a private endpoint is refused by the outbound guard', async ({ page }) => {
+  test.setTimeout(120_000);
+  await ready(page);
+  await page.goto('/exports');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByTestId('new-schedule').click();
+  const form = page.getByTestId('schedule-form');
+  const name = unique('Nightly to S3');
+  await form.getByTestId('schedule-name').pressSequentially(name, { delay: 30 });
+  await form.getByTestId('schedule-cadence').selectOption('daily');
+  // A new schedule's folder follows its cadence until it is typed in.
+  await expect(form.getByTestId('schedule-folder')).toHaveValue('daily');
+  await form.getByTestId('schedule-destination').selectOption('s3');
+  await expect(form.getByTestId('schedule-folder')).toHaveCount(0);
+  const s3 = form.getByTestId('schedule-s3');
+  await s3.getByTestId('s3-endpoint').pressSequentially('http://127.0.0.1:9', { delay: 20 });
+  await s3.getByTestId('s3-bucket').pressSequentially('audit-archive', { delay: 20 });
+  await s3.getByTestId('s3-prefix').pressSequentially('trailkeep/nightly', { delay: 20 });
+  await s3.getByTestId('s3-path-style').check();
+  await s3.getByTestId('s3-lock-days').fill('30');
+  await s3.getByTestId('s3-access-key').pressSequentially('AKIAE2ETEST', { delay: 20 });
+  // Only one of the two: refused, saying how to fix it.
+  await form.getByTestId('schedule-save').click();
+  await expect(form.getByTestId('schedule-error')).toContainText('give both the access key ID and the secret access key');
+  await s3.getByTestId('s3-secret').pressSequentially('e2e-secret-value', { delay: 20 });
+  await accessible(page, 'the schedule form with an S3 destination');
+  await page.screenshot({ path: 'test-results/exports-s3-form.png', fullPage: true });
+  await form.getByTestId('schedule-save').click();
+  await expect(form).toHaveCount(0);
+  const row = page.getByTestId('schedule-row').filter({ hasText: name });
+  await expect(row).toContainText('s3://audit-archive/trailkeep/nightly (locked 30 days, compliance)');
+  const listed = await page.content();
+  expect(listed).not.toContain('e2e-secret-value');
+  expect(listed).not.toContain('AKIAE2ETEST');
+
+  // Changing it: the credentials are only "set"; another bucket asks for them again.
+  await row.getByTestId('change-schedule').click();
+  const change = page.getByTestId('schedule-form');
+  await expect(change.getByTestId('s3-secret')).toHaveValue('');
+  await expect(change.getByTestId('s3-secret')).toHaveAttribute('placeholder', 'set (type to replace)');
+  await change.getByTestId('s3-bucket').fill('');
+  await change.getByTestId('s3-bucket').pressSequentially('other-bucket', { delay: 20 });
+  await change.getByTestId('schedule-save').click();
+  await expect(change.getByTestId('schedule-error')).toContainText('stored ones are used only with the endpoint and bucket');
+  await change.getByRole('button', { name: 'Cancel' }).click();
+
+  // Run now: 127.0.0.1 is not public and this server allows no private network, so the
+  // upload never leaves; the history says why and when it is tried again.
+  await row.getByTestId('run-now').click();
+  await expect(async () => {
+    await page.goto('/exports');
+    const run = page.getByTestId('run-row').filter({ hasText: name }).first();
+    await expect(run.locator('.run-error')).toContainText('TRAILKEEP_OUTBOUND_ALLOW', { timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(page.getByTestId('run-row').filter({ hasText: name }).first()).toContainText('Retrying at');
+  page.once('dialog', (d) => d.accept());
+  await page.getByTestId('schedule-row').filter({ hasText: name }).getByTestId('delete-schedule').click();
+  await expect(page.getByTestId('schedule-row').filter({ hasText: name })).toHaveCount(0);
+});
+
+test('the month view shows each month of the log online, and which are archived', async ({ page }) => {
+  await ready(page);
+  await page.goto('/exports');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const months = page.getByTestId('month-table');
+  await expect(months).toBeVisible();
+  const rows = months.getByTestId('month-row');
+  expect(await rows.count()).toBeGreaterThan(0);
+  // The newest month holds the demo's entries: online, with its seq range.
+  await expect(rows.first()).toContainText('✓ Online');
+  await expect(rows.first()).toHaveAttribute('data-archived', /^(none|partly|whole)$/);
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await accessible(page, `the month view (${scheme})`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await months.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'test-results/exports-months.png', fullPage: true });
+});

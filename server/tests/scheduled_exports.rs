@@ -71,6 +71,8 @@ impl World {
                 work_dir: root.work_dir(),
             },
             root,
+            seal: None,
+            outbound: trailkeep::service::outbound::Outbound::new(Default::default()),
             owner: Uuid::new_v4(),
             lease: Duration::from_secs(60),
         }
@@ -104,10 +106,12 @@ impl World {
             zone: zone.into(),
             filter: filter.into(),
             format: "bundle".into(),
+            destination: "directory".into(),
             directory: "archive/monthly".into(),
+            s3: None,
             enabled: true,
         };
-        schedules::create(&self.writer, &spec, &Acting::cli(), utc(created))
+        schedules::create(&self.writer, &spec, None, &Acting::cli(), utc(created))
             .await
             .unwrap()
             .id
@@ -701,16 +705,18 @@ async fn schedule_changes_are_recorded_with_before_and_after_and_bad_ones_refuse
         zone: "Europe/Berlin".into(),
         filter: "user=alice".into(),
         format: "bundle".into(),
+        destination: "directory".into(),
         directory: "soc2".into(),
+        s3: None,
         enabled: true,
     };
-    let created = schedules::create(&w.writer, &spec, &Acting::cli(), now)
+    let created = schedules::create(&w.writer, &spec, None, &Acting::cli(), now)
         .await
         .unwrap();
     assert_eq!(created.next_run_at, Some(utc("2027-01-31T23:00:00Z")));
     spec.cadence = "cron".into();
     spec.cron = Some("0 6 * * 1".into());
-    schedules::update(&w.writer, created.id, &spec, &Acting::cli(), now)
+    schedules::update(&w.writer, created.id, &spec, None, &Acting::cli(), now)
         .await
         .unwrap();
     schedules::delete(&w.writer, created.id, &Acting::cli(), now)
@@ -786,7 +792,7 @@ async fn schedule_changes_are_recorded_with_before_and_after_and_bad_ones_refuse
             },
         ),
     ] {
-        let err = schedules::create(&w.writer, &bad, &Acting::cli(), now)
+        let err = schedules::create(&w.writer, &bad, None, &Acting::cli(), now)
             .await
             .unwrap_err();
         assert!(
@@ -1056,4 +1062,112 @@ async fn only_admins_change_schedules_and_only_readers_see_them(pool: PgPool) {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = common::send(&app, call(DELETE, Some(&admin), None, json!({"id": id}))).await;
     assert_eq!(r.status, 404, "{}", r.text);
+}
+
+/// The month view against an oracle: every entry's month and seq from the log, every
+/// unfiltered bundle's seq range from the runs; a month is whole exactly when each of its seqs
+/// is in one of them. A filtered bundle never counts.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_month_view_says_which_months_every_entry_is_archived_of(pool: PgPool) {
+    use std::collections::BTreeMap;
+    use trailkeep::service::months::months;
+    let w = World::new(&pool).await;
+    w.schedule("daily", "UTC", "", "2027-01-31T00:00:00Z").await;
+    w.schedule(
+        "monthly",
+        "UTC",
+        "action=doc.viewed",
+        "2027-01-01T00:00:00Z",
+    )
+    .await;
+    w.record_at("2027-01-31T12:00:00Z", 2).await;
+    w.record_at("2027-02-01T12:00:00Z", 3).await;
+    w.record_at("2027-02-02T12:00:00Z", 4).await;
+    w.scheduler()
+        .tick(utc("2027-02-02T00:05:00Z"))
+        .await
+        .unwrap();
+
+    let oracle = |entries: &[(i64, DateTime<Utc>)], ranges: &[(i64, i64)]| {
+        let mut by_month: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+        for (seq, at) in entries {
+            let m = at.format("%Y-%m").to_string();
+            let held = ranges.iter().any(|(a, b)| a <= seq && seq < b);
+            let e = by_month.entry(m).or_insert((0, true));
+            e.0 += 1;
+            e.1 &= held;
+        }
+        by_month
+    };
+    async fn facts(pool: &PgPool) -> (Vec<(i64, DateTime<Utc>)>, Vec<(i64, i64)>) {
+        let entries = sqlx::query_as("SELECT seq, recorded_at FROM audit_entries ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let ranges = sqlx::query_as(
+            "SELECT first_seq, end_seq FROM export_runs WHERE status = 'succeeded' AND filter = ''",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        (entries, ranges)
+    }
+    let check = |view: &[app::exports::ArchiveMonth], expected: &BTreeMap<String, (i64, bool)>| {
+        for m in view {
+            let key = m.start.format("%Y-%m").to_string();
+            match expected.get(&key) {
+                None => {
+                    assert_eq!(m.entries, 0, "{key}");
+                    assert_eq!(m.archived, "empty", "{key}");
+                }
+                Some((n, whole)) => {
+                    assert_eq!(m.entries, *n, "{key}");
+                    assert_eq!(m.archived == "whole", *whole, "{key}: {}", m.archived);
+                }
+            }
+        }
+        let shown: Vec<String> = view
+            .iter()
+            .map(|m| m.start.format("%Y-%m").to_string())
+            .collect();
+        for key in expected.keys() {
+            assert!(shown.contains(key), "{key} is missing from {shown:?}");
+        }
+    };
+
+    let view = months(&w.writer, utc("2027-02-02T00:05:00Z"))
+        .await
+        .unwrap();
+    let (entries, ranges) = facts(&pool).await;
+    check(&view, &oracle(&entries, &ranges));
+    let by = |m: &str| {
+        view.iter()
+            .find(|v| v.start.format("%Y-%m").to_string() == m)
+            .unwrap()
+    };
+    // January: its two entries are in the daily bundle of Jan 31 (the filtered monthly one
+    // does not count).
+    assert_eq!(by("2027-01").archived, "whole");
+    assert_eq!(by("2027-01").archives.len(), 1);
+    // February: Feb 1's bundle is written, Feb 2's not yet.
+    assert_eq!(by("2027-02").archived, "partly");
+
+    // The next day: Feb 2 is archived too (what Trailkeep records of the run lands after it).
+    w.record_at("2027-02-03T00:01:00Z", 1).await;
+    w.scheduler()
+        .tick(utc("2027-02-03T00:05:00Z"))
+        .await
+        .unwrap();
+    let view = months(&w.writer, utc("2027-02-03T00:05:00Z"))
+        .await
+        .unwrap();
+    let (entries, ranges) = facts(&pool).await;
+    check(&view, &oracle(&entries, &ranges));
+    let feb = view
+        .iter()
+        .find(|v| v.start.format("%Y-%m").to_string() == "2027-02")
+        .unwrap();
+    assert_eq!(feb.archived, "partly", "Feb 3's entry is not archived yet");
+    assert!(feb.archives.len() >= 2);
+    assert!(feb.archives.iter().all(|a| a.location.ends_with(".tar.gz")));
 }

@@ -7,7 +7,7 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::exports::{ExportRun, ExportSchedule, ScheduleSpec};
+use crate::exports::{ArchiveMonth, ExportRun, ExportSchedule, ScheduleSpec};
 
 /// Runs per page of the history.
 pub const RUNS_PAGE: i64 = 50;
@@ -59,4 +59,10 @@ pub async fn run_schedule_now(id: Uuid) -> Result<ExportRun, ConsoleError> {
 #[server(input = Json)]
 pub async fn list_runs(before: Option<Uuid>) -> Result<Vec<ExportRun>, ConsoleError> {
     viewer().await?.export_runs(before, RUNS_PAGE).await
+}
+
+/// Each month of the log, newest first: its entries and the bundles that archive them.
+#[server(input = Json)]
+pub async fn list_archive_months() -> Result<Vec<ArchiveMonth>, ConsoleError> {
+    viewer().await?.archive_months().await
 }

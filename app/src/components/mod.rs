@@ -1,6 +1,7 @@
 //! Components, named for what the user sees.
 
 mod action_picker;
+mod archive_months;
 mod console_layout;
 mod copy_button;
 mod debounce;
@@ -16,6 +17,7 @@ mod invite_form;
 mod ip_filter;
 mod key_table;
 mod live_mode;
+mod load_failed;
 mod new_entries_cue;
 mod new_key_form;
 mod password_form;
@@ -47,6 +49,7 @@ mod view_toggles;
 mod volume_chart;
 
 pub use action_picker::ActionPicker;
+pub use archive_months::ArchiveMonths;
 pub use console_layout::{site_name_resource, ConsoleLayout, SITE_NAME};
 pub use copy_button::CopyButton;
 pub use debounce::Debounce;
@@ -62,6 +65,7 @@ pub use invite_form::InviteForm;
 pub use ip_filter::IpFilter;
 pub use key_table::KeyTable;
 pub use live_mode::{LiveIndicator, LiveToggle};
+pub use load_failed::LoadFailed;
 pub use new_entries_cue::NewEntriesCue;
 pub use new_key_form::NewKeyForm;
 pub use password_form::PasswordForm;

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use crate::api::exports::{list_runs, RUNS_PAGE};
+use crate::components::LoadFailed;
 use crate::exports::ExportRun;
 use crate::format::{format_utc, size_words, thousands};
 
@@ -79,11 +80,7 @@ pub fn RunHistory(changed: RwSignal<u32>) -> impl IntoView {
                     }.into_any()
                 }
                 Err(e) => view! {
-                    <div class="state-message error" role="alert">
-                        <p>{e.to_string()}</p>
-                        <button type="button" class="secondary"
-                            on:click=move |_| changed.update(|n| *n += 1)>"Retry"</button>
-                    </div>
+                    <LoadFailed message=e.to_string() changed/>
                 }.into_any(),
             })}
         </Transition>
@@ -100,7 +97,14 @@ fn RunRow(run: ExportRun) -> impl IntoView {
     let status = status_words(&run);
     let error = run.error.clone();
     let sha = run.sha256.clone();
-    let download = (run.status == "succeeded").then(|| {
+    let in_s3 = run.destination.as_deref() == Some("s3");
+    let location = run.object_key.clone().filter(|_| in_s3).map(|key| {
+        let version = run.object_version.clone();
+        view! {
+            <code class="object-location" title=version.map(|v| format!("version {v}"))>{key}</code>
+        }
+    });
+    let download = (run.status == "succeeded" && !in_s3).then(|| {
         let file = run
             .object_key
             .as_deref()
@@ -125,7 +129,7 @@ fn RunRow(run: ExportRun) -> impl IntoView {
             <td class="num">{run.entries.map(thousands)}</td>
             <td class="num">{run.bytes.map(|b| size_words(b as u64))}</td>
             <td>{sha.map(|s| view! { <code title=s.clone()>{s[..12.min(s.len())].to_string()} "…"</code> })}</td>
-            <td>{download}</td>
+            <td>{download}{location}</td>
         </tr>
     }
 }

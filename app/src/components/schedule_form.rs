@@ -1,12 +1,14 @@
 //! The form that makes or changes an export schedule: its name, how often (daily, weekly,
 //! monthly, or a 5-field cron expression) in which time zone, the audit log's filter it
-//! exports (its time range is replaced by each period), and the folder of the server's export
-//! directory it writes to. The server checks every field and says how to fix a refused one.
+//! exports (its time range is replaced by each period), and where it writes: a folder of the
+//! server's export directory, or an S3-compatible bucket under Object Lock. Credentials are
+//! write-only: once saved the form says only that they are set. The server checks every
+//! field and says how to fix a refused one.
 
 use leptos::prelude::*;
 
 use crate::api::exports::save_schedule;
-use crate::exports::{ExportSchedule, ScheduleSpec};
+use crate::exports::{ExportSchedule, S3Spec, ScheduleSpec};
 
 /// What the form is doing: closed, making a new schedule (from a filter), or changing one.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,7 +48,19 @@ pub fn ScheduleForm(
                 zone: s.zone.clone(),
                 filter: s.filter.clone(),
                 format: s.format.clone(),
-                directory: s.directory.clone(),
+                destination: s.destination.clone(),
+                directory: s.directory.clone().unwrap_or_default(),
+                s3: s.s3.as_ref().map(|d| S3Spec {
+                    endpoint: d.endpoint.clone(),
+                    region: d.region.clone(),
+                    bucket: d.bucket.clone(),
+                    prefix: d.prefix.clone(),
+                    path_style: d.path_style,
+                    access_key_id: None,
+                    secret_access_key: None,
+                    lock_mode: d.lock_mode.clone(),
+                    lock_days: d.lock_days,
+                }),
                 enabled: s.enabled,
             },
         ),
@@ -59,7 +73,9 @@ pub fn ScheduleForm(
                 zone: crate::time_zone::browser_zone().unwrap_or_else(|| "UTC".into()),
                 filter: filter.clone(),
                 format: "bundle".into(),
+                destination: "directory".into(),
                 directory: "monthly".into(),
+                s3: None,
                 enabled: true,
             },
         ),
@@ -70,7 +86,27 @@ pub fn ScheduleForm(
     let cron = RwSignal::new(start.cron.unwrap_or_default());
     let zone = RwSignal::new(start.zone);
     let filter = RwSignal::new(start.filter);
+    let credentials_set =
+        matches!(&editing, Editing::Change(s) if s.s3.as_ref().is_some_and(|d| d.credentials_set));
+    // A new schedule's folder follows its cadence until it is typed in.
+    let folder_typed = RwSignal::new(id.is_some());
     let directory = RwSignal::new(start.directory);
+    let destination = RwSignal::new(start.destination);
+    let s3 = start.s3.unwrap_or_else(|| S3Spec {
+        region: "us-east-1".into(),
+        lock_mode: "COMPLIANCE".into(),
+        lock_days: 400,
+        ..S3Spec::default()
+    });
+    let endpoint = RwSignal::new(s3.endpoint);
+    let region = RwSignal::new(s3.region);
+    let bucket = RwSignal::new(s3.bucket);
+    let prefix = RwSignal::new(s3.prefix);
+    let path_style = RwSignal::new(s3.path_style);
+    let access_key = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let lock_mode = RwSignal::new(s3.lock_mode);
+    let lock_days = RwSignal::new(s3.lock_days.to_string());
     let enabled = RwSignal::new(start.enabled);
     let error = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
@@ -88,7 +124,20 @@ pub fn ScheduleForm(
             zone: zone.get_untracked(),
             filter: filter.get_untracked(),
             format: "bundle".into(),
+            destination: destination.get_untracked(),
             directory: directory.get_untracked(),
+            s3: (destination.get_untracked() == "s3").then(|| S3Spec {
+                endpoint: endpoint.get_untracked(),
+                region: region.get_untracked(),
+                bucket: bucket.get_untracked(),
+                prefix: prefix.get_untracked(),
+                path_style: path_style.get_untracked(),
+                access_key_id: Some(access_key.get_untracked()).filter(|v| !v.is_empty()),
+                secret_access_key: Some(secret.get_untracked()).filter(|v| !v.is_empty()),
+                lock_mode: lock_mode.get_untracked(),
+                // Not a number: 0, which the server refuses saying what it takes.
+                lock_days: lock_days.get_untracked().trim().parse().unwrap_or(0),
+            }),
             enabled: enabled.get_untracked(),
         };
         saving.set(true);
@@ -127,7 +176,13 @@ pub fn ScheduleForm(
                 <label>
                     <span>"How often"</span>
                     <select name="cadence" data-testid="schedule-cadence"
-                        on:change=move |ev| cadence.set(event_target_value(&ev))>
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            if !folder_typed.get_untracked() && v != "cron" {
+                                directory.set(v.clone());
+                            }
+                            cadence.set(v);
+                        }>
                         {[("daily", "Daily: the previous day"), ("weekly", "Weekly: Monday to Monday"),
                           ("monthly", "Monthly: the previous month"), ("cron", "Cron expression")]
                             .map(|(v, label)| view! {
@@ -179,16 +234,118 @@ pub fn ScheduleForm(
                     </select>
                 </label>
                 <label>
+                    <span>"Destination"</span>
+                    <select name="destination" data-testid="schedule-destination"
+                        on:change=move |ev| destination.set(event_target_value(&ev))>
+                        <option value="directory" selected=move || destination.get() == "directory">
+                            "A folder on the server"
+                        </option>
+                        <option value="s3" selected=move || destination.get() == "s3">
+                            "An S3-compatible bucket (Object Lock)"
+                        </option>
+                    </select>
+                </label>
+            </div>
+            <Show when=move || destination.get() == "directory">
+                <label>
                     <span>"Folder"</span>
                     <input type="text" name="directory" maxlength="200" data-testid="schedule-folder"
                         aria-describedby="folder-help"
                         prop:value=move || directory.get()
-                        on:input=move |ev| directory.set(event_target_value(&ev))/>
+                        on:input=move |ev| {
+                            folder_typed.set(true);
+                            directory.set(event_target_value(&ev));
+                        }/>
                     <small id="folder-help" class="muted">
                         "inside the server's export directory (TRAILKEEP_EXPORT_DIR)"
                     </small>
                 </label>
-            </div>
+            </Show>
+            <Show when=move || destination.get() == "s3">
+                <fieldset class="s3-fields" data-testid="schedule-s3">
+                    <legend>"S3-compatible bucket"</legend>
+                    <div class="form-row">
+                        <label>
+                            <span>"Endpoint"</span>
+                            <input type="url" name="s3-endpoint" data-testid="s3-endpoint"
+                                placeholder="https://s3.eu-central-1.amazonaws.com"
+                                prop:value=move || endpoint.get()
+                                on:input=move |ev| endpoint.set(event_target_value(&ev))/>
+                        </label>
+                        <label>
+                            <span>"Region"</span>
+                            <input type="text" name="s3-region" data-testid="s3-region"
+                                prop:value=move || region.get()
+                                on:input=move |ev| region.set(event_target_value(&ev))/>
+                        </label>
+                    </div>
+                    <div class="form-row">
+                        <label>
+                            <span>"Bucket"</span>
+                            <input type="text" name="s3-bucket" data-testid="s3-bucket"
+                                placeholder="audit-archive"
+                                prop:value=move || bucket.get()
+                                on:input=move |ev| bucket.set(event_target_value(&ev))/>
+                        </label>
+                        <label>
+                            <span>"Key prefix"</span>
+                            <input type="text" name="s3-prefix" data-testid="s3-prefix"
+                                placeholder="trailkeep/monthly"
+                                prop:value=move || prefix.get()
+                                on:input=move |ev| prefix.set(event_target_value(&ev))/>
+                        </label>
+                    </div>
+                    <label class="checkbox">
+                        <input type="checkbox" name="s3-path-style" data-testid="s3-path-style"
+                            prop:checked=move || path_style.get()
+                            on:change=move |ev| path_style.set(event_target_checked(&ev))/>
+                        <span>"Path-style addressing (endpoint/bucket/key: most self-hosted stores)"</span>
+                    </label>
+                    <div class="form-row">
+                        <label>
+                            <span>"Access key ID"</span>
+                            <input type="text" name="s3-access-key" data-testid="s3-access-key"
+                                autocomplete="off"
+                                placeholder=if credentials_set { "set (type to replace)" } else { "" }
+                                prop:value=move || access_key.get()
+                                on:input=move |ev| access_key.set(event_target_value(&ev))/>
+                        </label>
+                        <label>
+                            <span>"Secret access key"</span>
+                            <input type="password" name="s3-secret" data-testid="s3-secret"
+                                autocomplete="new-password" aria-describedby="s3-secret-help"
+                                placeholder=if credentials_set { "set (type to replace)" } else { "" }
+                                prop:value=move || secret.get()
+                                on:input=move |ev| secret.set(event_target_value(&ev))/>
+                        </label>
+                    </div>
+                    <small id="s3-secret-help" class="muted">
+                        "Stored encrypted under the server's key file and never shown again. \
+                         Changing the endpoint or the bucket asks for them again."
+                    </small>
+                    <div class="form-row">
+                        <label>
+                            <span>"Object Lock"</span>
+                            <select name="s3-lock-mode" data-testid="s3-lock-mode"
+                                on:change=move |ev| lock_mode.set(event_target_value(&ev))>
+                                <option value="COMPLIANCE" selected=move || lock_mode.get() == "COMPLIANCE">
+                                    "Compliance: nobody can delete before the date"
+                                </option>
+                                <option value="GOVERNANCE" selected=move || lock_mode.get() == "GOVERNANCE">
+                                    "Governance: only a privileged bypass can"
+                                </option>
+                            </select>
+                        </label>
+                        <label>
+                            <span>"Keep locked for (days)"</span>
+                            <input type="number" name="s3-lock-days" min="1" max="36500"
+                                data-testid="s3-lock-days"
+                                prop:value=move || lock_days.get()
+                                on:input=move |ev| lock_days.set(event_target_value(&ev))/>
+                        </label>
+                    </div>
+                </fieldset>
+            </Show>
             <label class="checkbox">
                 <input type="checkbox" name="enabled" data-testid="schedule-enabled"
                     prop:checked=move || enabled.get()

@@ -82,7 +82,7 @@ pub fn ScheduleTable(
                     <th scope="row">{s.name.clone()}</th>
                     <td>{cadence_words(&s)}</td>
                     <td><code class="filter-text">{if s.filter.is_empty() { "every entry".to_string() } else { s.filter.clone() }}</code></td>
-                    <td>{s.directory.clone()}</td>
+                    <td>{destination_words(&s)}</td>
                     <td>{match (s.enabled, s.next_run_at) {
                         (false, _) => "Paused".to_string(),
                         (true, Some(t)) => format_utc(&t),
@@ -113,7 +113,7 @@ pub fn ScheduleTable(
                         <th scope="col">"Name"</th>
                         <th scope="col">"Runs"</th>
                         <th scope="col">"Filter"</th>
-                        <th scope="col">"Folder"</th>
+                        <th scope="col">"Destination"</th>
                         <th scope="col">"Next run"</th>
                         {admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                     </tr>
@@ -123,4 +123,25 @@ pub fn ScheduleTable(
         </div>
     }
     .into_any()
+}
+
+/// Where a schedule writes, in a few words: its folder, or its bucket with its lock.
+fn destination_words(s: &ExportSchedule) -> String {
+    match (&s.directory, &s.s3) {
+        (_, Some(b)) => {
+            let place = if b.prefix.is_empty() {
+                format!("s3://{}", b.bucket)
+            } else {
+                format!("s3://{}/{}", b.bucket, b.prefix)
+            };
+            let mode = if b.lock_mode == "COMPLIANCE" {
+                "compliance"
+            } else {
+                "governance"
+            };
+            format!("{place} (locked {} days, {mode})", b.lock_days)
+        }
+        (Some(d), None) => format!("folder {d}"),
+        (None, None) => s.destination.clone(),
+    }
 }

@@ -9,11 +9,13 @@
 //!   the in-memory match of live and exported entries.
 //! - `auth`: passwords, API keys, sessions; `two_factor`: time-based and recovery codes;
 //!   `sealed`: secrets stored encrypted under a key kept outside the database.
+//! - `outbound`: which addresses outbound calls may reach (the SSRF guard's rule).
 
 pub mod auth;
 pub mod entry;
 pub mod export;
 pub mod integrity;
+pub mod outbound;
 pub mod query;
 pub mod sealed;
 pub mod two_factor;

@@ -23,6 +23,9 @@ pub enum ConfigError {
         max: u64,
         default: u64,
     },
+    /// `TRAILKEEP_OUTBOUND_ALLOW` holds something that is not a list of networks.
+    #[error("TRAILKEEP_OUTBOUND_ALLOW: {0}")]
+    Outbound(#[from] crate::domain::outbound::OutboundError),
     /// A required variable is not set (or is not Unicode).
     #[error("{name} is not set (e.g. {example})")]
     Missing {
@@ -74,6 +77,10 @@ pub struct Config {
     /// `TRAILKEEP_EXPORT_DIR` (default `trailkeep-exports`): the root under which scheduled
     /// exports write to their folders (several processes share it: a common mount).
     pub export_dir: std::path::PathBuf,
+    /// `TRAILKEEP_OUTBOUND_ALLOW` (default none): the non-public networks outbound calls (S3
+    /// destinations) may reach, as addresses or CIDR ranges separated by commas; every public
+    /// address is allowed (`domain::outbound`).
+    pub outbound: crate::domain::outbound::Policy,
 }
 
 use crate::service::export::ExportFloor;
@@ -177,6 +184,7 @@ impl Default for Config {
             export_floor: ExportFloor::default(),
             caps: Caps::default(),
             export_dir: "trailkeep-exports".into(),
+            outbound: crate::domain::outbound::Policy::default(),
         }
     }
 }
@@ -387,6 +395,9 @@ impl Config {
                 .filter(|d| !d.is_empty())
                 .map(Into::into)
                 .unwrap_or_else(|| "trailkeep-exports".into()),
+            outbound: crate::domain::outbound::Policy::parse(
+                &std::env::var("TRAILKEEP_OUTBOUND_ALLOW").unwrap_or_default(),
+            )?,
         })
     }
 }

@@ -93,7 +93,7 @@ impl Built {
 }
 
 /// The first seq recorded at or after `t` (the log's size when none is).
-async fn first_recorded_at_or_after(
+pub(crate) async fn first_recorded_at_or_after(
     conn: &mut sqlx::PgConnection,
     t: chrono::DateTime<chrono::Utc>,
     size: i64,

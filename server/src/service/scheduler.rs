@@ -18,9 +18,12 @@ use uuid::Uuid;
 use super::acting::Acting;
 use crate::domain::export::bundle;
 use crate::domain::export::schedule::Period;
+use crate::domain::sealed::SealKey;
 use crate::service::archive::{ArchiveError, Archiver};
 use crate::service::destination::{DestinationError, ExportRoot};
-use crate::service::schedules::timing_of;
+use crate::service::outbound::Outbound;
+use crate::service::s3::{S3Error, Store};
+use crate::service::schedules::{credentials_of, target_of, timing_of};
 use crate::storage::entries;
 use crate::storage::exports::{self as stored, RunResult, RunRow};
 
@@ -44,6 +47,10 @@ pub fn backoff(attempts: i32) -> Duration {
 pub struct Scheduler {
     pub archiver: Archiver,
     pub root: ExportRoot,
+    /// Opens S3 destinations' credentials (`None`: S3 runs fail saying so).
+    pub seal: Option<SealKey>,
+    /// The guarded client S3 uploads go through.
+    pub outbound: Outbound,
     /// This process, as a lease holder.
     pub owner: Uuid,
     pub lease: Duration,
@@ -73,6 +80,8 @@ enum RunError {
     Archive(#[from] ArchiveError),
     #[error("{0}")]
     Destination(#[from] DestinationError),
+    #[error("{0}")]
+    S3(#[from] S3Error),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("{0}")]
@@ -208,9 +217,9 @@ impl Scheduler {
             .build(schedule.id, &filter, period, run.id, now)
             .await?;
         let name = bundle::object_name(schedule.id, period);
-        let put = self.root.put(&built, &schedule.directory, &name);
+        let put = self.put(&schedule, &built, &name, now).await;
         built.discard();
-        let key = put?;
+        let (destination, key, object_version) = put?;
         let m = &built.manifest;
         let result = RunResult {
             first_seq: m.first_seq as i64,
@@ -219,6 +228,9 @@ impl Scheduler {
             bytes: built.bytes as i64,
             sha256: built.sha256.to_vec(),
             object_key: key.clone(),
+            destination,
+            object_version: object_version.clone(),
+            filter: schedule.filter.clone(),
             checkpoint_size: m.checkpoint_size as i64,
             chain_hash_after: app::integrity::hash_from_hex(&m.chain_hash_after)
                 .map(|h| h.to_vec())
@@ -250,13 +262,47 @@ impl Scheduler {
             "bytes": built.bytes,
             "sha256": app::integrity::to_hex(&built.sha256),
             "checkpoint_size": m.checkpoint_size,
-            "destination": "directory",
+            "destination": destination,
             "object_key": key,
+            "object_version": object_version,
         });
         entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
         tx.commit().await?;
         tracing::info!(run = %run.id, schedule = %schedule.id, entries = m.count, bytes = built.bytes, "export created");
         Ok(true)
+    }
+
+    /// Hands `built` to `schedule`'s destination as `name`: `(destination, key, version)`.
+    async fn put(
+        &self,
+        schedule: &stored::ScheduleRow,
+        built: &crate::service::archive::Built,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(&'static str, String, Option<String>), RunError> {
+        if schedule.destination == "s3" {
+            let target = target_of(schedule)
+                .ok_or_else(|| RunError::Other("the schedule's S3 settings are refused".into()))?;
+            let seal = self.seal.as_ref().ok_or_else(|| {
+                RunError::Other("this server has no key to open the S3 credentials".into())
+            })?;
+            let credentials = credentials_of(schedule, seal).ok_or_else(|| {
+                RunError::Other(
+                    "the S3 credentials do not open with this server's key file: enter them \
+                     again"
+                        .into(),
+                )
+            })?;
+            let store = Store::new(target, &credentials, self.outbound.clone())?;
+            let key = store.target.key(name);
+            let up = store.put_file(&built.path, &key, now).await?;
+            return Ok(("s3", store.target.location(&up.key), up.version_id));
+        }
+        let folder = schedule
+            .directory
+            .as_deref()
+            .ok_or_else(|| RunError::Other("the schedule has no folder".into()))?;
+        Ok(("directory", self.root.put(built, folder, name)?, None))
     }
 
     /// Each [`TICK`] until `stop` resolves: plan and run, by the database's clock.

@@ -4,7 +4,7 @@
 //! `details`); "run now" (the newest complete period, again); the runs, newest first. Every
 //! rule is checked here before anything is stored (the database checks again).
 
-use app::exports::{self, ExportRun, ExportSchedule, ScheduleRefusal, ScheduleSpec};
+use app::exports::{self, ExportRun, ExportSchedule, S3Destination, ScheduleRefusal, ScheduleSpec};
 use app::filter::{Filter, Order, TimeWindow};
 use app::model::Source;
 use chrono::{DateTime, Utc};
@@ -13,10 +13,16 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::acting::Acting;
+use crate::domain::export::s3::{Credentials, Target};
 use crate::domain::export::schedule::{Period, Timing};
+use crate::domain::sealed::SealKey;
 use crate::service::destination;
 use crate::storage::entries;
-use crate::storage::exports::{self as stored, RunRow, ScheduleRow};
+use crate::storage::exports::{self as stored, NamedRun, ScheduleRow};
+
+/// The label under which S3 credentials are sealed (`domain::sealed`): its own key, bound to
+/// the schedule's id.
+pub const SEAL_LABEL: &str = "trailkeep export credentials v1";
 
 /// Why a schedule request changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +67,17 @@ struct Checked {
     timing: Timing,
     filter: String,
     format: String,
-    directory: String,
+    destination: Destination,
+}
+
+/// Where a checked spec writes.
+enum Destination {
+    Directory(String),
+    /// `credentials`: new ones to seal, or `None` to keep the stored ones.
+    S3 {
+        target: Target,
+        credentials: Option<Credentials>,
+    },
 }
 
 fn check(spec: &ScheduleSpec) -> Result<Checked, ScheduleRefusal> {
@@ -76,15 +92,150 @@ fn check(spec: &ScheduleSpec) -> Result<Checked, ScheduleRefusal> {
             spec.format
         )));
     }
-    let directory =
-        destination::folder(&spec.directory).map_err(|e| ScheduleRefusal::Folder(e.to_string()))?;
+    let destination = match (spec.destination.as_str(), &spec.s3) {
+        ("directory", _) => Destination::Directory(
+            destination::folder(&spec.directory)
+                .map_err(|e| ScheduleRefusal::Folder(e.to_string()))?,
+        ),
+        ("s3", Some(s3)) => {
+            let target = Target::new(
+                &s3.endpoint,
+                &s3.region,
+                &s3.bucket,
+                &s3.prefix,
+                s3.path_style,
+                &s3.lock_mode,
+                s3.lock_days,
+            )
+            .map_err(|e| ScheduleRefusal::S3(e.to_string()))?;
+            fn given(v: &Option<String>) -> Option<&str> {
+                v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+            }
+            let credentials = match (given(&s3.access_key_id), given(&s3.secret_access_key)) {
+                (None, None) => None,
+                (Some(a), Some(s)) => {
+                    Some(Credentials::new(a, s).map_err(|e| ScheduleRefusal::S3(e.to_string()))?)
+                }
+                _ => {
+                    return Err(ScheduleRefusal::S3(
+                        "give both the access key ID and the secret access key (or neither, \
+                         to keep the stored ones)"
+                            .into(),
+                    ))
+                }
+            };
+            Destination::S3 {
+                target,
+                credentials,
+            }
+        }
+        ("s3", None) => {
+            return Err(ScheduleRefusal::S3(
+                "give the bucket's endpoint, region, name and credentials".into(),
+            ))
+        }
+        (other, _) => {
+            return Err(ScheduleRefusal::S3(format!(
+                "the destination {other:?} is not \"directory\" or \"s3\""
+            )))
+        }
+    };
     Ok(Checked {
         name,
         timing,
         filter,
         format: spec.format.clone(),
-        directory,
+        destination,
     })
+}
+
+/// Sets `row`'s destination to `d`. New credentials are sealed to the row's id; without new
+/// ones the stored ones are kept, but only for the same endpoint and bucket (stored
+/// credentials are never sent somewhere new).
+fn set_destination(
+    row: &mut ScheduleRow,
+    d: Destination,
+    before: Option<&ScheduleRow>,
+    seal: Option<&SealKey>,
+) -> Result<(), ScheduleRefusal> {
+    match d {
+        Destination::Directory(folder) => {
+            row.destination = "directory".into();
+            row.directory = Some(folder);
+            row.s3_endpoint = None;
+            row.s3_region = None;
+            row.s3_bucket = None;
+            row.s3_prefix = None;
+            row.s3_path_style = None;
+            row.s3_credentials = None;
+            row.lock_mode = None;
+            row.lock_days = None;
+        }
+        Destination::S3 {
+            target,
+            credentials,
+        } => {
+            let sealed = match credentials {
+                Some(c) => {
+                    let seal = seal.ok_or_else(|| {
+                        ScheduleRefusal::S3(
+                            "this server has no key file to seal credentials with: start it \
+                             with its log key (trailkeep serve)"
+                                .into(),
+                        )
+                    })?;
+                    let plain = serde_json::to_vec(&c).expect("credentials serialise");
+                    seal.seal(row.id.as_bytes(), &plain)
+                }
+                None => before
+                    .filter(|b| {
+                        b.s3_endpoint.as_deref() == Some(target.endpoint.as_str())
+                            && b.s3_bucket.as_deref() == Some(target.bucket.as_str())
+                    })
+                    .and_then(|b| b.s3_credentials.clone())
+                    .ok_or_else(|| {
+                        ScheduleRefusal::S3(
+                            "give the access key ID and the secret access key (stored ones are \
+                             used only with the endpoint and bucket they were saved for)"
+                                .into(),
+                        )
+                    })?,
+            };
+            row.destination = "s3".into();
+            row.directory = None;
+            row.s3_endpoint = Some(target.endpoint);
+            row.s3_region = Some(target.region);
+            row.s3_bucket = Some(target.bucket);
+            row.s3_prefix = Some(target.prefix);
+            row.s3_path_style = Some(target.path_style);
+            row.s3_credentials = Some(sealed);
+            row.lock_mode = Some(target.lock_mode.as_str().into());
+            row.lock_days = Some(target.lock_days as i32);
+        }
+    }
+    Ok(())
+}
+
+/// A stored S3 destination's target (checked when it was stored).
+pub fn target_of(row: &ScheduleRow) -> Option<Target> {
+    Target::new(
+        row.s3_endpoint.as_deref()?,
+        row.s3_region.as_deref()?,
+        row.s3_bucket.as_deref()?,
+        row.s3_prefix.as_deref()?,
+        row.s3_path_style?,
+        row.lock_mode.as_deref()?,
+        u32::try_from(row.lock_days?).ok()?,
+    )
+    .ok()
+}
+
+/// A stored S3 destination's credentials, opened.
+pub fn credentials_of(row: &ScheduleRow, seal: &SealKey) -> Option<Credentials> {
+    let plain = seal
+        .open(row.id.as_bytes(), row.s3_credentials.as_deref()?)
+        .ok()?;
+    serde_json::from_slice(&plain).ok()
 }
 
 /// A stored schedule's timing (checked when it was stored).
@@ -106,7 +257,21 @@ pub fn view(row: ScheduleRow, now: DateTime<Utc>) -> ExportSchedule {
         .flatten()
         .and_then(|t| t.period_holding(now))
         .map(|p| p.end);
+    let s3 = (row.destination == "s3")
+        .then(|| target_of(&row))
+        .flatten()
+        .map(|t| S3Destination {
+            endpoint: t.endpoint,
+            region: t.region,
+            bucket: t.bucket,
+            prefix: t.prefix,
+            path_style: t.path_style,
+            credentials_set: row.s3_credentials.is_some(),
+            lock_mode: t.lock_mode.as_str().into(),
+            lock_days: t.lock_days,
+        });
     ExportSchedule {
+        s3,
         id: row.id,
         name: row.name,
         cadence: row.cadence,
@@ -114,6 +279,7 @@ pub fn view(row: ScheduleRow, now: DateTime<Utc>) -> ExportSchedule {
         zone: row.zone,
         filter: row.filter,
         format: row.format,
+        destination: row.destination,
         directory: row.directory,
         enabled: row.enabled,
         created_by: row.created_by,
@@ -123,8 +289,13 @@ pub fn view(row: ScheduleRow, now: DateTime<Utc>) -> ExportSchedule {
     }
 }
 
-/// A run as shown (`name`: its schedule's).
-pub fn run_view(row: RunRow, name: String) -> ExportRun {
+/// A run as shown.
+pub fn run_view(
+    NamedRun {
+        run: row,
+        schedule_name: name,
+    }: NamedRun,
+) -> ExportRun {
     let pending = row.status == "pending";
     ExportRun {
         id: row.id,
@@ -143,14 +314,16 @@ pub fn run_view(row: RunRow, name: String) -> ExportRun {
         entries: row.entries,
         bytes: row.bytes,
         sha256: row.sha256.as_deref().map(app::integrity::to_hex),
+        destination: row.destination,
         object_key: row.object_key,
+        object_version: row.object_version,
         duration_ms: row.duration_ms,
         error: row.error,
         next_attempt_at: pending.then_some(row.next_attempt_at),
     }
 }
 
-/// The settings an entry records (never a secret: a schedule holds none).
+/// The settings an entry records: never a credential, only whether one is stored.
 fn settings(row: &ScheduleRow) -> Map<String, Value> {
     let v = json!({
         "name": row.name,
@@ -161,6 +334,14 @@ fn settings(row: &ScheduleRow) -> Map<String, Value> {
         "format": row.format,
         "destination": row.destination,
         "directory": row.directory,
+        "s3_endpoint": row.s3_endpoint,
+        "s3_region": row.s3_region,
+        "s3_bucket": row.s3_bucket,
+        "s3_prefix": row.s3_prefix,
+        "s3_path_style": row.s3_path_style,
+        "s3_credentials": row.s3_credentials.as_ref().map(|_| "set"),
+        "lock_mode": row.lock_mode,
+        "lock_days": row.lock_days,
         "enabled": row.enabled,
     });
     match v {
@@ -173,11 +354,12 @@ fn settings(row: &ScheduleRow) -> Map<String, Value> {
 pub async fn create(
     pool: &PgPool,
     spec: &ScheduleSpec,
+    seal: Option<&SealKey>,
     by: &Acting,
     now: DateTime<Utc>,
 ) -> Result<ExportSchedule, ScheduleError> {
     let c = check(spec)?;
-    let row = ScheduleRow {
+    let mut row = ScheduleRow {
         id: Uuid::new_v4(),
         name: c.name,
         cadence: c.timing.cadence.as_str().to_string(),
@@ -185,8 +367,16 @@ pub async fn create(
         zone: c.timing.zone.name().to_string(),
         filter: c.filter,
         format: c.format,
-        destination: "directory".into(),
-        directory: c.directory,
+        destination: String::new(),
+        directory: None,
+        s3_endpoint: None,
+        s3_region: None,
+        s3_bucket: None,
+        s3_prefix: None,
+        s3_path_style: None,
+        s3_credentials: None,
+        lock_mode: None,
+        lock_days: None,
         enabled: spec.enabled,
         starts_at: now,
         created_by: by.label(),
@@ -194,6 +384,7 @@ pub async fn create(
         updated_at: now,
         deleted_at: None,
     };
+    set_destination(&mut row, c.destination, None, seal)?;
     let mut tx = pool.begin().await?;
     stored::insert_schedule(&mut tx, &row).await?;
     let mut event = by
@@ -210,32 +401,46 @@ pub async fn update(
     pool: &PgPool,
     id: Uuid,
     spec: &ScheduleSpec,
+    seal: Option<&SealKey>,
     by: &Acting,
     now: DateTime<Utc>,
 ) -> Result<ExportSchedule, ScheduleError> {
     let c = check(spec)?;
+    let new_credentials = matches!(
+        c.destination,
+        Destination::S3 {
+            credentials: Some(_),
+            ..
+        }
+    );
     let mut tx = pool.begin().await?;
     let before = stored::lock_schedule(&mut tx, id)
         .await?
         .ok_or(ScheduleRefusal::NotFound)?;
-    let after = ScheduleRow {
+    let mut after = ScheduleRow {
         name: c.name,
         cadence: c.timing.cadence.as_str().to_string(),
         cron: c.timing.expression.clone(),
         zone: c.timing.zone.name().to_string(),
         filter: c.filter,
         format: c.format,
-        directory: c.directory,
         enabled: spec.enabled,
         updated_at: now,
         ..before.clone()
     };
+    set_destination(&mut after, c.destination, Some(&before), seal)?;
     let (old, new) = (settings(&before), settings(&after));
-    let changes: Map<String, Value> = new
+    let mut changes: Map<String, Value> = new
         .iter()
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), json!({"before": old[k], "after": v})))
         .collect();
+    if new_credentials {
+        changes.insert(
+            "s3_credentials".into(),
+            json!({"before": old["s3_credentials"], "after": "replaced"}),
+        );
+    }
     if changes.is_empty() {
         tx.rollback().await?;
         return Ok(view(before, now));
@@ -318,7 +523,10 @@ pub async fn run_now(
         })?,
     };
     let run = stored::insert_manual(pool, id, period.start, period.end, &by.label(), now).await?;
-    Ok(run_view(run, row.name))
+    Ok(run_view(NamedRun {
+        run,
+        schedule_name: row.name,
+    }))
 }
 
 /// Runs, newest first (`limit` of them, older than run `before`), with their schedules'
@@ -337,20 +545,5 @@ pub async fn history(
         },
     };
     let rows = stored::history(pool, schedule, before.as_ref(), limit).await?;
-    let mut names: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let name = match names.entry(row.schedule_id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let name = stored::schedule(pool, row.schedule_id)
-                    .await?
-                    .map(|s| s.name)
-                    .unwrap_or_default();
-                e.insert(name).clone()
-            }
-        };
-        out.push(run_view(row, name));
-    }
-    Ok(Some(out))
+    Ok(Some(rows.into_iter().map(run_view).collect()))
 }

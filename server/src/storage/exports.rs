@@ -18,7 +18,18 @@ pub struct ScheduleRow {
     pub filter: String,
     pub format: String,
     pub destination: String,
-    pub directory: String,
+    /// A directory destination's folder.
+    pub directory: Option<String>,
+    /// An S3 destination's settings (all set, or none: the table's CHECK), its credentials
+    /// sealed (`domain::sealed`, bound to the schedule's id).
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_prefix: Option<String>,
+    pub s3_path_style: Option<bool>,
+    pub s3_credentials: Option<Vec<u8>>,
+    pub lock_mode: Option<String>,
+    pub lock_days: Option<i32>,
     pub enabled: bool,
     pub starts_at: DateTime<Utc>,
     pub created_by: String,
@@ -28,7 +39,8 @@ pub struct ScheduleRow {
 }
 
 const SCHEDULE_COLUMNS: &str = "id, name, cadence, cron, zone, filter, format, destination, \
-    directory, enabled, starts_at, created_by, created_at, updated_at, deleted_at";
+    directory, s3_endpoint, s3_region, s3_bucket, s3_prefix, s3_path_style, s3_credentials, \
+    lock_mode, lock_days, enabled, starts_at, created_by, created_at, updated_at, deleted_at";
 
 /// One run as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -57,19 +69,27 @@ pub struct RunRow {
     pub chain_hash_after: Option<Vec<u8>>,
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
+    /// Where the object went (`directory` or `s3`), and the version an S3 store gave it.
+    pub destination: Option<String>,
+    pub object_version: Option<String>,
+    /// The filter the run was cut with (canonical; empty: every entry).
+    pub filter: Option<String>,
 }
 
 const RUN_COLUMNS: &str = "id, schedule_id, period_start, period_end, manual, requested_by, \
     status, attempts, next_attempt_at, lease_owner, lease_until, created_at, started_at, \
     finished_at, first_seq, end_seq, entries, bytes, sha256, object_key, checkpoint_size, \
-    chain_hash_after, duration_ms, error";
+    chain_hash_after, duration_ms, error, destination, object_version, filter";
 
 /// Stores a new schedule.
 pub async fn insert_schedule(conn: &mut PgConnection, s: &ScheduleRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO export_schedules (id, name, cadence, cron, zone, filter, format, \
-         destination, directory, enabled, starts_at, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+         destination, directory, s3_endpoint, s3_region, s3_bucket, s3_prefix, s3_path_style, \
+         s3_credentials, lock_mode, lock_days, enabled, starts_at, created_by, created_at, \
+         updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $21)",
     )
     .bind(s.id)
     .bind(&s.name)
@@ -80,6 +100,14 @@ pub async fn insert_schedule(conn: &mut PgConnection, s: &ScheduleRow) -> Result
     .bind(&s.format)
     .bind(&s.destination)
     .bind(&s.directory)
+    .bind(&s.s3_endpoint)
+    .bind(&s.s3_region)
+    .bind(&s.s3_bucket)
+    .bind(&s.s3_prefix)
+    .bind(s.s3_path_style)
+    .bind(&s.s3_credentials)
+    .bind(&s.lock_mode)
+    .bind(s.lock_days)
     .bind(s.enabled)
     .bind(s.starts_at)
     .bind(&s.created_by)
@@ -93,7 +121,9 @@ pub async fn insert_schedule(conn: &mut PgConnection, s: &ScheduleRow) -> Result
 pub async fn update_schedule(conn: &mut PgConnection, s: &ScheduleRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE export_schedules SET name = $2, cadence = $3, cron = $4, zone = $5, filter = $6, \
-         format = $7, destination = $8, directory = $9, enabled = $10, updated_at = $11 \
+         format = $7, destination = $8, directory = $9, s3_endpoint = $10, s3_region = $11, \
+         s3_bucket = $12, s3_prefix = $13, s3_path_style = $14, s3_credentials = $15, \
+         lock_mode = $16, lock_days = $17, enabled = $18, updated_at = $19 \
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(s.id)
@@ -105,6 +135,14 @@ pub async fn update_schedule(conn: &mut PgConnection, s: &ScheduleRow) -> Result
     .bind(&s.format)
     .bind(&s.destination)
     .bind(&s.directory)
+    .bind(&s.s3_endpoint)
+    .bind(&s.s3_region)
+    .bind(&s.s3_bucket)
+    .bind(&s.s3_prefix)
+    .bind(s.s3_path_style)
+    .bind(&s.s3_credentials)
+    .bind(&s.lock_mode)
+    .bind(s.lock_days)
     .bind(s.enabled)
     .bind(s.updated_at)
     .execute(conn)
@@ -281,6 +319,10 @@ pub struct RunResult {
     pub bytes: i64,
     pub sha256: Vec<u8>,
     pub object_key: String,
+    /// `directory` or `s3`, and the S3 object's version.
+    pub destination: &'static str,
+    pub object_version: Option<String>,
+    pub filter: String,
     pub checkpoint_size: i64,
     pub chain_hash_after: Vec<u8>,
     pub duration_ms: i64,
@@ -299,7 +341,8 @@ pub async fn succeed(
         "UPDATE export_runs SET status = 'succeeded', finished_at = $3, lease_owner = NULL, \
              lease_until = NULL, error = NULL, first_seq = $4, end_seq = $5, entries = $6, \
              bytes = $7, sha256 = $8, object_key = $9, checkpoint_size = $10, \
-             chain_hash_after = $11, duration_ms = $12 \
+             chain_hash_after = $11, duration_ms = $12, destination = $13, object_version = $14, \
+             filter = $15 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
     )
     .bind(run)
@@ -314,6 +357,9 @@ pub async fn succeed(
     .bind(r.checkpoint_size)
     .bind(&r.chain_hash_after)
     .bind(r.duration_ms)
+    .bind(r.destination)
+    .bind(&r.object_version)
+    .bind(&r.filter)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -358,19 +404,31 @@ pub async fn run(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<RunRow>, sq
     .await
 }
 
+/// A run with its schedule's name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NamedRun {
+    #[sqlx(flatten)]
+    pub run: RunRow,
+    pub schedule_name: String,
+}
+
 /// The newest runs first (by creation, then period, then id), `limit` of them, after `before`
-/// (that run's `(created_at, period_start, id)`) if given; of one schedule if given.
+/// (that run's `(created_at, period_start, id)`) if given; of one schedule if given; each
+/// with its schedule's name (one statement).
 pub async fn history(
     db: impl PgExecutor<'_>,
     schedule: Option<Uuid>,
     before: Option<&RunRow>,
     limit: i64,
-) -> Result<Vec<RunRow>, sqlx::Error> {
+) -> Result<Vec<NamedRun>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM export_runs \
-         WHERE ($1::uuid IS NULL OR schedule_id = $1) \
-           AND ($2::timestamptz IS NULL OR (created_at, period_start, id) < ($2, $3, $4)) \
-         ORDER BY created_at DESC, period_start DESC, id DESC LIMIT $5"
+        "SELECT r.*, s.name AS schedule_name FROM ( \
+           SELECT {RUN_COLUMNS} FROM export_runs \
+           WHERE ($1::uuid IS NULL OR schedule_id = $1) \
+             AND ($2::timestamptz IS NULL OR (created_at, period_start, id) < ($2, $3, $4)) \
+           ORDER BY created_at DESC, period_start DESC, id DESC LIMIT $5) r \
+         JOIN export_schedules s ON s.id = r.schedule_id \
+         ORDER BY r.created_at DESC, r.period_start DESC, r.id DESC"
     ))
     .bind(schedule)
     .bind(before.map(|b| b.created_at))
@@ -413,6 +471,31 @@ pub async fn append_barrier(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
         .execute(&mut *tx)
         .await?;
     tx.rollback().await
+}
+
+/// The succeeded runs of unfiltered bundles holding any seq of `first..end`, oldest first.
+pub async fn archives_between(
+    db: impl PgExecutor<'_>,
+    first: i64,
+    end: i64,
+) -> Result<Vec<RunRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RUN_COLUMNS} FROM export_runs WHERE status = 'succeeded' AND filter = '' \
+         AND first_seq < $2 AND end_seq > $1 ORDER BY first_seq, finished_at"
+    ))
+    .bind(first)
+    .bind(end)
+    .fetch_all(db)
+    .await
+}
+
+/// The first entry's recorded_at, if the log holds any.
+pub async fn first_recorded_at(
+    db: impl PgExecutor<'_>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT recorded_at FROM audit_entries ORDER BY seq LIMIT 1")
+        .fetch_optional(db)
+        .await
 }
 
 /// Entry `seq`'s recorded_at.

@@ -1,9 +1,10 @@
 //! `/exports` itself: the schedules (each exports its periods, daily, weekly, monthly or by a
-//! cron expression, as an archive bundle into a folder of the server's export directory), a
+//! cron expression, as an archive bundle into a folder of the server's export directory or an
+//! S3-compatible bucket under Object Lock), a
 //! form to make one (prefilled from the audit log's "Schedule this export": `?new=1&filter=…`)
 //! or change one, "Run now", and the history of every run with its status, size, SHA-256 and
-//! a download. Admins change schedules; compliance officers see and download. The server
-//! checks each call.
+//! a download; then month by month, which entries archives hold. Admins change schedules;
+//! compliance officers see and download. The server checks each call.
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
@@ -11,7 +12,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::exports::list_schedules;
 use crate::api::whoami;
-use crate::components::{ConsoleLayout, Editing, RunHistory, ScheduleForm, ScheduleTable};
+use crate::components::{
+    ArchiveMonths, ConsoleLayout, Editing, LoadFailed, RunHistory, ScheduleForm, ScheduleTable,
+};
 use crate::model::Role;
 
 #[component]
@@ -97,15 +100,17 @@ fn ExportsView(admin: bool) -> impl IntoView {
             {move || schedules.get().map(|r| match r {
                 Ok(list) => view! { <ScheduleTable schedules=list admin editing changed message/> }.into_any(),
                 Err(e) => view! {
-                    <div class="state-message error" role="alert">
-                        <p>{e.to_string()}</p>
-                        <button type="button" class="secondary"
-                            on:click=move |_| changed.update(|n| *n += 1)>"Retry"</button>
-                    </div>
+                    <LoadFailed message=e.to_string() changed/>
                 }.into_any(),
             })}
         </Transition>
         <h2 class="section-title">"History"</h2>
         <RunHistory changed/>
+        <h2 class="section-title">"Months"</h2>
+        <p class="page-intro">
+            "Each month of the log, and whether archive bundles of every entry (unfiltered \
+             schedules) hold all of its entries. Every entry stays online: nothing is dropped."
+        </p>
+        <ArchiveMonths changed/>
     }
 }

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::keys::list_keys;
 use crate::api::whoami;
-use crate::components::{ConsoleLayout, KeyTable, NewKeyForm, SecretOnce};
+use crate::components::{ConsoleLayout, KeyTable, LoadFailed, NewKeyForm, SecretOnce};
 use crate::keys::NewSecret;
 use crate::model::Role;
 
@@ -93,12 +93,7 @@ fn KeysAdmin() -> impl IntoView {
                     }.into_any()
                 }
                 Err(e) => view! {
-                    <div class="state-message error" role="alert">
-                        <h2>"The keys could not be loaded"</h2>
-                        <p>{e.to_string()}</p>
-                        <button type="button" class="secondary"
-                            on:click=move |_| changed.update(|n| *n += 1)>"Retry"</button>
-                    </div>
+                    <LoadFailed message=e.to_string() changed heading="The keys could not be loaded"/>
                 }.into_any(),
             })}
         </Transition>

@@ -10,7 +10,9 @@ use leptos_router::NavigateOptions;
 
 use crate::api::users::list_users;
 use crate::api::whoami;
-use crate::components::{ConsoleLayout, InvitationOnce, InviteForm, PendingInvitations, UserTable};
+use crate::components::{
+    ConsoleLayout, InvitationOnce, InviteForm, LoadFailed, PendingInvitations, UserTable,
+};
 use crate::invitations::NewInvitation;
 use crate::model::Role;
 use crate::users::{UserQuery, UserSort};
@@ -163,12 +165,7 @@ fn UsersView(admin: bool, me: uuid::Uuid) -> impl IntoView {
                     }.into_any()
                 }
                 Err(e) => view! {
-                    <div class="state-message error" role="alert">
-                        <h2>"The users could not be loaded"</h2>
-                        <p>{e.to_string()}</p>
-                        <button type="button" class="secondary"
-                            on:click=move |_| changed.update(|n| *n += 1)>"Retry"</button>
-                    </div>
+                    <LoadFailed message=e.to_string() changed heading="The users could not be loaded"/>
                 }.into_any(),
             })}
         </Transition>

@@ -117,7 +117,7 @@ pub async fn export(words: &[&str]) -> Result<(), String> {
 }
 
 /// Resident memory of this process, in kB.
-fn rss_kb() -> u64 {
+pub(crate) fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -128,14 +128,8 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// Downloads the whole export, discarding it: seconds, time to first byte, bytes, and the
-/// largest growth of resident memory seen while it ran.
-pub(crate) async fn download(
-    addr: SocketAddr,
-    key: &str,
-    format: &str,
-    filter: &str,
-) -> Result<(f64, f64, u64, f64), String> {
+/// Runs `work`: its result, seconds, and the largest growth of resident memory (MB).
+pub(crate) async fn measured<T>(work: impl std::future::Future<Output = T>) -> (T, f64, f64) {
     let baseline = rss_kb();
     let peak = Arc::new(AtomicU64::new(baseline));
     let sampler = tokio::spawn({
@@ -148,32 +142,50 @@ pub(crate) async fn download(
         }
     });
     let started = Instant::now();
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(
-            format!(
-                "GET /api/v1/events/export?format={format}&{filter} HTTP/1.1\r\nHost: {addr}\r\n\
-                 Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut bytes = 0u64;
-    let mut first = None;
-    loop {
-        let read = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
-        if read == 0 {
-            break;
-        }
-        first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
-        bytes += read as u64;
-    }
+    let out = work.await;
     let secs = started.elapsed().as_secs_f64();
     sampler.abort();
     let grown = peak.load(Ordering::Relaxed).saturating_sub(baseline) as f64 / 1024.0;
+    (out, secs, grown)
+}
+
+/// Downloads the whole export, discarding it: seconds, time to first byte, bytes, and the
+/// largest growth of resident memory seen while it ran.
+pub(crate) async fn download(
+    addr: SocketAddr,
+    key: &str,
+    format: &str,
+    filter: &str,
+) -> Result<(f64, f64, u64, f64), String> {
+    let started = Instant::now();
+    let (result, secs, grown) = measured(async {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        stream
+            .write_all(
+                format!(
+                    "GET /api/v1/events/export?format={format}&{filter} HTTP/1.1\r\nHost: {addr}\r\n\
+                     Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut bytes = 0u64;
+        let mut first = None;
+        loop {
+            let read = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if read == 0 {
+                break;
+            }
+            first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
+            bytes += read as u64;
+        }
+        Ok::<_, String>((first, bytes))
+    })
+    .await;
+    let (first, bytes) = result?;
     Ok((secs, first.unwrap_or(0.0), bytes, grown))
 }

@@ -6,6 +6,7 @@
 //! it marked before (the kept, seeded databases of `bench query` and `bench export`), or when
 //! told `--i-know`. Pointed at a real log by mistake, it stops before writing anything.
 
+mod bundle;
 mod export;
 mod investigation;
 mod live;
@@ -28,6 +29,8 @@ USAGE (DATABASE_URL: a scratch database; see the guard below):
   trailkeep-bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
                                         live latency against raw LISTEN/NOTIFY
   trailkeep-bench export [--entries N]  CSV/NDJSON export against psql \\copy (seeded once, kept)
+  trailkeep-bench bundle [--entries N]  a month archived as a bundle (to a directory, to S3 on
+                                        loopback) against the streaming export (seeded once, kept)
   trailkeep-bench tree [--entries N]    Merkle tree: integration, proofs, storage
   trailkeep-bench sign-in [--burst 64] [--rounds 5]
                                         /healthz during a sign-in burst against idle; another
@@ -56,7 +59,14 @@ async fn main() {
         [name, ..]
             if !matches!(
                 *name,
-                "ingest" | "query" | "live" | "export" | "tree" | "sign-in" | "export-abandon"
+                "ingest"
+                    | "query"
+                    | "live"
+                    | "export"
+                    | "bundle"
+                    | "tree"
+                    | "sign-in"
+                    | "export-abandon"
             ) =>
         {
             Err(format!("unknown benchmark {name:?}\n\n{USAGE}"))
@@ -68,6 +78,7 @@ async fn main() {
                 "query" => throughput::query(rest).await,
                 "live" => live::live(rest).await,
                 "tree" => tree::tree(rest).await,
+                "bundle" => bundle::bundle(rest).await,
                 "sign-in" => timings::sign_in(rest).await,
                 "export-abandon" => timings::export_abandon(rest).await,
                 _ => export::export(rest).await,

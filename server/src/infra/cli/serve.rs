@@ -10,6 +10,8 @@ use crate::storage;
 /// Serves until SIGTERM or Ctrl-C: the pools, the background workers (the tree integrator,
 /// the checkpoint signer, the sign-in summariser, the export scheduler), the HTTP server, then a graceful drain.
 pub async fn serve(url: Option<String>) -> Result<(), CliError> {
+    // One TLS stack for every outbound call: rustls with ring, before any client is built.
+    crate::service::outbound::install_tls();
     if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none() {
         std::env::set_var("LEPTOS_OUTPUT_NAME", "trailkeep");
     }

@@ -7,7 +7,7 @@ use app::account::SessionView;
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
 use app::backend::{ClientFacts, CurrentSession};
 use app::error::ConsoleError;
-use app::exports::{ExportRun, ExportSchedule, ScheduleRefusal, ScheduleSpec};
+use app::exports::{ArchiveMonth, ExportRun, ExportSchedule, ScheduleRefusal, ScheduleSpec};
 use app::invitations::{Invitation, InvitationFor, NewInvitation};
 use app::keys::{ApiKey, NewSecret, Scope};
 use app::model::Role;
@@ -32,6 +32,8 @@ pub struct PgAdmin {
     /// Seals second factors' seeds (none: a server without the log's key file refuses to
     /// enrol anyone).
     pub totp_seal: Option<crate::domain::sealed::SealKey>,
+    /// Seals export destinations' credentials (none: S3 destinations are refused).
+    pub export_seal: Option<crate::domain::sealed::SealKey>,
     /// The Settings page's values: the site's name (in authenticator apps), the invitations'
     /// validity, the lockout.
     pub settings: std::sync::Arc<SettingsCache>,
@@ -479,8 +481,20 @@ impl AdminBackend for PgAdmin {
         Box::pin(async move {
             let now = exports::clock(&self.pool).await.map_err(db_failed)?;
             match id {
-                None => schedules::create(&self.pool, &spec, &acting(&by), now).await,
-                Some(id) => schedules::update(&self.pool, id, &spec, &acting(&by), now).await,
+                None => {
+                    schedules::create(
+                        &self.pool,
+                        &spec,
+                        self.export_seal.as_ref(),
+                        &acting(&by),
+                        now,
+                    )
+                    .await
+                }
+                Some(id) => {
+                    let seal = self.export_seal.as_ref();
+                    schedules::update(&self.pool, id, &spec, seal, &acting(&by), now).await
+                }
             }
             .map_err(schedule_failed)
         })
@@ -516,6 +530,20 @@ impl AdminBackend for PgAdmin {
                 .ok_or(ConsoleError::Schedule(ScheduleRefusal::RunNotFound))
         })
     }
+
+    fn archive_months(&self) -> BoxFuture<'_, BackendResult<Vec<ArchiveMonth>>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            crate::service::months::months(&self.pool, now)
+                .await
+                .map_err(archive_failed)
+        })
+    }
+}
+
+fn archive_failed(e: crate::service::archive::ArchiveError) -> ConsoleError {
+    tracing::error!(error = %e, "the month view failed");
+    ConsoleError::Unavailable
 }
 
 fn db_failed(e: sqlx::Error) -> ConsoleError {

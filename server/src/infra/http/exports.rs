@@ -157,7 +157,7 @@ pub async fn list_runs(
          ),
          content((String = "application/gzip"))),
         (status = 404, description = "No such run", body = ErrorBody),
-        (status = 409, description = "The run has no object (not succeeded), or its object is no longer in the directory", body = ErrorBody),
+        (status = 409, description = "The run has no object (not succeeded), its object is no longer in the directory, or it is in S3", body = ErrorBody),
         Refused,
     ),
     security(("api_key" = []), ("session" = []))
@@ -184,6 +184,16 @@ pub async fn download_run(
             "this run has no object yet (it has not succeeded): wait for it, or see its error",
         ));
     };
+    if run.destination.as_deref() == Some("s3") {
+        return Err(conflict(&format!(
+            "this run's object is in S3 at {key}{}: download it from the bucket (Trailkeep \
+             downloads only objects in its export directory)",
+            run.object_version
+                .as_deref()
+                .map(|v| format!(" (version {v})"))
+                .unwrap_or_default()
+        )));
+    }
     let file = match state.export_root().open(&key) {
         Ok(Some(f)) => f,
         Ok(None) => {

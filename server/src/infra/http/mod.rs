@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     let admin: SharedAdmin = Arc::new(admin::PgAdmin {
         pool: state.pool.clone(),
         totp_seal: state.totp_seal(),
+        export_seal: state.export_seal(),
         settings: state.settings.clone(),
         sign_in: state.config.sign_in,
     });

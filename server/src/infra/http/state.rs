@@ -60,6 +60,8 @@ impl AppState {
                 work_dir: root.work_dir(),
             },
             root,
+            seal: self.export_seal(),
+            outbound: crate::service::outbound::Outbound::new(self.config.outbound.clone()),
             owner: uuid::Uuid::new_v4(),
             lease: std::time::Duration::from_secs(60),
         })
@@ -95,6 +97,13 @@ impl AppState {
         self.signing_key
             .as_ref()
             .map(|k| k.seal_key(crate::service::two_factor::SEAL_LABEL))
+    }
+
+    /// The key that seals export destinations' credentials (from the signing key).
+    pub fn export_seal(&self) -> Option<crate::domain::sealed::SealKey> {
+        self.signing_key
+            .as_ref()
+            .map(|k| k.seal_key(crate::service::schedules::SEAL_LABEL))
     }
 
     /// After the server loop has drained: waits (up to `grace`) for live sockets, which run
