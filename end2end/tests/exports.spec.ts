@@ -146,7 +146,7 @@ test('an S3 destination is made through the form, its credentials never come bac
   await change.getByTestId('s3-bucket').fill('');
   await change.getByTestId('s3-bucket').pressSequentially('other-bucket', { delay: 20 });
   await change.getByTestId('schedule-save').click();
-  await expect(change.getByTestId('schedule-error')).toContainText('stored ones are used only with the endpoint and bucket');
+  await expect(change.getByTestId('schedule-error')).toContainText('stored ones are used only with the endpoint, bucket and addressing');
   await change.getByRole('button', { name: 'Cancel' }).click();
 
   // Run now: 127.0.0.1 is not public and this server allows no private network, so the

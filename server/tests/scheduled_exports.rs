@@ -986,6 +986,7 @@ async fn only_admins_change_schedules_and_only_readers_see_them(pool: PgPool) {
     const DELETE: &str = <app::api::exports::DeleteSchedule as ServerFn>::PATH;
     const RUN: &str = <app::api::exports::RunScheduleNow as ServerFn>::PATH;
     const RUNS: &str = <app::api::exports::ListRuns as ServerFn>::PATH;
+    const MONTHS: &str = <app::api::exports::ListArchiveMonths as ServerFn>::PATH;
     let app = common::console::app(&pool).await;
     make(&pool, "ada@example.com", Role::Admin).await;
     make(&pool, "cy@example.com", Role::Compliance).await;
@@ -1033,14 +1034,21 @@ async fn only_admins_change_schedules_and_only_readers_see_them(pool: PgPool) {
             assert_eq!(error(&r), ConsoleError::AdminOnly);
         }
     }
-    for (path, body) in [(LIST, json!({})), (RUNS, json!({"before": null}))] {
+    for (path, body) in [
+        (LIST, json!({})),
+        (RUNS, json!({"before": null})),
+        (MONTHS, json!({})),
+    ] {
         let r = common::send(&app, call(path, Some(&compliance), None, body.clone())).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         let r = common::send(&app, call(path, Some(&member), None, body.clone())).await;
         assert_eq!(r.status, 403, "{path}: {}", r.text);
         assert_eq!(error(&r), ConsoleError::NoAccess);
     }
-    for (path, body) in changes.iter().chain([(LIST, json!({}))].iter()) {
+    for (path, body) in changes
+        .iter()
+        .chain([(LIST, json!({})), (MONTHS, json!({}))].iter())
+    {
         for bearer in [Some(reader.as_str()), None] {
             let r = common::send(&app, call(path, None, bearer, body.clone())).await;
             assert_eq!(r.status, 401, "{path}: {}", r.text);

@@ -321,7 +321,7 @@ pub fn ScheduleForm(
                     </div>
                     <small id="s3-secret-help" class="muted">
                         "Stored encrypted under the server's key file and never shown again. \
-                         Changing the endpoint or the bucket asks for them again."
+                         Changing the endpoint, the bucket or the addressing asks for them again."
                     </small>
                     <div class="form-row">
                         <label>

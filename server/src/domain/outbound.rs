@@ -30,7 +30,7 @@ impl Network {
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
+                    .checked_shl(128u32.saturating_sub(u32::from(self.prefix)))
                     .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
@@ -74,10 +74,16 @@ impl Policy {
                     .filter(|p| *p <= max)
                     .ok_or_else(refused)?,
             };
-            allow.push(Network {
-                addr: canonical(addr),
-                prefix,
-            });
+            // An IPv4 address written as IPv6 (`::ffff:10.0.0.5/128`) is that IPv4 network:
+            // its prefix counts from bit 96 (a shorter one would cover more than IPv4).
+            let network = match (addr, canonical(addr)) {
+                (IpAddr::V6(_), IpAddr::V4(v4)) => Network {
+                    addr: IpAddr::V4(v4),
+                    prefix: prefix.checked_sub(96).ok_or_else(refused)?,
+                },
+                (_, addr) => Network { addr, prefix },
+            };
+            allow.push(network);
         }
         Ok(Policy { allow })
     }
@@ -195,6 +201,18 @@ mod tests {
         assert!(p.check(ip("fd12::1")).is_ok());
         assert!(p.check(ip("169.254.169.254")).is_err());
         assert_eq!(Policy::parse("").unwrap(), Policy::default());
+        // An IPv4 address written as IPv6 allows that address (or range), not all of IPv4.
+        let mapped = Policy::parse("::ffff:10.0.0.5").unwrap();
+        assert!(mapped.check(ip("10.0.0.5")).is_ok());
+        assert!(mapped.check(ip("169.254.169.254")).is_err());
+        assert!(mapped.check(ip("127.0.0.1")).is_err());
+        let range = Policy::parse("::ffff:10.0.0.0/120").unwrap();
+        assert!(range.check(ip("10.0.0.77")).is_ok());
+        assert!(range.check(ip("10.0.1.1")).is_err());
+        assert!(matches!(
+            Policy::parse("::ffff:0:0/64"),
+            Err(OutboundError::AllowList(_))
+        ));
         assert!(Policy::parse("0.0.0.0/0")
             .unwrap()
             .check(ip("10.0.0.1"))

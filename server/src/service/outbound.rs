@@ -43,8 +43,10 @@ pub enum CallError {
 }
 
 impl From<reqwest::Error> for CallError {
+    /// Without the URL: a presigned one carries the access key ID and a signature that is
+    /// valid for minutes, and this message is stored in the history and logged.
     fn from(e: reqwest::Error) -> Self {
-        CallError::Http(causes(&e))
+        CallError::Http(causes(&e.without_url()))
     }
 }
 

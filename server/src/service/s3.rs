@@ -114,16 +114,20 @@ impl Store {
         let len = std::fs::metadata(path)?.len();
         let until = self.target.retain_until(now);
         let mut file = std::fs::File::open(path)?;
-        let (version_id, md5s) = if len <= self.part_size as u64 {
+        let (version_id, md5s, sha256) = if len <= self.part_size as u64 {
             let mut body = Vec::with_capacity(len as usize);
             file.read_to_end(&mut body)?;
             let md5: [u8; 16] = Md5::digest(&body).into();
-            (self.put_one(key, body, md5, until).await?, vec![md5])
+            let sha256 = B64.encode(Sha256::digest(&body));
+            let version = self.put_one(key, body, md5, &sha256, until).await?;
+            (version, vec![md5], Some(sha256))
         } else {
-            self.put_parts(&mut file, key, until).await?
+            let (version, md5s) = self.put_parts(&mut file, key, until).await?;
+            (version, md5s, None)
         };
         let etag = expected_etag(&md5s);
-        self.confirm(key, version_id.as_deref(), len, &etag, until)
+        let sha256 = sha256.as_deref();
+        self.confirm(key, version_id.as_deref(), len, &etag, sha256, until)
             .await?;
         Ok(Uploaded {
             key: key.to_string(),
@@ -189,13 +193,14 @@ impl Store {
         key: &str,
         body: Vec<u8>,
         md5: [u8; 16],
+        sha256: &str,
         until: DateTime<Utc>,
     ) -> Result<Option<String>, S3Error> {
         let mut action = self.bucket.put_object(Some(&self.credentials), key);
         let headers = action.headers_mut();
         headers.insert("content-md5", B64.encode(md5));
         headers.insert("content-type", "application/gzip");
-        headers.insert("x-amz-checksum-sha256", B64.encode(Sha256::digest(&body)));
+        headers.insert("x-amz-checksum-sha256", sha256.to_string());
         headers.insert("x-amz-sdk-checksum-algorithm", "SHA256");
         self.lock_headers(headers, until);
         let url = action.sign(SIGNED_FOR);
@@ -234,8 +239,12 @@ impl Store {
             .to_string();
         match self.send_parts(file, key, &upload_id).await {
             Ok((version, md5s)) => {
-                // The lock again on the completed version (some stores drop the creation's).
-                self.put_retention(key, version.as_deref(), until).await?;
+                // The lock again on the completed version, only if the store dropped the
+                // creation's (some do; it needs the key to be allowed PutObjectRetention).
+                let head = self.head(key, version.as_deref()).await?;
+                if self.lock_problem(head.headers(), until).is_some() {
+                    self.put_retention(key, version.as_deref(), until).await?;
+                }
                 Ok((version, md5s))
             }
             Err(e) => {
@@ -375,13 +384,36 @@ impl Store {
         Ok(())
     }
 
-    /// HEAD: the object as stored must be the one sent, locked as asked.
+    /// What is wrong with the lock a HEAD shows, if anything.
+    fn lock_problem(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        until: DateTime<Utc>,
+    ) -> Option<String> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let mode = header("x-amz-object-lock-mode");
+        let retain = header("x-amz-object-lock-retain-until-date");
+        if mode != Some(self.target.lock_mode.as_str()) {
+            Some(format!(
+                "Object Lock mode {mode:?}, not {} (is Object Lock enabled on the bucket?)",
+                self.target.lock_mode.as_str()
+            ))
+        } else if retain.and_then(parse_lock_date) != Some(until) {
+            Some(format!("retain-until {retain:?}, not {}", lock_date(until)))
+        } else {
+            None
+        }
+    }
+
+    /// HEAD: the object as stored must be the one sent (`sha256`: its checksum, base64, when
+    /// it went in one PUT), locked as asked.
     async fn confirm(
         &self,
         key: &str,
         version: Option<&str>,
         len: u64,
         etag: &str,
+        sha256: Option<&str>,
         until: DateTime<Utc>,
     ) -> Result<(), S3Error> {
         let response = self.head(key, version).await?;
@@ -397,22 +429,24 @@ impl Store {
         if size != Some(len) {
             wrong.push(format!("size {size:?}, not {len}"));
         }
+        // Under SSE-KMS or SSE-C the ETag is not the MD5 of the body: the stored checksum
+        // (asked for with x-amz-checksum-mode) stands in for it where the store gives one.
+        let encrypted = header("x-amz-server-side-encryption")
+            .is_some_and(|v| v.starts_with("aws:kms"))
+            || header("x-amz-server-side-encryption-customer-algorithm").is_some();
         let got_etag = header("etag").map(|e| e.trim_matches('"').to_string());
-        if got_etag.as_deref() != Some(etag) {
+        if !encrypted && got_etag.as_deref() != Some(etag) {
             wrong.push(format!(
                 "ETag {got_etag:?}, not {etag:?} (the MD5 of what was sent)"
             ));
         }
-        let mode = header("x-amz-object-lock-mode");
-        if mode.as_deref() != Some(self.target.lock_mode.as_str()) {
-            wrong.push(format!(
-                "Object Lock mode {mode:?}, not {} (is Object Lock enabled on the bucket?)",
-                self.target.lock_mode.as_str()
-            ));
+        if let (Some(sent), Some(stored)) = (sha256, header("x-amz-checksum-sha256")) {
+            if stored != sent {
+                wrong.push(format!("SHA-256 {stored}, not {sent}"));
+            }
         }
-        let retain = header("x-amz-object-lock-retain-until-date");
-        if retain.as_deref().and_then(parse_lock_date) != Some(until) {
-            wrong.push(format!("retain-until {retain:?}, not {}", lock_date(until)));
+        if let Some(problem) = self.lock_problem(response.headers(), until) {
+            wrong.push(problem);
         }
         if wrong.is_empty() {
             Ok(())
@@ -428,6 +462,7 @@ impl Store {
         version: Option<&str>,
     ) -> Result<reqwest::Response, S3Error> {
         let mut head = self.bucket.head_object(Some(&self.credentials), key);
+        head.headers_mut().insert("x-amz-checksum-mode", "ENABLED");
         if let Some(v) = version {
             head.query_mut().insert("versionId", v.to_string());
         }
@@ -471,12 +506,14 @@ impl Store {
     }
 }
 
+/// The version a store gave an object (at most 1,024 characters, as the history stores it;
+/// a longer one is not a version this server could name again, so it is dropped).
 fn version_of(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get("x-amz-version-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && *v != "null")
+        .filter(|v| !v.is_empty() && *v != "null" && v.len() <= 1024)
         .map(str::to_string)
 }
 

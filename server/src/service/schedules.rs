@@ -191,12 +191,13 @@ fn set_destination(
                     .filter(|b| {
                         b.s3_endpoint.as_deref() == Some(target.endpoint.as_str())
                             && b.s3_bucket.as_deref() == Some(target.bucket.as_str())
+                            && b.s3_path_style == Some(target.path_style)
                     })
                     .and_then(|b| b.s3_credentials.clone())
                     .ok_or_else(|| {
                         ScheduleRefusal::S3(
                             "give the access key ID and the secret access key (stored ones are \
-                             used only with the endpoint and bucket they were saved for)"
+                             used only with the endpoint, bucket and addressing they were saved for)"
                                 .into(),
                         )
                     })?,

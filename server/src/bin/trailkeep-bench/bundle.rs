@@ -110,7 +110,7 @@ pub async fn bundle(words: &[&str]) -> Result<(), String> {
     );
 
     let moto =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/py/bin/moto_server");
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/py/bin/python3");
     if !moto.exists() {
         return Err(format!(
             "{} is missing: `make py` installs moto",
@@ -123,7 +123,14 @@ pub async fn bundle(words: &[&str]) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .port();
     let mut child = std::process::Command::new(&moto)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

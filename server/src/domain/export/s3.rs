@@ -89,18 +89,33 @@ impl Target {
         lock_mode: &str,
         lock_days: u32,
     ) -> Result<Self, TargetError> {
-        let endpoint = endpoint.trim().trim_end_matches('/');
-        let url = url::Url::parse(endpoint).map_err(|_| TargetError::Endpoint(endpoint.into()))?;
+        let typed = endpoint.trim();
+        // Repeated in the refusal, but never with a user or password someone pasted into it.
+        let refused = || {
+            TargetError::Endpoint(if typed.contains('@') {
+                "(hidden: it holds a user or password)".into()
+            } else {
+                typed.chars().take(200).collect()
+            })
+        };
+        let url = url::Url::parse(typed).map_err(|_| refused())?;
         if !matches!(url.scheme(), "http" | "https")
             || url.host_str().is_none_or(str::is_empty)
             || !url.username().is_empty()
             || url.password().is_some()
             || url.query().is_some()
             || url.fragment().is_some()
-            || endpoint.len() > 500
+            || url.path().contains('@')
         {
-            return Err(TargetError::Endpoint(endpoint.into()));
+            return Err(refused());
         }
+        // Stored as the URL parser normalised it (scheme and host lower-case, no stray
+        // characters), which is also what credentials are bound to.
+        let normal = url.as_str().trim_end_matches('/').to_string();
+        if normal.len() > 500 {
+            return Err(refused());
+        }
+        let endpoint = normal.as_str();
         let region = region.trim();
         if region.is_empty()
             || region.len() > 64
@@ -276,9 +291,20 @@ mod tests {
             t("https://s3.example.com", "b-1", "").unwrap().key("x"),
             "x"
         );
+        assert_eq!(
+            t("HTTPS://S3.Example.com/", "bucket", "").unwrap().endpoint,
+            "https://s3.example.com"
+        );
+        assert_eq!(
+            t("https://AKIA:s3cret@host", "bucket", ""),
+            Err(TargetError::Endpoint(
+                "(hidden: it holds a user or password)".into()
+            ))
+        );
         for bad in [
             "ftp://host",
             "https://user:pw@host",
+            "https://host\\@x",
             "https://host?x=1",
             "https://host#f",
             "not a url",
