@@ -436,8 +436,8 @@ impl S3 {
         .unwrap()
     }
 
-    /// Creates `bucket`, with Object Lock enabled or not.
-    async fn bucket(&self, bucket: &str, lock: bool) {
+    /// `bucket` on this server as rusty-s3 addresses it, with the test's credentials.
+    fn raw(&self, bucket: &str) -> (Bucket, rusty_s3::Credentials) {
         let b = Bucket::new(
             self.endpoint.parse().unwrap(),
             UrlStyle::Path,
@@ -445,7 +445,12 @@ impl S3 {
             "us-east-1",
         )
         .unwrap();
-        let creds = rusty_s3::Credentials::new(ACCESS_KEY, SECRET);
+        (b, rusty_s3::Credentials::new(ACCESS_KEY, SECRET))
+    }
+
+    /// Creates `bucket`, with Object Lock enabled or not.
+    async fn bucket(&self, bucket: &str, lock: bool) {
+        let (b, creds) = self.raw(bucket);
         let mut create = b.create_bucket(&creds);
         if lock {
             create
@@ -463,14 +468,7 @@ impl S3 {
 
     /// DELETE of one version of `key`: the status.
     async fn delete_version(&self, bucket: &str, key: &str, version: &str) -> u16 {
-        let b = Bucket::new(
-            self.endpoint.parse().unwrap(),
-            UrlStyle::Path,
-            bucket.to_string(),
-            "us-east-1",
-        )
-        .unwrap();
-        let creds = rusty_s3::Credentials::new(ACCESS_KEY, SECRET);
+        let (b, creds) = self.raw(bucket);
         let mut delete = b.delete_object(Some(&creds), key);
         delete.query_mut().insert("versionId", version.to_string());
         let url = delete.sign(Duration::from_secs(60));
