@@ -733,6 +733,18 @@ async fn the_log_can_belong_to_a_role_nobody_logs_in_as(pool: PgPool) {
             .unwrap(),
         Signed::New(20)
     );
+    // Partitions made later belong to the owner too, and the writer holds nothing on any.
+    assert_eq!(storage::partitions::make(&writer, 5).await.unwrap(), 3);
+    let partitions: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT DISTINCT tableowner::text, \
+         has_table_privilege('trailkeep_writer', ('public.' || tablename)::regclass, \
+                             'SELECT, INSERT, UPDATE, DELETE, TRUNCATE') \
+         FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'audit\\_entries\\_%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(partitions, [("trailkeep_owner".to_string(), false)]);
 }
 
 // --- Origins ------------------------------------------------------------------------------
@@ -1228,7 +1240,16 @@ async fn exports_whose_clients_read_nothing_are_dropped(pool: PgPool) {
     for _ in 0..2 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(request.as_bytes()).await.unwrap();
-        idle.push(s); // never read
+        idle.push(s); // never read past the status line
+    }
+    // Each has taken its place once its response has begun (else a probe below could take a
+    // place first, and the later idle export would be the one refused).
+    for s in idle.iter_mut() {
+        let mut head = vec![0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(s, &mut head)
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&head), "HTTP/1.1 200");
     }
     let k = &k;
     let status = |addr| async move {

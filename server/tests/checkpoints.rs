@@ -194,6 +194,7 @@ async fn a_checkpoint_saved_outside_detects_a_truncated_tail(pool: PgPool) {
         &pool,
         &[
             "DELETE FROM audit_entries WHERE seq >= 45",
+            "DELETE FROM entry_ids WHERE seq >= 45",
             "UPDATE chain_head SET next_seq = 45, \
              head_hash = (SELECT chain_hash FROM audit_entries WHERE seq = 44)",
             "DELETE FROM checkpoints",

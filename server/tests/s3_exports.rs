@@ -504,6 +504,7 @@ impl World {
     async fn new(pool: &PgPool) -> World {
         let root = std::env::temp_dir().join(format!("trailkeep-s3-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&root).unwrap();
+        common::partitions_through(pool, "2027-12-01T00:00:00Z").await;
         World {
             owner: pool.clone(),
             writer: common::writer_pool(pool).await,

@@ -51,6 +51,7 @@ struct World {
 
 impl World {
     async fn new(pool: &PgPool) -> World {
+        common::partitions_through(pool, "2027-12-01T00:00:00Z").await;
         World {
             owner: pool.clone(),
             writer: common::writer_pool(pool).await,

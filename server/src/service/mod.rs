@@ -15,6 +15,7 @@ pub mod keys;
 pub mod live;
 pub mod months;
 pub mod outbound;
+pub mod partitions;
 pub mod password_checks;
 pub mod periodic;
 pub mod s3;

@@ -8,6 +8,7 @@ pub mod exports;
 pub mod ingest_usage;
 pub mod invitations;
 pub mod live;
+pub mod partitions;
 pub mod pools;
 pub mod query;
 pub mod saved_searches;

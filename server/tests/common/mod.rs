@@ -250,6 +250,16 @@ pub fn events(action: &str, n: usize) -> Vec<trailkeep::domain::entry::event::Ne
     trailkeep::domain::entry::event::parse_batch(&Value::Array(batch)).expect("valid events")
 }
 
+/// Makes the log's monthly partitions from now through the month of `through` (as the owner):
+/// for tests that record entries at chosen future instants.
+pub async fn partitions_through(owner: &PgPool, through: &str) {
+    sqlx::query("SELECT audit_entries_add_partitions(now(), $1::timestamptz)")
+        .bind(through)
+        .execute(owner)
+        .await
+        .unwrap();
+}
+
 /// The test database's URL (for a process of its own): DATABASE_URL with the database name
 /// replaced.
 pub async fn url_of(pool: &PgPool) -> String {
@@ -277,11 +287,13 @@ pub async fn cut_tail_as_owner(pool: &PgPool, keep: i64) {
         .execute(&mut *conn)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM audit_entries WHERE seq >= $1")
-        .bind(keep)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    for table in ["audit_entries", "entry_ids"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= $1"))
+            .bind(keep)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
     sqlx::query(
         "UPDATE chain_head SET next_seq = $1, \
          head_hash = (SELECT chain_hash FROM audit_entries WHERE seq = $1 - 1)",

@@ -7,8 +7,8 @@ use super::CliError;
 use crate::infra::{config, http, keyfile};
 use crate::storage;
 
-/// Serves until SIGTERM or Ctrl-C: the pools, the background workers (the tree integrator,
-/// the checkpoint signer, the sign-in summariser, the export scheduler), the HTTP server, then a graceful drain.
+/// Serves until SIGTERM or Ctrl-C: the pools, the background workers (the partition keeper, the tree
+/// integrator, the checkpoint signer, the sign-in summariser, the export scheduler), the HTTP server, then a graceful drain.
 pub async fn serve(url: Option<String>) -> Result<(), CliError> {
     // One TLS stack for every outbound call: rustls with ring, before any client is built.
     crate::service::outbound::install_tls();
@@ -35,7 +35,17 @@ pub async fn serve(url: Option<String>) -> Result<(), CliError> {
     let memory = crate::service::checkpoints::Memory::beside(&log.key_file);
     state.signer_memory = Some(std::sync::Arc::new(memory.clone()));
     state.signing_key = Some(std::sync::Arc::new(key.clone()));
+    // Before serving: an append needs the partition of its month (a failure here is logged
+    // and retried by the keeper; /readyz tells when too few months are ahead).
+    if let Err(e) = crate::service::partitions::keep_ahead(&state.pool).await {
+        tracing::warn!(error = %e, "making the log's monthly partitions failed; retrying");
+    }
     let shutdown = state.shutdown.clone();
+    let stopping = shutdown.clone();
+    tokio::spawn(crate::service::partitions::run(
+        state.pool.clone(),
+        async move { stopping.started().await },
+    ));
     let stopping = shutdown.clone();
     tokio::spawn(crate::service::tree::run(state.pool.clone(), async move {
         stopping.started().await

@@ -93,6 +93,16 @@ impl ApiError {
         if crate::storage::is_statement_timeout(&e) {
             return Self::too_slow();
         }
+        if crate::storage::partitions::is_missing(&e) {
+            tracing::error!(error = %e, "the log has no partition for this month");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the log has no partition for this month yet (the server makes them at start-up \
+                 and hourly; /readyz says how many months ahead exist); nothing was stored, \
+                 retry later",
+            )
+            .with_retry_after(60);
+        }
         if matches!(e, sqlx::Error::PoolTimedOut) {
             POOL_TIMEOUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

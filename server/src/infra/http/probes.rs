@@ -1,5 +1,6 @@
 //! Probes for orchestrators: `/healthz` says the process serves; `/readyz` says it can do its
-//! work (database reachable, schema current, live listener connected once started), and
+//! work (database reachable, schema current, live listener connected once started, the log's
+//! monthly partitions at least a month ahead), and
 //! whether the Merkle tree can grow and its checkpoints be signed. Both are public and say nothing secret.
 
 use axum::{extract::State, http::StatusCode, Json};
@@ -36,6 +37,10 @@ pub struct Readiness {
     /// serving; the check named as `trailkeep verify` names it), `no key` (this process holds
     /// no log key), or `unknown`.
     pub checkpoints: String,
+    /// `N months ahead`: the log's monthly partitions reach N whole months past the current
+    /// one (fewer than one and the server is not ready: next month's appends would fail), or
+    /// `unknown` (database unreachable or schema behind).
+    pub partitions: String,
 }
 
 /// `GET /readyz`: 200 when ready, 503 with the failing part otherwise.
@@ -59,7 +64,21 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Some(false) => "reconnecting",
     };
     let integrity = integrity(&state, migrations == "current").await;
-    let ready = reachable && migrations == "current" && live_listener != "reconnecting";
+    let ahead = if migrations == "current" {
+        match storage::partitions::months_ahead(&state.pool).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: cannot read the log's partitions");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let ready = reachable
+        && migrations == "current"
+        && live_listener != "reconnecting"
+        && ahead.is_some_and(|n| n >= crate::service::partitions::READY_AHEAD);
     let status = if ready {
         StatusCode::OK
     } else {
@@ -75,6 +94,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             integrity: integrity.word(),
             merkle_tree: integrity.merkle_tree,
             checkpoints: integrity.checkpoints,
+            partitions: match ahead {
+                Some(1) => "1 month ahead".into(),
+                Some(n) => format!("{n} months ahead"),
+                None => "unknown".into(),
+            },
         }),
     )
 }
