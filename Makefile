@@ -21,7 +21,7 @@ BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
 
-.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-bundle bench-tree bench-sign-in bench-export-abandon
+.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-bundle bench-tree bench-sign-in bench-export-abandon bench-partitions
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -185,3 +185,11 @@ bench-export-abandon: bench-bin
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
 	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_abandon) $(BENCH) export-abandon --entries $${ENTRIES_PDF:-20000}
+
+# Migration 0030 (the log partitioned by month) on ENTRIES_CONVERSION entries (default 1,000,000)
+# written by the previous migrations into a scratch database: how long it holds the log.
+bench-partitions:
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; \
+	server/scripts/bench-partition-conversion.sh $${ENTRIES_CONVERSION:-1000000}
