@@ -86,22 +86,40 @@ CREATE TRIGGER entry_ids_no_truncate BEFORE TRUNCATE ON entry_ids
 
 -- The partition of the month holding `at` (UTC), and its name: audit_entries_YYYYmMM.
 CREATE FUNCTION audit_entries_partition_name(at timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     RETURN 'audit_entries_' || to_char(at AT TIME ZONE 'UTC', 'YYYY"m"MM');
+
+-- Whether the table `name` is a partition of the log. A name alone proves nothing: a table of
+-- that name that is not attached would make the keeper skip its month.
+CREATE FUNCTION audit_entries_is_partition(name text) RETURNS boolean
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+                       JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                       WHERE i.inhparent = 'public.audit_entries'::regclass
+                         AND c.relnamespace = 'public'::regnamespace AND c.relname = name);
+    END;
+
+-- What serialises the partition makers: a table only the owner can lock (an advisory lock
+-- could be taken, and held, by any role).
+CREATE TABLE audit_partitions_lock ();
+REVOKE ALL ON audit_partitions_lock FROM PUBLIC;
 
 -- Makes the missing partitions of the months from the one holding `from_month` through the one
 -- holding `through_month` (UTC); returns how many it made. The one way partitions come to
 -- exist, run as the owner only: by this migration, and by audit_entries_make_partitions()
--- below. Serialised across server processes by a transaction-scoped advisory lock; waits at
--- most 5 s for a lock (a long read holding the parent), so it never queues every reader behind
--- it: the caller tries again later, with months of margin. A partition is made as a table LIKE
--- the parent (generated columns generated) and then attached, which takes SHARE UPDATE
--- EXCLUSIVE on the parent: appends and reads go on.
+-- below. Serialised across server processes; waits at most 5 s for a lock (a long read holding
+-- the parent, or a transaction holding api_keys, which ATTACH locks to clone the foreign key),
+-- so it never queues every reader behind it: the caller tries again later, with months of
+-- margin. A partition is made as a table LIKE the parent (generated columns generated) and
+-- then attached, which takes SHARE UPDATE EXCLUSIVE on the parent: appends and reads go on.
+-- Bounds are written as ISO text in UTC whatever the caller's DateStyle.
 CREATE FUNCTION audit_entries_add_partitions(from_month timestamptz, through_month timestamptz)
     RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp
     SET TimeZone = 'UTC'
+    SET DateStyle = 'ISO, YMD'
     SET lock_timeout = '5s'
     AS $$
 DECLARE
@@ -114,14 +132,20 @@ BEGIN
         RAISE EXCEPTION 'audit_entries_add_partitions: give two months, the last at most two years ahead (not % to %)', from_month, through_month
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM pg_advisory_xact_lock(7264011, 1);
+    LOCK TABLE public.audit_partitions_lock IN EXCLUSIVE MODE;
     WHILE m <= through_month LOOP
         name := public.audit_entries_partition_name(m);
-        IF to_regclass('public.' || quote_ident(name)) IS NULL THEN
+        IF NOT public.audit_entries_is_partition(name) THEN
+            IF to_regclass('public.' || quote_ident(name)) IS NOT NULL THEN
+                RAISE EXCEPTION 'public.% exists but is not a partition of audit_entries: as the owner, rename or drop it; the server then makes the partition', name
+                    USING ERRCODE = 'duplicate_table';
+            END IF;
             EXECUTE format('CREATE TABLE public.%I (LIKE public.audit_entries '
                            'INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)', name);
             EXECUTE format('ALTER TABLE public.audit_entries ATTACH PARTITION public.%I '
-                           'FOR VALUES FROM (%L) TO (%L)', name, m, m + interval '1 month');
+                           'FOR VALUES FROM (%L) TO (%L)', name,
+                           to_char(m, 'YYYY-MM-DD') || ' 00:00:00+00',
+                           to_char(m + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
             EXECUTE format('CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON public.%I '
                            'FOR EACH STATEMENT EXECUTE FUNCTION public.audit_entries_reject_change()',
                            name);
@@ -141,6 +165,7 @@ CREATE FUNCTION audit_entries_make_partitions(ahead integer) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public, pg_temp
     SET TimeZone = 'UTC'
+    SET DateStyle = 'ISO, YMD'
     AS $$
 BEGIN
     IF ahead IS NULL OR ahead < 1 OR ahead > 24 THEN
@@ -155,16 +180,21 @@ REVOKE ALL ON FUNCTION audit_entries_make_partitions(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit_entries_make_partitions(integer) TO trailkeep_writer;
 
 -- How many whole months after the current one (UTC) have their partition, counted without a
--- gap (at most 24): what /readyz reads. 0 means an append next month would fail.
+-- gap (at most 24): what /readyz reads. 0 means an append next month would fail; -1 that the
+-- current month has none (appends fail now).
 CREATE FUNCTION audit_entries_months_ahead() RETURNS integer
     LANGUAGE sql STABLE
     SET TimeZone = 'UTC'
     BEGIN ATOMIC
         SELECT coalesce(min(n) - 1, 24)::integer
-        FROM generate_series(1, 25) AS n
-        WHERE to_regclass('public.' || quote_ident(public.audit_entries_partition_name(
-                  date_trunc('month', now()) + make_interval(months => n)))) IS NULL;
+        FROM generate_series(0, 25) AS n
+        WHERE NOT public.audit_entries_is_partition(public.audit_entries_partition_name(
+                  date_trunc('month', now()) + make_interval(months => n)));
     END;
+
+-- No one but the owner creates anything in the schema (databases made before PostgreSQL 15
+-- let every role; a table named like next month's partition would be one way to stall it).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 -- The months the log already covers, the current one and two ahead; then the log itself.
 SELECT audit_entries_add_partitions(
@@ -259,3 +289,6 @@ REVOKE ALL ON audit_entries FROM PUBLIC;
 GRANT SELECT, INSERT ON audit_entries TO trailkeep_writer;
 REVOKE ALL ON entry_ids FROM PUBLIC;
 GRANT SELECT ON entry_ids TO trailkeep_writer;
+
+-- The planner's statistics of the new table (autovacuum never analyses a partitioned parent).
+ANALYZE audit_entries;

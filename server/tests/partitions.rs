@@ -310,8 +310,14 @@ async fn partitions_are_reached_only_through_the_log(pool: PgPool) {
         "SELECT audit_entries_add_partitions(now(), now() + interval '20 months')".into(),
         format!("ALTER TABLE audit_entries DETACH PARTITION {this_month}"),
         format!("DROP TABLE {this_month}"),
+        // Holding what serialises the makers, or a table named like a month to come.
+        "LOCK TABLE audit_partitions_lock IN ACCESS SHARE MODE".into(),
+        "CREATE TABLE public.audit_entries_2099m01 (x int)".into(),
     ] {
-        let err = sqlx::query(&sql).execute(&writer).await.unwrap_err();
+        // In a transaction of its own (LOCK needs one).
+        let mut tx = writer.begin().await.unwrap();
+        let err = sqlx::query(&sql).execute(&mut *tx).await.unwrap_err();
+        drop(tx);
         let text = err.to_string();
         assert!(
             text.contains("permission denied") || text.contains("must be owner"),
@@ -319,9 +325,41 @@ async fn partitions_are_reached_only_through_the_log(pool: PgPool) {
         );
     }
     assert_eq!(entries::count_all(&pool).await.unwrap(), 0);
-    // Asking for more months is the writer's to do, within bounds (the database says which).
+    // Asking for more months is the writer's to do, within bounds (the database says which),
+    // and the bounds are the months' whatever the session's DateStyle (German day.month read
+    // back as MDY would give days of January).
     assert_eq!(partitions::make(&writer, 2).await.unwrap(), 0);
-    assert_eq!(partitions::make(&writer, 5).await.unwrap(), 3);
+    let mut conn = writer.acquire().await.unwrap();
+    sqlx::query("SET DateStyle = 'German, MDY'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(partitions::make(&mut *conn, 5).await.unwrap(), 3);
+    drop(conn);
+    let mut owner = pool.acquire().await.unwrap();
+    for sql in ["SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'"] {
+        sqlx::query(sql).execute(&mut *owner).await.unwrap();
+    }
+    let bounds: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+         JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'audit_entries'::regclass ORDER BY 1",
+    )
+    .fetch_all(&mut *owner)
+    .await
+    .unwrap();
+    drop(owner);
+    for (name, bound) in &bounds {
+        let (y, m): (i32, u32) = (name[14..18].parse().unwrap(), name[19..21].parse().unwrap());
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        assert_eq!(
+            bound,
+            &format!(
+                "FOR VALUES FROM ('{y}-{m:02}-01 00:00:00+00') TO ('{ny}-{nm:02}-01 00:00:00+00')"
+            ),
+            "{name}"
+        );
+    }
     let err = partitions::make(&writer, 25).await.unwrap_err();
     assert!(err.to_string().contains("1 to 24 months"), "{err}");
     assert_eq!(partitions::months_ahead(&writer).await.unwrap(), 5);
@@ -513,4 +551,33 @@ async fn readiness_needs_next_months_partition(pool: PgPool) {
 
 fn readyz() -> Request<Body> {
     Request::get("/readyz").body(Body::empty()).unwrap()
+}
+
+/// A table named like a month to come that is not a partition (only the owner can create one
+/// now) is not taken for that month's partition: the keeper refuses, naming it, and `/readyz`
+/// counts only real partitions.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_table_named_like_a_partition_is_not_taken_for_one(pool: PgPool) {
+    let writer = common::writer_pool(&pool).await;
+    let third = format!(
+        "audit_entries_{}",
+        (Utc::now().date_naive().with_day(1).unwrap() + chrono::Months::new(3)).format("%Ym%m")
+    );
+    sqlx::query(&format!("CREATE TABLE public.{third} (x int)"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = partitions::make(&writer, 4).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("public.{third} exists but is not a partition")),
+        "{err}"
+    );
+    assert_eq!(partitions::months_ahead(&writer).await.unwrap(), 2);
+    sqlx::query(&format!("DROP TABLE public.{third}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(partitions::make(&writer, 4).await.unwrap(), 2);
+    assert_eq!(partitions::months_ahead(&writer).await.unwrap(), 4);
 }

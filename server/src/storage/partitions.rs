@@ -14,7 +14,7 @@ pub async fn make(db: impl PgExecutor<'_>, ahead: i32) -> Result<i32, sqlx::Erro
 }
 
 /// How many whole months after the current one (UTC) already have their partition, without a
-/// gap (at most 24).
+/// gap (at most 24); -1 when the current month has none.
 pub async fn months_ahead(db: impl PgExecutor<'_>) -> Result<i32, sqlx::Error> {
     sqlx::query_scalar("SELECT audit_entries_months_ahead()")
         .fetch_one(db)
@@ -23,9 +23,10 @@ pub async fn months_ahead(db: impl PgExecutor<'_>) -> Result<i32, sqlx::Error> {
 
 /// Whether PostgreSQL refused a row because no partition holds its `recorded_at` month (the
 /// keeper has not made it: see [`months_ahead`]). Nothing was stored; retrying once the
-/// partition exists succeeds.
+/// partition exists succeeds. Told by the error's fields, not its (translatable) words.
 pub fn is_missing(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db)
         if db.code().as_deref() == Some("23514")
-            && db.message().starts_with("no partition of relation"))
+            && db.table() == Some("audit_entries")
+            && db.constraint().is_none())
 }

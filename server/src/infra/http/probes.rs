@@ -38,8 +38,9 @@ pub struct Readiness {
     /// no log key), or `unknown`.
     pub checkpoints: String,
     /// `N months ahead`: the log's monthly partitions reach N whole months past the current
-    /// one (fewer than one and the server is not ready: next month's appends would fail), or
-    /// `unknown` (database unreachable or schema behind).
+    /// one (fewer than one and the server is not ready: next month's appends would fail),
+    /// `none for this month` (appends fail now), or `unknown` (database unreachable or schema
+    /// behind).
     pub partitions: String,
 }
 
@@ -95,6 +96,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             merkle_tree: integrity.merkle_tree,
             checkpoints: integrity.checkpoints,
             partitions: match ahead {
+                Some(n) if n < 0 => "none for this month".into(),
                 Some(1) => "1 month ahead".into(),
                 Some(n) => format!("{n} months ahead"),
                 None => "unknown".into(),
