@@ -64,11 +64,17 @@ async fn record_at(owner: &PgPool, writer: &PgPool, at: &str, events: Vec<serde_
         .execute(owner)
         .await
         .unwrap();
+    append(writer, events).await.unwrap();
+}
+
+/// Appends `events` (JSON as the API takes it) through the append path.
+async fn append(
+    writer: &PgPool,
+    events: Vec<serde_json::Value>,
+) -> Result<Vec<entries::Appended>, entries::AppendError> {
     let batch =
         trailkeep::domain::entry::event::parse_batch(&serde_json::Value::Array(events)).unwrap();
-    entries::append(writer, Source::Trailkeep, batch)
-        .await
-        .unwrap();
+    entries::append(writer, Source::Trailkeep, batch).await
 }
 
 fn event(id: Option<&str>, action: &str, i: usize) -> serde_json::Value {
@@ -113,14 +119,12 @@ async fn converting_a_populated_log_keeps_every_hash_and_guarantee(pool: PgPool)
     }
     let writer = common::writer_pool(&pool).await;
     let retried = "0b7e2d4c-5f7a-4d7e-9c55-0a1b2c3d4e5f";
-    entries::append(
+    append(
         &writer,
-        Source::Trailkeep,
-        trailkeep::domain::entry::event::parse_batch(&serde_json::json!([
+        vec![
             event(Some(retried), "document.viewed", 0),
             event(None, "user.login", 1),
-        ]))
-        .unwrap(),
+        ],
     )
     .await
     .unwrap();
@@ -205,30 +209,11 @@ async fn converting_a_populated_log_keeps_every_hash_and_guarantee(pool: PgPool)
 
     // Idempotency by id across partitions: a retry is acknowledged with its first seq; the
     // same id with other content is a conflict; nothing is appended by either.
-    let acks = entries::append(
-        &writer,
-        Source::Trailkeep,
-        trailkeep::domain::entry::event::parse_batch(&serde_json::json!([event(
-            Some(retried),
-            "document.viewed",
-            0
-        )]))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let acks = append(&writer, vec![event(Some(retried), "document.viewed", 0)])
+        .await
+        .unwrap();
     assert_eq!(acks[0].seq, 0);
-    let conflict = entries::append(
-        &writer,
-        Source::Trailkeep,
-        trailkeep::domain::entry::event::parse_batch(&serde_json::json!([event(
-            Some(retried),
-            "document.deleted",
-            0
-        )]))
-        .unwrap(),
-    )
-    .await;
+    let conflict = append(&writer, vec![event(Some(retried), "document.deleted", 0)]).await;
     assert!(
         matches!(conflict, Err(entries::AppendError::Conflict { .. })),
         "{conflict:?}"
