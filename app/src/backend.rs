@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::account::SessionView;
 use crate::error::ConsoleError;
-use crate::exports::{ArchiveMonth, ExportRun, ExportSchedule, ScheduleSpec};
+use crate::exports::{
+    ArchiveMonth, ExportRun, ExportSchedule, RetentionPolicy, RetentionSpec, ScheduleSpec,
+};
 use crate::filter::{Filter, SavedSearch};
 use crate::invitations::{Invitation, InvitationFor, NewInvitation};
 use crate::keys::{ApiKey, NewSecret, Scope};
@@ -255,6 +257,14 @@ pub trait AdminBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, BackendResult<Vec<ExportRun>>>;
     /// Each month of the log, newest first, with the archive bundles that hold its entries.
     fn archive_months(&self) -> BoxFuture<'_, BackendResult<Vec<ArchiveMonth>>>;
+    /// The retention policy and the months it dropped.
+    fn retention_policy(&self) -> BoxFuture<'_, BackendResult<RetentionPolicy>>;
+    /// Sets the retention policy (checked), recorded as `retention.policy_updated`.
+    fn set_retention_policy(
+        &self,
+        by: Caller,
+        spec: RetentionSpec,
+    ) -> BoxFuture<'_, BackendResult<RetentionPolicy>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

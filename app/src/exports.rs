@@ -174,6 +174,31 @@ pub struct ArchiveMonth {
     /// entry was recorded in the month).
     pub archived: String,
     pub archives: Vec<ArchiveCopy>,
+    /// Its entries are in the database (`false`: retention dropped the month after its
+    /// bundle was read back and verified; only the archive holds them).
+    pub online: bool,
+}
+
+/// The retention policy: keep the current month and `keep_months` before it in the database;
+/// older months leave it once the schedule `schedule_id` (monthly, UTC, unfiltered bundles)
+/// archived them and the bundle was read back and verified. `None`: every month stays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetentionPolicy {
+    pub keep_months: Option<u32>,
+    pub schedule_id: Option<Uuid>,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The months already dropped, oldest first, and where their bundles are.
+    pub archived: Vec<crate::model::ArchivedPart>,
+}
+
+/// What an admin asks the policy to be (`keep_months: None`: keep every month).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetentionSpec {
+    pub keep_months: Option<u32>,
+    pub schedule_id: Option<Uuid>,
 }
 
 /// A bundle holding some of a month's entries.
@@ -207,6 +232,8 @@ pub enum ScheduleRefusal {
     RunNotFound,
     /// The run has no object to download (not succeeded, or its object is gone).
     NoObject(String),
+    /// The retention policy asked for (the words say what to change).
+    Retention(String),
 }
 
 impl fmt::Display for ScheduleRefusal {
@@ -222,7 +249,8 @@ impl fmt::Display for ScheduleRefusal {
             | ScheduleRefusal::Folder(m)
             | ScheduleRefusal::S3(m)
             | ScheduleRefusal::Period(m)
-            | ScheduleRefusal::NoObject(m) => f.write_str(m),
+            | ScheduleRefusal::NoObject(m)
+            | ScheduleRefusal::Retention(m) => f.write_str(m),
             ScheduleRefusal::NotFound => {
                 f.write_str("no such schedule (it may have been deleted): reload the page")
             }

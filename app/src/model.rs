@@ -420,6 +420,28 @@ pub struct EntryPage {
     /// `after_seq=<snapshot_seq>` continues it without a gap (-1 for an empty log).
     #[serde(default)]
     pub snapshot_seq: i64,
+    /// Months that retention dropped from the database and that may hold entries of this
+    /// filter's period: their entries are not in `entries`, but in the archive named (empty
+    /// when every entry the period can hold is online).
+    #[serde(default)]
+    pub archived: Vec<ArchivedPart>,
+}
+
+/// A month whose entries left the database for an archive bundle, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ArchivedPart {
+    /// `2027-01` (UTC), the month its entries were recorded in.
+    pub month: String,
+    /// Its entries: seqs `first_seq..end_seq`.
+    pub first_seq: i64,
+    pub end_seq: i64,
+    /// `directory` or `s3`, and the object (a path under the export directory, or
+    /// `s3://bucket/key`), its version, and its SHA-256 (hex).
+    pub destination: String,
+    pub location: String,
+    pub version: Option<String>,
+    pub sha256: String,
 }
 
 /// What the console's integrity badge checks in the browser: the latest signed checkpoint (a

@@ -182,3 +182,60 @@ test('the month view shows each month of the log online, and which are archived'
   await months.scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'test-results/exports-months.png', fullPage: true });
 });
+
+test('the retention policy is set through its form, only with a schedule that can archive whole months', async ({ page, browser }) => {
+  await ready(page);
+  await page.goto('/exports');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const policy = page.getByTestId('retention-policy');
+  await expect(policy.getByTestId('retention-summary')).toContainText('Every month stays in the database');
+  // A schedule that can archive for retention: monthly, UTC, bundle, no filter.
+  await page.getByTestId('new-schedule').click();
+  const form = page.getByTestId('schedule-form');
+  const name = unique('Monthly archive');
+  await form.getByTestId('schedule-name').pressSequentially(name, { delay: 30 });
+  await form.getByTestId('schedule-cadence').selectOption('monthly');
+  await form.getByTestId('schedule-zone').fill('');
+  await form.getByTestId('schedule-zone').pressSequentially('UTC', { delay: 40 });
+  await form.getByTestId('schedule-filter').fill('');
+  await form.getByTestId('schedule-save').click();
+  await expect(form).toHaveCount(0);
+
+  const option = page.getByTestId('retention-schedule').locator('option', { hasText: name });
+  await expect(option).toHaveCount(1);
+  const id = await option.getAttribute('value');
+  await page.getByTestId('retention-schedule').selectOption(id!);
+  await page.getByTestId('retention-keep').fill('');
+  await page.getByTestId('retention-keep').pressSequentially('13', { delay: 60 });
+  await page.getByTestId('retention-save').click();
+  await expect(policy.getByTestId('retention-summary')).toContainText(
+    `The current month and the 13 before it stay in the database. Each older month is archived by “${name}”`,
+  );
+  await expect(policy).toContainText('by admin@company.com');
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await accessible(page, `the retention policy (${scheme})`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await policy.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'test-results/exports-retention.png', fullPage: true });
+
+  // A compliance officer reads it, without the form.
+  const auditor = await signInAs(browser, 'auditor@company.com', '/exports');
+  await expect(auditor.getByTestId('retention-summary')).toContainText('the 13 before it');
+  await expect(auditor.getByTestId('retention-form')).toHaveCount(0);
+  await auditor.context().close();
+
+  // The change is in the audit log; then every month stays again.
+  const api = await page.request.get('/api/v1/events?action=retention.policy_updated&limit=1', {
+    headers: { Authorization: `Bearer ${ingestKey}` },
+  });
+  const recorded = (await api.json()).entries[0];
+  expect(recorded.details.after).toEqual({ keep_months: 13, schedule_id: id });
+  expect(recorded.actor.email ?? recorded.actor.id).toContain('admin@company.com');
+  await page.goto('/exports');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByTestId('retention-schedule').selectOption('');
+  await page.getByTestId('retention-save').click();
+  await expect(page.getByTestId('retention-summary')).toContainText('Every month stays in the database');
+});

@@ -663,7 +663,7 @@ async fn a_schedule_writes_locked_verifiable_bundles_to_s3(pool: PgPool) {
         .unwrap();
     let bytes = std::fs::read(&copy).unwrap();
     assert_eq!(Sha256::digest(&bytes).to_vec(), run.sha256.clone().unwrap());
-    let verified = trailkeep::infra::verify_bundle::verify(&copy, w.key.verifier())
+    let verified = trailkeep::service::bundle_file::verify(&copy, w.key.verifier())
         .unwrap()
         .expect("the bundle read back from S3 verifies");
     assert_eq!(verified.summary.manifest.count, 25);
@@ -723,6 +723,87 @@ async fn a_schedule_writes_locked_verifiable_bundles_to_s3(pool: PgPool) {
         ..row
     };
     assert!(schedules::credentials_of(&moved, &seal).is_none());
+}
+
+/// Retention reads a month's bundle back from S3 by the version it was given, verifies it and
+/// only then drops the month; a newer object put under the same key changes nothing.
+#[sqlx::test(migrations = "../migrations")]
+async fn retention_reads_the_locked_version_back_from_s3_before_dropping_a_month(pool: PgPool) {
+    use trailkeep::service::retention::{self, Retained};
+    let s3 = S3::start().await;
+    s3.bucket("audit-archive", true).await;
+    let w = World::new(&pool).await;
+    let seal = w.seal();
+    let spec = ScheduleSpec {
+        name: "Monthly to S3".into(),
+        cadence: "monthly".into(),
+        ..s3_spec(&s3.endpoint, "audit-archive")
+    };
+    let created = schedules::create(
+        &w.writer,
+        &spec,
+        Some(&seal),
+        &Acting::cli(),
+        utc("2027-01-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    w.record_at("2027-01-10T10:00:00Z", 5).await;
+    w.record_at("2027-02-10T10:00:00Z", 3).await;
+    w.record_at("2027-03-01T00:01:00Z", 1).await;
+    let s = w.scheduler(S3::outbound());
+    let outcomes = s.tick(utc("2027-03-01T00:05:00Z")).await.unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    let done = runs(&w, created.id).await;
+    let january = &done[0];
+    let key = january
+        .object_key
+        .as_deref()
+        .unwrap()
+        .strip_prefix("s3://audit-archive/")
+        .unwrap()
+        .to_string();
+    // Someone with the bucket's keys puts other bytes under the same key: a new version.
+    let store = s3.store("audit-archive");
+    let other = w.root.join("other.tar.gz");
+    std::fs::write(&other, b"not the bundle").unwrap();
+    store
+        .put_file(&other, &key, utc("2027-03-01T00:06:00Z"))
+        .await
+        .unwrap();
+
+    retention::set_policy(&w.writer, Some((1, created.id)), &Acting::cli(), Utc::now())
+        .await
+        .unwrap();
+    let outcomes = s.retain(utc("2027-03-01T01:00:00Z")).await.unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Retained::Dropped { month, .. }
+            if *month == utc("2027-01-01T00:00:00Z"))),
+        "{outcomes:?} {:?}",
+        s3.refused()
+    );
+    let archived = trailkeep::storage::retention::archived(&w.owner)
+        .await
+        .unwrap();
+    assert_eq!(archived.len(), 1);
+    assert_eq!(archived[0].destination, "s3");
+    assert_eq!(archived[0].location, january.object_key.clone().unwrap());
+    assert_eq!(archived[0].object_version, january.object_version);
+    assert_eq!(archived[0].end_seq - archived[0].first_seq, 5);
+    let size = entries::count_all(&w.owner).await.unwrap();
+    assert_eq!(
+        trailkeep::service::chain::verify(&w.owner).await.unwrap(),
+        Ok(size)
+    );
+    // February is kept by the policy; its bundle stays where it is.
+    let feb: bool =
+        sqlx::query_scalar("SELECT to_regclass('public.audit_entries_2027m02') IS NOT NULL")
+            .fetch_one(&w.owner)
+            .await
+            .unwrap();
+    assert!(feb);
 }
 
 #[tokio::test]

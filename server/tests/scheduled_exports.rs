@@ -19,9 +19,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use trailkeep::domain::export::bundle;
 use trailkeep::domain::integrity::checkpoint::SigningKey;
-use trailkeep::infra::verify_bundle;
 use trailkeep::service::accounts::Acting;
 use trailkeep::service::archive::Archiver;
+use trailkeep::service::bundle_file;
 use trailkeep::service::destination::ExportRoot;
 use trailkeep::service::scheduler::{Outcome, Scheduler};
 use trailkeep::service::schedules;
@@ -201,8 +201,8 @@ fn verify(
     path: &Path,
     previous: Option<&Path>,
     key: &SigningKey,
-) -> Result<verify_bundle::Verified, app::integrity::Finding> {
-    verify_bundle::verify_chain(path, previous, key.verifier())
+) -> Result<bundle_file::Verified, app::integrity::Finding> {
+    bundle_file::verify_chain(path, previous, key.verifier())
         .unwrap()
         .map(|(v, _)| v)
 }

@@ -7,7 +7,9 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::exports::{ArchiveMonth, ExportRun, ExportSchedule, ScheduleSpec};
+use crate::exports::{
+    ArchiveMonth, ExportRun, ExportSchedule, RetentionPolicy, RetentionSpec, ScheduleSpec,
+};
 
 /// Runs per page of the history.
 pub const RUNS_PAGE: i64 = 50;
@@ -65,4 +67,17 @@ pub async fn list_runs(before: Option<Uuid>) -> Result<Vec<ExportRun>, ConsoleEr
 #[server(input = Json)]
 pub async fn list_archive_months() -> Result<Vec<ArchiveMonth>, ConsoleError> {
     viewer().await?.archive_months().await
+}
+
+/// The retention policy, and the months it dropped.
+#[server(input = Json)]
+pub async fn get_retention_policy() -> Result<RetentionPolicy, ConsoleError> {
+    viewer().await?.retention_policy().await
+}
+
+/// Sets the retention policy (admins).
+#[server(input = Json)]
+pub async fn save_retention_policy(spec: RetentionSpec) -> Result<RetentionPolicy, ConsoleError> {
+    let (backend, by) = super::admin().await?;
+    backend.set_retention_policy(by, spec).await
 }

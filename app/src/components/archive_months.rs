@@ -1,7 +1,8 @@
 //! Month by month, which of the log's entries are archived: each UTC month from the first
 //! entry to now with the entries recorded in it (its seq range), whether unfiltered archive
 //! bundles hold all of them, some, or none, and where those bundles are. A month is whole only
-//! when every seq of it is in a bundle (the server decides on seqs, not dates).
+//! when every seq of it is in a bundle (the server decides on seqs, not dates). A month that
+//! retention dropped is archived only.
 
 use leptos::prelude::*;
 
@@ -85,7 +86,15 @@ fn MonthRow(month: ArchiveMonth) -> impl IntoView {
             <th scope="row">{label}</th>
             <td class="num">{thousands(month.entries)}</td>
             <td>{seqs}</td>
-            <td>{if month.entries > 0 { "✓ Online" } else { "—" }}</td>
+            <td data-testid="month-online">{
+                if !month.online {
+                    "Dropped: archive only"
+                } else if month.entries > 0 {
+                    "✓ Online"
+                } else {
+                    "—"
+                }
+            }</td>
             <td class=format!("month-archived {}", month.archived)>{words}</td>
             <td><ul class="month-bundles">{bundles}</ul></td>
         </tr>

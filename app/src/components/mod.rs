@@ -2,6 +2,7 @@
 
 mod action_picker;
 mod archive_months;
+mod archived_notice;
 mod console_layout;
 mod copy_button;
 mod debounce;
@@ -26,6 +27,7 @@ mod picker_summary;
 mod recovery_codes_once;
 mod resource_filter;
 pub(crate) mod result_count;
+mod retention_policy;
 mod run_history;
 mod saved_searches;
 pub(crate) mod schedule_form;
@@ -50,6 +52,7 @@ mod volume_chart;
 
 pub use action_picker::ActionPicker;
 pub use archive_months::ArchiveMonths;
+pub use archived_notice::ArchivedNotice;
 pub use console_layout::{site_name_resource, ConsoleLayout, SITE_NAME};
 pub use copy_button::CopyButton;
 pub use debounce::Debounce;
@@ -74,6 +77,7 @@ pub use picker_summary::{panel_once_opened, track_open, PickerSummary};
 pub use recovery_codes_once::RecoveryCodesOnce;
 pub use resource_filter::ResourceFilter;
 pub use result_count::ResultCount;
+pub use retention_policy::RetentionPolicyPanel;
 pub use run_history::RunHistory;
 pub use saved_searches::SavedSearches;
 pub use schedule_form::{Editing, ScheduleForm};

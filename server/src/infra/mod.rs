@@ -6,5 +6,4 @@ pub mod config;
 pub mod http;
 pub mod keyfile;
 pub mod logging;
-pub mod verify_bundle;
 pub mod verify_export;

@@ -37,7 +37,8 @@ impl From<entries::AppendError> for AccountError {
                 tracing::error!(error = %e, "bug: an entry was not stored as it was hashed");
                 AccountError::Db(sqlx::Error::Protocol(e.to_string()))
             }
-            entries::AppendError::Conflict { id, .. } => {
+            entries::AppendError::Conflict { id, .. }
+            | entries::AppendError::Archived { id, .. } => {
                 AccountError::Invalid(format!("id {id} conflicts"))
             }
         }

@@ -50,6 +50,9 @@ pub enum ArchiveError {
     Proof(String),
     #[error("the stored log is not as expected: {0}")]
     Log(String),
+    /// The period reaches into a month retention dropped.
+    #[error("the period cannot be exported from the database: {0}")]
+    Archived(String),
 }
 
 impl From<TreeReadError> for ArchiveError {
@@ -205,6 +208,20 @@ impl Archiver {
         let size = entries::count_all(&mut *conn).await?;
         let first = first_recorded_at_or_after(&mut conn, period.start, size).await?;
         let end = first_recorded_at_or_after(&mut conn, period.end, size).await?;
+        if let Some(a) = storage::retention::archived_meeting(&mut *conn, period.start, period.end)
+            .await?
+            .first()
+        {
+            return Err(ArchiveError::Archived(format!(
+                "the entries {}..{} recorded in {} were archived to {} ({}) and left the \
+                 database: that bundle holds them",
+                a.first_seq,
+                a.end_seq,
+                a.month.format("%Y-%m"),
+                a.destination,
+                a.location
+            )));
+        }
         let before = chain_before(&mut conn, first).await?;
         let after = chain_before(&mut conn, end).await?;
         drop(conn);

@@ -283,6 +283,9 @@ impl Exporter {
             "expected_rows": snapshot.count,
             "completed": completed,
         });
+        if !snapshot.archived.is_empty() {
+            event.record.details["archived"] = json!(archived_parts(&snapshot));
+        }
         if let Err(e) = entries::append(&self.pool, Source::Trailkeep, vec![event]).await {
             tracing::error!(error = %e, "could not record export.downloaded");
         }
@@ -365,6 +368,8 @@ impl Exporter {
             generated_by: by.label(),
             count: snapshot.count,
             checkpoint: cut.footer(),
+            archived: (!snapshot.archived.is_empty())
+                .then(|| export::archived_words(&archived_parts(snapshot))),
         };
         let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<Vec<AuditEntry>>(2);
         let abandoned = Arc::new(AtomicBool::new(false));
@@ -460,6 +465,16 @@ async fn reads_too_slowly(floor: ExportFloor, taken: &AtomicU64, tx: &Body) {
     }
 }
 
+/// The snapshot's archived months, as exports name them.
+pub fn archived_parts(snapshot: &ExportSnapshot) -> Vec<app::model::ArchivedPart> {
+    snapshot
+        .archived
+        .iter()
+        .cloned()
+        .map(crate::storage::retention::ArchivedMonthRow::into_part)
+        .collect()
+}
+
 fn prologue(
     format: Format,
     canonical: &str,
@@ -484,6 +499,7 @@ fn prologue(
                 to,
                 generated_by: by.label(),
                 checkpoint: cut.note.clone(),
+                archived: archived_parts(snapshot),
             };
             let head = serde_json::to_string(&head).expect("the head serialises");
             format!(r#"{{"export":{head},"entries":["#).into_bytes()

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod acting;
 pub mod archive;
+pub mod bundle_file;
 pub mod chain;
 pub mod checkpoints;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod outbound;
 pub mod partitions;
 pub mod password_checks;
 pub mod periodic;
+pub mod retention;
 pub mod s3;
 pub mod scheduler;
 pub mod schedules;

@@ -1,7 +1,8 @@
 //! The month view of the Exports page: each UTC month from the log's first entry to now, the
 //! seq range recorded in it (found by binary search on seq, as a period is), and the
 //! unfiltered bundles that hold its entries — whole, in part, or not at all
-//! (`domain::export::months` decides on seqs).
+//! (`domain::export::months` decides on seqs) — and whether its entries are still in the
+//! database or were dropped by retention (`archived_months`).
 
 use app::exports::{ArchiveCopy, ArchiveMonth};
 use chrono::{DateTime, Utc};
@@ -26,6 +27,7 @@ pub async fn months(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ArchiveMont
     }
     bounds.push(size);
     let archives = stored::archives_between(&mut *conn, 0, size).await?;
+    let dropped = crate::storage::retention::archived(&mut *conn).await?;
     let mut out: Vec<ArchiveMonth> = list
         .iter()
         .enumerate()
@@ -48,6 +50,7 @@ pub async fn months(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<ArchiveMont
                 end_seq,
                 entries: end_seq - first_seq,
                 archived: coverage(first_seq, end_seq, &ranges).as_str().to_string(),
+                online: !dropped.iter().any(|d| d.month == *start),
                 archives: holding
                     .into_iter()
                     .map(|r| ArchiveCopy {

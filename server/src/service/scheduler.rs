@@ -33,6 +33,9 @@ pub const MAX_ATTEMPTS: i32 = 8;
 /// How often each process looks for work.
 pub const TICK: Duration = Duration::from_secs(10);
 
+/// How often each process applies the retention policy (`service::retention`).
+pub const RETAIN_EVERY: Duration = Duration::from_secs(3600);
+
 /// Periods planned per schedule per tick (a long outage catches up over a few ticks).
 const PLAN_AT_MOST: usize = 100;
 
@@ -169,7 +172,11 @@ impl Scheduler {
             Ok(false) => Outcome::LostLease { run: run.id },
             Err(e) => {
                 let error = e.to_string();
-                let retry = run.attempts < MAX_ATTEMPTS && !matches!(e, RunError::Other(_));
+                let retry = run.attempts < MAX_ATTEMPTS
+                    && !matches!(
+                        e,
+                        RunError::Other(_) | RunError::Archive(ArchiveError::Archived(_))
+                    );
                 let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
                 let retry_at = retry.then(|| {
                     at + chrono::Duration::from_std(backoff(run.attempts)).unwrap_or_default()
@@ -231,6 +238,7 @@ impl Scheduler {
             destination,
             object_version: object_version.clone(),
             filter: schedule.filter.clone(),
+            format: schedule.format.clone(),
             checkpoint_size: m.checkpoint_size as i64,
             chain_hash_after: app::integrity::hash_from_hex(&m.chain_hash_after)
                 .map(|h| h.to_vec())
@@ -308,11 +316,18 @@ impl Scheduler {
     /// Each [`TICK`] until `stop` resolves: plan and run, by the database's clock.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let work = async {
+            let mut retained: Option<Instant> = None;
             loop {
                 match stored::clock(self.pool()).await {
                     Ok(now) => {
                         if let Err(e) = self.tick(now).await {
                             tracing::warn!(error = %e, "the export scheduler's tick failed");
+                        }
+                        if retained.is_none_or(|at| at.elapsed() >= RETAIN_EVERY) {
+                            retained = Some(Instant::now());
+                            if let Err(e) = self.retain(now).await {
+                                tracing::warn!(error = %e, "applying the retention policy failed");
+                            }
                         }
                     }
                     Err(e) => {

@@ -110,41 +110,70 @@ pub enum TreeVerdict {
     Bad(Finding),
 }
 
-/// Recomputes the stored tree from the entries' fields (leaf hashes recomputed, never read),
-/// batch by batch in one snapshot, and compares every stored hash and the stored root. Memory
+/// Recomputes the stored tree from the entries' fields (leaf hashes recomputed, never read;
+/// for a month retention dropped, the tree's own stored leaves, proven in its bundle against
+/// a checkpoint), batch by batch in one snapshot, and compares every stored hash and the
+/// stored root. Memory
 /// stays bounded: each batch reads the few earlier hashes it builds on from the database, and
 /// those were compared already.
 pub async fn verify(pool: &PgPool) -> Result<TreeVerdict, IntegrateError> {
     let mut tx = storage::read_only_snapshot(pool).await?;
     let (size, stored_root) = storage::tree::state(&mut *tx).await?;
+    let archived: Vec<(u64, u64)> = storage::retention::archived(&mut *tx)
+        .await?
+        .iter()
+        .map(|a| (a.first_seq as u64, a.end_seq as u64))
+        .collect();
+    let is_archived = |seq: u64| archived.iter().any(|(a, b)| (*a..*b).contains(&seq));
     let mut at = 0u64;
     let mut root = tree::root(0, &tree::Hashes::default())?;
     while at < size {
-        let rows =
-            storage::entries::rows_by_seq(&mut *tx, at as i64, size.min(at + BATCH as u64) as i64)
-                .await?;
-        let mut leaves = Vec::with_capacity(rows.len());
-        for (k, row) in rows.iter().enumerate() {
-            let seq = at + k as u64;
-            if row.record.seq as u64 != seq {
-                return Ok(TreeVerdict::Bad(
-                    Finding::new(
-                        Check::Tree,
-                        format!("the tree covers {size} entries but entry {seq} is missing"),
-                    )
-                    .seq(seq as i64),
-                ));
+        let end = size.min(at + BATCH as u64);
+        let rows = storage::entries::rows_by_seq(&mut *tx, at as i64, end as i64).await?;
+        // An archived month's leaves are the tree's own stored ones: its entries left the log
+        // (they are proven in their bundle, against a checkpoint of this tree).
+        let kept: Vec<u64> = (at..end)
+            .filter(|s| is_archived(*s))
+            .map(tree::first_index)
+            .collect();
+        let kept = if kept.is_empty() {
+            tree::Hashes::default()
+        } else {
+            match storage::tree::hashes(&mut *tx, &kept).await {
+                Ok(h) => h,
+                Err(e) => return Ok(TreeVerdict::Bad(Finding::new(Check::Tree, e.to_string()))),
             }
-            leaves.push(row.record.leaf_hash());
-        }
-        if leaves.is_empty() {
-            return Ok(TreeVerdict::Bad(
-                Finding::new(
-                    Check::Tree,
-                    format!("the tree covers {size} entries but the log has {at}"),
-                )
-                .at(Place::TreeSize(size)),
-            ));
+        };
+        let mut rows = rows.iter();
+        let mut leaves = Vec::with_capacity((end - at) as usize);
+        for seq in at..end {
+            if is_archived(seq) {
+                match kept.get(tree::first_index(seq)) {
+                    Some(leaf) => leaves.push(leaf),
+                    None => {
+                        return Ok(TreeVerdict::Bad(
+                            Finding::new(
+                                Check::Tree,
+                                format!("the archived entry {seq}'s leaf is not in the tree"),
+                            )
+                            .seq(seq as i64),
+                        ))
+                    }
+                }
+                continue;
+            }
+            match rows.next() {
+                Some(row) if row.record.seq as u64 == seq => leaves.push(row.record.leaf_hash()),
+                _ => {
+                    return Ok(TreeVerdict::Bad(
+                        Finding::new(
+                            Check::Tree,
+                            format!("the tree covers {size} entries but entry {seq} is missing"),
+                        )
+                        .seq(seq as i64),
+                    ))
+                }
+            }
         }
         let count = leaves.len() as u64;
         let earlier = storage::tree::hashes(&mut *tx, &tree::needed_to_extend(at, count)).await?;

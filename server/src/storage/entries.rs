@@ -38,6 +38,10 @@ pub enum AppendError {
     /// A client-supplied id is already stored with other content (or repeated so in the batch).
     #[error("event {index}: id {id} is already stored with other content")]
     Conflict { index: usize, id: Uuid },
+    /// A client-supplied id names an entry of a month retention archived and dropped: its
+    /// content can no longer be compared here, and it cannot be appended twice.
+    #[error("event {index}: id {id} is stored as seq {seq}, in a month that was archived and left the database")]
+    Archived { index: usize, id: Uuid, seq: i64 },
     /// A row read back inside the append's transaction does not give the leaf hash computed
     /// before it was written: what was hashed is not what PostgreSQL stores. A bug (the batch
     /// is rolled back; the tree would stop at that entry otherwise).
@@ -312,18 +316,32 @@ pub async fn append_in(
     // Idempotent retries: ids the client chose that are already stored.
     let client_ids: Vec<Uuid> = events.iter().filter_map(|e| e.id).collect();
     let mut known: HashMap<Uuid, (EntryRecord, Vec<u8>)> = HashMap::new();
+    // Ids of entries whose month was archived and dropped (their rows are gone).
+    let mut archived: HashMap<Uuid, i64> = HashMap::new();
     if !client_ids.is_empty() {
-        let rows: Vec<StoredEntry> = sqlx::query_as(&format!(
-            // Ids live in `entry_ids` (the partitions have no index on them: 0030).
-            "SELECT {} FROM audit_entries \
-             WHERE seq = ANY(ARRAY(SELECT seq FROM entry_ids WHERE id = ANY($1)))",
-            row_columns()
-        ))
-        .bind(&client_ids)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in rows {
-            known.insert(row.record.id, (row.record, row.leaf_hash));
+        // Ids live in `entry_ids` (the partitions have no index on them: 0030).
+        let stored: Vec<(Uuid, i64)> =
+            sqlx::query_as("SELECT id, seq FROM entry_ids WHERE id = ANY($1)")
+                .bind(&client_ids)
+                .fetch_all(&mut *conn)
+                .await?;
+        if !stored.is_empty() {
+            let seqs: Vec<i64> = stored.iter().map(|(_, seq)| *seq).collect();
+            let rows: Vec<StoredEntry> = sqlx::query_as(&format!(
+                "SELECT {} FROM audit_entries WHERE seq = ANY($1)",
+                row_columns()
+            ))
+            .bind(&seqs)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                known.insert(row.record.id, (row.record, row.leaf_hash));
+            }
+            for (id, seq) in stored {
+                if !known.contains_key(&id) {
+                    archived.insert(id, seq);
+                }
+            }
         }
     }
 
@@ -332,6 +350,13 @@ pub async fn append_in(
     let mut new_rows = Columns::default();
     for (index, event) in events.into_iter().enumerate() {
         if let Some(id) = event.id {
+            if let Some(seq) = archived.get(&id) {
+                return Err(AppendError::Archived {
+                    index,
+                    id,
+                    seq: *seq,
+                });
+            }
             if let Some((stored, leaf)) = known.get(&id) {
                 if !event.matches_stored(stored, source) {
                     return Err(AppendError::Conflict { index, id });

@@ -74,12 +74,14 @@ pub struct RunRow {
     pub object_version: Option<String>,
     /// The filter the run was cut with (canonical; empty: every entry).
     pub filter: Option<String>,
+    /// The format it was written in (`bundle`, ...).
+    pub format: Option<String>,
 }
 
 const RUN_COLUMNS: &str = "id, schedule_id, period_start, period_end, manual, requested_by, \
     status, attempts, next_attempt_at, lease_owner, lease_until, created_at, started_at, \
     finished_at, first_seq, end_seq, entries, bytes, sha256, object_key, checkpoint_size, \
-    chain_hash_after, duration_ms, error, destination, object_version, filter";
+    chain_hash_after, duration_ms, error, destination, object_version, filter, format";
 
 /// Stores a new schedule.
 pub async fn insert_schedule(conn: &mut PgConnection, s: &ScheduleRow) -> Result<(), sqlx::Error> {
@@ -323,6 +325,8 @@ pub struct RunResult {
     pub destination: &'static str,
     pub object_version: Option<String>,
     pub filter: String,
+    /// The format it was written in.
+    pub format: String,
     pub checkpoint_size: i64,
     pub chain_hash_after: Vec<u8>,
     pub duration_ms: i64,
@@ -342,7 +346,7 @@ pub async fn succeed(
              lease_until = NULL, error = NULL, first_seq = $4, end_seq = $5, entries = $6, \
              bytes = $7, sha256 = $8, object_key = $9, checkpoint_size = $10, \
              chain_hash_after = $11, duration_ms = $12, destination = $13, object_version = $14, \
-             filter = $15 \
+             filter = $15, format = $16 \
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
     )
     .bind(run)
@@ -360,6 +364,7 @@ pub async fn succeed(
     .bind(r.destination)
     .bind(&r.object_version)
     .bind(&r.filter)
+    .bind(&r.format)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -456,6 +461,24 @@ pub async fn succeeded_ending_at(
     .await
 }
 
+/// Whether a run of `schedule` for the period `[start, end)` is pending or running.
+pub async fn open_run_for(
+    db: impl PgExecutor<'_>,
+    schedule: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM export_runs WHERE schedule_id = $1 AND period_start = $2 \
+         AND period_end = $3 AND status IN ('pending', 'running'))",
+    )
+    .bind(schedule)
+    .bind(start)
+    .bind(end)
+    .fetch_one(db)
+    .await
+}
+
 /// The database's clock (the one `recorded_at` is taken from).
 pub async fn clock(db: impl PgExecutor<'_>) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar("SELECT clock_timestamp()")
@@ -489,33 +512,47 @@ pub async fn archives_between(
     .await
 }
 
-/// The first entry's recorded_at, if the log holds any.
+/// The first entry's recorded_at, if the log holds any (the first archived month's start when
+/// its oldest entries were archived and dropped).
 pub async fn first_recorded_at(
     db: impl PgExecutor<'_>,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT recorded_at FROM audit_entries ORDER BY seq LIMIT 1")
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT least((SELECT min(month) FROM archived_months), \
+                      (SELECT recorded_at FROM audit_entries ORDER BY seq LIMIT 1))",
+    )
+    .fetch_one(db)
+    .await
 }
 
-/// Entry `seq`'s recorded_at.
+/// Entry `seq`'s recorded_at; for an entry of an archived (dropped) month, that month's first
+/// instant: as ordered along seq as the real ones, and exact at every month boundary (a
+/// period that meets an archived month cannot be read from the database any more, and is
+/// refused by its dates: `retention::archived_meeting`).
 pub async fn recorded_at(
     db: impl PgExecutor<'_>,
     seq: i64,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT recorded_at FROM audit_entries WHERE seq = $1")
-        .bind(seq)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT coalesce((SELECT recorded_at FROM audit_entries WHERE seq = $1), \
+                         (SELECT month FROM archived_months \
+                          WHERE $1 >= first_seq AND $1 < end_seq))",
+    )
+    .bind(seq)
+    .fetch_one(db)
+    .await
 }
 
-/// Entry `seq`'s chain hash.
+/// Entry `seq`'s chain hash (the last entry of an archived month's: as archived).
 pub async fn chain_hash_of(
     db: impl PgExecutor<'_>,
     seq: i64,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT chain_hash FROM audit_entries WHERE seq = $1")
-        .bind(seq)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT coalesce((SELECT chain_hash FROM audit_entries WHERE seq = $1), \
+                         (SELECT chain_hash_after FROM archived_months WHERE end_seq = $1 + 1))",
+    )
+    .bind(seq)
+    .fetch_one(db)
+    .await
 }

@@ -11,6 +11,7 @@ pub mod live;
 pub mod partitions;
 pub mod pools;
 pub mod query;
+pub mod retention;
 pub mod saved_searches;
 #[cfg(feature = "bench")]
 pub mod scratch;
@@ -139,6 +140,11 @@ where
 {
     let mut tx = on.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    // Before the snapshot is taken (LOCK takes none): a month that retention drops commits
+    // either wholly before it (its archived_months row seen) or after the transaction.
+    sqlx::query("LOCK TABLE ONLY audit_entries IN ACCESS SHARE MODE")
         .execute(&mut *tx)
         .await?;
     Ok(tx)

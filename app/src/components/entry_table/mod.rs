@@ -30,6 +30,7 @@ pub fn EntryTable(first_page: EntryPage, filter: CanonicalFilter) -> impl IntoVi
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let filter = StoredValue::new(filter);
     let newest = first_page.snapshot_seq;
+    let archived = first_page.archived.clone();
     let pages = Pages::new(first_page);
     let Pages {
         rows,
@@ -61,6 +62,7 @@ pub fn EntryTable(first_page: EntryPage, filter: CanonicalFilter) -> impl IntoVi
     };
     view! {
         <div class="table-area">
+        <crate::components::ArchivedNotice parts=archived/>
         // Above the table, never over a row.
         <Show when=move || { !live.at_top.get() && live.waiting() > 0 }>
                 <button type="button" class="new-entries-pill" data-testid="new-entries"

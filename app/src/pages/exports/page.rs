@@ -3,7 +3,7 @@
 //! S3-compatible bucket under Object Lock), a
 //! form to make one (prefilled from the audit log's "Schedule this export": `?new=1&filter=…`)
 //! or change one, "Run now", and the history of every run with its status, size, SHA-256 and
-//! a download; then month by month, which entries archives hold. Admins change schedules;
+//! a download; the retention policy; then month by month, which entries archives hold. Admins change schedules;
 //! compliance officers see and download. The server checks each call.
 
 use leptos::either::EitherOf3;
@@ -13,7 +13,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::exports::list_schedules;
 use crate::api::whoami;
 use crate::components::{
-    ArchiveMonths, ConsoleLayout, Editing, LoadFailed, RunHistory, ScheduleForm, ScheduleTable,
+    ArchiveMonths, ConsoleLayout, Editing, LoadFailed, RetentionPolicyPanel, RunHistory,
+    ScheduleForm, ScheduleTable,
 };
 use crate::model::Role;
 
@@ -106,10 +107,13 @@ fn ExportsView(admin: bool) -> impl IntoView {
         </Transition>
         <h2 class="section-title">"History"</h2>
         <RunHistory changed/>
+        <h2 class="section-title">"Retention"</h2>
+        <RetentionPolicyPanel admin changed/>
         <h2 class="section-title">"Months"</h2>
         <p class="page-intro">
             "Each month of the log, and whether archive bundles of every entry (unfiltered \
-             schedules) hold all of its entries. Every entry stays online: nothing is dropped."
+             schedules) hold all of its entries. A month leaves the database only under the \
+             retention policy, once its bundle was read back and verified."
         </p>
         <ArchiveMonths changed/>
     }

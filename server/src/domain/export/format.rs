@@ -49,6 +49,29 @@ pub struct ExportHead {
     /// The latest signed checkpoint when the export started (a C2SP signed note), which the
     /// proofs lead to; null before the first was signed.
     pub checkpoint: Option<String>,
+    /// Months of the period that retention moved out of the database: their entries are not
+    /// in this export but in the archive bundle named (absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archived: Vec<app::model::ArchivedPart>,
+}
+
+/// The archived months of an export in words: "2027-01 (3 entries, seqs 0–2) in
+/// s3://bucket/key; …", for a header, a PDF cover and the record of the export.
+pub fn archived_words(parts: &[app::model::ArchivedPart]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            format!(
+                "{} ({} entries, seqs {}-{}) in {}",
+                p.month,
+                p.end_seq - p.first_seq,
+                p.first_seq,
+                p.end_seq - 1,
+                p.location
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The last line of an NDJSON export of format version 2 or 3, `{"trailer": {…}}`: what the
@@ -412,6 +435,7 @@ mod tests {
             to: None,
             generated_by: String::new(),
             checkpoint: None,
+            archived: Vec::new(),
         };
         let doc = serde_json::to_value(JsonExport {
             export: head,

@@ -60,6 +60,24 @@ pub fn months(first: DateTime<Utc>, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, D
     out
 }
 
+/// The first month a retention policy keeping `keep` months keeps online at `now`: the
+/// current month and the `keep` before it stay; every month before the returned instant may
+/// go (once archived). The database applies the same rule (`audit_entries_drop_month`).
+pub fn kept_from(now: DateTime<Utc>, keep: u32) -> DateTime<Utc> {
+    let month = month_of(now);
+    let index = month.year() as i64 * 12 + month.month0() as i64 - keep as i64;
+    Utc.with_ymd_and_hms(
+        index.div_euclid(12) as i32,
+        index.rem_euclid(12) as u32 + 1,
+        1,
+        0,
+        0,
+        0,
+    )
+    .single()
+    .expect("the first of a month at midnight UTC exists")
+}
+
 /// How much of `first..end` the ranges `archives` (each `first..end`) cover.
 pub fn coverage(first: i64, end: i64, archives: &[(i64, i64)]) -> Coverage {
     if end <= first {
@@ -94,6 +112,26 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn retention_keeps_the_current_month_and_the_ones_before_it() {
+        assert_eq!(
+            kept_from(utc("2027-04-15T10:00:00Z"), 1),
+            utc("2027-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            kept_from(utc("2027-04-01T00:00:00Z"), 13),
+            utc("2026-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            kept_from(utc("2027-01-31T23:59:59Z"), 1),
+            utc("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            kept_from(utc("2027-01-01T00:00:00Z"), 24),
+            utc("2025-01-01T00:00:00Z")
+        );
     }
 
     #[test]

@@ -314,7 +314,7 @@ pub async fn run(args: Vec<String>) -> i32 {
             count,
             previous,
         } => {
-            if previous.is_some() || crate::infra::verify_bundle::is_bundle(&file).unwrap_or(false)
+            if previous.is_some() || crate::service::bundle_file::is_bundle(&file).unwrap_or(false)
             {
                 return verify::verify_bundle(&file, previous.as_deref(), &key);
             }

@@ -138,7 +138,7 @@ pub fn verify_bundle(file: &Path, previous: Option<&Path>, key: &str) -> i32 {
             return 2;
         }
     };
-    match crate::infra::verify_bundle::verify_chain(file, previous, &key) {
+    match crate::service::bundle_file::verify_chain(file, previous, &key) {
         Ok(Ok((this, before))) => {
             let s = &this.summary;
             let m = &s.manifest;
@@ -247,8 +247,33 @@ async fn verify_log(
         },
     };
     let pool = super::pool(url).await?;
+    let archived = crate::storage::retention::archived(&pool).await?;
     match chain::verify(&pool).await? {
-        Ok(entries) => println!("ok {entries} entries"),
+        Ok(entries) if archived.is_empty() => println!("ok {entries} entries"),
+        Ok(entries) => {
+            let held: i64 = archived.iter().map(|a| a.end_seq - a.first_seq).sum();
+            println!(
+                "ok {entries} entries: {} in the database, {held} archived (the chain crosses \
+                 each archived month by the hashes recorded when it was dropped)",
+                entries - held
+            );
+            for a in &archived {
+                println!(
+                    "archived seqs {}..{} (recorded in {}): {} {}{}, SHA-256 {}; check it with \
+                     `trailkeep verify-export`",
+                    a.first_seq,
+                    a.end_seq,
+                    a.month.format("%Y-%m"),
+                    a.destination,
+                    a.location,
+                    a.object_version
+                        .as_deref()
+                        .map(|v| format!(" (version {v})"))
+                        .unwrap_or_default(),
+                    to_hex(&a.sha256)
+                );
+            }
+        }
         Err(finding) => {
             println!("bad {finding}");
             return Ok(false);

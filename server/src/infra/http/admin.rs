@@ -7,7 +7,10 @@ use app::account::SessionView;
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
 use app::backend::{ClientFacts, CurrentSession};
 use app::error::ConsoleError;
-use app::exports::{ArchiveMonth, ExportRun, ExportSchedule, ScheduleRefusal, ScheduleSpec};
+use app::exports::{
+    ArchiveMonth, ExportRun, ExportSchedule, RetentionPolicy, RetentionSpec, ScheduleRefusal,
+    ScheduleSpec,
+};
 use app::invitations::{Invitation, InvitationFor, NewInvitation};
 use app::keys::{ApiKey, NewSecret, Scope};
 use app::model::Role;
@@ -537,6 +540,41 @@ impl AdminBackend for PgAdmin {
             crate::service::months::months(&self.pool, now)
                 .await
                 .map_err(archive_failed)
+        })
+    }
+
+    fn retention_policy(&self) -> BoxFuture<'_, BackendResult<RetentionPolicy>> {
+        Box::pin(async move {
+            crate::service::retention::policy(&self.pool)
+                .await
+                .map_err(db_failed)
+        })
+    }
+
+    fn set_retention_policy(
+        &self,
+        by: Caller,
+        spec: RetentionSpec,
+    ) -> BoxFuture<'_, BackendResult<RetentionPolicy>> {
+        Box::pin(async move {
+            let keep = match (spec.keep_months, spec.schedule_id) {
+                (None, _) => None,
+                (Some(k), Some(s)) => Some((k, s)),
+                (Some(_), None) => {
+                    return Err(ConsoleError::Schedule(ScheduleRefusal::Retention(
+                        "choose the schedule that archives the months before they leave the \
+                         database"
+                            .into(),
+                    )))
+                }
+            };
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            crate::service::retention::set_policy(&self.pool, keep, &acting(&by), now)
+                .await
+                .map_err(schedule_failed)?;
+            crate::service::retention::policy(&self.pool)
+                .await
+                .map_err(db_failed)
         })
     }
 }

@@ -49,6 +49,7 @@ pub struct ExportQuery {
          headers(
             ("x-trailkeep-count" = i64, description = "The exact number of entries sent"),
             ("x-trailkeep-checkpoint-size" = i64, description = "The size of the signed checkpoint the entries' proofs lead to (absent before the first is signed): GET /api/v1/integrity/checkpoint?size=N is the checkpoint that travels beside a CSV or NDJSON export"),
+            ("x-trailkeep-archived" = String, description = "Present when months of the period were moved out of the database by retention: each month, its entries and seqs, and the archive bundle that holds them (they are not in this export)"),
          ),
          content(
             (String = "text/csv"),
@@ -76,6 +77,9 @@ pub async fn download(
     let name = prepared.file_name.clone();
     let count = prepared.snapshot.count;
     let checkpoint_size = prepared.cut.note.as_ref().map(|_| prepared.cut.size);
+    let archived = crate::domain::export::format::archived_words(
+        &crate::service::export::archived_parts(&prepared.snapshot),
+    );
     let by = match &reader {
         Reader::User(user) => Acting::user(
             user,
@@ -126,6 +130,12 @@ pub async fn download(
     // The checkpoint the proofs lead to: what travels beside a CSV or NDJSON export.
     if let Some(size) = checkpoint_size {
         h.insert("x-trailkeep-checkpoint-size", HeaderValue::from(size));
+    }
+    // Months of the period that retention moved to archive bundles: not in this file.
+    if !archived.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&archived) {
+            h.insert("x-trailkeep-archived", value);
+        }
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)

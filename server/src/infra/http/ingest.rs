@@ -132,6 +132,11 @@ fn appended_error(e: AppendError) -> ApiError {
             format!("event {index}: id {id} is already stored with different content or from another key; nothing was stored"),
         )
         .with_details(json!([{"index": index, "field": "id", "message": "already stored with different content or from another key"}])),
+        AppendError::Archived { index, id, seq } => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("event {index}: id {id} is already in the log as seq {seq}, in a month that was archived and left the database (its bundle holds it); nothing was stored"),
+        )
+        .with_details(json!([{"index": index, "field": "id", "message": "already stored, in an archived month"}])),
         e @ AppendError::Unfaithful { .. } => {
             tracing::error!(error = %e, "bug: an event was not stored as it was hashed");
             ApiError::new(

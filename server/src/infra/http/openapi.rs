@@ -10,8 +10,8 @@ use utoipa::{
 };
 
 use app::model::{
-    ActionCategory, ActionCount, Actor, ActorFacet, ActorType, AuditEntry, EntryPage, Resource,
-    Status,
+    ActionCategory, ActionCount, Actor, ActorFacet, ActorType, ArchivedPart, AuditEntry, EntryPage,
+    Resource, Status,
 };
 
 use crate::domain::{
@@ -29,7 +29,7 @@ use crate::domain::{
     ),
     components(schemas(
         AuditEntry, Actor, ActorType, Resource, Status, ActorFacet, EntryPage, ActionCategory,
-        ActionCount
+        ActionCount, ArchivedPart
     )),
     modifiers(&Security),
     tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"), (name = "integrity", description = "Signed checkpoints and Merkle proofs: checking the log without trusting its operator"), (name = "exports", description = "Scheduled exports: schedules, the history of runs, and their archive bundles"))

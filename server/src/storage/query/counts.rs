@@ -46,9 +46,10 @@ async fn count_matching(
     // Resolved first also when nothing is filtered: an unknown `tz` is refused either way.
     let bounds = resolve_bounds(conn, f, now).await?;
     if f.is_everything() {
-        // seq is gapless: the chain head is the exact count
+        // seq is gapless: the chain head is the exact count, less the archived months
+        let archived = crate::storage::retention::archived_below(&mut *conn, seq_limit).await?;
         return Ok(MatchCount {
-            count: seq_limit,
+            count: seq_limit - archived,
             at_least: false,
         });
     }

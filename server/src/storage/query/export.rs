@@ -22,6 +22,9 @@ pub struct ExportSnapshot {
     pub now: DateTime<Utc>,
     pub bounds: Bounds,
     pub count: i64,
+    /// The months retention dropped that hold entries of the period: not in the export, but
+    /// in the archive named.
+    pub archived: Vec<crate::storage::retention::ArchivedMonthRow>,
 }
 
 /// Pins what an export of `f` delivers: the entries committed now, or only the first
@@ -38,15 +41,19 @@ pub async fn export_snapshot(
     }
     let bounds = resolve_bounds(&mut conn, f, now).await?;
     let count = if f.is_everything() {
-        seq_limit // seq is gapless
+        // seq is gapless: the snapshot's size, less the archived months
+        seq_limit - crate::storage::retention::archived_below(&mut *conn, seq_limit).await?
     } else {
         count_in(&mut conn, f, seq_limit, &bounds, None).await?
     };
+    let archived =
+        crate::storage::retention::archived_within(&mut *conn, bounds.from, bounds.to).await?;
     Ok(ExportSnapshot {
         seq_limit,
         now,
         bounds,
         count,
+        archived,
     })
 }
 

@@ -23,6 +23,8 @@ pub struct Page {
     pub next: Option<Cursor>,
     /// Every entry of the snapshot has a lower `seq`.
     pub seq_limit: i64,
+    /// The months retention dropped that hold entries which occurred within the window.
+    pub archived: Vec<crate::storage::retention::ArchivedMonthRow>,
 }
 
 /// Appends the SQL of one page to `qb` (an empty builder, or one that explains the query).
@@ -60,7 +62,10 @@ pub async fn page(
 ) -> Result<Page, QueryError> {
     let mut conn = acquire(pool, &READS).await?;
     let (seq_limit, now, bounds) = pin(&mut conn, f, cursor).await?;
-    Ok(page_from(&mut conn, f, seq_limit, now, &bounds, cursor, limit).await?)
+    let mut page = page_from(&mut conn, f, seq_limit, now, &bounds, cursor, limit).await?;
+    page.archived =
+        crate::storage::retention::archived_within(&mut *conn, bounds.from, bounds.to).await?;
+    Ok(page)
 }
 
 /// The page after `cursor` in a pinned snapshot.
@@ -92,6 +97,7 @@ pub(super) async fn page_from(
         entries: rows.into_iter().map(StoredEntry::into_entry).collect(),
         next,
         seq_limit,
+        archived: Vec::new(),
     })
 }
 
@@ -114,6 +120,11 @@ pub async fn signed_page(
         entries: page.entries,
         next_cursor: page.next.map(|c| c.encode(key, &canonical)),
         snapshot_seq: page.seq_limit - 1,
+        archived: page
+            .archived
+            .into_iter()
+            .map(crate::storage::retention::ArchivedMonthRow::into_part)
+            .collect(),
     })
 }
 

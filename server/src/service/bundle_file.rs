@@ -1,5 +1,7 @@
-//! `trailkeep verify-export BUNDLE [--previous BUNDLE]`: reads an archive bundle (a gzipped or
-//! plain tar, `domain::export::bundle`) from disk, with no database, and hands its members to
+//! An archive bundle's file checked, with no database: what `trailkeep verify-export BUNDLE
+//! [--previous BUNDLE]` runs, and what retention runs on a bundle read back from its
+//! destination before a month may leave the log. Reads the bundle (a gzipped or plain tar,
+//! `domain::export::bundle`) from disk and hands its members to
 //! [`BundleChecker`]. Read twice: first every member is hashed and the small ones kept
 //! (the manifest comes last), then the entries are streamed through the checker, one line in
 //! memory at a time. A member that is missing, repeated, unknown, out of order or not a plain
@@ -18,8 +20,8 @@ use crate::domain::export::bundle::{
     SMALL_MEMBER_MAX,
 };
 use crate::domain::export::check::malformed;
+use crate::domain::export::strict::strict_line;
 use crate::domain::integrity::checkpoint::VerifierKey;
-use crate::infra::verify_export::strict_line;
 
 /// Whether the file at `path` is a bundle: gzip, or a tar (`ustar` at offset 257).
 pub fn is_bundle(path: &Path) -> std::io::Result<bool> {
