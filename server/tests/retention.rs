@@ -12,82 +12,22 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use app::exports::ScheduleSpec;
 use app::model::Source;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::PgPool;
-use trailkeep::domain::integrity::checkpoint::SigningKey;
 use trailkeep::service::accounts::Acting;
-use trailkeep::service::archive::Archiver;
-use trailkeep::service::destination::ExportRoot;
 use trailkeep::service::retention::{self, Retained};
-use trailkeep::service::scheduler::{Outcome, Scheduler};
+use trailkeep::service::scheduler::Outcome;
 use trailkeep::service::{chain, checkpoints, schedules, tree};
 use trailkeep::storage::{self, entries};
 use uuid::Uuid;
 
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-struct World {
-    owner: PgPool,
-    writer: PgPool,
-    key: SigningKey,
-    root: PathBuf,
-}
+use common::exports::{utc, World};
 
 impl World {
-    async fn new(pool: &PgPool) -> World {
-        common::partitions_through(pool, "2027-12-01T00:00:00Z").await;
-        let root = std::env::temp_dir().join(format!("trailkeep-retention-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&root).unwrap();
-        World {
-            owner: pool.clone(),
-            writer: common::writer_pool(pool).await,
-            key: SigningKey::generate("trailkeep.test/log", &mut rand_core::OsRng).unwrap(),
-            root,
-        }
-    }
-
-    fn scheduler(&self) -> Scheduler {
-        let root = ExportRoot::new(&self.root);
-        Scheduler {
-            archiver: Archiver {
-                pool: self.writer.clone(),
-                reads: self.writer.clone(),
-                log_key: std::sync::Arc::new(self.key.verifier().clone()),
-                signing_key: Some(std::sync::Arc::new(self.key.clone())),
-                signer_memory: None,
-                work_dir: root.work_dir(),
-            },
-            root,
-            seal: None,
-            outbound: trailkeep::service::outbound::Outbound::new(Default::default()),
-            owner: Uuid::new_v4(),
-            lease: Duration::from_secs(60),
-        }
-    }
-
-    /// Appends `n` entries recorded at `at`.
-    async fn record_at(&self, at: &str, n: usize) {
-        sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
-            .bind(utc(at))
-            .execute(&self.owner)
-            .await
-            .unwrap();
-        entries::append(
-            &self.writer,
-            Source::Trailkeep,
-            common::events("doc.viewed", n),
-        )
-        .await
-        .unwrap();
-    }
-
     async fn schedule(&self, filter: &str, created: &str) -> Uuid {
         let spec = ScheduleSpec {
             name: format!("monthly {filter}"),

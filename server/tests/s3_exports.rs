@@ -17,21 +17,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::exports::{S3Spec, ScheduleSpec};
-use app::model::Source;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use hmac::{Hmac, Mac};
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use trailkeep::domain::export::bundle;
 use trailkeep::domain::export::s3::{Credentials, Target};
-use trailkeep::domain::integrity::checkpoint::SigningKey;
 use trailkeep::domain::outbound::Policy;
 use trailkeep::service::accounts::Acting;
-use trailkeep::service::archive::Archiver;
-use trailkeep::service::destination::ExportRoot;
 use trailkeep::service::outbound::Outbound;
 use trailkeep::service::s3::{S3Error, Store};
 use trailkeep::service::scheduler::{Outcome, Scheduler};
@@ -41,10 +37,6 @@ use uuid::Uuid;
 
 const ACCESS_KEY: &str = "AKIATRAILKEEPTEST01";
 const SECRET: &str = "s3cr3t/Trailkeep+Test/Key0000000000000";
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 // ---------------------------------------------------------------------------------------
 // An independent SigV4 check of presigned requests (query-string authentication).
@@ -493,62 +485,21 @@ impl S3 {
 // ---------------------------------------------------------------------------------------
 // The database side.
 
-struct World {
-    owner: PgPool,
-    writer: PgPool,
-    key: SigningKey,
-    root: PathBuf,
+use common::exports::{utc, World};
+
+trait S3World {
+    fn seal(&self) -> trailkeep::domain::sealed::SealKey;
+    fn s3_scheduler(&self, outbound: Outbound) -> Scheduler;
 }
 
-impl World {
-    async fn new(pool: &PgPool) -> World {
-        let root = std::env::temp_dir().join(format!("trailkeep-s3-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&root).unwrap();
-        common::partitions_through(pool, "2027-12-01T00:00:00Z").await;
-        World {
-            owner: pool.clone(),
-            writer: common::writer_pool(pool).await,
-            key: SigningKey::generate("trailkeep.test/log", &mut rand_core::OsRng).unwrap(),
-            root,
-        }
-    }
-
+impl S3World for World {
     fn seal(&self) -> trailkeep::domain::sealed::SealKey {
         self.key.seal_key(schedules::SEAL_LABEL)
     }
 
-    fn scheduler(&self, outbound: Outbound) -> Scheduler {
-        let root = ExportRoot::new(&self.root);
-        Scheduler {
-            archiver: Archiver {
-                pool: self.writer.clone(),
-                reads: self.writer.clone(),
-                log_key: Arc::new(self.key.verifier().clone()),
-                signing_key: Some(Arc::new(self.key.clone())),
-                signer_memory: None,
-                work_dir: root.work_dir(),
-            },
-            root,
-            seal: Some(self.seal()),
-            outbound,
-            owner: Uuid::new_v4(),
-            lease: Duration::from_secs(60),
-        }
-    }
-
-    async fn record_at(&self, at: &str, n: usize) {
-        sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
-            .bind(utc(at))
-            .execute(&self.owner)
-            .await
-            .unwrap();
-        entries::append(
-            &self.writer,
-            Source::Trailkeep,
-            common::events("doc.viewed", n),
-        )
-        .await
-        .unwrap();
+    /// A scheduler that opens this world's S3 credentials, through `outbound`.
+    fn s3_scheduler(&self, outbound: Outbound) -> Scheduler {
+        self.scheduler_with(Some(self.seal()), outbound)
     }
 }
 
@@ -617,7 +568,7 @@ async fn a_schedule_writes_locked_verifiable_bundles_to_s3(pool: PgPool) {
     w.record_at("2027-03-02T10:00:00Z", 3).await;
 
     let outcomes = w
-        .scheduler(S3::outbound())
+        .s3_scheduler(S3::outbound())
         .tick(utc("2027-03-02T00:05:00Z"))
         .await
         .unwrap();
@@ -751,7 +702,7 @@ async fn retention_reads_the_locked_version_back_from_s3_before_dropping_a_month
     w.record_at("2027-01-10T10:00:00Z", 5).await;
     w.record_at("2027-02-10T10:00:00Z", 3).await;
     w.record_at("2027-03-01T00:01:00Z", 1).await;
-    let s = w.scheduler(S3::outbound());
+    let s = w.s3_scheduler(S3::outbound());
     let outcomes = s.tick(utc("2027-03-01T00:05:00Z")).await.unwrap();
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
     let done = runs(&w, created.id).await;
@@ -867,7 +818,7 @@ async fn a_bucket_without_object_lock_fails_the_run_and_it_is_retried(pool: PgPo
     .unwrap();
     w.record_at("2027-03-01T10:00:00Z", 2).await;
     let outcomes = w
-        .scheduler(S3::outbound())
+        .s3_scheduler(S3::outbound())
         .tick(utc("2027-03-02T00:05:00Z"))
         .await
         .unwrap();
@@ -909,7 +860,7 @@ async fn the_outbound_guard_refuses_loopback_by_address_and_by_name_and_no_redir
         w.record_at("2027-03-01T10:00:00Z", 1).await;
         // No allow list: 127.0.0.1 is not public.
         let outcomes = w
-            .scheduler(Outbound::new(Policy::default()))
+            .s3_scheduler(Outbound::new(Policy::default()))
             .tick(utc("2027-03-02T00:05:00Z"))
             .await
             .unwrap();

@@ -10,7 +10,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use app::exports::ScheduleSpec;
 use app::integrity::Check;
@@ -20,85 +19,16 @@ use sqlx::PgPool;
 use trailkeep::domain::export::bundle;
 use trailkeep::domain::integrity::checkpoint::SigningKey;
 use trailkeep::service::accounts::Acting;
-use trailkeep::service::archive::Archiver;
 use trailkeep::service::bundle_file;
 use trailkeep::service::destination::ExportRoot;
-use trailkeep::service::scheduler::{Outcome, Scheduler};
+use trailkeep::service::scheduler::Outcome;
 use trailkeep::service::schedules;
 use trailkeep::storage::entries;
 use uuid::Uuid;
 
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trailkeep-exports-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn key() -> SigningKey {
-    SigningKey::generate("trailkeep.test/log", &mut rand_core::OsRng).unwrap()
-}
-
-struct World {
-    owner: PgPool,
-    writer: PgPool,
-    key: SigningKey,
-    root: PathBuf,
-}
+use common::exports::{key, temp_dir, utc, World};
 
 impl World {
-    async fn new(pool: &PgPool) -> World {
-        common::partitions_through(pool, "2027-12-01T00:00:00Z").await;
-        World {
-            owner: pool.clone(),
-            writer: common::writer_pool(pool).await,
-            key: key(),
-            root: temp_dir(),
-        }
-    }
-
-    fn scheduler(&self) -> Scheduler {
-        let root = ExportRoot::new(&self.root);
-        Scheduler {
-            archiver: Archiver {
-                pool: self.writer.clone(),
-                reads: self.writer.clone(),
-                log_key: std::sync::Arc::new(self.key.verifier().clone()),
-                signing_key: Some(std::sync::Arc::new(self.key.clone())),
-                signer_memory: None,
-                work_dir: root.work_dir(),
-            },
-            root,
-            seal: None,
-            outbound: trailkeep::service::outbound::Outbound::new(Default::default()),
-            owner: Uuid::new_v4(),
-            lease: Duration::from_secs(60),
-        }
-    }
-
-    /// Appends `n` entries recorded at `at` (later than the last one, and than the clock).
-    async fn record_at(&self, at: &str, n: usize) {
-        sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
-            .bind(utc(at))
-            .execute(&self.owner)
-            .await
-            .unwrap();
-        let batch = common::events("doc.viewed", n);
-        let acks = entries::append(&self.writer, Source::Trailkeep, batch)
-            .await
-            .unwrap();
-        let recorded: DateTime<Utc> =
-            sqlx::query_scalar("SELECT recorded_at FROM audit_entries WHERE seq = $1")
-                .bind(acks[0].seq)
-                .fetch_one(&self.owner)
-                .await
-                .unwrap();
-        assert_eq!(recorded, utc(at));
-    }
-
     async fn schedule(&self, cadence: &str, zone: &str, filter: &str, created: &str) -> Uuid {
         let spec = ScheduleSpec {
             name: format!("{cadence} {zone}"),

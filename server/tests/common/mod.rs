@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod exports;
 pub mod processes;
 
 use axum::{body::Body, http::Request, Router};
