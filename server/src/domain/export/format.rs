@@ -74,6 +74,27 @@ pub fn archived_words(parts: &[app::model::ArchivedPart]) -> String {
         .join("; ")
 }
 
+/// The longest `x-trailkeep-archived` header an export sends: proxies refuse responses whose
+/// headers outgrow a few kilobytes (nginx's default buffer is 4 KB).
+pub const ARCHIVED_HEADER_MAX: usize = 1024;
+
+/// The `x-trailkeep-archived` header: [`archived_words`] while it fits in
+/// [`ARCHIVED_HEADER_MAX`], else the months, their span and their entries (each bundle is
+/// named in the JSON head, on the PDF cover and on the Exports page).
+pub fn archived_header(parts: &[app::model::ArchivedPart]) -> String {
+    let words = archived_words(parts);
+    if words.len() <= ARCHIVED_HEADER_MAX {
+        return words;
+    }
+    let entries: i64 = parts.iter().map(|p| p.end_seq - p.first_seq).sum();
+    format!(
+        "{} months from {} to {} ({entries} entries); each bundle is named on the Exports page",
+        parts.len(),
+        parts.first().map_or("", |p| p.month.as_str()),
+        parts.last().map_or("", |p| p.month.as_str()),
+    )
+}
+
 /// The last line of an NDJSON export of format version 2 or 3, `{"trailer": {…}}`: what the
 /// export is, what it is cut against, and how many entries it holds. Read by `verify-export`
 /// for those files; version 4 writes none (every line is an entry).
@@ -416,6 +437,31 @@ pub fn file_name(bounds: &Bounds, now: DateTime<Utc>, n: i64, format: Format) ->
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_archived_header_stays_small_however_many_months_were_archived() {
+        let part = |m: u32| app::model::ArchivedPart {
+            month: format!("2020-{m:02}"),
+            first_seq: i64::from(m) * 10,
+            end_seq: i64::from(m) * 10 + 10,
+            destination: "s3".into(),
+            location: format!("s3://bucket/trailkeep/monthly/{}", "x".repeat(60)),
+            version: None,
+            sha256: "00".repeat(32),
+        };
+        let one = archived_header(&[part(1)]);
+        assert!(
+            one.starts_with("2020-01 (10 entries, seqs 10-19) in s3://bucket/"),
+            "{one}"
+        );
+        let many: Vec<_> = (1..=12).map(part).collect();
+        let header = archived_header(&many);
+        assert!(header.len() <= ARCHIVED_HEADER_MAX, "{}", header.len());
+        assert_eq!(
+            header,
+            "12 months from 2020-01 to 2020-12 (120 entries); each bundle is named on the Exports page"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -77,7 +77,7 @@ pub async fn download(
     let name = prepared.file_name.clone();
     let count = prepared.snapshot.count;
     let checkpoint_size = prepared.cut.note.as_ref().map(|_| prepared.cut.size);
-    let archived = crate::domain::export::format::archived_words(
+    let archived = crate::domain::export::format::archived_header(
         &crate::service::export::archived_parts(&prepared.snapshot),
     );
     let by = match &reader {
