@@ -116,13 +116,15 @@ bench: build bench-bin
 	export DATABASE_URL=$$url; DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench) $(BENCH) ingest --events $${EVENTS:-100000}
 
 # Query latencies on ENTRIES demo entries; the database trailkeep_bench_q_<ENTRIES> is seeded
-# once and kept, so later runs only measure.
+# once and kept, so later runs only measure. MONTHS=M records them over M monthly partitions
+# (database trailkeep_bench_q_<ENTRIES>_m<M>).
 ENTRIES ?= 100000
 bench-query: build bench-bin
 	@set -e; \
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
-	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES) --keep) $(BENCH) query --entries $(ENTRIES)
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_q_$(ENTRIES)$(if $(MONTHS),_m$(MONTHS)) --keep) \
+	  $(BENCH) query --entries $(ENTRIES) $(if $(MONTHS),--months $(MONTHS))
 
 # The Merkle tree on ENTRIES_TREE demo entries (default 300,000) in a fresh scratch database:
 # integration against the same tree in memory, inclusion proofs against a read by seq, storage.

@@ -157,6 +157,10 @@ pub struct ExportRun {
     /// The last attempt's error, and when the next is tried (pending after a failure).
     pub error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What it was written as (`bundle`, `csv`, `json`, `ndjson`, `pdf`), once succeeded.
+    pub format: Option<String>,
+    /// The size of the signed checkpoint its proofs lead to.
+    pub checkpoint_size: Option<i64>,
 }
 
 /// One UTC month of the log: the entries recorded in it (online: nothing is ever dropped

@@ -1,6 +1,8 @@
 import { expect, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { accessible, ingestKey, ready, signInAs, unique } from './session';
 
 // The Exports page: a schedule made from the audit log's filters (built with the pickers),
@@ -86,6 +88,67 @@ test('a schedule made from the audit log filters runs now, and its bundle downlo
   await row.getByTestId('delete-schedule').click();
   await expect(page.getByTestId('schedule-row').filter({ hasText: name })).toHaveCount(0);
   await expect(page.getByTestId('run-row').filter({ hasText: name }).first()).toBeVisible();
+});
+
+test('a schedule that writes NDJSON is made from the export dialog, and its file and checkpoint download and verify', async ({ page }) => {
+  test.setTimeout(180_000);
+  await ready(page, '/audit');
+  await page.getByTestId('status-picker').selectOption('success');
+  await expect(page).toHaveURL(/status=success/);
+  await page.getByTestId('export').click();
+  const dialog = page.getByTestId('export-dialog');
+  await expect(dialog).toBeVisible();
+  // The format chosen in the dialog is the schedule's.
+  await dialog.locator('input[name="export-format"][value="ndjson"]').check();
+  await dialog.getByTestId('schedule-export').click();
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const form = page.getByTestId('schedule-form');
+  await expect(form.getByTestId('schedule-format')).toHaveValue('ndjson');
+  await expect(form.getByTestId('schedule-filter')).toHaveValue('status=success');
+  const name = unique('Daily NDJSON');
+  await form.getByTestId('schedule-name').pressSequentially(name, { delay: 40 });
+  await form.getByTestId('schedule-cadence').selectOption('daily');
+  await form.getByTestId('schedule-zone').fill('');
+  await form.getByTestId('schedule-zone').pressSequentially('UTC', { delay: 40 });
+  await form.getByTestId('schedule-save').click();
+  await expect(form).toHaveCount(0);
+  const row = page.getByTestId('schedule-row').filter({ hasText: name });
+  await expect(row).toContainText('NDJSON');
+  await row.getByTestId('run-now').click();
+  await expect(page.getByTestId('schedule-message')).toContainText('Asked for the period');
+  const run = page.getByTestId('run-row').filter({ hasText: name }).first();
+  await expect(async () => {
+    await page.goto('/exports');
+    await expect(run).toHaveAttribute('data-status', 'succeeded', { timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+  await accessible(page, 'the exports page with an NDJSON run');
+
+  const download = page.waitForEvent('download');
+  await run.getByTestId('download-run').click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/^trailkeep-[0-9a-f]{8}-\d{8}T\d{6}Z_\d{8}T\d{6}Z\.ndjson$/);
+  const path = (await file.path())!;
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
+  for (const line of lines) expect(JSON.parse(line).status).toBe('success');
+  const beside = page.waitForEvent('download');
+  await run.getByTestId('download-run-head').click();
+  const head = await beside;
+  expect(head.suggestedFilename()).toBe(`${file.suggestedFilename()}.head.json`);
+  expect(JSON.parse(readFileSync((await head.path())!, 'utf8')).count).toBe(lines.length);
+  // Saved side by side under their names, as an auditor keeps them: verify-export reads the head.
+  const dir = mkdtempSync(join(tmpdir(), 'trailkeep-e2e-'));
+  copyFileSync(path, join(dir, file.suggestedFilename()));
+  copyFileSync((await head.path())!, join(dir, head.suggestedFilename()));
+  const key = (await (await page.request.get('/api/v1/integrity/key', { headers: { Authorization: `Bearer ${ingestKey}` } })).text()).trim();
+  const out = execFileSync(process.env.TRAILKEEP_BIN!, [
+    'verify-export', join(dir, file.suggestedFilename()), '--key', key,
+  ]).toString();
+  expect(out).toContain(`ok ${lines.length} entries`);
+  expect(out).toContain('scheduled export: the entries recorded from');
+  expect(out).not.toContain('not checked: the number of entries');
+  page.once('dialog', (d) => d.accept());
+  await row.getByTestId('delete-schedule').click();
+  await expect(page.getByTestId('schedule-row').filter({ hasText: name })).toHaveCount(0);
 });
 
 test('a compliance officer sees schedules and history but cannot change them; a member is refused', async ({ browser }) => {

@@ -345,6 +345,7 @@ async fn an_untouched_ndjson_export_verifies_and_a_changed_one_is_named(pool: Pg
         checkpoint: Some(note.clone()),
         filter: Some("action=config.*".into()),
         count: Some(102),
+        head: None,
     };
     let verdict = |text: &str, beside: &Beside| {
         summary_beside(text, &key, true, beside).map(|s| (s.entries, s.proven, s.newer))
@@ -424,6 +425,7 @@ async fn an_untouched_csv_export_verifies_and_a_changed_one_is_named(pool: PgPoo
         checkpoint: Some(checkpoint_note(&app, &k, size).await),
         filter: Some("action=config.*".into()),
         count: Some(102),
+        head: None,
     };
     let s = summary_beside(&text, &key, true, &beside).unwrap();
     assert_eq!((s.entries, s.proven, s.newer), (102, 100, 2), "{s:?}");

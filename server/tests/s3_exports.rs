@@ -587,6 +587,7 @@ async fn a_schedule_writes_locked_verifiable_bundles_to_s3(pool: PgPool) {
             start: utc("2027-03-01T00:00:00Z"),
             end: utc("2027-03-02T00:00:00Z"),
         },
+        "tar.gz",
     );
     let key = format!("trailkeep/daily/{name}");
     assert_eq!(
@@ -678,6 +679,87 @@ async fn a_schedule_writes_locked_verifiable_bundles_to_s3(pool: PgPool) {
 
 /// Retention reads a month's bundle back from S3 by the version it was given, verifies it and
 /// only then drops the month; a newer object put under the same key changes nothing.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_csv_schedule_writes_its_file_and_its_head_beside_it_both_locked(pool: PgPool) {
+    let s3 = S3::start().await;
+    s3.bucket("audit-csv", true).await;
+    let w = World::new(&pool).await;
+    let seal = w.seal();
+    let spec = ScheduleSpec {
+        format: "csv".into(),
+        ..s3_spec(&s3.endpoint, "audit-csv")
+    };
+    let created = schedules::create(
+        &w.writer,
+        &spec,
+        Some(&seal),
+        &Acting::cli(),
+        utc("2027-03-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    w.record_at("2027-03-01T10:00:00Z", 7).await;
+    let outcomes = w
+        .s3_scheduler(S3::outbound())
+        .tick(utc("2027-03-02T00:05:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcomes[..], [Outcome::Succeeded { .. }]),
+        "{outcomes:?} {:?}",
+        runs(&w, created.id).await
+    );
+    let run = &runs(&w, created.id).await[0];
+    let name = bundle::object_name(
+        created.id,
+        trailkeep::domain::export::schedule::Period {
+            start: utc("2027-03-01T00:00:00Z"),
+            end: utc("2027-03-02T00:00:00Z"),
+        },
+        "csv",
+    );
+    let key = format!("trailkeep/daily/{name}");
+    assert_eq!(
+        run.object_key.as_deref(),
+        Some(format!("s3://audit-csv/{key}").as_str())
+    );
+    let store = s3.store("audit-csv");
+    let head = store
+        .head(&key, run.object_version.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["x-amz-object-lock-mode"], "COMPLIANCE");
+    assert_eq!(head.headers()["content-type"], "text/csv; charset=utf-8");
+    let beside_key = format!("{key}.head.json");
+    let head = store.head(&beside_key, None).await.unwrap();
+    assert_eq!(head.headers()["x-amz-object-lock-mode"], "COMPLIANCE");
+
+    // Read back, the file and its checkpoint verify offline as the auditor would.
+    let copy = w.root.join(&name);
+    store
+        .get_to_file(&key, run.object_version.as_deref(), &copy)
+        .await
+        .unwrap();
+    let head = w.root.join(format!("{name}.head.json"));
+    store.get_to_file(&beside_key, None, &head).await.unwrap();
+    assert_eq!(
+        Sha256::digest(std::fs::read(&copy).unwrap()).to_vec(),
+        run.sha256.clone().unwrap()
+    );
+    let beside = trailkeep::infra::verify_export::Beside {
+        head: Some(
+            trailkeep::infra::verify_export::read_head(&std::fs::read_to_string(&head).unwrap())
+                .unwrap(),
+        ),
+        ..Default::default()
+    };
+    let summary = trailkeep::infra::verify_export::verify(&copy, w.key.verifier(), false, &beside)
+        .unwrap()
+        .expect("the CSV read back from S3 verifies with its head");
+    assert_eq!(summary.entries, 7);
+    assert!(summary.complete && summary.count_checked);
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn retention_reads_the_locked_version_back_from_s3_before_dropping_a_month(pool: PgPool) {
     use trailkeep::service::retention::{self, Retained};

@@ -249,9 +249,14 @@ fn ExportDialog(open: RwSignal<bool>) -> impl IntoView {
         <p class="export-schedule">
             "Needed every day, week or month? "
             <a data-testid="schedule-export"
-                href=format!("/exports?new=1&filter={}", crate::filter::percent_encode(canonical.as_str()))>
+                href=move || format!(
+                    "/exports?new=1&format={}&filter={}",
+                    format.get(),
+                    crate::filter::percent_encode(canonical.as_str())
+                )>
                 "Schedule this export"</a>
-            " (admins): each period as an archive bundle, verifiable offline."
+            " (admins): each day, week or month as this format, or as an archive bundle \
+             verifiable offline."
         </p>
         <div class="dialog-actions">
             <button type="button" class="secondary" on:click=close>"Close"</button>

@@ -111,9 +111,21 @@ fn RunRow(run: ExportRun) -> impl IntoView {
             .and_then(|k| k.rsplit('/').next())
             .unwrap_or("bundle.tar.gz")
             .to_string();
+        // CSV and NDJSON hold entries only: their head (filter, period, checkpoint, count)
+        // is stored and offered beside them, where verify-export reads it.
+        let beside = matches!(run.format.as_deref(), Some("csv" | "ndjson")).then(|| {
+            let name = format!("{file}.head.json");
+            view! {
+                " "
+                <a href=format!("/api/v1/exports/runs/{}/download?part=head", run.id)
+                    download=name.clone() data-testid="download-run-head"
+                    aria-label=format!("Download {name}")>"Head"</a>
+            }
+        });
         view! {
             <a href=format!("/api/v1/exports/runs/{}/download", run.id) download=file.clone()
                 data-testid="download-run" aria-label=format!("Download {file}")>"Download"</a>
+            {beside}
         }
     });
     view! {

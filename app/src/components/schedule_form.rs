@@ -14,9 +14,21 @@ use crate::exports::{ExportSchedule, S3Spec, ScheduleSpec};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Editing {
     Closed,
-    New { filter: String },
+    New { filter: String, format: String },
     Change(Box<ExportSchedule>),
 }
+
+/// What a schedule may write, as the server names it, and in words.
+pub const FORMATS: &[(&str, &str)] = &[
+    (
+        "bundle",
+        "Archive bundle (.tar.gz, verifiable offline, chained to the last)",
+    ),
+    ("csv", "CSV (spreadsheets; its head beside it)"),
+    ("json", "JSON (states its period and checkpoint)"),
+    ("ndjson", "NDJSON (Splunk, Elastic; its head beside it)"),
+    ("pdf", "PDF report (at most 100,000 entries a period)"),
+];
 
 /// Zones offered first (any IANA name may be typed).
 const ZONES: &[&str] = &[
@@ -64,7 +76,7 @@ pub fn ScheduleForm(
                 enabled: s.enabled,
             },
         ),
-        Editing::New { filter } => (
+        Editing::New { filter, format } => (
             None,
             ScheduleSpec {
                 name: String::new(),
@@ -72,7 +84,7 @@ pub fn ScheduleForm(
                 cron: None,
                 zone: crate::time_zone::browser_zone().unwrap_or_else(|| "UTC".into()),
                 filter: filter.clone(),
-                format: "bundle".into(),
+                format: format.clone(),
                 destination: "directory".into(),
                 directory: "monthly".into(),
                 s3: None,
@@ -86,6 +98,7 @@ pub fn ScheduleForm(
     let cron = RwSignal::new(start.cron.unwrap_or_default());
     let zone = RwSignal::new(start.zone);
     let filter = RwSignal::new(start.filter);
+    let format = RwSignal::new(start.format);
     let credentials_set =
         matches!(&editing, Editing::Change(s) if s.s3.as_ref().is_some_and(|d| d.credentials_set));
     // A new schedule's folder follows its cadence until it is typed in.
@@ -123,7 +136,7 @@ pub fn ScheduleForm(
             cron: (cadence.get_untracked() == "cron").then(|| cron.get_untracked()),
             zone: zone.get_untracked(),
             filter: filter.get_untracked(),
-            format: "bundle".into(),
+            format: format.get_untracked(),
             destination: destination.get_untracked(),
             directory: directory.get_untracked(),
             s3: (destination.get_untracked() == "s3").then(|| S3Spec {
@@ -229,8 +242,11 @@ pub fn ScheduleForm(
             <div class="form-row">
                 <label>
                     <span>"Format"</span>
-                    <select name="format" disabled>
-                        <option value="bundle" selected>"Archive bundle (.tar.gz, verifiable offline)"</option>
+                    <select name="format" data-testid="schedule-format"
+                        on:change=move |ev| format.set(event_target_value(&ev))>
+                        {FORMATS.iter().map(|(value, words)| view! {
+                            <option value=*value selected=move || format.get() == *value>{*words}</option>
+                        }).collect_view()}
                     </select>
                 </label>
                 <label>

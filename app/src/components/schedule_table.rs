@@ -63,7 +63,7 @@ pub fn ScheduleTable(
                 move |_| {
                     let sure = window()
                         .confirm_with_message(&format!(
-                            "Delete the schedule “{name}”? It stops running; its history and bundles stay."
+                            "Delete the schedule “{name}”? It stops running; its history and files stay."
                         ))
                         .unwrap_or(false);
                     if !sure {
@@ -81,6 +81,7 @@ pub fn ScheduleTable(
                 <tr data-testid="schedule-row">
                     <th scope="row">{s.name.clone()}</th>
                     <td>{cadence_words(&s)}</td>
+                    <td>{format_words(&s.format)}</td>
                     <td><code class="filter-text">{if s.filter.is_empty() { "every entry".to_string() } else { s.filter.clone() }}</code></td>
                     <td>{destination_words(&s)}</td>
                     <td>{match (s.enabled, s.next_run_at) {
@@ -112,6 +113,7 @@ pub fn ScheduleTable(
                     <tr>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Runs"</th>
+                        <th scope="col">"Format"</th>
                         <th scope="col">"Filter"</th>
                         <th scope="col">"Destination"</th>
                         <th scope="col">"Next run"</th>
@@ -123,6 +125,18 @@ pub fn ScheduleTable(
         </div>
     }
     .into_any()
+}
+
+/// What a schedule writes, in a word.
+fn format_words(format: &str) -> &'static str {
+    match format {
+        "bundle" => "Archive bundle",
+        "csv" => "CSV",
+        "json" => "JSON",
+        "ndjson" => "NDJSON",
+        "pdf" => "PDF report",
+        _ => "Unknown format",
+    }
 }
 
 /// Where a schedule writes, in a few words: its folder, or its bucket with its lock.

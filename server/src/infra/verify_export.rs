@@ -22,7 +22,7 @@ use serde_json::Value;
 use app::integrity::Finding;
 
 use crate::domain::export::check::{malformed, Checker, Summary};
-use crate::domain::export::format::{ExportHead, Stated, TrailerLine, JSON_KEYS};
+use crate::domain::export::format::{ExportHead, Stated, Trailer, TrailerLine, JSON_KEYS};
 use crate::domain::export::strict::{strict_line, Strict};
 use crate::domain::integrity::checkpoint::VerifierKey;
 
@@ -42,6 +42,22 @@ pub struct Beside {
     pub checkpoint: Option<String>,
     pub filter: Option<String>,
     pub count: Option<u64>,
+    /// A scheduled file's head (`<file>.head.json`): what it states of itself — filter,
+    /// period, checkpoint and count — as a JSON export states them in its own head.
+    pub head: Option<Trailer>,
+}
+
+/// The head stored beside a scheduled CSV or NDJSON file: `<file>.head.json`, if it exists.
+pub fn head_beside(path: &Path) -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(format!("{}.head.json", path.display()));
+    p.is_file().then_some(p)
+}
+
+/// A head file's text, read strictly (only the members Trailkeep writes, none twice).
+pub fn read_head(text: &str) -> Result<Trailer, Finding> {
+    let value = strict_line(text.trim())
+        .map_err(|e| malformed(format!("the head beside the file is not JSON: {e}")))?;
+    typed::<Trailer>(value, "the head beside the file")
 }
 
 /// The checkpoint file beside an export: `<file>.checkpoint`, else the file's name with its
@@ -85,6 +101,9 @@ pub fn verify(
 
 /// What a CSV or version-4 NDJSON export is checked against: what the auditor gives beside it.
 fn stated_beside(beside: &Beside) -> Result<Stated, Finding> {
+    if let Some(head) = &beside.head {
+        return Ok(Stated::from(head));
+    }
     let checkpoint = beside.checkpoint.clone().ok_or_else(|| {
         malformed(
             "a CSV or NDJSON export holds only entries: give the checkpoint it was cut against \
@@ -99,7 +118,13 @@ fn stated_beside(beside: &Beside) -> Result<Stated, Finding> {
         from: None,
         to: None,
         checkpoint: Some(checkpoint),
+        recorded: None,
     })
+}
+
+/// The count the auditor states, else the head beside the file.
+fn stated_count(beside: &Beside) -> Option<u64> {
+    beside.count.or(beside.head.as_ref().map(|h| h.count))
 }
 
 /// A CSV export: a header of the columns Trailkeep writes, then one entry per record.
@@ -129,7 +154,7 @@ fn csv_export(
         let value = csv_entry(&record).map_err(|e| malformed(format!("record {}: {e}", i + 1)))?;
         checker.entry(value)?;
     }
-    checker.finish(beside.count, None, false)
+    checker.finish(stated_count(beside), None, false)
 }
 
 /// A head or trailer read strictly: only the members its type names.
@@ -176,7 +201,7 @@ fn ndjson(
         let mut reader = reader.into_inner();
         reader.rewind()?;
         return entry_lines(reader, checker, u64::MAX)
-            .map(|r| r.and_then(|c| c.finish(beside.count, None, false)));
+            .map(|r| r.and_then(|c| c.finish(stated_count(beside), None, false)));
     };
     let trailer = match typed::<TrailerLine>(trailer, "the trailer") {
         Ok(line) => line.trailer,

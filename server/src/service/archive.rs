@@ -53,6 +53,10 @@ pub enum ArchiveError {
     /// The period reaches into a month retention dropped.
     #[error("the period cannot be exported from the database: {0}")]
     Archived(String),
+    /// The file cannot be made of this period as the schedule asks (a PDF of too many
+    /// entries); trying again changes nothing.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<TreeReadError> for ArchiveError {
@@ -79,13 +83,39 @@ pub struct Archiver {
     pub work_dir: PathBuf,
 }
 
-/// A finished bundle in a work file, and what it is.
+/// A finished run's file in the work folder (a bundle, or a CSV, JSON, NDJSON or PDF file:
+/// `service::period_file`), and what it holds.
 #[derive(Debug)]
 pub struct Built {
     pub path: PathBuf,
-    pub manifest: Manifest,
+    pub covered: Covered,
     pub bytes: u64,
     pub sha256: Hash,
+    /// What a CSV or NDJSON file states of itself (they hold entries only), stored beside
+    /// it as `<name>.head.json`: filter, period, checkpoint, count. `None` for bundles and
+    /// JSON, which state it inside, and PDF.
+    pub head_beside: Option<crate::domain::export::format::Trailer>,
+}
+
+/// What a run's file holds, as its run records it: the period's seqs `[first_seq, end_seq)`,
+/// how many of them matched the filter, the checkpoint the proofs lead to, and the chain
+/// hash after the period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Covered {
+    pub period: Period,
+    pub first_seq: u64,
+    pub end_seq: u64,
+    pub count: u64,
+    pub checkpoint_size: u64,
+    pub chain_hash_after: Hash,
+}
+
+/// A period located in the log: its seqs `[first, end)` and the chain hashes around them.
+pub(crate) struct Located {
+    pub first: i64,
+    pub end: i64,
+    pub before: Hash,
+    pub after: Hash,
 }
 
 impl Built {
@@ -129,10 +159,10 @@ async fn chain_before(conn: &mut sqlx::PgConnection, seq: i64) -> Result<Hash, A
 }
 
 /// Writes through to `inner` and hashes what passes.
-struct Hashing<W> {
-    inner: W,
-    sha: Sha256,
-    bytes: u64,
+pub(crate) struct Hashing<W> {
+    pub inner: W,
+    pub sha: Sha256,
+    pub bytes: u64,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -164,7 +194,7 @@ impl Archiver {
 
     /// The smallest checkpoint signed by the log's key that covers `size` entries, with its
     /// note; signs one first when none does yet and this server holds the key.
-    async fn covering(&self, size: u64) -> Result<(Checkpoint, String), ArchiveError> {
+    pub(crate) async fn covering(&self, size: u64) -> Result<(Checkpoint, String), ArchiveError> {
         for attempt in 0..2 {
             for row in storage::checkpoints::covering(&self.reads, size).await? {
                 match self.log_key.open(row.note.as_bytes()) {
@@ -200,6 +230,67 @@ impl Archiver {
         run: Uuid,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Built, ArchiveError> {
+        let Located {
+            first,
+            end,
+            before,
+            after,
+        } = self.locate(period, now).await?;
+        let (checkpoint, note) = self.covering(end as u64).await?;
+        let (from, from_note) = self.covering(first as u64).await?;
+        let proof = {
+            let mut conn = self.reads.acquire().await?;
+            tree::consistency(&mut conn, from.size, checkpoint.size).await?
+        };
+        let consistency = Consistency {
+            from_checkpoint: from_note,
+            from_size: from.size,
+            to_size: checkpoint.size,
+            proof,
+        };
+
+        let (staged_path, out_path) = self.work_files(run, "tar.gz")?;
+        let result = self
+            .write(
+                schedule,
+                filter,
+                period,
+                (first, end),
+                (before, after),
+                (&checkpoint, &note),
+                &consistency,
+                &staged_path,
+                &out_path,
+            )
+            .await;
+        let _ = std::fs::remove_file(&staged_path);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&out_path);
+        }
+        result
+    }
+
+    /// Two new work files of `run`: one to stage entries in, one for the finished file.
+    pub(crate) fn work_files(
+        &self,
+        run: Uuid,
+        extension: &str,
+    ) -> Result<(PathBuf, PathBuf), ArchiveError> {
+        std::fs::create_dir_all(&self.work_dir)?;
+        let stem = format!("run-{run}-{}", Uuid::new_v4().simple());
+        Ok((
+            self.work_dir.join(format!("{stem}.entries")),
+            self.work_dir.join(format!("{stem}.{extension}")),
+        ))
+    }
+
+    /// Where `period` lies in the log, once every append that could land in it has committed
+    /// (`now`: the database's clock); refused when it reaches into a month retention dropped.
+    pub(crate) async fn locate(
+        &self,
+        period: Period,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Located, ArchiveError> {
         if period.end > now {
             return Err(ArchiveError::NotEnded(period.end));
         }
@@ -224,43 +315,12 @@ impl Archiver {
         }
         let before = chain_before(&mut conn, first).await?;
         let after = chain_before(&mut conn, end).await?;
-        drop(conn);
-
-        let (checkpoint, note) = self.covering(end as u64).await?;
-        let (from, from_note) = self.covering(first as u64).await?;
-        let proof = {
-            let mut conn = self.reads.acquire().await?;
-            tree::consistency(&mut conn, from.size, checkpoint.size).await?
-        };
-        let consistency = Consistency {
-            from_checkpoint: from_note,
-            from_size: from.size,
-            to_size: checkpoint.size,
-            proof,
-        };
-
-        std::fs::create_dir_all(&self.work_dir)?;
-        let stem = format!("run-{run}-{}", Uuid::new_v4().simple());
-        let staged_path = self.work_dir.join(format!("{stem}.entries"));
-        let out_path = self.work_dir.join(format!("{stem}.tar.gz"));
-        let result = self
-            .write(
-                schedule,
-                filter,
-                period,
-                (first, end),
-                (before, after),
-                (&checkpoint, &note),
-                &consistency,
-                &staged_path,
-                &out_path,
-            )
-            .await;
-        let _ = std::fs::remove_file(&staged_path);
-        if result.is_err() {
-            let _ = std::fs::remove_file(&out_path);
-        }
-        result
+        Ok(Located {
+            first,
+            end,
+            before,
+            after,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -377,9 +437,17 @@ impl Archiver {
         file.sync_all()?;
         Ok(Built {
             path: out_path.to_path_buf(),
-            manifest,
+            covered: Covered {
+                period,
+                first_seq: manifest.first_seq,
+                end_seq: manifest.end_seq,
+                count: manifest.count,
+                checkpoint_size: manifest.checkpoint_size,
+                chain_hash_after: after,
+            },
             bytes: out.bytes,
             sha256: out.sha.finalize().into(),
+            head_beside: None,
         })
     }
 }

@@ -5,9 +5,7 @@
 //! and before the folder are fsynced, so a reader sees no object or a whole one, and a crash
 //! never leaves a half-written one under the final name.
 
-use std::path::PathBuf;
-
-use crate::service::archive::Built;
+use std::path::{Path, PathBuf};
 
 /// Why a destination was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,19 +61,19 @@ impl ExportRoot {
         Ok(self.root.join(folder(folder_name)?).join(name))
     }
 
-    /// Moves `built` into `folder` as `name`, durably. Returns the object's key (its path
-    /// relative to the root).
+    /// Moves the work file `path` into `folder` as `name`, durably. Returns the object's key
+    /// (its path relative to the root).
     pub fn put(
         &self,
-        built: &Built,
+        path: &Path,
         folder_name: &str,
         name: &str,
     ) -> Result<String, DestinationError> {
         let folder_name = folder(folder_name)?;
         let dir = self.root.join(&folder_name);
         std::fs::create_dir_all(&dir)?;
-        std::fs::File::open(&built.path)?.sync_all()?;
-        std::fs::rename(&built.path, dir.join(name))?;
+        std::fs::File::open(path)?.sync_all()?;
+        std::fs::rename(path, dir.join(name))?;
         std::fs::File::open(&dir)?.sync_all()?;
         Ok(format!("{folder_name}/{name}"))
     }

@@ -224,7 +224,19 @@ impl Exporter {
                     Ok(())
                 }
             };
-            send(prologue(format, &canonical, &snapshot, &cut, &by)).await?;
+            let (from, to) = export::stated_period(&snapshot.bounds);
+            let head = ExportHead {
+                format_version: export::FORMAT_VERSION,
+                generated_at: export::timestamp(&snapshot.now),
+                filter: canonical.clone(),
+                from,
+                to,
+                generated_by: by.label(),
+                checkpoint: cut.note.clone(),
+                archived: archived_parts(&snapshot),
+                recorded: None,
+            };
+            send(prologue(format, &head)).await?;
             let mut after = None;
             let mut proven = 0;
             loop {
@@ -325,44 +337,13 @@ impl Exporter {
             &zone,
         );
         let generated_at = format!("{} ({zone})", report::moment_words(now_wall));
-        // The filters in the console's words (whole categories, "Name <email>").
-        let categories = query::action_facets(&self.reads).await.map_err(Stop::Db)?;
-        let mut named = filter.users.clone();
-        named.extend(filter.exclude.users.iter().cloned());
-        let actors = query::actors_named(&self.reads, &named)
-            .await
-            .map_err(Stop::Db)?;
-        let key_ids: Vec<uuid::Uuid> = filter
-            .source
-            .iter()
-            .chain(&filter.exclude.sources)
-            .filter_map(|s| match s {
-                app::model::Source::Key(id) => Some(*id),
-                app::model::Source::Trailkeep => None,
-            })
-            .collect();
-        let keys: Vec<app::model::KeyName> = crate::storage::api_keys::names(&self.reads, &key_ids)
-            .await
-            .map_err(Stop::Db)?
-            .into_iter()
-            .map(|(id, name)| app::model::KeyName { id, name })
-            .collect();
-        let words = app::chips::Words {
-            categories: &categories,
-            actors: &actors,
-            zone: None,
-            keys: &keys,
-        };
         let cover = report::Cover {
             site: if site.is_empty() {
                 "Trailkeep".into()
             } else {
                 site
             },
-            filters: app::chips::chips(filter, words)
-                .into_iter()
-                .map(|c| c.label)
-                .collect(),
+            filters: filter_words(&self.reads, filter).await.map_err(Stop::Db)?,
             period,
             generated_at,
             generated_by: by.label(),
@@ -450,6 +431,42 @@ impl Exporter {
     }
 }
 
+/// The filter in the console's words (whole categories, "Name <email>", keys by name), as the
+/// PDF report's cover states it.
+pub(crate) async fn filter_words(
+    reads: &PgPool,
+    filter: &Filter,
+) -> Result<Vec<String>, sqlx::Error> {
+    let categories = query::action_facets(reads).await?;
+    let mut named = filter.users.clone();
+    named.extend(filter.exclude.users.iter().cloned());
+    let actors = query::actors_named(reads, &named).await?;
+    let key_ids: Vec<uuid::Uuid> = filter
+        .source
+        .iter()
+        .chain(&filter.exclude.sources)
+        .filter_map(|s| match s {
+            app::model::Source::Key(id) => Some(*id),
+            app::model::Source::Trailkeep => None,
+        })
+        .collect();
+    let keys: Vec<app::model::KeyName> = crate::storage::api_keys::names(reads, &key_ids)
+        .await?
+        .into_iter()
+        .map(|(id, name)| app::model::KeyName { id, name })
+        .collect();
+    let words = app::chips::Words {
+        categories: &categories,
+        actors: &actors,
+        zone: None,
+        keys: &keys,
+    };
+    Ok(app::chips::chips(filter, words)
+        .into_iter()
+        .map(|c| c.label)
+        .collect())
+}
+
 /// Resolves when the client has read less than the floor in a window while the export was
 /// waiting on it (its channel full): it holds a place that a reader who reads should have.
 async fn reads_too_slowly(floor: ExportFloor, taken: &AtomicU64, tx: &Body) {
@@ -475,13 +492,8 @@ pub fn archived_parts(snapshot: &ExportSnapshot) -> Vec<app::model::ArchivedPart
         .collect()
 }
 
-fn prologue(
-    format: Format,
-    canonical: &str,
-    snapshot: &ExportSnapshot,
-    cut: &export::Cut,
-    by: &Acting,
-) -> Vec<u8> {
+/// What precedes the first entry: CSV's header, JSON's head (`head`, which only JSON writes).
+pub(crate) fn prologue(format: Format, head: &ExportHead) -> Vec<u8> {
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -490,18 +502,7 @@ fn prologue(
             w.into_inner().expect("writing to memory")
         }
         Format::Json => {
-            let (from, to) = export::stated_period(&snapshot.bounds);
-            let head = ExportHead {
-                format_version: export::FORMAT_VERSION,
-                generated_at: export::timestamp(&snapshot.now),
-                filter: canonical.to_string(),
-                from,
-                to,
-                generated_by: by.label(),
-                checkpoint: cut.note.clone(),
-                archived: archived_parts(snapshot),
-            };
-            let head = serde_json::to_string(&head).expect("the head serialises");
+            let head = serde_json::to_string(head).expect("the head serialises");
             format!(r#"{{"export":{head},"entries":["#).into_bytes()
         }
         Format::Ndjson | Format::Pdf => Vec::new(),
@@ -510,7 +511,7 @@ fn prologue(
 
 /// One page of entries in `format` (`first`: the page that opens the list), each with its
 /// proof (`proofs`, in the checkpoint of `checkpoint_size` entries).
-fn write_page(
+pub(crate) fn write_page(
     format: Format,
     entries: &[AuditEntry],
     proofs: &[Option<Proof>],
@@ -559,7 +560,7 @@ fn write_page(
 }
 
 /// What follows the last entry: JSON's counts. CSV and NDJSON end with their last entry.
-fn epilogue(format: Format, count: u64, proven: u64) -> Vec<u8> {
+pub(crate) fn epilogue(format: Format, count: u64, proven: u64) -> Vec<u8> {
     match format {
         Format::Json => format!(r#"],"count":{count},"proven":{proven}}}"#).into_bytes(),
         Format::Ndjson | Format::Csv | Format::Pdf => Vec::new(),

@@ -18,6 +18,7 @@ pub mod months;
 pub mod outbound;
 pub mod partitions;
 pub mod password_checks;
+pub mod period_file;
 pub mod periodic;
 pub mod retention;
 pub mod s3;

@@ -20,6 +20,7 @@ use rusty_s3::actions::{CompleteMultipartUploadResponse, CreateMultipartUpload};
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 use sha2::Sha256;
 
+use crate::domain::export::bundle;
 use crate::domain::export::s3::{
     expected_etag, lock_date, parse_lock_date, Credentials, Target, PART_SIZE,
 };
@@ -199,7 +200,7 @@ impl Store {
         let mut action = self.bucket.put_object(Some(&self.credentials), key);
         let headers = action.headers_mut();
         headers.insert("content-md5", B64.encode(md5));
-        headers.insert("content-type", "application/gzip");
+        headers.insert("content-type", bundle::content_type(key));
         headers.insert("x-amz-checksum-sha256", sha256.to_string());
         headers.insert("x-amz-sdk-checksum-algorithm", "SHA256");
         self.lock_headers(headers, until);
@@ -222,7 +223,7 @@ impl Store {
         let mut create = CreateMultipartUpload::new(&self.bucket, Some(&self.credentials), key);
         create
             .headers_mut()
-            .insert("content-type", "application/gzip");
+            .insert("content-type", bundle::content_type(key));
         self.lock_headers(create.headers_mut(), until);
         let url = create.sign(SIGNED_FOR);
         let response = self

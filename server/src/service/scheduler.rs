@@ -17,11 +17,13 @@ use uuid::Uuid;
 
 use super::acting::Acting;
 use crate::domain::export::bundle;
+use crate::domain::export::format::Format;
 use crate::domain::export::schedule::Period;
 use crate::domain::sealed::SealKey;
 use crate::service::archive::{ArchiveError, Archiver};
 use crate::service::destination::{DestinationError, ExportRoot};
 use crate::service::outbound::Outbound;
+use crate::service::period_file::FileRun;
 use crate::service::s3::{S3Error, Store};
 use crate::service::schedules::{credentials_of, target_of, timing_of};
 use crate::storage::entries;
@@ -43,6 +45,26 @@ const PLAN_AT_MOST: usize = 100;
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 8) as u32 - 1;
     Duration::from_secs((30u64 << exp).min(3600))
+}
+
+/// A small work file, deleted when dropped (whether or not its destination took it).
+struct WorkFile(std::path::PathBuf);
+
+impl WorkFile {
+    fn write(path: std::path::PathBuf, bytes: &[u8]) -> Result<Self, std::io::Error> {
+        std::fs::write(&path, bytes)?;
+        Ok(WorkFile(path))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// One process's part of the scheduler.
@@ -89,6 +111,8 @@ enum RunError {
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Other(String),
+    #[error("writing a work file failed: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl From<entries::AppendError> for RunError {
@@ -175,7 +199,9 @@ impl Scheduler {
                 let retry = run.attempts < MAX_ATTEMPTS
                     && !matches!(
                         e,
-                        RunError::Other(_) | RunError::Archive(ArchiveError::Archived(_))
+                        RunError::Other(_)
+                            | RunError::Archive(ArchiveError::Archived(_))
+                            | RunError::Archive(ArchiveError::Refused(_))
                     );
                 let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
                 let retry_at = retry.then(|| {
@@ -219,15 +245,36 @@ impl Scheduler {
             end: run.period_end,
         };
         self.archiver.discard_work_of(run.id);
-        let built = self
-            .archiver
-            .build(schedule.id, &filter, period, run.id, now)
-            .await?;
-        let name = bundle::object_name(schedule.id, period);
+        let (built, extension) = match (schedule.format.as_str(), Format::named(&schedule.format)) {
+            ("bundle", _) => (
+                self.archiver
+                    .build(schedule.id, &filter, period, run.id, now)
+                    .await?,
+                "tar.gz",
+            ),
+            (_, Some(format)) => {
+                let file = FileRun {
+                    schedule_name: &schedule.name,
+                    zone: &schedule.zone,
+                    filter: &filter,
+                    format,
+                    period,
+                    run: run.id,
+                    requested_at: run.created_at,
+                };
+                (self.archiver.build_file(file, now).await?, format.as_str())
+            }
+            (other, None) => {
+                return Err(RunError::Other(format!(
+                    "the schedule's format {other:?} is not one Trailkeep writes"
+                )))
+            }
+        };
+        let name = bundle::object_name(schedule.id, period, extension);
         let put = self.put(&schedule, &built, &name, now).await;
         built.discard();
         let (destination, key, object_version) = put?;
-        let m = &built.manifest;
+        let m = &built.covered;
         let result = RunResult {
             first_seq: m.first_seq as i64,
             end_seq: m.end_seq as i64,
@@ -240,9 +287,7 @@ impl Scheduler {
             filter: schedule.filter.clone(),
             format: schedule.format.clone(),
             checkpoint_size: m.checkpoint_size as i64,
-            chain_hash_after: app::integrity::hash_from_hex(&m.chain_hash_after)
-                .map(|h| h.to_vec())
-                .unwrap_or_default(),
+            chain_hash_after: m.chain_hash_after.to_vec(),
             duration_ms: started.elapsed().as_millis() as i64,
         };
         let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
@@ -262,8 +307,8 @@ impl Scheduler {
             "requested_by": run.requested_by,
             "format": schedule.format,
             "filter": schedule.filter,
-            "period_start": m.period_start,
-            "period_end": m.period_end,
+            "period_start": bundle::instant(period.start),
+            "period_end": bundle::instant(period.end),
             "first_seq": m.first_seq,
             "end_seq": m.end_seq,
             "count": m.count,
@@ -280,7 +325,9 @@ impl Scheduler {
         Ok(true)
     }
 
-    /// Hands `built` to `schedule`'s destination as `name`: `(destination, key, version)`.
+    /// Hands `built` to `schedule`'s destination as `name`, after the head it carries beside
+    /// it (`<name>.head.json`, so a file is never there without it):
+    /// `(destination, key, version)` of the file.
     async fn put(
         &self,
         schedule: &stored::ScheduleRow,
@@ -288,6 +335,14 @@ impl Scheduler {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<(&'static str, String, Option<String>), RunError> {
+        let beside_name = format!("{name}.head.json");
+        let beside = match &built.head_beside {
+            None => None,
+            Some(head) => Some(WorkFile::write(
+                built.path.with_extension("head.json"),
+                &serde_json::to_vec_pretty(head).map_err(std::io::Error::other)?,
+            )?),
+        };
         if schedule.destination == "s3" {
             let target = target_of(schedule)
                 .ok_or_else(|| RunError::Other("the schedule's S3 settings are refused".into()))?;
@@ -302,6 +357,10 @@ impl Scheduler {
                 )
             })?;
             let store = Store::new(target, &credentials, self.outbound.clone())?;
+            if let Some(beside) = &beside {
+                let key = store.target.key(&beside_name);
+                store.put_file(beside.path(), &key, now).await?;
+            }
             let key = store.target.key(name);
             let up = store.put_file(&built.path, &key, now).await?;
             return Ok(("s3", store.target.location(&up.key), up.version_id));
@@ -310,7 +369,10 @@ impl Scheduler {
             .directory
             .as_deref()
             .ok_or_else(|| RunError::Other("the schedule has no folder".into()))?;
-        Ok(("directory", self.root.put(built, folder, name)?, None))
+        if let Some(beside) = &beside {
+            self.root.put(beside.path(), folder, &beside_name)?;
+        }
+        Ok(("directory", self.root.put(&built.path, folder, name)?, None))
     }
 
     /// Each [`TICK`] until `stop` resolves: plan and run, by the database's clock.

@@ -45,8 +45,8 @@ impl From<entries::AppendError> for ScheduleError {
     }
 }
 
-/// The formats a schedule may write.
-pub const FORMATS: &[&str] = &["bundle"];
+/// The formats a schedule may write: an archive bundle, or a file people download.
+pub const FORMATS: &[&str] = &["bundle", "csv", "json", "ndjson", "pdf"];
 
 /// A schedule's filter as stored: canonical, without what a period replaces (time range,
 /// order, zone).
@@ -87,8 +87,8 @@ fn check(spec: &ScheduleSpec) -> Result<Checked, ScheduleRefusal> {
     let filter = schedule_filter(&spec.filter)?.to_query_string();
     if !FORMATS.contains(&spec.format.as_str()) {
         return Err(ScheduleRefusal::Format(format!(
-            "a schedule writes an archive bundle (format \"bundle\"), not {:?}: CSV, JSON, \
-             NDJSON and PDF are downloaded from the audit log",
+            "a schedule writes \"bundle\" (an archive bundle), \"csv\", \"json\", \
+             \"ndjson\" or \"pdf\", not {:?}",
             spec.format
         )));
     }
@@ -321,6 +321,8 @@ pub fn run_view(
         duration_ms: row.duration_ms,
         error: row.error,
         next_attempt_at: pending.then_some(row.next_attempt_at),
+        format: row.format,
+        checkpoint_size: row.checkpoint_size,
     }
 }
 

@@ -12,6 +12,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::exports::list_schedules;
 use crate::api::whoami;
+use crate::components::schedule_form::FORMATS;
 use crate::components::{
     ArchiveMonths, ConsoleLayout, Editing, LoadFailed, RetentionPolicyPanel, RunHistory,
     ScheduleForm, ScheduleTable,
@@ -54,6 +55,10 @@ fn ExportsView(admin: bool) -> impl IntoView {
         query.with(|q| match q.get("new").as_deref() {
             Some("1") if admin => Editing::New {
                 filter: q.get("filter").unwrap_or_default(),
+                format: q
+                    .get("format")
+                    .filter(|f| FORMATS.iter().any(|(v, _)| v == f))
+                    .unwrap_or_else(|| "bundle".into()),
             },
             _ => Editing::Closed,
         })
@@ -71,7 +76,10 @@ fn ExportsView(admin: bool) -> impl IntoView {
                     <button type="button" class="primary" data-testid="new-schedule"
                         aria-expanded=move || (editing.get() != Editing::Closed).to_string()
                         on:click=move |_| editing.set(match editing.get_untracked() {
-                            Editing::Closed => Editing::New { filter: String::new() },
+                            Editing::Closed => Editing::New {
+                                filter: String::new(),
+                                format: "bundle".into(),
+                            },
                             _ => Editing::Closed,
                         })>"New schedule"</button>
                 })}

@@ -96,7 +96,7 @@ pub async fn bundle(words: &[&str]) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let bytes = built.bytes;
-        root.put(&built, "bench", "month.tar.gz")
+        root.put(&built.path, "bench", "month.tar.gz")
             .map_err(|e| e.to_string())?;
         Ok::<u64, String>(bytes)
     })

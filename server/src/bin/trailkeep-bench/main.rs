@@ -23,7 +23,7 @@ trailkeep-bench — Trailkeep's benchmarks (figures for BENCHMARKS.md)
 
 USAGE (DATABASE_URL: a scratch database; see the guard below):
   trailkeep-bench ingest [--events N]   ingest rate against a raw COPY
-  trailkeep-bench query [--entries N] [--runs 60] [--chart-only]
+  trailkeep-bench query [--entries N] [--runs 60] [--chart-only] [--months M]
                                         query latencies on N demo entries (seeded once, kept),
                                         then the console's chart, top values, picker and count
   trailkeep-bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]

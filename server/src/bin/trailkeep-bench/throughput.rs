@@ -49,6 +49,67 @@ pub(crate) async fn serve_here(pool: &PgPool) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// Seeds `n` demo entries, as [`seed_if_empty`], recorded over `months` monthly partitions:
+/// the current month and the ones after it (an append records at the later of the clock and
+/// the chain head's `last_recorded_at`, which the owner moves a month forward each `n /
+/// months` entries, as the tests do), so the log is laid out as one recorded over that many
+/// months. The entries are the demo history `seed` writes; only `recorded_at` differs.
+pub(crate) async fn seed_spread_if_empty(
+    owner: &PgPool,
+    n: i64,
+    months: i64,
+) -> Result<i64, String> {
+    let have = entries::count_all(owner).await.map_err(|e| e.to_string())?;
+    if have != 0 {
+        return Ok(have);
+    }
+    let db = |e: sqlx::Error| e.to_string();
+    let start: DateTime<Utc> = sqlx::query_scalar("SELECT date_trunc('month', now())")
+        .fetch_one(owner)
+        .await
+        .map_err(db)?;
+    let month = |k: i64| start + chrono::Months::new(k as u32);
+    sqlx::query("SELECT audit_entries_add_partitions(now(), $1)")
+        .bind(month(months + 1))
+        .execute(owner)
+        .await
+        .map_err(db)?;
+    const BATCH: usize = 5000;
+    let mut events = trailkeep::service::demo::events(n as u64, Utc::now()).peekable();
+    let (mut done, mut k) = (0i64, 0i64);
+    let started = Instant::now();
+    while events.peek().is_some() {
+        // The month this batch is recorded in: the k-th of n / months entries each.
+        let due = done * months / n;
+        if due > k || (k == 0 && done == 0) {
+            k = due;
+            let at = month(k) + chrono::Duration::hours(1);
+            sqlx::query("UPDATE chain_head SET last_recorded_at = greatest(last_recorded_at, $1)")
+                .bind(at)
+                .execute(owner)
+                .await
+                .map_err(db)?;
+        }
+        let batch: Vec<_> = events.by_ref().take(BATCH).collect();
+        done += batch.len() as i64;
+        entries::append(owner, app::model::Source::Trailkeep, batch)
+            .await
+            .map_err(|e| e.to_string())?;
+        if done % 500_000 < BATCH as i64 {
+            eprintln!(
+                "seeded {done} of {n} ({:.0}/s), month {}",
+                done as f64 / started.elapsed().as_secs_f64(),
+                k + 1
+            );
+        }
+    }
+    sqlx::query("VACUUM ANALYZE audit_entries")
+        .execute(owner)
+        .await
+        .map_err(db)?;
+    Ok(0)
+}
+
 /// Seeds `n` demo entries into an empty (dedicated) database and analyses it; returns how
 /// many entries it held before (0 when it seeded).
 pub(crate) async fn seed_if_empty(owner: &PgPool, n: i64) -> Result<i64, String> {
@@ -290,8 +351,9 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     use app::filter::Filter;
     use trailkeep::storage::query as q;
 
-    let o = Options::new(words, &["--entries", "--runs", "--chart-only"])?;
+    let o = Options::new(words, &["--entries", "--runs", "--chart-only", "--months"])?;
     let n = o.number("--entries", 100_000)? as i64;
+    let months = o.number("--months", 1)?.max(1) as i64;
     let chart_only = words.contains(&"--chart-only");
     let runs = o.number("--runs", 60)?.max(5) as usize;
     let url = config::database_url().map_err(|e| e.to_string())?;
@@ -299,7 +361,26 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     storage::migrate(&owner).await.map_err(|e| e.to_string())?;
-    let have = seed_if_empty(&owner, n).await?;
+    let have = if months > 1 {
+        seed_spread_if_empty(&owner, n, months).await?
+    } else {
+        seed_if_empty(&owner, n).await?
+    };
+    let layout: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT to_char(date_trunc('month', recorded_at), 'YYYY-MM'), count(*) FROM audit_entries \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&owner)
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "recorded by month: {}",
+        layout
+            .iter()
+            .map(|(m, c)| format!("{m} {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if have != 0 && have != n {
         return Err(format!(
             "the database holds {have} entries, not {n}: use a fresh one"

@@ -94,16 +94,29 @@ pub struct Consistency {
     pub proof: Proof,
 }
 
-/// The bundle's name: `trailkeep-<schedule>-<start>_<end>.tar.gz` (UTC, to the second).
-pub fn object_name(schedule: Uuid, period: Period) -> String {
+/// A run's object name: `trailkeep-<schedule>-<start>_<end>.<extension>` (UTC, to the
+/// second; `tar.gz` for a bundle, else the format's own).
+pub fn object_name(schedule: Uuid, period: Period, extension: &str) -> String {
     let at = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     let id = schedule.simple().to_string();
     format!(
-        "trailkeep-{}-{}_{}.tar.gz",
+        "trailkeep-{}-{}_{}.{extension}",
         &id[..8],
         at(period.start),
         at(period.end)
     )
+}
+
+/// The media type of a run's object, by its name: a bundle is gzip, a file its format's type,
+/// the head stored beside a CSV or NDJSON file JSON.
+pub fn content_type(name: &str) -> &'static str {
+    use crate::domain::export::format::Format;
+    if name.ends_with(".head.json") {
+        return "application/json";
+    }
+    name.rsplit_once('.')
+        .and_then(|(_, ext)| Format::named(ext))
+        .map_or("application/gzip", Format::content_type)
 }
 
 /// An instant as the manifest states it.

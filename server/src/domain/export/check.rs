@@ -55,6 +55,18 @@ pub struct Summary {
     /// range, or dates in a zone resolved only by PostgreSQL, taken as the export states it).
     pub period: Option<Bounds>,
     pub period_from_filter: bool,
+    /// A scheduled export's recorded period, every entry checked against it (recorded in it,
+    /// its seq in range, in seq order); with no filter, `complete` means every seq of it.
+    pub recorded: Option<RecordedPeriod>,
+}
+
+/// A scheduled export's period as the checker holds it (`format::Recorded`, parsed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedPeriod {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub first_seq: u64,
+    pub end_seq: u64,
 }
 
 /// The members an entry of an export holds: the API's entry and its proof.
@@ -112,6 +124,9 @@ pub struct Checker {
     /// The period entries are checked against, and whether it follows from the filter.
     period: Option<Bounds>,
     period_from_filter: bool,
+    recorded: Option<RecordedPeriod>,
+    /// A filter was stated and it is of every entry.
+    unfiltered: bool,
     sources: u64,
     search_unchecked: bool,
     allow_unproven: bool,
@@ -185,6 +200,27 @@ impl Checker {
         }
         let period_from_filter = own.is_some();
         let period = own.or(stated_period);
+        let recorded = match &stated.recorded {
+            None => None,
+            Some(r) => {
+                let at = |v: &str, what: &str| {
+                    instant(&Some(v.to_string()), what).map(|t| t.expect("given"))
+                };
+                let (from, to) = (at(&r.from, "recorded from")?, at(&r.to, "recorded to")?);
+                if from > to || r.first_seq > r.end_seq {
+                    return Err(malformed(format!(
+                        "the export's recorded period ({} to {}, seqs {} to {}) runs backwards",
+                        r.from, r.to, r.first_seq, r.end_seq
+                    )));
+                }
+                Some(RecordedPeriod {
+                    from,
+                    to,
+                    first_seq: r.first_seq,
+                    end_seq: r.end_seq,
+                })
+            }
+        };
         let search_unchecked = filter.q.is_some();
         let matcher = LiveFilter::new(
             Filter {
@@ -197,12 +233,15 @@ impl Checker {
         let words = checkpoint.size.div_ceil(64) as usize;
         Ok(Checker {
             order: filter.order,
-            everything: canonical.is_some() && filter.is_everything(),
+            // A scheduled export of everything holds every seq of its period, not of the log.
+            everything: canonical.is_some() && filter.is_everything() && recorded.is_none(),
+            unfiltered: canonical.is_some() && filter.is_everything(),
             version,
             canonical,
             matcher,
             period,
             period_from_filter,
+            recorded,
             sources: 0,
             search_unchecked,
             allow_unproven,
@@ -252,11 +291,27 @@ impl Checker {
                 ),
             ));
         }
+        if let Some(r) = self.recorded {
+            if entry.recorded_at < r.from
+                || entry.recorded_at >= r.to
+                || (seq as u64) < r.first_seq
+                || (seq as u64) >= r.end_seq
+            {
+                return Err(named(
+                    Check::ExportFilter,
+                    format!(
+                        "{name} was not recorded in the period the export states (seqs {} to                          {}): it was added",
+                        r.first_seq, r.end_seq
+                    ),
+                ));
+            }
+        }
         let key = (entry.occurred_at, seq);
         if let Some(last) = self.last {
-            let in_order = match self.order {
-                Order::Desc => key < last,
-                Order::Asc => key > last,
+            let in_order = match (self.recorded, self.order) {
+                (Some(_), _) => seq > last.1,
+                (None, Order::Desc) => key < last,
+                (None, Order::Asc) => key > last,
             };
             if !in_order {
                 return Err(named(
@@ -383,6 +438,19 @@ impl Checker {
                 )));
             }
         }
+        // A scheduled export of everything: its entries, in strict seq order inside the
+        // period's seqs, are every one of them when there are as many.
+        let whole_period = self.recorded.filter(|_| self.unfiltered);
+        if let Some(r) = whole_period {
+            let expected = r.end_seq - r.first_seq;
+            if self.entries != expected {
+                return Err(counted(format!(
+                    "the export is of every entry recorded in its period, seqs {} to {}, but                      holds {} of those {expected}: entries were removed",
+                    r.first_seq, r.end_seq, self.entries
+                ))
+                .differs(expected.to_string(), self.entries.to_string()));
+            }
+        }
         Ok(Summary {
             entries: self.entries,
             proven: self.proven,
@@ -390,12 +458,13 @@ impl Checker {
             checkpoint_size: size,
             filter: self.canonical,
             count_checked: count.is_some(),
-            complete: self.everything,
+            complete: self.everything || whole_period.is_some(),
             search_unchecked: self.search_unchecked,
             unhashed_names: self.names,
             unhashed_sources: self.sources,
             period: self.period,
             period_from_filter: self.period_from_filter,
+            recorded: self.recorded,
         })
     }
 }

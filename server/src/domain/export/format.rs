@@ -53,6 +53,22 @@ pub struct ExportHead {
     /// in this export but in the archive bundle named (absent when there are none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub archived: Vec<app::model::ArchivedPart>,
+    /// A scheduled export's period (absent from downloads): the entries recorded in it, in
+    /// `seq` order rather than the filter's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
+}
+
+/// The period of a scheduled export, on the server's clock: every entry matching its filter
+/// that was recorded from `from` (inclusive) to `to` (exclusive), which are the seqs
+/// `first_seq` to `end_seq` (exclusive), in `seq` order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recorded {
+    pub from: String,
+    pub to: String,
+    pub first_seq: u64,
+    pub end_seq: u64,
 }
 
 /// The archived months of an export in words: "2027-01 (3 entries, seqs 0–2) in
@@ -111,6 +127,10 @@ pub struct Trailer {
     pub count: u64,
     /// How many entries carry a proof (the others are newer than the checkpoint).
     pub proven: u64,
+    /// A scheduled CSV or NDJSON file's period (its head, stored beside it as
+    /// `<name>.head.json`): then its entries are in `seq` order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
 }
 
 /// The NDJSON trailer line's one member.
@@ -132,6 +152,8 @@ pub struct Stated {
     pub from: Option<String>,
     pub to: Option<String>,
     pub checkpoint: Option<String>,
+    /// A scheduled export's recorded period (then the entries are in `seq` order).
+    pub recorded: Option<Recorded>,
 }
 
 impl From<&ExportHead> for Stated {
@@ -142,6 +164,7 @@ impl From<&ExportHead> for Stated {
             from: h.from.clone(),
             to: h.to.clone(),
             checkpoint: h.checkpoint.clone(),
+            recorded: h.recorded.clone(),
         }
     }
 }
@@ -154,6 +177,7 @@ impl From<&Trailer> for Stated {
             from: t.from.clone(),
             to: t.to.clone(),
             checkpoint: t.checkpoint.clone(),
+            recorded: t.recorded.clone(),
         }
     }
 }
@@ -223,6 +247,13 @@ impl Format {
             Format::Ndjson => "ndjson",
             Format::Pdf => "pdf",
         }
+    }
+
+    /// The format named `name` (`csv`, `json`, `ndjson`, `pdf`), as a schedule stores it.
+    pub fn named(name: &str) -> Option<Format> {
+        [Format::Csv, Format::Json, Format::Ndjson, Format::Pdf]
+            .into_iter()
+            .find(|f| f.as_str() == name)
     }
 
     pub fn content_type(self) -> &'static str {
@@ -482,6 +513,7 @@ mod tests {
             generated_by: String::new(),
             checkpoint: None,
             archived: Vec::new(),
+            recorded: None,
         };
         let doc = serde_json::to_value(JsonExport {
             export: head,

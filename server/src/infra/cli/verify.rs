@@ -32,11 +32,24 @@ pub fn verify_export(file: &Path, key: &str, allow_unproven: bool, stated: State
             .map(Some)
             .map_err(|source| CliError::CheckpointFile { path, source }),
     };
+    // A scheduled CSV or NDJSON file's head, beside it: what it states of itself.
+    let head = match crate::infra::verify_export::head_beside(file) {
+        None => Ok(None),
+        Some(path) => std::fs::read_to_string(&path)
+            .map(|text| Some(crate::infra::verify_export::read_head(&text)))
+            .map_err(|source| CliError::CheckpointFile { path, source }),
+    };
     let checked = checkpoint.and_then(|checkpoint| {
+        let head = match head? {
+            None => None,
+            Some(Ok(head)) => Some(head),
+            Some(Err(finding)) => return Ok(Err(finding)),
+        };
         let beside = crate::infra::verify_export::Beside {
             checkpoint,
             filter: stated.filter,
             count: stated.count,
+            head,
         };
         keyfile::verifier_arg(key)
             .map_err(CliError::from)
@@ -51,7 +64,20 @@ pub fn verify_export(file: &Path, key: &str, allow_unproven: bool, stated: State
                 "ok {} entries: {} proven in the signed checkpoint of {} entries",
                 s.entries, s.proven, s.checkpoint_size
             );
+            if let Some(r) = &s.recorded {
+                println!(
+                    "scheduled export: the entries recorded from {} to {}, seqs {} to {} (each \
+                     entry checked against it, in seq order)",
+                    crate::domain::export::format::timestamp(&r.from),
+                    crate::domain::export::format::timestamp(&r.to),
+                    r.first_seq,
+                    r.end_seq
+                );
+            }
             match &s.filter {
+                _ if s.complete && s.recorded.is_some() => println!(
+                    "filter: none (every entry): complete, every seq of the period is here"
+                ),
                 _ if s.complete => println!(
                     "filter: none (every entry): complete, every entry of the checkpoint is here"
                 ),

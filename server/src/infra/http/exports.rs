@@ -144,18 +144,31 @@ pub async fn list_runs(
     }))
 }
 
-/// The object a run wrote to its directory, as stored (a bundle: `application/gzip`).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// `head`: the head stored beside a CSV or NDJSON file (`<name>.head.json`: its filter,
+    /// period, checkpoint and count, which `verify-export` reads beside the file).
+    part: Option<String>,
+}
+
+/// The largest head file served (a head is well under a kilobyte plus the checkpoint).
+const HEAD_MAX: u64 = 64 * 1024;
+
+/// The object a run wrote to its directory, as stored (a bundle: `application/gzip`; a file:
+/// its format's type).
 #[utoipa::path(
     get,
     path = "/api/v1/exports/runs/{id}/download",
     tag = "exports",
-    params(("id" = uuid::Uuid, Path, description = "The run's UUID")),
+    params(("id" = uuid::Uuid, Path, description = "The run's UUID"), DownloadQuery),
     responses(
-        (status = 200, description = "The object's bytes",
+        (status = 200, description = "The object's bytes (with `part=head`, its head)",
          headers(
             ("x-trailkeep-sha256" = String, description = "The object's SHA-256 (hex), as the run and its export.created entry state"),
          ),
-         content((String = "application/gzip"))),
+         content((String = "application/gzip"), (String = "text/csv"), (String = "application/json"),
+                 (String = "application/x-ndjson"), (String = "application/pdf"))),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "The run has no object (not succeeded), its object is no longer in the directory, or it is in S3", body = ErrorBody),
         Refused,
@@ -168,8 +181,19 @@ pub async fn download_run(
     headers: HeaderMap,
     extensions: Extensions,
     Path(id): Path<String>,
+    Params(q): Params<DownloadQuery>,
 ) -> Result<Response, ApiError> {
     let id = uuid_param(&id, "id")?;
+    let head = match q.part.as_deref() {
+        None => false,
+        Some("head") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("part {other:?} is not \"head\" (or leave it out for the file)"),
+            ))
+        }
+    };
     let run = exports::run(&state.reads, id)
         .await
         .map_err(ApiError::database)?
@@ -193,6 +217,9 @@ pub async fn download_run(
                 .map(|v| format!(" (version {v})"))
                 .unwrap_or_default()
         )));
+    }
+    if head {
+        return head_of(&state, &run, &key);
     }
     let file = match state.export_root().open(&key) {
         Ok(Some(f)) => f,
@@ -219,7 +246,7 @@ pub async fn download_run(
     let details = json!({
         "run_id": run.id,
         "schedule_id": run.schedule_id,
-        "format": "bundle",
+        "format": run.format,
         "object_key": key,
         "sha256": sha_hex,
         "period_start": run.period_start,
@@ -271,7 +298,7 @@ pub async fn download_run(
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/gzip"),
+        HeaderValue::from_static(crate::domain::export::bundle::content_type(&name)),
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
     h.insert(
@@ -282,6 +309,60 @@ pub async fn download_run(
     h.insert(
         "x-trailkeep-sha256",
         HeaderValue::from_str(&sha_hex).expect("hex"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The head stored beside a run's CSV or NDJSON file (`part=head`). It holds no entry (the
+/// filter, the period, the checkpoint and the count, all in the run's history already), so
+/// its download is not recorded.
+fn head_of(state: &AppState, run: &exports::RunRow, key: &str) -> Result<Response, ApiError> {
+    let conflict = |m: &str| ApiError::new(StatusCode::CONFLICT, m);
+    if !matches!(run.format.as_deref(), Some("csv" | "ndjson")) {
+        return Err(conflict(
+            "only a CSV or NDJSON run has a head beside it (JSON states it inside, a bundle in \
+             its manifest)",
+        ));
+    }
+    let name = format!("{key}.head.json");
+    let mut file =
+        match state.export_root().open(&name) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(conflict(
+                "the run's head is no longer in the export directory (moved or deleted outside \
+                 Trailkeep)",
+            )),
+            Err(e) => {
+                tracing::error!(run = %run.id, error = %e, "an export head cannot be opened");
+                return Err(conflict(
+                    "the run's head cannot be read from the export directory",
+                ));
+            }
+        };
+    let mut bytes = Vec::new();
+    use std::io::Read;
+    if (&mut file)
+        .take(HEAD_MAX + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+        || bytes.len() as u64 > HEAD_MAX
+    {
+        return Err(conflict(
+            "the run's head cannot be read from the export directory",
+        ));
+    }
+    let file_name = name.rsplit('/').next().unwrap_or(&name).to_string();
+    let mut response = Response::new(Body::from(bytes));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+            .map_err(|_| conflict("the head's name cannot be sent"))?,
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)

@@ -98,3 +98,23 @@ pub async fn range_page(
         .map(crate::domain::entry::record::StoredEntry::into_entry)
         .collect())
 }
+
+/// How many entries of seqs `from..end` match `f` apart from its time window: what a
+/// scheduled PDF states on its cover before its first page (the same conditions as
+/// [`range_page`]).
+pub async fn range_count(
+    pool: &PgPool,
+    f: &Filter,
+    from: i64,
+    end: i64,
+) -> Result<i64, sqlx::Error> {
+    let f = Filter {
+        time: app::filter::TimeWindow::All,
+        ..f.clone()
+    };
+    let mut conn = acquire(pool, &READS).await?;
+    let mut qb = sqlx::QueryBuilder::new("SELECT count(*) FROM audit_entries WHERE seq >= ");
+    qb.push_bind(from).push(" AND seq < ").push_bind(end);
+    super::conditions::push_conditions(&mut qb, &f, &Bounds::default());
+    qb.build_query_scalar().fetch_one(&mut *conn).await
+}

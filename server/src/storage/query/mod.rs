@@ -15,7 +15,7 @@ pub mod volume;
 
 pub use counts::{any_after, count, count_through};
 pub use error::QueryError;
-pub use export::{export_page, export_snapshot, range_page, ExportSnapshot};
+pub use export::{export_page, export_snapshot, range_count, range_page, ExportSnapshot};
 pub use facets::{action_facets, actor_facet_page, actor_facets, actors_named};
 pub use never::never_recorded;
 #[cfg(feature = "bench")]
