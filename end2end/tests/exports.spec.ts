@@ -24,6 +24,9 @@ test('a schedule made from the audit log filters runs now, and its bundle downlo
   const form = page.getByTestId('schedule-form');
   await expect(form).toBeVisible();
   await expect(form.getByTestId('schedule-filter')).toHaveValue('status=failure');
+  // The dialog's format (CSV) comes along; this schedule writes archive bundles.
+  await expect(form.getByTestId('schedule-format')).toHaveValue('csv');
+  await form.getByTestId('schedule-format').selectOption('bundle');
   const name = unique('Daily failures');
   await form.getByTestId('schedule-name').pressSequentially(name, { delay: 40 });
   await form.getByTestId('schedule-cadence').selectOption('daily');

@@ -246,6 +246,47 @@ async fn daily_files_in_every_format_hold_each_entry_once_and_verify_offline(poo
         assert!(!text.contains("doc.deleted"));
     }
 
+    // Files of every entry are no archive: the month view counts only bundles.
+    let months = trailkeep::service::months::months(&w.writer, utc("2027-03-30T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        months
+            .iter()
+            .all(|m| m.archives.is_empty() && m.archived != "whole"),
+        "{months:?}"
+    );
+
+    // A head beside a file never overrides what the auditor states: a different filter,
+    // count or checkpoint is refused, not silently replaced.
+    let day = &w.files(csv).await[1];
+    for (given, what) in [
+        (
+            Beside {
+                filter: Some("action=doc.viewed".into()),
+                ..beside(&day.path)
+            },
+            "the filter",
+        ),
+        (
+            Beside {
+                count: Some(day.entries as u64 + 1),
+                ..beside(&day.path)
+            },
+            "the count",
+        ),
+        (
+            Beside {
+                checkpoint: Some("another\n".into()),
+                ..beside(&day.path)
+            },
+            "another checkpoint",
+        ),
+    ] {
+        let finding = verify(&day.path, &key, false, &given).unwrap().unwrap_err();
+        assert!(finding.detail.contains(what), "{what}: {finding}");
+    }
+
     // The PDF: a report of each period, as many entries as the query API finds.
     for f in w.files(pdf).await {
         let bytes = std::fs::read(&f.path).unwrap();

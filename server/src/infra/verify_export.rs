@@ -102,6 +102,36 @@ pub fn verify(
 /// What a CSV or version-4 NDJSON export is checked against: what the auditor gives beside it.
 fn stated_beside(beside: &Beside) -> Result<Stated, Finding> {
     if let Some(head) = &beside.head {
+        // What the auditor states wins: a head that says otherwise is refused, never
+        // silently preferred (a head beside a file is as unsigned as the file).
+        let differs = |what: &str, given: &str, head: &str| {
+            malformed(format!(
+                "the head beside the file states {what} {head:?} but you gave {given:?}: check \
+                 the file without its head (move <file>.head.json away), or with what it states"
+            ))
+        };
+        if let Some(f) = beside.filter.as_deref().filter(|f| *f != head.filter) {
+            return Err(differs("the filter", f, &head.filter));
+        }
+        let note = head.checkpoint.as_deref().unwrap_or("");
+        if beside
+            .checkpoint
+            .as_deref()
+            .is_some_and(|c| c.trim() != note.trim())
+        {
+            return Err(malformed(
+                "the head beside the file states another checkpoint than the one you gave: \
+                 check the file without its head (move <file>.head.json away), or with the \
+                 checkpoint it states",
+            ));
+        }
+        if let Some(n) = beside.count.filter(|n| *n != head.count) {
+            return Err(differs(
+                "the count",
+                &n.to_string(),
+                &head.count.to_string(),
+            ));
+        }
         return Ok(Stated::from(head));
     }
     let checkpoint = beside.checkpoint.clone().ok_or_else(|| {
@@ -125,6 +155,11 @@ fn stated_beside(beside: &Beside) -> Result<Stated, Finding> {
 /// The count the auditor states, else the head beside the file.
 fn stated_count(beside: &Beside) -> Option<u64> {
     beside.count.or(beside.head.as_ref().map(|h| h.count))
+}
+
+/// How many entries the head beside the file says are proven.
+fn stated_proven(beside: &Beside) -> Option<u64> {
+    beside.head.as_ref().map(|h| h.proven)
 }
 
 /// A CSV export: a header of the columns Trailkeep writes, then one entry per record.
@@ -154,7 +189,7 @@ fn csv_export(
         let value = csv_entry(&record).map_err(|e| malformed(format!("record {}: {e}", i + 1)))?;
         checker.entry(value)?;
     }
-    checker.finish(stated_count(beside), None, false)
+    checker.finish(stated_count(beside), stated_proven(beside), false)
 }
 
 /// A head or trailer read strictly: only the members its type names.
@@ -201,7 +236,7 @@ fn ndjson(
         let mut reader = reader.into_inner();
         reader.rewind()?;
         return entry_lines(reader, checker, u64::MAX)
-            .map(|r| r.and_then(|c| c.finish(stated_count(beside), None, false)));
+            .map(|r| r.and_then(|c| c.finish(stated_count(beside), stated_proven(beside), false)));
     };
     let trailer = match typed::<TrailerLine>(trailer, "the trailer") {
         Ok(line) => line.trailer,

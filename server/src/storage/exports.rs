@@ -496,7 +496,8 @@ pub async fn append_barrier(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
     tx.rollback().await
 }
 
-/// The succeeded runs of unfiltered bundles holding any seq of `first..end`, oldest first.
+/// The succeeded runs of unfiltered bundles holding any seq of `first..end`, oldest first
+/// (a CSV, JSON, NDJSON or PDF file of every entry is no archive: only bundles count).
 pub async fn archives_between(
     db: impl PgExecutor<'_>,
     first: i64,
@@ -504,7 +505,8 @@ pub async fn archives_between(
 ) -> Result<Vec<RunRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {RUN_COLUMNS} FROM export_runs WHERE status = 'succeeded' AND filter = '' \
-         AND first_seq < $2 AND end_seq > $1 ORDER BY first_seq, finished_at"
+         AND format = 'bundle' AND first_seq < $2 AND end_seq > $1 \
+         ORDER BY first_seq, finished_at"
     ))
     .bind(first)
     .bind(end)

@@ -300,7 +300,7 @@ impl Checker {
                 return Err(named(
                     Check::ExportFilter,
                     format!(
-                        "{name} was not recorded in the period the export states (seqs {} to                          {}): it was added",
+                        "{name} was not recorded in the period the export states (seqs {} to {}): it was added",
                         r.first_seq, r.end_seq
                     ),
                 ));
@@ -445,7 +445,7 @@ impl Checker {
             let expected = r.end_seq - r.first_seq;
             if self.entries != expected {
                 return Err(counted(format!(
-                    "the export is of every entry recorded in its period, seqs {} to {}, but                      holds {} of those {expected}: entries were removed",
+                    "the export is of every entry recorded in its period, seqs {} to {}, but holds {} of those {expected}: entries were removed",
                     r.first_seq, r.end_seq, self.entries
                 ))
                 .differs(expected.to_string(), self.entries.to_string()));
