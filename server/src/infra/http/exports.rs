@@ -149,7 +149,15 @@ pub async fn list_runs(
 pub struct DownloadQuery {
     /// `head`: the head stored beside a CSV or NDJSON file (`<name>.head.json`: its filter,
     /// period, checkpoint and count, which `verify-export` reads beside the file).
-    part: Option<String>,
+    #[param(inline)]
+    part: Option<DownloadPart>,
+}
+
+/// What of a run to download besides its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DownloadPart {
+    Head,
 }
 
 /// The largest head file served (a head is well under a kilobyte plus the checkpoint).
@@ -184,16 +192,7 @@ pub async fn download_run(
     Params(q): Params<DownloadQuery>,
 ) -> Result<Response, ApiError> {
     let id = uuid_param(&id, "id")?;
-    let head = match q.part.as_deref() {
-        None => false,
-        Some("head") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("part {other:?} is not \"head\" (or leave it out for the file)"),
-            ))
-        }
-    };
+    let head = q.part == Some(DownloadPart::Head);
     let run = exports::run(&state.reads, id)
         .await
         .map_err(ApiError::database)?
