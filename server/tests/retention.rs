@@ -14,7 +14,6 @@ mod common;
 
 use std::time::Duration;
 
-use app::exports::ScheduleSpec;
 use app::model::Source;
 use chrono::Utc;
 use sqlx::PgPool;
@@ -25,26 +24,12 @@ use trailkeep::service::{chain, checkpoints, schedules, tree};
 use trailkeep::storage::{self, entries};
 use uuid::Uuid;
 
-use common::exports::{utc, World};
+use common::exports::{directory_spec, utc, World};
 
 impl World {
     async fn schedule(&self, filter: &str, created: &str) -> Uuid {
-        let spec = ScheduleSpec {
-            name: format!("monthly {filter}"),
-            cadence: "monthly".into(),
-            cron: None,
-            zone: "UTC".into(),
-            filter: filter.into(),
-            format: "bundle".into(),
-            destination: "directory".into(),
-            directory: "archive/monthly".into(),
-            s3: None,
-            enabled: true,
-        };
-        schedules::create(&self.writer, &spec, None, &Acting::cli(), utc(created))
-            .await
-            .unwrap()
-            .id
+        let spec = directory_spec("monthly", "UTC", filter, "bundle", "archive/monthly");
+        self.create(&spec, created).await
     }
 
     /// The succeeded run of `schedule` for the month starting at `month`.

@@ -26,26 +26,12 @@ use trailkeep::service::schedules;
 use trailkeep::storage::entries;
 use uuid::Uuid;
 
-use common::exports::{key, temp_dir, utc, World};
+use common::exports::{directory_spec, key, temp_dir, utc, World};
 
 impl World {
     async fn schedule(&self, cadence: &str, zone: &str, filter: &str, created: &str) -> Uuid {
-        let spec = ScheduleSpec {
-            name: format!("{cadence} {zone}"),
-            cadence: cadence.into(),
-            cron: None,
-            zone: zone.into(),
-            filter: filter.into(),
-            format: "bundle".into(),
-            destination: "directory".into(),
-            directory: "archive/monthly".into(),
-            s3: None,
-            enabled: true,
-        };
-        schedules::create(&self.writer, &spec, None, &Acting::cli(), utc(created))
-            .await
-            .unwrap()
-            .id
+        let spec = directory_spec(cadence, zone, filter, "bundle", "archive/monthly");
+        self.create(&spec, created).await
     }
 
     /// The objects of succeeded runs, in period order: (period start, path).

@@ -9,7 +9,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use app::exports::ScheduleSpec;
 use app::integrity::Check;
 use app::model::Source;
 use chrono::{DateTime, Utc};
@@ -17,13 +16,11 @@ use sqlx::PgPool;
 use trailkeep::domain::export::format::Format;
 use trailkeep::domain::export::schedule::Period;
 use trailkeep::infra::verify_export::{verify, Beside};
-use trailkeep::service::accounts::Acting;
 use trailkeep::service::period_file::FileRun;
-use trailkeep::service::schedules;
 use trailkeep::storage::entries;
 use uuid::Uuid;
 
-use common::exports::{utc, World};
+use common::exports::{directory_spec, utc, World};
 
 /// A succeeded run's file: its period, path, entries and format.
 struct RunFile {
@@ -35,22 +32,9 @@ struct RunFile {
 
 impl World {
     async fn file_schedule(&self, format: &str, filter: &str, created: &str) -> Uuid {
-        let spec = ScheduleSpec {
-            name: format!("daily {format} {filter}"),
-            cadence: "daily".into(),
-            cron: None,
-            zone: "Europe/Berlin".into(),
-            filter: filter.into(),
-            format: format.into(),
-            destination: "directory".into(),
-            directory: format!("daily/{format}"),
-            s3: None,
-            enabled: true,
-        };
-        schedules::create(&self.writer, &spec, None, &Acting::cli(), utc(created))
-            .await
-            .unwrap()
-            .id
+        let directory = format!("daily/{format}");
+        let spec = directory_spec("daily", "Europe/Berlin", filter, format, &directory);
+        self.create(&spec, created).await
     }
 
     async fn files(&self, schedule: Uuid) -> Vec<RunFile> {
@@ -381,4 +365,107 @@ async fn a_period_built_twice_gives_the_same_bytes(pool: PgPool) {
         a.discard();
         b.discard();
     }
+}
+
+/// A PDF report holds at most `report::MAX_ENTRIES` entries: a period with one more fails its
+/// run for good (not retried: the next attempt would find the same entries), saying which
+/// formats have no limit, and leaves no file behind. The periods around it are written.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_pdf_period_over_the_limit_fails_for_good_and_names_the_formats_without_one(
+    pool: PgPool,
+) {
+    use trailkeep::domain::export::report::MAX_ENTRIES;
+    use trailkeep::service::scheduler::Outcome;
+
+    let w = World::new(&pool).await;
+    let pdf = w.file_schedule("pdf", "", "2027-06-01T12:00:00Z").await;
+    sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
+        .bind(utc("2027-06-02T08:00:00Z"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut left = MAX_ENTRIES as usize + 1;
+    while left > 0 {
+        // Ten batches of the ingest API's largest (1,000) per transaction.
+        let n = left.min(10_000);
+        let mut batch = Vec::with_capacity(n);
+        for from in (0..n).step_by(1000) {
+            batch.extend(common::events("doc.viewed", (n - from).min(1000)));
+        }
+        entries::append(&w.writer, Source::Trailkeep, batch)
+            .await
+            .unwrap();
+        left -= n;
+    }
+    w.record_at("2027-06-03T08:00:00Z", 2).await;
+    sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
+        .bind(utc("2027-06-04T00:00:00Z"))
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let outcomes = w
+        .scheduler()
+        .tick(utc("2027-06-04T00:00:00Z"))
+        .await
+        .unwrap();
+    let failed: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1, "{outcomes:?}");
+    let Outcome::Failed { run, retry, error } = failed[0] else {
+        unreachable!()
+    };
+    assert!(!retry, "the same entries would be refused again");
+    assert!(
+        error.contains("at most 100,000 entries") && error.contains("has 100,001"),
+        "{error}"
+    );
+    assert!(error.contains("write CSV, JSON or NDJSON"), "{error}");
+
+    let run_row = || async {
+        sqlx::query_as::<_, (String, DateTime<Utc>, i32)>(
+            "SELECT status, period_start, attempts FROM export_runs WHERE id = $1",
+        )
+        .bind(run)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let (status, period_start, attempts) = run_row().await;
+    assert_eq!(status, "failed");
+    assert_eq!(
+        period_start,
+        utc("2027-06-01T22:00:00Z"),
+        "2 June in Berlin"
+    );
+    assert_eq!(attempts, 1);
+    // An hour later nothing is tried again.
+    let later = w
+        .scheduler()
+        .tick(utc("2027-06-04T01:00:00Z"))
+        .await
+        .unwrap();
+    assert!(later.is_empty(), "{later:?}");
+    assert_eq!(run_row().await.2, 1, "tried once, never again");
+
+    // 1 and 3 June are written; nothing of 2 June is left in the folder or the work folder.
+    let files = w.files(pdf).await;
+    assert_eq!(files.len(), 2, "{outcomes:?}");
+    assert_eq!(files[1].entries, 2);
+    let mut left_over = Vec::new();
+    let mut dirs = vec![w.root.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                left_over.push(p);
+            }
+        }
+    }
+    left_over.retain(|p| !files.iter().any(|f| f.path == *p));
+    assert!(left_over.is_empty(), "{left_over:?}");
 }

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::filter::Filter;
-use app::integrity::{to_hex, Hash};
+use app::integrity::{to_hex, Hash, Proof};
+use app::model::AuditEntry;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -163,6 +164,83 @@ pub(crate) struct Hashing<W> {
     pub inner: W,
     pub sha: Sha256,
     pub bytes: u64,
+}
+
+impl Hashing<BufWriter<File>> {
+    /// A new work file at `path` (never one already there), readable back.
+    pub(crate) fn create_new(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Hashing {
+            inner: BufWriter::new(file),
+            sha: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Flushes and syncs what was written: `(file, bytes, sha256)`.
+    pub(crate) fn finish(mut self) -> std::io::Result<(File, u64, Hash)> {
+        self.flush()?;
+        let file = self
+            .inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        file.sync_all()?;
+        Ok((file, self.bytes, self.sha.finalize().into()))
+    }
+}
+
+/// The entries of seqs `[from, end)` that match a filter, a page at a time in seq order: the
+/// one walk over a period that bundles and files share.
+pub(crate) struct Pages<'a> {
+    reads: &'a PgPool,
+    filter: &'a Filter,
+    from: i64,
+    end: i64,
+}
+
+impl<'a> Pages<'a> {
+    pub(crate) fn new(reads: &'a PgPool, filter: &'a Filter, (from, end): (i64, i64)) -> Self {
+        Pages {
+            reads,
+            filter,
+            from,
+            end,
+        }
+    }
+
+    /// The next page, or `None` after the last.
+    pub(crate) async fn next(&mut self) -> Result<Option<Vec<AuditEntry>>, ArchiveError> {
+        if self.from >= self.end {
+            return Ok(None);
+        }
+        let page = query::range_page(self.reads, self.filter, self.from, self.end, PAGE).await?;
+        match page.last() {
+            Some(last) => self.from = last.seq + 1,
+            None => return Ok(None),
+        }
+        Ok(Some(page))
+    }
+
+    /// The next page with each entry's inclusion proof in the tree of `size` entries; an entry
+    /// without one (`size` does not cover it) is an error.
+    pub(crate) async fn next_proven(
+        &mut self,
+        size: u64,
+    ) -> Result<Option<(Vec<AuditEntry>, Vec<Option<Proof>>)>, ArchiveError> {
+        let Some(page) = self.next().await? else {
+            return Ok(None);
+        };
+        let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
+        let proofs = tree::inclusions(self.reads, &seqs, size).await?;
+        if let Some(i) = proofs.iter().position(Option::is_none) {
+            return Err(ArchiveError::Proof(format!("seq {} has no proof", seqs[i])));
+        }
+        Ok(Some((page, proofs)))
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -337,33 +415,15 @@ impl Archiver {
         out_path: &Path,
     ) -> Result<Built, ArchiveError> {
         // The entries, staged with their proofs.
-        let mut staged = Hashing {
-            inner: BufWriter::new(
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .open(staged_path)?,
-            ),
-            sha: Sha256::new(),
-            bytes: 0,
-        };
+        let mut staged = Hashing::create_new(staged_path)?;
         let mut count = 0u64;
-        let mut from = first;
-        while from < end {
-            let page = query::range_page(&self.reads, filter, from, end, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            from = last.seq + 1;
-            let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
-            let proofs = tree::inclusions(&self.reads, &seqs, checkpoint.size).await?;
+        let mut pages = Pages::new(&self.reads, filter, (first, end));
+        while let Some((page, proofs)) = pages.next_proven(checkpoint.size).await? {
             let mut buf = Vec::with_capacity(page.len() * 1024);
             for (entry, proof) in page.iter().zip(&proofs) {
-                let proof = proof.as_ref().ok_or_else(|| {
-                    ArchiveError::Proof(format!("seq {} has no proof", entry.seq))
-                })?;
                 let line = ProvenEntry {
                     entry,
-                    inclusion_proof: Some(proof),
+                    inclusion_proof: proof.as_ref(),
                     checkpoint_size: Some(checkpoint.size),
                 };
                 serde_json::to_writer(&mut buf, &line).map_err(std::io::Error::other)?;
@@ -372,13 +432,8 @@ impl Archiver {
             staged.write_all(&buf)?;
             count += page.len() as u64;
         }
-        staged.flush()?;
-        let entries_bytes = staged.bytes;
-        let entries_sha = bundle::digest_hex(staged.sha);
-        let mut staged_file = staged
-            .inner
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (mut staged_file, entries_bytes, entries_sha) = staged.finish()?;
+        let entries_sha = to_hex(&entries_sha);
 
         let checkpoint_bytes = note.as_bytes().to_vec();
         let consistency_bytes =
@@ -406,11 +461,7 @@ impl Archiver {
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
 
         // The tar, gzipped, in the members' name order.
-        let out = Hashing {
-            inner: BufWriter::new(File::create(out_path)?),
-            sha: Sha256::new(),
-            bytes: 0,
-        };
+        let out = Hashing::create_new(out_path)?;
         let gz = flate2::GzBuilder::new()
             .mtime(0)
             .operating_system(255)
@@ -428,13 +479,7 @@ impl Archiver {
         tar.append(&h, (&mut staged_file).take(entries_bytes))?;
         small(&mut tar, bundle::MANIFEST, &manifest_bytes)?;
         let gz = tar.into_inner()?;
-        let mut out = gz.finish()?;
-        out.flush()?;
-        let file = out
-            .inner
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        file.sync_all()?;
+        let (_, bytes, sha256) = gz.finish()?.finish()?;
         Ok(Built {
             path: out_path.to_path_buf(),
             covered: Covered {
@@ -445,8 +490,8 @@ impl Archiver {
                 checkpoint_size: manifest.checkpoint_size,
                 chain_hash_after: after,
             },
-            bytes: out.bytes,
-            sha256: out.sha.finalize().into(),
+            bytes,
+            sha256,
             head_beside: None,
         })
     }

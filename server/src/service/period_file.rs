@@ -15,13 +15,11 @@
 //! are read. The file's bytes depend only on the log and the run (its `generated_at` is when
 //! the run was asked for), so a run tried again writes the same bytes.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use app::filter::Filter;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::export::format::{self as export, ExportHead, Format, Recorded, Trailer};
@@ -29,13 +27,9 @@ use crate::domain::export::report;
 use crate::domain::export::schedule::Period;
 use crate::domain::integrity::checkpoint::Checkpoint;
 use crate::service::acting::Acting;
-use crate::service::archive::{ArchiveError, Archiver, Built, Covered, Hashing, Located};
+use crate::service::archive::{ArchiveError, Archiver, Built, Covered, Hashing, Located, Pages};
 use crate::service::export::{epilogue, filter_words, prologue, write_page};
-use crate::service::tree;
 use crate::storage::{self, query};
-
-/// Entries read per query.
-const PAGE: i64 = 2000;
 
 /// A run of a schedule that writes a file: what the file is of.
 pub struct FileRun<'a> {
@@ -128,24 +122,16 @@ impl Archiver {
             archived: Vec::new(),
             recorded: Some(recorded(&r.period, first, end)),
         };
-        let mut out = create(out_path)?;
+        let mut out = Hashing::create_new(out_path)?;
         out.write_all(&prologue(r.format, &head))?;
         let mut count = 0u64;
-        let mut from = first;
-        while from < end {
-            let page = query::range_page(&self.reads, r.filter, from, end, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            from = last.seq + 1;
-            let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
-            let proofs = tree::inclusions(&self.reads, &seqs, size).await?;
-            if let Some(i) = proofs.iter().position(Option::is_none) {
-                return Err(ArchiveError::Proof(format!("seq {} has no proof", seqs[i])));
-            }
+        let mut pages = Pages::new(&self.reads, r.filter, (first, end));
+        while let Some((page, proofs)) = pages.next_proven(size).await? {
             out.write_all(&write_page(r.format, &page, &proofs, size, count == 0))?;
             count += page.len() as u64;
         }
         out.write_all(&epilogue(r.format, count, count))?;
-        let (bytes, sha) = finish(out)?;
+        let (_, bytes, sha) = out.finish()?;
         Ok((count, bytes, sha))
     }
 
@@ -210,14 +196,11 @@ impl Archiver {
             .footer(),
             archived: None,
         };
-        let mut out = create(out_path)?;
+        let mut out = Hashing::create_new(out_path)?;
         let mut doc = report::Report::new(&cover).map_err(ArchiveError::Refused)?;
-        let mut from = first;
         let mut rows = 0u64;
-        while from < end {
-            let page = query::range_page(&self.reads, r.filter, from, end, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            from = last.seq + 1;
+        let mut pages = Pages::new(&self.reads, r.filter, (first, end));
+        while let Some(page) = pages.next().await? {
             rows += page.len() as u64;
             // Rendering is CPU work: off the runtime's threads, a page at a time.
             let (back, bytes) = tokio::task::spawn_blocking(move || {
@@ -235,7 +218,7 @@ impl Archiver {
             .map_err(|e| ArchiveError::Refused(format!("rendering the report failed: {e}")))?
             .map_err(ArchiveError::Refused)?;
         out.write_all(&last)?;
-        let (bytes, sha) = finish(out)?;
+        let (_, bytes, sha) = out.finish()?;
         Ok((rows, bytes, sha))
     }
 }
@@ -248,28 +231,4 @@ fn recorded(period: &Period, first: i64, end: i64) -> Recorded {
         first_seq: first as u64,
         end_seq: end as u64,
     }
-}
-
-fn create(path: &Path) -> Result<Hashing<BufWriter<File>>, ArchiveError> {
-    Ok(Hashing {
-        inner: BufWriter::new(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)?,
-        ),
-        sha: Sha256::new(),
-        bytes: 0,
-    })
-}
-
-/// Flushes and syncs the file: `(bytes, sha256)`.
-fn finish(mut out: Hashing<BufWriter<File>>) -> Result<(u64, app::integrity::Hash), ArchiveError> {
-    out.flush()?;
-    let file = out
-        .inner
-        .into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    file.sync_all()?;
-    Ok((out.bytes, out.sha.finalize().into()))
 }

@@ -8,15 +8,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::exports::ScheduleSpec;
 use app::model::Source;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use trailkeep::domain::integrity::checkpoint::SigningKey;
 use trailkeep::domain::sealed::SealKey;
+use trailkeep::service::accounts::Acting;
 use trailkeep::service::archive::Archiver;
 use trailkeep::service::destination::ExportRoot;
 use trailkeep::service::outbound::Outbound;
 use trailkeep::service::scheduler::Scheduler;
+use trailkeep::service::schedules;
 use trailkeep::storage::entries;
 use uuid::Uuid;
 
@@ -42,7 +45,40 @@ pub struct World {
     pub root: PathBuf,
 }
 
+/// An enabled schedule of `cadence` in `zone` with `filter`, writing `format` into the export
+/// directory's `directory` folder; the tests change what else they need with `..`.
+pub fn directory_spec(
+    cadence: &str,
+    zone: &str,
+    filter: &str,
+    format: &str,
+    directory: &str,
+) -> ScheduleSpec {
+    ScheduleSpec {
+        name: format!("{cadence} {format} {zone} {filter}")
+            .trim_end()
+            .to_string(),
+        cadence: cadence.into(),
+        cron: None,
+        zone: zone.into(),
+        filter: filter.into(),
+        format: format.into(),
+        destination: "directory".into(),
+        directory: directory.into(),
+        s3: None,
+        enabled: true,
+    }
+}
+
 impl World {
+    /// Creates `spec` (by the CLI) as of `created`: its id.
+    pub async fn create(&self, spec: &ScheduleSpec, created: &str) -> Uuid {
+        schedules::create(&self.writer, spec, None, &Acting::cli(), utc(created))
+            .await
+            .unwrap()
+            .id
+    }
+
     /// Partitions through 2027 (the tests record there), the writer's pool, a key, a folder.
     pub async fn new(pool: &PgPool) -> World {
         super::partitions_through(pool, "2027-12-01T00:00:00Z").await;
