@@ -5,7 +5,7 @@ use app::filter::Filter;
 use app::model::MatchCount;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
 
-use super::conditions::push_conditions;
+use super::conditions::{push_conditions, reuse_plan};
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
 use crate::domain::query::window::Bounds;
@@ -82,7 +82,10 @@ pub(super) async fn count_in(
         qb.push(" LIMIT ").push_bind(cap + 1);
     }
     qb.push(") AS matching");
-    qb.build_query_scalar().fetch_one(conn).await
+    qb.build_query_scalar()
+        .persistent(reuse_plan(f))
+        .fetch_one(conn)
+        .await
 }
 
 /// Whether an entry after `after_seq` (a listing's `snapshot_seq`) matches `f` now: the cue
@@ -95,5 +98,9 @@ pub async fn any_after(pool: &PgPool, f: &Filter, after_seq: i64) -> Result<bool
     qb.push_bind(after_seq);
     push_conditions(&mut qb, f, &bounds);
     qb.push(")");
-    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+    Ok(qb
+        .build_query_scalar()
+        .persistent(reuse_plan(f))
+        .fetch_one(&mut *conn)
+        .await?)
 }

@@ -91,8 +91,11 @@ pub async fn range_page(
     qb.push_bind(from).push(" AND seq < ").push_bind(end);
     super::conditions::push_conditions(&mut qb, &f, &Bounds::default());
     qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
-    let rows: Vec<crate::domain::entry::record::StoredEntry> =
-        qb.build_query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<crate::domain::entry::record::StoredEntry> = qb
+        .build_query_as()
+        .persistent(super::conditions::reuse_plan(&f))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(crate::domain::entry::record::StoredEntry::into_entry)
@@ -116,5 +119,8 @@ pub async fn range_count(
     let mut qb = sqlx::QueryBuilder::new("SELECT count(*) FROM audit_entries WHERE seq >= ");
     qb.push_bind(from).push(" AND seq < ").push_bind(end);
     super::conditions::push_conditions(&mut qb, &f, &Bounds::default());
-    qb.build_query_scalar().fetch_one(&mut *conn).await
+    qb.build_query_scalar()
+        .persistent(super::conditions::reuse_plan(&f))
+        .fetch_one(&mut *conn)
+        .await
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::conditions::{order_by, push_conditions};
+use super::conditions::{order_by, push_conditions, reuse_plan};
 use super::error::QueryError;
 use super::snapshot::pin;
 use crate::domain::entry::record::StoredEntry;
@@ -81,7 +81,11 @@ pub(super) async fn page_from(
     // One row more than asked tells whether there is a next page.
     let mut qb = QueryBuilder::new("");
     push_page_query(&mut qb, f, bounds, seq_limit, cursor, limit + 1);
-    let mut rows: Vec<StoredEntry> = qb.build_query_as().fetch_all(conn).await?;
+    let mut rows: Vec<StoredEntry> = qb
+        .build_query_as()
+        .persistent(reuse_plan(f))
+        .fetch_all(conn)
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = match (more, rows.last()) {
@@ -172,6 +176,10 @@ pub async fn matching_after(
     push_conditions(&mut qb, &f.filter, &f.bounds_at(Utc::now()));
     qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
     let mut conn = acquire(pool, &READS).await?;
-    let rows: Vec<StoredEntry> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<StoredEntry> = qb
+        .build_query_as()
+        .persistent(reuse_plan(&f.filter))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.into_iter().map(StoredEntry::into_entry).collect())
 }

@@ -7,7 +7,7 @@ use app::model::{TopField, TopValue, TopValues};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use super::conditions::push_conditions;
+use super::conditions::{push_conditions, reuse_plan};
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
 use crate::domain::query::volume::{hours_within, Rollup};
@@ -132,7 +132,11 @@ pub async fn top_values(
         push_field_counts(&mut qb, f, field, head, &bounds);
         qb.push(") AS parts WHERE value IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT ")
             .push_bind(limit);
-        let rows = qb.build().fetch_all(&mut *tx).await?;
+        let rows = qb
+            .build()
+            .persistent(reuse_plan(f))
+            .fetch_all(&mut *tx)
+            .await?;
         let mut distinct = 0;
         let mut values = Vec::with_capacity(rows.len());
         for row in rows {

@@ -14,7 +14,7 @@ use app::model::{Volume, VolumeBucket};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use super::conditions::push_conditions;
+use super::conditions::{push_conditions, reuse_plan};
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
 use crate::domain::query::volume::{
@@ -95,7 +95,11 @@ pub async fn volume(pool: &PgPool, f: &Filter) -> Result<Option<Volume>, QueryEr
         );
         qb.push_bind(head);
         push_conditions(&mut qb, f, &bounds);
-        let row = qb.build().fetch_one(&mut *tx).await?;
+        let row = qb
+            .build()
+            .persistent(reuse_plan(f))
+            .fetch_one(&mut *tx)
+            .await?;
         let first: Option<DateTime<Utc>> = row.try_get("first")?;
         let last: Option<DateTime<Utc>> = row.try_get("last")?;
         // An open end reaches now, or the last entry when one claims a later time.
@@ -124,7 +128,11 @@ pub async fn volume(pool: &PgPool, f: &Filter) -> Result<Option<Volume>, QueryEr
         None => push_from_log(&mut qb, f, head, size, from, to),
     }
     qb.push(") AS parts GROUP BY 1 ORDER BY 1");
-    let rows = qb.build().fetch_all(&mut *tx).await?;
+    let rows = qb
+        .build()
+        .persistent(reuse_plan(f))
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     let mut counted = std::collections::BTreeMap::new();
     for row in rows {
