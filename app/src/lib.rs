@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod action;
+pub mod alerts;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;

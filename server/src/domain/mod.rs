@@ -10,7 +10,9 @@
 //! - `auth`: passwords, API keys, sessions; `two_factor`: time-based and recovery codes;
 //!   `sealed`: secrets stored encrypted under a key kept outside the database.
 //! - `outbound`: which addresses outbound calls may reach (the SSRF guard's rule).
+//! - `alerts`: alert rules and the machine that decides when they fire and resolve.
 
+pub mod alerts;
 pub mod auth;
 pub mod entry;
 pub mod export;

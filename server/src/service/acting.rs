@@ -44,6 +44,18 @@ impl Acting {
         }
     }
 
+    /// Trailkeep's alert evaluator (`alert.fired`, `alert.resolved`).
+    pub fn evaluator() -> Self {
+        Acting {
+            actor_type: ActorType::System,
+            id: "alerts".into(),
+            name: Some("Trailkeep alerts".into()),
+            email: None,
+            ip: None,
+            user_agent: None,
+        }
+    }
+
     pub fn user(user: &SessionUser, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
         Acting {
             actor_type: ActorType::User,

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod acting;
+pub mod alerts;
 pub mod archive;
 pub mod bundle_file;
 pub mod chain;

@@ -1,6 +1,7 @@
 //! PostgreSQL: the only state Trailkeep has. Every query lives in a module of this folder,
 //! next to the type it reads or writes.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod checkpoints;
 pub mod entries;

@@ -63,6 +63,15 @@ pub async fn serve(url: Option<String>) -> Result<(), CliError> {
         Some(memory),
         async move { stopping.started().await },
     ));
+    let stopping = shutdown.clone();
+    tokio::spawn(crate::service::alerts::evaluator::run(
+        crate::service::alerts::evaluator::Evaluator::new(
+            state.pool.clone(),
+            uuid::Uuid::new_v4(),
+            crate::service::alerts::evaluator::LEASE,
+        ),
+        async move { stopping.started().await },
+    ));
     if let Some(scheduler) = state.scheduler() {
         let stopping = shutdown.clone();
         tokio::spawn(scheduler.run(async move { stopping.started().await }));

@@ -1,0 +1,471 @@
+//! The evaluator: exactly one process at a time (a lease on the `alert_evaluator` row) reads
+//! the log after its cursor in `seq` order, feeds each rule's machine the entries its filter
+//! matches (in memory, as live mode does: `LiveFilter`), and commits in one transaction the
+//! cursor it reached, every rule's state, the alerts decided and the entries that record them
+//! (`alert.fired`, `alert.resolved`) — only while its lease holds and the cursor is where it
+//! started. So every entry is evaluated once: a step that loses its lease writes nothing, and
+//! the next holder resumes from the stored cursor.
+//!
+//! Time moves on for the machines in two ways: with each entry (its `recorded_at`), and on a
+//! tick, to the database's clock once every append in flight has committed and every entry
+//! recorded before that instant has been read. A process that takes the lease over rebuilds
+//! its machines from the stored states and the entries of the last window (at most
+//! `rule::MAX_WINDOW`), reading no further back.
+//!
+//! The evaluator's own entries (`alert.*`, `webhook.*` recorded by Trailkeep) are passed over:
+//! a rule on them would feed on itself.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use app::filter::Filter;
+use app::model::Source;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::rules::{condition_of, filter_of};
+use crate::domain::alerts::machine::{Decision, DecisionKind, Machine, MachineState, Match};
+use crate::domain::alerts::rule::{Condition, GroupBy};
+use crate::domain::query::live_filter::LiveFilter;
+use crate::domain::query::window::Bounds;
+use crate::service::acting::Acting;
+use crate::service::archive::first_recorded_at_or_after;
+use crate::storage::alerts::{self as stored, NewAlert, RuleRow, Step};
+use crate::storage::{entries, live};
+
+/// Entries read per step.
+pub const BATCH: i64 = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Log(String),
+}
+
+impl From<entries::AppendError> for EvalError {
+    fn from(e: entries::AppendError) -> Self {
+        match e {
+            entries::AppendError::Db(e) => EvalError::Db(e),
+            other => EvalError::Log(format!("the evaluator's entries were refused: {other}")),
+        }
+    }
+}
+
+/// What a step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stepped {
+    /// Another process holds the lease.
+    Standby,
+    /// Entries read, alerts decided, and whether every committed entry has been read.
+    Evaluated {
+        entries: usize,
+        alerts: usize,
+        caught_up: bool,
+    },
+    /// The lease lapsed or was taken over during the step: nothing was written.
+    LostLease,
+}
+
+/// A rule as the evaluator watches it.
+struct Watched {
+    version: i64,
+    name: String,
+    severity: String,
+    filter: LiveFilter,
+    group_by: Option<GroupBy>,
+    machine: Machine,
+    watch_from: DateTime<Utc>,
+    muted_until: Option<DateTime<Utc>>,
+    lookback: TimeDelta,
+    /// The state as last stored: only a changed one is written.
+    stored: serde_json::Value,
+}
+
+impl Watched {
+    fn of(row: &RuleRow) -> Option<Watched> {
+        let condition = condition_of(row)?;
+        let filter = filter_of(row)?;
+        let state: MachineState = serde_json::from_value(row.state.clone()).ok()?;
+        Some(Watched {
+            version: row.version,
+            name: row.name.clone(),
+            severity: row.severity.clone(),
+            filter: LiveFilter::new(
+                Filter {
+                    time: app::filter::TimeWindow::All,
+                    ..filter
+                },
+                Bounds::default(),
+            ),
+            group_by: match &condition {
+                Condition::Threshold(t) => t.group_by,
+                _ => None,
+            },
+            lookback: condition.lookback(),
+            machine: Machine::new(condition, state),
+            watch_from: row.watch_from,
+            muted_until: row.muted_until,
+            stored: row.state.clone(),
+        })
+    }
+
+    /// The entry as this rule's machine sees it, when the rule is about it.
+    fn matched(&self, row: &live::LiveRow) -> Option<Match> {
+        let e = &row.entry;
+        (e.recorded_at >= self.watch_from
+            && self.filter.matches(e, &row.search_text, e.recorded_at))
+        .then(|| Match {
+            seq: e.seq,
+            at: e.recorded_at,
+            group: self.group_by.and_then(|g| g.value_of(e)),
+        })
+    }
+}
+
+/// What the process holding the lease keeps between steps.
+struct Held {
+    cursor: i64,
+    rules: BTreeMap<Uuid, Watched>,
+}
+
+/// The evaluator of one process.
+pub struct Evaluator {
+    pub pool: PgPool,
+    /// This process (the lease's owner).
+    pub owner: Uuid,
+    pub lease: Duration,
+    held: Option<Held>,
+}
+
+/// Whether an entry is the evaluator's own record.
+fn own(row: &live::LiveRow) -> bool {
+    let e = &row.entry;
+    e.source == Some(Source::Trailkeep)
+        && (e.action.starts_with("alert.") || e.action.starts_with("webhook."))
+}
+
+impl Evaluator {
+    pub fn new(pool: PgPool, owner: Uuid, lease: Duration) -> Self {
+        Evaluator {
+            pool,
+            owner,
+            lease,
+            held: None,
+        }
+    }
+
+    /// One step: takes or renews the lease, reads up to [`BATCH`] entries after the cursor and
+    /// commits what they decide; with `tick`, once every committed entry is read, also what
+    /// time decides up to the database's clock.
+    pub async fn step(&mut self, tick: bool) -> Result<Stepped, EvalError> {
+        let result = self.try_step(tick).await;
+        if !matches!(result, Ok(Stepped::Evaluated { .. })) {
+            // What is in memory may be ahead of what is stored: rebuild from the store.
+            self.held = None;
+        }
+        result
+    }
+
+    async fn try_step(&mut self, tick: bool) -> Result<Stepped, EvalError> {
+        let Some(cursor) = stored::claim(&self.pool, self.owner, self.lease).await? else {
+            return Ok(Stepped::Standby);
+        };
+        let rules = stored::active_rules(&self.pool).await?;
+        let mut held = match self.held.take() {
+            Some(h) if h.cursor == cursor => h,
+            _ => self.rebuild(cursor, &rules).await?,
+        };
+        sync(&mut held, &rules);
+
+        let now = if tick {
+            let mut conn = self.pool.acquire().await?;
+            Some(stored::settled_now(&mut conn).await?)
+        } else {
+            None
+        };
+        let rows = if held.rules.is_empty() {
+            // No rule to feed: the cursor moves to the head without reading a row.
+            let head = live::head_seq(&self.pool).await?;
+            if head >= cursor {
+                let step = Step {
+                    owner: self.owner,
+                    from: cursor,
+                    to: head + 1,
+                    states: &[],
+                    alerts: &[],
+                };
+                let mut tx = self.pool.begin().await?;
+                if !stored::lock_for(&mut tx, &step).await? {
+                    return Ok(Stepped::LostLease);
+                }
+                stored::write_step(&mut tx, &step).await?;
+                tx.commit().await?;
+                held.cursor = head + 1;
+            }
+            self.held = Some(held);
+            return Ok(Stepped::Evaluated {
+                entries: (head + 1 - cursor).max(0) as usize,
+                alerts: 0,
+                caught_up: true,
+            });
+        } else {
+            live::rows_after(&self.pool, cursor - 1, BATCH).await?
+        };
+        let caught_up = (rows.len() as i64) < BATCH;
+        let mut decided: Vec<(Uuid, Decision)> = Vec::new();
+        for row in rows.iter().filter(|r| !own(r)) {
+            for (id, w) in held.rules.iter_mut() {
+                if let Some(m) = w.matched(row) {
+                    decided.extend(w.machine.on_match(&m).into_iter().map(|d| (*id, d)));
+                }
+            }
+        }
+        // Every group of every rule decided up to its latest instant (a match moves only its
+        // own group on), or up to the clock once every entry before it is read: what is stored
+        // is then rebuilt exactly from the last window's entries.
+        let settled = now.filter(|_| caught_up);
+        for (id, w) in held.rules.iter_mut() {
+            let to = settled.unwrap_or(w.machine.at()).max(w.machine.at());
+            decided.extend(w.machine.advance(to).into_iter().map(|d| (*id, d)));
+        }
+        let to = rows.last().map_or(cursor, |r| r.entry.seq + 1);
+        if rows.is_empty() && decided.is_empty() {
+            held.cursor = cursor;
+            self.held = Some(held);
+            return Ok(Stepped::Evaluated {
+                entries: 0,
+                alerts: 0,
+                caught_up,
+            });
+        }
+
+        let alerts: Vec<NewAlert> = decided
+            .iter()
+            .map(|(rule, d)| new_alert(*rule, d, &held.rules[rule]))
+            .collect();
+        let states: Vec<(Uuid, i64, serde_json::Value)> = held
+            .rules
+            .iter()
+            .filter_map(|(id, w)| {
+                let state = serde_json::to_value(w.machine.state()).expect("state serialises");
+                (state != w.stored).then_some((*id, w.version, state))
+            })
+            .collect();
+        let step = Step {
+            owner: self.owner,
+            from: cursor,
+            to,
+            states: &states,
+            alerts: &alerts,
+        };
+        let mut tx = self.pool.begin().await?;
+        if !stored::lock_for(&mut tx, &step).await? {
+            return Ok(Stepped::LostLease);
+        }
+        stored::write_step(&mut tx, &step).await?;
+        let events: Vec<_> = alerts
+            .iter()
+            .map(|a| record(a, &held.rules[&a.rule_id]))
+            .collect();
+        entries::append_in(&mut tx, Source::Trailkeep, events).await?;
+        tx.commit().await?;
+        for (id, _, state) in states {
+            if let Some(w) = held.rules.get_mut(&id) {
+                w.stored = state;
+            }
+        }
+        held.cursor = to;
+        self.held = Some(held);
+        Ok(Stepped::Evaluated {
+            entries: rows.len(),
+            alerts: alerts.len(),
+            caught_up,
+        })
+    }
+
+    /// The machines of `rules` as stored, with the entries of their last window replayed.
+    async fn rebuild(&self, cursor: i64, rules: &[RuleRow]) -> Result<Held, EvalError> {
+        let mut held = Held {
+            cursor,
+            rules: BTreeMap::new(),
+        };
+        sync(&mut held, rules);
+        let Some(from) = held
+            .rules
+            .values()
+            .filter(|w| w.lookback > TimeDelta::zero())
+            .map(|w| w.machine.at() - w.lookback)
+            .min()
+        else {
+            return Ok(held);
+        };
+        let mut conn = self.pool.acquire().await?;
+        let first = first_recorded_at_or_after(&mut conn, from, cursor)
+            .await
+            .map_err(|e| EvalError::Log(e.to_string()))?;
+        drop(conn);
+        let mut after = first - 1;
+        while after + 1 < cursor {
+            let rows = live::rows_after(&self.pool, after, BATCH.min(cursor - 1 - after)).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.entry.seq;
+            for row in rows.iter().filter(|r| !own(r)) {
+                for w in held.rules.values_mut() {
+                    if let Some(m) = w.matched(row) {
+                        if m.at + w.lookback >= w.machine.at() {
+                            w.machine.replay(&m);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    /// Lets the lease go (the process is stopping).
+    pub async fn release(&mut self) -> Result<(), sqlx::Error> {
+        self.held = None;
+        stored::release(&self.pool, self.owner).await
+    }
+}
+
+/// Brings the watched rules in line with the active ones: new and changed rules start from
+/// their stored state, removed ones are dropped, names and mutes follow.
+fn sync(held: &mut Held, rules: &[RuleRow]) {
+    held.rules
+        .retain(|id, w| rules.iter().any(|r| r.id == *id && r.version == w.version));
+    for r in rules {
+        match held.rules.get_mut(&r.id) {
+            Some(w) => {
+                w.name = r.name.clone();
+                w.severity = r.severity.clone();
+                w.muted_until = r.muted_until;
+            }
+            None => match Watched::of(r) {
+                Some(w) => {
+                    held.rules.insert(r.id, w);
+                }
+                None => tracing::error!(rule = %r.id, "bug: a stored alert rule does not read"),
+            },
+        }
+    }
+}
+
+fn new_alert(rule: Uuid, d: &Decision, w: &Watched) -> NewAlert {
+    let (kind, since, count, seqs, overflow) = match &d.kind {
+        DecisionKind::Fired {
+            count,
+            seqs,
+            overflow,
+            since,
+        } => ("fired", *since, *count, seqs, *overflow),
+        DecisionKind::Resolved {
+            fired_at,
+            count,
+            seqs,
+        } => ("resolved", *fired_at, *count, seqs, 0),
+        DecisionKind::Batch { since, count, seqs } => ("batch", *since, *count, seqs, 0),
+    };
+    NewAlert {
+        id: Uuid::new_v4(),
+        rule_id: rule,
+        kind,
+        group_key: d.group.clone().unwrap_or_default(),
+        at: d.at,
+        since,
+        count: count as i64,
+        seqs: seqs.clone(),
+        overflow: overflow as i64,
+        muted: w.muted_until.is_some_and(|m| m > d.at),
+    }
+}
+
+/// The entry that records an alert.
+fn record(a: &NewAlert, w: &Watched) -> crate::domain::entry::event::NewEvent {
+    let action = if a.kind == "resolved" {
+        "alert.resolved"
+    } else {
+        "alert.fired"
+    };
+    let mut event = Acting::evaluator()
+        .event(action)
+        .on("alert_rule", &a.rule_id.to_string());
+    event.record.details = json!({
+        "alert": {
+            "id": a.id,
+            "rule": w.name,
+            "severity": w.severity,
+            "kind": a.kind,
+            "group": (!a.group_key.is_empty()).then_some(&a.group_key),
+            "at": a.at,
+            "since": a.since,
+            "count": a.count,
+            "seqs": a.seqs,
+            "overflow": a.overflow,
+            "muted": a.muted,
+        }
+    });
+    event
+}
+
+/// How often time moves on for the machines with no entry (pending periods, resolves,
+/// absences, batches), and how often a process without the lease asks for it.
+pub const TICK: Duration = Duration::from_secs(1);
+/// How long a lease lasts unless renewed: another process takes over within this after the
+/// evaluating one dies.
+pub const LEASE: Duration = Duration::from_secs(10);
+
+/// Until `stop` resolves: a step when an append is announced (the log's NOTIFY) and each
+/// [`TICK`], reading on while entries remain; the lease is let go on the way out.
+pub async fn run(mut evaluator: Evaluator, stop: impl std::future::Future<Output = ()>) {
+    let work = async {
+        let mut listener = None;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if listener.is_none() {
+                match live::listen(&evaluator.pool).await {
+                    Ok(l) => listener = Some(l),
+                    Err(e) => tracing::warn!(error = %e, "the alert evaluator cannot listen"),
+                }
+            }
+            let timed = tokio::select! {
+                _ = tick.tick() => true,
+                got = async {
+                    match listener.as_mut() {
+                        Some(l) => l.try_recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if !matches!(got, Ok(Some(_))) {
+                        listener = None;
+                    }
+                    false
+                }
+            };
+            loop {
+                match evaluator.step(timed).await {
+                    Ok(Stepped::Evaluated {
+                        caught_up: false, ..
+                    }) => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an alert evaluation step failed; retrying");
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = stop => {}
+    }
+    if let Err(e) = evaluator.release().await {
+        tracing::warn!(error = %e, "the alert evaluator could not let its lease go");
+    }
+}

@@ -1,0 +1,241 @@
+//! Alerting as stored (migrations/0032): rules with their decision machine's state, the one
+//! evaluator row (how far the log was evaluated, and who holds the lease to evaluate), and
+//! the alerts it decided. A step of the evaluator commits its progress, the rules' states and
+//! its alerts in one transaction, under the evaluator row's lock and only while its lease
+//! holds ([`Step`]): what was decided is stored exactly once.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// One rule as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RuleRow {
+    pub id: Uuid,
+    pub name: String,
+    pub severity: String,
+    pub filter: String,
+    pub condition: String,
+    pub batch_secs: Option<i32>,
+    pub at_least: Option<i32>,
+    pub window_secs: Option<i32>,
+    pub group_by: Option<String>,
+    pub pending_secs: Option<i32>,
+    pub cooldown_secs: Option<i32>,
+    pub muted_until: Option<DateTime<Utc>>,
+    pub enabled: bool,
+    /// The decision machine's state (`domain::alerts::machine::MachineState`).
+    pub state: Value,
+    /// Grows with every change: a machine of another version starts afresh.
+    pub version: i64,
+    /// Entries recorded before this instant are not the rule's.
+    pub watch_from: DateTime<Utc>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+const RULE_COLUMNS: &str = "id, name, severity, filter, condition, batch_secs, at_least, \
+    window_secs, group_by, pending_secs, cooldown_secs, muted_until, enabled, state, version, \
+    watch_from, created_by, created_at, updated_at, deleted_at";
+
+/// Stores a new rule.
+pub async fn insert_rule(conn: &mut PgConnection, r: &RuleRow) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO alert_rules ({RULE_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18, $19, $20)"
+    ))
+    .bind(r.id)
+    .bind(&r.name)
+    .bind(&r.severity)
+    .bind(&r.filter)
+    .bind(&r.condition)
+    .bind(r.batch_secs)
+    .bind(r.at_least)
+    .bind(r.window_secs)
+    .bind(&r.group_by)
+    .bind(r.pending_secs)
+    .bind(r.cooldown_secs)
+    .bind(r.muted_until)
+    .bind(r.enabled)
+    .bind(&r.state)
+    .bind(r.version)
+    .bind(r.watch_from)
+    .bind(&r.created_by)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .bind(r.deleted_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The rules that are evaluated: enabled and not deleted.
+pub async fn active_rules(db: impl PgExecutor<'_>) -> Result<Vec<RuleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RULE_COLUMNS} FROM alert_rules WHERE enabled AND deleted_at IS NULL ORDER BY id"
+    ))
+    .fetch_all(db)
+    .await
+}
+
+/// Takes or renews the evaluator's lease for `owner` (free, already `owner`'s, or lapsed),
+/// until `lease` from the database's clock: the cursor, or `None` while another holds it.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    lease: std::time::Duration,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE alert_evaluator SET lease_owner = $1, \
+             lease_until = clock_timestamp() + make_interval(secs => $2) \
+         WHERE singleton AND (lease_owner IS NULL OR lease_owner = $1 \
+                              OR lease_until < clock_timestamp()) \
+         RETURNING cursor",
+    )
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(db)
+    .await
+}
+
+/// Lets the lease go (a process that stops), so another takes over at once.
+pub async fn release(db: impl PgExecutor<'_>, owner: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE alert_evaluator SET lease_owner = NULL, lease_until = NULL \
+         WHERE singleton AND lease_owner = $1",
+    )
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Waits until every append in flight has committed or rolled back (the chain head's lock),
+/// and returns the instant the next append will be recorded at or after: every entry
+/// recorded before it is committed.
+pub async fn settled_now(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now FROM chain_head_for_append()")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    Ok(now)
+}
+
+/// An alert to store.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub id: Uuid,
+    pub rule_id: Uuid,
+    pub kind: &'static str,
+    pub group_key: String,
+    pub at: DateTime<Utc>,
+    pub since: DateTime<Utc>,
+    pub count: i64,
+    pub seqs: Vec<i64>,
+    pub overflow: i64,
+    pub muted: bool,
+}
+
+/// One stored alert.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AlertRow {
+    pub id: Uuid,
+    pub rule_id: Uuid,
+    pub kind: String,
+    pub group_key: String,
+    pub at: DateTime<Utc>,
+    pub since: DateTime<Utc>,
+    pub count: i64,
+    pub seqs: Vec<i64>,
+    pub overflow: i64,
+    pub muted: bool,
+    pub decided_through: i64,
+}
+
+/// What one step of the evaluator commits.
+pub struct Step<'a> {
+    pub owner: Uuid,
+    /// The cursor the step started from, and the one it reached.
+    pub from: i64,
+    pub to: i64,
+    /// Each rule's new state, for the version it was computed with.
+    pub states: &'a [(Uuid, i64, Value)],
+    pub alerts: &'a [NewAlert],
+}
+
+/// Locks the evaluator row for `step`, in the caller's transaction: `false` when the lease is
+/// no longer `step.owner`'s or the cursor moved (another process evaluated): nothing may be
+/// written then.
+pub async fn lock_for(conn: &mut PgConnection, step: &Step<'_>) -> Result<bool, sqlx::Error> {
+    let held: Option<i64> = sqlx::query_scalar(
+        "SELECT cursor FROM alert_evaluator \
+         WHERE singleton AND lease_owner = $1 AND lease_until > clock_timestamp() FOR UPDATE",
+    )
+    .bind(step.owner)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(held == Some(step.from))
+}
+
+/// Writes `step` (after [`lock_for`] said yes, in the same transaction): the alerts, each
+/// rule's state (unless the rule changed meanwhile: its new version starts afresh) and the
+/// cursor.
+pub async fn write_step(conn: &mut PgConnection, step: &Step<'_>) -> Result<(), sqlx::Error> {
+    for a in step.alerts {
+        sqlx::query(
+            "INSERT INTO alerts (id, rule_id, kind, group_key, at, since, count, seqs, overflow, \
+                                 muted, decided_through) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(a.id)
+        .bind(a.rule_id)
+        .bind(a.kind)
+        .bind(&a.group_key)
+        .bind(a.at)
+        .bind(a.since)
+        .bind(a.count)
+        .bind(&a.seqs)
+        .bind(a.overflow)
+        .bind(a.muted)
+        .bind(step.to)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (id, version, state) in step.states {
+        sqlx::query("UPDATE alert_rules SET state = $3 WHERE id = $1 AND version = $2")
+            .bind(id)
+            .bind(version)
+            .bind(state)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("UPDATE alert_evaluator SET cursor = $1 WHERE singleton")
+        .bind(step.to)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The alerts of `rule`, oldest first.
+pub async fn alerts_of(db: impl PgExecutor<'_>, rule: Uuid) -> Result<Vec<AlertRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, rule_id, kind, group_key, at, since, count, seqs, overflow, muted, \
+                decided_through \
+         FROM alerts WHERE rule_id = $1 ORDER BY at, group_key, kind",
+    )
+    .bind(rule)
+    .fetch_all(db)
+    .await
+}
+
+/// The evaluator's cursor: every entry with a lower seq was evaluated.
+pub async fn cursor(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT cursor FROM alert_evaluator WHERE singleton")
+        .fetch_one(db)
+        .await
+}
