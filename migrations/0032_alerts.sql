@@ -10,7 +10,8 @@
 -- 2. alert_evaluator: the one row that says how far the log has been evaluated (`cursor`:
 --    every entry with seq < cursor was seen) and which process evaluates (a lease: another
 --    takes over when it lapses). Progress, rule states and alerts commit together under that
---    row's lock, and only while the lease is held: nothing is evaluated twice or skipped.
+--    row's lock, only by the lease's owner and only from the cursor and generation its memory
+--    was built at: nothing is evaluated twice or skipped.
 -- 3. alerts: what the evaluator decided: fired, resolved, or an every-match batch, at the
 --    instant the machine computed, with the entries (their seqs: the first ones; the count says
 --    how many) and whether the rule was muted then.
@@ -33,9 +34,9 @@ CREATE TABLE alert_rules (
     enabled       boolean     NOT NULL DEFAULT true,
     state         jsonb       NOT NULL,
     version       bigint      NOT NULL DEFAULT 1,
-    -- Entries recorded before this instant are not the rule's (set when it is created, and
-    -- when a change makes it start afresh).
-    watch_from    timestamptz NOT NULL,
+    -- The seq of the entry that recorded the rule's creation (or the change that made it start
+    -- afresh): only later entries are the rule's, whenever the evaluator reads them.
+    watch_seq     bigint      NOT NULL,
     created_by    text        NOT NULL,
     created_at    timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL,
@@ -52,6 +53,9 @@ CREATE TABLE alert_rules (
 CREATE TABLE alert_evaluator (
     singleton   boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
     cursor      bigint      NOT NULL CHECK (cursor >= 0),
+    -- Grows with every step committed: a process that finds another number than the one its
+    -- memory was built at rebuilds (another evaluated meanwhile, if only the clock).
+    generation  bigint      NOT NULL DEFAULT 0,
     lease_owner uuid,
     lease_until timestamptz
 );
@@ -62,8 +66,9 @@ CREATE TABLE alerts (
     id        uuid        PRIMARY KEY,
     rule_id   uuid        NOT NULL REFERENCES alert_rules (id),
     kind      text        NOT NULL CHECK (kind IN ('fired', 'resolved', 'batch')),
-    -- The group's value ('' when the rule is not grouped or the entry has none).
-    group_key text        NOT NULL CHECK (length(group_key) <= 1000),
+    -- The group's value ('' when the rule is not grouped or the entry has none): at most a
+    -- resource's type and id (512 characters each) and a colon.
+    group_key text        NOT NULL CHECK (length(group_key) <= 2048),
     at        timestamptz NOT NULL,
     -- Fired: when the condition began to hold (the silence began, for absence); resolved:
     -- when it fired; batch: its first entry.

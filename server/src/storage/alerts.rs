@@ -29,8 +29,8 @@ pub struct RuleRow {
     pub state: Value,
     /// Grows with every change: a machine of another version starts afresh.
     pub version: i64,
-    /// Entries recorded before this instant are not the rule's.
-    pub watch_from: DateTime<Utc>,
+    /// The seq of the entry that recorded the rule's creation: only later entries are its.
+    pub watch_seq: i64,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -39,7 +39,7 @@ pub struct RuleRow {
 
 const RULE_COLUMNS: &str = "id, name, severity, filter, condition, batch_secs, at_least, \
     window_secs, group_by, pending_secs, cooldown_secs, muted_until, enabled, state, version, \
-    watch_from, created_by, created_at, updated_at, deleted_at";
+    watch_seq, created_by, created_at, updated_at, deleted_at";
 
 /// Stores a new rule.
 pub async fn insert_rule(conn: &mut PgConnection, r: &RuleRow) -> Result<(), sqlx::Error> {
@@ -63,7 +63,7 @@ pub async fn insert_rule(conn: &mut PgConnection, r: &RuleRow) -> Result<(), sql
     .bind(r.enabled)
     .bind(&r.state)
     .bind(r.version)
-    .bind(r.watch_from)
+    .bind(r.watch_seq)
     .bind(&r.created_by)
     .bind(r.created_at)
     .bind(r.updated_at)
@@ -82,19 +82,28 @@ pub async fn active_rules(db: impl PgExecutor<'_>) -> Result<Vec<RuleRow>, sqlx:
     .await
 }
 
+/// Where the evaluator stands: the cursor (every entry with a lower seq was evaluated) and
+/// the generation (how many steps were committed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Position {
+    pub cursor: i64,
+    pub generation: i64,
+}
+
 /// Takes or renews the evaluator's lease for `owner` (free, already `owner`'s, or lapsed),
-/// until `lease` from the database's clock: the cursor, or `None` while another holds it.
+/// until `lease` from the database's clock: where it stands, or `None` while another holds
+/// it.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     owner: Uuid,
     lease: std::time::Duration,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<Position>, sqlx::Error> {
+    sqlx::query_as(
         "UPDATE alert_evaluator SET lease_owner = $1, \
              lease_until = clock_timestamp() + make_interval(secs => $2) \
          WHERE singleton AND (lease_owner IS NULL OR lease_owner = $1 \
                               OR lease_until < clock_timestamp()) \
-         RETURNING cursor",
+         RETURNING cursor, generation",
     )
     .bind(owner)
     .bind(lease.as_secs_f64())
@@ -160,8 +169,8 @@ pub struct AlertRow {
 /// What one step of the evaluator commits.
 pub struct Step<'a> {
     pub owner: Uuid,
-    /// The cursor the step started from, and the one it reached.
-    pub from: i64,
+    /// Where the step started (its memory was built there), and the cursor it reached.
+    pub from: Position,
     pub to: i64,
     /// Each rule's new state, for the version it was computed with.
     pub states: &'a [(Uuid, i64, Value)],
@@ -169,17 +178,18 @@ pub struct Step<'a> {
 }
 
 /// Locks the evaluator row for `step`, in the caller's transaction: `false` when the lease is
-/// no longer `step.owner`'s or the cursor moved (another process evaluated): nothing may be
-/// written then.
+/// no longer `step.owner`'s or another step was committed since the step's memory was built
+/// (another process evaluated, if only the clock): nothing may be written then. A lease that
+/// lapsed with no one taking it over still holds: a takeover changes the owner.
 pub async fn lock_for(conn: &mut PgConnection, step: &Step<'_>) -> Result<bool, sqlx::Error> {
-    let held: Option<i64> = sqlx::query_scalar(
-        "SELECT cursor FROM alert_evaluator \
-         WHERE singleton AND lease_owner = $1 AND lease_until > clock_timestamp() FOR UPDATE",
+    let now: Option<Position> = sqlx::query_as(
+        "SELECT cursor, generation FROM alert_evaluator \
+         WHERE singleton AND lease_owner = $1 FOR UPDATE",
     )
     .bind(step.owner)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(held == Some(step.from))
+    Ok(now == Some(step.from))
 }
 
 /// Writes `step` (after [`lock_for`] said yes, in the same transaction): the alerts, each
@@ -214,10 +224,12 @@ pub async fn write_step(conn: &mut PgConnection, step: &Step<'_>) -> Result<(), 
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query("UPDATE alert_evaluator SET cursor = $1 WHERE singleton")
-        .bind(step.to)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE alert_evaluator SET cursor = $1, generation = generation + 1 WHERE singleton",
+    )
+    .bind(step.to)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -231,6 +231,11 @@ impl Machine {
         }
     }
 
+    /// How many groups a threshold rule tracks now (at most `rule::MAX_GROUPS`).
+    pub fn groups_tracked(&self) -> usize {
+        self.groups.len()
+    }
+
     /// How far time has been decided.
     pub fn at(&self) -> DateTime<Utc> {
         self.at
@@ -240,7 +245,12 @@ impl Machine {
     /// the last window, in `seq` order): no decision, only memory.
     pub fn replay(&mut self, m: &Match) {
         if let Condition::Threshold(t) = self.condition {
-            let g = self.groups.entry(key(&m.group)).or_default();
+            let k = key(&m.group);
+            // The cap holds here too (the live run counted what it left out).
+            if !self.groups.contains_key(&k) && self.groups.len() >= MAX_GROUPS {
+                return;
+            }
+            let g = self.groups.entry(k).or_default();
             push(&mut g.ring, (m.at, m.seq), t.at_least);
         }
     }
@@ -304,13 +314,29 @@ impl Machine {
                 let k = key(&m.group);
                 let mut out = Vec::new();
                 if !self.groups.contains_key(&k) && self.groups.len() >= MAX_GROUPS {
-                    // Only at the cap: bring every group to `t` and forget the quiet ones.
+                    // Only at the cap: bring every group to `t` and forget those with nothing
+                    // in the window.
                     out.extend(self.advance(t));
                     self.groups
                         .retain(|_, g| g.phase.is_some() || !g.ring.is_empty());
                     if self.groups.len() >= MAX_GROUPS {
+                        // Still full: forget the quiet group matched longest ago, so a flood of
+                        // one-off groups cannot keep a new one (an attacker's) from being
+                        // counted; only when every tracked group is alerting is this match
+                        // left out. Either is reported as overflow with the next alert.
                         self.overflow += 1;
-                        return out;
+                        let quiet = self
+                            .groups
+                            .iter()
+                            .filter(|(_, g)| g.phase.is_none())
+                            .min_by_key(|(k, g)| (g.ring.back().map(|(at, _)| *at), *k))
+                            .map(|(k, _)| k.clone());
+                        match quiet {
+                            Some(q) => {
+                                self.groups.remove(&q);
+                            }
+                            None => return out,
+                        }
                     }
                 }
                 self.advance_group(&k, t, p, &mut out);

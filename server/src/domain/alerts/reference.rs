@@ -353,3 +353,53 @@ fn groups_over_the_cap_are_counted_and_reported() {
         "{next:?}"
     );
 }
+
+#[test]
+fn a_flood_of_one_off_groups_does_not_keep_an_attacker_from_being_counted() {
+    let cond = Condition::Threshold(Threshold {
+        at_least: 3,
+        window: TimeDelta::hours(1),
+        group_by: Some(super::rule::GroupBy::Ip),
+        pending: TimeDelta::zero(),
+        cooldown: TimeDelta::zero(),
+    });
+    let mut m = Machine::new(cond.clone(), MachineState::new(&cond, at(0)));
+    let mut seq = 0;
+    let mut out = Vec::new();
+    let mut feed = |m: &mut Machine, s: i64, ip: String| {
+        seq += 1;
+        m.on_match(&Match {
+            seq,
+            at: at(s),
+            group: Some(ip),
+        })
+    };
+    // The cap filled with one-off addresses, then three from the attacker within a minute.
+    for i in 0..super::rule::MAX_GROUPS as i64 {
+        out.extend(feed(&mut m, 1, format!("2001:db8::{i:x}")));
+    }
+    for s in [10, 20, 30] {
+        out.extend(feed(&mut m, s, "203.0.113.66".into()));
+    }
+    assert!(
+        matches!(
+            &out[..],
+            [Decision {
+                group: Some(g),
+                kind: DecisionKind::Fired { count: 3, overflow: 1, .. },
+                ..
+            }] if g == "203.0.113.66"
+        ),
+        "{out:?}"
+    );
+    // Replayed after a restart, the last window never holds more than the cap.
+    let mut r = Machine::new(cond.clone(), m.state());
+    for i in 0..3 * super::rule::MAX_GROUPS as i64 {
+        r.replay(&Match {
+            seq: i,
+            at: at(40),
+            group: Some(format!("g{i}")),
+        });
+    }
+    assert!(r.groups_tracked() <= super::rule::MAX_GROUPS);
+}

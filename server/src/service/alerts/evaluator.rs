@@ -32,11 +32,11 @@ use crate::domain::query::live_filter::LiveFilter;
 use crate::domain::query::window::Bounds;
 use crate::service::acting::Acting;
 use crate::service::archive::first_recorded_at_or_after;
-use crate::storage::alerts::{self as stored, NewAlert, RuleRow, Step};
+use crate::storage::alerts::{self as stored, NewAlert, Position, RuleRow, Step};
 use crate::storage::{entries, live};
 
-/// Entries read per step.
-pub const BATCH: i64 = 2000;
+/// Entries read per step (each up to 64 KiB of details: a step holds at most some 32 MiB).
+pub const BATCH: i64 = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -78,9 +78,10 @@ struct Watched {
     filter: LiveFilter,
     group_by: Option<GroupBy>,
     machine: Machine,
-    watch_from: DateTime<Utc>,
+    watch_seq: i64,
     muted_until: Option<DateTime<Utc>>,
     lookback: TimeDelta,
+    threshold: bool,
     /// The state as last stored: only a changed one is written.
     stored: serde_json::Value,
 }
@@ -106,29 +107,37 @@ impl Watched {
                 _ => None,
             },
             lookback: condition.lookback(),
+            threshold: matches!(condition, Condition::Threshold(_)),
             machine: Machine::new(condition, state),
-            watch_from: row.watch_from,
+            watch_seq: row.watch_seq,
             muted_until: row.muted_until,
             stored: row.state.clone(),
         })
     }
 
+    /// Whether a restart rereads the log for this rule (a threshold's window: the other
+    /// conditions keep all they need in their state).
+    fn replays(&self) -> bool {
+        self.threshold
+    }
+
     /// The entry as this rule's machine sees it, when the rule is about it.
     fn matched(&self, row: &live::LiveRow) -> Option<Match> {
         let e = &row.entry;
-        (e.recorded_at >= self.watch_from
-            && self.filter.matches(e, &row.search_text, e.recorded_at))
-        .then(|| Match {
-            seq: e.seq,
-            at: e.recorded_at,
-            group: self.group_by.and_then(|g| g.value_of(e)),
-        })
+        (e.seq > self.watch_seq && self.filter.matches(e, &row.search_text, e.recorded_at)).then(
+            || Match {
+                seq: e.seq,
+                at: e.recorded_at,
+                group: self.group_by.and_then(|g| g.value_of(e)),
+            },
+        )
     }
 }
 
-/// What the process holding the lease keeps between steps.
+/// What the process holding the lease keeps between steps: the machines, and where the
+/// evaluator stood when they were last stored.
 struct Held {
-    cursor: i64,
+    at: Position,
     rules: BTreeMap<Uuid, Watched>,
 }
 
@@ -138,6 +147,8 @@ pub struct Evaluator {
     /// This process (the lease's owner).
     pub owner: Uuid,
     pub lease: Duration,
+    /// Entries read per step ([`BATCH`]).
+    pub batch: i64,
     held: Option<Held>,
 }
 
@@ -154,6 +165,7 @@ impl Evaluator {
             pool,
             owner,
             lease,
+            batch: BATCH,
             held: None,
         }
     }
@@ -171,30 +183,43 @@ impl Evaluator {
     }
 
     async fn try_step(&mut self, tick: bool) -> Result<Stepped, EvalError> {
-        let Some(cursor) = stored::claim(&self.pool, self.owner, self.lease).await? else {
+        let Some(at) = stored::claim(&self.pool, self.owner, self.lease).await? else {
             return Ok(Stepped::Standby);
         };
-        let rules = stored::active_rules(&self.pool).await?;
-        let mut held = match self.held.take() {
-            Some(h) if h.cursor == cursor => h,
-            _ => self.rebuild(cursor, &rules).await?,
-        };
-        sync(&mut held, &rules);
-
         let now = if tick {
             let mut conn = self.pool.acquire().await?;
             Some(stored::settled_now(&mut conn).await?)
         } else {
             None
         };
-        let rows = if held.rules.is_empty() {
-            // No rule to feed: the cursor moves to the head without reading a row.
-            let head = live::head_seq(&self.pool).await?;
-            if head >= cursor {
+        // The rows first, then the rules: a rule committed after the rows were read recorded
+        // its creation after all of them (seq commits in order), so none of them is its.
+        let rows = live::rows_after(&self.pool, at.cursor - 1, self.batch).await?;
+        let head = if rows.is_empty() {
+            live::head_seq(&self.pool).await?
+        } else {
+            -1
+        };
+        let rules = stored::active_rules(&self.pool).await?;
+        let mut held = match self.held.take() {
+            Some(h) if h.at == at => h,
+            _ => match self.rebuild(at, &rules).await? {
+                Some(h) => h,
+                None => return Ok(Stepped::LostLease),
+            },
+        };
+        sync(&mut held, &rules);
+        if held.rules.is_empty() {
+            // No rule to feed: the cursor moves past what was read, or to the head.
+            let to = rows
+                .last()
+                .map_or(head + 1, |r| r.entry.seq + 1)
+                .max(at.cursor);
+            if to > at.cursor {
                 let step = Step {
                     owner: self.owner,
-                    from: cursor,
-                    to: head + 1,
+                    from: at,
+                    to,
                     states: &[],
                     alerts: &[],
                 };
@@ -204,18 +229,20 @@ impl Evaluator {
                 }
                 stored::write_step(&mut tx, &step).await?;
                 tx.commit().await?;
-                held.cursor = head + 1;
+                held.at = Position {
+                    cursor: to,
+                    generation: at.generation + 1,
+                };
             }
             self.held = Some(held);
             return Ok(Stepped::Evaluated {
-                entries: (head + 1 - cursor).max(0) as usize,
+                entries: (to - at.cursor) as usize,
                 alerts: 0,
-                caught_up: true,
+                caught_up: (rows.len() as i64) < self.batch,
             });
-        } else {
-            live::rows_after(&self.pool, cursor - 1, BATCH).await?
-        };
-        let caught_up = (rows.len() as i64) < BATCH;
+        }
+
+        let caught_up = (rows.len() as i64) < self.batch;
         let mut decided: Vec<(Uuid, Decision)> = Vec::new();
         for row in rows.iter().filter(|r| !own(r)) {
             for (id, w) in held.rules.iter_mut() {
@@ -232,9 +259,8 @@ impl Evaluator {
             let to = settled.unwrap_or(w.machine.at()).max(w.machine.at());
             decided.extend(w.machine.advance(to).into_iter().map(|d| (*id, d)));
         }
-        let to = rows.last().map_or(cursor, |r| r.entry.seq + 1);
+        let to = rows.last().map_or(at.cursor, |r| r.entry.seq + 1);
         if rows.is_empty() && decided.is_empty() {
-            held.cursor = cursor;
             self.held = Some(held);
             return Ok(Stepped::Evaluated {
                 entries: 0,
@@ -257,7 +283,7 @@ impl Evaluator {
             .collect();
         let step = Step {
             owner: self.owner,
-            from: cursor,
+            from: at,
             to,
             states: &states,
             alerts: &alerts,
@@ -278,7 +304,10 @@ impl Evaluator {
                 w.stored = state;
             }
         }
-        held.cursor = to;
+        held.at = Position {
+            cursor: to,
+            generation: at.generation + 1,
+        };
         self.held = Some(held);
         Ok(Stepped::Evaluated {
             entries: rows.len(),
@@ -287,34 +316,36 @@ impl Evaluator {
         })
     }
 
-    /// The machines of `rules` as stored, with the entries of their last window replayed.
-    async fn rebuild(&self, cursor: i64, rules: &[RuleRow]) -> Result<Held, EvalError> {
+    /// The machines of `rules` as stored, with the entries of their last window replayed
+    /// (the lease renewed after each page); `None` when the lease was lost meanwhile.
+    async fn rebuild(&self, at: Position, rules: &[RuleRow]) -> Result<Option<Held>, EvalError> {
         let mut held = Held {
-            cursor,
+            at,
             rules: BTreeMap::new(),
         };
         sync(&mut held, rules);
         let Some(from) = held
             .rules
             .values()
-            .filter(|w| w.lookback > TimeDelta::zero())
+            .filter(|w| w.replays())
             .map(|w| w.machine.at() - w.lookback)
             .min()
         else {
-            return Ok(held);
+            return Ok(Some(held));
         };
         let mut conn = self.pool.acquire().await?;
-        let first = first_recorded_at_or_after(&mut conn, from, cursor)
+        let first = first_recorded_at_or_after(&mut conn, from, at.cursor)
             .await
             .map_err(|e| EvalError::Log(e.to_string()))?;
         drop(conn);
         let mut after = first - 1;
-        while after + 1 < cursor {
-            let rows = live::rows_after(&self.pool, after, BATCH.min(cursor - 1 - after)).await?;
+        while after + 1 < at.cursor {
+            let limit = self.batch.min(at.cursor - 1 - after);
+            let rows = live::rows_after(&self.pool, after, limit).await?;
             let Some(last) = rows.last() else { break };
             after = last.entry.seq;
             for row in rows.iter().filter(|r| !own(r)) {
-                for w in held.rules.values_mut() {
+                for w in held.rules.values_mut().filter(|w| w.replays()) {
                     if let Some(m) = w.matched(row) {
                         if m.at + w.lookback >= w.machine.at() {
                             w.machine.replay(&m);
@@ -322,8 +353,11 @@ impl Evaluator {
                     }
                 }
             }
+            if stored::claim(&self.pool, self.owner, self.lease).await? != Some(at) {
+                return Ok(None);
+            }
         }
-        Ok(held)
+        Ok(Some(held))
     }
 
     /// Lets the lease go (the process is stopping).
@@ -418,12 +452,15 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// How long a lease lasts unless renewed: another process takes over within this after the
 /// evaluating one dies.
 pub const LEASE: Duration = Duration::from_secs(10);
+/// The longest wait after failed steps.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Until `stop` resolves: a step when an append is announced (the log's NOTIFY) and each
 /// [`TICK`], reading on while entries remain; the lease is let go on the way out.
 pub async fn run(mut evaluator: Evaluator, stop: impl std::future::Future<Output = ()>) {
     let work = async {
         let mut listener = None;
+        let mut failures = 0u32;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -452,12 +489,16 @@ pub async fn run(mut evaluator: Evaluator, stop: impl std::future::Future<Output
                     Ok(Stepped::Evaluated {
                         caught_up: false, ..
                     }) => continue,
-                    Ok(_) => break,
+                    Ok(_) => failures = 0,
                     Err(e) => {
-                        tracing::warn!(error = %e, "an alert evaluation step failed; retrying");
-                        break;
+                        // Each retry rebuilds from the store: back off, up to a minute.
+                        failures += 1;
+                        let wait = Duration::from_secs(1 << failures.min(6)).min(MAX_BACKOFF);
+                        tracing::warn!(error = %e, retry_in = ?wait, "an alert evaluation step failed");
+                        tokio::time::sleep(wait).await;
                     }
                 }
+                break;
             }
         }
     };

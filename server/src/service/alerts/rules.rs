@@ -1,7 +1,7 @@
 //! Alert rules as people make them: a spec checked into a rule the evaluator can keep (every
 //! bound of `domain::alerts::rule`), stored in one transaction with the entry that records it
-//! (`alert_rule.created`, the rule as resource, its settings in `details`). A new rule starts
-//! watching when it is created: its machine's state begins then.
+//! (`alert_rule.created`, the rule as resource, its settings in `details`). A new rule watches
+//! the entries appended after that one, however late the evaluator reads them.
 
 use app::alerts::{AlertRuleSpec, RuleRefusal, RULE_NAME_MAX};
 use app::filter::Filter;
@@ -169,7 +169,7 @@ fn row(spec: &AlertRuleSpec, by: &Acting, now: DateTime<Utc>) -> Result<RuleRow,
         enabled: spec.enabled,
         state: serde_json::to_value(MachineState::new(&cond, now)).expect("state serialises"),
         version: 1,
-        watch_from: now,
+        watch_seq: 0,
         created_by: by.label(),
         created_at: now,
         updated_at: now,
@@ -206,21 +206,24 @@ fn settings(r: &RuleRow) -> Value {
     })
 }
 
-/// Creates a rule; it watches what is recorded from `now` (the database's clock) on.
+/// Creates a rule; it watches the entries appended after the one that records its creation
+/// (`now`, the database's clock, starts its machine: an absence is counted from it).
 pub async fn create(
     pool: &PgPool,
     spec: &AlertRuleSpec,
     by: &Acting,
     now: DateTime<Utc>,
 ) -> Result<RuleRow, RuleError> {
-    let r = row(spec, by, now)?;
+    let mut r = row(spec, by, now)?;
     let mut tx = pool.begin().await?;
-    stored::insert_rule(&mut tx, &r).await?;
     let mut event = by
         .event("alert_rule.created")
         .on("alert_rule", &r.id.to_string());
     event.record.details = json!({ "rule": settings(&r) });
-    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    let appended = entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    // The rule's entries are those after the one that records it, whenever they are read.
+    r.watch_seq = appended.first().map_or(0, |a| a.seq);
+    stored::insert_rule(&mut tx, &r).await?;
     tx.commit().await?;
     Ok(r)
 }
