@@ -125,6 +125,15 @@ test('a schedule that writes NDJSON is made from the export dialog, and its file
     await expect(run).toHaveAttribute('data-status', 'succeeded', { timeout: 1000 });
   }).toPass({ timeout: 60_000 });
   await accessible(page, 'the exports page with an NDJSON run');
+  // At 1024 px both tables fit without scrolling sideways: the schedules' buttons and the
+  // run's period wrap.
+  await page.setViewportSize({ width: 1024, height: 800 });
+  for (const table of ['schedule-table', 'run-table']) {
+    const wrap = page.getByTestId(table).locator('xpath=..');
+    await expect
+      .poll(() => wrap.evaluate((w) => w.scrollWidth - w.clientWidth), { message: table })
+      .toBeLessThanOrEqual(1);
+  }
 
   const download = page.waitForEvent('download');
   await run.getByTestId('download-run').click();

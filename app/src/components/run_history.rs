@@ -55,7 +55,7 @@ pub fn RunHistory(changed: RwSignal<u32>) -> impl IntoView {
                                         <th scope="col" class="num">"Entries"</th>
                                         <th scope="col" class="num">"Size"</th>
                                         <th scope="col">"SHA-256"</th>
-                                        <th scope="col">"Bundle"</th>
+                                        <th scope="col">"File"</th>
                                     </tr>
                                 </thead>
                                 <tbody>{rows}</tbody>

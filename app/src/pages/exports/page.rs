@@ -1,5 +1,5 @@
 //! `/exports` itself: the schedules (each exports its periods, daily, weekly, monthly or by a
-//! cron expression, as an archive bundle into a folder of the server's export directory or an
+//! cron expression, as CSV, JSON, NDJSON, a PDF report or an archive bundle, into a folder of the server's export directory or an
 //! S3-compatible bucket under Object Lock), a
 //! form to make one (prefilled from the audit log's "Schedule this export": `?new=1&filter=…`)
 //! or change one, "Run now", and the history of every run with its status, size, SHA-256 and
@@ -87,11 +87,11 @@ fn ExportsView(admin: bool) -> impl IntoView {
         </div>
         <p class="page-intro">
             "A schedule exports each period — the previous day, week or month in its time zone, \
-             or between the times of a cron expression — once it has ended, as an archive \
-             bundle: the period's entries with their proofs, the signed checkpoint, and a \
-             consistency proof from the bundle before, so a series of bundles shows no entry \
-             was dropped between them. Check one offline with "
-            <code>"trailkeep verify-export BUNDLE --key KEY --previous BUNDLE"</code>
+             or between the times of a cron expression — once it has ended: as CSV, JSON, \
+             NDJSON or a PDF report, each entry with its proof, or as an archive bundle, which \
+             adds a consistency proof from the bundle before, so a series of bundles shows no \
+             entry was dropped between them. Check one offline with "
+            <code>"trailkeep verify-export FILE --key KEY [--previous BUNDLE]"</code>
             ". Every run and download is recorded in the audit log."
         </p>
         {(asked_new && !admin).then(|| view! {
