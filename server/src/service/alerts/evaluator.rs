@@ -223,12 +223,9 @@ impl Evaluator {
                     states: &[],
                     alerts: &[],
                 };
-                let mut tx = self.pool.begin().await?;
-                if !stored::lock_for(&mut tx, &step).await? {
+                if !self.commit(&step, Vec::new()).await? {
                     return Ok(Stepped::LostLease);
                 }
-                stored::write_step(&mut tx, &step).await?;
-                tx.commit().await?;
                 held.at = Position {
                     cursor: to,
                     generation: at.generation + 1,
@@ -288,17 +285,13 @@ impl Evaluator {
             states: &states,
             alerts: &alerts,
         };
-        let mut tx = self.pool.begin().await?;
-        if !stored::lock_for(&mut tx, &step).await? {
-            return Ok(Stepped::LostLease);
-        }
-        stored::write_step(&mut tx, &step).await?;
         let events: Vec<_> = alerts
             .iter()
             .map(|a| record(a, &held.rules[&a.rule_id]))
             .collect();
-        entries::append_in(&mut tx, Source::Trailkeep, events).await?;
-        tx.commit().await?;
+        if !self.commit(&step, events).await? {
+            return Ok(Stepped::LostLease);
+        }
         for (id, _, state) in states {
             if let Some(w) = held.rules.get_mut(&id) {
                 w.stored = state;
@@ -314,6 +307,23 @@ impl Evaluator {
             alerts: alerts.len(),
             caught_up,
         })
+    }
+
+    /// Commits `step` with the entries that record its alerts, in one transaction; `false`
+    /// (nothing written) when the lease or the position is no longer this memory's.
+    async fn commit(
+        &self,
+        step: &Step<'_>,
+        events: Vec<crate::domain::entry::event::NewEvent>,
+    ) -> Result<bool, EvalError> {
+        let mut tx = self.pool.begin().await?;
+        if !stored::lock_for(&mut tx, step).await? {
+            return Ok(false);
+        }
+        stored::write_step(&mut tx, step).await?;
+        entries::append_in(&mut tx, Source::Trailkeep, events).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The machines of `rules` as stored, with the entries of their last window replayed
