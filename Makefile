@@ -21,7 +21,7 @@ BENCH := target/release/trailkeep-bench
 LOCALDB := server/scripts/localdb.sh
 
 
-.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-bundle bench-tree bench-sign-in bench-export-abandon bench-partitions
+.PHONY: run test build tools rust-tools wasm-target npm-tools chromium py unit e2e lint bench-bin bench bench-query bench-console bench-scroll bench-live bench-export bench-bundle bench-tree bench-sign-in bench-export-abandon bench-partitions bench-alerts
 
 ## Installation (idempotent: each step is skipped when already done)
 
@@ -50,9 +50,10 @@ chromium:
 	  else echo "Chromium or pdftotext is missing: sudo apt-get install -y chromium poppler-utils"; exit 1; fi; }
 
 # Python tools in a project-local venv: rfc8785 (an independent RFC 8785 implementation, with
-# which a test recomputes leaf hashes from the README's recipe, server/tests/recipe.py) and
-# schemathesis (fuzzes the API from its OpenAPI document, end2end/schemathesis.sh).
-PY_PACKAGES := rfc8785==0.1.4 schemathesis==4.32.5 'moto[server]==5.2.5'
+# which a test recomputes leaf hashes from the README's recipe, server/tests/recipe.py),
+# schemathesis (fuzzes the API from its OpenAPI document, end2end/schemathesis.sh), moto (an
+# S3 server with Object Lock) and aiosmtpd (an SMTP server with STARTTLS) for the tests.
+PY_PACKAGES := rfc8785==0.1.4 schemathesis==4.32.5 'moto[server]==5.2.5' aiosmtpd==1.4.6
 py: target/py/.installed
 
 target/py/.installed: Makefile
@@ -187,6 +188,15 @@ bench-export-abandon: bench-bin
 	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
 	export DATABASE_URL=$$url; \
 	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_export_abandon) $(BENCH) export-abandon --entries $${ENTRIES_PDF:-20000}
+
+# Alerting (issue 27): ingest with 100 active rules against none, commit → webhook received on
+# loopback (p50/p95), and the evaluator's catch-up rate after downtime, in a fresh scratch
+# database.
+bench-alerts: build bench-bin
+	@set -e; \
+	url=$${DATABASE_URL:-$$($(LOCALDB) target/pg/test $(TEST_DB_PORT))}; \
+	export DATABASE_URL=$$url; \
+	DATABASE_URL=$$(server/scripts/scratchdb.sh trailkeep_bench_alerts) $(BENCH) alerts --events $${EVENTS:-100000}
 
 # Migration 0030 (the log partitioned by month) on ENTRIES_CONVERSION entries (default 1,000,000)
 # written by the previous migrations into a scratch database: how long it holds the log.

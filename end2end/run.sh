@@ -38,6 +38,8 @@ export TRAILKEEP_CHECKPOINT_SECONDS=1
 # Scheduled exports write here (exports.spec.ts).
 export TRAILKEEP_EXPORT_DIR="$root/target/e2e-exports"
 rm -rf "$TRAILKEEP_EXPORT_DIR"
+# Alert notifications go to receivers the specs start on loopback (alerts.spec.ts).
+export TRAILKEEP_OUTBOUND_ALLOW=127.0.0.1
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -6,6 +6,10 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use uuid::Uuid;
 
 use crate::account::SessionView;
+use crate::alerts::{
+    AlertRuleSpec, AlertRuleView, AlertView, ChannelSpec, ChannelView, CreatedChannel,
+    DeliveryView, RulePreview,
+};
 use crate::error::ConsoleError;
 use crate::exports::{
     ArchiveMonth, ExportRun, ExportSchedule, RetentionPolicy, RetentionSpec, ScheduleSpec,
@@ -265,6 +269,56 @@ pub trait AdminBackend: Send + Sync + 'static {
         by: Caller,
         spec: RetentionSpec,
     ) -> BoxFuture<'_, BackendResult<RetentionPolicy>>;
+    /// The alert rules, by name, with their state.
+    fn alert_rules(&self) -> BoxFuture<'_, BackendResult<Vec<AlertRuleView>>>;
+    /// Creates a rule (`id: None`) or changes one, recorded.
+    fn save_alert_rule(
+        &self,
+        by: Caller,
+        id: Option<Uuid>,
+        spec: AlertRuleSpec,
+    ) -> BoxFuture<'_, BackendResult<AlertRuleView>>;
+    /// Deletes a rule (its alerts stay), recorded.
+    fn delete_alert_rule(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>>;
+    /// Mutes a rule until `until` (none: unmutes), recorded.
+    fn mute_alert_rule(
+        &self,
+        by: Caller,
+        id: Uuid,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> BoxFuture<'_, BackendResult<AlertRuleView>>;
+    /// What `spec` would have decided over the last 7 days.
+    fn preview_alert_rule(&self, spec: AlertRuleSpec) -> BoxFuture<'_, BackendResult<RulePreview>>;
+    /// The notification channels, by name.
+    fn channels(&self) -> BoxFuture<'_, BackendResult<Vec<ChannelView>>>;
+    /// Creates a channel (`id: None`; a webhook's secret is in the answer, this once) or
+    /// changes one, recorded.
+    fn save_channel(
+        &self,
+        by: Caller,
+        id: Option<Uuid>,
+        spec: ChannelSpec,
+    ) -> BoxFuture<'_, BackendResult<CreatedChannel>>;
+    /// Deletes a channel, recorded.
+    fn delete_channel(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>>;
+    /// Queues a test notification to a channel: the delivery's id.
+    fn test_channel(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<Uuid>>;
+    /// A page of the delivery log (newest first, after delivery `after`; one alert's when
+    /// `alert`), and the next page's start.
+    fn deliveries(
+        &self,
+        status: Option<String>,
+        alert: Option<Uuid>,
+        after: Option<Uuid>,
+    ) -> BoxFuture<'_, BackendResult<(Vec<DeliveryView>, Option<Uuid>)>>;
+    /// Puts a dead delivery back in the queue.
+    fn redeliver(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>>;
+    /// Alerts, newest first: a rule's, or those listing entry `seq`.
+    fn alerts(
+        &self,
+        rule: Option<Uuid>,
+        seq: Option<i64>,
+    ) -> BoxFuture<'_, BackendResult<Vec<AlertView>>>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminBackend>;

@@ -50,6 +50,12 @@ pub enum ConsoleError {
     Session(SessionRefusal),
     /// An export schedule was not saved, deleted or run: why.
     Schedule(ScheduleRefusal),
+    /// An alert rule was not saved, previewed, muted or deleted: why.
+    Rule(crate::alerts::RuleRefusal),
+    /// A notification channel was not saved, tested or deleted: why.
+    Channel(crate::alerts::ChannelRefusal),
+    /// A delivery was not redelivered: why (not found, or not dead).
+    Delivery(String),
     /// A sensitive change (second factor, API key, role, settings) needs the password again:
     /// the last time this session proved it was more than [`SUDO_MINUTES`] ago.
     ConfirmPassword,
@@ -149,6 +155,11 @@ impl ConsoleError {
             ConsoleError::Schedule(ScheduleRefusal::NotFound | ScheduleRefusal::RunNotFound) => 404,
             ConsoleError::Schedule(ScheduleRefusal::NoObject(_)) => 409,
             ConsoleError::Schedule(_) => 400,
+            ConsoleError::Rule(crate::alerts::RuleRefusal::NotFound) => 404,
+            ConsoleError::Rule(_) => 400,
+            ConsoleError::Channel(crate::alerts::ChannelRefusal::NotFound) => 404,
+            ConsoleError::Channel(_) => 400,
+            ConsoleError::Delivery(_) => 409,
             ConsoleError::ConfirmPassword | ConsoleError::EnrolFirst => 403,
             ConsoleError::BadFilter(_) => 400,
             ConsoleError::SavedSearch(SavedSearchRefusal::NotFound) => 404,
@@ -196,6 +207,9 @@ impl fmt::Display for ConsoleError {
             ConsoleError::Settings(r) => write!(f, "{r}"),
             ConsoleError::Session(r) => write!(f, "{r}"),
             ConsoleError::Schedule(r) => write!(f, "{r}"),
+            ConsoleError::Rule(r) => write!(f, "{r}"),
+            ConsoleError::Channel(r) => write!(f, "{r}"),
+            ConsoleError::Delivery(w) => f.write_str(w),
             ConsoleError::ConfirmPassword => f.write_str(
                 "For this change, confirm your password first: you last proved it more than 10 minutes ago.",
             ),

@@ -23,15 +23,18 @@ pub enum Scope {
     Ingest,
     /// Read, count, export and watch the log.
     Read,
+    /// Configure alerting as code: alert rules, notification channels, deliveries.
+    Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::Ingest, Scope::Read];
+    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
+            Scope::Admin => "admin",
         }
     }
 
@@ -39,6 +42,7 @@ impl Scope {
         match s {
             "ingest" => Some(Scope::Ingest),
             "read" => Some(Scope::Read),
+            "admin" => Some(Scope::Admin),
             _ => None,
         }
     }

@@ -10,8 +10,8 @@ use leptos_router::{
 
 use crate::hydration::Hydrated;
 use crate::pages::{
-    AccountPage, AuditPage, ExportsPage, InvitePage, KeysPage, LoginPage, NotFound, SettingsPage,
-    UsersPage,
+    AccountPage, AlertsPage, AuditPage, ExportsPage, InvitePage, KeysPage, LoginPage, NotFound,
+    SettingsPage, UsersPage,
 };
 
 /// The HTML document around the app, rendered on the server. The browser bundle is loaded
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
+                <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
             </Routes>

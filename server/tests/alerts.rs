@@ -10,91 +10,17 @@ mod common;
 use std::time::Duration;
 
 use app::alerts::AlertRuleSpec;
-use app::model::Source;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::domain::alerts::machine::{DecisionKind, Machine, MachineState, Match};
-use trailkeep::service::accounts::Acting;
 use trailkeep::service::alerts::evaluator::{Evaluator, Stepped};
-use trailkeep::service::alerts::rules::{self, condition_of};
+use trailkeep::service::alerts::rules::condition_of;
 use trailkeep::storage::alerts::{self as stored, AlertRow, RuleRow};
-use trailkeep::storage::entries;
 use uuid::Uuid;
 
+use common::alerts::{clock, create, evaluator, failed, record, settle, spec};
 use common::exports::{utc, World};
-
-/// Appends `events` recorded at `at` (JSON as the ingest API takes them).
-async fn record(w: &World, at: DateTime<Utc>, events: Vec<Value>) {
-    sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
-        .bind(at)
-        .execute(&w.owner)
-        .await
-        .unwrap();
-    let batch = trailkeep::domain::entry::event::parse_batch(&Value::Array(events)).unwrap();
-    entries::append(&w.writer, Source::Trailkeep, batch)
-        .await
-        .unwrap();
-}
-
-/// Moves the database's clock (as the evaluator reads it) to `at`.
-async fn clock(w: &World, at: DateTime<Utc>) {
-    sqlx::query("UPDATE chain_head SET last_recorded_at = $1")
-        .bind(at)
-        .execute(&w.owner)
-        .await
-        .unwrap();
-}
-
-fn failed(ip: &str) -> Value {
-    json!({"action": "user.login_failed", "actor": {"id": "mallory"}, "ip": ip})
-}
-
-fn spec(filter: &str, condition: &str) -> AlertRuleSpec {
-    AlertRuleSpec {
-        name: format!("{condition} {filter}"),
-        severity: "warning".into(),
-        filter: filter.into(),
-        condition: condition.into(),
-        batch_secs: None,
-        at_least: None,
-        window_secs: None,
-        group_by: None,
-        pending_secs: None,
-        cooldown_secs: None,
-        enabled: true,
-    }
-}
-
-async fn create(w: &World, spec: &AlertRuleSpec, at: DateTime<Utc>) -> RuleRow {
-    rules::create(&w.writer, spec, &Acting::cli(), at)
-        .await
-        .unwrap()
-}
-
-/// An evaluator of its own process, reading `batch` entries per step.
-fn evaluator(w: &World, batch: i64) -> Evaluator {
-    let mut e = Evaluator::new(w.writer.clone(), Uuid::new_v4(), Duration::from_secs(60));
-    e.batch = batch;
-    e
-}
-
-/// Steps until every entry is read; then a tick.
-async fn settle(e: &mut Evaluator) {
-    loop {
-        match e.step(false).await.unwrap() {
-            Stepped::Evaluated {
-                caught_up: false, ..
-            } => continue,
-            Stepped::Evaluated { .. } => break,
-            other => panic!("{other:?}"),
-        }
-    }
-    assert!(matches!(
-        e.step(true).await.unwrap(),
-        Stepped::Evaluated { .. }
-    ));
-}
 
 /// What the pure machine decides over the log for `rule`, up to `end`: (kind, group, at,
 /// count, seqs), as the alerts table states them.

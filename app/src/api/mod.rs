@@ -4,6 +4,7 @@
 //! form and are parsed by the same `Filter` the REST API uses.
 
 pub mod account;
+pub mod alerts;
 pub mod exports;
 pub mod invitations;
 pub mod keys;

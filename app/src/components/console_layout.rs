@@ -46,6 +46,11 @@ const NAV: &[NavItem] = &[
         allowed: Role::can_read_log,
     },
     NavItem {
+        href: "/alerts",
+        label: "Alerts",
+        allowed: Role::can_read_log,
+    },
+    NavItem {
         href: "/users",
         label: "Users",
         allowed: |role| matches!(role, Role::Admin | Role::Compliance),

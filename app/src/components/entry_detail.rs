@@ -309,6 +309,7 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                     <dd>{format!("Form {}", entry.form)}</dd>
                 </dl>
             </section>
+            <EntryAlerts seq=entry.seq/>
             <section>
                 <div class="section-heading">
                     <h3>"Raw JSON"</h3>
@@ -317,6 +318,42 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                 <pre class="raw-json" tabindex="0" aria-label="Raw JSON of the entry">{raw}</pre>
             </section>
         </div>
+    }
+}
+
+/// The alerts this entry is among the first entries of, each leading to its entries and to
+/// its deliveries (shown only when there are some).
+#[component]
+fn EntryAlerts(seq: i64) -> impl IntoView {
+    let alerts = Resource::new(
+        move || seq,
+        |seq| crate::api::alerts::list_alerts(None, Some(seq)),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || alerts.get().and_then(Result::ok).filter(|l| !l.is_empty()).map(|list| view! {
+                <section data-testid="entry-alerts">
+                    <h3>"Alerts"</h3>
+                    <ul class="entry-alerts">
+                        {list.into_iter().map(|a| view! {
+                            <li>
+                                <strong>{a.rule_name.clone()}</strong>
+                                {format!(
+                                    " {} {}{}: {} entries. ",
+                                    a.kind,
+                                    crate::format::format_utc(&a.at),
+                                    a.group.as_ref().map(|g| format!(" for {g}")).unwrap_or_default(),
+                                    a.count
+                                )}
+                                <a href=a.link.clone() data-testid="entry-alert-entries">"Its entries"</a>
+                                " · "
+                                <a href=format!("/alerts?alert={}#delivery-log", a.id) data-testid="entry-alert-deliveries">"Its deliveries"</a>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })}
+        </Transition>
     }
 }
 

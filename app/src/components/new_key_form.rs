@@ -1,4 +1,4 @@
-//! "New key": a name, what it may do (ingest, read) and when it expires. The server checks the
+//! "New key": a name, what it may do (ingest, read, admin) and when it expires. The server checks the
 //! same rules (`keys::key_name`, `key_scopes`, `key_expiry`) and answers with the secret, shown
 //! once by `SecretOnce`.
 
@@ -24,6 +24,7 @@ pub fn NewKeyForm(
     let name = RwSignal::new(String::new());
     let ingest = RwSignal::new(true);
     let read = RwSignal::new(false);
+    let admin = RwSignal::new(false);
     let expiry = RwSignal::new(0usize);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -38,11 +39,15 @@ pub fn NewKeyForm(
         if busy.get_untracked() {
             return;
         }
-        let scopes: Vec<Scope> = [(ingest, Scope::Ingest), (read, Scope::Read)]
-            .into_iter()
-            .filter(|(on, _)| on.get_untracked())
-            .map(|(_, s)| s)
-            .collect();
+        let scopes: Vec<Scope> = [
+            (ingest, Scope::Ingest),
+            (read, Scope::Read),
+            (admin, Scope::Admin),
+        ]
+        .into_iter()
+        .filter(|(on, _)| on.get_untracked())
+        .map(|(_, s)| s)
+        .collect();
         let days = EXPIRIES[expiry.get_untracked()].0;
         busy.set(true);
         leptos::task::spawn_local(async move {
@@ -78,6 +83,11 @@ pub fn NewKeyForm(
                     <input type="checkbox" data-testid="scope-read" prop:checked=move || read.get()
                         on:change=move |ev| read.set(event_target_checked(&ev))/>
                     " read: read, export and watch the log"
+                </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="scope-admin" prop:checked=move || admin.get()
+                        on:change=move |ev| admin.set(event_target_checked(&ev))/>
+                    " admin: configure alert rules and notification channels"
                 </label>
             </fieldset>
             <label>

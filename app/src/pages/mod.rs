@@ -1,6 +1,7 @@
 //! One module per page of the console.
 
 mod account;
+mod alerts;
 mod audit;
 mod exports;
 mod invite;
@@ -11,6 +12,7 @@ mod settings;
 mod users;
 
 pub use account::AccountPage;
+pub use alerts::AlertsPage;
 pub use audit::AuditPage;
 pub use exports::ExportsPage;
 pub use invite::InvitePage;

@@ -96,14 +96,14 @@ pub fn may_end_access(source: Option<&app::model::Source>, action: &str) -> bool
 pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let scope =
-            Scope::parse(part).ok_or_else(|| format!("unknown scope {part:?} (ingest, read)"))?;
+        let scope = Scope::parse(part)
+            .ok_or_else(|| format!("unknown scope {part:?} (ingest, read, admin)"))?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
     if scopes.is_empty() {
-        return Err("at least one scope is needed (ingest, read)".into());
+        return Err("at least one scope is needed (ingest, read, admin)".into());
     }
     Ok(scopes)
 }

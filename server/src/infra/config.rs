@@ -26,6 +26,13 @@ pub enum ConfigError {
     /// `TRAILKEEP_OUTBOUND_ALLOW` holds something that is not a list of networks.
     #[error("TRAILKEEP_OUTBOUND_ALLOW: {0}")]
     Outbound(#[from] crate::domain::outbound::OutboundError),
+    /// A variable holds something that does not read as what it names.
+    #[error("{name}={value:?}: {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     /// A required variable is not set (or is not Unicode).
     #[error("{name} is not set (e.g. {example})")]
     Missing {
@@ -81,6 +88,16 @@ pub struct Config {
     /// destinations) may reach, as addresses or CIDR ranges separated by commas; every public
     /// address is allowed (`domain::outbound`).
     pub outbound: crate::domain::outbound::Policy,
+    /// `TRAILKEEP_PUBLIC_URL` (default none): the console's address as people reach it
+    /// (`https://audit.example.com`), for the links in notifications; without it they carry
+    /// the path only.
+    pub public_url: Option<String>,
+    /// `TRAILKEEP_OUTBOUND_CA_FILE` (default none): PEM certificates trusted besides the
+    /// system's by alert emails' SMTP connections (a server with a private CA).
+    pub outbound_roots: Vec<Vec<u8>>,
+    /// `TRAILKEEP_DELIVERY_LEASE_SECONDS` (default 120, 20 to 3600): how long a process's
+    /// claim on a notification holds; one that died is sent again by another after this.
+    pub delivery_lease: Duration,
 }
 
 use crate::service::export::ExportFloor;
@@ -185,6 +202,9 @@ impl Default for Config {
             caps: Caps::default(),
             export_dir: "trailkeep-exports".into(),
             outbound: crate::domain::outbound::Policy::default(),
+            public_url: None,
+            outbound_roots: Vec::new(),
+            delivery_lease: crate::service::alerts::deliverer::LEASE,
         }
     }
 }
@@ -398,8 +418,48 @@ impl Config {
             outbound: crate::domain::outbound::Policy::parse(
                 &std::env::var("TRAILKEEP_OUTBOUND_ALLOW").unwrap_or_default(),
             )?,
+            public_url: public_url()?,
+            outbound_roots: outbound_roots()?,
+            delivery_lease: seconds(
+                "TRAILKEEP_DELIVERY_LEASE_SECONDS",
+                crate::service::alerts::deliverer::LEASE,
+                20..=3600,
+            )?,
         })
     }
+}
+
+fn public_url() -> Result<Option<String>, ConfigError> {
+    let Some(value) = std::env::var("TRAILKEEP_PUBLIC_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    match url::Url::parse(value.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(Some(value.trim().trim_end_matches('/').to_string()))
+        }
+        _ => Err(ConfigError::Invalid {
+            name: "TRAILKEEP_PUBLIC_URL",
+            value,
+            expected:
+                "give the console's address as people open it, such as https://audit.example.com",
+        }),
+    }
+}
+
+fn outbound_roots() -> Result<Vec<Vec<u8>>, ConfigError> {
+    let Some(path) = std::env::var_os("TRAILKEEP_OUTBOUND_CA_FILE").filter(|p| !p.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read(&path).map_err(|_| ConfigError::Invalid {
+        name: "TRAILKEEP_OUTBOUND_CA_FILE",
+        value: path.to_string_lossy().into_owned(),
+        expected: "give a readable file of PEM certificates",
+    })?;
+    Ok(vec![text])
 }
 
 /// `DATABASE_URL`, required by every command that touches the database.

@@ -251,3 +251,125 @@ pub async fn cursor(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
         .fetch_one(db)
         .await
 }
+
+/// One alert.
+pub async fn alert(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<AlertRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, rule_id, kind, group_key, at, since, count, seqs, overflow, muted, \
+                decided_through \
+         FROM alerts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// One rule (deleted ones too: their alerts name them).
+pub async fn rule(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<RuleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Stores `r` over the rule of its id (a change, a mute, a deletion).
+pub async fn update_rule(conn: &mut PgConnection, r: &RuleRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE alert_rules SET name = $2, severity = $3, filter = $4, condition = $5, \
+             batch_secs = $6, at_least = $7, window_secs = $8, group_by = $9, \
+             pending_secs = $10, cooldown_secs = $11, muted_until = $12, enabled = $13, \
+             state = $14, version = $15, watch_seq = $16, updated_at = $17, deleted_at = $18 \
+         WHERE id = $1",
+    )
+    .bind(r.id)
+    .bind(&r.name)
+    .bind(&r.severity)
+    .bind(&r.filter)
+    .bind(&r.condition)
+    .bind(r.batch_secs)
+    .bind(r.at_least)
+    .bind(r.window_secs)
+    .bind(&r.group_by)
+    .bind(r.pending_secs)
+    .bind(r.cooldown_secs)
+    .bind(r.muted_until)
+    .bind(r.enabled)
+    .bind(&r.state)
+    .bind(r.version)
+    .bind(r.watch_seq)
+    .bind(r.updated_at)
+    .bind(r.deleted_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One rule locked for a change (not deleted).
+pub async fn rule_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<RuleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The rules not deleted, by name.
+pub async fn rules(db: impl PgExecutor<'_>) -> Result<Vec<RuleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RULE_COLUMNS} FROM alert_rules WHERE deleted_at IS NULL ORDER BY lower(name), id"
+    ))
+    .fetch_all(db)
+    .await
+}
+
+/// Which alerts a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub rule: Option<Uuid>,
+    /// Those that list this entry among their first ones.
+    pub seq: Option<i64>,
+    /// Only those listed after this one (newest first): the previous page's last.
+    pub after: Option<Uuid>,
+}
+
+/// An alert with its rule's name and severity.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ListedAlert {
+    #[sqlx(flatten)]
+    pub alert: AlertRow,
+    pub rule_name: String,
+    pub severity: String,
+    pub filter: String,
+    pub group_by: Option<String>,
+    pub window_secs: Option<i32>,
+}
+
+/// Alerts matching `f`, newest first, at most `limit`.
+pub async fn list_alerts(
+    db: impl PgExecutor<'_>,
+    f: &AlertFilter,
+    limit: i64,
+) -> Result<Vec<ListedAlert>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.id, a.rule_id, a.kind, a.group_key, a.at, a.since, a.count, a.seqs, \
+                a.overflow, a.muted, a.decided_through, r.name AS rule_name, r.severity, \
+                r.filter, r.group_by, r.window_secs \
+         FROM alerts a JOIN alert_rules r ON r.id = a.rule_id \
+         WHERE ($1::uuid IS NULL OR a.rule_id = $1) \
+           AND ($2::bigint IS NULL OR a.seqs @> ARRAY[$2::bigint]) \
+           AND ($3::uuid IS NULL OR (a.at, a.id) < (SELECT at, id FROM alerts WHERE id = $3)) \
+         ORDER BY a.at DESC, a.id DESC LIMIT $4",
+    )
+    .bind(f.rule)
+    .bind(f.seq)
+    .bind(f.after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

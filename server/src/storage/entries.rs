@@ -431,6 +431,21 @@ pub async fn rows_by_seq(
     .await
 }
 
+/// The entries at `seqs` (those that exist), in seq order.
+pub async fn entries_by_seqs(
+    db: impl sqlx::PgExecutor<'_>,
+    seqs: &[i64],
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let rows: Vec<StoredEntry> = sqlx::query_as(&format!(
+        "SELECT {} FROM audit_entries WHERE seq = ANY($1) ORDER BY seq",
+        row_columns()
+    ))
+    .bind(seqs)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(StoredEntry::into_entry).collect())
+}
+
 /// How many entries the log holds (the chain head's next seq).
 pub async fn count_all(db: impl sqlx::PgExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT next_seq FROM chain_head WHERE singleton")

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod ingest_usage;
 pub mod invitations;
 pub mod live;
+pub mod notifications;
 pub mod partitions;
 pub mod pools;
 pub mod query;

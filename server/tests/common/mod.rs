@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod alerts;
 pub mod console;
 pub mod exports;
 pub mod processes;

@@ -148,6 +148,11 @@ pub fn AuditLog() -> impl IntoView {
                     />
                 </Show>
                 <SavedSearches/>
+                <a class="button secondary" data-testid="new-alert-rule"
+                    href=move || format!(
+                        "/alerts?new=1&filter={}",
+                        crate::filter::percent_encode(&nav.filter().to_query_string())
+                    )>"New alert rule"</a>
                 <button type="button" class="secondary" data-testid="refresh"
                     on:click=move |_| ask_again()>"Refresh"</button>
                 <ExportButton/>

@@ -6,6 +6,7 @@
 //! it marked before (the kept, seeded databases of `bench query` and `bench export`), or when
 //! told `--i-know`. Pointed at a real log by mistake, it stops before writing anything.
 
+mod alerts;
 mod bundle;
 mod export;
 mod investigation;
@@ -37,6 +38,9 @@ USAGE (DATABASE_URL: a scratch database; see the guard below):
                                         account's sign-in while guesses queue against alone
   trailkeep-bench export-abandon [--entries 20000] [--rounds 3]
                                         an abandoned PDF export recorded, against the whole one
+  trailkeep-bench alerts [--events N] [--notifications 200] [--backlog 200000]
+                                        ingest with 100 rules against none, commit → webhook
+                                        latency, the evaluator's catch-up rate
 
 A benchmark writes entries that can never be deleted: it refuses a database that already holds
 entries unless that database was made by a benchmark, or `--i-know` is given.
@@ -67,6 +71,7 @@ async fn main() {
                     | "tree"
                     | "sign-in"
                     | "export-abandon"
+                    | "alerts"
             ) =>
         {
             Err(format!("unknown benchmark {name:?}\n\n{USAGE}"))
@@ -81,6 +86,7 @@ async fn main() {
                 "bundle" => bundle::bundle(rest).await,
                 "sign-in" => timings::sign_in(rest).await,
                 "export-abandon" => timings::export_abandon(rest).await,
+                "alerts" => alerts::alerts(rest).await,
                 _ => export::export(rest).await,
             },
         },

@@ -261,7 +261,7 @@ async fn raw_copy(owner: &PgPool, n: u64, until: DateTime<Utc>) -> Result<f64, S
     Ok(started.elapsed().as_secs_f64())
 }
 
-async fn through_api(
+pub(crate) async fn through_api(
     pool: &PgPool,
     key: &str,
     n: u64,

@@ -7,8 +7,12 @@
 //! - `machine`: the one pure machine that decides fired, resolved and batched, at exact
 //!   instants, for the evaluator and the preview alike.
 //! - `webhook`: Standard Webhooks signatures.
+//! - `notice`: what a notification says (webhook JSON, Slack, email) and its console link.
+//! - `delivery`: when a delivery is retried, and when it is given up.
 
+pub mod delivery;
 pub mod machine;
+pub mod notice;
 pub mod rule;
 pub mod webhook;
 

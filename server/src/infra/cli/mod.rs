@@ -256,7 +256,7 @@ enum KeyCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// ingest, read, or both: ingest,read.
+        /// ingest, read or admin, or several: ingest,read.
         #[arg(long)]
         scope: String,
     },

@@ -72,6 +72,13 @@ pub async fn serve(url: Option<String>) -> Result<(), CliError> {
         ),
         async move { stopping.started().await },
     ));
+    if let Some(deliverer) = state.deliverer() {
+        let stopping = shutdown.clone();
+        tokio::spawn(crate::service::alerts::deliverer::run(
+            deliverer,
+            async move { stopping.started().await },
+        ));
+    }
     if let Some(scheduler) = state.scheduler() {
         let stopping = shutdown.clone();
         tokio::spawn(scheduler.run(async move { stopping.started().await }));

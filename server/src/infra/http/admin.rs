@@ -4,6 +4,10 @@
 //! why; a refusal keeps its words.
 
 use app::account::SessionView;
+use app::alerts::{
+    AlertRuleSpec, AlertRuleView, AlertView, ChannelSpec, ChannelView, CreatedChannel,
+    DeliveryView, RulePreview,
+};
 use app::backend::{AdminBackend, BackendResult, BoxFuture, Caller};
 use app::backend::{ClientFacts, CurrentSession};
 use app::error::ConsoleError;
@@ -22,6 +26,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::service::accounts::Acting;
+use crate::service::alerts::channels::{self as alert_channels, ChannelError};
+use crate::service::alerts::deliveries as alert_deliveries;
+use crate::service::alerts::rules::{self as alert_rules, RuleError};
 use crate::service::invitations::{self, InviteError};
 use crate::service::keys::{self, KeyError, KeySpec};
 use crate::service::schedules::{self, ScheduleError};
@@ -43,6 +50,18 @@ pub struct PgAdmin {
     /// The sign-in limits the settings do not set (the per-address one), which wrong current
     /// passwords and codes count toward.
     pub sign_in: crate::service::accounts::SignInLimits,
+    /// What the Alerts page needs besides the pool.
+    pub alerting: Alerting,
+}
+
+/// What the Alerts page needs: the reading pool (previews), the key that seals channels'
+/// secrets (none: channels cannot be made), the outbound guard (a channel's address is
+/// checked as it is given), and the console's public address (alerts' links).
+pub struct Alerting {
+    pub reads: PgPool,
+    pub seal: Option<crate::domain::sealed::SealKey>,
+    pub outbound: crate::domain::outbound::Policy,
+    pub public_url: Option<String>,
 }
 
 fn two_factor_failed(e: TwoFactorError) -> ConsoleError {
@@ -577,11 +596,195 @@ impl AdminBackend for PgAdmin {
                 .map_err(db_failed)
         })
     }
+
+    fn alert_rules(&self) -> BoxFuture<'_, BackendResult<Vec<AlertRuleView>>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            alert_rules::list(&self.pool, now).await.map_err(db_failed)
+        })
+    }
+
+    fn save_alert_rule(
+        &self,
+        by: Caller,
+        id: Option<Uuid>,
+        spec: AlertRuleSpec,
+    ) -> BoxFuture<'_, BackendResult<AlertRuleView>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            match id {
+                None => {
+                    let row = alert_rules::create(&self.pool, &spec, &acting(&by), now)
+                        .await
+                        .map_err(rule_failed)?;
+                    alert_rules::get(&self.pool, row.id, now).await
+                }
+                Some(id) => alert_rules::update(&self.pool, id, &spec, &acting(&by), now).await,
+            }
+            .map_err(rule_failed)
+        })
+    }
+
+    fn delete_alert_rule(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            alert_rules::delete(&self.pool, id, &acting(&by), now)
+                .await
+                .map_err(rule_failed)
+        })
+    }
+
+    fn mute_alert_rule(
+        &self,
+        by: Caller,
+        id: Uuid,
+        until: Option<chrono::DateTime<Utc>>,
+    ) -> BoxFuture<'_, BackendResult<AlertRuleView>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            alert_rules::mute(&self.pool, id, until, &acting(&by), now)
+                .await
+                .map_err(rule_failed)
+        })
+    }
+
+    fn preview_alert_rule(&self, spec: AlertRuleSpec) -> BoxFuture<'_, BackendResult<RulePreview>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            crate::service::alerts::preview::preview(&self.pool, &self.alerting.reads, &spec, now)
+                .await
+                .map_err(rule_failed)
+        })
+    }
+
+    fn channels(&self) -> BoxFuture<'_, BackendResult<Vec<ChannelView>>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            alert_channels::list(&self.pool, now)
+                .await
+                .map_err(db_failed)
+        })
+    }
+
+    fn save_channel(
+        &self,
+        by: Caller,
+        id: Option<Uuid>,
+        spec: ChannelSpec,
+    ) -> BoxFuture<'_, BackendResult<CreatedChannel>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            let seal = self
+                .alerting
+                .seal
+                .as_ref()
+                .ok_or_else(|| channel_failed(ChannelError::NoSealKey))?;
+            let policy = &self.alerting.outbound;
+            let (row, secret) = match id {
+                None => alert_channels::create(&self.pool, seal, policy, &spec, &acting(&by), now)
+                    .await
+                    .map_err(channel_failed)?,
+                Some(id) => (
+                    alert_channels::update(&self.pool, seal, policy, id, &spec, &acting(&by), now)
+                        .await
+                        .map_err(channel_failed)?,
+                    None,
+                ),
+            };
+            Ok(CreatedChannel {
+                channel: alert_channels::view(&row, now),
+                secret,
+            })
+        })
+    }
+
+    fn delete_channel(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            let now = exports::clock(&self.pool).await.map_err(db_failed)?;
+            alert_channels::delete(&self.pool, id, &acting(&by), now)
+                .await
+                .map_err(channel_failed)
+        })
+    }
+
+    fn test_channel(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<Uuid>> {
+        Box::pin(async move {
+            let attempts = crate::domain::alerts::delivery::RetryPolicy::default().attempts;
+            alert_channels::send_test(&self.pool, id, attempts as i32, &acting(&by))
+                .await
+                .map_err(channel_failed)
+        })
+    }
+
+    fn deliveries(
+        &self,
+        status: Option<String>,
+        alert: Option<Uuid>,
+        after: Option<Uuid>,
+    ) -> BoxFuture<'_, BackendResult<(Vec<DeliveryView>, Option<Uuid>)>> {
+        Box::pin(async move {
+            let f = crate::storage::notifications::DeliveryFilter {
+                status,
+                alert,
+                after,
+                ..Default::default()
+            };
+            alert_deliveries::list(&self.pool, &f, 50)
+                .await
+                .map_err(db_failed)
+        })
+    }
+
+    fn redeliver(&self, by: Caller, id: Uuid) -> BoxFuture<'_, BackendResult<()>> {
+        Box::pin(async move {
+            match alert_deliveries::redeliver(&self.pool, id, &acting(&by)).await {
+                Ok(()) => Ok(()),
+                Err(alert_deliveries::RedeliverError::Db(e)) => Err(db_failed(e)),
+                Err(other) => Err(ConsoleError::Delivery(other.to_string())),
+            }
+        })
+    }
+
+    fn alerts(
+        &self,
+        rule: Option<Uuid>,
+        seq: Option<i64>,
+    ) -> BoxFuture<'_, BackendResult<Vec<AlertView>>> {
+        Box::pin(async move {
+            let f = crate::storage::alerts::AlertFilter {
+                rule,
+                seq,
+                after: None,
+            };
+            alert_deliveries::alerts(&self.pool, &f, 50, self.alerting.public_url.as_deref())
+                .await
+                .map(|(list, _)| list)
+                .map_err(db_failed)
+        })
+    }
 }
 
 fn archive_failed(e: crate::service::archive::ArchiveError) -> ConsoleError {
     tracing::error!(error = %e, "the month view failed");
     ConsoleError::Unavailable
+}
+
+fn rule_failed(e: RuleError) -> ConsoleError {
+    match e {
+        RuleError::Refused(r) => ConsoleError::Rule(r),
+        RuleError::Db(e) => db_failed(e),
+    }
+}
+
+fn channel_failed(e: ChannelError) -> ConsoleError {
+    match e {
+        ChannelError::Refused(r) => ConsoleError::Channel(r),
+        ChannelError::Db(e) => db_failed(e),
+        other => {
+            tracing::error!(error = %other, "a channel's secrets cannot be sealed or opened");
+            ConsoleError::Unavailable
+        }
+    }
 }
 
 fn db_failed(e: sqlx::Error) -> ConsoleError {

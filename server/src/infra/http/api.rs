@@ -13,6 +13,7 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
+    alerting,
     auth::Known,
     error::{ApiError, ErrorBody},
     export, exports, ingest, integrity, live, metrics, openapi, query, AppState,
@@ -39,6 +40,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(exports::list_schedules))
         .routes(routes!(exports::list_runs))
         .routes(routes!(exports::download_run))
+        .routes(routes!(alerting::list_rules))
+        .routes(routes!(alerting::create_rule))
+        .routes(routes!(alerting::preview_rule))
+        .routes(routes!(alerting::get_rule))
+        .routes(routes!(alerting::update_rule))
+        .routes(routes!(alerting::delete_rule))
+        .routes(routes!(alerting::mute_rule))
+        .routes(routes!(alerting::list_channels))
+        .routes(routes!(alerting::create_channel))
+        .routes(routes!(alerting::get_channel))
+        .routes(routes!(alerting::update_channel))
+        .routes(routes!(alerting::delete_channel))
+        .routes(routes!(alerting::rotate_secret))
+        .routes(routes!(alerting::test_channel))
+        .routes(routes!(alerting::list_alerts))
+        .routes(routes!(alerting::list_deliveries))
+        .routes(routes!(alerting::redeliver))
         .routes(routes!(document))
 }
 
@@ -124,6 +142,13 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "/api/v1/alert-rules",
+                "/api/v1/alert-rules/preview",
+                "/api/v1/alert-rules/{id}",
+                "/api/v1/alert-rules/{id}/mute",
+                "/api/v1/alerts",
+                "/api/v1/deliveries",
+                "/api/v1/deliveries/{id}/redeliver",
                 "/api/v1/events",
                 "/api/v1/events/count",
                 "/api/v1/events/export",
@@ -139,6 +164,10 @@ mod tests {
                 "/api/v1/integrity/proof/inclusion",
                 "/api/v1/live",
                 "/api/v1/metrics",
+                "/api/v1/notification-channels",
+                "/api/v1/notification-channels/{id}",
+                "/api/v1/notification-channels/{id}/secret",
+                "/api/v1/notification-channels/{id}/test",
                 "/api/v1/openapi.json",
             ]
         );

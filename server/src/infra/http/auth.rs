@@ -1,5 +1,5 @@
 //! Who is calling: the one place that answers it, for routes (the extractors [`Reader`],
-//! [`Ingester`], [`Known`]), for the console's pages and server functions (the [`guard`]
+//! [`Ingester`], [`Known`], [`AlertAdmin`], [`AlertViewer`]), for the console's pages and server functions (the [`guard`]
 //! resolves the session cookie into a `SessionUser` extension, which `app::api` reads), and
 //! for live sockets, which ask again while they run ([`still_reader`]). An API key is sent as
 //! `Authorization: Bearer tk_…` and found by its SHA-256; a session by its cookie's SHA-256.
@@ -43,6 +43,69 @@ impl FromRequestParts<AppState> for Reader {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         require_reader(state, &parts.headers, &parts.extensions).await
+    }
+}
+
+/// Who configures alerting: a signed-in admin, or a key with scopes `admin` and `read`.
+pub enum AlertAdmin {
+    User(app::model::SessionUser),
+    Key(ApiKeyRow),
+}
+
+impl FromRequestParts<AppState> for AlertAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let key = require_key(state, &parts.headers, Scope::Admin).await?;
+            // A rule and a channel send entries out: configuring them is reading the log.
+            if !key.has_scope(Scope::Read) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "this API key lacks the read scope: alerting sends entries out, so a key \
+                     that configures it needs both admin and read",
+                ));
+            }
+            return Ok(AlertAdmin::Key(key));
+        }
+        match parts.extensions.get::<app::model::SessionUser>() {
+            Some(user) if user.role == app::model::Role::Admin => Ok(AlertAdmin::User(user.clone())),
+            Some(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "only admins configure alerting",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign in as an admin, or send an API key with scope admin: Authorization: Bearer tk_…",
+            )),
+        }
+    }
+}
+
+/// Who reads alerting's configuration and history: a signed-in admin or compliance officer,
+/// or a key with scope `admin`.
+pub struct AlertViewer;
+
+impl FromRequestParts<AppState> for AlertViewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return require_key(state, &parts.headers, Scope::Admin)
+                .await
+                .map(|_| AlertViewer);
+        }
+        match parts.extensions.get::<app::model::SessionUser>() {
+            Some(user) if user.role.can_read_log() => Ok(AlertViewer),
+            Some(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "only admins and compliance officers see alerting",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign in, or send an API key with scope admin: Authorization: Bearer tk_…",
+            )),
+        }
     }
 }
 

@@ -2,10 +2,11 @@
 //! `state` (what every handler shares), `auth` (who is calling), `client` (the caller's address
 //! and agent), `origin` (the cross-site guard), `session` (sign-in and out), `api` (the one
 //! list of API routes and their OpenAPI document), a file per endpoint family (`ingest`,
-//! `query`, `export`, `live`, `integrity`, `probes`, `metrics`), `console` (the console's
+//! `query`, `export`, `live`, `integrity`, `probes`, `metrics`, `exports`, `alerting`), `console` (the console's
 //! server functions' backend), `admin` (the admin pages' backend, which writes), and `serve` (the server loop with its limits).
 
 mod admin;
+mod alerting;
 mod api;
 mod assets;
 mod auth;
@@ -59,6 +60,12 @@ pub fn router(state: AppState) -> Router {
         export_seal: state.export_seal(),
         settings: state.settings.clone(),
         sign_in: state.config.sign_in,
+        alerting: admin::Alerting {
+            reads: state.reads.clone(),
+            seal: state.channel_seal(),
+            outbound: state.config.outbound.clone(),
+            public_url: state.config.public_url.clone(),
+        },
     });
     let routes = generate_route_list(app::shell::App);
     let shell_options = state.leptos_options.clone();

@@ -32,7 +32,7 @@ use crate::domain::{
         ActionCount, ArchivedPart
     )),
     modifiers(&Security),
-    tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"), (name = "integrity", description = "Signed checkpoints and Merkle proofs: checking the log without trusting its operator"), (name = "exports", description = "Scheduled exports: schedules, the history of runs, and their archive bundles"))
+    tags((name = "ingest", description = "Appending events"), (name = "query", description = "Reading the log"), (name = "integrity", description = "Signed checkpoints and Merkle proofs: checking the log without trusting its operator"), (name = "exports", description = "Scheduled exports: schedules, the history of runs, and their archive bundles"), (name = "alerts", description = "Alerting as code: rules, notification channels, the alerts decided and the delivery log (admin scope to change)"))
 )]
 pub struct ApiDoc;
 

@@ -147,6 +147,47 @@ pub(super) fn simple_params(
     Ok(out)
 }
 
+/// The most a JSON request body of the configuration endpoints may hold.
+pub const BODY_MAX: usize = 64 * 1024;
+
+/// A JSON request body, read as `T`: refused with a JSON 400 that says what is wrong (or 415
+/// when it is not JSON), never axum's plain-text rejection.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON: Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), BODY_MAX)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {BODY_MAX} bytes"),
+                )
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("the body does not read: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

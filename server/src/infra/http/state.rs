@@ -67,6 +67,30 @@ impl AppState {
         })
     }
 
+    /// This process's deliverer of alert notifications (`serve` has the key that opens the
+    /// channels' secrets; without it, none).
+    pub fn deliverer(&self) -> Option<crate::service::alerts::deliverer::Deliverer> {
+        Some(crate::service::alerts::deliverer::Deliverer {
+            pool: self.pool.clone(),
+            outbound: crate::service::outbound::Outbound::new(self.config.outbound.clone()),
+            seal: self.channel_seal()?,
+            owner: uuid::Uuid::new_v4(),
+            retry: Default::default(),
+            public_url: self.config.public_url.clone(),
+            site: self.config.site_name.clone(),
+            extra_roots: self.config.outbound_roots.clone(),
+            timeout: crate::service::alerts::deliverer::TIMEOUT,
+            lease: self.config.delivery_lease,
+        })
+    }
+
+    /// The key that seals notification channels' secrets (from the signing key).
+    pub fn channel_seal(&self) -> Option<crate::domain::sealed::SealKey> {
+        self.signing_key
+            .as_ref()
+            .map(|k| k.seal_key(crate::service::alerts::channels::SEAL_LABEL))
+    }
+
     /// What an export needs of this server (`service::export`), under the settings in force
     /// (the PDF names the site).
     pub async fn exporter(&self) -> Result<crate::service::export::Exporter, sqlx::Error> {

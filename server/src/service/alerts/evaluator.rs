@@ -12,7 +12,11 @@
 //! its machines from the stored states and the entries of the last window (at most
 //! `rule::MAX_WINDOW`), reading no further back.
 //!
-//! The evaluator's own entries (`alert.*`, `webhook.*` recorded by Trailkeep) are passed over:
+//! The deliveries its alerts owe (one per channel of the rule, unless the rule is muted) are
+//! written in the same transaction: a decision is never without them.
+//!
+//! The evaluator's own entries (`alert.*`, `webhook.*`, `email.*` recorded by Trailkeep) are
+//! passed over:
 //! a rule on them would feed on itself.
 
 use std::collections::BTreeMap;
@@ -26,6 +30,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::rules::{condition_of, filter_of};
+use crate::domain::alerts::delivery::RetryPolicy;
 use crate::domain::alerts::machine::{Decision, DecisionKind, Machine, MachineState, Match};
 use crate::domain::alerts::rule::{Condition, GroupBy};
 use crate::domain::query::live_filter::LiveFilter;
@@ -33,7 +38,7 @@ use crate::domain::query::window::Bounds;
 use crate::service::acting::Acting;
 use crate::service::archive::first_recorded_at_or_after;
 use crate::storage::alerts::{self as stored, NewAlert, Position, RuleRow, Step};
-use crate::storage::{entries, live};
+use crate::storage::{entries, live, notifications};
 
 /// Entries read per step (each up to 64 KiB of details: a step holds at most some 32 MiB).
 pub const BATCH: i64 = 500;
@@ -149,14 +154,23 @@ pub struct Evaluator {
     pub lease: Duration,
     /// Entries read per step ([`BATCH`]).
     pub batch: i64,
+    /// Attempts each delivery gets before it is dead (`RetryPolicy::attempts`).
+    pub attempts: i32,
     held: Option<Held>,
 }
 
 /// Whether an entry is the evaluator's own record.
 fn own(row: &live::LiveRow) -> bool {
-    let e = &row.entry;
+    own_entry(&row.entry)
+}
+
+/// Whether an entry is alerting's own record (an alert, a delivery): no rule sees it, in the
+/// evaluator and the preview alike.
+pub fn own_entry(e: &app::model::AuditEntry) -> bool {
     e.source == Some(Source::Trailkeep)
-        && (e.action.starts_with("alert.") || e.action.starts_with("webhook."))
+        && ["alert.", "webhook.", "email."]
+            .iter()
+            .any(|p| e.action.starts_with(p))
 }
 
 impl Evaluator {
@@ -166,6 +180,7 @@ impl Evaluator {
             owner,
             lease,
             batch: BATCH,
+            attempts: RetryPolicy::default().attempts as i32,
             held: None,
         }
     }
@@ -321,6 +336,8 @@ impl Evaluator {
             return Ok(false);
         }
         stored::write_step(&mut tx, step).await?;
+        let ids: Vec<Uuid> = step.alerts.iter().map(|a| a.id).collect();
+        notifications::enqueue_alerts(&mut tx, &ids, self.attempts).await?;
         entries::append_in(&mut tx, Source::Trailkeep, events).await?;
         tx.commit().await?;
         Ok(true)

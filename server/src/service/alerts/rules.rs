@@ -3,7 +3,7 @@
 //! (`alert_rule.created`, the rule as resource, its settings in `details`). A new rule watches
 //! the entries appended after that one, however late the evaluator reads them.
 
-use app::alerts::{AlertRuleSpec, RuleRefusal, RULE_NAME_MAX};
+use app::alerts::{AlertRuleSpec, AlertRuleView, RuleRefusal, RULE_NAME_MAX};
 use app::filter::Filter;
 use app::model::Source;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -16,7 +16,7 @@ use crate::domain::alerts::machine::MachineState;
 use crate::domain::alerts::rule::{Condition, GroupBy, Severity, Threshold};
 use crate::service::schedules::schedule_filter;
 use crate::storage::alerts::{self as stored, RuleRow};
-use crate::storage::entries;
+use crate::storage::{entries, notifications};
 
 /// Why a rule request changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,12 @@ pub fn condition_of(row: &RuleRow) -> Option<Condition> {
 
 /// A stored rule's filter (canonical, as stored).
 pub fn filter_of(row: &RuleRow) -> Option<Filter> {
-    Filter::parse(&row.filter).ok()
+    filter_of_text(&row.filter)
+}
+
+/// A stored rule's filter, from its text.
+pub fn filter_of_text(text: &str) -> Option<Filter> {
+    Filter::parse(text).ok()
 }
 
 /// Checks `spec` into a row created at `now` by `by`.
@@ -219,13 +224,234 @@ pub async fn create(
     let mut event = by
         .event("alert_rule.created")
         .on("alert_rule", &r.id.to_string());
-    event.record.details = json!({ "rule": settings(&r) });
+    let mut rule = settings(&r);
+    rule["channels"] = json!(spec.channels);
+    event.record.details = json!({ "rule": rule });
     let appended = entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
     // The rule's entries are those after the one that records it, whenever they are read.
     r.watch_seq = appended.first().map_or(0, |a| a.seq);
     stored::insert_rule(&mut tx, &r).await?;
+    if !spec.channels.is_empty()
+        && !notifications::set_rule_channels(&mut tx, r.id, &spec.channels).await?
+    {
+        return Err(RuleRefusal::Channel.into());
+    }
     tx.commit().await?;
     Ok(r)
+}
+
+/// What the console and the API show of a rule (`channels`: the ids it notifies).
+pub fn view(r: &RuleRow, channels: Vec<Uuid>, now: DateTime<Utc>) -> AlertRuleView {
+    let (firing, pending) = serde_json::from_value::<MachineState>(r.state.clone())
+        .map(|s| s.summary())
+        .unwrap_or_default();
+    let muted = r.muted_until.is_some_and(|m| m > now);
+    let state = if !r.enabled {
+        "disabled"
+    } else if muted {
+        "muted"
+    } else if firing > 0 {
+        "firing"
+    } else if pending > 0 {
+        "pending"
+    } else {
+        "ok"
+    };
+    let n = |v: Option<i32>| v.map(|v| v.max(0) as u32);
+    AlertRuleView {
+        id: r.id,
+        name: r.name.clone(),
+        severity: r.severity.clone(),
+        filter: r.filter.clone(),
+        condition: r.condition.clone(),
+        batch_secs: n(r.batch_secs),
+        at_least: n(r.at_least),
+        window_secs: n(r.window_secs),
+        group_by: r.group_by.clone(),
+        pending_secs: n(r.pending_secs),
+        cooldown_secs: n(r.cooldown_secs),
+        enabled: r.enabled,
+        channels,
+        muted_until: r.muted_until.filter(|_| muted),
+        state: state.into(),
+        firing: firing as u32,
+        pending: pending as u32,
+        created_by: r.created_by.clone(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// Every rule not deleted, by name.
+pub async fn list(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<AlertRuleView>, sqlx::Error> {
+    let rules = stored::rules(pool).await?;
+    let pairs = notifications::all_rule_channels(pool).await?;
+    Ok(rules
+        .iter()
+        .map(|r| {
+            let channels = pairs
+                .iter()
+                .filter(|(rule, _)| *rule == r.id)
+                .map(|(_, c)| *c)
+                .collect();
+            view(r, channels, now)
+        })
+        .collect())
+}
+
+/// One rule (not deleted).
+pub async fn get(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<AlertRuleView, RuleError> {
+    let r = stored::rule(pool, id)
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or(RuleRefusal::NotFound)?;
+    let channels = notifications::rule_channels(pool, id).await?;
+    Ok(view(&r, channels, now))
+}
+
+/// Whether `a` and `b` decide the same (a change of only its name, severity or channels keeps
+/// what a rule's machine holds).
+fn same_decisions(a: &RuleRow, b: &RuleRow) -> bool {
+    (
+        &a.filter,
+        &a.condition,
+        a.batch_secs,
+        a.at_least,
+        a.window_secs,
+        &a.group_by,
+        a.pending_secs,
+        a.cooldown_secs,
+        a.enabled,
+    ) == (
+        &b.filter,
+        &b.condition,
+        b.batch_secs,
+        b.at_least,
+        b.window_secs,
+        &b.group_by,
+        b.pending_secs,
+        b.cooldown_secs,
+        b.enabled,
+    )
+}
+
+/// Changes a rule. A change of what it decides on (filter, condition, numbers, enabled)
+/// starts it afresh from the entry that records the change: its machine's memory is dropped,
+/// and an alert firing before is not resolved by it. A change of its name, severity or
+/// channels keeps its state.
+pub async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    spec: &AlertRuleSpec,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<AlertRuleView, RuleError> {
+    let fresh = row(spec, by, now)?;
+    let mut tx = pool.begin().await?;
+    let old = stored::rule_for_update(&mut tx, id)
+        .await?
+        .ok_or(RuleRefusal::NotFound)?;
+    let restart = !same_decisions(&old, &fresh);
+    let mut r = RuleRow {
+        id,
+        created_by: old.created_by.clone(),
+        created_at: old.created_at,
+        muted_until: old.muted_until,
+        version: old.version + i64::from(restart),
+        state: if restart {
+            fresh.state.clone()
+        } else {
+            old.state.clone()
+        },
+        watch_seq: old.watch_seq,
+        ..fresh
+    };
+    let mut event = by
+        .event("alert_rule.updated")
+        .on("alert_rule", &id.to_string());
+    let mut settings_now = settings(&r);
+    settings_now["channels"] = json!(spec.channels);
+    event.record.details = json!({
+        "rule": settings_now,
+        "before": settings(&old),
+        "restarted": restart,
+    });
+    let appended = entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    if restart {
+        r.watch_seq = appended.first().map_or(old.watch_seq, |a| a.seq);
+    }
+    stored::update_rule(&mut tx, &r).await?;
+    if !notifications::set_rule_channels(&mut tx, id, &spec.channels).await? {
+        return Err(RuleRefusal::Channel.into());
+    }
+    tx.commit().await?;
+    Ok(view(&r, sorted(&spec.channels), now))
+}
+
+fn sorted(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut v = ids.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Deletes a rule: it decides nothing more; its alerts and deliveries stay.
+pub async fn delete(
+    pool: &PgPool,
+    id: Uuid,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<(), RuleError> {
+    let mut tx = pool.begin().await?;
+    let mut r = stored::rule_for_update(&mut tx, id)
+        .await?
+        .ok_or(RuleRefusal::NotFound)?;
+    r.deleted_at = Some(now);
+    r.enabled = false;
+    r.version += 1;
+    r.updated_at = now;
+    let mut event = by
+        .event("alert_rule.deleted")
+        .on("alert_rule", &id.to_string());
+    event.record.details = json!({ "rule": settings(&r) });
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    stored::update_rule(&mut tx, &r).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The longest a rule may be muted for.
+pub const MUTE_MAX: TimeDelta = TimeDelta::days(365);
+
+/// Mutes a rule until `until` (`None`: unmutes): its alerts are still decided and recorded,
+/// but not sent.
+pub async fn mute(
+    pool: &PgPool,
+    id: Uuid,
+    until: Option<DateTime<Utc>>,
+    by: &Acting,
+    now: DateTime<Utc>,
+) -> Result<AlertRuleView, RuleError> {
+    if let Some(u) = until {
+        if u <= now || u > now + MUTE_MAX {
+            return Err(RuleRefusal::Mute.into());
+        }
+    }
+    let mut tx = pool.begin().await?;
+    let mut r = stored::rule_for_update(&mut tx, id)
+        .await?
+        .ok_or(RuleRefusal::NotFound)?;
+    r.muted_until = until;
+    r.updated_at = now;
+    let mut event = by
+        .event("alert_rule.muted")
+        .on("alert_rule", &id.to_string());
+    event.record.details = json!({ "rule": { "name": r.name }, "muted_until": until });
+    entries::append_in(&mut tx, Source::Trailkeep, vec![event]).await?;
+    stored::update_rule(&mut tx, &r).await?;
+    let channels = notifications::rule_channels(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(view(&r, channels, now))
 }
 
 #[cfg(test)]
@@ -245,6 +471,7 @@ mod tests {
             pending_secs: None,
             cooldown_secs: None,
             enabled: true,
+            channels: vec![],
         }
     }
 
