@@ -286,7 +286,7 @@ async fn bad_requests_are_refused_with_words_and_change_nothing(pool: PgPool) {
             CREATE,
             Some(&admin),
             None,
-            json!({"name": "x", "scopes": ["admin"], "expires_in_days": null}),
+            json!({"name": "x", "scopes": ["superuser"], "expires_in_days": null}),
         ),
     )
     .await;
