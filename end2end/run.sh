@@ -38,8 +38,9 @@ export TRAILKEEP_CHECKPOINT_SECONDS=1
 # Scheduled exports write here (exports.spec.ts).
 export TRAILKEEP_EXPORT_DIR="$root/target/e2e-exports"
 rm -rf "$TRAILKEEP_EXPORT_DIR"
-# Alert notifications go to receivers the specs start on loopback (alerts.spec.ts).
-export TRAILKEEP_OUTBOUND_ALLOW=127.0.0.1
+# Alert notifications go to receivers alerts.spec.ts starts on 127.0.0.2 (127.0.0.1 stays
+# refused: exports.spec.ts checks the guard with it).
+export TRAILKEEP_OUTBOUND_ALLOW=127.0.0.2
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -11,7 +11,7 @@ import { accessible, ingest, ready, rows, signInAs, unique } from './session';
 
 type Received = { id: string; timestamp: string; signature: string; body: string };
 
-/** A webhook receiver on 127.0.0.1 that keeps what it gets and answers 200. */
+/** A webhook receiver on 127.0.0.2 (the one loopback address the e2e server allows) that keeps what it gets and answers 200. */
 async function receiver() {
   const got: Received[] = [];
   const server = createServer((req: IncomingMessage, res) => {
@@ -27,9 +27,9 @@ async function receiver() {
       res.writeHead(200).end();
     });
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  await new Promise<void>((done) => server.listen(0, '127.0.0.2', done));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hook`, got, close: () => server.close() };
+  return { url: `http://127.0.0.2:${port}/hook`, got, close: () => server.close() };
 }
 
 /** The Standard Webhooks signature of `r` under `secret` (whsec_ + base64). */
@@ -75,7 +75,7 @@ test('a rule from the audit log filters previews, fires on new entries and its d
   await channelForm.getByTestId('channel-save').click();
   const secret = (await page.getByTestId('channel-secret-text').textContent()) ?? '';
   expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]+$/);
-  await expect(page.getByTestId('channel-row').filter({ hasText: receiverName })).toContainText('http://127.0.0.1');
+  await expect(page.getByTestId('channel-row').filter({ hasText: receiverName })).toContainText('http://127.0.0.2');
 
   const form = page.getByTestId('rule-form');
   await expect(form).toBeVisible();

@@ -41,7 +41,7 @@ async function accessible(page: Page, what: string) {
 test('the sidebar shows each role its pages, marks the current one, and folds at 768 px', async ({ page, browser }) => {
   await ready(page, '/audit');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav.getByRole('link')).toHaveText(['Audit Log', 'Exports', 'Users', 'API keys', 'Settings', 'Account']);
+  await expect(nav.getByRole('link')).toHaveText(['Audit Log', 'Exports', 'Alerts', 'Users', 'API keys', 'Settings', 'Account']);
   await expect(nav.getByRole('link', { name: 'Audit Log' })).toHaveAttribute('aria-current', 'page');
   await expect(page.getByTestId('nav-user')).toContainText('Avery Admin');
   await nav.getByRole('link', { name: 'API keys' }).click();
@@ -85,7 +85,7 @@ test('the sidebar shows each role its pages, marks the current one, and folds at
   // A compliance officer has no API keys item, and the page refuses them (the server too).
   const auditor = await signInAs(browser, 'auditor@company.com');
   const theirs = auditor.getByRole('navigation', { name: 'Main' });
-  await expect(theirs.getByRole('link')).toHaveText(['Audit Log', 'Exports', 'Users', 'Account']);
+  await expect(theirs.getByRole('link')).toHaveText(['Audit Log', 'Exports', 'Alerts', 'Users', 'Account']);
   await auditor.goto('/keys');
   await expect(auditor.getByText('Only admins can see and change this')).toBeVisible();
   await expect(auditor.getByTestId('key-table')).toHaveCount(0);

@@ -41,7 +41,7 @@ test('an admin renames the site, and the top bar and the log follow', async ({ b
   const page = await signInAs(browser, admin, '/audit');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav.getByRole('link')).toHaveText(['Audit Log', 'Exports', 'Users', 'API keys', 'Settings', 'Account']);
+  await expect(nav.getByRole('link')).toHaveText(['Audit Log', 'Exports', 'Alerts', 'Users', 'API keys', 'Settings', 'Account']);
   await nav.getByRole('link', { name: 'Settings' }).click();
   await expect(page).toHaveURL(/\/settings$/);
   await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
