@@ -284,6 +284,9 @@ pub struct DeliveryView {
     pub log: Vec<AttemptView>,
 }
 
+/// How many alerts the console lists at once (the newest; the API pages through all).
+pub const ALERTS_SHOWN: usize = 50;
+
 /// An alert the evaluator decided.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

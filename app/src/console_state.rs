@@ -1,5 +1,7 @@
 //! The console URL is the source of truth: `/audit?<canonical filter>&entry=<id>&live=1`. Pages read
 //! it through [`ConsoleQuery`] and change it through [`ConsoleNav`], never keep a second copy.
+//! (The one console that is not the address is the alert rule form's filter: a
+//! [`ConsoleNav::in_place`] over the form's own query string, so the same pickers build it.)
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -190,6 +192,29 @@ impl ConsoleNav {
                     ..Default::default()
                 },
             )
+        };
+        ConsoleNav {
+            query,
+            navigate: StoredValue::new(Box::new(go)),
+        }
+    }
+
+    /// A console that is not the page's address: the filter lives in `search` (a query string
+    /// without `?`), and every change the pickers, the search box and the chips make lands
+    /// there instead of in the URL. The alert rule form builds its filter with it.
+    pub fn in_place(search: RwSignal<String>) -> Self {
+        let query = Memo::new(move |_| ConsoleQuery::parse(&search.get()));
+        // Only the filter: an open entry, live mode or a saved search's name mean nothing here.
+        let go = move |url: &str, _replace: bool| {
+            let query = url.split_once('?').map_or("", |(_, q)| q);
+            let filter: Vec<&str> = query
+                .split('&')
+                .filter(|p| {
+                    let key = p.split_once('=').map_or(*p, |(k, _)| k);
+                    !p.is_empty() && !CONSOLE_PARAMS.contains(&key)
+                })
+                .collect();
+            search.set(filter.join("&"));
         };
         ConsoleNav {
             query,

@@ -79,7 +79,21 @@ test('a rule from the audit log filters previews, fires on new entries and its d
 
   const form = page.getByTestId('rule-form');
   await expect(form).toBeVisible();
+  // The audit log's filter came along, in the same search box, pickers and chips.
+  await expect(form.getByRole('searchbox', { name: 'Search the audit log' })).toHaveValue(marker);
+  await form.getByText('The filter as text').click();
   await expect(form.getByTestId('rule-filter')).toHaveValue(`q=${marker}`);
+  // Narrowed with the form's own status picker; the chip says so, removing it undoes it.
+  await form.getByTestId('status-picker').selectOption('failure');
+  await expect(form.getByRole('button', { name: 'Remove filter Status: Failure' })).toBeVisible();
+  await expect(form.getByTestId('rule-filter')).toHaveValue(new RegExp(`^(q=${marker}&status=failure|status=failure&q=${marker})$`));
+  await form.getByRole('button', { name: 'Remove filter Status: Failure' }).click();
+  await expect(form.getByTestId('rule-filter')).toHaveValue(`q=${marker}`);
+  await form.getByTestId('status-picker').selectOption('failure');
+  // The page's address never carried any of it.
+  await expect(page).not.toHaveURL(/status=failure/);
+  await accessible(page, 'the rule form with its filter');
+  await page.screenshot({ path: 'test-results/alerts-rule-form.png', fullPage: true });
   await form.getByTestId('rule-name').pressSequentially(`Spike ${marker}`, { delay: 30 });
   await form.getByTestId('rule-severity').selectOption('critical');
   await form.getByTestId('rule-at-least').fill('3');
@@ -121,10 +135,22 @@ test('a rule from the audit log filters previews, fires on new entries and its d
   await expect(page.getByTestId('delivery-row').first()).toContainText(`Spike ${marker}`);
   await expect(page.getByTestId('delivery-row').first()).toContainText('200 in');
   await accessible(page, 'the alerts page with an alert and its delivery');
-  for (const [width, scheme] of [[1280, 'light'], [1280, 'dark'], [768, 'light'], [768, 'dark']] as const) {
+  for (const [width, scheme] of [[1280, 'light'], [1280, 'dark'], [1024, 'light'], [768, 'light'], [768, 'dark']] as const) {
     await page.setViewportSize({ width, height: 900 });
     await page.emulateMedia({ colorScheme: scheme });
     await page.screenshot({ path: `test-results/alerts-${width}-${scheme}.png`, fullPage: true });
+    // How far the page scrolls sideways, and the innermost elements reaching past its right edge.
+    const [sideways, past] = await page.evaluate(() => {
+      const root = document.scrollingElement!;
+      const edge = root.clientWidth;
+      const past = [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > edge + 1)
+        .filter((el) => ![...el.children].some((c) => c.getBoundingClientRect().right > edge + 1))
+        .slice(0, 5)
+        .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${(el.textContent ?? '').slice(0, 40)}"`);
+      return [root.scrollWidth - edge, past] as const;
+    });
+    expect(sideways, `the alerts page at ${width} px: sideways scroll, past the edge: ${past.join(' | ')}`).toBe(0);
   }
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.emulateMedia({ colorScheme: 'light' });

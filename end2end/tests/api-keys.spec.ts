@@ -75,6 +75,8 @@ test('the sidebar shows each role its pages, marks the current one, and folds at
   await page.keyboard.press('Tab');
   await expect(nav.getByRole('link', { name: 'Exports' })).toBeFocused();
   await page.keyboard.press('Tab');
+  await expect(nav.getByRole('link', { name: 'Alerts' })).toBeFocused();
+  await page.keyboard.press('Tab');
   await expect(nav.getByRole('link', { name: 'Users' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(nav.getByRole('link', { name: 'API keys' })).toBeFocused();

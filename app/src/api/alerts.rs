@@ -13,22 +13,9 @@ use crate::alerts::{
 };
 use crate::error::ConsoleError;
 
-/// The admin backend for a caller who may read the log (admins and compliance officers).
-#[cfg(feature = "ssr")]
-async fn viewer() -> Result<crate::backend::SharedAdmin, ConsoleError> {
-    let user = super::session_user().await?;
-    if !user.role.can_read_log() {
-        return Err(super::refused(
-            axum::http::StatusCode::FORBIDDEN,
-            ConsoleError::NoAccess,
-        ));
-    }
-    super::admin_backend(user).await.map(|(backend, _)| backend)
-}
-
 #[server(input = Json)]
 pub async fn list_alert_rules() -> Result<Vec<AlertRuleView>, ConsoleError> {
-    viewer().await?.alert_rules().await
+    super::viewer().await?.alert_rules().await
 }
 
 /// Creates (`id: None`) or changes a rule.
@@ -60,12 +47,12 @@ pub async fn mute_alert_rule(
 /// What `spec` would have decided over the last 7 days.
 #[server(input = Json)]
 pub async fn preview_alert_rule(spec: AlertRuleSpec) -> Result<RulePreview, ConsoleError> {
-    viewer().await?.preview_alert_rule(spec).await
+    super::viewer().await?.preview_alert_rule(spec).await
 }
 
 #[server(input = Json)]
 pub async fn list_channels() -> Result<Vec<ChannelView>, ConsoleError> {
-    viewer().await?.channels().await
+    super::viewer().await?.channels().await
 }
 
 /// Creates (`id: None`: a webhook's secret is in the answer, this once) or changes a channel.
@@ -98,7 +85,10 @@ pub async fn list_deliveries(
     alert: Option<Uuid>,
     after: Option<Uuid>,
 ) -> Result<(Vec<DeliveryView>, Option<Uuid>), ConsoleError> {
-    viewer().await?.deliveries(status, alert, after).await
+    super::viewer()
+        .await?
+        .deliveries(status, alert, after)
+        .await
 }
 
 #[server(input = Json)]
@@ -113,5 +103,5 @@ pub async fn list_alerts(
     rule: Option<Uuid>,
     seq: Option<i64>,
 ) -> Result<Vec<AlertView>, ConsoleError> {
-    viewer().await?.alerts(rule, seq).await
+    super::viewer().await?.alerts(rule, seq).await
 }

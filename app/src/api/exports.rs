@@ -14,23 +14,10 @@ use crate::exports::{
 /// Runs per page of the history.
 pub const RUNS_PAGE: i64 = 50;
 
-/// The admin backend for a caller who may read the log (admins and compliance officers).
-#[cfg(feature = "ssr")]
-async fn viewer() -> Result<crate::backend::SharedAdmin, ConsoleError> {
-    let user = super::session_user().await?;
-    if !user.role.can_read_log() {
-        return Err(super::refused(
-            axum::http::StatusCode::FORBIDDEN,
-            ConsoleError::NoAccess,
-        ));
-    }
-    super::admin_backend(user).await.map(|(backend, _)| backend)
-}
-
 /// Every schedule, by name.
 #[server(input = Json)]
 pub async fn list_schedules() -> Result<Vec<ExportSchedule>, ConsoleError> {
-    viewer().await?.export_schedules().await
+    super::viewer().await?.export_schedules().await
 }
 
 /// Creates (`id: None`) or changes a schedule.
@@ -60,19 +47,19 @@ pub async fn run_schedule_now(id: Uuid) -> Result<ExportRun, ConsoleError> {
 /// A page of the history, newest first, older than run `before`.
 #[server(input = Json)]
 pub async fn list_runs(before: Option<Uuid>) -> Result<Vec<ExportRun>, ConsoleError> {
-    viewer().await?.export_runs(before, RUNS_PAGE).await
+    super::viewer().await?.export_runs(before, RUNS_PAGE).await
 }
 
 /// Each month of the log, newest first: its entries and the bundles that archive them.
 #[server(input = Json)]
 pub async fn list_archive_months() -> Result<Vec<ArchiveMonth>, ConsoleError> {
-    viewer().await?.archive_months().await
+    super::viewer().await?.archive_months().await
 }
 
 /// The retention policy, and the months it dropped.
 #[server(input = Json)]
 pub async fn get_retention_policy() -> Result<RetentionPolicy, ConsoleError> {
-    viewer().await?.retention_policy().await
+    super::viewer().await?.retention_policy().await
 }
 
 /// Sets the retention policy (admins).

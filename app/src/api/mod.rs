@@ -72,6 +72,20 @@ pub(crate) async fn admin(
     admin_backend(user).await
 }
 
+/// The admin backend for a caller who may read the log (admins and compliance officers): the
+/// Exports and Alerts pages' readings.
+#[cfg(feature = "ssr")]
+pub(crate) async fn viewer() -> Result<crate::backend::SharedAdmin, ConsoleError> {
+    let user = session_user().await?;
+    if !user.role.can_read_log() {
+        return Err(refused(
+            axum::http::StatusCode::FORBIDDEN,
+            ConsoleError::NoAccess,
+        ));
+    }
+    admin_backend(user).await.map(|(backend, _)| backend)
+}
+
 /// The admin backend and who calls it, for a signed-in `user` whose role was checked (or
 /// whose own account is what the call changes).
 #[cfg(feature = "ssr")]

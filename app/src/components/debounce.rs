@@ -25,7 +25,8 @@ impl Debounce {
         let mine = self.latest.get_value();
         set_timeout(
             move || {
-                if self.latest.get_value() == mine {
+                // Gone with its component (a form closed within the pause): nothing to do.
+                if self.latest.try_get_value() == Some(mine) {
                     act();
                 }
             },

@@ -321,8 +321,8 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
     }
 }
 
-/// The alerts this entry is among the first entries of, each leading to its entries and to
-/// its deliveries (shown only when there are some).
+/// The alerts this entry is one of the entries of, each leading to its entries and to its
+/// deliveries (shown only when there are some).
 #[component]
 fn EntryAlerts(seq: i64) -> impl IntoView {
     let alerts = Resource::new(
@@ -334,6 +334,12 @@ fn EntryAlerts(seq: i64) -> impl IntoView {
             {move || alerts.get().and_then(Result::ok).filter(|l| !l.is_empty()).map(|list| view! {
                 <section data-testid="entry-alerts">
                     <h3>"Alerts"</h3>
+                    {(list.len() >= crate::alerts::ALERTS_SHOWN).then(|| view! {
+                        <p class="muted">{format!(
+                            "The {} newest are shown; GET /api/v1/alerts?seq={seq} lists them all.",
+                            crate::alerts::ALERTS_SHOWN
+                        )}</p>
+                    })}
                     <ul class="entry-alerts">
                         {list.into_iter().map(|a| view! {
                             <li>

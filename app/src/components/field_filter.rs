@@ -88,6 +88,9 @@ pub fn FieldFilter(
                         text.set(event_target_value(&ev));
                         typing.call(move || apply(true));
                     }
+                    // Leaving the field applies what it holds at once: a button clicked right
+                    // after typing (Export, a rule's Save) acts on it, not on what came before.
+                    on:change=move |_| apply(true)
                     aria-invalid=move || problem.with(Option::is_some).to_string()
                 />
             </label>

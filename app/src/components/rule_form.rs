@@ -1,5 +1,7 @@
 //! The form that makes or changes an alert rule: its name and severity, the audit log's filter
-//! it watches (built with the pickers there: "New alert rule" carries it here), when it
+//! it watches (built with the audit log's own search box, pickers and chips, acting on the
+//! form instead of the address; "New alert rule" on the audit log carries its filter here;
+//! the filter as text is there too, for configuration as code), when it
 //! notifies (every match, batched; at least N within a window, per group, held for a pending
 //! period and resolved after a cool-down; or no match for a window), and the channels it
 //! notifies. "Preview" runs it over the last 7 days of the log, by the evaluator's own
@@ -7,9 +9,12 @@
 //! how to fix a refused one.
 
 use leptos::prelude::*;
+use leptos::reactive::computed::suspense::SuspenseContext;
 
 use crate::alerts::{AlertRuleSpec, AlertRuleView, ChannelView, RulePreview};
 use crate::api::alerts::{preview_alert_rule, save_alert_rule};
+use crate::components::{ChipWords, FilterBar, FilterChips, SearchBar};
+use crate::console_state::ConsoleNav;
 
 /// What the rule form is doing: closed, making a new rule (from a filter), or changing one.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +34,24 @@ fn minutes(secs: Option<u32>) -> String {
 fn number(text: &str, scale: u32) -> Option<u32> {
     let t = text.trim();
     (!t.is_empty()).then(|| t.parse::<u32>().map_or(0, |n| n.saturating_mul(scale)))
+}
+
+/// The rule's filter, built as on the audit log: the search box, the pickers (no time range:
+/// a rule watches what is recorded from now on) and the chips, all acting on `search`.
+#[component]
+fn RuleFilter(search: RwSignal<String>) -> impl IntoView {
+    // As on the audit log: what the pickers read never suspends the page around them.
+    provide_context(SuspenseContext {
+        tasks: ArcRwSignal::new(slotmap::SlotMap::new()),
+    });
+    let nav = ConsoleNav::in_place(search);
+    provide_context(nav);
+    provide_context(ChipWords::new(nav));
+    view! {
+        <SearchBar/>
+        <FilterBar without_time=true/>
+        <FilterChips/>
+    }
 }
 
 #[component]
@@ -169,9 +192,29 @@ pub fn RuleForm(
         }
     };
     Some(view! {
-        <form class="rule-form admin-form" data-testid="rule-form" on:submit=save
-            aria-labelledby="rule-form-title">
+        // The filter's search box is a form of its own, and Enter in a picker applies it: they
+        // stand before the rule's <form>, not inside it.
+        <div class="rule-form" role="group" data-testid="rule-form" aria-labelledby="rule-form-title">
             <h2 id="rule-form-title">{title}</h2>
+            <section class="rule-filter" aria-labelledby="rule-filter-title">
+                <h3 id="rule-filter-title">"Entries it watches"</h3>
+                <RuleFilter search=filter/>
+                <details class="rule-filter-text">
+                    <summary>"The filter as text"</summary>
+                    <label>
+                        <span>"As in the audit log's address (and the API's filter field)"</span>
+                        <input type="text" name="filter" data-testid="rule-filter"
+                            placeholder="every entry"
+                            prop:value=move || filter.get()
+                            on:input=move |ev| filter.set(event_target_value(&ev))/>
+                    </label>
+                </details>
+                <small class="muted">
+                    "The time range is not part of a rule: it watches what is recorded from now on. "
+                    <a href=audit_link data-testid="rule-filter-link">"Show these entries in the audit log"</a>
+                </small>
+            </section>
+        <form class="rule-fields admin-form" on:submit=save>
             <div class="form-row">
                 <label>
                     <span>"Name"</span>
@@ -190,19 +233,6 @@ pub fn RuleForm(
                     </select>
                 </label>
             </div>
-            <label>
-                <span>"Filter"</span>
-                <input type="text" name="filter" data-testid="rule-filter"
-                    placeholder="every entry" aria-describedby="rule-filter-help"
-                    prop:value=move || filter.get()
-                    on:input=move |ev| filter.set(event_target_value(&ev))/>
-                <small id="rule-filter-help" class="muted">
-                    "The audit log's filter, as in its address: build it with the pickers there \
-                     and choose New alert rule. Its time range is not used: the rule watches what \
-                     is recorded from now on. "
-                    <a href=audit_link>"Open this filter in the audit log"</a>
-                </small>
-            </label>
             <label>
                 <span>"Notify"</span>
                 <select name="condition" data-testid="rule-condition"
@@ -317,5 +347,6 @@ pub fn RuleForm(
                     on:click=move |_| done.set(RuleEditing::Closed)>"Cancel"</button>
             </div>
         </form>
+        </div>
     })
 }

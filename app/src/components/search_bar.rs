@@ -54,6 +54,9 @@ pub fn SearchBar() -> impl IntoView {
                     text.set(event_target_value(&ev));
                     typing.call(move || apply(true));
                 }
+                // Leaving the box applies what it holds at once: a button clicked right after
+                // typing (Export, a rule's Save) acts on it, not on what came before.
+                on:change=move |_| apply(true)
                 // Esc closes what is open (the detail panel); it never wipes a search typed with
                 // care (a search box's default). Clearing is the chip's ✕ or selecting the text.
                 on:keydown=move |ev| {

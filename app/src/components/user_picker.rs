@@ -71,7 +71,8 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
             let answer = user_facets(q, CanonicalFilter::from(&others), 0)
                 .await
                 .map_err(|e| e.to_string());
-            if asked.get_value() == mine {
+            // Dropped when a later question was asked, or the picker is gone (a closed form).
+            if asked.try_get_value() == Some(mine) {
                 found.set(Some(answer));
             }
         });
@@ -87,7 +88,7 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
             let (q, others) = (search.get_untracked(), others.get_untracked());
             leptos::task::spawn_local(async move {
                 let answer = user_facets(q, CanonicalFilter::from(&others), offset).await;
-                if asked.get_value() == mine {
+                if asked.try_get_value() == Some(mine) {
                     if let Ok(next) = answer {
                         found.update(|f| {
                             if let Some(Ok(page)) = f {

@@ -5,15 +5,14 @@ use leptos::either::EitherOf5;
 use leptos::reactive::computed::suspense::SuspenseContext;
 use leptos::{ev, prelude::*};
 
-use super::filter_bar::FilterBar;
 use super::states::{EmptyState, NoAccess, RefusedFilter};
 use crate::{
     api::search_entries,
     components::{
-        ChipWords, CopyButton, EntryDetail, EntryTable, ExportButton, FilterChips, IntegrityBadge,
-        LiveIndicator, LiveToggle, NewEntriesCue, OrderToggle, ResultCount, SavedSearches,
-        SearchBar, ShortcutsHelp, TimeZoneToggle, TopValuesPanel, TopValuesToggle, VolumeChart,
-        SEARCH_INPUT_ID,
+        ChipWords, CopyButton, EntryDetail, EntryTable, ExportButton, FilterBar, FilterChips,
+        IntegrityBadge, LiveIndicator, LiveToggle, NewEntriesCue, OrderToggle, ResultCount,
+        SavedSearches, SearchBar, ShortcutsHelp, TimeZoneToggle, TopValuesPanel, TopValuesToggle,
+        VolumeChart, SEARCH_INPUT_ID,
     },
     console_state::ConsoleNav,
     error::ConsoleError,
@@ -149,10 +148,15 @@ pub fn AuditLog() -> impl IntoView {
                 </Show>
                 <SavedSearches/>
                 <a class="button secondary" data-testid="new-alert-rule"
-                    href=move || format!(
-                        "/alerts?new=1&filter={}",
-                        crate::filter::percent_encode(&nav.filter().to_query_string())
-                    )>"New alert rule"</a>
+                    href=move || {
+                        // A rule watches what is recorded from now on: no time range.
+                        let mut f = nav.filter();
+                        f.time = crate::filter::TimeWindow::All;
+                        format!(
+                            "/alerts?new=1&filter={}",
+                            crate::filter::percent_encode(&f.to_query_string())
+                        )
+                    }>"New alert rule"</a>
                 <button type="button" class="secondary" data-testid="refresh"
                     on:click=move |_| ask_again()>"Refresh"</button>
                 <ExportButton/>

@@ -1,8 +1,7 @@
 //! `/audit`: the audit log. Everything on it follows the URL (see `console_state`): the page
 //! (`page`) lets in who may read the log, which (`log`) shows the entries with the filter bar
-//! (`filter_bar`) above them, or says why there are none (`states`).
+//! (`components::FilterBar`) above them, or says why there are none (`states`).
 
-mod filter_bar;
 mod log;
 mod page;
 mod states;

@@ -1,4 +1,5 @@
-//! The pickers above the table. A click closes every open picker that does not hold it;
+//! The pickers above the audit log's table, and in the alert rule form (there without the time
+//! range: a rule watches what is recorded from now on). A click closes every open picker that does not hold it;
 //! Escape closes them all (the focus back on the button of the one that had it); ↓ ↑ and Enter
 //! work inside the open one.
 
@@ -30,7 +31,11 @@ fn close_pickers(target: Option<web_sys::Node>) {
 
 /// The pickers and toggles above the table. A picker closes on a click elsewhere or Escape.
 #[component]
-pub fn FilterBar() -> impl IntoView {
+pub fn FilterBar(
+    /// Without the time range picker (the alert rule form).
+    #[prop(optional)]
+    without_time: bool,
+) -> impl IntoView {
     let clicks = window_event_listener(ev::click, |ev| {
         let target = ev
             .target()
@@ -59,7 +64,7 @@ pub fn FilterBar() -> impl IntoView {
         }>
             <UserPicker/>
             <ActionPicker/>
-            <TimeRangePicker/>
+            {(!without_time).then(|| view! { <TimeRangePicker/> })}
             <StatusPicker/>
             <ResourceFilter/>
             <IpFilter/>
