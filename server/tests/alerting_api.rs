@@ -503,6 +503,88 @@ async fn channels_and_rules_as_code_each_change_recorded_and_no_secret_shown_twi
     }
 }
 
+/// An alert lists its first ten entries; an entry after them (up to the alert's last) still
+/// leads to it, and an entry of another group or one the rule does not see in the same span
+/// does not.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_entry_beyond_an_alerts_first_ten_leads_to_it_too(pool: PgPool) {
+    let app = app(&pool).await;
+    let k = key(&pool, &[Scope::Admin, Scope::Read]).await;
+    let ingest = key(&pool, &[Scope::Ingest]).await;
+    let who = Who::Key(&k);
+    let mut spec = rule_spec(&[]);
+    spec["at_least"] = json!(12);
+    let r = call(&app, "POST", "/api/v1/alert-rules", &who, Some(spec)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Fourteen failures from the attacker, each followed by one failure from an address of its
+    // own (a group that never fires) and a success from the attacker (neither counts for the
+    // attacker's alert).
+    let mut events = Vec::new();
+    for i in 0..14 {
+        events.push(
+            json!({"action": "user.login_failed", "actor": {"id": "mallory"}, "ip": "203.0.113.7"}),
+        );
+        events.push(
+            json!({"action": "user.login_failed", "actor": {"id": "bob"}, "ip": format!("198.51.100.{i}")}),
+        );
+        events
+            .push(json!({"action": "user.login", "actor": {"id": "mallory"}, "ip": "203.0.113.7"}));
+    }
+    let r = send(
+        &app,
+        common::post_json(Some(&ingest), Value::Array(events).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let seqs: Vec<i64> = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    let writer = common::writer_pool(&pool).await;
+    let mut e = Evaluator::new(writer, Uuid::new_v4(), std::time::Duration::from_secs(60));
+    e.step(false).await.unwrap();
+    let alerts_of = |seq: i64| {
+        let app = app.clone();
+        let who = Who::Key(&k);
+        async move {
+            let r = call(
+                &app,
+                "GET",
+                &format!("/api/v1/alerts?seq={seq}"),
+                &who,
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["alerts"].as_array().unwrap().clone()
+        }
+    };
+    // The attacker's twelfth failure fired the alert: not among its first ten, yet its own.
+    let twelfth = seqs[3 * 11];
+    let found = alerts_of(twelfth).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["kind"], "fired");
+    assert_eq!(found[0]["count"], 12);
+    assert_eq!(found[0]["group"], "203.0.113.7");
+    let listed: Vec<i64> = found[0]["seqs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_i64().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 10);
+    assert!(!listed.contains(&twelfth));
+    assert_eq!(alerts_of(seqs[3 * 10]).await.len(), 1, "the eleventh");
+    // Within the span, another address's failure and the attacker's success are not its.
+    assert_eq!(alerts_of(seqs[3 * 10 + 1]).await, Vec::<Value>::new());
+    assert_eq!(alerts_of(seqs[3 * 10 + 2]).await, Vec::<Value>::new());
+    // The thirteenth came after the alert fired: not one of the fired alert's entries (the
+    // resolve, later, counts it).
+    assert_eq!(alerts_of(seqs[3 * 12]).await, Vec::<Value>::new());
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn an_entry_leads_to_its_alert_and_the_alert_back_to_its_entries(pool: PgPool) {
     let app = app(&pool).await;

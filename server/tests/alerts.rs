@@ -79,6 +79,7 @@ async fn reference(pool: &PgPool, rule: &RuleRow, end: DateTime<Utc>) -> Vec<Ale
                 since,
                 count: count as i64,
                 seqs,
+                last_seq: d.last_seq,
                 overflow: overflow as i64,
                 muted: false,
                 decided_through: 0,

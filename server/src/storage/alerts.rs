@@ -146,8 +146,13 @@ pub struct NewAlert {
     pub since: DateTime<Utc>,
     pub count: i64,
     pub seqs: Vec<i64>,
+    /// Its last entry (migrations/0034).
+    pub last_seq: Option<i64>,
     pub overflow: i64,
     pub muted: bool,
+    /// The rule's filter and grouping it was decided on.
+    pub filter: String,
+    pub group_by: Option<String>,
 }
 
 /// One stored alert.
@@ -161,6 +166,7 @@ pub struct AlertRow {
     pub since: DateTime<Utc>,
     pub count: i64,
     pub seqs: Vec<i64>,
+    pub last_seq: Option<i64>,
     pub overflow: i64,
     pub muted: bool,
     pub decided_through: i64,
@@ -198,9 +204,9 @@ pub async fn lock_for(conn: &mut PgConnection, step: &Step<'_>) -> Result<bool, 
 pub async fn write_step(conn: &mut PgConnection, step: &Step<'_>) -> Result<(), sqlx::Error> {
     for a in step.alerts {
         sqlx::query(
-            "INSERT INTO alerts (id, rule_id, kind, group_key, at, since, count, seqs, overflow, \
-                                 muted, decided_through) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO alerts (id, rule_id, kind, group_key, at, since, count, seqs, last_seq, \
+                                 overflow, muted, filter, group_by, decided_through) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(a.id)
         .bind(a.rule_id)
@@ -210,8 +216,11 @@ pub async fn write_step(conn: &mut PgConnection, step: &Step<'_>) -> Result<(), 
         .bind(a.since)
         .bind(a.count)
         .bind(&a.seqs)
+        .bind(a.last_seq)
         .bind(a.overflow)
         .bind(a.muted)
+        .bind(&a.filter)
+        .bind(&a.group_by)
         .bind(step.to)
         .execute(&mut *conn)
         .await?;
@@ -236,8 +245,8 @@ pub async fn write_step(conn: &mut PgConnection, step: &Step<'_>) -> Result<(), 
 /// The alerts of `rule`, oldest first.
 pub async fn alerts_of(db: impl PgExecutor<'_>, rule: Uuid) -> Result<Vec<AlertRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, rule_id, kind, group_key, at, since, count, seqs, overflow, muted, \
-                decided_through \
+        "SELECT id, rule_id, kind, group_key, at, since, count, seqs, last_seq, overflow, \
+                muted, decided_through \
          FROM alerts WHERE rule_id = $1 ORDER BY at, group_key, kind",
     )
     .bind(rule)
@@ -255,8 +264,8 @@ pub async fn cursor(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
 /// One alert.
 pub async fn alert(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<AlertRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, rule_id, kind, group_key, at, since, count, seqs, overflow, muted, \
-                decided_through \
+        "SELECT id, rule_id, kind, group_key, at, since, count, seqs, last_seq, overflow, \
+                muted, decided_through \
          FROM alerts WHERE id = $1",
     )
     .bind(id)
@@ -332,7 +341,8 @@ pub async fn rules(db: impl PgExecutor<'_>) -> Result<Vec<RuleRow>, sqlx::Error>
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
     pub rule: Option<Uuid>,
-    /// Those that list this entry among their first ones.
+    /// Those that list this entry among their first ones, or whose span (first to last
+    /// entry) holds it: the caller keeps those whose rule and group the entry matches.
     pub seq: Option<i64>,
     /// Only those listed after this one (newest first): the previous page's last.
     pub after: Option<Uuid>,
@@ -358,11 +368,15 @@ pub async fn list_alerts(
 ) -> Result<Vec<ListedAlert>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.id, a.rule_id, a.kind, a.group_key, a.at, a.since, a.count, a.seqs, \
-                a.overflow, a.muted, a.decided_through, r.name AS rule_name, r.severity, \
-                r.filter, r.group_by, r.window_secs \
+                a.last_seq, a.overflow, a.muted, a.decided_through, r.name AS rule_name, r.severity, \
+                COALESCE(a.filter, r.filter) AS filter, \
+                CASE WHEN a.filter IS NULL THEN r.group_by ELSE a.group_by END AS group_by, \
+                r.window_secs \
          FROM alerts a JOIN alert_rules r ON r.id = a.rule_id \
          WHERE ($1::uuid IS NULL OR a.rule_id = $1) \
-           AND ($2::bigint IS NULL OR a.seqs @> ARRAY[$2::bigint]) \
+           AND ($2::bigint IS NULL OR a.seqs @> ARRAY[$2::bigint] \
+                OR (a.last_seq IS NOT NULL \
+                    AND int8range(a.seqs[1], a.last_seq, '[]') @> $2::bigint)) \
            AND ($3::uuid IS NULL OR (a.at, a.id) < (SELECT at, id FROM alerts WHERE id = $3)) \
          ORDER BY a.at DESC, a.id DESC LIMIT $4",
     )

@@ -34,6 +34,11 @@ pub struct Decision {
     pub at: DateTime<Utc>,
     pub group: Option<String>,
     pub kind: DecisionKind,
+    /// The last entry of the alert (`None`: it has none, an absence that fired). From the
+    /// first of its `seqs` to this one, every match of the rule in the decision's group is one
+    /// of its entries: how an entry finds the alerts it is part of beyond their first ones.
+    #[serde(default)]
+    pub last_seq: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,11 +95,15 @@ pub enum Phase {
 pub struct Episode {
     pub count: u64,
     pub seqs: Vec<i64>,
+    /// The latest match (stored states from before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<i64>,
 }
 
 impl Episode {
     fn add(&mut self, seq: i64) {
         self.count += 1;
+        self.last = Some(seq);
         if self.seqs.len() < FIRST_ENTRIES {
             self.seqs.push(seq);
         }
@@ -279,6 +288,7 @@ impl Machine {
                         out.push(Decision {
                             at,
                             group: None,
+                            last_seq: None,
                             kind: DecisionKind::Fired {
                                 count: 0,
                                 seqs: Vec::new(),
@@ -380,6 +390,7 @@ impl Machine {
                         out.push(Decision {
                             at: t,
                             group: None,
+                            last_seq: Some(m.seq),
                             kind: DecisionKind::Resolved {
                                 fired_at,
                                 count: 1,
@@ -405,6 +416,7 @@ impl Machine {
                 out.push(Decision {
                     at: b.since + batch,
                     group: None,
+                    last_seq: b.episode.last,
                     kind: DecisionKind::Batch {
                         since: b.since,
                         count: b.episode.count,
@@ -435,6 +447,7 @@ impl Machine {
                         out.push(Decision {
                             at: fire_at,
                             group: group_of(k),
+                            last_seq: episode.last,
                             kind: DecisionKind::Fired {
                                 count: episode.count,
                                 seqs: episode.seqs.clone(),
@@ -474,6 +487,7 @@ impl Machine {
                         out.push(Decision {
                             at: resolve_at,
                             group: group_of(k),
+                            last_seq: episode.last,
                             kind: DecisionKind::Resolved {
                                 fired_at,
                                 count: episode.count,

@@ -204,6 +204,45 @@ proptest! {
         let every: Vec<i64> = (0..end).collect();
         prop_assert_eq!(&machine(&cond, &matches, &every, end), &want, "a tick every second");
     }
+
+    /// An alert's entries are exactly the matches of its group from its first to its last:
+    /// what lets an entry find every alert it is part of, not only those listing it.
+    #[test]
+    fn an_alerts_entries_span_from_its_first_to_its_last(cond in condition(), gaps in log()) {
+        let grouped = matches!(&cond, Condition::Threshold(t) if t.group_by.is_some());
+        let mut now = 0;
+        let matches: Vec<(i64, Option<String>)> = gaps
+            .iter()
+            .map(|(gap, g)| {
+                now += gap;
+                (now, grouped.then(|| format!("10.0.0.{g}")))
+            })
+            .collect();
+        let mut m = Machine::new(cond.clone(), MachineState::new(&cond, at(0)));
+        let mut out = Vec::new();
+        for (seq, (s, group)) in matches.iter().enumerate() {
+            out.extend(m.on_match(&Match { seq: seq as i64, at: at(*s), group: group.clone() }));
+        }
+        out.extend(m.advance(at(now + 120)));
+        for d in &out {
+            let (count, seqs) = match &d.kind {
+                DecisionKind::Fired { count, seqs, .. }
+                | DecisionKind::Resolved { count, seqs, .. }
+                | DecisionKind::Batch { count, seqs, .. } => (*count, seqs),
+            };
+            let Some(&first) = seqs.first() else {
+                prop_assert_eq!(d.last_seq, None, "{:?}", d);
+                continue;
+            };
+            let last = d.last_seq.expect("an alert with entries has a last one");
+            let spanned = matches
+                .iter()
+                .enumerate()
+                .filter(|(seq, (_, g))| (first..=last).contains(&(*seq as i64)) && *g == d.group)
+                .count() as u64;
+            prop_assert_eq!(spanned, count, "{:?}", d);
+        }
+    }
 }
 
 #[test]
@@ -259,6 +298,7 @@ fn a_fired_alert_lists_the_entries_that_crossed_the_threshold() {
         &out[1].kind,
         DecisionKind::Resolved { count: 4, seqs, .. } if seqs == &[7, 8, 9, 10]
     ));
+    assert_eq!((out[0].last_seq, out[1].last_seq), (Some(9), Some(10)));
     // The three newest are 2, 3 and 4 s: the count falls below three when 2 s leaves the
     // window, at 62 s.
     assert_eq!(out[1].at, at(62));

@@ -756,7 +756,8 @@ impl AdminBackend for PgAdmin {
                 seq,
                 after: None,
             };
-            alert_deliveries::alerts(&self.pool, &f, 50, self.alerting.public_url.as_deref())
+            let shown = app::alerts::ALERTS_SHOWN as i64;
+            alert_deliveries::alerts(&self.pool, &f, shown, self.alerting.public_url.as_deref())
                 .await
                 .map(|(list, _)| list)
                 .map_err(db_failed)

@@ -476,7 +476,8 @@ pub struct AlertsQuery {
     /// Only this rule's alerts (its UUID).
     #[param(value_type = Option<uuid::Uuid>)]
     pub rule: Option<String>,
-    /// Only the alerts that list this entry (its seq) among their first entries.
+    /// Only the alerts this entry (its seq) is one of the entries of: listed among their first
+    /// ten, or between their first and last entry and seen by their rule in their group.
     #[param(minimum = 0)]
     pub seq: Option<i64>,
     /// The next page: the `next` of the previous answer.
@@ -491,7 +492,8 @@ pub struct AlertsQuery {
 #[derive(Serialize, ToSchema)]
 pub struct AlertPage {
     pub alerts: Vec<AlertView>,
-    /// Ask `after=` this for the next page (none: this is the last).
+    /// Ask `after=` this for the next page (none: this is the last). With `seq=`, a page
+    /// may hold fewer alerts than asked (even none) while `next` is set: keep asking.
     pub next: Option<Uuid>,
 }
 

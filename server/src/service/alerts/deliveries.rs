@@ -1,7 +1,8 @@
 //! The delivery log and the alerts as people read them: deliveries with every attempt
 //! (filtered by status, channel, alert or rule, newest first, a page at a time), redelivery
 //! of a dead one, and alerts with the console link to the entries that triggered them —
-//! from a rule, or from one entry (the alerts that list it among their first entries).
+//! from a rule, or from one entry (the alerts it is one of the entries of: listed among
+//! their first ones, or within their span and seen by their rule in their group).
 
 use app::alerts::{AlertView, AttemptView, DeliveryView};
 use app::model::Source;
@@ -11,6 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::deliverer::webhook_id;
+use super::evaluator::{sees, watching};
 use super::rules::filter_of_text;
 use crate::domain::alerts::delivery::RetryPolicy;
 use crate::domain::alerts::notice;
@@ -18,6 +20,7 @@ use crate::domain::alerts::rule::GroupBy;
 use crate::service::acting::Acting;
 use crate::storage::alerts::{self as stored_alerts, AlertFilter, ListedAlert};
 use crate::storage::entries;
+use crate::storage::live::{self, LiveRow};
 use crate::storage::notifications::{self as stored, DeliveryFilter};
 
 /// The most rows one page holds.
@@ -157,10 +160,60 @@ pub async fn alerts(
     base: Option<&str>,
 ) -> Result<(Vec<AlertView>, Option<Uuid>), sqlx::Error> {
     let limit = limit.clamp(1, PAGE_MAX);
-    let mut rows = stored_alerts::list_alerts(pool, f, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let views: Vec<AlertView> = rows.into_iter().map(|a| alert_view(a, base)).collect();
-    let next = more.then(|| views.last().map(|v| v.id)).flatten();
-    Ok((views, next))
+    let Some(seq) = f.seq else {
+        let mut rows = stored_alerts::list_alerts(pool, f, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next = more.then(|| rows.last().map(|a| a.alert.id)).flatten();
+        return Ok((
+            rows.into_iter().map(|a| alert_view(a, base)).collect(),
+            next,
+        ));
+    };
+    // One entry's alerts: the database finds those whose span holds it; the entry is one of
+    // theirs when their rule sees it in their group (as the evaluator decided). Candidates are
+    // read a page at a time until the page is full, they run out, or SPAN_READS pages were
+    // read (then `next` goes on from the last one read: a page may be short, never final
+    // while `next` is set).
+    let entry = live::rows_after(pool, seq - 1, 1)
+        .await?
+        .into_iter()
+        .find(|r| r.entry.seq == seq);
+    let mut kept: Vec<AlertView> = Vec::new();
+    let mut read = f.clone();
+    for _ in 0..SPAN_READS {
+        let mut rows = stored_alerts::list_alerts(pool, &read, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let last = rows.last().map(|a| a.alert.id);
+        for a in rows {
+            if kept.len() as i64 == limit {
+                // Full: the next page starts after the last one kept.
+                let after = kept.last().map(|v| v.id);
+                return Ok((kept, after));
+            }
+            if a.alert.seqs.contains(&seq) || entry.as_ref().is_some_and(|e| one_of(&a, e)) {
+                kept.push(alert_view(a, base));
+            }
+        }
+        if !more {
+            return Ok((kept, None));
+        }
+        read.after = last;
+    }
+    Ok((kept, read.after))
+}
+
+/// Pages of candidates one entry's alerts read at most per answer.
+const SPAN_READS: usize = 10;
+
+/// Whether the entry of `row` (within `a`'s span) is one of `a`'s entries: its rule sees it,
+/// in `a`'s group.
+fn one_of(a: &ListedAlert, row: &LiveRow) -> bool {
+    let Some(filter) = filter_of_text(&a.filter) else {
+        return false;
+    };
+    let group_by = a.group_by.as_deref().and_then(GroupBy::parse);
+    sees(&watching(filter), group_by, row)
+        .is_some_and(|group| group.unwrap_or_default() == a.alert.group_key)
 }

@@ -80,6 +80,8 @@ struct Watched {
     version: i64,
     name: String,
     severity: String,
+    /// The filter as stored (each alert keeps the one it was decided on).
+    filter_text: String,
     filter: LiveFilter,
     group_by: Option<GroupBy>,
     machine: Machine,
@@ -100,13 +102,8 @@ impl Watched {
             version: row.version,
             name: row.name.clone(),
             severity: row.severity.clone(),
-            filter: LiveFilter::new(
-                Filter {
-                    time: app::filter::TimeWindow::All,
-                    ..filter
-                },
-                Bounds::default(),
-            ),
+            filter_text: row.filter.clone(),
+            filter: watching(filter),
             group_by: match &condition {
                 Condition::Threshold(t) => t.group_by,
                 _ => None,
@@ -129,14 +126,38 @@ impl Watched {
     /// The entry as this rule's machine sees it, when the rule is about it.
     fn matched(&self, row: &live::LiveRow) -> Option<Match> {
         let e = &row.entry;
-        (e.seq > self.watch_seq && self.filter.matches(e, &row.search_text, e.recorded_at)).then(
-            || Match {
-                seq: e.seq,
-                at: e.recorded_at,
-                group: self.group_by.and_then(|g| g.value_of(e)),
-            },
-        )
+        if e.seq <= self.watch_seq {
+            return None;
+        }
+        sees(&self.filter, self.group_by, row).map(|group| Match {
+            seq: e.seq,
+            at: e.recorded_at,
+            group,
+        })
     }
+}
+
+/// A rule's filter as the evaluator applies it: every time (a rule watches what is recorded).
+pub fn watching(filter: Filter) -> LiveFilter {
+    LiveFilter::new(
+        Filter {
+            time: app::filter::TimeWindow::All,
+            ..filter
+        },
+        Bounds::default(),
+    )
+}
+
+/// Whether a rule watching with `filter`, grouped by `group_by`, sees the entry of `row`, and
+/// in which group: the one definition for the evaluator and for finding an entry's alerts.
+pub fn sees(
+    filter: &LiveFilter,
+    group_by: Option<GroupBy>,
+    row: &live::LiveRow,
+) -> Option<Option<String>> {
+    let e = &row.entry;
+    (!own(row) && filter.matches(e, &row.search_text, e.recorded_at))
+        .then(|| group_by.and_then(|g| g.value_of(e)))
 }
 
 /// What the process holding the lease keeps between steps: the machines, and where the
@@ -440,8 +461,11 @@ fn new_alert(rule: Uuid, d: &Decision, w: &Watched) -> NewAlert {
         since,
         count: count as i64,
         seqs: seqs.clone(),
+        last_seq: d.last_seq,
         overflow: overflow as i64,
         muted: w.muted_until.is_some_and(|m| m > d.at),
+        filter: w.filter_text.clone(),
+        group_by: w.group_by.map(|g| g.as_str().to_string()),
     }
 }
 
