@@ -236,7 +236,7 @@ impl Evaluator {
         } else {
             -1
         };
-        let rules = stored::active_rules(&self.pool).await?;
+        let rules = self.active_rules(at).await?;
         let mut held = match self.held.take() {
             Some(h) if h.at == at => h,
             _ => match self.rebuild(at, &rules).await? {
@@ -412,6 +412,30 @@ impl Evaluator {
     pub async fn release(&mut self) -> Result<(), sqlx::Error> {
         self.held = None;
         stored::release(&self.pool, self.owner).await
+    }
+}
+
+impl Evaluator {
+    /// The active rules; their states only where this process does not hold the rule's
+    /// machine at `at` already (a new or changed rule, or all after a takeover).
+    async fn active_rules(&self, at: Position) -> Result<Vec<RuleRow>, sqlx::Error> {
+        let held = self.held.as_ref().filter(|h| h.at == at);
+        let Some(held) = held else {
+            return stored::active_rules(&self.pool).await;
+        };
+        let light = stored::active_rules_without_state(&self.pool).await?;
+        let known = |r: &RuleRow| {
+            held.rules
+                .get(&r.id)
+                .is_some_and(|w| w.version == r.version)
+        };
+        if light.iter().all(known) {
+            return Ok(light);
+        }
+        // Read again whole (a rule changed in between is read as it is now, state and all;
+        // one gone since is left out).
+        let whole = stored::active_rules(&self.pool).await?;
+        Ok(whole)
     }
 }
 
