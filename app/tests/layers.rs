@@ -34,7 +34,6 @@ fn the_checker_sees_grouped_and_relative_imports() {
     assert!(filter.contains(&module("action")), "{filter:?}");
     assert!(filter.contains(&module("model")), "{filter:?}");
     let log = deps("pages::audit::log");
-    assert!(log.contains(&module("pages::audit::filter_bar")), "{log:?}");
     assert!(log.contains(&module("pages::audit::states")), "{log:?}");
     assert!(log.contains(&module("components")), "{log:?}");
 }
