@@ -14,9 +14,11 @@ test('every actor is reachable in the user picker, grouped', async ({ page }) =>
   await expect(more).toContainText(/Showing 20 of \d+ — type to search/);
   const total = Number((await more.innerText()).match(/of ([\d,]+)/)![1].replace(/,/g, ''));
   expect(total).toBeGreaterThan(20);
+  // Each "Show more" waits for its page before the next (a second click meanwhile is ignored).
   while (await more.count()) {
+    const before = await options.count();
     await more.getByRole('button').click();
-    await expect.poll(async () => (await more.count()) === 0 || (await options.count()) > 20).toBe(true);
+    await expect.poll(async () => (await more.count()) === 0 || (await options.count()) > before).toBe(true);
     if ((await options.count()) >= total) break;
   }
   await expect(options).toHaveCount(total);

@@ -58,6 +58,9 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
     // an answer to an older question is dropped. "Show more" appends the next page.
     let found = RwSignal::new(None::<Result<ActorFacetPage, String>>);
     let more = RwSignal::new(0u32);
+    // A next page on its way: "Show more" waits for it (clicked twice, it asked the same page
+    // twice and listed its users twice).
+    let fetching = RwSignal::new(false);
     let asked = StoredValue::new(0u64);
     Effect::new(move |_| {
         let (open, q, others) = (open.get(), search.get(), others.get());
@@ -86,18 +89,23 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
             });
             let mine = asked.get_value();
             let (q, others) = (search.get_untracked(), others.get_untracked());
+            fetching.set(true);
             leptos::task::spawn_local(async move {
                 let answer = user_facets(q, CanonicalFilter::from(&others), offset).await;
                 if asked.try_get_value() == Some(mine) {
                     if let Ok(next) = answer {
                         found.update(|f| {
+                            // Appended only where it was asked from.
                             if let Some(Ok(page)) = f {
-                                page.actors.extend(next.actors);
-                                page.total = next.total;
+                                if page.actors.len() as i64 == offset {
+                                    page.actors.extend(next.actors);
+                                    page.total = next.total;
+                                }
                             }
                         });
                     }
                 }
+                let _ = fetching.try_set(false);
             });
         }
         n
@@ -198,7 +206,12 @@ fn UserPanel(open: RwSignal<bool>) -> impl IntoView {
                         thousands(page.actors.len() as i64),
                         thousands(page.total)
                     )}</span>
-                    <button type="button" class="link-button" on:click=move |_| more.update(|n| *n += 1)>
+                    <button type="button" class="link-button" disabled=move || fetching.get()
+                        on:click=move |_| {
+                            if !fetching.get_untracked() {
+                                more.update(|n| *n += 1);
+                            }
+                        }>
                         {format!("Show {} more", (page.total - page.actors.len() as i64).min(USER_PAGE))}
                     </button>
                 </p>
