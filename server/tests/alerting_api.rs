@@ -64,6 +64,13 @@ fn rule_spec(channels: &[&str]) -> Value {
     })
 }
 
+/// One evaluator step over what the log holds, as the server's writer role.
+async fn evaluate(pool: &PgPool) {
+    let writer = common::writer_pool(pool).await;
+    let mut e = Evaluator::new(writer, Uuid::new_v4(), std::time::Duration::from_secs(60));
+    e.step(false).await.unwrap();
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -542,9 +549,7 @@ async fn an_entry_beyond_an_alerts_first_ten_leads_to_it_too(pool: PgPool) {
         .iter()
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
-    let writer = common::writer_pool(&pool).await;
-    let mut e = Evaluator::new(writer, Uuid::new_v4(), std::time::Duration::from_secs(60));
-    e.step(false).await.unwrap();
+    evaluate(&pool).await;
     let alerts_of = |seq: i64| {
         let app = app.clone();
         let who = Who::Key(&k);
@@ -608,9 +613,7 @@ async fn an_entry_leads_to_its_alert_and_the_alert_back_to_its_entries(pool: PgP
     let seq = r.body["entries"][1]["seq"]
         .as_i64()
         .unwrap_or_else(|| panic!("{}", r.text));
-    let writer = common::writer_pool(&pool).await;
-    let mut e = Evaluator::new(writer, Uuid::new_v4(), std::time::Duration::from_secs(60));
-    e.step(false).await.unwrap();
+    evaluate(&pool).await;
     let r = call(
         &app,
         "GET",

@@ -179,6 +179,18 @@ fn log() -> impl Strategy<Value = Vec<(i64, u8)>> {
     proptest::collection::vec((prop_oneof![Just(0i64), 1i64..4, 10i64..60], 0u8..3), 0..60)
 }
 
+/// The matches a log of gaps makes: `(second, group)`, grouped by address when the rule groups.
+fn timeline(cond: &Condition, gaps: &[(i64, u8)]) -> Vec<(i64, Option<String>)> {
+    let grouped = matches!(cond, Condition::Threshold(t) if t.group_by.is_some());
+    let mut now = 0;
+    gaps.iter()
+        .map(|(gap, g)| {
+            now += gap;
+            (now, grouped.then(|| format!("10.0.0.{g}")))
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -188,16 +200,8 @@ proptest! {
         gaps in log(),
         ticks in proptest::collection::vec(0i64..600, 0..20),
     ) {
-        let grouped = matches!(&cond, Condition::Threshold(t) if t.group_by.is_some());
-        let mut now = 0;
-        let matches: Vec<(i64, Option<String>)> = gaps
-            .iter()
-            .map(|(gap, g)| {
-                now += gap;
-                (now, grouped.then(|| format!("10.0.0.{g}")))
-            })
-            .collect();
-        let end = now + 120;
+        let matches = timeline(&cond, &gaps);
+        let end = matches.last().map_or(0, |m| m.0) + 120;
         let want = reference(&cond, &matches, end);
         prop_assert_eq!(&machine(&cond, &matches, &[], end), &want, "no ticks");
         prop_assert_eq!(&machine(&cond, &matches, &ticks, end), &want, "ticks {:?}", ticks);
@@ -209,15 +213,8 @@ proptest! {
     /// what lets an entry find every alert it is part of, not only those listing it.
     #[test]
     fn an_alerts_entries_span_from_its_first_to_its_last(cond in condition(), gaps in log()) {
-        let grouped = matches!(&cond, Condition::Threshold(t) if t.group_by.is_some());
-        let mut now = 0;
-        let matches: Vec<(i64, Option<String>)> = gaps
-            .iter()
-            .map(|(gap, g)| {
-                now += gap;
-                (now, grouped.then(|| format!("10.0.0.{g}")))
-            })
-            .collect();
+        let matches = timeline(&cond, &gaps);
+        let now = matches.last().map_or(0, |m| m.0);
         let mut m = Machine::new(cond.clone(), MachineState::new(&cond, at(0)));
         let mut out = Vec::new();
         for (seq, (s, group)) in matches.iter().enumerate() {
