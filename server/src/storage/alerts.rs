@@ -197,7 +197,7 @@ pub struct Step<'a> {
     pub from: Position,
     pub to: i64,
     /// Each rule's new state, for the version it was computed with.
-    pub states: &'a [(Uuid, i64, Value)],
+    pub states: &'a [(Uuid, i64, String)],
     pub alerts: &'a [NewAlert],
 }
 
@@ -247,10 +247,10 @@ pub async fn write_step(conn: &mut PgConnection, step: &Step<'_>) -> Result<(), 
     if !step.states.is_empty() {
         let ids: Vec<Uuid> = step.states.iter().map(|(id, _, _)| *id).collect();
         let versions: Vec<i64> = step.states.iter().map(|(_, v, _)| *v).collect();
-        let states: Vec<Value> = step.states.iter().map(|(_, _, s)| s.clone()).collect();
+        let states: Vec<&str> = step.states.iter().map(|(_, _, s)| s.as_str()).collect();
         sqlx::query(
-            "UPDATE alert_rules r SET state = u.state \
-             FROM UNNEST($1::uuid[], $2::bigint[], $3::jsonb[]) AS u(id, version, state) \
+            "UPDATE alert_rules r SET state = u.state::jsonb \
+             FROM UNNEST($1::uuid[], $2::bigint[], $3::text[]) AS u(id, version, state) \
              WHERE r.id = u.id AND r.version = u.version",
         )
         .bind(&ids)

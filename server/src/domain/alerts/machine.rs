@@ -11,8 +11,14 @@
 //! at most [`MAX_GROUPS`] groups. What is kept between runs ([`MachineState`]) is the phases,
 //! the open batch, the absence clock and the overflow; the instants are rebuilt by replaying
 //! the entries of the last window ([`Machine::replay`]).
+//!
+//! A rule grouped by a field with many values (resources, addresses) runs at its cap, where
+//! each new group first forgets the quiet groups with nothing left in the window, then, if still
+//! full, the quiet group matched longest ago. Two indexes keep that from visiting every group
+//! for every match: the alerting groups (the only ones time can move) and the quiet ones by
+//! their latest match. A test holds them to the plain scan they replace.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -189,6 +195,27 @@ pub struct Machine {
     batch: Option<Batch>,
     silence: Option<Silence>,
     overflow: u64,
+    /// The groups with a phase (pending, firing, quieting): what time moves on.
+    alerting: BTreeSet<String>,
+    /// The other groups by their latest match (none left: first), oldest first: what the cap
+    /// forgets.
+    quiet: BTreeSet<(DateTime<Utc>, String)>,
+    /// At most this many groups ([`MAX_GROUPS`]; smaller in tests).
+    cap: usize,
+    /// Tests: the plain scan over every group at the cap that the indexes replace.
+    #[cfg(test)]
+    plain: bool,
+}
+
+/// Where a quiet group stands in [`Machine::quiet`]: its latest match kept (a group with none
+/// has nothing in any window and sorts first).
+fn quiet_key(k: &str, g: &Group) -> (DateTime<Utc>, String) {
+    (
+        g.ring
+            .back()
+            .map_or(DateTime::<Utc>::MIN_UTC, |(at, _)| *at),
+        k.to_string(),
+    )
 }
 
 fn key(group: &Option<String>) -> String {
@@ -202,6 +229,11 @@ fn group_of(key: &str) -> Option<String> {
 impl Machine {
     pub fn new(condition: Condition, state: MachineState) -> Self {
         Machine {
+            alerting: state.groups.keys().cloned().collect(),
+            quiet: BTreeSet::new(),
+            cap: MAX_GROUPS,
+            #[cfg(test)]
+            plain: false,
             condition,
             at: state.at,
             groups: state
@@ -240,6 +272,37 @@ impl Machine {
         }
     }
 
+    /// The same machine with room for `cap` groups, holding them with the plain scan (`plain`)
+    /// or the indexes.
+    #[cfg(test)]
+    pub fn capped(mut self, cap: usize, plain: bool) -> Self {
+        self.cap = cap;
+        self.plain = plain;
+        self
+    }
+
+    /// Takes group `k` out of the indexes: before it changes.
+    fn unindex(&mut self, k: &str) {
+        if let Some(g) = self.groups.get(k) {
+            if g.phase.is_some() {
+                self.alerting.remove(k);
+            } else {
+                self.quiet.remove(&quiet_key(k, g));
+            }
+        }
+    }
+
+    /// Puts group `k` back where its phase says: after it changed.
+    fn index(&mut self, k: &str) {
+        if let Some(g) = self.groups.get(k) {
+            if g.phase.is_some() {
+                self.alerting.insert(k.to_string());
+            } else {
+                self.quiet.insert(quiet_key(k, g));
+            }
+        }
+    }
+
     /// How many groups a threshold rule tracks now (at most `rule::MAX_GROUPS`).
     pub fn groups_tracked(&self) -> usize {
         self.groups.len()
@@ -256,11 +319,13 @@ impl Machine {
         if let Condition::Threshold(t) = self.condition {
             let k = key(&m.group);
             // The cap holds here too (the live run counted what it left out).
-            if !self.groups.contains_key(&k) && self.groups.len() >= MAX_GROUPS {
+            if !self.groups.contains_key(&k) && self.groups.len() >= self.cap {
                 return;
             }
-            let g = self.groups.entry(k).or_default();
+            self.unindex(&k);
+            let g = self.groups.entry(k.clone()).or_default();
             push(&mut g.ring, (m.at, m.seq), t.at_least);
+            self.index(&k);
         }
     }
 
@@ -273,9 +338,31 @@ impl Machine {
         match self.condition.clone() {
             Condition::EveryMatch { batch } => self.close_batch(batch, to, &mut out),
             Condition::Threshold(t) => {
-                let keys: Vec<String> = self.groups.keys().cloned().collect();
-                for k in keys {
-                    self.advance_group(&k, to, t, &mut out);
+                #[cfg(test)]
+                if self.plain {
+                    // Every group, the quiet ones too (time only drops their old matches).
+                    let keys: Vec<String> = self.groups.keys().cloned().collect();
+                    for k in keys {
+                        self.unindex(&k);
+                        self.advance_group(&k, to, t, &mut out);
+                        self.index(&k);
+                    }
+                    out.sort_by_key(|d| d.at);
+                    self.at = to;
+                    return out;
+                }
+                // Only alerting groups have a transition to make; in key order, as before.
+                let mut calmed = Vec::new();
+                for k in &self.alerting {
+                    let g = self.groups.get_mut(k).expect("indexed groups exist");
+                    advance_group(g, k, to, t, &mut self.overflow, &mut out);
+                    if g.phase.is_none() {
+                        calmed.push(k.clone());
+                    }
+                }
+                for k in calmed {
+                    self.alerting.remove(&k);
+                    self.index(&k);
                 }
                 out.sort_by_key(|d| d.at);
             }
@@ -323,32 +410,15 @@ impl Machine {
                 let at_least = p.at_least;
                 let k = key(&m.group);
                 let mut out = Vec::new();
-                if !self.groups.contains_key(&k) && self.groups.len() >= MAX_GROUPS {
+                if !self.groups.contains_key(&k) && self.groups.len() >= self.cap {
                     // Only at the cap: bring every group to `t` and forget those with nothing
                     // in the window.
                     out.extend(self.advance(t));
-                    self.groups
-                        .retain(|_, g| g.phase.is_some() || !g.ring.is_empty());
-                    if self.groups.len() >= MAX_GROUPS {
-                        // Still full: forget the quiet group matched longest ago, so a flood of
-                        // one-off groups cannot keep a new one (an attacker's) from being
-                        // counted; only when every tracked group is alerting is this match
-                        // left out. Either is reported as overflow with the next alert.
-                        self.overflow += 1;
-                        let quiet = self
-                            .groups
-                            .iter()
-                            .filter(|(_, g)| g.phase.is_none())
-                            .min_by_key(|(k, g)| (g.ring.back().map(|(at, _)| *at), *k))
-                            .map(|(k, _)| k.clone());
-                        match quiet {
-                            Some(q) => {
-                                self.groups.remove(&q);
-                            }
-                            None => return out,
-                        }
+                    if !self.make_room(t - p.window) {
+                        return out;
                     }
                 }
+                self.unindex(&k);
                 self.advance_group(&k, t, p, &mut out);
                 let g = self.groups.entry(k.clone()).or_default();
                 push(&mut g.ring, (t, m.seq), at_least);
@@ -380,6 +450,7 @@ impl Machine {
                 }
                 // A pending period of zero fires at once.
                 self.advance_group(&k, t, p, &mut out);
+                self.index(&k);
                 self.at = t;
                 out
             }
@@ -427,89 +498,164 @@ impl Machine {
         }
     }
 
-    /// Moves one threshold group through every transition decided by `to`: a fire at `to`
-    /// (more entries at the same instant only add to the count), a fall below the threshold
-    /// or a resolve only before `to` (an entry recorded at that very instant could still keep
-    /// the count up).
+    /// Room for one more group at the cap (every group brought to the new match's instant
+    /// already): the quiet groups with no match after `gone` (nothing left in the window) are
+    /// forgotten; if that frees nothing, the quiet group matched longest ago, so a flood of
+    /// one-off groups cannot keep a new one (an attacker's) from being counted; only when every
+    /// tracked group is alerting is there no room (the match is left out). Either is reported
+    /// as overflow with the next alert.
+    fn make_room(&mut self, gone: DateTime<Utc>) -> bool {
+        #[cfg(test)]
+        if self.plain {
+            return self.make_room_plainly();
+        }
+        while let Some((at, _)) = self.quiet.first() {
+            if *at >= gone {
+                break;
+            }
+            let (_, k) = self.quiet.pop_first().expect("first");
+            self.groups.remove(&k);
+        }
+        if self.groups.len() < self.cap {
+            return true;
+        }
+        self.overflow += 1;
+        match self.quiet.pop_first() {
+            Some((_, k)) => {
+                self.groups.remove(&k);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`Machine::make_room`] by visiting every group (rings dropped to the window already).
+    #[cfg(test)]
+    fn make_room_plainly(&mut self) -> bool {
+        let forgotten: Vec<String> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.phase.is_none() && g.ring.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in forgotten {
+            self.unindex(&k);
+            self.groups.remove(&k);
+        }
+        if self.groups.len() < self.cap {
+            return true;
+        }
+        self.overflow += 1;
+        let quiet = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.phase.is_none())
+            .min_by_key(|(k, g)| (g.ring.back().map(|(at, _)| *at), *k))
+            .map(|(k, _)| k.clone());
+        match quiet {
+            Some(q) => {
+                self.unindex(&q);
+                self.groups.remove(&q);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`advance_group`] for group `k`, if tracked (its index is the caller's).
     fn advance_group(&mut self, k: &str, to: DateTime<Utc>, t: Threshold, out: &mut Vec<Decision>) {
-        let Some(g) = self.groups.get_mut(k) else {
-            return;
-        };
-        loop {
-            match g.phase.take() {
-                None => break,
-                Some(Phase::Pending { since, episode }) => {
-                    let fire_at = since + t.pending;
-                    let drop = g.drop_at(t, since);
-                    if drop <= fire_at && drop < to {
-                        g.phase = None;
-                    } else if fire_at < drop && fire_at <= to {
-                        out.push(Decision {
-                            at: fire_at,
-                            group: group_of(k),
-                            last_seq: episode.last,
-                            kind: DecisionKind::Fired {
-                                count: episode.count,
-                                seqs: episode.seqs.clone(),
-                                overflow: std::mem::take(&mut self.overflow),
-                                since,
-                            },
-                        });
-                        g.phase = Some(Phase::Firing {
-                            fired_at: fire_at,
-                            episode,
-                        });
-                    } else {
-                        g.phase = Some(Phase::Pending { since, episode });
-                        break;
-                    }
-                }
-                Some(Phase::Firing { fired_at, episode }) => {
-                    let drop = g.drop_at(t, fired_at);
-                    if drop < to {
-                        g.phase = Some(Phase::Quieting {
-                            fired_at,
-                            since: drop.max(fired_at),
-                            episode,
-                        });
-                    } else {
-                        g.phase = Some(Phase::Firing { fired_at, episode });
-                        break;
-                    }
-                }
-                Some(Phase::Quieting {
-                    fired_at,
-                    since,
-                    episode,
-                }) => {
-                    let resolve_at = since + t.cooldown;
-                    if resolve_at < to {
-                        out.push(Decision {
-                            at: resolve_at,
-                            group: group_of(k),
-                            last_seq: episode.last,
-                            kind: DecisionKind::Resolved {
-                                fired_at,
-                                count: episode.count,
-                                seqs: episode.seqs,
-                            },
-                        });
-                    } else {
-                        g.phase = Some(Phase::Quieting {
-                            fired_at,
+        if let Some(g) = self.groups.get_mut(k) {
+            advance_group(g, k, to, t, &mut self.overflow, out);
+        }
+    }
+}
+
+/// Moves one threshold group through every transition decided by `to`: a fire at `to`
+/// (more entries at the same instant only add to the count), a fall below the threshold
+/// or a resolve only before `to` (an entry recorded at that very instant could still keep
+/// the count up).
+fn advance_group(
+    g: &mut Group,
+    k: &str,
+    to: DateTime<Utc>,
+    t: Threshold,
+    overflow: &mut u64,
+    out: &mut Vec<Decision>,
+) {
+    loop {
+        match g.phase.take() {
+            None => break,
+            Some(Phase::Pending { since, episode }) => {
+                let fire_at = since + t.pending;
+                let drop = g.drop_at(t, since);
+                if drop <= fire_at && drop < to {
+                    g.phase = None;
+                } else if fire_at < drop && fire_at <= to {
+                    out.push(Decision {
+                        at: fire_at,
+                        group: group_of(k),
+                        last_seq: episode.last,
+                        kind: DecisionKind::Fired {
+                            count: episode.count,
+                            seqs: episode.seqs.clone(),
+                            overflow: std::mem::take(overflow),
                             since,
-                            episode,
-                        });
-                        break;
-                    }
+                        },
+                    });
+                    g.phase = Some(Phase::Firing {
+                        fired_at: fire_at,
+                        episode,
+                    });
+                } else {
+                    g.phase = Some(Phase::Pending { since, episode });
+                    break;
+                }
+            }
+            Some(Phase::Firing { fired_at, episode }) => {
+                let drop = g.drop_at(t, fired_at);
+                if drop < to {
+                    g.phase = Some(Phase::Quieting {
+                        fired_at,
+                        since: drop.max(fired_at),
+                        episode,
+                    });
+                } else {
+                    g.phase = Some(Phase::Firing { fired_at, episode });
+                    break;
+                }
+            }
+            Some(Phase::Quieting {
+                fired_at,
+                since,
+                episode,
+            }) => {
+                let resolve_at = since + t.cooldown;
+                if resolve_at < to {
+                    out.push(Decision {
+                        at: resolve_at,
+                        group: group_of(k),
+                        last_seq: episode.last,
+                        kind: DecisionKind::Resolved {
+                            fired_at,
+                            count: episode.count,
+                            seqs: episode.seqs,
+                        },
+                    });
+                } else {
+                    g.phase = Some(Phase::Quieting {
+                        fired_at,
+                        since,
+                        episode,
+                    });
+                    break;
                 }
             }
         }
-        // Instants that left the window before `to` no longer count (one that leaves at `to`
-        // is kept: its leaving may not be decided yet).
-        while g.ring.front().is_some_and(|(at, _)| *at + t.window < to) {
-            g.ring.pop_front();
-        }
+    }
+    // Instants that left the window before `to` no longer count (one that leaves at `to`
+    // is kept: its leaving may not be decided yet).
+    while g.ring.front().is_some_and(|(at, _)| *at + t.window < to) {
+        g.ring.pop_front();
     }
 }
 

@@ -209,6 +209,45 @@ proptest! {
         prop_assert_eq!(&machine(&cond, &matches, &every, end), &want, "a tick every second");
     }
 
+    /// At its cap a machine forgets and leaves out groups exactly as a plain scan of every
+    /// group would: same decisions (overflow reports included), same groups tracked, same
+    /// state, whatever the ticks.
+    #[test]
+    fn the_caps_indexes_decide_what_a_plain_scan_decides(
+        (n, w, p, c) in (1u32..5, 1i64..40, 0i64..15, 0i64..25),
+        cap in 1usize..5,
+        gaps in proptest::collection::vec((prop_oneof![Just(0i64), 1i64..4, 10i64..60], 0u8..9), 0..80),
+        ticks in proptest::collection::vec(0i64..900, 0..20),
+    ) {
+        let cond = Condition::Threshold(Threshold {
+            at_least: n,
+            window: TimeDelta::seconds(w),
+            group_by: Some(super::rule::GroupBy::Ip),
+            pending: TimeDelta::seconds(p),
+            cooldown: TimeDelta::seconds(c),
+        });
+        let machine = |plain| Machine::new(cond.clone(), MachineState::new(&cond, at(0))).capped(cap, plain);
+        let (mut indexed, mut plain) = (machine(false), machine(true));
+        let mut ticks = ticks.clone();
+        ticks.sort();
+        let mut now = 0;
+        let mut ti = 0;
+        for (seq, (gap, g)) in gaps.iter().enumerate() {
+            now += gap;
+            while ti < ticks.len() && ticks[ti] <= now {
+                prop_assert_eq!(indexed.advance(at(ticks[ti])), plain.advance(at(ticks[ti])));
+                ti += 1;
+            }
+            let m = Match { seq: seq as i64, at: at(now), group: Some(format!("10.0.0.{g}")) };
+            prop_assert_eq!(indexed.on_match(&m), plain.on_match(&m), "match {}", seq);
+            prop_assert_eq!(indexed.groups_tracked(), plain.groups_tracked());
+            prop_assert!(indexed.groups_tracked() <= cap);
+            prop_assert_eq!(indexed.state(), plain.state());
+        }
+        prop_assert_eq!(indexed.advance(at(now + 120)), plain.advance(at(now + 120)));
+        prop_assert_eq!(indexed.state(), plain.state());
+    }
+
     /// An alert's entries are exactly the matches of its group from its first to its last:
     /// what lets an entry find every alert it is part of, not only those listing it.
     #[test]

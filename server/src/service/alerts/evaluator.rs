@@ -89,8 +89,9 @@ struct Watched {
     muted_until: Option<DateTime<Utc>>,
     lookback: TimeDelta,
     threshold: bool,
-    /// The state as last stored: only a changed one is written.
-    stored: serde_json::Value,
+    /// The state as last written, as JSON text: only a changed one is written again (text,
+    /// not a `serde_json::Value`: a busy rule's state is kilobytes, compared every step).
+    stored: String,
 }
 
 impl Watched {
@@ -113,7 +114,7 @@ impl Watched {
             machine: Machine::new(condition, state),
             watch_seq: row.watch_seq,
             muted_until: row.muted_until,
-            stored: row.state.clone(),
+            stored: row.state.to_string(),
         })
     }
 
@@ -306,11 +307,11 @@ impl Evaluator {
             .iter()
             .map(|(rule, d)| new_alert(*rule, d, &held.rules[rule]))
             .collect();
-        let states: Vec<(Uuid, i64, serde_json::Value)> = held
+        let states: Vec<(Uuid, i64, String)> = held
             .rules
             .iter()
             .filter_map(|(id, w)| {
-                let state = serde_json::to_value(w.machine.state()).expect("state serialises");
+                let state = serde_json::to_string(&w.machine.state()).expect("state serialises");
                 (state != w.stored).then_some((*id, w.version, state))
             })
             .collect();
