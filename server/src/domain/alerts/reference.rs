@@ -211,13 +211,15 @@ proptest! {
 
     /// At its cap a machine forgets and leaves out groups exactly as a plain scan of every
     /// group would: same decisions (overflow reports included), same groups tracked, same
-    /// state, whatever the ticks.
+    /// state, whatever the ticks, and after a takeover (rebuilt from the stored state, with
+    /// groups alerting, and the last window's entries replayed).
     #[test]
     fn the_caps_indexes_decide_what_a_plain_scan_decides(
         (n, w, p, c) in (1u32..5, 1i64..40, 0i64..15, 0i64..25),
         cap in 1usize..5,
         gaps in proptest::collection::vec((prop_oneof![Just(0i64), 1i64..4, 10i64..60], 0u8..9), 0..80),
         ticks in proptest::collection::vec(0i64..900, 0..20),
+        restart in 0usize..80,
     ) {
         let cond = Condition::Threshold(Threshold {
             at_least: n,
@@ -232,8 +234,24 @@ proptest! {
         ticks.sort();
         let mut now = 0;
         let mut ti = 0;
+        let mut past: Vec<Match> = Vec::new();
         for (seq, (gap, g)) in gaps.iter().enumerate() {
             now += gap;
+            if seq == restart {
+                // Stored as the evaluator stores it, then rebuilt as a takeover rebuilds.
+                prop_assert_eq!(indexed.advance(indexed.at()), plain.advance(plain.at()));
+                let stored = indexed.state();
+                prop_assert_eq!(&stored, &plain.state());
+                let rebuilt = |plain| {
+                    let mut m = Machine::new(cond.clone(), stored.clone()).capped(cap, plain);
+                    for p in past.iter().filter(|p| p.at + TimeDelta::seconds(w) >= stored.at) {
+                        m.replay(p);
+                    }
+                    m
+                };
+                (indexed, plain) = (rebuilt(false), rebuilt(true));
+                prop_assert_eq!(indexed.groups_tracked(), plain.groups_tracked());
+            }
             while ti < ticks.len() && ticks[ti] <= now {
                 prop_assert_eq!(indexed.advance(at(ticks[ti])), plain.advance(at(ticks[ti])));
                 ti += 1;
@@ -243,6 +261,7 @@ proptest! {
             prop_assert_eq!(indexed.groups_tracked(), plain.groups_tracked());
             prop_assert!(indexed.groups_tracked() <= cap);
             prop_assert_eq!(indexed.state(), plain.state());
+            past.push(m);
         }
         prop_assert_eq!(indexed.advance(at(now + 120)), plain.advance(at(now + 120)));
         prop_assert_eq!(indexed.state(), plain.state());

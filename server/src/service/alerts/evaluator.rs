@@ -99,6 +99,9 @@ impl Watched {
         let condition = condition_of(row)?;
         let filter = filter_of(row)?;
         let state: MachineState = serde_json::from_value(row.state.clone()).ok()?;
+        // As a step writes it (jsonb reads back with its keys reordered): an unchanged state
+        // compares equal and is not written again.
+        let stored = serde_json::to_string(&state).expect("state serialises");
         Some(Watched {
             version: row.version,
             name: row.name.clone(),
@@ -114,7 +117,7 @@ impl Watched {
             machine: Machine::new(condition, state),
             watch_seq: row.watch_seq,
             muted_until: row.muted_until,
-            stored: row.state.to_string(),
+            stored,
         })
     }
 
