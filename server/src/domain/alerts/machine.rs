@@ -262,9 +262,9 @@ impl Machine {
         MachineState {
             at: self.at,
             groups: self
-                .groups
+                .alerting
                 .iter()
-                .filter_map(|(k, g)| g.phase.clone().map(|p| (k.clone(), p)))
+                .filter_map(|k| Some((k.clone(), self.groups.get(k)?.phase.clone()?)))
                 .collect(),
             batch: self.batch.clone(),
             silence: self.silence.clone(),
@@ -509,12 +509,10 @@ impl Machine {
         if self.plain {
             return self.make_room_plainly();
         }
-        while let Some((at, _)) = self.quiet.first() {
-            if *at >= gone {
-                break;
+        while self.quiet.first().is_some_and(|(at, _)| *at < gone) {
+            if let Some((_, k)) = self.quiet.pop_first() {
+                self.groups.remove(&k);
             }
-            let (_, k) = self.quiet.pop_first().expect("first");
-            self.groups.remove(&k);
         }
         if self.groups.len() < self.cap {
             return true;
