@@ -475,7 +475,12 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     crate::investigation::console_reads(&pool, &cases, runs.min(10), chart_only).await?;
 
     let (table, indexes): (i64, i64) =
-        sqlx::query_as("SELECT pg_table_size('audit_entries'), pg_indexes_size('audit_entries')")
+        // A partitioned table's own sizes are 0: its partitions hold the rows and indexes.
+        sqlx::query_as(
+            "SELECT sum(pg_table_size(r))::bigint, sum(pg_indexes_size(r))::bigint FROM \
+             (SELECT 'audit_entries'::regclass AS r UNION ALL SELECT inhrelid FROM pg_inherits \
+              WHERE inhparent = 'audit_entries'::regclass) AS relations",
+        )
             .fetch_one(&pool)
             .await
             .map_err(|e| e.to_string())?;
