@@ -153,7 +153,7 @@ impl ConsoleError {
             ConsoleError::Session(SessionRefusal::NotFound) => 404,
             ConsoleError::Session(SessionRefusal::Current) => 409,
             ConsoleError::Schedule(ScheduleRefusal::NotFound | ScheduleRefusal::RunNotFound) => 404,
-            ConsoleError::Schedule(ScheduleRefusal::NoObject(_)) => 409,
+            ConsoleError::Schedule(ScheduleRefusal::NoObject(_) | ScheduleRefusal::TooMany) => 409,
             ConsoleError::Schedule(_) => 400,
             ConsoleError::Rule(crate::alerts::RuleRefusal::NotFound) => 404,
             ConsoleError::Rule(_) => 400,

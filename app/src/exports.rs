@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 /// Longest schedule name, in characters.
 pub const SCHEDULE_NAME_MAX: usize = 100;
+/// The most schedules Trailkeep keeps (deleted ones aside): each is planned on every tick.
+pub const SCHEDULES_MAX: i64 = 1000;
 
 /// What a new or changed schedule is asked to be.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +240,8 @@ pub enum ScheduleRefusal {
     NoObject(String),
     /// The retention policy asked for (the words say what to change).
     Retention(String),
+    /// [`SCHEDULES_MAX`] schedules exist already.
+    TooMany,
 }
 
 impl fmt::Display for ScheduleRefusal {
@@ -259,6 +263,11 @@ impl fmt::Display for ScheduleRefusal {
                 f.write_str("no such schedule (it may have been deleted): reload the page")
             }
             ScheduleRefusal::RunNotFound => f.write_str("no such export run"),
+            ScheduleRefusal::TooMany => write!(
+                f,
+                "Trailkeep keeps at most {SCHEDULES_MAX} schedules: delete one that is no \
+                 longer needed, or widen one's filter to cover what two do"
+            ),
         }
     }
 }

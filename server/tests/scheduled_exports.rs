@@ -213,12 +213,29 @@ async fn a_period_run_again_gives_the_same_bytes(pool: PgPool) {
     let before = std::fs::read(&path).unwrap();
     // More entries since, and more checkpoints signed: the period's bundle is the same.
     w.record_at("2027-03-02T11:00:00Z", 4).await;
-    let run = schedules::run_now(&w.writer, schedule, None, &Acting::cli(), now)
+    let later = now + chrono::Duration::seconds(1);
+    let run = schedules::run_now(&w.writer, schedule, None, &Acting::cli(), later)
         .await
         .unwrap();
     assert_eq!(run.period_start, utc("2027-03-01T00:00:00Z"));
-    assert_eq!(succeeded(&scheduler.tick(now).await.unwrap()), 1);
-    let again: Vec<u8> = std::fs::read(&path).unwrap();
+    assert_eq!(succeeded(&scheduler.tick(later).await.unwrap()), 1);
+    // The second run's object is its own: the first run's file stays as it recorded it.
+    let key: String = sqlx::query_scalar("SELECT object_key FROM export_runs WHERE id = $1")
+        .bind(run.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let second = w.root.join(&key);
+    assert_ne!(second, path);
+    assert!(
+        key.ends_with(&format!(
+            "-run-{}.tar.gz",
+            &run.id.simple().to_string()[..8]
+        )),
+        "{key}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let again: Vec<u8> = std::fs::read(&second).unwrap();
     assert_eq!(before, again, "a period run twice gives identical bytes");
     let shas: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT sha256 FROM export_runs ORDER BY created_at")
@@ -338,6 +355,7 @@ async fn a_run_whose_process_died_is_taken_over_after_its_lease_and_leaves_one_o
         dead.owner,
         now,
         now + chrono::Duration::seconds(60),
+        trailkeep::service::scheduler::MAX_ATTEMPTS,
     )
     .await
     .unwrap()
@@ -391,6 +409,55 @@ async fn a_run_whose_process_died_is_taken_over_after_its_lease_and_leaves_one_o
     );
     let (_, path) = w.objects(schedule).await.remove(0);
     verify(&path, None, &w.key).unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_whose_process_dies_in_every_attempt_fails_instead_of_looping(pool: PgPool) {
+    use trailkeep::service::scheduler::MAX_ATTEMPTS;
+    use trailkeep::storage::exports::claim;
+    let w = World::new(&pool).await;
+    let schedule = w.schedule("daily", "UTC", "", "2027-06-01T00:00:00Z").await;
+    w.record_at("2027-06-01T12:00:00Z", 3).await;
+    let mut now = utc("2027-06-02T00:00:00Z");
+    w.scheduler().plan(now).await.unwrap();
+    // Each attempt's process claims the run and dies before its lease ends.
+    let lease = chrono::Duration::seconds(60);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let dead = w.scheduler();
+        let run = claim(&w.writer, dead.owner, now, now + lease, MAX_ATTEMPTS)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("attempt {attempt} is claimed"));
+        assert_eq!(run.attempts, attempt);
+        now += lease + chrono::Duration::seconds(1);
+    }
+    // The next process fails it, saying why, and claims nothing.
+    let alive = w.scheduler();
+    assert!(alive.tick(now).await.unwrap().is_empty());
+    let (status, attempts, error, finished): (String, i32, Option<String>, Option<DateTime<Utc>>) =
+        sqlx::query_as(
+            "SELECT status, attempts, error, finished_at FROM export_runs WHERE schedule_id = $1",
+        )
+        .bind(schedule)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), attempts), ("failed", MAX_ATTEMPTS));
+    assert!(finished.is_some_and(|f| f >= now && f < now + chrono::Duration::seconds(1)));
+    assert!(
+        error.as_deref().unwrap().contains(&format!(
+            "its last attempt ({MAX_ATTEMPTS} of {MAX_ATTEMPTS}) stopped or lost its lease"
+        )),
+        "{error:?}"
+    );
+    assert!(
+        alive
+            .tick(now + chrono::Duration::hours(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "and it is not taken up again"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -432,7 +432,7 @@ impl Archiver {
             staged.write_all(&buf)?;
             count += page.len() as u64;
         }
-        let (mut staged_file, entries_bytes, entries_sha) = staged.finish()?;
+        let (staged_file, entries_bytes, entries_sha) = staged.finish()?;
         let entries_sha = to_hex(&entries_sha);
 
         let checkpoint_bytes = note.as_bytes().to_vec();
@@ -460,26 +460,21 @@ impl Archiver {
         };
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
 
-        // The tar, gzipped, in the members' name order.
-        let out = Hashing::create_new(out_path)?;
-        let gz = flate2::GzBuilder::new()
-            .mtime(0)
-            .operating_system(255)
-            .write(out, flate2::Compression::default());
-        let mut tar = tar::Builder::new(gz);
-        tar.mode(tar::HeaderMode::Deterministic);
-        let small = |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| {
-            let h = bundle::tar_header(name, bytes.len() as u64);
-            tar.append(&h, bytes)
-        };
-        small(&mut tar, bundle::CHECKPOINT, &checkpoint_bytes)?;
-        small(&mut tar, bundle::CONSISTENCY, &consistency_bytes)?;
-        staged_file.rewind()?;
-        let h = bundle::tar_header(bundle::ENTRIES, entries_bytes);
-        tar.append(&h, (&mut staged_file).take(entries_bytes))?;
-        small(&mut tar, bundle::MANIFEST, &manifest_bytes)?;
-        let gz = tar.into_inner()?;
-        let (_, bytes, sha256) = gz.finish()?.finish()?;
+        // The tar, gzipped, on a blocking thread: compressing a month takes minutes, and the
+        // run's lease is renewed by a task that must keep getting its turn meanwhile.
+        let path = out_path.to_path_buf();
+        let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+            pack(
+                &path,
+                &checkpoint_bytes,
+                &consistency_bytes,
+                staged_file,
+                entries_bytes,
+                &manifest_bytes,
+            )
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         Ok(Built {
             path: out_path.to_path_buf(),
             covered: Covered {
@@ -495,4 +490,36 @@ impl Archiver {
             head_beside: None,
         })
     }
+}
+
+/// Writes the bundle's tar, gzipped, to `out_path`: the members in their names' order, the
+/// entries copied from `staged` (its first `entries_bytes`). Its size and SHA-256.
+fn pack(
+    out_path: &Path,
+    checkpoint_bytes: &[u8],
+    consistency_bytes: &[u8],
+    mut staged: File,
+    entries_bytes: u64,
+    manifest_bytes: &[u8],
+) -> std::io::Result<(u64, Hash)> {
+    let out = Hashing::create_new(out_path)?;
+    let gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(out, flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let small = |tar: &mut tar::Builder<_>, name: &str, bytes: &[u8]| {
+        let h = bundle::tar_header(name, bytes.len() as u64);
+        tar.append(&h, bytes)
+    };
+    small(&mut tar, bundle::CHECKPOINT, checkpoint_bytes)?;
+    small(&mut tar, bundle::CONSISTENCY, consistency_bytes)?;
+    staged.rewind()?;
+    let h = bundle::tar_header(bundle::ENTRIES, entries_bytes);
+    tar.append(&h, (&mut staged).take(entries_bytes))?;
+    small(&mut tar, bundle::MANIFEST, manifest_bytes)?;
+    let gz = tar.into_inner()?;
+    let (_, bytes, sha256) = gz.finish()?.finish()?;
+    Ok((bytes, sha256))
 }

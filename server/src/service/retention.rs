@@ -163,11 +163,14 @@ impl Scheduler {
         let mut tx = pool.begin().await?;
         let mut facts = match retention::drop_month(&mut tx, run.id, &sha).await {
             Ok(facts) => facts,
+            // The function's refusals, a lock it did not get in time, and an integrity
+            // violation (class 23) keep this month online with the reason, and the pass goes on
+            // to the next month: one month that cannot go must not hold the later ones.
             Err(sqlx::Error::Database(e))
-                if matches!(
-                    e.code().as_deref(),
-                    Some("22023" | "55000" | "02000" | "55P03" | "40P01")
-                ) =>
+                if e.code().as_deref().is_some_and(|c| {
+                    matches!(c, "22023" | "55000" | "02000" | "55P03" | "40P01")
+                        || c.starts_with("23")
+                }) =>
             {
                 return Ok(Retained::Kept {
                     month,

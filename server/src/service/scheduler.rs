@@ -167,29 +167,45 @@ impl Scheduler {
     /// Claims one due run and carries it out; `None` when none is due.
     pub async fn run_one(&self, now: DateTime<Utc>) -> Result<Option<Outcome>, sqlx::Error> {
         let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(1));
-        let Some(run) = stored::claim(self.pool(), self.owner, now, now + lease).await? else {
+        let Some(run) =
+            stored::claim(self.pool(), self.owner, now, now + lease, MAX_ATTEMPTS).await?
+        else {
             return Ok(None);
         };
         let started = Instant::now();
-        // The lease is renewed while the run works; losing it stops the work.
-        let renewing = async {
-            loop {
-                tokio::time::sleep(self.lease / 3).await;
-                let until =
-                    now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default() + lease;
-                match stored::renew(self.pool(), run.id, self.owner, until).await {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(e) => {
-                        tracing::warn!(run = %run.id, error = %e, "renewing an export lease failed")
+        // The lease is renewed while the run works, by a task of its own, so that renewing
+        // never waits for a step of the work (compressing a bundle holds its thread for
+        // minutes); losing the lease stops the work.
+        let (lost_tx, lost) = tokio::sync::oneshot::channel::<()>();
+        let renewing = tokio::spawn({
+            let (pool, owner, every, id) =
+                (self.pool().clone(), self.owner, self.lease / 3, run.id);
+            async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let until = now
+                        + chrono::Duration::from_std(started.elapsed()).unwrap_or_default()
+                        + lease;
+                    match stored::renew(&pool, id, owner, until).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let _ = lost_tx.send(());
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(run = %id, error = %e, "renewing an export lease failed")
+                        }
                     }
                 }
             }
-        };
+        });
+        let _stop_renewing = AbortOnDrop(renewing);
         let work = self.carry_out(&run, now, started);
         let result = tokio::select! {
+            // A run that ended is recorded as such, even if its lease was lost at that moment.
+            biased;
             r = work => r,
-            () = renewing => return Ok(Some(Outcome::LostLease { run: run.id })),
+            Ok(()) = lost => return Ok(Some(Outcome::LostLease { run: run.id })),
         };
         let outcome = match result {
             Ok(true) => Outcome::Succeeded { run: run.id },
@@ -270,7 +286,15 @@ impl Scheduler {
                 )))
             }
         };
-        let name = bundle::object_name(schedule.id, period, extension);
+        // In a folder a name holds one file: a run of a period that another run of this
+        // schedule already holds (or is writing) takes a name of its own.
+        let name = if schedule.destination == "directory"
+            && stored::another_run_of_period(self.pool(), run).await?
+        {
+            bundle::object_name_of_run(schedule.id, period, run.id, extension)
+        } else {
+            bundle::object_name(schedule.id, period, extension)
+        };
         let put = self.put(&schedule, &built, &name, now).await;
         built.discard();
         let (destination, key, object_version) = put?;
@@ -403,5 +427,14 @@ impl Scheduler {
             () = work => {}
             () = stop => {}
         }
+    }
+}
+
+/// Aborts its task when dropped: a run's lease renewal ends with the run, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -80,11 +80,21 @@ enum Destination {
     },
 }
 
-fn check(spec: &ScheduleSpec) -> Result<Checked, ScheduleRefusal> {
+/// The longest filter a schedule keeps, in its canonical form (the table's CHECK says the same).
+const MAX_FILTER: usize = 16_384;
+
+fn check(spec: &ScheduleSpec, now: DateTime<Utc>) -> Result<Checked, ScheduleRefusal> {
     let name = exports::schedule_name(&spec.name)?;
-    let timing = Timing::new(&spec.cadence, spec.cron.as_deref(), &spec.zone)
+    let timing = Timing::new(&spec.cadence, spec.cron.as_deref(), &spec.zone, now)
         .map_err(|e| ScheduleRefusal::Timing(e.to_string()))?;
     let filter = schedule_filter(&spec.filter)?.to_query_string();
+    let length = filter.chars().count();
+    if length > MAX_FILTER {
+        return Err(ScheduleRefusal::Filter(format!(
+            "the filter is {length} characters long; a schedule keeps at most {MAX_FILTER}: \
+             use fewer values or a wildcard"
+        )));
+    }
     if !FORMATS.contains(&spec.format.as_str()) {
         return Err(ScheduleRefusal::Format(format!(
             "a schedule writes \"bundle\" (an archive bundle), \"csv\", \"json\", \
@@ -241,7 +251,7 @@ pub fn credentials_of(row: &ScheduleRow, seal: &SealKey) -> Option<Credentials> 
 
 /// A stored schedule's timing (checked when it was stored).
 pub fn timing_of(row: &ScheduleRow) -> Option<Timing> {
-    match Timing::new(&row.cadence, row.cron.as_deref(), &row.zone) {
+    match Timing::stored(&row.cadence, row.cron.as_deref(), &row.zone) {
         Ok(t) => Some(t),
         Err(e) => {
             tracing::error!(schedule = %row.id, error = %e, "a stored schedule's timing is refused");
@@ -361,7 +371,10 @@ pub async fn create(
     by: &Acting,
     now: DateTime<Utc>,
 ) -> Result<ExportSchedule, ScheduleError> {
-    let c = check(spec)?;
+    let c = check(spec, now)?;
+    if stored::schedule_count(pool).await? >= app::exports::SCHEDULES_MAX {
+        return Err(ScheduleRefusal::TooMany.into());
+    }
     let mut row = ScheduleRow {
         id: Uuid::new_v4(),
         name: c.name,
@@ -408,7 +421,7 @@ pub async fn update(
     by: &Acting,
     now: DateTime<Utc>,
 ) -> Result<ExportSchedule, ScheduleError> {
-    let c = check(spec)?;
+    let c = check(spec, now)?;
     let new_credentials = matches!(
         c.destination,
         Destination::S3 {

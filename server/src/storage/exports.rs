@@ -196,14 +196,40 @@ pub async fn schedule(
     .await
 }
 
-/// The schedules that are not deleted, by name.
+/// The schedules that are not deleted, by name: all of them (creating one more than
+/// [`app::exports::SCHEDULES_MAX`] is refused).
 pub async fn schedules(db: impl PgExecutor<'_>) -> Result<Vec<ScheduleRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {SCHEDULE_COLUMNS} FROM export_schedules WHERE deleted_at IS NULL \
-         ORDER BY lower(name), id LIMIT 1000"
+         ORDER BY lower(name), id"
     ))
     .fetch_all(db)
     .await
+}
+
+/// Whether a run of `run`'s schedule and period other than `run` was created before it and
+/// has succeeded or may still (pending or running).
+pub async fn another_run_of_period(
+    db: impl PgExecutor<'_>,
+    run: &RunRow,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM export_runs o, export_runs r WHERE r.id = $1 \
+             AND o.schedule_id = r.schedule_id AND o.period_start = r.period_start \
+             AND o.period_end = r.period_end AND o.id <> r.id \
+             AND (o.created_at, o.id) < (r.created_at, r.id) \
+             AND o.status IN ('succeeded', 'pending', 'running'))",
+    )
+    .bind(run.id)
+    .fetch_one(db)
+    .await
+}
+
+/// How many schedules are not deleted.
+pub async fn schedule_count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM export_schedules WHERE deleted_at IS NULL")
+        .fetch_one(db)
+        .await
 }
 
 /// The end of the newest period planned for `schedule` (manual runs aside).
@@ -269,18 +295,30 @@ pub async fn insert_manual(
 
 /// Claims the most overdue run that is due (pending, or running under a lapsed lease) for
 /// `owner` until `lease_until`: one process at a time holds a run.
+///
+/// A run whose lease lapsed in its last allowed attempt (the `max_attempts`-th: its process
+/// died, or never got to renew) fails with that said, and the earlier attempt's error kept,
+/// instead of being taken over again: no run is retried without end.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     owner: Uuid,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
+    max_attempts: i32,
 ) -> Result<Option<RunRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE export_runs SET status = 'running', lease_owner = $1, lease_until = $3, \
+        "WITH worn_out AS ( \
+             UPDATE export_runs SET status = 'failed', finished_at = $2, \
+                 lease_owner = NULL, lease_until = NULL, \
+                 error = left('its last attempt (' || attempts || ' of ' || $4 \
+                              || ') stopped or lost its lease before it ended' \
+                              || coalesce('; the attempt before failed: ' || error, ''), 2000) \
+             WHERE status = 'running' AND lease_until < $2 AND attempts >= $4) \
+         UPDATE export_runs SET status = 'running', lease_owner = $1, lease_until = $3, \
              attempts = attempts + 1, started_at = coalesce(started_at, $2) \
          WHERE id = (SELECT id FROM export_runs \
                      WHERE (status = 'pending' AND next_attempt_at <= $2) \
-                        OR (status = 'running' AND lease_until < $2) \
+                        OR (status = 'running' AND lease_until < $2 AND attempts < $4) \
                      ORDER BY next_attempt_at, period_start, id LIMIT 1 \
                      FOR UPDATE SKIP LOCKED) \
          RETURNING {RUN_COLUMNS}"
@@ -288,6 +326,7 @@ pub async fn claim(
     .bind(owner)
     .bind(now)
     .bind(lease_until)
+    .bind(max_attempts)
     .fetch_optional(db)
     .await
 }

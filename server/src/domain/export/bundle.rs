@@ -107,6 +107,17 @@ pub fn object_name(schedule: Uuid, period: Period, extension: &str) -> String {
     )
 }
 
+/// The name of `run`'s object when another run of the same period came first (a "Run now"
+/// of a period that already ran): [`object_name`] with `-run-<run>` before the extension, so
+/// that no run's object replaces another's.
+pub fn object_name_of_run(schedule: Uuid, period: Period, run: Uuid, extension: &str) -> String {
+    let plain = object_name(schedule, period, extension);
+    let stem = plain
+        .strip_suffix(&format!(".{extension}"))
+        .unwrap_or(&plain);
+    format!("{stem}-run-{}.{extension}", &run.simple().to_string()[..8])
+}
+
 /// The media type of a run's object, by its name: a bundle is gzip, a file its format's type,
 /// the head stored beside a CSV or NDJSON file JSON.
 pub fn content_type(name: &str) -> &'static str {

@@ -71,6 +71,8 @@ pub enum TimingError {
     UnwantedExpression,
     #[error("the cron expression {expression:?} is not 5 fields (minute hour day-of-month month day-of-week): {why}")]
     Expression { expression: String, why: String },
+    #[error("the cron expression is {0} characters long; a schedule keeps at most 100: use ranges (1-5) or steps (*/15) instead of long lists")]
+    TooLong(usize),
     #[error("the cron expression {0:?} never occurs")]
     Never(String),
     #[error("the cron expression {0:?} runs more often than every 5 minutes: a period that short makes too many objects; choose a longer one")]
@@ -92,8 +94,55 @@ pub struct Timing {
     cron: Cron,
 }
 
+/// The longest cron expression a schedule keeps (the table's CHECK and [`TimingError::TooLong`]
+/// say the same).
+const LONGEST_EXPRESSION: usize = 100;
+
+/// How far ahead a new timing's occurrences are checked against [`SHORTEST`]: a year and a
+/// month, so both of the zone's clock changes and every day a day-of-month or weekday field
+/// names are seen.
+const CHECKED_AHEAD: chrono::Duration = chrono::Duration::days(400);
+
 impl Timing {
-    pub fn new(cadence: &str, expression: Option<&str>, zone: &str) -> Result<Self, TimingError> {
+    /// A timing as a schedule is saved with it: parsed, and refused when it never occurs or
+    /// occurs twice within [`SHORTEST`] anywhere in the next [`CHECKED_AHEAD`] after `now`
+    /// (clock changes included: a spring-forward gap can bring two occurrences together).
+    pub fn new(
+        cadence: &str,
+        expression: Option<&str>,
+        zone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TimingError> {
+        let timing = Self::stored(cadence, expression, zone)?;
+        let text = || timing.text().to_string();
+        let mut at = timing
+            .next_after(now)
+            .ok_or_else(|| TimingError::Never(text()))?;
+        // At least 16 gaps after the first occurrence (which may be years away: 29 February),
+        // then on to the end of the window: each accepted gap moves on by 5 minutes or more,
+        // so at most 115,200 steps.
+        for checked in 0.. {
+            if checked >= 16 && at > now + CHECKED_AHEAD {
+                break;
+            }
+            let next = timing
+                .next_after(at)
+                .ok_or_else(|| TimingError::Never(text()))?;
+            if next - at < SHORTEST {
+                return Err(TimingError::TooOften(text()));
+            }
+            at = next;
+        }
+        Ok(timing)
+    }
+
+    /// A timing as stored with a schedule (checked by [`Timing::new`] when it was saved):
+    /// parsed only, so that whether it runs never depends on the day it is read.
+    pub fn stored(
+        cadence: &str,
+        expression: Option<&str>,
+        zone: &str,
+    ) -> Result<Self, TimingError> {
         let cadence =
             Cadence::parse(cadence).ok_or_else(|| TimingError::Cadence(cadence.into()))?;
         let zone: Tz = zone
@@ -106,6 +155,10 @@ impl Timing {
             (None, None) => return Err(TimingError::NoExpression),
             (None, Some(e)) => e,
         };
+        let length = text.chars().count();
+        if length > LONGEST_EXPRESSION {
+            return Err(TimingError::TooLong(length));
+        }
         if text.split_whitespace().count() != 5 || text.contains('@') {
             return Err(TimingError::Expression {
                 expression: text.into(),
@@ -121,27 +174,20 @@ impl Timing {
                 expression: text.into(),
                 why: e.to_string(),
             })?;
-        let timing = Timing {
+        Ok(Timing {
             cadence,
             expression: expression.map(String::from),
             zone,
             cron,
-        };
-        // Occurs at all, and not too often (checked over the next few occurrences).
-        let now = Utc::now();
-        let mut at = timing
-            .next_after(now)
-            .ok_or_else(|| TimingError::Never(text.into()))?;
-        for _ in 0..16 {
-            let next = timing
-                .next_after(at)
-                .ok_or_else(|| TimingError::Never(text.into()))?;
-            if next - at < SHORTEST {
-                return Err(TimingError::TooOften(text.into()));
-            }
-            at = next;
-        }
-        Ok(timing)
+        })
+    }
+
+    /// The expression the timing follows: the user's, or its cadence's.
+    fn text(&self) -> &str {
+        self.expression
+            .as_deref()
+            .or(self.cadence.expression())
+            .unwrap_or_default()
     }
 
     /// The first occurrence strictly after `t`.
@@ -240,7 +286,7 @@ mod tests {
 
     #[test]
     fn monthly_in_berlin_follows_the_zone_across_summer_time() {
-        let t = Timing::new("monthly", None, "Europe/Berlin").unwrap();
+        let t = Timing::new("monthly", None, "Europe/Berlin", saved()).unwrap();
         let periods = t.due(
             utc("2027-02-10T12:00:00Z"),
             None,
@@ -265,7 +311,7 @@ mod tests {
 
     #[test]
     fn daily_periods_on_the_change_days_are_23_and_25_hours() {
-        let t = Timing::new("daily", None, "Europe/Berlin").unwrap();
+        let t = Timing::new("daily", None, "Europe/Berlin", saved()).unwrap();
         let spring = t.period_holding(utc("2027-03-28T12:00:00Z")).unwrap();
         assert_eq!(spring.start, utc("2027-03-27T23:00:00Z"));
         assert_eq!(spring.end - spring.start, chrono::Duration::hours(23));
@@ -277,7 +323,7 @@ mod tests {
     #[test]
     fn a_time_in_the_gap_runs_right_after_it_and_one_in_the_overlap_once() {
         // 02:30 does not exist on 2027-03-28 in Berlin: it runs at 03:00 local (01:00 UTC).
-        let t = Timing::new("cron", Some("30 2 * * *"), "Europe/Berlin").unwrap();
+        let t = Timing::new("cron", Some("30 2 * * *"), "Europe/Berlin", saved()).unwrap();
         let after = t.next_after(utc("2027-03-27T12:00:00Z")).unwrap();
         assert_eq!(after, utc("2027-03-28T01:00:00Z"));
         // 02:30 happens twice on 2027-10-31: once.
@@ -295,7 +341,7 @@ mod tests {
             ("cron", Some("15 */6 * * *"), "Europe/Berlin"),
             ("cron", Some("0 1 * * 0"), "Asia/Kolkata"),
         ] {
-            let t = Timing::new(cadence, expr, zone).unwrap();
+            let t = Timing::new(cadence, expr, zone, saved()).unwrap();
             let from = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
             let periods = t.due(from, None, from + chrono::Duration::days(400), 2000);
             assert!(periods.len() > 50, "{cadence} {zone}");
@@ -318,7 +364,7 @@ mod tests {
 
     #[test]
     fn catching_up_resumes_after_the_last_planned_period() {
-        let t = Timing::new("daily", None, "UTC").unwrap();
+        let t = Timing::new("daily", None, "UTC", saved()).unwrap();
         let starts = utc("2027-01-01T10:00:00Z");
         let now = utc("2027-01-04T01:00:00Z");
         let all = t.due(starts, None, now, 10);
@@ -328,7 +374,7 @@ mod tests {
         assert_eq!(t.due(starts, Some(all[2].end), now, 10), []);
         // A timing changed after a period ended at 00:00 to one at 06:00: the first period
         // of the new timing starts where the last planned one ended.
-        let six = Timing::new("cron", Some("0 6 * * *"), "UTC").unwrap();
+        let six = Timing::new("cron", Some("0 6 * * *"), "UTC", saved()).unwrap();
         let next = six.due(starts, Some(all[0].end), now, 10);
         assert_eq!(next[0].start, all[0].end);
         assert_eq!(next[0].end, utc("2027-01-02T06:00:00Z"));
@@ -338,7 +384,7 @@ mod tests {
 
     #[test]
     fn bad_timings_are_refused_with_how_to_fix_them() {
-        let e = |c: &str, x: Option<&str>, z: &str| Timing::new(c, x, z).unwrap_err();
+        let e = |c: &str, x: Option<&str>, z: &str| Timing::new(c, x, z, saved()).unwrap_err();
         assert_eq!(
             e("hourly", None, "UTC"),
             TimingError::Cadence("hourly".into())
@@ -371,5 +417,43 @@ mod tests {
         assert!(e("cron", Some("0 0 31 2 *"), "UTC")
             .to_string()
             .contains("never"));
+        let long = format!("0 0 * * {}", ["1"; 60].join(","));
+        assert_eq!(e("cron", Some(&long), "UTC"), TimingError::TooLong(127));
+    }
+
+    /// The clock of a save in the tests: a fixed day, months before any clock change.
+    fn saved() -> DateTime<Utc> {
+        utc("2027-01-05T15:00:00Z")
+    }
+
+    #[test]
+    fn a_timing_too_often_anywhere_in_the_next_year_is_refused_whenever_it_is_saved() {
+        // Two minutes apart once a year, on the night summer time starts (01:58 CET, then
+        // 03:00 CEST), and three minutes apart once a day (23:57, then 00:00): refused
+        // months before either, and whatever the hour of the save.
+        for (expression, zone) in [
+            ("0,58 1,3 * * *", "Europe/Berlin"),
+            ("0,57 0,2,4,6,8,10,12,14,16,18,20,23 * * *", "UTC"),
+        ] {
+            for hour in [1, 15] {
+                let at = saved() + chrono::Duration::hours(hour - 15);
+                assert_eq!(
+                    Timing::new("cron", Some(expression), zone, at).unwrap_err(),
+                    TimingError::TooOften(expression.into()),
+                    "{expression} saved at {at}"
+                );
+                // As stored, the same timing is read back on any day: it runs as saved.
+                assert!(Timing::stored("cron", Some(expression), zone).is_ok());
+            }
+        }
+        // Every five minutes, and a timing whose first occurrence is years away, pass.
+        for expression in ["*/5 * * * *", "0 12 29 2 *"] {
+            assert!(Timing::new("cron", Some(expression), "Europe/Berlin", saved()).is_ok());
+        }
+        // Every minute, but only on 29 February (the next in 2028): refused all the same.
+        assert!(matches!(
+            Timing::new("cron", Some("* * 29 2 *"), "UTC", saved()),
+            Err(TimingError::TooOften(_))
+        ));
     }
 }
