@@ -13,6 +13,7 @@ use common::{key, router, send};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
+    domain::query::volume::MemoPolicy,
     domain::{auth::Scope, entry::event::parse_batch},
     service::accounts::{self, Acting},
     service::demo,
@@ -1009,12 +1010,77 @@ fn volume_reference(
     buckets
 }
 
+/// The chart of `query` under `policy`, asserted equal to the in-memory count over `all` (every
+/// bucket, the window's start, the bars' sum); `None` when there is no chart (nothing matches).
+async fn chart_as_reference(
+    pool: &PgPool,
+    all: &[AuditEntry],
+    query: &str,
+    policy: &MemoPolicy,
+) -> Option<app::model::Volume> {
+    use trailkeep::domain::query::volume::bucket_seconds;
+    let filter = Filter::parse(query).unwrap();
+    let got = trailkeep::storage::query::volume_with(pool, &filter, policy)
+        .await
+        .unwrap();
+    let (explicit_from, explicit_to) = instants(&filter);
+    let ids = reference(all, &filter, explicit_from, explicit_to);
+    let hits: Vec<&AuditEntry> = all
+        .iter()
+        .filter(|e| ids.contains(&e.id.to_string()))
+        .collect();
+    let Some(got) = got else {
+        assert!(
+            hits.is_empty(),
+            "{query}: no chart, yet {} entries",
+            hits.len()
+        );
+        return None;
+    };
+    if let Some(from) = explicit_from {
+        assert_eq!(got.from, from, "{query}");
+    } else if !matches!(filter.time, TimeWindow::Last(_)) {
+        assert_eq!(
+            Some(got.from),
+            hits.iter().map(|e| e.occurred_at).min(),
+            "{query}"
+        );
+    }
+    if explicit_to.is_none() && !matches!(filter.time, TimeWindow::Last(_)) {
+        // An open end reaches now or the last entry, whichever is later.
+        if let Some(last) = hits.iter().map(|e| e.occurred_at).max() {
+            assert!(got.to > last, "{query}");
+        }
+        assert!(got.to > Utc::now() - Duration::minutes(5), "{query}");
+    }
+    let size = bucket_seconds(got.from, got.to);
+    assert_eq!(got.bucket_seconds, size, "{query}");
+    // A relative window moves with the clock: its entries are those inside what it gave.
+    let hits: Vec<&AuditEntry> = hits
+        .into_iter()
+        .filter(|e| e.occurred_at >= got.from && e.occurred_at < got.to)
+        .collect();
+    let want = volume_reference(&hits, got.from, got.to, size);
+    let buckets: Vec<(DateTime<Utc>, i64, i64)> = got
+        .buckets
+        .iter()
+        .map(|b| (b.start, b.success, b.failure))
+        .collect();
+    assert_eq!(buckets, want, "{query}");
+    assert_eq!(
+        buckets.iter().map(|b| b.1 + b.2).sum::<i64>(),
+        hits.len() as i64,
+        "{query}: the bars add up to the count"
+    );
+    Some(got)
+}
+
 /// The chart against an in-memory count, for filters the hourly rollup serves (windows that
 /// start and end inside an hour, so both the rollup and the log's edges are read) and filters
 /// it cannot serve (text, resource, IP), in every bucket size from a minute to a week.
 #[sqlx::test(migrations = "../migrations")]
 async fn the_volume_chart_matches_the_reference(pool: PgPool) {
-    use trailkeep::domain::query::volume::{bucket_seconds, rollup_for, whole_hours};
+    use trailkeep::domain::query::volume::{rollup_for, whole_hours};
     let all = seed(&pool).await;
     // Each rollup holds every entry once.
     let (rollups, entries) = common::rollup_totals(&pool).await;
@@ -1045,51 +1111,10 @@ async fn the_volume_chart_matches_the_reference(pool: PgPool) {
         "user=nobody-at-all",
     ] {
         let filter = Filter::parse(query).unwrap();
-        let got = trailkeep::storage::query::volume(&pool, &filter)
-            .await
-            .unwrap();
-        let (explicit_from, explicit_to) = instants(&filter);
-        let ids = reference(&all, &filter, explicit_from, explicit_to);
-        let hits: Vec<&AuditEntry> = all
-            .iter()
-            .filter(|e| ids.contains(&e.id.to_string()))
-            .collect();
-        let Some(got) = got else {
-            assert!(
-                hits.is_empty(),
-                "{query}: no chart, yet {} entries",
-                hits.len()
-            );
+        let Some(got) = chart_as_reference(&pool, &all, query, &MemoPolicy::DEFAULT).await else {
             continue;
         };
-        if let Some(from) = explicit_from {
-            assert_eq!(got.from, from, "{query}");
-        } else if !matches!(filter.time, TimeWindow::Last(_)) {
-            assert_eq!(
-                Some(got.from),
-                hits.iter().map(|e| e.occurred_at).min(),
-                "{query}"
-            );
-        }
-        let size = bucket_seconds(got.from, got.to);
-        assert_eq!(got.bucket_seconds, size, "{query}");
-        // A relative window moves with the clock: its entries are those inside what it gave.
-        let hits: Vec<&AuditEntry> = hits
-            .into_iter()
-            .filter(|e| e.occurred_at >= got.from && e.occurred_at < got.to)
-            .collect();
-        let want = volume_reference(&hits, got.from, got.to, size);
-        let buckets: Vec<(DateTime<Utc>, i64, i64)> = got
-            .buckets
-            .iter()
-            .map(|b| (b.start, b.success, b.failure))
-            .collect();
-        assert_eq!(buckets, want, "{query}");
-        assert_eq!(
-            buckets.iter().map(|b| b.1 + b.2).sum::<i64>(),
-            hits.len() as i64,
-            "{query}: the bars add up to the count"
-        );
+        let size = got.bucket_seconds;
         if let (Some(rollup), Some(_)) = (rollup_for(&filter), whole_hours(got.from, got.to, size))
         {
             from_rollup.insert(format!("{rollup:?}"));
@@ -1101,4 +1126,143 @@ async fn the_volume_chart_matches_the_reference(pool: PgPool) {
         "the rollups must be exercised ({rolled_up})"
     );
     assert_eq!(from_rollup.len(), 4, "every rollup: {from_rollup:?}");
+}
+
+/// Entries matching `q=production` (and `user=u_01&action=config.*`), dated at `at`.
+async fn append_production(pool: &PgPool, at: &[DateTime<Utc>]) {
+    let events: Vec<Value> = at
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"action": "config.deployed",
+                   "actor": {"id": "u_01", "name": "Avery Admin", "email": "Admin@Company.com"},
+                   "status": if i % 2 == 0 { "success" } else { "failure" },
+                   "resource": {"type": "config", "id": "cfg_7"}, "ip": "203.0.113.98",
+                   "occurred_at": t.to_rfc3339(),
+                   "details": {"deploy": {"environment": "production"}, "note": "late sure_thing"}})
+        })
+        .collect();
+    entries::append(
+        pool,
+        app::model::Source::Trailkeep,
+        parse_batch(&Value::Array(events)).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn memo_rows(pool: &PgPool) -> Vec<(Vec<u8>, i64)> {
+    sqlx::query_as("SELECT key, below_seq FROM volume_memos ORDER BY key")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// The chart of a filter no rollup keeps, read from its memo (migrations/0036), against the
+/// in-memory count: built by the first long or open read, read back, kept up as entries arrive
+/// (some dated in hours the memo holds, some at its edges, some later than all), brought up to
+/// the head, ignored once a month was archived since, and kept to the cap. Two processes
+/// building it at once both answer exactly and keep one.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_chart_of_a_search_reads_its_memo_exactly(pool: PgPool) {
+    let mut all = seed(&pool).await;
+    let policy = MemoPolicy {
+        refresh_after: 5,
+        ..MemoPolicy::DEFAULT
+    };
+    let built = [
+        "q=production",
+        "q=grace totp",
+        "q=%22late sure_thing%22",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&q=production",
+        "from=2026-10-01T10:17:00Z&q=production&status=failure",
+        "to=2026-11-10T03:41:30Z&q=production&not_user=u_02",
+        "user=u_01&action=config.*",
+        "range=30d&q=production",
+    ];
+    // A short window is counted from the log, without a memo.
+    let short = "from=2026-11-02T10:17:00Z&to=2026-11-04T03:41:30Z&q=sure";
+    chart_as_reference(&pool, &all, short, &policy).await;
+    assert!(
+        memo_rows(&pool).await.is_empty(),
+        "a two-day window keeps no memo"
+    );
+    // Built, then read back.
+    for round in 0..2 {
+        for query in built {
+            chart_as_reference(&pool, &all, query, &policy).await;
+        }
+        // "late sure_thing" matches nothing yet; its memo says so. Equal filters but for the
+        // window share one.
+        assert_eq!(memo_rows(&pool).await.len(), 6, "round {round}");
+    }
+    // The memo is read: a wrong count in it shows (and is put right again below).
+    let key = trailkeep::domain::query::volume::memo_key(&Filter::parse("q=production").unwrap());
+    let bumped = sqlx::query(
+        "UPDATE volume_memo_hours SET success = success + 1000 \
+         WHERE key = $1 AND hour = \
+         (SELECT hour FROM volume_memo_hours WHERE key = $1 ORDER BY hour OFFSET 1 LIMIT 1)",
+    )
+    .bind(&key[..])
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(bumped.rows_affected(), 1);
+    let f = Filter::parse("q=production").unwrap();
+    let shown = trailkeep::storage::query::volume_with(&pool, &f, &policy)
+        .await
+        .unwrap()
+        .unwrap();
+    let total: i64 = shown.buckets.iter().map(|b| b.success + b.failure).sum();
+    let (from, to) = instants(&f);
+    assert_eq!(total, reference(&all, &f, from, to).len() as i64 + 1000);
+    // Made under another count of archived months: not read, and built again.
+    sqlx::query("UPDATE volume_memos SET archived = archived + 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for query in built {
+        chart_as_reference(&pool, &all, query, &policy).await;
+    }
+    // Entries arriving: dated inside the memo's hours, at the edge of a window, after all.
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    for (n, at) in [
+        vec![t("2026-10-15T12:30:00Z"), t("2026-11-10T03:41:29.999999Z")],
+        vec![t("2026-10-01T10:17:00Z"), Utc::now()],
+        vec![t("2026-09-01T00:00:00Z"), Utc::now() + Duration::days(2)],
+        vec![t("2026-11-10T03:00:00Z")],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        append_production(&pool, &at).await;
+        all = stored(&pool).await;
+        for query in built {
+            chart_as_reference(&pool, &all, query, &policy).await;
+        }
+        // After 6 entries (at least `refresh_after`), every memo read was brought to the head.
+        if n == 2 {
+            let head = all.len() as i64;
+            for (_, below) in memo_rows(&pool).await {
+                assert_eq!(below, head, "brought up to the head");
+            }
+        }
+    }
+    // Kept to the cap, the oldest built dropped.
+    let capped = MemoPolicy { cap: 2, ..policy };
+    for query in ["q=alpha", "q=beta", "q=gamma"] {
+        chart_as_reference(&pool, &all, query, &capped).await;
+    }
+    assert_eq!(memo_rows(&pool).await.len(), 2);
+    // Two processes building one memo at once.
+    sqlx::query("DELETE FROM volume_memos")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        chart_as_reference(&pool, &all, "q=production", &policy),
+        chart_as_reference(&pool, &all, "q=production", &policy),
+    );
+    assert_eq!(a.unwrap().buckets, b.unwrap().buckets);
+    assert_eq!(memo_rows(&pool).await.len(), 1);
 }

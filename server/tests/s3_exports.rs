@@ -767,11 +767,13 @@ async fn retention_reads_the_locked_version_back_from_s3_before_dropping_a_month
     s3.bucket("audit-archive", true).await;
     let w = World::new(&pool).await;
     let seal = w.seal();
-    let spec = ScheduleSpec {
+    let mut spec = ScheduleSpec {
         name: "Monthly to S3".into(),
         cadence: "monthly".into(),
         ..s3_spec(&s3.endpoint, "audit-archive")
     };
+    // Locked long enough for one month kept online (31 days and 7 of margin).
+    spec.s3.as_mut().unwrap().lock_days = 40;
     let created = schedules::create(
         &w.writer,
         &spec,
@@ -805,6 +807,17 @@ async fn retention_reads_the_locked_version_back_from_s3_before_dropping_a_month
         .await
         .unwrap();
 
+    // Two months online would drop a month after its 40-day lock ended: refused, saying how
+    // long to lock.
+    let refused =
+        retention::set_policy(&w.writer, Some((2, created.id)), &Acting::cli(), Utc::now())
+            .await
+            .unwrap_err()
+            .to_string();
+    assert!(
+        refused.contains("lock them for at least 69 days"),
+        "{refused}"
+    );
     retention::set_policy(&w.writer, Some((1, created.id)), &Acting::cli(), Utc::now())
         .await
         .unwrap();
@@ -837,6 +850,32 @@ async fn retention_reads_the_locked_version_back_from_s3_before_dropping_a_month
             .await
             .unwrap();
     assert!(feb);
+    // The log's entry names the lock that kept January's bundle when the month went.
+    let details: serde_json::Value = sqlx::query_scalar(
+        "SELECT details FROM audit_entries WHERE action = 'retention.partition_dropped'",
+    )
+    .fetch_one(&w.owner)
+    .await
+    .unwrap();
+    assert_eq!(details["verified"]["object_lock"]["mode"], "COMPLIANCE");
+    assert_eq!(
+        details["verified"]["object_lock"]["retain_until"],
+        "2027-04-10T00:05:00Z"
+    );
+    // Two months on, February's bundle (locked for 40 days from 1 March) could be deleted:
+    // the month stays online, and the pass says why.
+    let outcomes = s.retain(utc("2027-05-02T01:00:00Z")).await.unwrap();
+    assert!(
+        outcomes.iter().any(|o| matches!(o, Retained::Kept { month, reason }
+            if *month == utc("2027-02-01T00:00:00Z") && reason.contains("Object Lock ended at 2027-04-10T00:05:00Z"))),
+        "{outcomes:?}"
+    );
+    let feb: bool =
+        sqlx::query_scalar("SELECT to_regclass('public.audit_entries_2027m02') IS NOT NULL")
+            .fetch_one(&w.owner)
+            .await
+            .unwrap();
+    assert!(feb, "February stays online");
 }
 
 #[tokio::test]

@@ -1163,3 +1163,38 @@ async fn the_month_view_says_which_months_every_entry_is_archived_of(pool: PgPoo
     assert!(feb.archives.len() >= 2);
     assert!(feb.archives.iter().all(|a| a.location.ends_with(".tar.gz")));
 }
+
+/// An edit of a schedule's timing racing a plan in another process: the plan holds or waits
+/// for the schedule's row and plans with the timing in force once it has it, never with the
+/// one it listed before the edit (two processes would otherwise plan overlapping periods).
+#[sqlx::test(migrations = "../migrations")]
+async fn a_plan_waits_for_an_edit_of_the_timing_and_plans_with_the_new_one(pool: PgPool) {
+    let w = World::new(&pool).await;
+    let schedule = w.schedule("daily", "UTC", "", "2027-06-01T00:00:00Z").await;
+    let now = utc("2027-06-20T00:00:00Z");
+    // The edit, not yet committed, holds the row.
+    let mut edit = w.owner.begin().await.unwrap();
+    sqlx::query("UPDATE export_schedules SET cadence = 'weekly' WHERE id = $1")
+        .bind(schedule)
+        .execute(&mut *edit)
+        .await
+        .unwrap();
+    let s = w.scheduler();
+    let planning = tokio::spawn(async move { s.plan(now).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!planning.is_finished(), "the plan waits for the edit");
+    edit.commit().await.unwrap();
+    let planned = planning.await.unwrap().unwrap();
+    let periods: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT period_start, period_end FROM export_runs WHERE schedule_id = $1 ORDER BY 1",
+    )
+    .bind(schedule)
+    .fetch_all(&w.owner)
+    .await
+    .unwrap();
+    assert_eq!(planned, periods.len());
+    assert!(!periods.is_empty(), "whole weeks have passed");
+    for (start, end) in &periods {
+        assert_eq!(*end - *start, chrono::Duration::days(7), "{periods:?}");
+    }
+}

@@ -469,3 +469,76 @@ async fn a_pdf_period_over_the_limit_fails_for_good_and_names_the_formats_withou
     left_over.retain(|p| !files.iter().any(|f| f.path == *p));
     assert!(left_over.is_empty(), "{left_over:?}");
 }
+
+/// A run whose lease is lost is dropped wherever it is (its task stops at the next await):
+/// a bundle or a file stopped at any point of its making leaves no work file behind, a
+/// bundle still compressing on its blocking thread included, and a finished one's file goes
+/// with it.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_stopped_at_any_point_leaves_no_work_file(pool: PgPool) {
+    let w = World::new(&pool).await;
+    for _ in 0..3 {
+        w.record_mixed("2027-05-01T10:00:00Z", 1000, 100).await;
+    }
+    let archiver = w.scheduler().archiver;
+    let work = trailkeep::service::destination::ExportRoot::new(&w.root).work_dir();
+    let left = || -> Vec<PathBuf> {
+        std::fs::read_dir(&work)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let filter = app::filter::Filter::default();
+    let period = Period {
+        start: utc("2027-05-01T00:00:00Z"),
+        end: utc("2027-05-02T00:00:00Z"),
+    };
+    let now = utc("2027-05-03T00:00:00Z");
+    for format in [None, Some(Format::Csv), Some(Format::Pdf)] {
+        let mut budget = std::time::Duration::ZERO;
+        let mut stopped = 0;
+        loop {
+            let run = Uuid::new_v4();
+            let making = async {
+                match format {
+                    None => {
+                        archiver
+                            .build(Uuid::new_v4(), &filter, period, run, now)
+                            .await
+                    }
+                    Some(format) => {
+                        let file = FileRun {
+                            schedule_name: "stopped",
+                            zone: "UTC",
+                            filter: &filter,
+                            format,
+                            period,
+                            run,
+                            requested_at: now,
+                        };
+                        archiver.build_file(file, now).await
+                    }
+                }
+            };
+            match tokio::time::timeout(budget, making).await {
+                Ok(built) => {
+                    let built = built.unwrap();
+                    assert_eq!(built.covered.count, 3300, "{format:?}");
+                    assert!(built.path.exists());
+                    drop(built);
+                    assert!(left().is_empty(), "{format:?}: {:?}", left());
+                    break;
+                }
+                Err(_) => stopped += 1,
+            }
+            // A blocking thread still compressing finishes a file that has no name any more.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            assert!(
+                left().is_empty(),
+                "{format:?} stopped after {budget:?}: {:?}",
+                left()
+            );
+            budget = budget * 3 / 2 + std::time::Duration::from_millis(1);
+        }
+        assert!(stopped >= 3, "{format:?}: stopped only {stopped} times");
+    }
+}

@@ -126,6 +126,48 @@ impl Built {
     }
 }
 
+/// However a run ends (its task dropped when its lease is lost, mid-upload), its file goes.
+impl Drop for Built {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+/// A file in the work folder, deleted when dropped unless kept: a run stopped mid-way (its
+/// lease lost, its task dropped while it waited for a blocking write) leaves nothing behind.
+pub(crate) struct WorkFile {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl WorkFile {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        WorkFile { path, kept: false }
+    }
+
+    pub(crate) fn write(path: PathBuf, bytes: &[u8]) -> Result<Self, std::io::Error> {
+        std::fs::write(&path, bytes)?;
+        Ok(WorkFile::new(path))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hands the file on (to a [`Built`], which deletes it in turn).
+    pub(crate) fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for WorkFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// The first seq recorded at or after `t` (the log's size when none is).
 pub(crate) async fn first_recorded_at_or_after(
     conn: &mut sqlx::PgConnection,
@@ -328,6 +370,9 @@ impl Archiver {
         };
 
         let (staged_path, out_path) = self.work_files(run, "tar.gz")?;
+        // Both go if this future is dropped before it ends (a lost lease).
+        let staged = WorkFile::new(staged_path.clone());
+        let out = WorkFile::new(out_path.clone());
         let result = self
             .write(
                 schedule,
@@ -341,9 +386,9 @@ impl Archiver {
                 &out_path,
             )
             .await;
-        let _ = std::fs::remove_file(&staged_path);
-        if result.is_err() {
-            let _ = std::fs::remove_file(&out_path);
+        drop(staged);
+        if result.is_ok() {
+            out.keep();
         }
         result
     }
@@ -461,11 +506,13 @@ impl Archiver {
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
 
         // The tar, gzipped, on a blocking thread: compressing a month takes minutes, and the
-        // run's lease is renewed by a task that must keep getting its turn meanwhile.
-        let path = out_path.to_path_buf();
+        // run's lease is renewed by a task that must keep getting its turn meanwhile. The file
+        // is created here, so that once this future is dropped (and its work file deleted) the
+        // thread can only finish writing a file that no longer has a name.
+        let out = Hashing::create_new(out_path)?;
         let (bytes, sha256) = tokio::task::spawn_blocking(move || {
             pack(
-                &path,
+                out,
                 &checkpoint_bytes,
                 &consistency_bytes,
                 staged_file,
@@ -492,17 +539,16 @@ impl Archiver {
     }
 }
 
-/// Writes the bundle's tar, gzipped, to `out_path`: the members in their names' order, the
+/// Writes the bundle's tar, gzipped, to `out`: the members in their names' order, the
 /// entries copied from `staged` (its first `entries_bytes`). Its size and SHA-256.
 fn pack(
-    out_path: &Path,
+    out: Hashing<BufWriter<File>>,
     checkpoint_bytes: &[u8],
     consistency_bytes: &[u8],
     mut staged: File,
     entries_bytes: u64,
     manifest_bytes: &[u8],
 ) -> std::io::Result<(u64, Hash)> {
-    let out = Hashing::create_new(out_path)?;
     let gz = flate2::GzBuilder::new()
         .mtime(0)
         .operating_system(255)

@@ -27,7 +27,9 @@ use crate::domain::export::report;
 use crate::domain::export::schedule::Period;
 use crate::domain::integrity::checkpoint::Checkpoint;
 use crate::service::acting::Acting;
-use crate::service::archive::{ArchiveError, Archiver, Built, Covered, Hashing, Located, Pages};
+use crate::service::archive::{
+    ArchiveError, Archiver, Built, Covered, Hashing, Located, Pages, WorkFile,
+};
 use crate::service::export::{epilogue, filter_words, prologue, write_page};
 use crate::storage::{self, query};
 
@@ -66,17 +68,14 @@ impl Archiver {
             note: &note,
         };
         let (_, out_path) = self.work_files(r.run, r.format.as_str())?;
+        // Deleted on failure, and if this future is dropped before it ends (a lost lease).
+        let out = WorkFile::new(out_path.clone());
         let written = match r.format {
             Format::Pdf => self.pdf(&r, (first, end), &against, &out_path).await,
             _ => self.entries(&r, (first, end), &against, &out_path).await,
         };
-        let (count, bytes, sha256) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = std::fs::remove_file(&out_path);
-                return Err(e);
-            }
-        };
+        let (count, bytes, sha256) = written?;
+        out.keep();
         Ok(Built {
             path: out_path,
             covered: Covered {

@@ -1,7 +1,8 @@
 //! Retention: a month older than the policy keeps leaves the log only as a whole partition,
 //! only once the monthly bundle of exactly its entries was read back from its destination
 //! and verified here (its SHA-256 against the run's, every entry's proof and the checkpoint's
-//! signature against the log's key, its manifest against the run), and only through the
+//! signature against the log's key, its manifest against the run; in S3, its Object Lock in
+//! force: a mode and a retain-until date still to come), and only through the
 //! database's `audit_entries_drop_month()`, which checks the run against the partition itself
 //! and refuses the commit unless the same transaction records `retention.partition_dropped`.
 //!
@@ -22,6 +23,7 @@ use super::acting::Acting;
 use super::scheduler::Scheduler;
 use crate::domain::export::bundle;
 use crate::domain::export::months::{kept_from, next_month};
+use crate::domain::export::s3::{lock_in_force, LockMode};
 use crate::domain::export::schedule::Period;
 use crate::service::bundle_file;
 use crate::service::s3::Store;
@@ -59,6 +61,27 @@ pub fn unfit(s: &ScheduleRow) -> Option<String> {
             "the schedule {:?} is not an unfiltered monthly archive bundle in UTC: a month leaves \
              the log only when one bundle holds exactly its entries (choose or create a \
              schedule: monthly, zone UTC, format bundle, no filter)",
+            s.name
+        )
+    })
+}
+
+/// Days of margin a month's archive stays locked after it may leave the log (a retention
+/// pass delayed by an outage still finds it locked).
+const LOCK_MARGIN_DAYS: u32 = 7;
+
+/// Why an S3 schedule's Object Lock is too short for `keep_months` (`None`: long enough). A
+/// month leaves the log about `keep_months` months after its bundle is written, and only while
+/// the bundle is still locked (`Scheduler::retain` checks); with a shorter lock no month would
+/// ever go.
+pub fn lock_too_short(s: &ScheduleRow, keep_months: u32) -> Option<String> {
+    let days = u32::try_from(s.lock_days?).unwrap_or(0);
+    let need = keep_months * 31 + LOCK_MARGIN_DAYS;
+    (s.destination == "s3" && days < need).then(|| {
+        format!(
+            "the schedule {:?} locks its S3 objects for {days} days, but a month leaves the log \
+             about {keep_months} months after its bundle is written, and only while the bundle \
+             cannot be deleted: lock them for at least {need} days, or keep fewer months online",
             s.name
         )
     })
@@ -147,8 +170,8 @@ impl Scheduler {
         if run.entries == Some(0) {
             return Ok(Retained::Empty { month });
         }
-        let read = self.read_back(schedule, &run).await;
-        let (sha, proven) = match read {
+        let read = self.read_back(schedule, &run, now).await;
+        let ReadBack { sha, proven, lock } = match read {
             Ok(found) => found,
             Err(reason) => {
                 return Ok(Retained::Kept {
@@ -180,15 +203,19 @@ impl Scheduler {
             Err(e) => return Err(e),
         };
         if let Some(map) = facts.as_object_mut() {
-            map.insert(
-                "verified".into(),
-                serde_json::json!({
-                    "read_back_from_destination": true,
-                    "sha256": true,
-                    "entries_proven": proven,
-                    "checkpoint_signature": true,
-                }),
-            );
+            let mut verified = serde_json::json!({
+                "read_back_from_destination": true,
+                "sha256": true,
+                "entries_proven": proven,
+                "checkpoint_signature": true,
+            });
+            if let Some((mode, until)) = lock {
+                verified["object_lock"] = serde_json::json!({
+                    "mode": mode.as_str(),
+                    "retain_until": until,
+                });
+            }
+            map.insert("verified".into(), verified);
         }
         let label = month.format("%Y-%m").to_string();
         let mut event = Acting::scheduler()
@@ -204,25 +231,27 @@ impl Scheduler {
         Ok(Retained::Dropped { month, run: run.id })
     }
 
-    /// Reads `run`'s bundle back from its destination into a work file and verifies it:
-    /// `(its SHA-256, entries proven)`, or why it fails.
+    /// Reads `run`'s bundle back from its destination into a work file and verifies it (and,
+    /// in S3, that its Object Lock is in force at `now`), or says why it fails.
     async fn read_back(
         &self,
         schedule: &ScheduleRow,
         run: &RunRow,
-    ) -> Result<(Vec<u8>, u64), String> {
+        now: DateTime<Utc>,
+    ) -> Result<ReadBack, String> {
         let path = self
             .archiver
             .work_dir
             .join(format!("read-back-{}.bundle", run.id));
         std::fs::create_dir_all(&self.archiver.work_dir).map_err(|e| e.to_string())?;
-        let result = match self.fetch(schedule, run, &path).await {
-            Ok(()) => {
+        let result = match self.fetch(schedule, run, &path, now).await {
+            Ok(lock) => {
                 let (path, key, run) = (path.clone(), self.archiver.log_key.clone(), run.clone());
                 tokio::task::spawn_blocking(move || check(&path, &key, &run))
                     .await
                     .map_err(|e| e.to_string())
                     .and_then(|r| r)
+                    .map(|(sha, proven)| ReadBack { sha, proven, lock })
             }
             Err(e) => Err(e),
         };
@@ -230,8 +259,15 @@ impl Scheduler {
         result
     }
 
-    /// Copies the object `run` wrote to `to`.
-    async fn fetch(&self, schedule: &ScheduleRow, run: &RunRow, to: &Path) -> Result<(), String> {
+    /// Copies the object `run` wrote to `to`; in S3, only while its Object Lock is in force at
+    /// `now` (which it returns).
+    async fn fetch(
+        &self,
+        schedule: &ScheduleRow,
+        run: &RunRow,
+        to: &Path,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(LockMode, DateTime<Utc>)>, String> {
         let location = run.object_key.as_deref().unwrap_or_default();
         match run.destination.as_deref() {
             Some("directory") => {
@@ -242,7 +278,7 @@ impl Scheduler {
                     .ok_or_else(|| format!("{location} is not in the export directory"))?;
                 let mut out = std::fs::File::create(to).map_err(|e| e.to_string())?;
                 std::io::copy(&mut file, &mut out).map_err(|e| e.to_string())?;
-                Ok(())
+                Ok(None)
             }
             Some("s3") => {
                 let target = target_of(schedule)
@@ -264,17 +300,39 @@ impl Scheduler {
                     .ok_or("the S3 credentials do not open with this server's key file")?;
                 let store = Store::new(target, &credentials, self.outbound.clone())
                     .map_err(|e| e.to_string())?;
+                let version = run.object_version.as_deref();
+                let head = store.head(&key, version).await.map_err(|e| e.to_string())?;
+                let header = |name: &str| {
+                    head.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let lock = lock_in_force(
+                    header("x-amz-object-lock-mode").as_deref(),
+                    header("x-amz-object-lock-retain-until-date").as_deref(),
+                    now,
+                )
+                .map_err(|e| e.to_string())?;
                 store
-                    .get_to_file(&key, run.object_version.as_deref(), to)
+                    .get_to_file(&key, version, to)
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(())
+                Ok(Some(lock))
             }
             other => Err(format!(
                 "the run names no destination Trailkeep reads ({other:?})"
             )),
         }
     }
+}
+
+/// What reading a month's bundle back found: its SHA-256, how many entries it proves, and
+/// the Object Lock keeping it (S3 only).
+struct ReadBack {
+    sha: Vec<u8>,
+    proven: u64,
+    lock: Option<(LockMode, DateTime<Utc>)>,
 }
 
 /// Checks the bundle at `path` against `run`: its SHA-256, the bundle itself (every proof,
@@ -348,6 +406,9 @@ pub async fn set_policy(
             .filter(|s| s.deleted_at.is_none())
             .ok_or(ScheduleRefusal::NotFound)?;
         if let Some(reason) = unfit(&row) {
+            return Err(ScheduleRefusal::Retention(reason).into());
+        }
+        if let Some(reason) = lock_too_short(&row, months) {
             return Err(ScheduleRefusal::Retention(reason).into());
         }
     }

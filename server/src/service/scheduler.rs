@@ -20,7 +20,7 @@ use crate::domain::export::bundle;
 use crate::domain::export::format::Format;
 use crate::domain::export::schedule::Period;
 use crate::domain::sealed::SealKey;
-use crate::service::archive::{ArchiveError, Archiver};
+use crate::service::archive::{ArchiveError, Archiver, WorkFile};
 use crate::service::destination::{DestinationError, ExportRoot};
 use crate::service::outbound::Outbound;
 use crate::service::period_file::FileRun;
@@ -45,26 +45,6 @@ const PLAN_AT_MOST: usize = 100;
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 8) as u32 - 1;
     Duration::from_secs((30u64 << exp).min(3600))
-}
-
-/// A small work file, deleted when dropped (whether or not its destination took it).
-struct WorkFile(std::path::PathBuf);
-
-impl WorkFile {
-    fn write(path: std::path::PathBuf, bytes: &[u8]) -> Result<Self, std::io::Error> {
-        std::fs::write(&path, bytes)?;
-        Ok(WorkFile(path))
-    }
-
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for WorkFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// One process's part of the scheduler.
@@ -133,19 +113,27 @@ impl Scheduler {
     /// many this call stored.
     pub async fn plan(&self, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
         let mut planned = 0;
-        for row in stored::schedules(self.pool()).await? {
-            if !row.enabled {
+        for listed in stored::schedules(self.pool()).await? {
+            if !listed.enabled {
                 continue;
             }
-            let Some(timing) = timing_of(&row) else {
+            // Each schedule planned in a transaction holding its row: the timing read is the
+            // one in force (an edit waits for this plan, and a plan after it reads the edit),
+            // so two processes never plan overlapping periods from two timings.
+            let mut tx = self.pool().begin().await?;
+            let Some(row) = stored::schedule_locked(&mut tx, listed.id).await? else {
                 continue;
             };
-            let until = stored::planned_until(self.pool(), row.id).await?;
+            let Some(timing) = timing_of(&row).filter(|_| row.enabled) else {
+                continue;
+            };
+            let until = stored::planned_until(&mut *tx, row.id).await?;
             for p in timing.due(row.starts_at, until, now, PLAN_AT_MOST) {
-                if stored::plan(self.pool(), row.id, p.start, p.end, now).await? {
+                if stored::plan(&mut *tx, row.id, p.start, p.end, now).await? {
                     planned += 1;
                 }
             }
+            tx.commit().await?;
         }
         Ok(planned)
     }

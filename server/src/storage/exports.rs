@@ -196,6 +196,22 @@ pub async fn schedule(
     .await
 }
 
+/// Schedule `id` as it is now, locked until the transaction ends (`None`: deleted): planning
+/// reads its timing under the lock, so an edit of the timing waits for a plan in progress and
+/// every later plan reads the new timing.
+pub async fn schedule_locked(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> Result<Option<ScheduleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SCHEDULE_COLUMNS} FROM export_schedules WHERE id = $1 AND deleted_at IS NULL \
+         FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The schedules that are not deleted, by name: all of them (creating one more than
 /// [`app::exports::SCHEDULES_MAX`] is refused).
 pub async fn schedules(db: impl PgExecutor<'_>) -> Result<Vec<ScheduleRow>, sqlx::Error> {

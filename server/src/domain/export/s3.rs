@@ -204,6 +204,38 @@ pub fn parse_lock_date(text: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc).trunc_subsecs(0))
 }
 
+/// Why an object's Object Lock no longer protects it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LockNotInForce {
+    #[error("the store reports no Object Lock on it")]
+    None,
+    #[error("the store reports an Object Lock mode {0:?}, not COMPLIANCE or GOVERNANCE")]
+    Mode(String),
+    #[error("the store reports no retain-until date that can be read ({0:?})")]
+    Date(Option<String>),
+    #[error("its Object Lock ended at {} (the schedule locks objects for its lock days from when they are written): an archive that can be deleted does not let a month go", lock_date(*.0))]
+    Ended(DateTime<Utc>),
+}
+
+/// An object's Object Lock as a HEAD reports it, when it still protects the object at `now`:
+/// a mode (COMPLIANCE or GOVERNANCE) and a retain-until date after `now`. Retention drops a
+/// month only while its archive cannot be deleted or overwritten.
+pub fn lock_in_force(
+    mode: Option<&str>,
+    retain_until: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(LockMode, DateTime<Utc>), LockNotInForce> {
+    let mode = mode.ok_or(LockNotInForce::None)?;
+    let mode = LockMode::parse(mode.trim()).ok_or_else(|| LockNotInForce::Mode(mode.into()))?;
+    let until = retain_until
+        .and_then(parse_lock_date)
+        .ok_or_else(|| LockNotInForce::Date(retain_until.map(str::to_string)))?;
+    if until <= now {
+        return Err(LockNotInForce::Ended(until));
+    }
+    Ok((mode, until))
+}
+
 /// The ETag S3 reports for an object sent in one PUT (`md5s` has one digest) or in parts:
 /// the MD5 of the body, or the MD5 of the parts' MD5s with `-<parts>`.
 pub fn expected_etag(md5s: &[[u8; 16]]) -> String {
@@ -263,6 +295,38 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_protects_only_while_it_lasts() {
+        let now = "2027-03-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            lock_in_force(Some("COMPLIANCE"), Some("2027-03-31T00:00:00Z"), now),
+            Ok((LockMode::Compliance, now + chrono::Duration::days(30)))
+        );
+        assert_eq!(
+            lock_in_force(Some("GOVERNANCE"), Some("2027-03-01T00:00:01.000Z"), now),
+            Ok((LockMode::Governance, now + chrono::Duration::seconds(1)))
+        );
+        assert_eq!(
+            lock_in_force(Some("COMPLIANCE"), Some("2027-03-01T00:00:00Z"), now),
+            Err(LockNotInForce::Ended(now))
+        );
+        assert_eq!(
+            lock_in_force(None, Some("2099-01-01T00:00:00Z"), now),
+            Err(LockNotInForce::None)
+        );
+        assert_eq!(
+            lock_in_force(Some("LEGAL"), Some("2099-01-01T00:00:00Z"), now),
+            Err(LockNotInForce::Mode("LEGAL".into()))
+        );
+        assert_eq!(
+            lock_in_force(Some("COMPLIANCE"), Some("soon"), now),
+            Err(LockNotInForce::Date(Some("soon".into())))
+        );
+        assert!(LockNotInForce::Ended(now)
+            .to_string()
+            .contains("2027-03-01T00:00:00Z"));
+    }
 
     fn t(endpoint: &str, bucket: &str, prefix: &str) -> Result<Target, TargetError> {
         Target::new(

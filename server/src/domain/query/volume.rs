@@ -181,6 +181,57 @@ pub fn whole_hours(
     }
 }
 
+/// What a volume memo (migrations/0036_volume_memos.sql) is for: the chart of a filter no
+/// rollup keeps, over a long window, counted once and then kept up with what is appended.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoPolicy {
+    /// A window at least this long (or open) builds a memo when none is kept; a shorter one is
+    /// counted from the log (a few hours of even a common word are quick), though it reads a
+    /// memo that is kept.
+    pub min_span: Duration,
+    /// The memo is brought up to the head once this many entries were appended after it (the
+    /// chart counts them from the log each time until then).
+    pub refresh_after: i64,
+    /// At most this many memos are kept; the oldest built are dropped first.
+    pub cap: i64,
+}
+
+impl MemoPolicy {
+    pub const DEFAULT: MemoPolicy = MemoPolicy {
+        min_span: Duration::days(7),
+        refresh_after: 20_000,
+        cap: 100,
+    };
+
+    /// Whether a chart of `from..to` (`None`: open) is worth building a memo for.
+    pub fn worth_building(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
+        match (from, to) {
+            (Some(from), Some(to)) => to - from >= self.min_span,
+            _ => true,
+        }
+    }
+}
+
+/// Bumped whenever what a filter matches changes, so that no memo of the old meaning is read.
+const MEMO_VERSION: &str = "volume-memo 1";
+
+/// The key of `f`'s memo: its canonical form without the window (time, zone and order do not
+/// change which entries match, only which of them a chart shows).
+pub fn memo_key(f: &Filter) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let matching = Filter {
+        time: Default::default(),
+        tz: None,
+        order: Default::default(),
+        ..f.clone()
+    };
+    let mut h = Sha256::new();
+    h.update(MEMO_VERSION.as_bytes());
+    h.update(b"\n");
+    h.update(matching.to_query_string().as_bytes());
+    h.finalize().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

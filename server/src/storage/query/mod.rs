@@ -12,6 +12,7 @@ pub mod pages;
 pub mod snapshot;
 pub mod top;
 pub mod volume;
+pub mod volume_memo;
 
 pub use counts::{any_after, count, count_through};
 pub use error::QueryError;
@@ -23,4 +24,4 @@ pub use pages::explain_page;
 pub use pages::{by_id, matching_after, page, signed_page, Page};
 pub use snapshot::{live_filter, time_zones, wall_clocks};
 pub use top::top_values;
-pub use volume::volume;
+pub use volume::{volume, volume_with};
