@@ -1179,6 +1179,10 @@ async fn the_chart_of_a_search_reads_its_memo_exactly(pool: PgPool) {
         "to=2026-11-10T03:41:30Z&q=production&not_user=u_02",
         "user=u_01&action=config.*",
         "range=30d&q=production",
+        // A kept memo's filter over a window of buckets shorter than an hour (from the log),
+        // and a short window of a filter without a memo (none is built).
+        "from=2026-11-19T10:05:00Z&to=2026-11-19T11:35:00Z&q=production",
+        "range=1h&q=sure",
     ];
     // A short window is counted from the log, without a memo.
     let short = "from=2026-11-02T10:17:00Z&to=2026-11-04T03:41:30Z&q=sure";

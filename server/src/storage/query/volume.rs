@@ -143,6 +143,58 @@ async fn keep_memo(pool: &PgPool, key: &[u8; 32], write: MemoWrite, policy: &Mem
     }
 }
 
+/// The hours of the entries matching `f` with seq in `seqs`, or `None` when the server stopped
+/// counting them (they are memo work: the chart goes on without it, in the same snapshot).
+async fn best_effort(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    f: &Filter,
+    seqs: std::ops::Range<i64>,
+) -> Result<Option<Vec<HourCount>>, QueryError> {
+    use sqlx::Acquire;
+    let mut savepoint = (&mut *tx).begin().await?;
+    match memo_rows::hours_from_log(&mut savepoint, f, seqs.start, seqs.end).await {
+        Ok(hours) => {
+            savepoint.commit().await?;
+            Ok(Some(hours))
+        }
+        Err(e) if crate::storage::is_statement_timeout(&e) => {
+            savepoint.rollback().await?;
+            tracing::warn!("a volume memo took longer than the read pool allows; not kept");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What to write once the snapshot is over: the memo counted in it, or the entries appended
+/// since a kept one when there are `refresh_after` of them.
+async fn memo_write(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    f: &Filter,
+    memoised: Option<Memoised>,
+    head: i64,
+    archived: i64,
+    policy: &MemoPolicy,
+) -> Result<Option<MemoWrite>, QueryError> {
+    Ok(match memoised {
+        Some(Memoised::Built { memo, hours }) => Some(MemoWrite::Store {
+            archived,
+            memo,
+            hours,
+        }),
+        Some(Memoised::Kept { memo, .. }) if head - memo.below_seq >= policy.refresh_after => {
+            best_effort(tx, f, memo.below_seq..head)
+                .await?
+                .map(|hours| MemoWrite::Advance {
+                    from_seq: memo.below_seq,
+                    memo: Memo::of(head, &hours),
+                    hours,
+                })
+        }
+        _ => None,
+    })
+}
+
 /// The first and last time among the entries matching `f` within `bounds` with seq in `seqs`.
 async fn first_and_last(
     conn: &mut sqlx::PgConnection,
@@ -154,14 +206,19 @@ async fn first_and_last(
     if seqs.is_empty() {
         return Ok((None, None));
     }
+    // The entries after a memo are read by seq: `OFFSET 0` keeps PostgreSQL from answering
+    // min and max by walking the time index from either end through older entries.
     let mut qb = QueryBuilder::new(
-        "SELECT min(occurred_at) AS first, max(occurred_at) AS last FROM audit_entries WHERE seq < ",
+        "SELECT min(occurred_at) AS first, max(occurred_at) AS last FROM (\
+         SELECT occurred_at FROM audit_entries WHERE seq < ",
     );
     qb.push_bind(seqs.end);
     if seqs.start > 0 {
         qb.push(" AND seq >= ").push_bind(seqs.start);
     }
     push_conditions(&mut qb, f, bounds);
+    qb.push(if seqs.start > 0 { " OFFSET 0" } else { "" });
+    qb.push(") AS matching");
     let row = qb
         .build()
         .persistent(persistent)
@@ -194,12 +251,15 @@ pub async fn volume_with(
         archived = memo_rows::archived(&mut tx).await?;
         if let Some(memo) = memo_rows::read(&mut tx, &key, archived).await? {
             memoised = Some(Memoised::Kept { key, memo });
-        } else if policy.worth_building(bounds.from, bounds.to) {
-            let hours = memo_rows::hours_from_log(&mut tx, f, 0, head).await?;
-            memoised = Some(Memoised::Built {
-                memo: Memo::of(head, &hours),
-                hours,
-            });
+        } else if policy.worth_building(bounds.from, Some(bounds.to.unwrap_or(now))) {
+            // Best effort: a build the server stops (its statement timeout, on a very large
+            // log) leaves the chart to be counted from the log as without a memo.
+            if let Some(hours) = best_effort(&mut tx, f, 0..head).await? {
+                memoised = Some(Memoised::Built {
+                    memo: Memo::of(head, &hours),
+                    hours,
+                });
+            }
         }
     }
     // Plans chosen once for the filter would not know how few entries follow a memo.
@@ -229,15 +289,11 @@ pub async fn volume_with(
         from = from.or(first);
     }
     let (Some(from), Some(to)) = (from, to) else {
-        // Nothing matches: a memo counted here says so to the next read.
+        // Nothing matches: a memo counted here (or brought up to date) says so to the next.
+        let write = memo_write(&mut tx, f, memoised, head, archived, policy).await?;
         tx.commit().await?;
         drop(conn);
-        if let Some(Memoised::Built { memo, hours }) = memoised {
-            let write = MemoWrite::Store {
-                archived,
-                memo,
-                hours,
-            };
+        if let Some(write) = write {
             keep_memo(pool, &key, write, policy).await;
         }
         return Ok(None);
@@ -300,23 +356,7 @@ pub async fn volume_with(
             b.1 += h.failure;
         }
     }
-    // What to write once the snapshot is over.
-    let write = match memoised {
-        Some(Memoised::Built { memo, hours }) => Some(MemoWrite::Store {
-            archived,
-            memo,
-            hours,
-        }),
-        Some(Memoised::Kept { memo, .. }) if head - memo.below_seq >= policy.refresh_after => {
-            let hours = memo_rows::hours_from_log(&mut tx, f, memo.below_seq, head).await?;
-            Some(MemoWrite::Advance {
-                from_seq: memo.below_seq,
-                memo: Memo::of(head, &hours),
-                hours,
-            })
-        }
-        _ => None,
-    };
+    let write = memo_write(&mut tx, f, memoised, head, archived, policy).await?;
     tx.commit().await?;
     drop(conn);
     if let Some(write) = write {

@@ -153,8 +153,8 @@ async fn add_hours(
     Ok(())
 }
 
-/// Keeps `memo` of `hours` under `key` (replacing any other), then drops the oldest built
-/// beyond `cap`.
+/// Keeps `memo` of `hours` under `key` (replacing any other), then drops the oldest built or
+/// brought up to date beyond `cap`.
 pub(super) async fn store(
     pool: &PgPool,
     key: &[u8; 32],
@@ -205,7 +205,7 @@ pub(super) async fn advance(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let moved = sqlx::query(
-        "UPDATE volume_memos SET below_seq = $3, \
+        "UPDATE volume_memos SET below_seq = $3, built_at = now(), \
          first_at = least(first_at, $4), last_at = greatest(last_at, $5) \
          WHERE key = $1 AND below_seq = $2",
     )
