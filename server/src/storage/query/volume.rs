@@ -32,6 +32,18 @@ use crate::domain::query::volume::{
 use crate::domain::query::window::Bounds;
 use crate::storage::pools::{acquire, READS};
 
+/// `SELECT date_bin(<size seconds>, <column>, <origin>) AS bucket`: the chart's bucket of a
+/// time, the one expression every part of the chart (log, rollup, memo) groups by.
+pub(super) fn push_bucket(qb: &mut QueryBuilder<'_, Postgres>, size: i64, column: &str) {
+    qb.push("SELECT date_bin(make_interval(secs => ")
+        .push_bind(size as f64)
+        .push("), ")
+        .push(column)
+        .push(", ")
+        .push_bind(origin())
+        .push(") AS bucket");
+}
+
 /// `SELECT bucket, success, failure` of the log's entries matching `f` with seq in `seqs` in
 /// `from..to`, grouped by bucket.
 fn push_from_log(
@@ -42,16 +54,13 @@ fn push_from_log(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) {
-    qb.push("SELECT date_bin(make_interval(secs => ")
-        .push_bind(size as f64)
-        .push("), occurred_at, ")
-        .push_bind(origin())
-        .push(
-            ") AS bucket, count(*) FILTER (WHERE status = 'success') AS success, \
+    push_bucket(qb, size, "occurred_at");
+    qb.push(
+        ", count(*) FILTER (WHERE status = 'success') AS success, \
              count(*) FILTER (WHERE status <> 'success') AS failure \
              FROM audit_entries WHERE seq < ",
-        )
-        .push_bind(seqs.end);
+    )
+    .push_bind(seqs.end);
     if seqs.start > 0 {
         qb.push(" AND seq >= ").push_bind(seqs.start);
     }
@@ -73,21 +82,18 @@ fn push_from_rollup(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) {
-    qb.push("SELECT date_bin(make_interval(secs => ")
-        .push_bind(size as f64)
-        .push("), hour, ")
-        .push_bind(origin())
-        .push(
-            ") AS bucket, \
+    push_bucket(qb, size, "hour");
+    qb.push(
+        ", \
              coalesce(sum(entries) FILTER (WHERE status = 'success'), 0)::bigint AS success, \
              coalesce(sum(entries) FILTER (WHERE status <> 'success'), 0)::bigint AS failure \
              FROM ",
-        )
-        .push(rollup.table())
-        .push(" WHERE hour >= ")
-        .push_bind(start)
-        .push(" AND hour < ")
-        .push_bind(end);
+    )
+    .push(rollup.table())
+    .push(" WHERE hour >= ")
+    .push_bind(start)
+    .push(" AND hour < ")
+    .push_bind(end);
     push_conditions(qb, f, &Bounds::default());
     qb.push(" GROUP BY 1");
 }

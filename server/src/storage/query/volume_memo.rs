@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use app::filter::Filter;
 
 use super::conditions::push_conditions;
+use super::volume::push_bucket;
 use crate::domain::query::volume::origin;
 use crate::domain::query::window::Bounds;
 
@@ -116,20 +117,17 @@ pub(super) fn push_hours(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) {
-    qb.push("SELECT date_bin(make_interval(secs => ")
-        .push_bind(size as f64)
-        .push("), hour, ")
-        .push_bind(origin())
-        .push(
-            ") AS bucket, sum(success)::bigint AS success, sum(failure)::bigint AS failure \
+    push_bucket(qb, size, "hour");
+    qb.push(
+        ", sum(success)::bigint AS success, sum(failure)::bigint AS failure \
              FROM volume_memo_hours WHERE key = ",
-        )
-        .push_bind(key.to_vec())
-        .push(" AND hour >= ")
-        .push_bind(start)
-        .push(" AND hour < ")
-        .push_bind(end)
-        .push(" GROUP BY 1");
+    )
+    .push_bind(key.to_vec())
+    .push(" AND hour >= ")
+    .push_bind(start)
+    .push(" AND hour < ")
+    .push_bind(end)
+    .push(" GROUP BY 1");
 }
 
 /// Adds `hours` to the memo's (an hour it has gains their counts).
