@@ -12,6 +12,7 @@ pub mod pages;
 pub mod snapshot;
 pub mod top;
 pub mod volume;
+mod volume_bucket;
 pub mod volume_memo;
 
 pub use counts::{any_after, count, count_through};

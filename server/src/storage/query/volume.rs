@@ -25,24 +25,13 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use super::conditions::{push_conditions, reuse_plan};
 use super::error::QueryError;
 use super::snapshot::{resolve_bounds, snapshot};
+use super::volume_bucket::push_bucket;
 use super::volume_memo::{self as memo_rows, HourCount, Memo};
 use crate::domain::query::volume::{
-    bucket_seconds, bucket_start, memo_key, origin, rollup_for, whole_hours, MemoPolicy, Rollup,
+    bucket_seconds, bucket_start, memo_key, rollup_for, whole_hours, MemoPolicy, Rollup,
 };
 use crate::domain::query::window::Bounds;
 use crate::storage::pools::{acquire, READS};
-
-/// `SELECT date_bin(<size seconds>, <column>, <origin>) AS bucket`: the chart's bucket of a
-/// time, the one expression every part of the chart (log, rollup, memo) groups by.
-pub(super) fn push_bucket(qb: &mut QueryBuilder<'_, Postgres>, size: i64, column: &str) {
-    qb.push("SELECT date_bin(make_interval(secs => ")
-        .push_bind(size as f64)
-        .push("), ")
-        .push(column)
-        .push(", ")
-        .push_bind(origin())
-        .push(") AS bucket");
-}
 
 /// `SELECT bucket, success, failure` of the log's entries matching `f` with seq in `seqs` in
 /// `from..to`, grouped by bucket.

@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use app::filter::Filter;
 
 use super::conditions::push_conditions;
-use super::volume::push_bucket;
+use super::volume_bucket::push_bucket;
 use crate::domain::query::volume::origin;
 use crate::domain::query::window::Bounds;
 
