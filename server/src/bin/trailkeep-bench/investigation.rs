@@ -133,3 +133,56 @@ pub async fn console_reads(
     }
     Ok(())
 }
+
+/// `--top-only`: per filter, Top values as the console reads them (fields the rollups cannot
+/// answer counted in one pass over the matching entries) against the baseline of every field
+/// counted on its own, alternated so both see the same cache; 3 timed runs of each after one
+/// warm-up of each. The two answers must be equal (where the window does not move with the
+/// clock).
+pub async fn top_values_against_per_field(
+    pool: &PgPool,
+    cases: &[(&str, String)],
+) -> Result<(), String> {
+    println!(
+        "\ntop values ({TOP_VALUES} per field), p50 / p95 ms: one pass over the matches \
+         against every field counted on its own (3 timed runs of each, alternated, after one \
+         of each)"
+    );
+    println!("| filter | per field (before) | one pass | ratio of p50 |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (name, query) in cases {
+        let filter = Filter::parse(query).map_err(|e| e.to_string())?;
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        for i in 0..4 {
+            let started = Instant::now();
+            let old = q::top_values_per_field(pool, &filter, TOP_VALUES)
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            let old_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let started = Instant::now();
+            let new = q::top_values(pool, &filter, TOP_VALUES)
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            let new_ms = started.elapsed().as_secs_f64() * 1000.0;
+            // A window back from now moves between the two reads: only fixed windows compare.
+            let fixed = !matches!(filter.time, app::filter::TimeWindow::Last(_));
+            if fixed && old != new {
+                return Err(format!("top values of `{query}` differ: {old:?} / {new:?}"));
+            }
+            if i > 0 {
+                before.push(old_ms);
+                after.push(new_ms);
+            }
+        }
+        let stats = |mut v: Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            (v[v.len() / 2], v[v.len() - 1])
+        };
+        let ((b50, b95), (a50, a95)) = (stats(before), stats(after));
+        println!(
+            "| {name} (`{query}`) | {b50:.1} / {b95:.1} | {a50:.1} / {a95:.1} | {:.2} |",
+            a50 / b50
+        );
+    }
+    Ok(())
+}

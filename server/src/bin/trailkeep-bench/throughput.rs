@@ -351,10 +351,20 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
     use app::filter::Filter;
     use trailkeep::storage::query as q;
 
-    let o = Options::new(words, &["--entries", "--runs", "--chart-only", "--months"])?;
+    let o = Options::new(
+        words,
+        &[
+            "--entries",
+            "--runs",
+            "--chart-only",
+            "--top-only",
+            "--months",
+        ],
+    )?;
     let n = o.number("--entries", 100_000)? as i64;
     let months = o.number("--months", 1)?.max(1) as i64;
     let chart_only = words.contains(&"--chart-only");
+    let top_only = words.contains(&"--top-only");
     let runs = o.number("--runs", 60)?.max(5) as usize;
     let url = config::database_url().map_err(|e| e.to_string())?;
     let owner = storage::connect_owner(&url)
@@ -431,6 +441,9 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
             ),
         ),
     ];
+    if top_only {
+        return crate::investigation::top_values_against_per_field(&pool, &cases).await;
+    }
     println!("entries: {n}; first page of 50; {runs} timed runs after 5 warm-up runs (hot cache)");
     println!("| query | rows on page | p50 ms | p95 ms |");
     println!("| --- | ---: | ---: | ---: |");

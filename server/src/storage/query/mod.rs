@@ -25,4 +25,6 @@ pub use pages::explain_page;
 pub use pages::{by_id, matching_after, page, signed_page, Page};
 pub use snapshot::{live_filter, time_zones, wall_clocks};
 pub use top::top_values;
+#[cfg(feature = "bench")]
+pub use top::top_values_per_field;
 pub use volume::{volume, volume_with};
