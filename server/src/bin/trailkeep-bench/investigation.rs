@@ -144,7 +144,7 @@ pub async fn top_values_against_per_field(
     cases: &[(&str, String)],
 ) -> Result<(), String> {
     println!(
-        "\ntop values ({TOP_VALUES} per field), p50 / p95 ms: one pass over the matches \
+        "\ntop values ({TOP_VALUES} per field), p50 / slowest ms: one pass over the matches \
          against every field counted on its own (3 timed runs of each, alternated, after one \
          of each)"
     );

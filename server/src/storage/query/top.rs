@@ -1,6 +1,9 @@
 //! The most frequent values under a filter (the console's "Top values"): per field, the values
-//! with their exact counts, most first, and how many distinct values the field has there. One
-//! grouped read per field, in one read-only snapshot, under the read pool's statement timeout.
+//! with their exact counts, most first, and how many distinct values the field has there. A
+//! field whose hourly rollup keeps the filter is summed from it; the others are counted
+//! together in one grouped pass over the matching entries. Every read is in one read-only
+//! snapshot, under the read pool's statement timeout (one for the pass, however many fields
+//! it counts).
 
 use app::filter::Filter;
 use app::model::{TopField, TopValue, TopValues};
