@@ -509,10 +509,15 @@ async fn paging_is_exact_while_new_entries_arrive(pool: PgPool) {
     }
 }
 
-/// The top values of each field under `f`, worked out in memory: (value, count), most first,
-/// ties by value, and the number of distinct values.
-fn top_reference(hits: &[&AuditEntry], field: TopField, limit: usize) -> (Vec<(String, i64)>, i64) {
-    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+/// The top values of each field under `f`, worked out in memory: (value, label, count), most
+/// first, ties by value, and the number of distinct values. An actor's label is the largest of
+/// its entries' names (else email, else id); any other value is its own label.
+fn top_reference(
+    hits: &[&AuditEntry],
+    field: TopField,
+    limit: usize,
+) -> (Vec<(String, String, i64)>, i64) {
+    let mut counts: std::collections::BTreeMap<String, (String, i64)> = Default::default();
     for e in hits {
         let value = match field {
             TopField::User => Some(
@@ -527,12 +532,28 @@ fn top_reference(hits: &[&AuditEntry], field: TopField, limit: usize) -> (Vec<(S
             TopField::Ip => ip_of(e).map(|ip| ip.to_string()),
         };
         if let Some(v) = value {
-            *counts.entry(v).or_default() += 1;
+            let label = match field {
+                TopField::User => e
+                    .actor
+                    .name
+                    .clone()
+                    .or_else(|| e.actor.email.clone())
+                    .unwrap_or_else(|| e.actor.id.clone()),
+                _ => v.clone(),
+            };
+            let slot = counts.entry(v).or_insert_with(|| (label.clone(), 0));
+            if label > slot.0 {
+                slot.0 = label;
+            }
+            slot.1 += 1;
         }
     }
     let distinct = counts.len() as i64;
-    let mut list: Vec<(String, i64)> = counts.into_iter().collect();
-    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut list: Vec<(String, String, i64)> = counts
+        .into_iter()
+        .map(|(value, (label, n))| (value, label, n))
+        .collect();
+    list.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     list.truncate(limit);
     (list, distinct)
 }
@@ -575,10 +596,10 @@ async fn top_values_match_the_reference(pool: PgPool) {
         assert_eq!(got.len(), TopField::ALL.len());
         for top in got {
             let (want, distinct) = top_reference(&hits, top.field, 10);
-            let values: Vec<(String, i64)> = top
+            let values: Vec<(String, String, i64)> = top
                 .values
                 .iter()
-                .map(|v| (v.value.clone(), v.count))
+                .map(|v| (v.value.clone(), v.label.clone(), v.count))
                 .collect();
             assert_eq!(values, want, "{query}: {:?}", top.field);
             assert_eq!(top.distinct, distinct, "{query}: distinct {:?}", top.field);
