@@ -126,7 +126,7 @@ pub(super) fn push_field_counts(
 }
 
 /// `SELECT field, value, label, n, distinct_values` of the `limit` most frequent values of
-/// each of `fields` (numbered by their place in it) among the log's entries matching `f`
+/// each of `fields` (numbered by their [`place`]) among the log's entries matching `f`
 /// below `head` in its window: one pass over the matching entries for every field, each entry
 /// giving one `(field, value, label)` row per field, grouped; most first, ties by value.
 fn push_fields_from_log(
@@ -139,9 +139,9 @@ fn push_fields_from_log(
 ) {
     let rows: Vec<String> = fields
         .iter()
-        .enumerate()
-        .map(|(i, &field)| {
+        .map(|&field| {
             let (value, label) = field_sql(field);
+            let i = place(field);
             format!("({i}, {value}, {})", label.unwrap_or("NULL::text"))
         })
         .collect();
@@ -212,23 +212,20 @@ async fn top_values_with(
         .partition(|&field| !one_pass || rollup_hours(f, field, &bounds).is_some());
     for field in summed {
         // `count(*) OVER ()` runs over the groups, before the limit: the number of values.
-        let mut qb = QueryBuilder::new(
-            "SELECT value, max(label) AS label, sum(n)::bigint AS n, \
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT {} AS field, value, max(label) AS label, sum(n)::bigint AS n, \
              count(*) OVER () AS distinct_values FROM (",
-        );
+            place(field)
+        ));
         push_field_counts(&mut qb, f, field, head, &bounds);
-        qb.push(") AS parts WHERE value IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT ")
+        qb.push(") AS parts WHERE value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ")
             .push_bind(limit);
         let rows = qb
             .build()
             .persistent(reuse_plan(f))
             .fetch_all(&mut *tx)
             .await?;
-        let top = &mut out[place(field)];
-        for row in rows {
-            top.distinct = row.try_get("distinct_values")?;
-            top.values.push(value_of(&row)?);
-        }
+        fill(&mut out, rows)?;
     }
     if !counted.is_empty() {
         let mut qb = QueryBuilder::new("");
@@ -238,12 +235,7 @@ async fn top_values_with(
             .persistent(reuse_plan(f))
             .fetch_all(&mut *tx)
             .await?;
-        for row in rows {
-            let i: i32 = row.try_get("field")?;
-            let top = &mut out[place(counted[i as usize])];
-            top.distinct = row.try_get("distinct_values")?;
-            top.values.push(value_of(&row)?);
-        }
+        fill(&mut out, rows)?;
     }
     tx.commit().await?;
     Ok(out)
@@ -257,11 +249,18 @@ fn place(field: TopField) -> usize {
         .expect("TopField::ALL holds every field")
 }
 
-/// One `value, label, n` row as the answer gives it.
-fn value_of(row: &sqlx::postgres::PgRow) -> Result<TopValue, sqlx::Error> {
-    Ok(TopValue {
-        value: row.try_get("value")?,
-        label: row.try_get("label")?,
-        count: row.try_get("n")?,
-    })
+/// Adds `field, value, label, n, distinct_values` rows (most first) to the lists of `out`,
+/// each to the field at its [`place`].
+fn fill(out: &mut [TopValues], rows: Vec<sqlx::postgres::PgRow>) -> Result<(), sqlx::Error> {
+    for row in rows {
+        let i: i32 = row.try_get("field")?;
+        let top = &mut out[i as usize];
+        top.distinct = row.try_get("distinct_values")?;
+        top.values.push(TopValue {
+            value: row.try_get("value")?,
+            label: row.try_get("label")?,
+            count: row.try_get("n")?,
+        });
+    }
+    Ok(())
 }
