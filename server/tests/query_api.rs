@@ -13,7 +13,7 @@ use common::{key, router, send};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use trailkeep::{
-    domain::query::volume::MemoPolicy,
+    domain::query::{top_memo::TopMemoPolicy, volume::MemoPolicy},
     domain::{auth::Scope, entry::event::parse_batch},
     service::accounts::{self, Acting},
     service::demo,
@@ -558,6 +558,41 @@ fn top_reference(
     (list, distinct)
 }
 
+/// Top values of `query` (10 per field) under `policy` (`None`: no memo), asserted equal to the
+/// in-memory reference over `all`: every field's values, labels, counts and distinct values.
+/// Answers how many fields had values.
+async fn top_as_reference(
+    pool: &PgPool,
+    all: &[AuditEntry],
+    query: &str,
+    policy: Option<&TopMemoPolicy>,
+) -> usize {
+    let filter = Filter::parse(query).unwrap();
+    let (from, to) = instants(&filter);
+    let ids = reference(all, &filter, from, to);
+    let hits: Vec<&AuditEntry> = all
+        .iter()
+        .filter(|e| ids.contains(&e.id.to_string()))
+        .collect();
+    let got = trailkeep::storage::query::top_values_with(pool, &filter, 10, policy)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), TopField::ALL.len());
+    let mut nonempty = 0;
+    for top in got {
+        let (want, distinct) = top_reference(&hits, top.field, 10);
+        let values: Vec<(String, String, i64)> = top
+            .values
+            .iter()
+            .map(|v| (v.value.clone(), v.label.clone(), v.count))
+            .collect();
+        assert_eq!(values, want, "{query}: {:?}", top.field);
+        assert_eq!(top.distinct, distinct, "{query}: distinct {:?}", top.field);
+        nonempty += usize::from(!values.is_empty());
+    }
+    nonempty
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn top_values_match_the_reference(pool: PgPool) {
     let all = seed(&pool).await;
@@ -583,33 +618,255 @@ async fn top_values_match_the_reference(pool: PgPool) {
         "from=2026-10-01T10:17:00Z&to=2026-11-19T13:55:00Z&ip=203.0.113.0/24",
         "to=2026-11-19T13:55:00Z&not_ip=198.51.100.0/24&source=trailkeep",
     ] {
-        let filter = Filter::parse(query).unwrap();
-        let (from, to) = instants(&filter);
-        let ids = reference(&all, &filter, from, to);
-        let hits: Vec<&AuditEntry> = all
-            .iter()
-            .filter(|e| ids.contains(&e.id.to_string()))
-            .collect();
-        let got = trailkeep::storage::query::top_values(&pool, &filter, 10)
-            .await
-            .unwrap();
-        assert_eq!(got.len(), TopField::ALL.len());
-        for top in got {
-            let (want, distinct) = top_reference(&hits, top.field, 10);
-            let values: Vec<(String, String, i64)> = top
-                .values
-                .iter()
-                .map(|v| (v.value.clone(), v.label.clone(), v.count))
-                .collect();
-            assert_eq!(values, want, "{query}: {:?}", top.field);
-            assert_eq!(top.distinct, distinct, "{query}: distinct {:?}", top.field);
-            nonempty += usize::from(!values.is_empty());
+        // Without a memo, then as the console reads (building one where it would), then again
+        // (reading it).
+        for policy in [
+            None,
+            Some(&TopMemoPolicy::DEFAULT),
+            Some(&TopMemoPolicy::DEFAULT),
+        ] {
+            nonempty += top_as_reference(&pool, &all, query, policy).await;
         }
     }
     assert!(
-        nonempty > 15,
+        nonempty > 45,
         "the data must exercise every field ({nonempty})"
     );
+}
+
+async fn top_memo_rows(pool: &PgPool) -> Vec<(Vec<u8>, i64, bool)> {
+    sqlx::query_as("SELECT key, below_seq, too_many FROM top_memos ORDER BY key")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// Top values of a filter no rollup keeps, read from its memo (migrations/0037), against the
+/// in-memory reference: built by the first long or open read, read back (its whole days, the
+/// log's partial days at the window's edges), kept up as entries arrive (some dated in days the
+/// memo holds, some at its edges, some later than all), brought up to the head, ignored once a
+/// month was archived since, marked as having too many values when it would be too large (at
+/// its build, or grown so later), and kept to the cap in memos and in rows. Two processes
+/// building it at once both answer exactly and keep one.
+#[sqlx::test(migrations = "../migrations")]
+async fn top_values_of_a_search_read_their_memo_exactly(pool: PgPool) {
+    let mut all = seed(&pool).await;
+    let policy = TopMemoPolicy {
+        memo: MemoPolicy {
+            refresh_after: 5,
+            ..MemoPolicy::DEFAULT
+        },
+        ..TopMemoPolicy::DEFAULT
+    };
+    let built = [
+        "q=production",
+        "q=grace totp",
+        "q=%22late sure_thing%22",
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30Z&q=production",
+        "from=2026-11-01T00:00:00Z&to=2026-11-15T00:00:00Z&q=production",
+        "from=2026-10-01T10:17:00Z&q=production&status=failure",
+        "to=2026-11-10T03:41:30Z&q=production&not_user=u_02",
+        "user=u_01&action=config.*",
+        // A kept memo's filter over a window without a whole day (from the log), and a short
+        // window of a filter without a memo (none is built).
+        "from=2026-11-19T10:05:00Z&to=2026-11-20T09:35:00Z&q=production",
+        "from=2026-11-19T10:05:00Z&to=2026-11-20T09:35:00Z&q=sure",
+    ];
+    let short = "from=2026-11-02T10:17:00Z&to=2026-11-06T03:41:30Z&q=sure";
+    top_as_reference(&pool, &all, short, Some(&policy)).await;
+    assert!(
+        top_memo_rows(&pool).await.is_empty(),
+        "a window under a week keeps no memo"
+    );
+    // Built, then read back.
+    for round in 0..2 {
+        for query in built {
+            top_as_reference(&pool, &all, query, Some(&policy)).await;
+        }
+        // "late sure_thing" matches nothing yet; its memo says so. Equal filters but for the
+        // window share one.
+        let memos = top_memo_rows(&pool).await;
+        assert_eq!(memos.len(), 6, "round {round}");
+        assert!(memos.iter().all(|m| !m.2), "none has too many values");
+    }
+    // The memo is read: a wrong count in it shows.
+    let f = Filter::parse("q=production").unwrap();
+    let key = trailkeep::domain::query::top_memo::top_memo_key(&f);
+    let (field, value): (i32, String) = sqlx::query_as(
+        "UPDATE top_memo_values SET n = n + 1000 WHERE (key, day, field, value) = \
+         (SELECT key, day, field, value FROM top_memo_values WHERE key = $1 \
+          ORDER BY day, field, value LIMIT 1) RETURNING field, value",
+    )
+    .bind(&key[..])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let shown = trailkeep::storage::query::top_values_with(&pool, &f, 10, Some(&policy))
+        .await
+        .unwrap();
+    let hits: Vec<&AuditEntry> = {
+        let ids = reference(&all, &f, None, None);
+        all.iter()
+            .filter(|e| ids.contains(&e.id.to_string()))
+            .collect()
+    };
+    let top = &shown[field as usize];
+    let (want, _) = top_reference(&hits, top.field, 1000);
+    let real = want.iter().find(|w| w.0 == value).unwrap().2;
+    assert_eq!(top.values[0].value, value, "the bumped value leads");
+    assert_eq!(top.values[0].count, real + 1000);
+    // Made under another count of archived months: not read, and built again.
+    sqlx::query("UPDATE top_memos SET archived = archived + 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for query in built {
+        top_as_reference(&pool, &all, query, Some(&policy)).await;
+    }
+    // Entries arriving: dated inside the memo's days, at the edge of a window, after all.
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    for (n, at) in [
+        vec![t("2026-10-15T12:30:00Z"), t("2026-11-10T03:41:29.999999Z")],
+        vec![t("2026-10-01T10:17:00Z"), Utc::now()],
+        vec![t("2026-09-01T00:00:00Z"), Utc::now() + Duration::days(2)],
+        vec![t("2026-11-10T03:00:00Z"), t("2026-11-14T23:59:59.999999Z")],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        append_production(&pool, &at).await;
+        all = stored(&pool).await;
+        for query in built {
+            top_as_reference(&pool, &all, query, Some(&policy)).await;
+        }
+        // After 6 entries (at least `refresh_after`), every memo read was brought to the head.
+        if n == 2 {
+            let head = all.len() as i64;
+            for (_, below, _) in top_memo_rows(&pool).await {
+                assert_eq!(below, head, "brought up to the head");
+            }
+        }
+    }
+    // Too many values to keep: the memo says so, and the fields are counted from the log,
+    // without building again.
+    let few = TopMemoPolicy {
+        rows_per_memo: 3,
+        ..policy
+    };
+    let sure = "q=sure";
+    let sure_key = trailkeep::domain::query::top_memo::top_memo_key(&Filter::parse(sure).unwrap());
+    let marker = || async {
+        sqlx::query_as::<_, (bool, i64, i64, DateTime<Utc>)>(
+            "SELECT too_many, kept_rows, (SELECT count(*) FROM top_memo_values WHERE key = $1), \
+             built_at FROM top_memos WHERE key = $1",
+        )
+        .bind(&sure_key[..])
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    top_as_reference(&pool, &all, sure, Some(&few)).await;
+    let first = marker().await;
+    assert_eq!(
+        (first.0, first.1, first.2),
+        (true, 0, 0),
+        "too many, none kept"
+    );
+    top_as_reference(&pool, &all, sure, Some(&few)).await;
+    assert_eq!(marker().await, first, "not built again");
+    // Grown beyond the rows a memo may keep as entries arrive: from then on, too many.
+    let (rows,): (i64,) = sqlx::query_as("SELECT kept_rows FROM top_memos WHERE key = $1")
+        .bind(&key[..])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let tight = TopMemoPolicy {
+        rows_per_memo: rows,
+        ..policy
+    };
+    let new_days: Vec<DateTime<Utc>> = (0..6)
+        .map(|d| t("2026-08-01T12:00:00Z") + Duration::days(d))
+        .collect();
+    append_production(&pool, &new_days).await;
+    all = stored(&pool).await;
+    top_as_reference(&pool, &all, "q=production", Some(&tight)).await;
+    let (too_many,): (bool,) = sqlx::query_as("SELECT too_many FROM top_memos WHERE key = $1")
+        .bind(&key[..])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(too_many, "grown beyond {rows} rows");
+    let (kept_rows, values): (i64, i64) = sqlx::query_as(
+        "SELECT kept_rows, (SELECT count(*) FROM top_memo_values WHERE key = $1) \
+         FROM top_memos WHERE key = $1",
+    )
+    .bind(&key[..])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((kept_rows, values), (0, 0), "its values dropped");
+    top_as_reference(&pool, &all, "q=production", Some(&tight)).await;
+    // Kept to the cap, the oldest built dropped.
+    let capped = TopMemoPolicy {
+        memo: MemoPolicy {
+            cap: 2,
+            ..policy.memo
+        },
+        ..policy
+    };
+    for query in ["q=alpha", "q=beta", "q=gamma"] {
+        top_as_reference(&pool, &all, query, Some(&capped)).await;
+    }
+    assert_eq!(top_memo_rows(&pool).await.len(), 2);
+    // And to the rows of all memos, the oldest built dropped first: with room for `q=config`'s
+    // rows, a smaller memo built after it stays and it goes.
+    sqlx::query("DELETE FROM top_memos")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let kept_rows = |q: &'static str| {
+        let key = trailkeep::domain::query::top_memo::top_memo_key(&Filter::parse(q).unwrap());
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT kept_rows FROM top_memos WHERE key = $1")
+                .bind(&key[..])
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    top_as_reference(&pool, &all, "q=config", Some(&policy)).await;
+    let config = kept_rows("q=config").await.unwrap();
+    let by_rows = TopMemoPolicy {
+        rows: config,
+        ..policy
+    };
+    top_as_reference(&pool, &all, "q=%22late sure_thing%22", Some(&by_rows)).await;
+    let late = kept_rows("q=%22late sure_thing%22").await.unwrap();
+    assert!(0 < late && late <= config, "{late} of {config}");
+    assert_eq!(kept_rows("q=config").await, None, "the oldest dropped");
+    // One with more rows than all memos may keep is too many (kept, it would drop every other).
+    let room_for_late = TopMemoPolicy {
+        rows: late,
+        ..policy
+    };
+    top_as_reference(&pool, &all, "q=production", Some(&room_for_late)).await;
+    assert_eq!(kept_rows("q=production").await, Some(0));
+    assert_eq!(
+        kept_rows("q=%22late sure_thing%22").await,
+        Some(late),
+        "kept"
+    );
+    // Two processes building one memo at once.
+    sqlx::query("DELETE FROM top_memos")
+        .execute(&pool)
+        .await
+        .unwrap();
+    tokio::join!(
+        top_as_reference(&pool, &all, "q=production", Some(&policy)),
+        top_as_reference(&pool, &all, "q=production", Some(&policy)),
+    );
+    assert_eq!(top_memo_rows(&pool).await.len(), 1);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -28,8 +28,8 @@ USAGE (DATABASE_URL: a scratch database; see the guard below):
                                         query latencies on N demo entries (seeded once, kept),
                                         then the console's chart, top values, picker and count
   trailkeep-bench query [--entries N] [--months M] --top-only
-                                        top values (one pass over the matches) against every
-                                        field counted on its own, per filter
+                                        top values from their memo against every read counting
+                                        the matches, per filter (the memos emptied first)
   trailkeep-bench live [--clients 1,100,1000] [--rate 200] [--seconds 10]
                                         live latency against raw LISTEN/NOTIFY
   trailkeep-bench export [--entries N]  CSV/NDJSON export against psql \\copy (seeded once, kept)

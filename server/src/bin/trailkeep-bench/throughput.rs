@@ -442,7 +442,7 @@ pub async fn query(words: &[&str]) -> Result<(), String> {
         ),
     ];
     if top_only {
-        return crate::investigation::top_values_against_per_field(&pool, &cases).await;
+        return crate::investigation::top_values_against_no_memo(&pool, &cases).await;
     }
     println!("entries: {n}; first page of 50; {runs} timed runs after 5 warm-up runs (hot cache)");
     println!("| query | rows on page | p50 ms | p95 ms |");

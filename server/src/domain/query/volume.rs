@@ -145,10 +145,18 @@ pub fn rollup_for(f: &Filter) -> Option<Rollup> {
 /// window is, so the hours reach as far as the log), or `None` when no whole hour fits. What lies
 /// outside them (`from..start`, `end..to`) is counted from the log itself.
 pub fn hours_within(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Bounds> {
-    let hour = Duration::hours(1);
-    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).ok();
+    units_within(from, to, Duration::hours(1))
+}
+
+/// Whole `unit`s (UTC hours or days) inside a window, as [`hours_within`] says of hours.
+pub(super) fn units_within(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    unit: Duration,
+) -> Option<Bounds> {
+    let floor = |t: DateTime<Utc>| t.duration_trunc(unit).ok();
     let start = match from {
-        Some(from) => Some(floor(from).map(|f| if f < from { f + hour } else { f })?),
+        Some(from) => Some(floor(from).map(|f| if f < from { f + unit } else { f })?),
         None => None,
     };
     let end = match to {
@@ -218,6 +226,12 @@ const MEMO_VERSION: &str = "volume-memo 1";
 /// The key of `f`'s memo: its canonical form without the window (time, zone and order do not
 /// change which entries match, only which of them a chart shows).
 pub fn memo_key(f: &Filter) -> [u8; 32] {
+    filter_key(MEMO_VERSION, f)
+}
+
+/// SHA-256 of `version` and `f`'s canonical form without its window: the key under which a
+/// memo of what `f` matches is kept (a chart's, Top values').
+pub(super) fn filter_key(version: &str, f: &Filter) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let matching = Filter {
         time: Default::default(),
@@ -226,7 +240,7 @@ pub fn memo_key(f: &Filter) -> [u8; 32] {
         ..f.clone()
     };
     let mut h = Sha256::new();
-    h.update(MEMO_VERSION.as_bytes());
+    h.update(version.as_bytes());
     h.update(b"\n");
     h.update(matching.to_query_string().as_bytes());
     h.finalize().into()

@@ -1,6 +1,7 @@
 //! Reading the log with a `Filter`, one file per job: [`conditions`] is the one place a filter
 //! becomes SQL; [`snapshot`] pins what a read sees; [`pages`], [`counts`], [`export`],
-//! [`facets`], [`top`] and [`volume`] read. The pure parts (time windows, live matching) are in `domain`.
+//! [`facets`], [`top`] and [`volume`] read ([`top_memo`] and [`volume_memo`]: what the last two
+//! remember of a search). The pure parts (time windows, live matching) are in `domain`.
 
 pub mod conditions;
 pub mod counts;
@@ -11,6 +12,8 @@ pub mod never;
 pub mod pages;
 pub mod snapshot;
 pub mod top;
+mod top_fields;
+pub mod top_memo;
 pub mod volume;
 mod volume_bucket;
 pub mod volume_memo;
@@ -24,7 +27,7 @@ pub use never::never_recorded;
 pub use pages::explain_page;
 pub use pages::{by_id, matching_after, page, signed_page, Page};
 pub use snapshot::{live_filter, time_zones, wall_clocks};
-pub use top::top_values;
 #[cfg(feature = "bench")]
-pub use top::top_values_per_field;
+pub use top::top_values_without_memo;
+pub use top::{top_values, top_values_with};
 pub use volume::{volume, volume_with};

@@ -19,6 +19,14 @@ pub(super) async fn snapshot(conn: &mut PgConnection) -> Result<(i64, DateTime<U
         .await
 }
 
+/// How many months retention has dropped: a memo (the chart's, Top values') built at another
+/// count is not read, since entries it counted may have left the log.
+pub(super) async fn archived(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM archived_months")
+        .fetch_one(conn)
+        .await
+}
+
 /// The time zone names PostgreSQL knows (`pg_timezone_names` reads the zone files: once per
 /// process).
 pub async fn time_zones<'e>(
@@ -93,4 +101,26 @@ pub async fn live_filter(pool: &PgPool, filter: Filter) -> Result<LiveFilter, Qu
     let mut conn = acquire(pool, &READS).await?;
     let bounds = resolve_bounds(&mut conn, &filter, Utc::now()).await?;
     Ok(LiveFilter::new(filter, bounds))
+}
+
+/// What a read did inside `savepoint` (a savepoint of its snapshot), for work the read can go
+/// on without (a memo's counting): kept when it succeeded, `None` when the server stopped it at
+/// its statement timeout (rolled back, so the snapshot goes on), any other error returned.
+pub(super) async fn best_effort<T>(
+    savepoint: sqlx::Transaction<'_, sqlx::Postgres>,
+    done: Result<T, sqlx::Error>,
+    what: &str,
+) -> Result<Option<T>, QueryError> {
+    match done {
+        Ok(value) => {
+            savepoint.commit().await?;
+            Ok(Some(value))
+        }
+        Err(e) if crate::storage::is_statement_timeout(&e) => {
+            savepoint.rollback().await?;
+            tracing::warn!("{what} took longer than the read pool allows; not kept");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -24,7 +24,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use super::conditions::{push_conditions, reuse_plan};
 use super::error::QueryError;
-use super::snapshot::{resolve_bounds, snapshot};
+use super::snapshot::{self, resolve_bounds};
 use super::volume_bucket::push_bucket;
 use super::volume_memo::{self as memo_rows, HourCount, Memo};
 use crate::domain::query::volume::{
@@ -147,18 +147,8 @@ async fn best_effort(
 ) -> Result<Option<Vec<HourCount>>, QueryError> {
     use sqlx::Acquire;
     let mut savepoint = (&mut *tx).begin().await?;
-    match memo_rows::hours_from_log(&mut savepoint, f, seqs.start, seqs.end).await {
-        Ok(hours) => {
-            savepoint.commit().await?;
-            Ok(Some(hours))
-        }
-        Err(e) if crate::storage::is_statement_timeout(&e) => {
-            savepoint.rollback().await?;
-            tracing::warn!("a volume memo took longer than the read pool allows; not kept");
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let hours = memo_rows::hours_from_log(&mut savepoint, f, seqs.start, seqs.end).await;
+    snapshot::best_effort(savepoint, hours, "a volume memo").await
 }
 
 /// What to write once the snapshot is over: the memo counted in it, or the entries appended
@@ -236,14 +226,14 @@ pub async fn volume_with(
     let mut conn = acquire(pool, &READS).await?;
     // One snapshot for every statement: the rollup, the memo and the log agree in it.
     let mut tx = crate::storage::read_only_snapshot(&mut *conn).await?;
-    let (head, now) = snapshot(&mut tx).await?;
+    let (head, now) = snapshot::snapshot(&mut tx).await?;
     let bounds = resolve_bounds(&mut tx, f, now).await?;
     let rollup = rollup_for(f);
     let key = memo_key(f);
     let mut archived = 0;
     let mut memoised = None;
     if rollup.is_none() {
-        archived = memo_rows::archived(&mut tx).await?;
+        archived = snapshot::archived(&mut tx).await?;
         if let Some(memo) = memo_rows::read(&mut tx, &key, archived).await? {
             memoised = Some(Memoised::Kept { key, memo });
         } else if policy.worth_building(bounds.from, Some(bounds.to.unwrap_or(now))) {

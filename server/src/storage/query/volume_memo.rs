@@ -45,13 +45,6 @@ impl Memo {
     }
 }
 
-/// How many months retention has dropped (a memo built at another count is not read).
-pub(super) async fn archived(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM archived_months")
-        .fetch_one(conn)
-        .await
-}
-
 /// The memo kept under `key`, if it was built with `archived` months dropped.
 pub(super) async fn read(
     conn: &mut PgConnection,
