@@ -14,8 +14,8 @@ use super::window::Bounds;
 /// When a Top values memo is built, brought up to date and dropped.
 #[derive(Clone, Copy, Debug)]
 pub struct TopMemoPolicy {
-    /// As for the chart's memo: the window that builds one, how many entries appended after it
-    /// bring it up to the head, how many memos are kept.
+    /// As for the chart's memo: how many entries appended after it bring it up to the head, how
+    /// many memos are kept (its `min_span` is the chart's alone: see [`Self::worth_building`]).
     pub memo: MemoPolicy,
     /// A filter whose matches give more (day, field, value) rows than this keeps no values (it
     /// is marked as having too many, and counted from the log): one memo's memory and disk.
@@ -30,6 +30,15 @@ impl TopMemoPolicy {
         rows_per_memo: 100_000,
         rows: 1_000_000,
     };
+
+    /// Whether a read of `window` without a memo builds one: only a window open at its start.
+    /// A memo counts every matching entry of the whole log, which for such a window costs
+    /// little more than the answer (1.1 to 2.3 times at 10M: BENCHMARKS.md); for a window that
+    /// starts later it can cost many times more (a week of `action=config.*`: 0.5 s answered,
+    /// 24 s built), so those are counted from the log, and read a memo once one is kept.
+    pub fn worth_building(&self, window: &Bounds) -> bool {
+        window.from.is_none()
+    }
 
     /// The most rows one memo keeps: more than all memos may keep would empty them all.
     pub fn most_rows(&self) -> i64 {

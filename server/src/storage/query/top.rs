@@ -8,9 +8,9 @@
 //! from the filter's memo (migrations/0037_top_memos.sql, [`super::top_memo`]): the counts per
 //! day and value of every matching entry below a seq, counted once, plus the entries appended
 //! since and the partial days at the window's edges, counted from the log in the same
-//! snapshot. Without a memo, a window of a week or more (or an open one) first counts every
-//! matching entry by day, answers from those counts and keeps them as the memo once the
-//! snapshot is over. Counts of more rows than [`TopMemoPolicy::most_rows`] keep a memo that
+//! snapshot. Without a memo, a window open at its start (the whole log, up to its end) first
+//! counts every matching entry by day, answers from those counts and keeps them as the memo
+//! once the snapshot is over ([`TopMemoPolicy::worth_building`]). Counts of more rows than [`TopMemoPolicy::most_rows`] keep a memo that
 //! says so (the fields are then counted from the log on every read, in one pass over the
 //! matching entries); counts the server stops at its statement timeout keep nothing, and the
 //! next read tries again. Every [`MemoPolicy::refresh_after`] entries the memo is brought up
@@ -276,10 +276,7 @@ pub async fn top_values_with(
                     }
                     memoised = Some(Memoised::Kept { memo, since });
                 }
-                None if policy
-                    .memo
-                    .worth_building(bounds.from, Some(bounds.to.unwrap_or(now))) =>
-                {
+                None if policy.worth_building(&bounds) => {
                     // Best effort: counts the server stops (its statement timeout) leave the
                     // fields counted from the log, and the next read tries again; too many to
                     // keep leave a memo that says so.
