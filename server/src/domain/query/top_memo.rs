@@ -33,7 +33,7 @@ impl TopMemoPolicy {
 
     /// Whether a read of `window` without a memo builds one: only a window open at its start.
     /// A memo counts every matching entry of the whole log, which for such a window costs
-    /// little more than the answer (1.1 to 2.3 times at 10M: BENCHMARKS.md); for a window that
+    /// little more than the answer (1.2 to 2.9 times at 10M: BENCHMARKS.md); for a window that
     /// starts later it can cost many times more (a week of `action=config.*`: 0.5 s answered,
     /// 24 s built), so those are counted from the log, and read a memo once one is kept.
     pub fn worth_building(&self, window: &Bounds) -> bool {
