@@ -193,6 +193,58 @@ test('top values count exactly under the filter, and each is a click from a filt
   await page.screenshot({ path: 'test-results/top-values-1280.png' });
 });
 
+// At scale a broad search's Top values take seconds. Until the answer under the new filter
+// arrives, the earlier filter's lists are hidden (not read as this filter's) and a line says so.
+// The server answers here within milliseconds, so its answer is held on the way to the page.
+test('while Top values count under a new filter, the earlier lists are hidden and say so', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const marker = unique('topw');
+  const events: Event[] = [
+    ...Array.from({ length: 2 }, () => ({ action: 'topw.kept', actor: { id: `${marker}-a`, type: 'user' }, ip: '192.0.2.60', status: 'success' })),
+    { action: 'topw.left', actor: { id: `${marker}-b`, type: 'user' }, ip: '192.0.2.61', status: 'success' },
+  ];
+  await ingest(request, events);
+  await ready(page, `/audit?q=${marker}`);
+  const panel = page.getByTestId('top-values');
+  const toggle = page.getByTestId('top-values-toggle');
+  await expect(async () => {
+    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+    await expect(panel).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  const countOf = (field: string, value: string) =>
+    panel.locator(`.top-list[data-field="${field}"] li[data-value="${value}"] [data-testid="top-count"]`);
+  await expect(countOf('action', 'topw.left')).toHaveText('1');
+  await expect(panel.getByTestId('top-values-pending')).toHaveCount(0);
+
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let held = 0;
+  await page.route(/\/api\/top_values_under/, async (route) => {
+    held += 1;
+    await released;
+    await route.continue();
+  });
+  await panel.getByRole('button', { name: 'Leave out action topw.left' }).click();
+  await expect(page).toHaveURL(/not_action=topw\.left/);
+  await expect.poll(() => held).toBeGreaterThan(0);
+  const pending = panel.getByTestId('top-values-pending');
+  await expect(pending).toBeVisible();
+  await expect(pending).toContainText('Counting under the filters now on screen');
+  await expect(panel).toHaveAttribute('aria-busy', 'true');
+  // The earlier lists keep their space but cannot be read or clicked.
+  await expect(countOf('action', 'topw.left')).toBeHidden();
+  await expect(panel.getByRole('button', { name: 'Show only action topw.kept' })).toBeHidden();
+  await page.screenshot({ path: 'test-results/top-values-counting-1280.png' });
+
+  release();
+  await expect(pending).toHaveCount(0);
+  await expect(panel).toHaveAttribute('aria-busy', 'false');
+  await expect(countOf('action', 'topw.kept')).toHaveText('2');
+  await expect(countOf('action', 'topw.left')).toHaveCount(0);
+  await expect(countOf('ip', '192.0.2.60')).toBeVisible();
+  await page.unroute(/\/api\/top_values_under/);
+});
+
 test('without Live, entries that arrive after the list was read are announced, and shown on request', async ({ page, request }) => {
   const marker = unique('cue');
   const event = { action: 'cue.arrived', actor: { id: `${marker}-a`, type: 'user' }, ip: '192.0.2.9', status: 'success' };

@@ -1,7 +1,10 @@
 //! "Top values": the most frequent users, actions, resources and IP addresses under the filter
 //! on screen, with exact counts, each a click away from being a filter (=) or an exclusion (≠).
 //! Asked only while the panel is open, again whenever the filter changes; an answer about an
-//! earlier filter is dropped (the resource is keyed on the filter).
+//! earlier filter is dropped (the resource is keyed on the filter). While the next answer is
+//! counted (seconds, for a broad search over millions of entries) the earlier answer keeps its
+//! space but is hidden, and a line says what is being counted, so no count is read under the
+//! wrong filter and the table below does not jump.
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
@@ -42,10 +45,20 @@ pub fn TopValuesPanel(open: RwSignal<bool>, refresh: RwSignal<u32>) -> impl Into
             }
         }
     });
+    // True while an answer is counted; `stale` when an earlier answer is on screen meanwhile.
+    let pending = RwSignal::new(false);
+    let stale = move || pending.get() && counts.get().flatten().is_some();
     view! {
         <Show when=move || open.get()>
-            <section id="top-values" class="top-values" aria-label="Top values" data-testid="top-values">
-                <Transition fallback=|| view! { <p class="muted">"Counting…"</p> }>
+            <section id="top-values" class="top-values" aria-label="Top values" data-testid="top-values"
+                aria-busy=move || pending.get().to_string() class:top-values-stale=stale>
+                {move || stale().then(|| view! {
+                    <p class="muted top-values-pending" role="status" data-testid="top-values-pending">
+                        "Counting under the filters now on screen…"
+                    </p>
+                })}
+                <div class="top-values-answer">
+                <Transition fallback=|| view! { <p class="muted">"Counting…"</p> } set_pending=pending>
                     {move || counts.get().flatten().map(|r| match r {
                         Ok(fields) if fields.iter().all(|f| f.values.is_empty()) => EitherOf3::A(view! {
                             <p class="muted">"No entries match these filters."</p>
@@ -58,6 +71,7 @@ pub fn TopValuesPanel(open: RwSignal<bool>, refresh: RwSignal<u32>) -> impl Into
                         Err(e) => EitherOf3::C(view! { <p class="field-error" role="alert">{e.to_string()}</p> }),
                     })}
                 </Transition>
+                </div>
             </section>
         </Show>
     }
