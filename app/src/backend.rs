@@ -57,7 +57,8 @@ pub trait ConsoleBackend: Send + Sync + 'static {
         limit: i64,
         offset: i64,
     ) -> BoxFuture<'_, BackendResult<ActorFacetPage>>;
-    fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
+    /// Every action recorded, by category, counted under `others` (0 where none matches).
+    fn action_facets(&self, others: Filter) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>>;
     /// The actors chosen with these `user=` values (one row per value that names one).
     fn actors(&self, values: Vec<String>) -> BoxFuture<'_, BackendResult<Vec<ActorFacet>>>;
     /// The `limit` most frequent values of each [`TopField`] under `filter`, counted exactly.

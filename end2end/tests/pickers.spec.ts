@@ -40,11 +40,65 @@ test('picker counts follow the other filters and equal the API counts', async ({
   });
   expect(api.status()).toBe(200);
   expect((await api.json()).count).toBe(shown);
-  // Without the filter the same actor counts more (or as many).
+  // Without the filter the note goes, and the same actor's count is every entry of it.
   await page.keyboard.press('Escape');
   await page.getByRole('button', { name: /Remove filter Status/ }).click();
   await page.getByTestId('user-picker').click();
   await expect(page.getByTestId('user-counts-note')).toHaveCount(0);
+  await page.getByLabel('Search users by name, email or id').pressSequentially(who, { delay: 40 });
+  const again = page.locator('.picker-groups .picker-options li', { hasText: who }).first();
+  await expect(again).toBeVisible();
+  const everything = await request.get(`/api/v1/events/count?user=${encodeURIComponent(who)}`, {
+    headers: { Authorization: `Bearer ${ingestKey}` },
+  });
+  const all = (await everything.json()).count;
+  expect(all).toBeGreaterThanOrEqual(shown);
+  await expect(again.locator('.option-count')).toHaveText(all.toLocaleString('en-US'));
+});
+
+// D8's own example: with User = Grace, the Action picker counts Grace's entries, not the log's.
+test('the action picker counts under the other filters, equal to the API counts', async ({ page, request }) => {
+  test.setTimeout(90_000);
+  await ready(page);
+  const count = async (query: string) => {
+    const r = await request.get(`/api/v1/events/count?${query}`, { headers: { Authorization: `Bearer ${ingestKey}` } });
+    expect(r.status()).toBe(200);
+    return (await r.json()).count as number;
+  };
+  // The user chosen through the user picker, typed with pauses.
+  await page.getByTestId('user-picker').click();
+  await page.getByLabel('Search users by name, email or id').pressSequentially('grace', { delay: 90 });
+  await page.locator('.picker-options label', { hasText: 'Grace Hopper' }).locator('input').click();
+  await expect(page).toHaveURL(/user=grace%40company\.com|user=grace@company\.com/);
+  await page.keyboard.press('Escape');
+
+  await page.getByTestId('action-picker').click();
+  await expect(page.getByTestId('action-counts-note')).toBeVisible();
+  const listed = page.locator('details[open] .action-group .picker-options li');
+  await expect(listed.first()).toBeVisible();
+  const shownCounts = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      await listed.evaluateAll((ls) =>
+        ls.map((l) => [l.querySelector('code')!.textContent!, Number(l.querySelector('.option-count')!.textContent!.replace(/,/g, ''))]),
+      ),
+    );
+  // Every action listed, against the API's count for Grace and it; some have none of hers.
+  const hers = await shownCounts();
+  expect(Object.keys(hers).length).toBeGreaterThan(5);
+  for (const [action, shown] of Object.entries(hers)) {
+    expect(shown, action).toBe(await count(`user=grace%40company.com&action=${encodeURIComponent(action)}`));
+  }
+  expect(Object.values(hers).filter((n) => n === 0).length).toBeGreaterThan(0);
+  expect(hers['user.login']).toBeLessThan(await count('action=user.login'));
+
+  // Without the user, the note goes and each count is every entry of the action.
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: /Remove filter User/ }).click();
+  await expect(page).not.toHaveURL(/user=/);
+  await page.getByTestId('action-picker').click();
+  await expect(page.getByTestId('action-counts-note')).toHaveCount(0);
+  const everyone = await count('action=config.deployed');
+  await expect.poll(async () => (await shownCounts())['config.deployed']).toBe(everyone);
 });
 
 test('the action picker narrows as you type and takes a typed pattern', async ({ page }) => {

@@ -1228,6 +1228,57 @@ async fn the_user_picker_pages_every_actor_with_faceted_counts(pool: PgPool) {
     assert!(page.total >= page.actors.len() as i64 && page.actors.len() <= 2);
 }
 
+/// The action picker lists every action the log has recorded, counted under the other filters
+/// on screen (what is given here: the server function clears the actions), 0 where none
+/// matches; with nothing else filtered, every entry of each.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_action_picker_counts_under_the_other_filters(pool: PgPool) {
+    use trailkeep::storage::query::action_facets_under;
+    let all = seed(&pool).await;
+    let all = {
+        let mut all = all;
+        all.extend(stored(&pool).await.into_iter().skip(all.len()));
+        all
+    };
+    let recorded: std::collections::BTreeSet<String> =
+        all.iter().map(|e| e.action.clone()).collect();
+    for others in [
+        "",
+        "status=failure",
+        "user=admin@company.com",
+        "not_action=user.login&range=90d",
+        "q=safari",
+        "ip=203.0.113.0/24&not_user=admin@company.com",
+        // From the actions' rollup and the log's partial hours at both ends.
+        "from=2026-10-01T10:17:00Z&to=2026-11-10T03:41:30.5Z&status=success",
+    ] {
+        let filter = Filter::parse(others).unwrap();
+        let (from, to) = match filter.time {
+            TimeWindow::Last(r) => (Some(Utc::now() - r.duration()), None),
+            _ => instants(&filter),
+        };
+        let matching = reference(&all, &filter, from, to);
+        let mut expected: std::collections::BTreeMap<String, i64> =
+            recorded.iter().map(|a| (a.clone(), 0)).collect();
+        for e in all.iter().filter(|e| matching.contains(&e.id.to_string())) {
+            *expected.get_mut(&e.action).unwrap() += 1;
+        }
+        let categories = action_facets_under(&pool, &filter).await.unwrap();
+        let mut got: std::collections::BTreeMap<String, i64> = Default::default();
+        for c in &categories {
+            assert_eq!(
+                c.count,
+                c.actions.iter().map(|a| a.count).sum::<i64>(),
+                "{c:?} under {others:?}"
+            );
+            for a in &c.actions {
+                assert!(got.insert(a.action.clone(), a.count).is_none());
+            }
+        }
+        assert_eq!(got, expected, "counts under {others:?}");
+    }
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn values_no_entry_ever_had_are_named(pool: PgPool) {
     seed(&pool).await;

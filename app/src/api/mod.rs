@@ -229,7 +229,9 @@ pub async fn chip_words(
             backend.actors(users).await?
         },
         categories: if categories {
-            backend.action_facets().await?
+            backend
+                .action_facets(crate::filter::Filter::default())
+                .await?
         } else {
             Vec::new()
         },
@@ -340,9 +342,12 @@ pub async fn user_facets(
         .await
 }
 
-/// Categories and actions with counts, for the action picker.
+/// Categories and every action recorded, for the action picker, counted under the filter on
+/// screen without its actions (`filter`).
 #[server(input = Json)]
-pub async fn action_facets() -> Result<Vec<ActionCategory>, ConsoleError> {
+pub async fn action_facets(filter: CanonicalFilter) -> Result<Vec<ActionCategory>, ConsoleError> {
     let backend = reader_backend().await?;
-    backend.action_facets().await
+    let mut others = filter.parse()?;
+    others.actions.clear();
+    backend.action_facets(others).await
 }

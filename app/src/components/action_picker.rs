@@ -1,7 +1,8 @@
 //! The action filter: categories and their actions with counts; a whole category (`config.*`)
 //! or single actions. A search box narrows the list as you type, and what is typed as an
 //! action or a pattern (`config.*`, `billing.invoice.*`, an action the log has not seen yet)
-//! is added with Enter.
+//! is added with Enter. Counts are under the other filters on screen (0 where an action has
+//! no entry there; every action recorded stays listed).
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
@@ -11,7 +12,7 @@ use crate::api::action_facets;
 use crate::chunks::Chunk;
 use crate::components::{panel_once_opened, track_open, PickerSummary};
 use crate::console_state::ConsoleNav;
-use crate::filter::Filter;
+use crate::filter::{CanonicalFilter, Filter};
 use crate::format::thousands;
 use crate::model::ActionCategory;
 
@@ -89,18 +90,41 @@ pub fn ActionPicker() -> impl IntoView {
 }
 
 #[wasm_split_helpers::wasm_split(action_panel, fallible)]
-fn action_panel(_open: RwSignal<bool>) -> Chunk {
-    Ok(view! { <ActionPanel/> }.into_any())
+fn action_panel(open: RwSignal<bool>) -> Chunk {
+    Ok(view! { <ActionPanel open/> }.into_any())
 }
 
 #[component]
-fn ActionPanel() -> impl IntoView {
+fn ActionPanel(open: RwSignal<bool>) -> impl IntoView {
     let nav = expect_context::<ConsoleNav>();
-    // Asked the first time the picker opens (the panel is only ever rendered in the browser).
-    let facets = RwSignal::new(None::<Result<Vec<ActionCategory>, String>>);
-    leptos::task::spawn_local(async move {
-        facets.set(Some(action_facets().await.map_err(|e| e.to_string())));
+    // Counted under the other filters on screen: the filter without its actions. Asked while
+    // the picker is open (effects run only in the browser), again when those filters changed
+    // since the last answer; an answer to an older question is dropped.
+    let others = Memo::new(move |_| {
+        let mut f = nav.filter();
+        f.actions.clear();
+        f
     });
+    let facets = RwSignal::new(None::<Result<Vec<ActionCategory>, String>>);
+    let asked = StoredValue::new((0u64, None::<Filter>));
+    Effect::new(move |_| {
+        let (open, others) = (open.get(), others.get());
+        if !open || asked.with_value(|(_, last)| last.as_ref() == Some(&others)) {
+            return;
+        }
+        let mine = asked.with_value(|(n, _)| n + 1);
+        asked.set_value((mine, Some(others.clone())));
+        facets.set(None);
+        leptos::task::spawn_local(async move {
+            let answer = action_facets(CanonicalFilter::from(&others))
+                .await
+                .map_err(|e| e.to_string());
+            if asked.try_with_value(|(n, _)| *n) == Some(mine) {
+                facets.set(Some(answer));
+            }
+        });
+    });
+    let filtered = move || !others.with(Filter::is_everything);
     let typed = RwSignal::new(String::new());
     let pattern = Memo::new(move |_| typed.with(|t| typed_pattern(t)));
     let add_typed = move || {
@@ -129,6 +153,9 @@ fn ActionPanel() -> impl IntoView {
         {move || pattern.get().map(|p| view! {
             <button type="button" class="secondary small add-pattern" data-testid="add-action-pattern"
                 on:click=move |_| add_typed()>{format!("Add action filter: {p}")}</button>
+        })}
+        {move || filtered().then(|| view! {
+            <p class="picker-note muted" data-testid="action-counts-note">"Counts under the other filters on screen."</p>
         })}
         {move || match facets.get() {
             None => EitherOf3::A(view! { <p class="muted">"Loading actions…"</p> }),

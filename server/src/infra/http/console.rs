@@ -172,11 +172,11 @@ impl ConsoleBackend for PgConsole {
         })
     }
 
-    fn action_facets(&self) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>> {
+    fn action_facets(&self, others: Filter) -> BoxFuture<'_, BackendResult<Vec<ActionCategory>>> {
         Box::pin(async move {
-            storage::query::action_facets(&self.pool)
+            storage::query::action_facets_under(&self.pool, &others)
                 .await
-                .map_err(unavailable)
+                .map_err(query_failed)
         })
     }
 

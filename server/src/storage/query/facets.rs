@@ -1,7 +1,7 @@
 //! What the pickers offer: actors and actions with their entry counts, from the statistics
-//! tables the log's trigger keeps (migrations/0002_query.sql), or, for actors under other
-//! active filters, counted exactly from the entries those filters match (from the actors'
-//! hourly rollup where it keeps the filter: `top::push_field_counts`).
+//! tables the log's trigger keeps (migrations/0002_query.sql), or, under other active filters,
+//! counted exactly from the entries those filters match (from the field's hourly rollup where
+//! it keeps the filter: `top::push_field_counts`).
 
 use app::filter::Filter;
 use app::model::{ActionCategory, ActorFacet, ActorFacetPage, TopField};
@@ -198,5 +198,34 @@ pub async fn action_facets(pool: &PgPool) -> Result<Vec<ActionCategory>, sqlx::E
         sqlx::query_as("SELECT action, entry_count FROM action_stats ORDER BY action")
             .fetch_all(&mut *acquire(pool, &READS).await?)
             .await?;
+    Ok(ActionCategory::group(counts))
+}
+
+/// The action picker's list: every action the log has recorded, grouped into categories, each
+/// counted under `others` (the filter on screen without its actions; its window resolved in
+/// one snapshot), exactly: from the actions' hourly rollup where it keeps the filter, else from
+/// the log. An action with no entry there counts 0 and stays listed, so the categories do not
+/// change shape under the pointer. With nothing else filtered, [`action_facets`] (no scan).
+pub async fn action_facets_under(
+    pool: &PgPool,
+    others: &Filter,
+) -> Result<Vec<ActionCategory>, QueryError> {
+    if others.is_everything() {
+        return Ok(action_facets(pool).await?);
+    }
+    let mut conn = acquire(pool, &READS).await?;
+    // One snapshot: the actions' rollup and the log agree in it.
+    let mut tx = crate::storage::read_only_snapshot(&mut *conn).await?;
+    let (head, now) = snapshot(&mut tx).await?;
+    let bounds = resolve_bounds(&mut tx, others, now).await?;
+    let mut qb = QueryBuilder::new("WITH counted AS (SELECT value, sum(n)::bigint AS n FROM (");
+    push_field_counts(&mut qb, others, TopField::Action, head, &bounds);
+    qb.push(
+        ") AS parts GROUP BY 1) \
+         SELECT s.action, coalesce(c.n, 0)::bigint AS n \
+         FROM action_stats s LEFT JOIN counted c ON c.value = s.action ORDER BY s.action",
+    );
+    let counts: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     Ok(ActionCategory::group(counts))
 }

@@ -21,7 +21,9 @@ pub mod volume_memo;
 pub use counts::{any_after, count, count_through};
 pub use error::QueryError;
 pub use export::{export_page, export_snapshot, range_count, range_page, ExportSnapshot};
-pub use facets::{action_facets, actor_facet_page, actor_facets, actors_named};
+pub use facets::{
+    action_facets, action_facets_under, actor_facet_page, actor_facets, actors_named,
+};
 pub use never::never_recorded;
 #[cfg(feature = "bench")]
 pub use pages::explain_page;
