@@ -72,6 +72,19 @@ test('a wrong password shows an error and is recorded as user.login_failed', asy
   await expect(rows.nth(1)).toContainText('Failed');
 });
 
+// The last attempts before a lockout say how long it lasts (the server adds the site's lockout
+// minutes beside the refusal code: server/tests/accounts.rs); only a number is taken from the URL.
+test('the warning before a lockout says how long the lock lasts', async ({ page }) => {
+  await page.goto('/login?error=credentials-1&lock=15');
+  await expect(page.getByRole('alert')).toHaveText(
+    'Wrong email or password. 1 attempt left before this account is locked for 15 minutes.',
+  );
+  await page.goto('/login?error=credentials-0&lock=90');
+  await expect(page.getByRole('alert')).toContainText('That was the last attempt: this account is locked for 1 hour 30 minutes.');
+  await page.goto('/login?error=credentials-1&lock=%3Cb%3E15%3C%2Fb%3E');
+  await expect(page.getByRole('alert')).toContainText('locked for a while.');
+});
+
 test('a member gets a clear no-access page', async ({ page }) => {
   await page.goto('/login');
   await signIn(page, 'member@company.com');

@@ -104,8 +104,8 @@ async fn wrong_password_is_refused_and_recorded_without_the_password(pool: PgPoo
 async fn five_failures_lock_the_account(pool: PgPool) {
     user(&pool, "ada@example.com", Role::Admin).await;
     let app = router(&pool).await;
-    // The page is told when the lock is near (the same for an email no account has: the
-    // warning tells nothing about which accounts exist).
+    // The page is told when the lock is near, and for how long it locks (the same for an email
+    // no account has: the warning tells nothing about which accounts exist).
     for email in ["ada@example.com", "nobody@example.com"] {
         let mut codes = Vec::new();
         for _ in 0..5 {
@@ -119,8 +119,8 @@ async fn five_failures_lock_the_account(pool: PgPool) {
                 "credentials",
                 "credentials",
                 "credentials",
-                "credentials-1",
-                "credentials-0"
+                "credentials-1&lock=15",
+                "credentials-0&lock=15"
             ],
             "{email}"
         );

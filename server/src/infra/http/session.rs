@@ -99,20 +99,23 @@ pub async fn login(
         next,
         outcome,
         false,
-        limits.session_hours,
+        (limits.session_hours, limits.window_minutes),
     ))
 }
 
 /// Where a sign-in step sends the browser, with which cookies (`code_step`: the answer to the
-/// second step, whose challenge cookie goes once it is spent).
+/// second step, whose challenge cookie goes once it is spent). `session_hours` is how long a
+/// session opened here lasts; `lock_minutes`, how long the lockout the last attempts warn of
+/// lasts (the page says it: `lock=` beside their refusal code).
 fn answer(
     state: &AppState,
     headers: &HeaderMap,
     next: &str,
     outcome: SignIn,
     code_step: bool,
-    session_hours: u32,
+    (session_hours, lock_minutes): (u32, i32),
 ) -> Response {
+    let lock = lock_minutes.to_string();
     let end_challenge = |mut response: Response| {
         if code_step {
             response
@@ -125,6 +128,9 @@ fn answer(
         let mut pairs = vec![("step", "code"), ("next", next)];
         if let Some(e) = error {
             pairs.push(("error", e));
+            if e.ends_with('0') || e.ends_with('1') {
+                pairs.push(("lock", &lock));
+            }
         }
         Redirect::to(&format!(
             "/login?{}",
@@ -164,18 +170,28 @@ fn answer(
         }
         // The sign-in page warns before the lock: the last two attempts have codes of their own.
         SignIn::BadCredentials { attempts_left } => {
-            let code = match attempts_left {
-                0 => "credentials-0",
-                1 => "credentials-1",
-                _ => "credentials",
+            let url = match attempts_left {
+                0 => locking_url(next, "credentials-0", &lock),
+                1 => locking_url(next, "credentials-1", &lock),
+                _ => login_url(next, Some("credentials")),
             };
-            Redirect::to(&login_url(next, Some(code))).into_response()
+            Redirect::to(&url).into_response()
         }
         SignIn::LockedOut => {
             end_challenge(Redirect::to(&login_url(next, Some("locked"))).into_response())
         }
         SignIn::Throttled => Redirect::to(&login_url(next, Some("throttled"))).into_response(),
     }
+}
+
+/// The sign-in page after one of the last attempts before a lockout: its refusal code, and
+/// how many minutes the lockout lasts (the page words it; the number is all the URL gives).
+fn locking_url(next: &str, code: &str, lock_minutes: &str) -> String {
+    format!(
+        "/login?{}",
+        serde_urlencoded::to_string([("next", next), ("error", code), ("lock", lock_minutes)])
+            .unwrap_or_default()
+    )
 }
 
 #[derive(Deserialize)]
@@ -205,7 +221,7 @@ pub async fn login_code(
             next,
             SignIn::ChallengeGone,
             true,
-            0,
+            (0, 0),
         ));
     };
     let seal = state.totp_seal();
@@ -231,7 +247,7 @@ pub async fn login_code(
         next,
         outcome,
         true,
-        limits.session_hours,
+        (limits.session_hours, limits.window_minutes),
     ))
 }
 
