@@ -1,5 +1,5 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { ready, rows, signIn, someRows } from './session';
+import { accessible, ready, rows, signIn, someRows } from './session';
 
 // The audit log console: filters, chips, search, shareable URLs, detail panel, keyboard,
 // virtualization and time zones, against the seeded demo log (3,000 entries + the suite's own).
@@ -331,6 +331,7 @@ test('a link with one bad parameter keeps its valid ones, and the count never st
   await expect(refused).toContainText('“range” cannot be used');
   await expect(refused).toContainText('must be one of 15m');
   await expect(page.getByTestId('result-count')).toHaveText('');
+  await accessible(page, 'a link with a bad parameter');
   await page.getByTestId('filter-recovery').click();
   await expect(page).toHaveURL(/\/audit\?status=failure&user=grace@company\.com$/);
   await settled(page);

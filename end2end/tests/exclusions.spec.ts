@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { ingest, ready, rows, unique } from './session';
+import { accessible, ingest, ready, rows, unique } from './session';
 
 // Exclusions and click-to-filter (issue 24, item 9): a value clicked in the detail panel becomes
 // a filter (=) or an exclusion (≠) with the entry kept open; any chip can be turned around; the
@@ -235,6 +235,7 @@ test('while Top values count under a new filter, the earlier lists are hidden an
   await expect(countOf('action', 'topw.left')).toBeHidden();
   await expect(panel.getByRole('button', { name: 'Show only action topw.kept' })).toBeHidden();
   await page.screenshot({ path: 'test-results/top-values-counting-1280.png' });
+  await accessible(page, 'Top values while counted again');
 
   release();
   await expect(pending).toHaveCount(0);
@@ -255,6 +256,7 @@ test('without Live, entries that arrive after the list was read are announced, a
   await ingest(request, [event, event]);
   // The log asks every 10 s.
   await expect(page.getByTestId('new-entries-cue')).toBeVisible({ timeout: 25_000 });
+  await accessible(page, 'the new-entries cue');
   expect(await shownSeqs(page)).toHaveLength(1);
   await page.getByTestId('new-entries-cue').click();
   await expect(rows(page)).toHaveCount(3);
@@ -334,6 +336,7 @@ test('the context pivot shows everything around the entry with it kept open; piv
   const open = page.locator(`tbody tr.open[data-seq="${recorded[0].seq}"]`);
   await expect(open).toHaveCount(1);
   await expect(page.locator(`tbody tr[data-seq="${recorded[1].seq}"]`)).toHaveCount(1);
+  await accessible(page, 'the context view around an entry, the entry highlighted');
   const around = page.url();
 
   // Chained: only this user, within the same window.

@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { accessible } from './session';
 
 const password = process.env.TRAILKEEP_DEMO_PASSWORD ?? 'trailkeep-demo';
 const ingestKey = process.env.TRAILKEEP_E2E_KEY ?? '';
@@ -79,6 +80,7 @@ test('the warning before a lockout says how long the lock lasts', async ({ page 
   await expect(page.getByRole('alert')).toHaveText(
     'Wrong email or password. 1 attempt left before this account is locked for 15 minutes.',
   );
+  await accessible(page, 'the warning before a lockout');
   await page.goto('/login?error=credentials-0&lock=90');
   await expect(page.getByRole('alert')).toContainText('That was the last attempt: this account is locked for 1 hour 30 minutes.');
   await page.goto('/login?error=credentials-1&lock=%3Cb%3E15%3C%2Fb%3E');

@@ -104,3 +104,55 @@ test('the badge keeps one size whatever it says, so nothing under it moves', asy
     expect(heights, `the badge's height at ${width} px`).toHaveLength(1);
   }
 });
+
+// With Live on, the badge and an open entry's proof follow new entries without Refresh: an
+// entry streamed in is "newer than the checkpoint" until the next checkpoint (every second
+// here) covers it, then proven in place; the badge asks again by itself every 10 s.
+test('with Live on, the badge and the open entry\'s proof follow new entries', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const marker = unique('livebadge');
+  const event = (n: number) => ({
+    action: 'config.deployed',
+    actor: { id: `${marker}_${n}`, name: `${marker} ${n}`, type: 'system' },
+    resource: { type: 'config', id: marker },
+  });
+  await ingest(request, event(0));
+  await ready(page, `/audit?resource=config:${marker}`);
+  const badge = page.getByTestId('integrity-badge');
+  await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
+  await expect(page.getByTestId('integrity-detail')).toContainText(/Every entry on this page is in the log's signed record \(/, { timeout: 30_000 });
+  await page.getByTestId('live-toggle').click();
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live');
+
+  // Streamed in: two rows, no Refresh.
+  await ingest(request, event(1));
+  await expect(rows(page)).toHaveCount(2, { timeout: 15_000 });
+  await expect(rows(page).first()).toContainText(`${marker} 1`);
+  // Opened at once, its proof is checked in place as soon as a checkpoint covers it.
+  await rows(page).first().click();
+  const proof = page.getByTestId('detail-proof');
+  await expect(proof).toContainText(/Newer than the latest checkpoint|In the signed checkpoint of/);
+  await expect(proof).toContainText(/✓ In the signed checkpoint of [\d,]+ entries/, { timeout: 30_000 });
+  // The badge covers both rows by itself (no Refresh, no reload).
+  await expect(badge).toHaveAttribute('data-state', 'verified');
+  await expect(page.getByTestId('integrity-detail')).toContainText(/Every entry on this page is in the log's signed record \(/, { timeout: 30_000 });
+  await expect(page.getByTestId('integrity-detail')).not.toContainText(/newer than/i);
+  await expect(page).toHaveURL(/live=1/);
+});
+
+// A network failure is not a failed check: the badge says so in grey ("Couldn't check right
+// now"), red being kept for a check that failed, and it turns green again by itself.
+test('a badge that cannot reach the server is grey, not red, and recovers by itself', async ({ page }) => {
+  test.setTimeout(90_000);
+  await ready(page, '/audit');
+  const badge = page.getByTestId('integrity-badge');
+  await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 15_000 });
+  await page.route(/\/api\/integrity_check/, (route) => route.abort('connectionrefused'));
+  // The badge asks again every 10 s.
+  await expect(badge).toHaveAttribute('data-state', 'unavailable', { timeout: 25_000 });
+  await expect(badge).toContainText("Couldn't check right now");
+  await expect(badge).not.toContainText('Integrity not verified');
+  await page.screenshot({ path: 'test-results/integrity-badge-grey.png' });
+  await page.unroute(/\/api\/integrity_check/);
+  await expect(badge).toHaveAttribute('data-state', 'verified', { timeout: 25_000 });
+});

@@ -34,6 +34,37 @@ test('the user picker by keyboard: open, search, ↓, Enter, Escape back to its 
   await expect(page.getByTestId('user-picker')).toBeFocused();
 });
 
+// Reached with Tab from the search box, as a person without a mouse gets there.
+test('the action picker by keyboard: Tab to it, open, search, ↓ to an action, Enter, Escape back', async ({ page }) => {
+  await ready(page);
+  await page.getByLabel('Search the audit log').click();
+  for (let i = 0; i < 12 && (await focusedTestId(page)) !== 'action-picker'; i++) await page.keyboard.press('Tab');
+  expect(await focusedTestId(page)).toBe('action-picker');
+  await page.keyboard.press('Enter');
+  const search = page.getByTestId('action-search');
+  await expect(search).toBeVisible();
+  await page.keyboard.press('ArrowDown');
+  await expect(search).toBeFocused();
+  await search.pressSequentially('login', { delay: 80 });
+  // ↓ past the category's box to the first action left shown.
+  const focusedAction = () =>
+    page.evaluate(() => document.activeElement?.closest('li')?.querySelector('code')?.textContent ?? null);
+  for (let i = 0; i < 6 && !(await focusedAction())?.includes('login'); i++) await page.keyboard.press('ArrowDown');
+  const action = await focusedAction();
+  expect(action).toContain('login');
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`action=${action!.replace(/\./g, '\\.')}`));
+  await page.keyboard.press('Escape');
+  await expect(page.locator('details.picker[open]')).toHaveCount(0);
+  await expect(page.getByTestId('action-picker')).toBeFocused();
+  // The chip it made is removed by keyboard too: Tab reaches its ×, Enter removes it.
+  const remove = page.getByRole('button', { name: new RegExp(`Remove filter Action: ${action!.replace(/\./g, '\\.')}`) });
+  for (let i = 0; i < 25 && !(await remove.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await expect(remove).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page).not.toHaveURL(/action=/);
+});
+
 test('a date preset chosen by keyboard leaves the focus on the date button', async ({ page }) => {
   await ready(page);
   await page.getByTestId('time-picker').focus();

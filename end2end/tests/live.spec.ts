@@ -47,6 +47,32 @@ test('a matching entry appears at the top; others do not', async ({ page, reques
   await page.screenshot({ path: 'test-results/live-mode.png' });
 });
 
+// Exclusions hold in Live as they do in the table: an entry an exclusion chip (≠) leaves out
+// never streams in, whatever else it matches; the chip turned around streams the opposite.
+test('live mode honours exclusions, and a chip turned around while live', async ({ page, request }) => {
+  const marker = unique('livex');
+  await ingest(request, 'config.deployed', `${marker}_seed`, marker);
+  await ready(page, `/audit?resource=config:${marker}&not_action=user.login`);
+  await goLive(page);
+  expect(await counted(page)).toBe(1);
+  await ingest(request, 'user.login', `${marker}_left_out`, marker);
+  await ingest(request, 'config.deployed', `${marker}_kept`, marker);
+  await expect(rows(page).first()).toContainText(`${marker}_kept`);
+  await expect(page.locator('table.entry-table')).not.toContainText(`${marker}_left_out`);
+  await expect.poll(() => counted(page)).toBe(2);
+  // ≠ on the chip: "Not action" becomes "Action", and Live follows the new filter.
+  await page.getByRole('button', { name: /^Show only instead: Not action: user\.login/ }).click();
+  await expect(page).toHaveURL(/[?&]action=user\.login/);
+  await expect(page).not.toHaveURL(/not_action=/);
+  await expect(page.getByTestId('live-status')).toHaveAttribute('data-state', 'live');
+  await expect(rows(page)).toHaveCount(1);
+  await expect(rows(page).first()).toContainText(`${marker}_left_out`);
+  await ingest(request, 'config.deployed', `${marker}_now_out`, marker);
+  await ingest(request, 'user.login', `${marker}_now_in`, marker);
+  await expect(rows(page).first()).toContainText(`${marker}_now_in`);
+  await expect(page.locator('table.entry-table')).not.toContainText(`${marker}_now_out`);
+});
+
 test('the indicator follows the socket: reconnecting when it drops, then live without a gap', async ({ page, request }) => {
   let socket: WebSocketRoute | undefined;
   let closedByPage = 0;

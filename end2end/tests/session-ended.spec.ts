@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { ready } from './session';
+import { accessible, ready } from './session';
 
 // An ended session (issue 24, D1 and D2): signed out in a second tab, every place that notices
 // it — a read, the live stream, the export — says "Your session ended — sign in again" with a
@@ -30,6 +30,7 @@ test('a read after the session ended says so, and signing in again comes back to
   await signOutElsewhere(page);
   await page.getByTestId('refresh').click();
   await expectNotice(page, /^\/login\?next=\/audit%3Fstatus%3Dfailure/);
+  await accessible(page, 'the session-ended notice');
   // The integrity badge does not turn red for it.
   await expect(page.getByTestId('integrity-badge')).not.toHaveAttribute('data-state', 'failed');
   await page.getByTestId('sign-in-again').click();
