@@ -89,6 +89,8 @@ pub trait ConsoleBackend: Send + Sync + 'static {
     fn any_after(&self, filter: Filter, after_seq: i64) -> BoxFuture<'_, BackendResult<bool>>;
     /// The current names of these API keys (those that exist).
     fn key_names(&self, ids: Vec<Uuid>) -> BoxFuture<'_, BackendResult<Vec<KeyName>>>;
+    /// Whether API key `id` imports history (holds the `import` scope).
+    fn imports_history(&self, id: Uuid) -> BoxFuture<'_, BackendResult<bool>>;
     /// The latest signed checkpoint, the inclusion proofs of those `seqs` it covers, and the
     /// log's verifier key; `None` before the first checkpoint is signed.
     fn integrity(&self, seqs: Vec<i64>) -> BoxFuture<'_, BackendResult<Option<IntegrityEvidence>>>;

@@ -25,16 +25,22 @@ pub enum Scope {
     Read,
     /// Configure alerting as code: alert rules, notification channels, deliveries.
     Admin,
+    /// Send a history of events that happened before (an import): everything `Ingest` may,
+    /// and its entries being recorded long after they occurred is expected, so the detail
+    /// panel says "Imported history" plainly instead of warning. Chosen when the key is made
+    /// (a key's scopes never change), by an admin, never by what a sender writes.
+    Import,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Admin];
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Read, Scope::Admin, Scope::Import];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Import => "import",
         }
     }
 
@@ -43,8 +49,15 @@ impl Scope {
             "ingest" => Some(Scope::Ingest),
             "read" => Some(Scope::Read),
             "admin" => Some(Scope::Admin),
+            "import" => Some(Scope::Import),
             _ => None,
         }
+    }
+
+    /// Whether a key holding this scope may do what `asked` allows: its own, and for `Import`
+    /// also sending events (`Ingest`).
+    pub fn grants(self, asked: Scope) -> bool {
+        self == asked || (self == Scope::Import && asked == Scope::Ingest)
     }
 }
 

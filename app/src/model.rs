@@ -354,17 +354,29 @@ pub struct EntryView {
     /// it claims to have occurred after it was recorded).
     pub recorded_late_seconds: Option<i64>,
     pub late_threshold_seconds: i64,
+    /// Sent by a key that imports history (its `import` scope, chosen by an admin when the key
+    /// was made): recorded after it occurred is then expected, and said plainly. Never read
+    /// from the entry itself, which its sender writes.
+    pub imported_history: bool,
 }
 
 impl EntryView {
-    pub fn new(entry: AuditEntry, threshold: chrono::Duration) -> Self {
+    /// `imported_history`: whether the entry's source key holds the `import` scope.
+    pub fn new(entry: AuditEntry, threshold: chrono::Duration, imported_history: bool) -> Self {
         let gap = (entry.recorded_at - entry.occurred_at).num_seconds();
         let threshold = threshold.num_seconds();
         EntryView {
             recorded_late_seconds: (gap.abs() > threshold).then_some(gap),
             late_threshold_seconds: threshold,
+            imported_history,
             entry,
         }
+    }
+
+    /// The late note is expected history, not a warning: an import key's entry recorded
+    /// after (never before) the time it says it occurred.
+    pub fn late_as_imported(&self) -> bool {
+        self.imported_history && self.recorded_late_seconds.is_some_and(|gap| gap > 0)
     }
 }
 
@@ -632,18 +644,37 @@ mod tests {
         let mut e = sample();
         e.occurred_at = at(1_000);
         e.recorded_at = at(1_000 + 301);
-        let view = EntryView::new(e.clone(), chrono::Duration::seconds(300));
+        let view = EntryView::new(e.clone(), chrono::Duration::seconds(300), false);
         assert_eq!(view.recorded_late_seconds, Some(301));
         e.recorded_at = at(1_000 + 300);
         assert_eq!(
-            EntryView::new(e.clone(), chrono::Duration::seconds(300)).recorded_late_seconds,
+            EntryView::new(e.clone(), chrono::Duration::seconds(300), false).recorded_late_seconds,
             None
         );
         e.recorded_at = at(1_000 - 7_200);
         assert_eq!(
-            EntryView::new(e, chrono::Duration::seconds(300)).recorded_late_seconds,
+            EntryView::new(e, chrono::Duration::seconds(300), false).recorded_late_seconds,
             Some(-7_200)
         );
+    }
+
+    #[test]
+    fn an_import_keys_late_entry_is_history_but_one_dated_ahead_is_not() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        let mut e = sample();
+        e.occurred_at = at(1_000);
+        e.recorded_at = at(1_000 + 86_400 * 40);
+        let five_min = chrono::Duration::seconds(300);
+        assert!(EntryView::new(e.clone(), five_min, true).late_as_imported());
+        assert!(!EntryView::new(e.clone(), five_min, false).late_as_imported());
+        // Said to occur after it was recorded: a warning whoever sent it.
+        e.recorded_at = at(1_000 - 7_200);
+        assert!(!EntryView::new(e.clone(), five_min, true).late_as_imported());
+        // On time: no note at all.
+        e.recorded_at = at(1_000 + 10);
+        let on_time = EntryView::new(e, five_min, true);
+        assert_eq!(on_time.recorded_late_seconds, None);
+        assert!(!on_time.late_as_imported());
     }
 
     #[test]

@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ingest, ingestKey, ready, rows, signIn, someRows, unique } from './session';
+import { accessible, ingest, ingestKey, ready, rows, signIn, someRows, unique } from './session';
 
 // The console as a compliance officer works it: filters built through the pickers and removed
 // chip by chip in every order, search typed with human pauses, every export format opened,
@@ -155,6 +155,7 @@ test('IP and Resource apply as you type, and a refused value says it is not appl
   await expect(page.getByTestId('ip-filter-problem')).toContainText('Not applied');
   await expect(page.getByTestId('ip-filter')).toHaveClass(/pending/);
   await expect(page).toHaveURL(/ip=198\.51\.100\.201/);
+  await accessible(page, 'an IP typed but not applied');
 });
 
 /** Types `text` key by key, a human pause between keys: the pace of a person typing (what the
@@ -440,6 +441,19 @@ test('at 768 px the detail panel leaves the toolbar uncovered and closes clearly
   await expect(panel).toHaveCount(0);
 });
 
+// The demo's history arrives through a key with the `import` scope ("Demo platform"): its
+// entries say "Imported history" plainly, so a first look at the demo is not warnings everywhere.
+test('the demo history reads as imported history, not as late records', async ({ page }) => {
+  const before = new Date(Date.now() - 2 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await ready(page, `/audit?to=${before}`);
+  await rows(page).first().click();
+  const note = page.getByTestId('late-note');
+  await expect(note).toHaveAttribute('data-imported', 'true');
+  await expect(note).toContainText(/^Imported history: recorded \d+ days? \d+ h after it occurred, sent by “Demo platform”/);
+  await expect(note).not.toContainText('Note:');
+  await accessible(page, 'an imported entry in the detail panel');
+});
+
 test('an entry recorded long after it occurred is marked in the detail panel', async ({ page, request }) => {
   const late = new Date(Date.now() - 2 * 3600 * 1000).toISOString();
   const r = await request.post('/api/v1/events', {
@@ -453,6 +467,8 @@ test('an entry recorded long after it occurred is marked in the detail panel', a
   const [lateEntry, onTime] = (await r.json()).entries;
   await ready(page, `/audit?entry=${lateEntry.id}`);
   await expect(page.getByTestId('late-note')).toContainText('Recorded 2 h 0 min after it occurred');
+  await expect(page.getByTestId('late-note')).toContainText('a clock that is off, or an event sent late');
+  await expect(page.getByTestId('late-note')).not.toHaveAttribute('data-imported', 'true');
   await page.goto(`/audit?entry=${onTime.id}`);
   await expect(page.getByTestId('entry-detail').getByTestId('detail-seq')).toHaveText(String(onTime.seq));
   await expect(page.getByTestId('late-note')).toHaveCount(0);

@@ -855,6 +855,97 @@ async fn cross_site_requests_are_refused_and_a_member_gets_403(pool: PgPool) {
     assert_eq!(r.status, 403, "{}", r.text);
 }
 
+/// "Imported history" instead of the late-record warning is decided by the source key's
+/// `import` scope (an admin's choice when the key is made), never by the event: an ingest key
+/// whose late event claims, in every field it writes, to be an import is still warned of; an
+/// import key reads nothing; and no one adds the scope to an existing key afterwards.
+#[sqlx::test(migrations = "../migrations")]
+async fn only_an_import_keys_scope_makes_a_late_entry_read_as_history(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    let app = common::router(&pool).await;
+    let import = common::key(&pool, &[Scope::Import]).await;
+    let ingest = common::key(&pool, &[Scope::Ingest]).await;
+    let late = |actor_type: &str, details: Value| {
+        json!({"action": "config.updated", "actor": {"id": "u_1", "type": actor_type},
+               "occurred_at": "2026-01-05T10:00:00Z", "details": details})
+    };
+    let mut ids = Vec::new();
+    for (k, event) in [
+        (&import, late("user", json!({}))),
+        (
+            &ingest,
+            late(
+                "system",
+                json!({"imported": true, "import": "history", "source": "import"}),
+            ),
+        ),
+    ] {
+        let r = common::send(&app, common::post_json(Some(k), event.to_string())).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.body["entries"][0]["id"].as_str().unwrap().to_string());
+    }
+    // The server's role writing an import key of its own (no `key.created` in the log) and a
+    // late entry through it: still warned of.
+    let writer = common::writer_pool(&pool).await;
+    let forged = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, scopes, created_by) \
+         VALUES ($1, 'quiet', 'tk_forged', $2, ARRAY['import'], 'nobody')",
+    )
+    .bind(forged)
+    .bind(vec![7u8; 32])
+    .execute(&writer)
+    .await
+    .unwrap();
+    let event = parse_batch(&late("user", json!({}))).unwrap();
+    let appended = entries::append(&writer, Source::Key(forged), event)
+        .await
+        .unwrap();
+    ids.push(appended[0].id.to_string());
+    // The import key sends; it reads nothing.
+    let r = common::send(
+        &app,
+        Request::get("/api/v1/events")
+            .header("authorization", format!("Bearer {import}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // The detail panel's answer, as the console asks for it.
+    let admin = sign_in(&app, &pool, "ada@example.com", app::model::Role::Admin).await;
+    let mut said = Vec::new();
+    for id in &ids {
+        let r = common::send(
+            &app,
+            Request::post(app::api::GetEntry::PATH)
+                .header("content-type", "application/json")
+                .header("host", "trailkeep.test")
+                .header("origin", "http://trailkeep.test")
+                .header("cookie", &admin)
+                .body(Body::from(json!({ "id": id }).to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let view: app::model::EntryView = serde_json::from_value(r.body.clone()).unwrap();
+        assert!(
+            view.recorded_late_seconds.is_some_and(|s| s > 0),
+            "{view:?}"
+        );
+        said.push(view.late_as_imported());
+    }
+    assert_eq!(said, [true, false, false]);
+    // A key's scopes are its own for good: the server's role adding `import` later is refused.
+    let refused = sqlx::query(
+        "UPDATE api_keys SET scopes = ARRAY['ingest', 'import'] WHERE 'ingest' = ANY(scopes)",
+    )
+    .execute(&writer)
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("never change"), "{refused}");
+}
+
 // --- Sign-in that an outsider cannot lock -------------------------------------------------
 
 mod sign_in {

@@ -202,9 +202,15 @@ pub async fn integrity_check(seqs: Vec<i64>) -> Result<Option<IntegrityEvidence>
 #[server(input = Json)]
 pub async fn get_entry(id: Uuid) -> Result<Option<EntryView>, ConsoleError> {
     let backend = reader_backend().await?;
-    let entry = backend.entry(id).await?;
+    let Some(entry) = backend.entry(id).await? else {
+        return Ok(None);
+    };
     let late_after = backend.recorded_late_after();
-    Ok(entry.map(|entry| EntryView::new(entry, late_after)))
+    let imported = match entry.source {
+        Some(crate::model::Source::Key(key)) => backend.imports_history(key).await?,
+        _ => false,
+    };
+    Ok(Some(EntryView::new(entry, late_after, imported)))
 }
 
 /// What makes chips readable, in one call: the actors these `user=` values choose ("Name

@@ -135,10 +135,12 @@ fn EntryPanel(entry: EntryResource) -> impl IntoView {
 
 #[component]
 fn EntryFields(shown: EntryView) -> impl IntoView {
+    let imported = shown.late_as_imported();
     let EntryView {
         entry,
         recorded_late_seconds,
         late_threshold_seconds,
+        ..
     } = shown;
     let nav = expect_context::<ConsoleNav>();
     // The labels now; each pivot's filter at the click, from the filter as it is then.
@@ -148,7 +150,23 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
         .enumerate()
         .collect();
     let for_pivots = StoredValue::new(entry.clone());
+    let sender = entry
+        .source_name
+        .clone()
+        .unwrap_or_else(|| "its key".to_string());
     let late_note = recorded_late_seconds.map(|gap| {
+        if imported {
+            // Expected of a history import: said plainly, not as a warning.
+            return view! {
+                <p class="late-note imported" role="note" data-testid="late-note" data-imported="true">
+                    {format!(
+                        "Imported history: recorded {} after it occurred, sent by “{sender}”, a key that imports past events.",
+                        duration_words(gap)
+                    )}
+                </p>
+            }
+            .into_any();
+        }
         let words = if gap >= 0 {
             format!("Recorded {} after it occurred", duration_words(gap))
         } else {
@@ -160,6 +178,7 @@ fn EntryFields(shown: EntryView) -> impl IntoView {
                 <span class="muted">{format!(" (more than {} apart: a clock that is off, or an event sent late).", duration_words(late_threshold_seconds))}</span>
             </p>
         }
+        .into_any()
     });
     let Hydrated(hydrated) = expect_context::<Hydrated>();
     let at = entry.occurred_at;

@@ -1,4 +1,4 @@
-//! "New key": a name, what it may do (ingest, read, admin) and when it expires. The server checks the
+//! "New key": a name, what it may do (ingest, read, admin, import) and when it expires. The server checks the
 //! same rules (`keys::key_name`, `key_scopes`, `key_expiry`) and answers with the secret, shown
 //! once by `SecretOnce`.
 
@@ -25,6 +25,7 @@ pub fn NewKeyForm(
     let ingest = RwSignal::new(true);
     let read = RwSignal::new(false);
     let admin = RwSignal::new(false);
+    let import = RwSignal::new(false);
     let expiry = RwSignal::new(0usize);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -43,6 +44,7 @@ pub fn NewKeyForm(
             (ingest, Scope::Ingest),
             (read, Scope::Read),
             (admin, Scope::Admin),
+            (import, Scope::Import),
         ]
         .into_iter()
         .filter(|(on, _)| on.get_untracked())
@@ -88,6 +90,11 @@ pub fn NewKeyForm(
                     <input type="checkbox" data-testid="scope-admin" prop:checked=move || admin.get()
                         on:change=move |ev| admin.set(event_target_checked(&ev))/>
                     " admin: configure alert rules and notification channels"
+                </label>
+                <label class="check">
+                    <input type="checkbox" data-testid="scope-import" prop:checked=move || import.get()
+                        on:change=move |ev| import.set(event_target_checked(&ev))/>
+                    " import: send a history of past events (the log then says “Imported history” where it would warn of a late record)"
                 </label>
             </fieldset>
             <label>

@@ -97,13 +97,13 @@ pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let scope = Scope::parse(part)
-            .ok_or_else(|| format!("unknown scope {part:?} (ingest, read, admin)"))?;
+            .ok_or_else(|| format!("unknown scope {part:?} (ingest, read, admin, import)"))?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
     if scopes.is_empty() {
-        return Err("at least one scope is needed (ingest, read, admin)".into());
+        return Err("at least one scope is needed (ingest, read, admin, import)".into());
     }
     Ok(scopes)
 }
@@ -146,6 +146,12 @@ mod tests {
             vec![Scope::Ingest, Scope::Read]
         );
         assert!(parse_scopes("write").is_err());
+        // A history import sends events; it reads nothing.
+        let import = parse_scopes("import").unwrap();
+        assert_eq!(import, vec![Scope::Import]);
+        assert!(Scope::Import.grants(Scope::Ingest));
+        assert!(!Scope::Import.grants(Scope::Read));
+        assert!(!Scope::Ingest.grants(Scope::Import));
         assert!(parse_scopes("").is_err());
     }
 

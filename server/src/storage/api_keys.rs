@@ -30,7 +30,9 @@ pub struct ApiKeyRow {
 
 impl ApiKeyRow {
     pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scopes.iter().any(|s| s == scope.as_str())
+        self.scopes
+            .iter()
+            .any(|s| Scope::parse(s).is_some_and(|held| held.grants(scope)))
     }
 }
 
@@ -150,6 +152,22 @@ pub async fn names(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, s
         .bind(ids)
         .fetch_all(pool)
         .await
+}
+
+/// Whether key `id` imports history: it holds the `import` scope, and the log holds the entry
+/// Trailkeep made when the key was created naming that scope. A key row written without its
+/// hash-chained `key.created` (by anything but the key service) never counts, and neither does
+/// one whose creation is in an archived month: their late entries keep the warning.
+pub async fn imports_history(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = $1 AND 'import' = ANY(k.scopes) \
+           AND EXISTS (SELECT 1 FROM audit_entries e WHERE e.source = 'trailkeep' \
+             AND e.action = 'key.created' AND e.resource_type = 'api_key' \
+             AND e.resource_id = $1::text AND e.details->'scopes' ? 'import'))",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
 }
 
 /// A new secret for live key `id` at `now`; the current one becomes the previous, accepted

@@ -63,7 +63,8 @@ fn KeysAdmin() -> impl IntoView {
             </div>
         </div>
         <p class="page-intro">
-            "Platforms send events with a key of scope " <strong>"ingest"</strong> "; tools that \
+            "Platforms send events with a key of scope " <strong>"ingest"</strong> " (or "
+             <strong>"import"</strong> " for a history of past events); tools that \
              read, export or watch the log use " <strong>"read"</strong> ". A key's secret is \
              shown once, when it is made; Trailkeep keeps only its hash. Every change here is \
              recorded in the audit log."

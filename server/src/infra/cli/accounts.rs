@@ -88,12 +88,15 @@ pub async fn seed(
         return Ok(());
     }
     let until = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
-    // The history arrives as a platform would send it: through an ingest key of its own, which
-    // every demo entry names as its source.
+    // The history arrives as a platform connecting Trailkeep would send its past: through a
+    // key of its own that imports history, which every demo entry names as its source. Its
+    // entries are recorded now, after they occurred (the database's clock records, and never
+    // goes back), and the console says "Imported history" for them, keeping the warning for
+    // entries sent late through ordinary ingest keys.
     let (platform, _secret) = accounts::create_key(
         &pool,
         "Demo platform",
-        &[auth::Scope::Ingest],
+        &[auth::Scope::Import],
         &Acting::cli(),
     )
     .await?;

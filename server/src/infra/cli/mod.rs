@@ -256,7 +256,8 @@ enum KeyCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// ingest, read or admin, or several: ingest,read.
+        /// ingest, read, admin or import (sends a history of past events: its entries are
+        /// expected to be recorded late), or several: ingest,read.
         #[arg(long)]
         scope: String,
     },

@@ -288,6 +288,14 @@ impl ConsoleBackend for PgConsole {
         })
     }
 
+    fn imports_history(&self, id: Uuid) -> BoxFuture<'_, BackendResult<bool>> {
+        Box::pin(async move {
+            storage::api_keys::imports_history(&self.pool, id)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
     fn recorded_late_after(&self) -> chrono::Duration {
         chrono::Duration::seconds(i64::from(self.settings.latest().late_record_seconds))
     }
