@@ -32,6 +32,21 @@ async function shownSeqs(page: Page): Promise<string[]> {
   return (await rows(page).evaluateAll((rs) => rs.map((r) => r.getAttribute('data-seq') ?? ''))).sort();
 }
 
+/** Opens the Top values panel; `countOf(field, value)` is the count it shows for a value. */
+async function openTopValues(page: Page) {
+  const panel = page.getByTestId('top-values');
+  // The badge above changes height when the next checkpoint takes new entries (every second
+  // here): a click computed before that shift can land beside the button, so click until open.
+  const toggle = page.getByTestId('top-values-toggle');
+  await expect(async () => {
+    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+    await expect(panel).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  const countOf = (field: string, value: string) =>
+    panel.locator(`.top-list[data-field="${field}"] li[data-value="${value}"] [data-testid="top-count"]`);
+  return { panel, countOf };
+}
+
 test('values clicked in the panel filter or leave out; chips turn around and come off in any order', async ({ page, request }) => {
   test.setTimeout(120_000);
   const marker = unique('excl');
@@ -158,16 +173,7 @@ test('top values count exactly under the filter, and each is a click from a filt
   ];
   await ingest(request, events);
   await ready(page, `/audit?q=${marker}`);
-  const panel = page.getByTestId('top-values');
-  // The badge above changes height when the next checkpoint takes these entries (every second
-  // here): a click computed before that shift can land beside the button, so click until open.
-  const toggle = page.getByTestId('top-values-toggle');
-  await expect(async () => {
-    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
-    await expect(panel).toBeVisible({ timeout: 1_000 });
-  }).toPass({ timeout: 15_000 });
-  const countOf = (field: string, value: string) =>
-    panel.locator(`.top-list[data-field="${field}"] li[data-value="${value}"] [data-testid="top-count"]`);
+  const { panel, countOf } = await openTopValues(page);
   await expect(countOf('action', 'topv.often')).toHaveText('3');
   await expect(countOf('action', 'topv.sometimes')).toHaveText('2');
   await expect(countOf('action', 'topv.once')).toHaveText('1');
@@ -205,14 +211,7 @@ test('while Top values count under a new filter, the earlier lists are hidden an
   ];
   await ingest(request, events);
   await ready(page, `/audit?q=${marker}`);
-  const panel = page.getByTestId('top-values');
-  const toggle = page.getByTestId('top-values-toggle');
-  await expect(async () => {
-    if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
-    await expect(panel).toBeVisible({ timeout: 1_000 });
-  }).toPass({ timeout: 15_000 });
-  const countOf = (field: string, value: string) =>
-    panel.locator(`.top-list[data-field="${field}"] li[data-value="${value}"] [data-testid="top-count"]`);
+  const { panel, countOf } = await openTopValues(page);
   await expect(countOf('action', 'topw.left')).toHaveText('1');
   await expect(panel.getByTestId('top-values-pending')).toHaveCount(0);
 

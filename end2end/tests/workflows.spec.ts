@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { accessible, ingest, ingestKey, ready, rows, signIn, someRows, unique } from './session';
+import { ingest, ingestKey, ready, rows, signIn, someRows, unique } from './session';
 
 // The console as a compliance officer works it: filters built through the pickers and removed
 // chip by chip in every order, search typed with human pauses, every export format opened,
