@@ -188,9 +188,9 @@ fn answer(
 /// how many minutes the lockout lasts (the page words it; the number is all the URL gives).
 fn locking_url(next: &str, code: &str, lock_minutes: &str) -> String {
     format!(
-        "/login?{}",
-        serde_urlencoded::to_string([("next", next), ("error", code), ("lock", lock_minutes)])
-            .unwrap_or_default()
+        "{}&{}",
+        login_url(next, Some(code)),
+        serde_urlencoded::to_string([("lock", lock_minutes)]).unwrap_or_default()
     )
 }
 
